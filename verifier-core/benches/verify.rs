@@ -1,0 +1,97 @@
+//! Criterion benches, one per stage, so a regression names its stage.
+//!
+//! `cargo bench -p verifier-core --bench verify`
+//!
+//! `sha256_32_bytes` is the floor every verification pays; issue #2's target
+//! is `verify_10_grants` ≤ 3 × that, in the same run.
+#![allow(missing_docs)] // criterion_group! generates an undocumented fn
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sha2::{Digest, Sha256};
+use verifier_core::{
+    Action, Api, Credentials, Environment, Grant, IssuedToken, Request, Scope, TokenKind,
+    TokenRecord, abi, verify,
+};
+
+fn fixture() -> (String, TokenRecord, Environment, Request) {
+    let issued = IssuedToken::from_random([7u8; 32]);
+    // Ten grants; only the last covers the request, so all ten are scanned.
+    let grants = (0..10)
+        .map(|i| {
+            let mut g = Grant::new(Api::Content, Action::READ);
+            g.models = Scope::Only(vec![format!("Model{i}"), format!("Other{i}")]);
+            g.stages = Scope::Only(vec!["PUBLISHED".into(), "DRAFT".into()]);
+            g.locales = Scope::Only(vec!["en".into(), "de".into()]);
+            g
+        })
+        .collect();
+    let record = TokenRecord {
+        token_id: issued.token_id(),
+        secret_hash: issued.secret_hash(),
+        kind: TokenKind::App,
+        name: "bench".into(),
+        project_id: Some("p".into()),
+        environment_id: Some("master".into()),
+        installation_id: Some("in_1".into()),
+        principal: None,
+        grants,
+        expires_at: Some(2_000_000_000),
+        revoked: false,
+    };
+    let mut request = Request::new(Api::Content, Action::READ, 1_800_000_000);
+    request.environment_id = Some("master".into());
+    request.model = Some("Model9".into());
+    request.locale = Some("en".into());
+    (issued.header(), record, Environment::new("master"), request)
+}
+
+fn benches(c: &mut Criterion) {
+    let (header, record, env, request) = fixture();
+    let secret = [7u8; 32];
+    assert!(verify(&header, Some(&record), Some(&env), &request).allow);
+
+    c.bench_function("sha256_32_bytes", |b| {
+        b.iter(|| Sha256::digest(black_box(&secret)))
+    });
+    c.bench_function("parse_header", |b| {
+        b.iter(|| Credentials::from_header(black_box(&header)))
+    });
+    let credentials = Credentials::from_header(&header).unwrap_or_else(|_| unreachable!());
+    c.bench_function("authenticate", |b| {
+        b.iter(|| {
+            black_box(&credentials)
+                .authenticate(black_box(&record), 1_800_000_000)
+                .is_ok()
+        })
+    });
+    let token = credentials
+        .authenticate(&record, 1_800_000_000)
+        .unwrap_or_else(|_| unreachable!());
+    c.bench_function("authorize_10_grants", |b| {
+        b.iter(|| token.authorize(Some(&env), black_box(&request)))
+    });
+    c.bench_function("verify_10_grants", |b| {
+        b.iter(|| {
+            verify(
+                black_box(&header),
+                Some(&record),
+                Some(&env),
+                black_box(&request),
+            )
+        })
+    });
+    let input = serde_json::to_vec(&abi::VerifyInput {
+        record: Some(record.clone()),
+        environment: Some(env.clone()),
+        request: request.clone(),
+    })
+    .unwrap_or_default();
+    c.bench_function("abi_verify_bytes_native", |b| {
+        b.iter(|| abi::verify_bytes(black_box(header.as_bytes()), black_box(&input)))
+    });
+}
+
+criterion_group!(verify_benches, benches);
+criterion_main!(verify_benches);

@@ -1,0 +1,100 @@
+//! The `extern "C"` surface of the verifier module: the only code in
+//! verifier-core that touches raw memory. Layout: `verifier-core/ABI.md`.
+//!
+//! Results are written to a block the module allocates: a little-endian `u32`
+//! length `n`, then `n` bytes of JSON. The driver reads it and frees it with
+//! `tally_dealloc(ptr, 4 + n)`. A returned pointer of 0 means the module could
+//! not allocate; drivers deny.
+#![allow(unsafe_code)]
+
+use alloc::alloc::{Layout, alloc, dealloc};
+use alloc::vec::Vec;
+
+/// The ABI version; drivers refuse a module whose version they do not speak.
+#[unsafe(no_mangle)]
+pub extern "C" fn abi_version() -> u32 {
+    super::ABI_VERSION
+}
+
+/// Allocates `len` bytes for the driver to write an input into; 0 when `len`
+/// is 0 or memory is exhausted.
+#[unsafe(no_mangle)]
+pub extern "C" fn tally_alloc(len: usize) -> *mut u8 {
+    match Layout::from_size_align(len, 1) {
+        // SAFETY: the layout has a non-zero size (checked in the guard).
+        Ok(layout) if len > 0 => unsafe { alloc(layout) },
+        _ => core::ptr::null_mut(),
+    }
+}
+
+/// Frees a block from `tally_alloc` or a result block.
+///
+/// # Safety
+/// `ptr` must come from `tally_alloc(len)` (or be a result block of `len`
+/// bytes, length prefix included) and not have been freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tally_dealloc(ptr: *mut u8, len: usize) {
+    if ptr.is_null() || len == 0 {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(len, 1) {
+        // SAFETY: the caller passes a live block allocated with this layout.
+        unsafe { dealloc(ptr, layout) }
+    }
+}
+
+/// `parse(header) -> result block` (see ABI.md).
+///
+/// # Safety
+/// `header_ptr..header_ptr+header_len` must be readable memory of this module
+/// (`header_len` may be 0, then the pointer is not read).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tally_parse(header_ptr: *const u8, header_len: usize) -> *mut u8 {
+    // SAFETY: forwarded caller contract.
+    let header = unsafe { input(header_ptr, header_len) };
+    write_result(super::parse_bytes(header))
+}
+
+/// `verify(header, input) -> result block` (see ABI.md).
+///
+/// # Safety
+/// Both ranges must be readable memory of this module (a length of 0 means
+/// the pointer is not read).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tally_verify(
+    header_ptr: *const u8,
+    header_len: usize,
+    input_ptr: *const u8,
+    input_len: usize,
+) -> *mut u8 {
+    // SAFETY: forwarded caller contract.
+    let (header, input) = unsafe { (input(header_ptr, header_len), input(input_ptr, input_len)) };
+    write_result(super::verify_bytes(header, input))
+}
+
+/// # Safety
+/// `ptr..ptr+len` readable, or `len == 0`.
+unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: the caller guarantees the range is readable for the call.
+    unsafe { core::slice::from_raw_parts(ptr, len) }
+}
+
+fn write_result(bytes: Vec<u8>) -> *mut u8 {
+    let Ok(len) = u32::try_from(bytes.len()) else {
+        return core::ptr::null_mut();
+    };
+    let block = tally_alloc(4 + bytes.len());
+    if block.is_null() {
+        return block;
+    }
+    // SAFETY: `block` is a fresh allocation of 4 + len bytes; the two copies
+    // fill it exactly and do not overlap `bytes`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(len.to_le_bytes().as_ptr(), block, 4);
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), block.add(4), bytes.len());
+    }
+    block
+}

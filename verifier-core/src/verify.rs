@@ -1,0 +1,263 @@
+//! From header, record and request to a decision.
+//!
+//! The order of checks is part of the contract, because it decides which
+//! reason a request gets:
+//!
+//! 1. empty header → public grants of the environment (`public`) or
+//!    `missing_credentials`;
+//! 2. header parse → `malformed`, or `bad_secret` when the tokenId is not the
+//!    hash prefix of the secret (before any lookup);
+//! 3. no record (or one for another tokenId) → `unknown_token`;
+//! 4. constant-time compare of the stored hash → `bad_secret`;
+//! 5. `revoked`, then `expired` (valid while `now < expiresAt`);
+//! 6. token bound to another environment than the request's →
+//!    `wrong_environment`;
+//! 7. grants → `allowed` with principal, filter and masked fields, or
+//!    `not_granted`.
+//!
+//! An [`Environment`] whose id is not the request's `environmentId` is not
+//! used (no public grants, default stage `PUBLISHED`): a caller cannot apply
+//! one environment's public access to another by mistake.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::decision::{Decision, Reason};
+use crate::error::ParseError;
+use crate::grant::{Condition, Grant, PRINCIPAL_PLACEHOLDER};
+use crate::record::TokenRecord;
+use crate::request::{DEFAULT_STAGE, Environment, Request};
+use crate::token::Credentials;
+
+/// Decides one request. `header` is the `Authorization` value (`""` when the
+/// request has none); `record` is what the lookup by
+/// [`Credentials::token_id`] found; `environment` is the policy of the
+/// request's environment, if known. Never panics: every failure is a
+/// [`Decision`].
+pub fn verify(
+    header: &str,
+    record: Option<&TokenRecord>,
+    environment: Option<&Environment>,
+    request: &Request,
+) -> Decision {
+    let environment = environment.filter(|e| request.environment_id.as_deref() == Some(&e.id));
+    let credentials = match Credentials::from_header(header) {
+        Ok(credentials) => credentials,
+        Err(ParseError::Missing) => return authorize_public(environment, request),
+        Err(error) => return Decision::deny(error.reason()),
+    };
+    let Some(record) = record else {
+        return Decision::deny(Reason::UnknownToken);
+    };
+    match credentials.authenticate(record, request.now) {
+        Ok(token) => token.authorize(environment, request),
+        Err(reason) => Decision::deny(reason),
+    }
+}
+
+/// A token whose secret matched its record, which is neither revoked nor
+/// expired. Only this type exposes a token's grants.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated<'r> {
+    record: &'r TokenRecord,
+}
+
+impl Credentials {
+    /// Checks the presented secret against the looked-up record (constant
+    /// time), then revocation and expiry at `now` (unix seconds).
+    pub fn authenticate<'r>(
+        &self,
+        record: &'r TokenRecord,
+        now: i64,
+    ) -> Result<Authenticated<'r>, Reason> {
+        if record.token_id != self.token_id() {
+            return Err(Reason::UnknownToken);
+        }
+        if !record.secret_hash.ct_eq(self.secret_hash()) {
+            return Err(Reason::BadSecret);
+        }
+        if record.revoked {
+            return Err(Reason::Revoked);
+        }
+        if record.expires_at.is_some_and(|at| now >= at) {
+            return Err(Reason::Expired);
+        }
+        Ok(Authenticated { record })
+    }
+}
+
+impl<'r> Authenticated<'r> {
+    /// The token's record.
+    pub fn record(&self) -> &'r TokenRecord {
+        self.record
+    }
+
+    /// The token's grants.
+    pub fn grants(&self) -> &'r [Grant] {
+        &self.record.grants
+    }
+
+    /// Decides the request with this token's grants. `environment` supplies
+    /// the default stage (its public grants do not apply to tokens).
+    pub fn authorize(&self, environment: Option<&Environment>, request: &Request) -> Decision {
+        if let (Some(bound), Some(asked)) = (&self.record.environment_id, &request.environment_id)
+            && bound != asked
+        {
+            return Decision::deny(Reason::WrongEnvironment);
+        }
+        let principal = self.record.principal();
+        match evaluate(self.grants(), Some(&principal), environment, request) {
+            Some((filter, masked)) => Decision {
+                allow: true,
+                reason: Reason::Allowed,
+                principal: Some(principal),
+                filter,
+                masked,
+            },
+            None => Decision::deny(Reason::NotGranted),
+        }
+    }
+}
+
+fn authorize_public(environment: Option<&Environment>, request: &Request) -> Decision {
+    let grants = environment.map_or(&[][..], |e| &e.public_grants[..]);
+    match evaluate(grants, None, environment, request) {
+        Some((filter, masked)) => Decision {
+            allow: true,
+            reason: Reason::Public,
+            principal: None,
+            filter,
+            masked,
+        },
+        None => Decision::deny(Reason::MissingCredentials),
+    }
+}
+
+/// How one grant applies to a request.
+enum Applies {
+    /// To every row.
+    Always,
+    /// Only to rows matching this (resolved) condition.
+    When(Condition),
+}
+
+type Allowed = (Option<Vec<Condition>>, Vec<String>);
+
+/// The grants that apply, folded into a filter and the masked fields; `None`
+/// when none applies.
+fn evaluate(
+    grants: &[Grant],
+    principal: Option<&str>,
+    environment: Option<&Environment>,
+    request: &Request,
+) -> Option<Allowed> {
+    let stage = request
+        .stage
+        .as_deref()
+        .or(environment.map(|e| e.default_stage.as_str()))
+        .unwrap_or(DEFAULT_STAGE);
+    let applies = |grant: &Grant| applies(grant, principal, stage, request);
+
+    let mut any = false;
+    let mut unconditional = false;
+    let mut alternatives: Vec<Condition> = Vec::new();
+    for grant in grants {
+        match applies(grant) {
+            None => {}
+            Some(Applies::Always) => {
+                any = true;
+                unconditional = true;
+                if request.sensitive_fields.is_empty() {
+                    break; // nothing more to learn: not limited, nothing masked
+                }
+            }
+            Some(Applies::When(condition)) => {
+                any = true;
+                if !unconditional && !alternatives.contains(&condition) {
+                    alternatives.push(condition);
+                }
+            }
+        }
+    }
+    if !any {
+        return None;
+    }
+    let filter = (!unconditional).then_some(alternatives);
+    let masked = if request.sensitive_fields.is_empty() {
+        Vec::new()
+    } else {
+        masked_fields(grants, &applies, request)
+    };
+    Some((filter, masked))
+}
+
+#[inline]
+fn applies(
+    grant: &Grant,
+    principal: Option<&str>,
+    stage: &str,
+    request: &Request,
+) -> Option<Applies> {
+    if !grant.covers(
+        request.api,
+        &request.action,
+        request.model.as_deref(),
+        stage,
+        request.locale.as_deref(),
+        request.environment_id.as_deref(),
+    ) {
+        return None;
+    }
+    let Some(condition) = &grant.condition else {
+        return Some(Applies::Always);
+    };
+    let mut resolved = Condition::new();
+    for (field, value) in condition {
+        let value = if value == PRINCIPAL_PLACEHOLDER {
+            principal?
+        } else {
+            value.as_str()
+        };
+        if let Some(document) = &request.document
+            && document.get(field).map(String::as_str) != Some(value)
+        {
+            return None;
+        }
+        resolved.insert(field.clone(), String::from(value));
+    }
+    Some(Applies::When(resolved))
+}
+
+/// Sensitive fields to mask. With a `document` (one row, every applying
+/// grant's condition checked against it) a field is visible if any applying
+/// grant unmasks it. Without one, a conditional grant's unmask covers only
+/// its own rows, which the verifier cannot tell apart, so a field is visible
+/// only if an unconditional applying grant unmasks it, or every applying
+/// grant does. Never more visible than some grant says for that row.
+fn masked_fields(
+    grants: &[Grant],
+    applies: &dyn Fn(&Grant) -> Option<Applies>,
+    request: &Request,
+) -> Vec<String> {
+    let applying: Vec<(&Grant, bool)> = grants
+        .iter()
+        .filter_map(|g| applies(g).map(|a| (g, matches!(a, Applies::Always))))
+        .collect();
+    let unmasks = |g: &Grant, field: &String| g.unmask.iter().any(|u| u == field);
+    request
+        .sensitive_fields
+        .iter()
+        .filter(|field| {
+            let visible = if request.document.is_some() {
+                applying.iter().any(|(g, _)| unmasks(g, field))
+            } else {
+                applying
+                    .iter()
+                    .any(|(g, always)| *always && unmasks(g, field))
+                    || applying.iter().all(|(g, _)| unmasks(g, field))
+            };
+            !visible
+        })
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,144 @@
+// Reference driver of the verifier module ABI (verifier-core/ABI.md), version 1.
+//
+// Plain WebAssembly: no wasm-bindgen, no imports, so it runs in Node, Deno,
+// Workers and browsers alike. Every failure of the module (a trap, a result
+// it cannot decode, an allocation failure, a bad_input answer) throws a
+// VerifierError; callers deny on it (fail closed).
+
+/** The ABI version this driver speaks. */
+export const ABI_VERSION = 1;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** A failure of the module or of its input; the request must be denied. */
+export class VerifierError extends Error {
+  /**
+   * @param {string} code stable code: "abi_version", "missing_export", "alloc",
+   *   "bad_output", "bad_input", "trap"
+   * @param {string} message
+   */
+  constructor(code, message) {
+    super(message);
+    this.name = "VerifierError";
+    this.code = code;
+  }
+}
+
+const EXPORTS = ["memory", "abi_version", "tally_alloc", "tally_dealloc", "tally_parse", "tally_verify"];
+
+/**
+ * Instantiates the module from its bytes or a compiled WebAssembly.Module.
+ * @param {BufferSource | WebAssembly.Module} source
+ * @returns {Promise<Verifier>}
+ */
+export async function loadVerifier(source) {
+  const instance =
+    source instanceof WebAssembly.Module
+      ? await WebAssembly.instantiate(source, {})
+      : (await WebAssembly.instantiate(source, {})).instance;
+  return new Verifier(instance);
+}
+
+/** One module instance. Calls are synchronous; use one instance per thread. */
+export class Verifier {
+  /** @param {WebAssembly.Instance} instance */
+  constructor(instance) {
+    const x = instance.exports;
+    for (const name of EXPORTS) {
+      if (!(name in x)) throw new VerifierError("missing_export", `module does not export ${name}`);
+    }
+    const version = x.abi_version();
+    if (version !== ABI_VERSION) {
+      throw new VerifierError("abi_version", `module speaks ABI ${version}, driver speaks ${ABI_VERSION}`);
+    }
+    this.x = x;
+  }
+
+  /**
+   * Parses an Authorization value ("" when absent).
+   * @param {string} header
+   * @returns {{tokenId: string} | {reason: string}}
+   */
+  parse(header) {
+    const h = this.#put(encoder.encode(header));
+    try {
+      return this.#take(this.#call(() => this.x.tally_parse(h.ptr, h.len)));
+    } finally {
+      this.#free(h);
+    }
+  }
+
+  /**
+   * Decides a request.
+   * @param {string} header the Authorization value ("" when absent)
+   * @param {{record: object|null, environment: object|null, request: object}} input
+   * @returns {{allow: boolean, reason: string, principal?: string, filter?: object[], masked: string[]}}
+   */
+  verify(header, input) {
+    return this.verifyBytes(encoder.encode(header), encoder.encode(JSON.stringify(input)));
+  }
+
+  /**
+   * Decides a request from already encoded header and input bytes.
+   * @param {Uint8Array} header
+   * @param {Uint8Array} input
+   */
+  verifyBytes(header, input) {
+    const h = this.#put(header);
+    let i;
+    try {
+      i = this.#put(input);
+      const out = this.#take(this.#call(() => this.x.tally_verify(h.ptr, h.len, i.ptr, i.len)));
+      if (out && typeof out === "object" && out.decision && typeof out.decision.allow === "boolean") {
+        return out.decision;
+      }
+      if (out && out.error) throw new VerifierError(String(out.error.code), String(out.error.message));
+      throw new VerifierError("bad_output", "module answered neither a decision nor an error");
+    } finally {
+      this.#free(h);
+      if (i) this.#free(i);
+    }
+  }
+
+  #call(f) {
+    try {
+      return f();
+    } catch (e) {
+      throw new VerifierError("trap", `module trapped: ${e && e.message}`);
+    }
+  }
+
+  #put(bytes) {
+    if (bytes.length === 0) return { ptr: 0, len: 0 };
+    const ptr = this.#call(() => this.x.tally_alloc(bytes.length)) >>> 0;
+    if (ptr === 0) throw new VerifierError("alloc", "module could not allocate the input");
+    new Uint8Array(this.x.memory.buffer, ptr, bytes.length).set(bytes);
+    return { ptr, len: bytes.length };
+  }
+
+  #free({ ptr, len }) {
+    if (ptr !== 0) this.#call(() => this.x.tally_dealloc(ptr, len));
+  }
+
+  #take(ptr) {
+    if (ptr === 0) throw new VerifierError("alloc", "module could not allocate its result");
+    const mem = this.x.memory.buffer;
+    // ptr is an unsigned offset; JS sees a signed i32.
+    const at = ptr >>> 0;
+    if (at + 4 > mem.byteLength) throw new VerifierError("bad_output", "result block out of bounds");
+    const n = new DataView(mem).getUint32(at, true);
+    if (at + 4 + n > mem.byteLength) throw new VerifierError("bad_output", "result block out of bounds");
+    let text;
+    try {
+      text = decoder.decode(new Uint8Array(mem, at + 4, n));
+    } finally {
+      this.#call(() => this.x.tally_dealloc(at, 4 + n));
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new VerifierError("bad_output", "result is not JSON");
+    }
+  }
+}

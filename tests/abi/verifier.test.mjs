@@ -1,0 +1,149 @@
+// The verifier module in Node through the reference driver: the shared token
+// vectors and verifier-core's decision table, which also run natively; the
+// results must be the same expectations.
+//
+// node --test tests/abi/   (after verifier-core/build-module.sh)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+import { loadVerifier, VerifierError, ABI_VERSION } from "../../npm/src/verifier-abi.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const wasmPath = process.env.TALLY_VERIFIER_WASM ?? path.join(root, "target/tally-verifier.wasm");
+const vectorsDir = process.env.TALLY_VECTORS ?? path.join(root, "../shared/vectors");
+
+const json = async (p) => JSON.parse(await readFile(p, "utf8"));
+const wasm = await readFile(wasmPath);
+const vectors = await json(path.join(vectorsDir, "tokens.json"));
+const table = await json(path.join(root, "verifier-core/tests/data/decisions.json"));
+const verifier = await loadVerifier(wasm);
+
+// Same merge rule as verifier-core/tests/common: one level deep, null removes.
+function merged(c, key) {
+  const base = table.base[key];
+  if (!(key in c)) return structuredClone(base);
+  const over = c[key];
+  if (base && typeof base === "object" && over && typeof over === "object" && !Array.isArray(over)) {
+    const out = structuredClone(base);
+    for (const [k, v] of Object.entries(over)) {
+      if (v === null) delete out[k];
+      else out[k] = v;
+    }
+    return out;
+  }
+  return over;
+}
+
+test("the module speaks ABI version 1", () => {
+  assert.equal(ABI_VERSION, 1);
+});
+
+test("valid vectors parse to their tokenId with every scheme spelling", () => {
+  assert.ok(vectors.valid.length > 0);
+  for (const v of vectors.valid) {
+    for (const scheme of ["AppToken", "apptoken", "Bearer", "BEARER"]) {
+      assert.deepEqual(verifier.parse(`${scheme} ${v.token}`), { tokenId: v.tokenId });
+    }
+  }
+});
+
+test("valid vectors verify against a record holding their hash", () => {
+  for (const v of vectors.valid) {
+    const decision = verifier.verify(v.header, {
+      record: {
+        tokenId: v.tokenId, secretHash: v.secretHashHex, kind: "PAT", name: "vector",
+        grants: [{ api: "content", action: "read" }],
+      },
+      environment: null,
+      request: { api: "content", action: "read", now: 0 },
+    });
+    assert.deepEqual(decision, { allow: true, reason: "allowed", principal: `token:${v.tokenId}`, masked: [] });
+  }
+});
+
+test("invalid header vectors are refused with their reason", () => {
+  assert.ok(vectors.invalidHeaders.length > 0);
+  for (const v of vectors.invalidHeaders) {
+    assert.deepEqual(verifier.parse(v.header), { reason: v.reason }, JSON.stringify(v.header));
+  }
+});
+
+test("decision table through the wasm module", () => {
+  assert.ok(table.cases.length >= 60);
+  const failures = [];
+  for (const c of table.cases) {
+    const input = {
+      record: c.noRecord ? null : merged(c, "record"),
+      environment: c.noEnvironment ? null : merged(c, "environment"),
+      request: merged(c, "request"),
+    };
+    const got = verifier.verify(merged(c, "header"), input);
+    try {
+      assert.deepEqual(got, c.expect);
+    } catch {
+      failures.push(`${c.name}: expected ${JSON.stringify(c.expect)} got ${JSON.stringify(got)}`);
+    }
+  }
+  assert.deepEqual(failures, []);
+});
+
+test("unreadable input is a bad_input error, never a decision", () => {
+  for (const bad of ["not json", "{}", '{"request":{}}', "[]"]) {
+    assert.throws(
+      () => verifier.verifyBytes(new TextEncoder().encode(""), new TextEncoder().encode(bad)),
+      (e) => e instanceof VerifierError && e.code === "bad_input",
+    );
+  }
+});
+
+test("hostile headers never trap the module", () => {
+  const samples = ["\u0000", "AppToken \u00ff\u00fe", "Bearer " + "a".repeat(5000), "AppToken .".repeat(100), "🙂 🙂"];
+  for (const h of samples) {
+    const out = verifier.parse(h);
+    assert.ok("reason" in out, JSON.stringify(out));
+    assert.equal(out.reason, "malformed");
+  }
+  // Invalid UTF-8 straight into memory.
+  const d = verifier.verifyBytes(new Uint8Array([0xff, 0xfe, 0x20]), new TextEncoder().encode(
+    JSON.stringify({ record: null, environment: null, request: { api: "content", action: "read", now: 1 } })));
+  assert.deepEqual(d, { allow: false, reason: "malformed", masked: [] });
+});
+
+test("memory stays bounded over many calls (inputs and results are freed)", () => {
+  const v = vectors.valid[0];
+  const input = {
+    record: { tokenId: v.tokenId, secretHash: v.secretHashHex, kind: "PAT", name: "n", grants: [{ api: "content", action: "read" }] },
+    environment: null,
+    request: { api: "content", action: "read", now: 0 },
+  };
+  for (let i = 0; i < 200; i++) verifier.verify(v.header, input);
+  const before = verifier.x.memory.buffer.byteLength;
+  for (let i = 0; i < 20000; i++) verifier.verify(v.header, input);
+  assert.equal(verifier.x.memory.buffer.byteLength, before);
+});
+
+test("a module of another ABI version is refused", async () => {
+  // A minimal module exporting abi_version() = 2 and the rest of the names.
+  const wat = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type: () -> i32
+    0x03, 0x02, 0x01, 0x00, // one function of type 0
+    0x05, 0x03, 0x01, 0x00, 0x01, // memory 1 page
+    0x07, 0x78, 0x06, // exports section: 6 exports
+    0x06, ...new TextEncoder().encode("memory"), 0x02, 0x00,
+    0x0b, ...new TextEncoder().encode("abi_version"), 0x00, 0x00,
+    0x0b, ...new TextEncoder().encode("tally_alloc"), 0x00, 0x00,
+    0x0d, ...new TextEncoder().encode("tally_dealloc"), 0x00, 0x00,
+    0x0b, ...new TextEncoder().encode("tally_parse"), 0x00, 0x00,
+    0x0c, ...new TextEncoder().encode("tally_verify"), 0x00, 0x00,
+    0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x02, 0x0b, // code: i32.const 2
+  ]);
+  // Fix the export section size to the bytes actually written.
+  const start = wat.indexOf(0x07, 20);
+  const end = wat.length - 8;
+  wat[start + 1] = end - (start + 2);
+  await assert.rejects(loadVerifier(wat), (e) => e instanceof VerifierError && e.code === "abi_version");
+});

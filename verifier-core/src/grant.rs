@@ -23,7 +23,7 @@
 //! - a condition value `"$principal"` stands for the requesting principal;
 //!   where there is none (public access) the grant does not apply.
 
-use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -56,36 +56,63 @@ pub enum Api {
 /// An action name: `read`, `create`, `update`, `delete`, `publish`,
 /// `unpublish`, a management action, or `admin`.
 ///
-/// Names are 1 to [`MAX_NAME`] characters of `[A-Za-z0-9_.:-]`.
+/// Names are 1 to [`MAX_NAME`] characters of `[A-Za-z0-9_.:-]`. The
+/// well-known names are held as an enum so the hot path compares tags, not
+/// strings; any other name is kept as written.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Action(Cow<'static, str>);
+pub struct Action(ActionName);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ActionName {
+    Read,
+    Create,
+    Update,
+    Delete,
+    Publish,
+    Unpublish,
+    Admin,
+    Other(Box<str>),
+}
 
 impl Action {
     /// Reading documents.
-    pub const READ: Action = Action(Cow::Borrowed("read"));
+    pub const READ: Action = Action(ActionName::Read);
     /// Creating documents.
-    pub const CREATE: Action = Action(Cow::Borrowed("create"));
+    pub const CREATE: Action = Action(ActionName::Create);
     /// Updating documents.
-    pub const UPDATE: Action = Action(Cow::Borrowed("update"));
+    pub const UPDATE: Action = Action(ActionName::Update);
     /// Deleting documents.
-    pub const DELETE: Action = Action(Cow::Borrowed("delete"));
+    pub const DELETE: Action = Action(ActionName::Delete);
     /// Publishing documents to a stage.
-    pub const PUBLISH: Action = Action(Cow::Borrowed("publish"));
+    pub const PUBLISH: Action = Action(ActionName::Publish);
     /// Unpublishing documents from a stage.
-    pub const UNPUBLISH: Action = Action(Cow::Borrowed("unpublish"));
+    pub const UNPUBLISH: Action = Action(ActionName::Unpublish);
     /// Every action of the grant's api.
-    pub const ADMIN: Action = Action(Cow::Borrowed("admin"));
+    pub const ADMIN: Action = Action(ActionName::Admin);
 
     /// Checks and wraps an action name.
     pub fn new(name: impl Into<String>) -> Result<Self, GrantError> {
         let name = name.into();
+        let known = match name.as_str() {
+            "read" => Some(Action::READ),
+            "create" => Some(Action::CREATE),
+            "update" => Some(Action::UPDATE),
+            "delete" => Some(Action::DELETE),
+            "publish" => Some(Action::PUBLISH),
+            "unpublish" => Some(Action::UNPUBLISH),
+            "admin" => Some(Action::ADMIN),
+            _ => None,
+        };
+        if let Some(action) = known {
+            return Ok(action);
+        }
         let ok = !name.is_empty()
             && name.len() <= MAX_NAME
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
         if ok {
-            Ok(Action(Cow::Owned(name)))
+            Ok(Action(ActionName::Other(name.into_boxed_str())))
         } else {
             Err(GrantError::Action)
         }
@@ -93,30 +120,39 @@ impl Action {
 
     /// The name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            ActionName::Read => "read",
+            ActionName::Create => "create",
+            ActionName::Update => "update",
+            ActionName::Delete => "delete",
+            ActionName::Publish => "publish",
+            ActionName::Unpublish => "unpublish",
+            ActionName::Admin => "admin",
+            ActionName::Other(name) => name,
+        }
     }
 
     /// Whether this is the `admin` action.
     pub fn is_admin(&self) -> bool {
-        self.0 == "admin"
+        self.0 == ActionName::Admin
     }
 }
 
 impl fmt::Debug for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Action({})", self.0)
+        write!(f, "Action({})", self.as_str())
     }
 }
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl Serialize for Action {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -1,21 +1,22 @@
 // Reference driver of the verifier module ABI (verifier-core/ABI.md), version 1.
 //
 // Plain WebAssembly: no wasm-bindgen, no imports, so it runs in Node, Deno,
-// Workers and browsers alike. Every failure of the module (a trap, a result
-// it cannot decode, an allocation failure, a bad_input answer) throws a
-// VerifierError; callers deny on it (fail closed).
+// Workers and browsers alike. Every failure (input the codec refuses, a trap,
+// a result it cannot decode, an allocation failure, the module refusing its
+// input) throws a VerifierError; callers deny on it (fail closed).
+
+import { CodecError, decodeParse, decodeVerify, encodeInput } from "./abi-codec.js";
 
 /** The ABI version this driver speaks. */
 export const ABI_VERSION = 1;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A failure of the module or of its input; the request must be denied. */
 export class VerifierError extends Error {
   /**
    * @param {string} code stable code: "abi_version", "missing_export", "alloc",
-   *   "bad_output", "bad_input", "trap"
+   *   "bad_output", "bad_input" (the codec or the module refused the input), "trap"
    * @param {string} message
    */
   constructor(code, message) {
@@ -63,7 +64,7 @@ export class Verifier {
   parse(header) {
     const h = this.#put(encoder.encode(header));
     try {
-      return this.#take(this.#call(() => this.x.tally_parse(h.ptr, h.len)));
+      return decoded(decodeParse, this.#take(this.#call(() => this.x.tally_parse(h.ptr, h.len))));
     } finally {
       this.#free(h);
     }
@@ -76,11 +77,19 @@ export class Verifier {
    * @returns {{allow: boolean, reason: string, principal?: string, filter?: object[], masked: string[]}}
    */
   verify(header, input) {
-    return this.verifyBytes(encoder.encode(header), encoder.encode(JSON.stringify(input)));
+    let bytes;
+    try {
+      bytes = encodeInput(input);
+    } catch (e) {
+      if (e instanceof CodecError) throw new VerifierError("bad_input", e.message);
+      throw e;
+    }
+    return this.verifyBytes(encoder.encode(header), bytes);
   }
 
   /**
-   * Decides a request from already encoded header and input bytes.
+   * Decides a request from an encoded header and an input already encoded
+   * with encodeInput (abi-codec.js).
    * @param {Uint8Array} header
    * @param {Uint8Array} input
    */
@@ -89,12 +98,9 @@ export class Verifier {
     let i;
     try {
       i = this.#put(input);
-      const out = this.#take(this.#call(() => this.x.tally_verify(h.ptr, h.len, i.ptr, i.len)));
-      if (out && typeof out === "object" && out.decision && typeof out.decision.allow === "boolean") {
-        return out.decision;
-      }
-      if (out && out.error) throw new VerifierError(String(out.error.code), String(out.error.message));
-      throw new VerifierError("bad_output", "module answered neither a decision nor an error");
+      const out = decoded(decodeVerify, this.#take(this.#call(() => this.x.tally_verify(h.ptr, h.len, i.ptr, i.len))));
+      if ("badInput" in out) throw new VerifierError("bad_input", out.badInput);
+      return out;
     } finally {
       this.#free(h);
       if (i) this.#free(i);
@@ -129,16 +135,17 @@ export class Verifier {
     if (at + 4 > mem.byteLength) throw new VerifierError("bad_output", "result block out of bounds");
     const n = new DataView(mem).getUint32(at, true);
     if (at + 4 + n > mem.byteLength) throw new VerifierError("bad_output", "result block out of bounds");
-    let text;
-    try {
-      text = decoder.decode(new Uint8Array(mem, at + 4, n));
-    } finally {
-      this.#call(() => this.x.tally_dealloc(at, 4 + n));
-    }
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new VerifierError("bad_output", "result is not JSON");
-    }
+    const payload = new Uint8Array(mem, at + 4, n).slice();
+    this.#call(() => this.x.tally_dealloc(at, 4 + n));
+    return payload;
+  }
+}
+
+function decoded(decode, bytes) {
+  try {
+    return decode(bytes);
+  } catch (e) {
+    if (e instanceof CodecError) throw new VerifierError("bad_output", e.message);
+    throw e;
   }
 }

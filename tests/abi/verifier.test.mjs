@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 import { loadVerifier, VerifierError, ABI_VERSION } from "../../npm/src/verifier-abi.js";
+import { encodeInput } from "../../npm/src/abi-codec.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const wasmPath = process.env.TALLY_VERIFIER_WASM ?? path.join(root, "target/tally-verifier.wasm");
@@ -90,12 +91,48 @@ test("decision table through the wasm module", () => {
   assert.deepEqual(failures, []);
 });
 
-test("unreadable input is a bad_input error, never a decision", () => {
-  for (const bad of ["not json", "{}", '{"request":{}}', "[]"]) {
+const request = { api: "content", action: "read", now: 1 };
+
+test("unreadable input is a bad_input error from the module, never a decision", () => {
+  const good = encodeInput({ request });
+  const bad = [new Uint8Array(), new Uint8Array([0xff, 0xff, 0xff]), good.slice(0, -1), new Uint8Array([...good, 0])];
+  for (const input of bad) {
     assert.throws(
-      () => verifier.verifyBytes(new TextEncoder().encode(""), new TextEncoder().encode(bad)),
+      () => verifier.verifyBytes(new Uint8Array(), input),
       (e) => e instanceof VerifierError && e.code === "bad_input",
     );
+  }
+  assert.equal(verifier.verifyBytes(new Uint8Array(), good).reason, "missing_credentials");
+});
+
+test("the encoder refuses what the Rust types refuse: unknown fields, bad names, wrong types", () => {
+  const record = { tokenId: "630dcd2966c43366", secretHash: "00".repeat(32), kind: "APP", name: "n", grants: [] };
+  const bad = [
+    { request: { ...request, ipAllow: "x" } },
+    { request: { ...request, action: "re ad" } },
+    { request: { ...request, now: 1.5 } },
+    { request: { ...request, api: "graphql" } },
+    { record: { ...record, grants: [{ api: "content", action: "read", ipAllow: ["1.2.3.4"] }] }, request },
+    { record: { ...record, grants: [{ api: "content", action: "read", models: "Post" }] }, request },
+    { record: { ...record, tokenId: "630DCD2966C43366" }, request },
+    { record: { ...record, kind: "ROOT" }, request },
+    { record: { ...record, revoked: "no" }, request },
+    { environment: { id: "m", publicGrants: [{ api: "content", action: "read", condition: { a: 1 } }] }, request },
+  ];
+  for (const input of bad) {
+    assert.throws(() => verifier.verify("", input), (e) => e instanceof VerifierError && e.code === "bad_input", JSON.stringify(input));
+  }
+});
+
+test("large and negative times cross the boundary intact", () => {
+  const v = vectors.valid[0];
+  const record = { tokenId: v.tokenId, secretHash: v.secretHashHex, kind: "PAT", name: "n", grants: [{ api: "content", action: "read" }] };
+  for (const [now, expiresAt, reason] of [
+    [-5, -4, "allowed"], [-4, -4, "expired"], [2 ** 53 - 2, 2 ** 53 - 1, "allowed"],
+    [9223372036854775806n, 9223372036854775807n, "allowed"], [-9223372036854775808n, -9223372036854775807n, "allowed"],
+  ]) {
+    const d = verifier.verify(v.header, { record: { ...record, expiresAt }, request: { ...request, now } });
+    assert.equal(d.reason, reason, `${now} ${expiresAt}`);
   }
 });
 
@@ -107,8 +144,7 @@ test("hostile headers never trap the module", () => {
     assert.equal(out.reason, "malformed");
   }
   // Invalid UTF-8 straight into memory.
-  const d = verifier.verifyBytes(new Uint8Array([0xff, 0xfe, 0x20]), new TextEncoder().encode(
-    JSON.stringify({ record: null, environment: null, request: { api: "content", action: "read", now: 1 } })));
+  const d = verifier.verifyBytes(new Uint8Array([0xff, 0xfe, 0x20]), encodeInput({ request }));
   assert.deepEqual(d, { allow: false, reason: "malformed", masked: [] });
 });
 

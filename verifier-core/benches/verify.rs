@@ -82,12 +82,7 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
-    let input = serde_json::to_vec(&abi::VerifyInput {
-        record: Some(record.clone()),
-        environment: Some(env.clone()),
-        request: request.clone(),
-    })
-    .unwrap_or_default();
+    let input = abi::encode_input(Some(&record), Some(&env), &request);
     c.bench_function("abi_verify_bytes_native", |b| {
         b.iter(|| abi::verify_bytes(black_box(header.as_bytes()), black_box(&input)))
     });

@@ -48,6 +48,11 @@ impl TokenId {
         TokenId(id)
     }
 
+    /// Wraps 8 raw bytes.
+    pub fn from_bytes(bytes: [u8; 8]) -> Self {
+        TokenId(bytes)
+    }
+
     /// Parses 16 lowercase hex characters.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let bytes = text.as_bytes();

@@ -56,28 +56,70 @@ fn decision_table_natively() {
 #[test]
 fn decision_table_through_the_abi_codec() {
     for case in common::cases() {
-        let input = serde_json::json!({
-            "record": case.record, "environment": case.environment, "request": case.request,
-        });
-        let out = abi::verify_bytes(case.header.as_bytes(), &serde_json::to_vec(&input).unwrap());
-        let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(out["decision"], case.expect, "{}", case.name);
+        let record: Option<TokenRecord> = case
+            .record
+            .clone()
+            .map(|r| serde_json::from_value(r).unwrap());
+        let environment: Option<Environment> = case
+            .environment
+            .clone()
+            .map(|e| serde_json::from_value(e).unwrap());
+        let request: Request = serde_json::from_value(case.request.clone()).unwrap();
+        let input = abi::encode_input(record.as_ref(), environment.as_ref(), &request);
+        let out = abi::verify_bytes(case.header.as_bytes(), &input);
+        let decision = abi::decode_verify(&out).unwrap();
+        assert_eq!(
+            serde_json::to_value(&decision).unwrap(),
+            case.expect,
+            "{}",
+            case.name
+        );
     }
 }
 
 #[test]
 fn abi_rejects_unreadable_input_without_deciding() {
-    for input in [&b"not json"[..], b"{}", b"{\"request\":{}}", b"[]"] {
-        let out: serde_json::Value =
-            serde_json::from_slice(&abi::verify_bytes(b"", input)).unwrap();
-        assert_eq!(out["error"]["code"], "bad_input", "{out}");
-        assert!(out.get("decision").is_none());
+    let request = Request::new(verifier_core::Api::Content, verifier_core::Action::READ, 1);
+    let good = abi::encode_input(None, None, &request);
+    let mut trailing = good.clone();
+    trailing.push(0);
+    let mut bad_action = good.clone();
+    // The action name "read" is the 4 bytes after the api tag and the length.
+    let at = good.windows(4).position(|w| w == b"read").unwrap();
+    bad_action[at] = b' ';
+    for input in [
+        &b""[..],
+        b"\xff\xff\xff",
+        &good[..good.len() - 1],
+        &trailing,
+        &bad_action,
+    ] {
+        let out = abi::verify_bytes(b"", input);
+        assert!(
+            matches!(abi::decode_verify(&out), Err(abi::AbiError::BadInput(_))),
+            "{input:?}"
+        );
     }
-    // A grant field the verifier does not know is refused, never ignored.
-    let input = br#"{"record":null,"environment":{"id":"m","publicGrants":[{"api":"content","action":"read","ipAllow":["1.2.3.4"]}]},"request":{"api":"content","action":"read","environmentId":"m","now":1}}"#;
-    let out: serde_json::Value = serde_json::from_slice(&abi::verify_bytes(b"", input)).unwrap();
-    assert_eq!(out["error"]["code"], "bad_input");
-    let big = vec![b' '; abi::MAX_INPUT_BYTES + 1];
-    let out: serde_json::Value = serde_json::from_slice(&abi::verify_bytes(b"", &big)).unwrap();
-    assert_eq!(out["error"]["code"], "bad_input");
+    let big = vec![0u8; abi::MAX_INPUT_BYTES + 1];
+    assert!(matches!(
+        abi::decode_verify(&abi::verify_bytes(b"", &big)),
+        Err(abi::AbiError::BadInput(_))
+    ));
+    // The well-formed input itself decides.
+    assert_eq!(
+        abi::decode_verify(&abi::verify_bytes(b"", &good))
+            .unwrap()
+            .reason,
+        verifier_core::Reason::MissingCredentials
+    );
+    // Output that is not the module's is refused by the decoder.
+    assert_eq!(abi::decode_verify(b"\x07"), Err(abi::AbiError::BadOutput));
+    assert_eq!(abi::decode_parse(b""), Err(abi::AbiError::BadOutput));
+}
+
+#[test]
+fn json_grants_with_unknown_fields_are_refused() {
+    // A restriction the verifier does not know is refused, never ignored.
+    let grant = r#"{"api":"content","action":"read","ipAllow":["1.2.3.4"]}"#;
+    assert!(serde_json::from_str::<verifier_core::Grant>(grant).is_err());
 }

@@ -2,18 +2,21 @@
 //!
 //! This module turns the ABI's input bytes into output bytes; the
 //! `extern "C"` exports that move those bytes in and out of wasm linear
-//! memory live in `abi/exports.rs` (wasm32 with the `module` feature). The
-//! byte layout is specified in `verifier-core/ABI.md`. Keeping the codec here
-//! means it is tested natively and the differential tests compare wasm with
-//! exactly this.
+//! memory live in `abi/exports.rs` (wasm32 with the `module` feature). Payloads
+//! are the [`wire`] types in postcard encoding; `verifier-core/ABI.md`
+//! specifies both byte for byte. Keeping the codec here means it is tested
+//! natively, and drivers written in Rust (the host) encode and decode with
+//! exactly the code the module runs: [`encode_input`], [`decode_parse`],
+//! [`decode_verify`].
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::decision::{Decision, Reason};
-use crate::error::ParseError;
+use crate::error::{Malformed, ParseError};
 use crate::record::TokenRecord;
 use crate::request::{Environment, Request};
 use crate::token::{Credentials, TokenId};
@@ -21,121 +24,109 @@ use crate::verify::verify;
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 mod exports;
+pub mod wire;
 
 /// The ABI version the module reports from `abi_version`.
 pub const ABI_VERSION: u32 = 1;
-/// Largest `verify` input document, bytes; a larger one is a `bad_input`
-/// error.
+/// Largest `verify` input, bytes; a larger one is `BadInput`.
 pub const MAX_INPUT_BYTES: usize = 1 << 20;
 
-/// The `verify` input document: `{ "record": …|null, "environment": …|null,
-/// "request": … }`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyInput {
-    /// What the lookup found (`null` = nothing).
-    #[serde(default)]
-    pub record: Option<TokenRecord>,
-    /// The request's environment policy, if known.
-    #[serde(default)]
-    pub environment: Option<Environment>,
-    /// The request.
-    pub request: Request,
+/// A module answer a driver cannot use; the request must be denied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AbiError {
+    /// The module could not read the input it was given.
+    #[error("the verifier module refused its input: {0}")]
+    BadInput(String),
+    /// The module's output does not decode.
+    #[error("the verifier module's output does not decode")]
+    BadOutput,
 }
 
-/// What `parse` answers: `{"tokenId":"…"}` or `{"reason":"malformed"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ParseOutput {
-    /// The header parsed: look this id up.
-    #[serde(rename_all = "camelCase")]
-    Parsed {
-        /// The tokenId to look up.
-        token_id: TokenId,
-    },
-    /// The header was refused; the request is decided by this reason.
-    Refused {
-        /// Why (`missing_credentials`, `malformed`, `bad_secret`).
-        reason: Reason,
-    },
-}
-
-/// What `verify` answers: `{"decision":{…}}` or
-/// `{"error":{"code":"bad_input","message":"…"}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum VerifyOutput {
-    /// The decision.
-    Decision(Decision),
-    /// The input could not be read; a driver must deny (fail closed).
-    Error(AbiError),
-}
-
-/// An input the module could not read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AbiError {
-    /// Stable code: `bad_input`.
-    pub code: String,
-    /// What was wrong.
-    pub message: String,
-}
-
-/// `parse`: an `Authorization` value (UTF-8; empty = none) to a [`ParseOutput`].
-pub fn parse(header: &[u8]) -> ParseOutput {
+/// `parse`: an `Authorization` value (UTF-8; empty = none).
+pub fn parse(header: &[u8]) -> wire::ParseResult {
     let parsed = core::str::from_utf8(header)
-        .map_err(|_| ParseError::Malformed(crate::error::Malformed::Scheme))
+        .map_err(|_| ParseError::Malformed(Malformed::Scheme))
         .and_then(Credentials::from_header);
     match parsed {
-        Ok(credentials) => ParseOutput::Parsed {
-            token_id: credentials.token_id(),
-        },
-        Err(error) => ParseOutput::Refused {
-            reason: error.reason(),
-        },
+        Ok(credentials) => wire::ParseResult::Parsed(*credentials.token_id().as_bytes()),
+        Err(error) => wire::ParseResult::Refused(error.reason()),
     }
 }
 
-/// `verify`: an `Authorization` value and a [`VerifyInput`] JSON document to a
-/// [`VerifyOutput`].
-pub fn verify_input(header: &[u8], input: &[u8]) -> VerifyOutput {
+/// `verify`: an `Authorization` value and an encoded [`wire::Input`].
+pub fn verify_input(header: &[u8], input: &[u8]) -> wire::VerifyResult {
     if input.len() > MAX_INPUT_BYTES {
-        return bad_input(String::from("input larger than MAX_INPUT_BYTES"));
+        return bad_input("input larger than MAX_INPUT_BYTES");
     }
-    let input: VerifyInput = match serde_json::from_slice(input) {
-        Ok(input) => input,
-        Err(error) => return bad_input(alloc::format!("{error}")),
+    let Some(input) = decode::<wire::Input>(input) else {
+        return bad_input("input is not an encoded verify input");
+    };
+    let Ok((record, environment, request)) = input.try_into() else {
+        return bad_input("input holds an invalid action name");
     };
     let decision = match core::str::from_utf8(header) {
-        Ok(header) => verify(
-            header,
-            input.record.as_ref(),
-            input.environment.as_ref(),
-            &input.request,
-        ),
+        Ok(header) => verify(header, record.as_ref(), environment.as_ref(), &request),
         Err(_) => Decision::deny(Reason::Malformed),
     };
-    VerifyOutput::Decision(decision)
+    wire::VerifyResult::Decision(decision.into())
 }
 
-/// [`parse`] written as the module writes it.
+/// [`parse`], encoded as the module writes it.
 pub fn parse_bytes(header: &[u8]) -> Vec<u8> {
-    to_json(&parse(header))
+    encode(&parse(header))
 }
 
-/// [`verify_input`] written as the module writes it.
+/// [`verify_input`], encoded as the module writes it.
 pub fn verify_bytes(header: &[u8], input: &[u8]) -> Vec<u8> {
-    to_json(&verify_input(header, input))
+    encode(&verify_input(header, input))
 }
 
-fn bad_input(message: String) -> VerifyOutput {
-    VerifyOutput::Error(AbiError {
-        code: String::from("bad_input"),
-        message,
+/// Encodes a `verify` input (a driver's side).
+pub fn encode_input(
+    record: Option<&TokenRecord>,
+    environment: Option<&Environment>,
+    request: &Request,
+) -> Vec<u8> {
+    encode(&wire::Input {
+        record: record.map(Into::into),
+        environment: environment.map(Into::into),
+        request: request.into(),
     })
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing these plain types to a Vec cannot fail; should it ever, an
-    // empty output is not valid JSON and every driver denies on it.
-    serde_json::to_vec(value).unwrap_or_default()
+/// Decodes a `parse` output: the tokenId to look up, or the reason to deny.
+pub fn decode_parse(output: &[u8]) -> Result<Result<TokenId, Reason>, AbiError> {
+    match decode::<wire::ParseResult>(output) {
+        Some(wire::ParseResult::Parsed(id)) => Ok(Ok(TokenId::from_bytes(id))),
+        Some(wire::ParseResult::Refused(reason)) => Ok(Err(reason)),
+        None => Err(AbiError::BadOutput),
+    }
+}
+
+/// Decodes a `verify` output.
+pub fn decode_verify(output: &[u8]) -> Result<Decision, AbiError> {
+    match decode::<wire::VerifyResult>(output) {
+        Some(wire::VerifyResult::Decision(d)) => Ok(d.into()),
+        Some(wire::VerifyResult::BadInput(message)) => Err(AbiError::BadInput(message)),
+        None => Err(AbiError::BadOutput),
+    }
+}
+
+fn bad_input(message: &str) -> wire::VerifyResult {
+    wire::VerifyResult::BadInput(String::from(message))
+}
+
+/// Decodes exactly one value: trailing bytes make the input invalid.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((value, [])) => Some(value),
+        _ => None,
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Encoding these plain types into a Vec cannot fail; should it ever, an
+    // empty output decodes as nothing and every driver denies on it.
+    postcard::to_allocvec(value).unwrap_or_default()
 }

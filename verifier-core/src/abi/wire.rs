@@ -1,0 +1,355 @@
+//! The ABI's payload types: what crosses the module boundary, field by field,
+//! in [postcard](https://postcard.jamesmunns.com/wire-format) encoding.
+//!
+//! They mirror the crate's types but are kept apart from them on purpose:
+//! this layout is a contract with every driver (ABI.md lists it field by
+//! field), while the crate's JSON shapes may grow optional fields. Field order
+//! is the layout; never reorder, insert or remove a field without bumping
+//! [`ABI_VERSION`](super::ABI_VERSION).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::decision::{Decision, Reason};
+use crate::error::GrantError;
+use crate::grant::{Action, Api, Condition, Grant, Scope};
+use crate::record::{TokenKind, TokenRecord};
+use crate::request::{Environment, Request};
+use crate::token::{SecretHash, TokenId};
+
+/// Name/value pairs: conditions, documents, filter alternatives.
+pub type Pairs = Vec<(String, String)>;
+
+/// `verify` input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Input {
+    /// What the lookup found.
+    pub record: Option<Record>,
+    /// The request's environment policy, if known.
+    pub environment: Option<Env>,
+    /// The request.
+    pub request: Req,
+}
+
+/// A token record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// tokenId, 8 raw bytes.
+    pub token_id: [u8; 8],
+    /// SHA-256 of the secret, 32 raw bytes.
+    pub secret_hash: [u8; 32],
+    /// Kind.
+    pub kind: TokenKind,
+    /// Name.
+    pub name: String,
+    /// Project.
+    pub project_id: Option<String>,
+    /// Bound environment.
+    pub environment_id: Option<String>,
+    /// Installation.
+    pub installation_id: Option<String>,
+    /// Explicit principal.
+    pub principal: Option<String>,
+    /// Grants.
+    pub grants: Vec<WireGrant>,
+    /// Expiry, unix seconds.
+    pub expires_at: Option<i64>,
+    /// Revoked.
+    pub revoked: bool,
+}
+
+/// A grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireGrant {
+    /// Api.
+    pub api: Api,
+    /// Action name.
+    pub action: String,
+    /// Models.
+    pub models: WireScope,
+    /// Stages.
+    pub stages: WireScope,
+    /// Locales.
+    pub locales: WireScope,
+    /// Environments.
+    pub environments: WireScope,
+    /// Row condition.
+    pub condition: Option<Pairs>,
+    /// Unmasked sensitive fields.
+    pub unmask: Vec<String>,
+}
+
+/// `"*"` (variant 0) or a list (variant 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WireScope {
+    /// Everything.
+    Any,
+    /// Only these.
+    Only(Vec<String>),
+}
+
+/// An environment's policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Env {
+    /// Id.
+    pub id: String,
+    /// Default stage.
+    pub default_stage: String,
+    /// Public grants.
+    pub public_grants: Vec<WireGrant>,
+}
+
+/// A request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Req {
+    /// Api.
+    pub api: Api,
+    /// Action name.
+    pub action: String,
+    /// Environment.
+    pub environment_id: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// Stage.
+    pub stage: Option<String>,
+    /// Locale.
+    pub locale: Option<String>,
+    /// The one row addressed.
+    pub document: Option<Pairs>,
+    /// Sensitive fields of the model.
+    pub sensitive_fields: Vec<String>,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// `parse` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParseResult {
+    /// Variant 0: the header parsed; look this tokenId (8 raw bytes) up.
+    Parsed([u8; 8]),
+    /// Variant 1: refused for this reason.
+    Refused(Reason),
+}
+
+/// `verify` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerifyResult {
+    /// Variant 0: the decision.
+    Decision(WireDecision),
+    /// Variant 1: the input could not be read; deny.
+    BadInput(String),
+}
+
+/// A decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireDecision {
+    /// Allow.
+    pub allow: bool,
+    /// Reason.
+    pub reason: Reason,
+    /// Principal.
+    pub principal: Option<String>,
+    /// Filter alternatives.
+    pub filter: Option<Vec<Pairs>>,
+    /// Masked fields.
+    pub masked: Vec<String>,
+}
+
+// Conversions from the wire (the module's side) ------------------------------
+
+impl TryFrom<Input> for (Option<TokenRecord>, Option<Environment>, Request) {
+    type Error = GrantError;
+    fn try_from(input: Input) -> Result<Self, GrantError> {
+        Ok((
+            input.record.map(TryInto::try_into).transpose()?,
+            input.environment.map(TryInto::try_into).transpose()?,
+            input.request.try_into()?,
+        ))
+    }
+}
+
+impl TryFrom<Record> for TokenRecord {
+    type Error = GrantError;
+    fn try_from(r: Record) -> Result<Self, GrantError> {
+        Ok(TokenRecord {
+            token_id: TokenId::from_bytes(r.token_id),
+            secret_hash: SecretHash::from_bytes(r.secret_hash),
+            kind: r.kind,
+            name: r.name,
+            project_id: r.project_id,
+            environment_id: r.environment_id,
+            installation_id: r.installation_id,
+            principal: r.principal,
+            grants: grants_from_wire(r.grants)?,
+            expires_at: r.expires_at,
+            revoked: r.revoked,
+        })
+    }
+}
+
+impl TryFrom<WireGrant> for Grant {
+    type Error = GrantError;
+    fn try_from(g: WireGrant) -> Result<Self, GrantError> {
+        Ok(Grant {
+            api: g.api,
+            action: Action::new(g.action)?,
+            models: g.models.into(),
+            stages: g.stages.into(),
+            locales: g.locales.into(),
+            environments: g.environments.into(),
+            condition: g.condition.map(|pairs| pairs.into_iter().collect()),
+            unmask: g.unmask,
+        })
+    }
+}
+
+impl From<WireScope> for Scope {
+    fn from(s: WireScope) -> Self {
+        match s {
+            WireScope::Any => Scope::Any,
+            WireScope::Only(list) => Scope::Only(list),
+        }
+    }
+}
+
+impl TryFrom<Env> for Environment {
+    type Error = GrantError;
+    fn try_from(e: Env) -> Result<Self, GrantError> {
+        Ok(Environment {
+            id: e.id,
+            default_stage: e.default_stage,
+            public_grants: grants_from_wire(e.public_grants)?,
+        })
+    }
+}
+
+impl TryFrom<Req> for Request {
+    type Error = GrantError;
+    fn try_from(r: Req) -> Result<Self, GrantError> {
+        Ok(Request {
+            api: r.api,
+            action: Action::new(r.action)?,
+            environment_id: r.environment_id,
+            model: r.model,
+            stage: r.stage,
+            locale: r.locale,
+            document: r.document.map(|pairs| pairs.into_iter().collect()),
+            sensitive_fields: r.sensitive_fields,
+            now: r.now,
+        })
+    }
+}
+
+fn grants_from_wire(grants: Vec<WireGrant>) -> Result<Vec<Grant>, GrantError> {
+    grants.into_iter().map(Grant::try_from).collect()
+}
+
+impl From<Decision> for WireDecision {
+    fn from(d: Decision) -> Self {
+        WireDecision {
+            allow: d.allow,
+            reason: d.reason,
+            principal: d.principal,
+            filter: d.filter.map(|alternatives| {
+                alternatives
+                    .into_iter()
+                    .map(|c| c.into_iter().collect())
+                    .collect()
+            }),
+            masked: d.masked,
+        }
+    }
+}
+
+// Conversions to the wire (a driver's side, e.g. the host) -------------------
+
+impl From<&TokenRecord> for Record {
+    fn from(r: &TokenRecord) -> Self {
+        Record {
+            token_id: *r.token_id.as_bytes(),
+            secret_hash: *r.secret_hash.as_bytes(),
+            kind: r.kind,
+            name: r.name.clone(),
+            project_id: r.project_id.clone(),
+            environment_id: r.environment_id.clone(),
+            installation_id: r.installation_id.clone(),
+            principal: r.principal.clone(),
+            grants: r.grants.iter().map(WireGrant::from).collect(),
+            expires_at: r.expires_at,
+            revoked: r.revoked,
+        }
+    }
+}
+
+impl From<&Grant> for WireGrant {
+    fn from(g: &Grant) -> Self {
+        WireGrant {
+            api: g.api,
+            action: String::from(g.action.as_str()),
+            models: (&g.models).into(),
+            stages: (&g.stages).into(),
+            locales: (&g.locales).into(),
+            environments: (&g.environments).into(),
+            condition: g.condition.as_ref().map(pairs),
+            unmask: g.unmask.clone(),
+        }
+    }
+}
+
+impl From<&Scope> for WireScope {
+    fn from(s: &Scope) -> Self {
+        match s {
+            Scope::Any => WireScope::Any,
+            Scope::Only(list) => WireScope::Only(list.clone()),
+        }
+    }
+}
+
+impl From<&Environment> for Env {
+    fn from(e: &Environment) -> Self {
+        Env {
+            id: e.id.clone(),
+            default_stage: e.default_stage.clone(),
+            public_grants: e.public_grants.iter().map(WireGrant::from).collect(),
+        }
+    }
+}
+
+impl From<&Request> for Req {
+    fn from(r: &Request) -> Self {
+        Req {
+            api: r.api,
+            action: String::from(r.action.as_str()),
+            environment_id: r.environment_id.clone(),
+            model: r.model.clone(),
+            stage: r.stage.clone(),
+            locale: r.locale.clone(),
+            document: r.document.as_ref().map(pairs),
+            sensitive_fields: r.sensitive_fields.clone(),
+            now: r.now,
+        }
+    }
+}
+
+impl From<WireDecision> for Decision {
+    fn from(d: WireDecision) -> Self {
+        Decision {
+            allow: d.allow,
+            reason: d.reason,
+            principal: d.principal,
+            filter: d.filter.map(|alternatives| {
+                alternatives
+                    .into_iter()
+                    .map(|pairs| pairs.into_iter().collect::<Condition>())
+                    .collect()
+            }),
+            masked: d.masked,
+        }
+    }
+}
+
+fn pairs(map: &alloc::collections::BTreeMap<String, String>) -> Pairs {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}

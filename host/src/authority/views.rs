@@ -1,0 +1,158 @@
+//! What the API answers: JSON shapes of the authority's objects.
+
+use serde::Serialize;
+use verifier_core::{Grant, Installation, TokenKind};
+
+use crate::storage::{EnvironmentRow, Project, TokenRow};
+
+/// A project, with its management API URL.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `<public url>/v1/management`: the SDK derives `managementApiBaseUrl`
+    /// (`<public url>/v1`) from it.
+    pub mgmt_api: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl ProjectView {
+    pub(crate) fn new(p: Project, public_url: &str) -> Self {
+        ProjectView {
+            mgmt_api: format!("{}/v1/management", public_url.trim_end_matches('/')),
+            id: p.id,
+            name: p.name,
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// An environment.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentView {
+    /// Id.
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Name.
+    pub name: String,
+    /// Default stage.
+    pub default_stage: String,
+    /// Public grants (none = public access off).
+    pub public_grants: Vec<Grant>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<EnvironmentRow> for EnvironmentView {
+    fn from(e: EnvironmentRow) -> Self {
+        EnvironmentView {
+            id: e.id,
+            project_id: e.project_id,
+            name: e.name,
+            default_stage: e.default_stage,
+            public_grants: e.public_grants,
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// A new app: the client secret appears here only.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppCreated {
+    /// App id.
+    pub id: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret, shown once.
+    pub client_secret: String,
+}
+
+/// A new installation and its setup code (shown once).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Installed {
+    /// The installation, PENDING.
+    pub installation: Installation,
+    /// The one-time setup code.
+    pub setup_code: String,
+    /// The app's setup URL with `?code=`.
+    pub setup_url: String,
+    /// When the code expires, unix seconds.
+    pub expires_at: i64,
+}
+
+/// A fresh setup code.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupCodeView {
+    /// The one-time setup code.
+    pub setup_code: String,
+    /// The app's setup URL with `?code=`.
+    pub setup_url: String,
+    /// When the code expires, unix seconds.
+    pub expires_at: i64,
+}
+
+/// A new token: the token string appears here only.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedTokenView {
+    /// Its public id.
+    pub token_id: String,
+    /// `<tokenId>.<secret>`, shown once.
+    pub token: String,
+    /// Expiry, unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// Token metadata: no secret, no hash.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    /// Public id.
+    pub token_id: String,
+    /// Kind.
+    pub kind: TokenKind,
+    /// Name.
+    pub name: String,
+    /// Project.
+    pub project_id: Option<String>,
+    /// Bound environment.
+    pub environment_id: Option<String>,
+    /// Installation.
+    pub installation_id: Option<String>,
+    /// Grants.
+    pub grants: Vec<Grant>,
+    /// Expiry, unix seconds.
+    pub expires_at: Option<i64>,
+    /// Revoked.
+    pub revoked: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<TokenRow> for TokenView {
+    fn from(t: TokenRow) -> Self {
+        let r = t.record;
+        TokenView {
+            token_id: r.token_id.to_string(),
+            kind: r.kind,
+            name: r.name,
+            project_id: r.project_id,
+            environment_id: r.environment_id,
+            installation_id: r.installation_id,
+            grants: r.grants,
+            expires_at: r.expires_at,
+            revoked: r.revoked,
+            created_at: t.created_at,
+        }
+    }
+}

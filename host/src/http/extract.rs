@@ -1,0 +1,71 @@
+//! Extractors: the caller's token, and JSON bodies whose errors are ours.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::{ApiError, AppState, blocking};
+use crate::authority::{Actor, AuthorityError, Caller};
+
+fn authorization(parts: &Parts) -> Result<String, ApiError> {
+    match parts.headers.get(AUTHORIZATION) {
+        None => Ok(String::new()),
+        Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
+            ApiError(AuthorityError::Unauthorized {
+                reason: "malformed",
+                message: "Authorization is not valid text".into(),
+            })
+        }),
+    }
+}
+
+/// A caller with the management `admin` grant.
+pub struct Admin(pub Actor);
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let header = authorization(parts)?;
+        blocking(state, move |a| a.authenticate_admin(&header))
+            .await
+            .map(Admin)
+    }
+}
+
+/// Any authenticated caller.
+pub struct Authed(pub Caller);
+
+impl FromRequestParts<Arc<AppState>> for Authed {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let header = authorization(parts)?;
+        blocking(state, move |a| a.authenticate(&header))
+            .await
+            .map(Authed)
+    }
+}
+
+/// A JSON body; a body that does not decode is a 400 whose message says why.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+}

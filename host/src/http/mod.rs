@@ -1,0 +1,320 @@
+//! The HTTP API (axum): routes, the server, graceful shutdown.
+//!
+//! Handlers are thin: extract, call one [`Authority`] method on the blocking
+//! pool (storage is synchronous), answer JSON. The API reference is
+//! `host/API.md`; the OpenAPI document is served at `/v1/openapi.json`.
+
+mod error;
+mod extract;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use verifier_core::{Grant, InstallationUpdate};
+
+pub use error::ApiError;
+use extract::{Admin, Authed, JsonBody};
+
+use crate::authority::{
+    Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,
+};
+use crate::metrics::Metrics;
+
+/// Largest request body, bytes (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What every handler shares.
+pub struct AppState {
+    /// The authority.
+    pub authority: Arc<Authority>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+/// Runs an authority call on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Authority) -> Result<T, AuthorityError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let authority = Arc::clone(&state.authority);
+    tokio::task::spawn_blocking(move || f(&authority))
+        .await
+        .map_err(|e| ApiError(AuthorityError::Internal(format!("task failed: {e}"))))?
+        .map_err(ApiError)
+}
+
+/// The router with every route of the API.
+pub fn router(authority: Arc<Authority>) -> Router {
+    let state = Arc::new(AppState {
+        authority,
+        metrics: Metrics::default(),
+    });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/projects", post(create_project))
+        .route("/v1/projects/{p}/environments", post(create_environment))
+        .route("/v1/environments/{e}/public-grants", put(set_public_grants))
+        .route("/v1/apps", post(create_app))
+        .route("/v1/environments/{e}/installations", post(install))
+        .route(
+            "/v1/installations/{i}",
+            get(get_installation).patch(update_installation),
+        )
+        .route("/v1/installations/{i}/session-token", post(session_token))
+        .route("/v1/installations/{i}/setup-code", post(new_setup_code))
+        .route("/v1/tokens", post(create_token).get(list_tokens))
+        .route("/v1/tokens/{t}", axum::routing::delete(revoke_token))
+        .route("/v1/tokens/{t}/rotate", post(rotate_token))
+        .route("/v1/audit", get(audit))
+        .route("/v1/app-exchange-token", post(exchange))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_responses,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Serves `router` on `listener` until `shutdown` resolves, then finishes
+    /// the requests in flight.
+    pub fn spawn(
+        listener: TcpListener,
+        router: Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<Server> {
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        });
+        Ok(Server { addr, task })
+    }
+
+    /// Waits for the server to stop.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+async fn count_responses(
+    State(state): State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let response = next.run(req).await;
+    state.metrics.response(response.status().as_u16());
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError(AuthorityError::NotFound("route"))
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
+    blocking(&state, |a| {
+        a.store().project("").map_err(AuthorityError::from)
+    })
+    .await?;
+    Ok("ok")
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+async fn openapi() -> Response {
+    let mut response = include_str!("../../openapi.json").into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+async fn create_project(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    JsonBody(body): JsonBody<NewProject>,
+) -> Created<crate::authority::ProjectView> {
+    let project = blocking(&s, move |a| a.create_project(&actor, body)).await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+async fn create_environment(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(project): Path<String>,
+    JsonBody(body): JsonBody<NewEnvironment>,
+) -> Created<crate::authority::EnvironmentView> {
+    let env = blocking(&s, move |a| a.create_environment(&actor, &project, body)).await?;
+    Ok((StatusCode::CREATED, Json(env)))
+}
+
+async fn set_public_grants(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(env): Path<String>,
+    JsonBody(grants): JsonBody<Vec<Grant>>,
+) -> Answer<Vec<Grant>> {
+    Ok(Json(
+        blocking(&s, move |a| a.set_public_grants(&actor, &env, grants)).await?,
+    ))
+}
+
+async fn create_app(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    JsonBody(body): JsonBody<NewApp>,
+) -> Created<crate::authority::AppCreated> {
+    let app = blocking(&s, move |a| a.create_app(&actor, body)).await?;
+    Ok((StatusCode::CREATED, Json(app)))
+}
+
+async fn install(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(env): Path<String>,
+    JsonBody(body): JsonBody<NewInstallation>,
+) -> Created<crate::authority::Installed> {
+    let installed = blocking(&s, move |a| a.install(&actor, &env, body)).await?;
+    Ok((StatusCode::CREATED, Json(installed)))
+}
+
+async fn get_installation(
+    State(s): State<Arc<AppState>>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Answer<verifier_core::Installation> {
+    Ok(Json(
+        blocking(&s, move |a| a.installation(&caller, &id)).await?,
+    ))
+}
+
+async fn update_installation(
+    State(s): State<Arc<AppState>>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    JsonBody(update): JsonBody<InstallationUpdate>,
+) -> Answer<verifier_core::Installation> {
+    Ok(Json(
+        blocking(&s, move |a| a.update_installation(&caller, &id, update)).await?,
+    ))
+}
+
+async fn session_token(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> Created<crate::authority::IssuedTokenView> {
+    let token = blocking(&s, move |a| a.session_token(&actor, &id)).await?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+async fn new_setup_code(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> Created<crate::authority::SetupCodeView> {
+    let code = blocking(&s, move |a| a.new_code(&actor, &id)).await?;
+    Ok((StatusCode::CREATED, Json(code)))
+}
+
+async fn create_token(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    JsonBody(body): JsonBody<NewToken>,
+) -> Created<crate::authority::IssuedTokenView> {
+    let token = blocking(&s, move |a| a.create_token(&actor, body)).await?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+async fn list_tokens(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+) -> Answer<Vec<crate::authority::TokenView>> {
+    Ok(Json(blocking(&s, |a| a.tokens()).await?))
+}
+
+async fn revoke_token(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> Answer<crate::authority::TokenView> {
+    Ok(Json(
+        blocking(&s, move |a| a.revoke_token(&actor, &id)).await?,
+    ))
+}
+
+async fn rotate_token(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> Created<crate::authority::IssuedTokenView> {
+    let token = blocking(&s, move |a| a.rotate_token(&actor, &id)).await?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+/// `?after=&limit=` of `GET /v1/audit`.
+#[derive(Debug, Deserialize)]
+struct AuditPage {
+    #[serde(default)]
+    after: i64,
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+    Query(page): Query<AuditPage>,
+) -> Answer<Vec<crate::storage::AuditEvent>> {
+    Ok(Json(
+        blocking(&s, move |a| a.audit_log(page.after, page.limit)).await?,
+    ))
+}
+
+async fn exchange(
+    State(s): State<Arc<AppState>>,
+    body: Bytes,
+) -> Answer<verifier_core::exchange::ExchangeResponse> {
+    let result = blocking(&s, move |a| a.exchange(&body)).await;
+    s.metrics.exchange(result.is_ok());
+    Ok(Json(result?))
+}
+
+/// Binds `addr`.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

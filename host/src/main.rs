@@ -1,0 +1,144 @@
+//! The `tally` command: `tally serve` runs the authority; `tally admin-token`
+//! mints an admin token offline.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use host::authority::{Actor, AuthorityConfig};
+use host::clock::SystemClock;
+use host::storage::Durability;
+
+/// Tally: app tokens for platforms.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the authority's HTTP API.
+    Serve {
+        /// Data directory (SQLite database).
+        #[arg(long, default_value = "./tally-data", env = "TALLY_DATA")]
+        data: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787", env = "TALLY_LISTEN")]
+        listen: SocketAddr,
+        /// Base URL clients reach this server at (default: http://<listen>).
+        #[arg(long, env = "TALLY_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// SQLite durability: normal survives process crashes, full also power loss.
+        #[arg(long, value_enum, default_value = "normal")]
+        sqlite_sync: Durability,
+        /// Seconds a setup code stays redeemable.
+        #[arg(long, default_value_t = 600)]
+        setup_code_ttl: i64,
+        /// Seconds a rotated token's old secret keeps working.
+        #[arg(long, default_value_t = 0)]
+        rotation_grace: i64,
+    },
+    /// Mint a new admin token (offline; prints it once).
+    AdminToken {
+        /// Data directory (SQLite database).
+        #[arg(long, default_value = "./tally-data", env = "TALLY_DATA")]
+        data: PathBuf,
+        /// A name for the token.
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            data,
+            listen,
+            public_url,
+            sqlite_sync,
+            setup_code_ttl,
+            rotation_grace,
+        } => {
+            let mut config =
+                AuthorityConfig::new(public_url.unwrap_or_else(|| format!("http://{listen}")));
+            config.setup_code_ttl = setup_code_ttl.max(1);
+            config.rotation_grace = rotation_grace.max(0);
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            runtime.block_on(serve(data, listen, sqlite_sync, config))
+        }
+        Command::AdminToken { data, name } => {
+            let (authority, first) = host::open(
+                &data,
+                Durability::Normal,
+                Arc::new(SystemClock),
+                AuthorityConfig::new(""),
+            )
+            .context("cannot open the data dir")?;
+            let issued = match first {
+                Some(issued) => issued,
+                None => authority
+                    .mint_admin_token(&Actor::cli(), &name)
+                    .context("cannot mint the token")?,
+            };
+            println!("admin token: {}", issued.header());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(
+    data: PathBuf,
+    listen: SocketAddr,
+    sync: Durability,
+    config: AuthorityConfig,
+) -> anyhow::Result<()> {
+    let public_url = config.public_url.clone();
+    let (authority, admin) =
+        tokio::task::spawn_blocking(move || host::open(&data, sync, Arc::new(SystemClock), config))
+            .await?
+            .context("cannot open the data dir")?;
+    if let Some(admin) = admin {
+        // Printed once, on stdout, never logged.
+        println!("admin token: {}", admin.header());
+    }
+    let listener = host::http::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let server =
+        host::http::Server::spawn(listener, host::http::router(authority), shutdown_signal())?;
+    tracing::info!(addr = %server.addr, %public_url, "tally is serving");
+    println!("listening on http://{}", server.addr);
+    server.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}

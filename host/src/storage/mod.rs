@@ -1,0 +1,257 @@
+//! Storage: one trait, [`Store`], that the authority runs on, and its SQLite
+//! implementation ([`SqliteStore`], the embedded default).
+//!
+//! The trait is synchronous: SQLite is an in-process library, and the HTTP
+//! layer calls the store from `spawn_blocking`. Every mutating call takes the
+//! [`AuditEntry`] that describes it and writes both in one transaction, so the
+//! audit log never misses a change and never records one that did not happen.
+//!
+//! Secrets never reach storage: tokens, client secrets and setup codes are
+//! stored as SHA-256 hashes only.
+
+mod sqlite;
+
+use serde::Serialize;
+use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
+
+pub use sqlite::{Durability, SqliteStore};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A row with that key exists already.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A row the operation needs does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Database(format!("stored JSON does not decode: {e}"))
+    }
+}
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    /// Id, chosen by the caller.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// An environment of a project, with its public access policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentRow {
+    /// Id, unique across projects.
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Name.
+    pub name: String,
+    /// Stage of requests that name none.
+    pub default_stage: String,
+    /// Grants for requests without credentials.
+    pub public_grants: Vec<Grant>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A registered app.
+#[derive(Debug, Clone)]
+pub struct AppRow {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Public client id.
+    pub client_id: String,
+    /// SHA-256 of the client secret.
+    pub client_secret_hash: SecretHash,
+    /// Where the platform opens the app's setup page.
+    pub setup_url: String,
+    /// Origins the app's frames are served from.
+    pub origins: Vec<String>,
+    /// What its app tokens may do.
+    pub grants: Vec<Grant>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A one-time setup code, by hash.
+#[derive(Debug, Clone)]
+pub struct SetupCodeRow {
+    /// SHA-256 of the code.
+    pub code_hash: SecretHash,
+    /// The installation it completes.
+    pub installation_id: String,
+    /// The app that may redeem it.
+    pub app_id: String,
+    /// Unix seconds; redeemable while `now < expires_at`.
+    pub expires_at: i64,
+}
+
+/// A stored token: its verifier record and when it was made.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    /// What the verifier needs.
+    pub record: TokenRecord,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// One audit log entry to write with a change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Unix seconds.
+    pub at: i64,
+    /// Who: `token:<tokenId>`, `client:<clientId>` or `cli`.
+    pub actor: String,
+    /// What, e.g. `project.create`.
+    pub action: String,
+    /// On what: an id.
+    pub target: String,
+    /// Details (never a secret).
+    pub detail: serde_json::Value,
+}
+
+/// An audit log entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// Position in the log, increasing; page with `after`.
+    pub seq: i64,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
+/// How redeeming a setup code ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redeem {
+    /// Redeemed now; the token was stored.
+    Redeemed,
+    /// No such code (or bound to another app).
+    Unknown,
+    /// Redeemed before.
+    Used,
+    /// Past its expiry.
+    Expired,
+}
+
+/// What the authority needs from storage. Implementations must make
+/// [`Store::redeem_setup_code`] atomic: of concurrent calls for one code,
+/// exactly one returns [`Redeem::Redeemed`].
+pub trait Store: Send + Sync + 'static {
+    /// Whether the store holds no token yet (first start).
+    fn is_empty(&self) -> Result<bool, StoreError>;
+
+    /// Creates a project.
+    fn create_project(&self, project: &Project, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// A project by id.
+    fn project(&self, id: &str) -> Result<Option<Project>, StoreError>;
+
+    /// Creates an environment (its project must exist).
+    fn create_environment(
+        &self,
+        env: &EnvironmentRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// An environment by id.
+    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError>;
+    /// Replaces an environment's public grants.
+    fn set_public_grants(
+        &self,
+        id: &str,
+        grants: &[Grant],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Registers an app.
+    fn create_app(&self, app: &AppRow, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// An app by id.
+    fn app(&self, id: &str) -> Result<Option<AppRow>, StoreError>;
+    /// An app by client id.
+    fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRow>, StoreError>;
+
+    /// Creates an installation with its first setup code.
+    fn create_installation(
+        &self,
+        installation: &Installation,
+        code: &SetupCodeRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// An installation by id.
+    fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError>;
+    /// Stores an installation's new status and config. With `revoke_tokens`,
+    /// revokes every token of the installation in the same transaction; with
+    /// `new_code`, stores a fresh setup code.
+    fn update_installation(
+        &self,
+        installation: &Installation,
+        revoke_tokens: bool,
+        new_code: Option<&SetupCodeRow>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The installation a setup code belongs to, whatever its state.
+    fn setup_code_installation(&self, code_hash: &SecretHash)
+    -> Result<Option<String>, StoreError>;
+    /// Redeems a setup code for `app_id` at `now` and, if it is redeemable,
+    /// stores `token` in the same transaction.
+    fn redeem_setup_code(
+        &self,
+        code_hash: &SecretHash,
+        app_id: &str,
+        now: i64,
+        token: &TokenRow,
+        audit: &AuditEntry,
+    ) -> Result<Redeem, StoreError>;
+
+    /// Stores a new token.
+    fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// A token by id.
+    fn token(&self, id: &TokenId) -> Result<Option<TokenRow>, StoreError>;
+    /// Every token, newest first.
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
+    /// Revokes a token; `NotFound` if there is none.
+    fn revoke_token(&self, id: &TokenId, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Stores `new` and ends `old`: revoked now when `old_expires_at` is
+    /// `None`, else valid until then (the rotation grace period).
+    fn rotate_token(
+        &self,
+        old: &TokenId,
+        old_expires_at: Option<i64>,
+        new: &TokenRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Audit events with `seq > after`, oldest first, at most `limit`.
+    fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Installation statuses as stored.
+pub(crate) fn status_from_str(s: &str) -> Result<InstallationStatus, StoreError> {
+    match s {
+        "PENDING" => Ok(InstallationStatus::Pending),
+        "COMPLETED" => Ok(InstallationStatus::Completed),
+        "DISABLED" => Ok(InstallationStatus::Disabled),
+        other => Err(StoreError::Database(format!(
+            "unknown installation status {other}"
+        ))),
+    }
+}

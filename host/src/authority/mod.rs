@@ -103,6 +103,9 @@ pub enum AuthorityError {
         /// Human message.
         message: String,
     },
+    /// The request body is over the limit (413).
+    #[error("the request body is too large")]
+    TooLarge,
     /// Storage or the random source failed (500). Details are logged, not
     /// returned.
     #[error("internal error")]
@@ -119,6 +122,7 @@ impl AuthorityError {
             | AuthorityError::Gone { reason, .. } => reason,
             AuthorityError::NotFound(_) => "not_found",
             AuthorityError::Conflict(_) => "conflict",
+            AuthorityError::TooLarge => "too_large",
             AuthorityError::Internal(_) => "internal",
         }
     }

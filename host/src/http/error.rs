@@ -24,6 +24,15 @@ impl ApiError {
         ApiError(AuthorityError::BadRequest(message.into()))
     }
 
+    /// A body that could not be read: 413 when it is over the limit.
+    pub fn body(e: axum::extract::rejection::BytesRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(AuthorityError::TooLarge)
+        } else {
+            ApiError::bad_request(format!("cannot read the body: {e}"))
+        }
+    }
+
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         match &self.0 {
@@ -33,6 +42,7 @@ impl ApiError {
             AuthorityError::NotFound(_) => StatusCode::NOT_FOUND,
             AuthorityError::Conflict(_) => StatusCode::CONFLICT,
             AuthorityError::Gone { .. } => StatusCode::GONE,
+            AuthorityError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

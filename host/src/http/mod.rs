@@ -11,8 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,12 +19,11 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use verifier_core::{Grant, InstallationUpdate};
 
 pub use error::ApiError;
-use extract::{Admin, Authed, JsonBody};
+use extract::{Admin, Authed, JsonBody, RawBody};
 
 use crate::authority::{
     Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,
@@ -86,7 +84,7 @@ pub fn router(authority: Arc<Authority>) -> Router {
             Arc::clone(&state),
             count_responses,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -307,7 +305,7 @@ async fn audit(
 
 async fn exchange(
     State(s): State<Arc<AppState>>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Answer<verifier_core::exchange::ExchangeResponse> {
     let result = blocking(&s, move |a| a.exchange(&body)).await;
     s.metrics.exchange(result.is_ok());

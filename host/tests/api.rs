@@ -1,0 +1,624 @@
+//! Every management endpoint and its error statuses, over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::{T0, bearer, start, start_with, str_of};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn projects_and_environments() {
+    let s = start().await;
+    let (st, p) = s
+        .admin(
+            Method::POST,
+            "/v1/projects",
+            Some(json!({"id": "p1", "name": "One"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(p["mgmtApi"], format!("{}/v1/management", s.base));
+    assert_eq!(p["createdAt"], T0);
+    let (st, e) = s
+        .admin(
+            Method::POST,
+            "/v1/projects",
+            Some(json!({"id": "p1", "name": "Again"})),
+        )
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let (st, e) = s
+        .admin(
+            Method::POST,
+            "/v1/projects",
+            Some(json!({"id": "bad id!", "name": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (st, e) = s
+        .admin(Method::POST, "/v1/projects", Some(json!({"name": "no id"})))
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `id`"),
+        "{e}"
+    );
+
+    let (st, env) = s
+        .admin(
+            Method::POST,
+            "/v1/projects/p1/environments",
+            Some(json!({"id": "master", "name": "Master"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(env["defaultStage"], "PUBLISHED");
+    assert_eq!(env["publicGrants"], json!([]));
+    let (st, env) = s
+        .admin(
+            Method::POST,
+            "/v1/projects/p1/environments",
+            Some(json!({"id": "dev", "name": "Dev", "defaultStage": "DRAFT"})),
+        )
+        .await;
+    assert_eq!(
+        (st, env["defaultStage"].as_str()),
+        (StatusCode::CREATED, Some("DRAFT"))
+    );
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/v1/projects/nope/environments",
+            Some(json!({"id": "x", "name": "X"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/v1/projects/p1/environments",
+            Some(json!({"id": "master", "name": "M"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
+    let grants = json!([{"api": "content", "action": "read", "models": ["Post"]}]);
+    let (st, g) = s
+        .admin(
+            Method::PUT,
+            "/v1/environments/master/public-grants",
+            Some(grants.clone()),
+        )
+        .await;
+    // Answered in full form: omitted scopes are "*".
+    let full = json!([{"api": "content", "action": "read", "models": ["Post"],
+                       "stages": "*", "locales": "*", "environments": "*"}]);
+    assert_eq!((st, g), (StatusCode::OK, full));
+    let (st, _) = s
+        .admin(
+            Method::PUT,
+            "/v1/environments/nope/public-grants",
+            Some(grants),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s
+        .admin(
+            Method::PUT,
+            "/v1/environments/master/public-grants",
+            Some(json!([{"api": "content", "action": "read", "ipAllow": []}])),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let too_many: Vec<_> = (0..65)
+        .map(|_| json!({"api": "content", "action": "read"}))
+        .collect();
+    let (st, e) = s
+        .admin(
+            Method::PUT,
+            "/v1/environments/master/public-grants",
+            Some(json!(too_many)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(
+        e["message"].as_str().unwrap().contains("too many grants"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn management_needs_an_admin_token() {
+    let s = start().await;
+    s.project().await;
+    let body = Some(json!({"id": "p2", "name": "Two"}));
+    let (st, e) = s
+        .call(Method::POST, "/v1/projects", None, body.clone())
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("missing_credentials"))
+    );
+    let (st, e) = s
+        .call(
+            Method::POST,
+            "/v1/projects",
+            Some("Basic abc"),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("malformed"))
+    );
+    let forged = "AppToken 630dcd2966c43366.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    let (st, e) = s
+        .call(Method::POST, "/v1/projects", Some(forged), body.clone())
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unknown_token"))
+    );
+
+    // A PAT with content grants is authenticated but not an admin.
+    let (st, t) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(
+                json!({"kind": "PAT", "name": "reader", "environmentId": "master",
+                        "grants": [{"api": "content", "action": "read"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let pat = bearer(&str_of(&t, "token"));
+    for (method, path) in [
+        (Method::POST, "/v1/projects"),
+        (Method::GET, "/v1/tokens"),
+        (Method::POST, "/v1/tokens"),
+        (Method::GET, "/v1/audit"),
+        (Method::POST, "/v1/apps"),
+    ] {
+        let (st, e) = s.call(method.clone(), path, Some(&pat), body.clone()).await;
+        assert_eq!(
+            (st, e["reason"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_granted")),
+            "{method} {path}"
+        );
+    }
+    // A management grant that is not admin does not pass either.
+    let (_, t) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"kind": "SYSTEM", "name": "ops", "grants": [{"api": "management", "action": "tokens.read"}]})),
+        )
+        .await;
+    let (st, _) = s
+        .call(
+            Method::GET,
+            "/v1/tokens",
+            Some(&bearer(&str_of(&t, "token"))),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apps_and_installations() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    assert!(app_id.starts_with("app_") && client_id.starts_with("cl_"));
+    assert_eq!(secret.len(), 43);
+    for bad in [
+        json!({"name": "x", "setupUrl": "ftp://x", "origins": ["http://a"], "grants": []}),
+        json!({"name": "x", "setupUrl": "http://a/s", "origins": [], "grants": []}),
+        json!({"name": "x", "setupUrl": "http://a/s", "origins": ["http://a/path"], "grants": []}),
+        json!({"name": "", "setupUrl": "http://a/s", "origins": ["http://a"], "grants": []}),
+    ] {
+        let (st, _) = s.admin(Method::POST, "/v1/apps", Some(bad.clone())).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    let (st, v) = s
+        .admin(
+            Method::POST,
+            "/v1/environments/master/installations",
+            Some(json!({"appId": app_id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let code = str_of(&v, "setupCode");
+    assert_eq!(v["installation"]["status"], "PENDING");
+    assert_eq!(
+        v["setupUrl"],
+        format!("http://127.0.0.1:3000/setup?code={code}")
+    );
+    assert_eq!(v["expiresAt"], T0 + 600);
+    let installation = str_of(&v["installation"], "id");
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/v1/environments/master/installations",
+            Some(json!({"appId": "app_nope"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/v1/environments/nope/installations",
+            Some(json!({"appId": app_id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    let path = format!("/v1/installations/{installation}");
+    let (st, got) = s.admin(Method::GET, &path, None).await;
+    assert_eq!(
+        (st, got["status"].as_str()),
+        (StatusCode::OK, Some("PENDING"))
+    );
+    let (st, _) = s
+        .admin(Method::GET, "/v1/installations/in_nope", None)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // The app's own token may complete its installation and set its config.
+    let (st, t) = s.exchange(&client_id, &secret, &code).await;
+    assert_eq!(st, StatusCode::OK);
+    let app_token = bearer(&str_of(&t, "appToken"));
+    let (st, got) = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app_token),
+            Some(json!({"status": "COMPLETED", "config": {"theme": "dark"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{got}");
+    assert_eq!(
+        (got["status"].as_str(), &got["config"]),
+        (Some("COMPLETED"), &json!({"theme": "dark"}))
+    );
+    let (st, e) = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app_token),
+            Some(json!({"status": "PENDING"})),
+        )
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    assert_eq!(
+        e["message"],
+        "an installation cannot go from COMPLETED to PENDING"
+    );
+    let (st, _) = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app_token),
+            Some(json!({"config": [1]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app_token),
+            Some(json!({"state": "x"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    // Another installation's token may not touch this one.
+    let (_, other_code) = s.install(&app_id).await;
+    let (_, t2) = s.exchange(&client_id, &secret, &other_code).await;
+    let (st, _) = s
+        .call(
+            Method::GET,
+            &path,
+            Some(&bearer(&str_of(&t2, "appToken"))),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    // A session token for the frame: SESSION kind, an hour at most.
+    let (st, session) = s
+        .admin(Method::POST, &format!("{path}/session-token"), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(session["expiresAt"], T0 + 3600);
+    let session_token = bearer(&str_of(&session, "token"));
+    let (st, _) = s.call(Method::GET, &path, Some(&session_token), None).await;
+    assert_eq!(st, StatusCode::OK);
+    s.clock.advance(3600);
+    let (st, e) = s.call(Method::GET, &path, Some(&session_token), None).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("expired"))
+    );
+
+    // DISABLED revokes the installation's tokens at once.
+    let (st, _) = s
+        .admin(Method::PATCH, &path, Some(json!({"status": "DISABLED"})))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, e) = s.call(Method::GET, &path, Some(&app_token), None).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked"))
+    );
+    let (st, _) = s
+        .admin(Method::POST, &format!("{path}/session-token"), None)
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // Set up again: DISABLED -> PENDING, then a fresh code.
+    let (st, got) = s
+        .admin(Method::PATCH, &path, Some(json!({"status": "PENDING"})))
+        .await;
+    assert_eq!(
+        (st, got["status"].as_str()),
+        (StatusCode::OK, Some("PENDING"))
+    );
+    let (st, fresh) = s
+        .admin(Method::POST, &format!("{path}/setup-code"), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = s
+        .exchange(&client_id, &secret, &str_of(&fresh, "setupCode"))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_create_list_revoke_rotate() {
+    let s = start().await;
+    s.project().await;
+    let body = json!({"kind": "PAT", "name": "ci", "environmentId": "master",
+                      "grants": [{"api": "management", "action": "admin"}], "expiresAt": T0 + 100});
+    let (st, t) = s
+        .admin(Method::POST, "/v1/tokens", Some(body.clone()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let id = str_of(&t, "tokenId");
+    let token = bearer(&str_of(&t, "token"));
+    assert!(str_of(&t, "token").starts_with(&format!("{id}.")));
+    let (st, _) = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
+    assert_eq!(st, StatusCode::OK);
+
+    for (bad, why) in [
+        (
+            json!({"kind": "APP", "name": "x", "environmentId": "master", "grants": []}),
+            "APP",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "grants": []}),
+            "no environment",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "nope", "grants": []}),
+            "unknown env",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [], "expiresAt": T0}),
+            "past",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [{"api": "content", "action": "no way"}]}),
+            "action",
+        ),
+    ] {
+        let (st, _) = s.admin(Method::POST, "/v1/tokens", Some(bad)).await;
+        assert!(
+            st == StatusCode::BAD_REQUEST || st == StatusCode::NOT_FOUND,
+            "{why}: {st}"
+        );
+    }
+
+    // The list holds metadata only.
+    let (st, list) = s.admin(Method::GET, "/v1/tokens", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2); // the admin token and this one
+    let listed = list.iter().find(|t| t["tokenId"] == id.as_str()).unwrap();
+    assert_eq!(
+        (listed["kind"].as_str(), listed["expiresAt"].as_i64()),
+        (Some("PAT"), Some(T0 + 100))
+    );
+    let text = serde_json::to_string(&list).unwrap();
+    assert!(!text.contains("secret") && !text.contains(&str_of(&t, "token")[17..]));
+
+    // Rotate: the new token works, the old one is revoked (grace 0).
+    let (st, r) = s
+        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let rotated = bearer(&str_of(&r, "token"));
+    assert_eq!(r["expiresAt"], T0 + 100);
+    let (st, _) = s
+        .call(Method::GET, "/v1/tokens", Some(&rotated), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, e) = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked"))
+    );
+    let (st, _) = s
+        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
+    // Revoke the rotated one.
+    let new_id = str_of(&r, "tokenId");
+    let (st, v) = s
+        .admin(Method::DELETE, &format!("/v1/tokens/{new_id}"), None)
+        .await;
+    assert_eq!((st, v["revoked"].as_bool()), (StatusCode::OK, Some(true)));
+    let (st, e) = s
+        .call(Method::GET, "/v1/tokens", Some(&rotated), None)
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked"))
+    );
+    let (st, _) = s
+        .admin(Method::DELETE, "/v1/tokens/0000000000000000", None)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s.admin(Method::DELETE, "/v1/tokens/not-an-id", None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // Expiry follows the clock.
+    let (_, t) = s.admin(Method::POST, "/v1/tokens", Some(body)).await;
+    s.clock.advance(100);
+    let (st, e) = s
+        .call(
+            Method::GET,
+            "/v1/tokens",
+            Some(&bearer(&str_of(&t, "token"))),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("expired"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_grace_keeps_the_old_secret_for_a_while() {
+    let s = start_with(|c| c.rotation_grace = 60).await;
+    s.project().await;
+    let (_, t) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"kind": "SYSTEM", "name": "ci", "grants": [{"api": "management", "action": "admin"}]})),
+        )
+        .await;
+    let old = bearer(&str_of(&t, "token"));
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            &format!("/v1/tokens/{}/rotate", str_of(&t, "tokenId")),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = s.call(Method::GET, "/v1/tokens", Some(&old), None).await;
+    assert_eq!(st, StatusCode::OK);
+    s.clock.advance(60);
+    let (st, e) = s.call(Method::GET, "/v1/tokens", Some(&old), None).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("expired"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_log_records_who_did_what_and_pages() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (installation, code) = s.install(&app_id).await;
+    let (st, _) = s.exchange(&client_id, &secret, &code).await;
+    assert_eq!(st, StatusCode::OK);
+
+    let (st, all) = s.admin(Method::GET, "/v1/audit", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let all = all.as_array().unwrap().clone();
+    let actions: Vec<_> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "token.create",
+            "project.create",
+            "environment.create",
+            "app.create",
+            "installation.create",
+            "installation.exchange"
+        ]
+    );
+    let admin_id = &s.admin["AppToken ".len()..][..16];
+    assert_eq!(all[0]["actor"], "cli");
+    assert_eq!(all[1]["actor"], format!("token:{admin_id}"));
+    assert_eq!(all[5]["actor"], format!("client:{client_id}"));
+    assert_eq!(all[5]["target"], installation.as_str());
+    assert!(all.iter().all(|e| e["at"] == T0));
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(
+        !text.contains(&secret) && !text.contains(&code),
+        "the audit log holds a secret"
+    );
+
+    let (_, page) = s.admin(Method::GET, "/v1/audit?limit=2", None).await;
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    let after = page[1]["seq"].as_i64().unwrap();
+    let (_, next) = s
+        .admin(
+            Method::GET,
+            &format!("/v1/audit?after={after}&limit=2"),
+            None,
+        )
+        .await;
+    assert_eq!(next[0]["seq"].as_i64().unwrap(), after + 1);
+    assert_eq!(next[0]["action"], "environment.create");
+    let (st, _) = s.admin(Method::GET, "/v1/audit?limit=x", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_routes() {
+    let s = start().await;
+    let (st, body) = s.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((st, body), (StatusCode::OK, json!("ok")));
+    let (st, spec) = s.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(spec["openapi"], "3.1.0");
+    let (st, e) = s.call(Method::GET, "/v1/nothing-here", None, None).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let big = "x".repeat(host::http::MAX_BODY_BYTES + 1);
+    let res = s
+        .http
+        .post(format!("{}/v1/app-exchange-token", s.base))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (st, metrics) = s.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(st, StatusCode::OK);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    assert!(
+        metrics.contains("tally_http_responses_total{class=\"4xx\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tally_exchanges_total{outcome=\"failed\"} 0"),
+        "{metrics}"
+    );
+}

@@ -1,0 +1,230 @@
+//! A real `tally` server for tests: in-process on a loopback port, real
+//! SQLite in a temp dir, a manual clock. Helpers speak HTTP with reqwest.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use host::authority::AuthorityConfig;
+use host::clock::ManualClock;
+use host::http::{Server, router};
+use host::storage::Durability;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Start of the manual clock: 2027-01-15.
+pub const T0: i64 = 1_800_000_000;
+
+pub struct TestServer {
+    pub base: String,
+    pub admin: String,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<Server>,
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(configure: impl FnOnce(&mut AuthorityConfig)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    start_in(dir, configure).await
+}
+
+pub async fn start_in(
+    dir: tempfile::TempDir,
+    configure: impl FnOnce(&mut AuthorityConfig),
+) -> TestServer {
+    let listener = host::http::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = AuthorityConfig::new(format!("http://{addr}"));
+    configure(&mut config);
+    let clock = Arc::new(ManualClock::new(T0));
+    let path = dir.path().to_owned();
+    let clock_for_open = Arc::clone(&clock);
+    let (authority, admin) = tokio::task::spawn_blocking(move || {
+        host::open(&path, Durability::Normal, clock_for_open, config)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let admin = admin
+        .expect("a fresh data dir mints an admin token")
+        .header();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = Server::spawn(listener, router(authority), async {
+        let _ = rx.await;
+    })
+    .unwrap();
+    TestServer {
+        base: format!("http://{addr}"),
+        admin,
+        clock,
+        dir,
+        http: reqwest::Client::new(),
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestServer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let admin = self.admin.clone();
+        self.call(method, path, Some(&admin), body).await
+    }
+
+    /// A project `p1` with environment `master`.
+    pub async fn project(&self) {
+        let (s, _) = self
+            .admin(
+                Method::POST,
+                "/v1/projects",
+                Some(json!({"id": "p1", "name": "Project"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _) = self
+            .admin(
+                Method::POST,
+                "/v1/projects/p1/environments",
+                Some(json!({"id": "master", "name": "Master"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+
+    /// Registers an app reading Post; returns (id, clientId, clientSecret).
+    pub async fn app(&self) -> (String, String, String) {
+        let (s, app) = self
+            .admin(
+                Method::POST,
+                "/v1/apps",
+                Some(json!({
+                    "name": "Example app", "setupUrl": "http://127.0.0.1:3000/setup",
+                    "origins": ["http://127.0.0.1:3000"],
+                    "grants": [{"api": "content", "action": "read", "models": ["Post"]}]
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{app}");
+        (
+            str_of(&app, "id"),
+            str_of(&app, "clientId"),
+            str_of(&app, "clientSecret"),
+        )
+    }
+
+    /// Installs `app_id` into master; returns (installation id, setup code).
+    pub async fn install(&self, app_id: &str) -> (String, String) {
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                "/v1/environments/master/installations",
+                Some(json!({"appId": app_id})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        (str_of(&v["installation"], "id"), str_of(&v, "setupCode"))
+    }
+
+    pub async fn exchange(&self, client_id: &str, secret: &str, code: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/v1/app-exchange-token",
+            None,
+            Some(json!({"clientId": client_id, "clientSecret": secret, "exchangeCode": code})),
+        )
+        .await
+    }
+
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.wait().await.unwrap();
+        }
+        self.dir
+    }
+}
+
+pub fn str_of(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key} in {v}"))
+        .to_owned()
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("AppToken {token}")
+}
+
+/// Every file under `dir`, as bytes.
+pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// Asserts that no file under `dir` holds `secret` as text or as its decoded
+/// 32 bytes.
+pub fn assert_not_stored(dir: &Path, secret: &str) {
+    use base64::Engine as _;
+    let secret_part = secret.rsplit('.').next().unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(secret_part)
+        .unwrap();
+    for (name, bytes) in files(dir) {
+        assert!(
+            !contains(&bytes, secret_part.as_bytes()),
+            "{name} holds a secret in the clear"
+        );
+        assert!(!contains(&bytes, &raw), "{name} holds a secret's raw bytes");
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

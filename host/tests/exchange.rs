@@ -1,0 +1,166 @@
+//! `POST /v1/app-exchange-token` on Hygraph's wire, over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::{T0, bearer, start, start_with, str_of};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_becomes_an_app_token_bound_to_its_installation() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (installation, code) = s.install(&app_id).await;
+    let (st, body) = s.exchange(&client_id, &secret, &code).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body.as_object().unwrap().len(), 1, "only appToken: {body}");
+    let token = str_of(&body, "appToken");
+    let id = &token[..16];
+    assert!(verifier_core::Credentials::from_token(&token).is_ok());
+
+    let (_, list) = s.admin(Method::GET, "/v1/tokens", None).await;
+    let record = list.as_array().unwrap().iter().find(|t| t["tokenId"] == id).unwrap().clone();
+    assert_eq!(record["kind"], "APP");
+    assert_eq!(record["environmentId"], "master");
+    assert_eq!(record["projectId"], "p1");
+    assert_eq!(record["installationId"], installation.as_str());
+    assert_eq!(record["grants"][0]["models"], json!(["Post"]));
+    assert_eq!(record["expiresAt"], json!(null));
+
+    // The token acts for its installation.
+    let (st, got) = s.call(Method::GET, &format!("/v1/installations/{installation}"), Some(&bearer(&token)), None).await;
+    assert_eq!((st, got["id"].as_str()), (StatusCode::OK, Some(installation.as_str())));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_error_status_of_the_exchange() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (_, code) = s.install(&app_id).await;
+
+    // 400: a body that is not what the endpoint takes, naming missing fields.
+    for (body, message) in [
+        ("not json", "Body must be a JSON object"),
+        ("[1,2]", "Body must be a JSON object"),
+        ("{}", "Missing required fields: clientId, clientSecret, exchangeCode"),
+        (r#"{"clientId":"a","exchangeCode":""}"#, "Missing required fields: clientSecret, exchangeCode"),
+        (r#"{"clientId":"a","clientSecret":5,"exchangeCode":"c"}"#, "Missing required fields: clientSecret"),
+    ] {
+        let res = s.http.post(format!("{}/v1/app-exchange-token", s.base)).body(body).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!((v["message"].as_str(), v["reason"].as_str()), (Some(message), Some("bad_request")), "{body}");
+    }
+
+    // 401: bad client credentials, whichever part is wrong.
+    let wrong_secret = format!("{}A", &secret[..42]);
+    for (id, sec) in [(client_id.as_str(), wrong_secret.as_str()), ("cl_unknown", secret.as_str()), (client_id.as_str(), "short")] {
+        let (st, e) = s.exchange(id, sec, &code).await;
+        assert_eq!((st, e["reason"].as_str()), (StatusCode::UNAUTHORIZED, Some("bad_client_credentials")));
+        assert_eq!(e["message"], "Invalid client credentials");
+    }
+
+    // 404: unknown codes, well-formed or not.
+    let unknown = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    for c in [unknown, "nope"] {
+        let (st, e) = s.exchange(&client_id, &secret, c).await;
+        assert_eq!((st, e["reason"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{c}");
+    }
+
+    // A code presented by another app is unknown to it, and stays redeemable.
+    let (_, other_id, other_secret) = s.app().await;
+    let (st, _) = s.exchange(&other_id, &other_secret, &code).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // 410: used.
+    let (st, _) = s.exchange(&client_id, &secret, &code).await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, e) = s.exchange(&client_id, &secret, &code).await;
+    assert_eq!((st, e["reason"].as_str()), (StatusCode::GONE, Some("code_used")));
+
+    // Failures and successes are counted.
+    let (_, metrics) = s.call(Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(metrics.contains("tally_exchanges_total{outcome=\"ok\"} 1"), "{metrics}");
+    assert!(metrics.contains("tally_exchanges_total{outcome=\"failed\"} 12"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_code_is_gone() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (_, code) = s.install(&app_id).await;
+    let (_, late) = s.install(&app_id).await;
+    s.clock.advance(599);
+    let (st, _) = s.exchange(&client_id, &secret, &code).await;
+    assert_eq!(st, StatusCode::OK, "valid until the last second");
+    s.clock.advance(1);
+    let (st, e) = s.exchange(&client_id, &secret, &late).await;
+    assert_eq!((st, e["reason"].as_str()), (StatusCode::GONE, Some("code_expired")));
+    assert_eq!(e["message"], "Exchange code has expired");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_code_lifetime_is_configurable() {
+    let s = start_with(|c| c.setup_code_ttl = 30).await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (st, v) = s
+        .admin(Method::POST, "/v1/environments/master/installations", Some(json!({"appId": app_id})))
+        .await;
+    assert_eq!((st, v["expiresAt"].as_i64()), (StatusCode::CREATED, Some(T0 + 30)));
+    s.clock.advance(30);
+    let (st, _) = s.exchange(&client_id, &secret, &str_of(&v, "setupCode")).await;
+    assert_eq!(st, StatusCode::GONE);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_exchanges_of_one_code_give_exactly_one_token() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (installation, code) = s.install(&app_id).await;
+    let body = json!({"clientId": client_id, "clientSecret": secret, "exchangeCode": code});
+    let url = format!("{}/v1/app-exchange-token", s.base);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(32));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            // One client each: 32 connections, not one queue.
+            let (client, url, body, barrier) = (reqwest::Client::new(), url.clone(), body.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let res = client.post(url).json(&body).send().await.unwrap();
+                let status = res.status();
+                (status, res.json::<serde_json::Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut ok = Vec::new();
+    let mut gone = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::OK => ok.push(str_of(&body, "appToken")),
+            StatusCode::GONE => {
+                assert_eq!(body["reason"], "code_used");
+                gone += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((ok.len(), gone), (1, 31));
+    // Exactly one APP token exists for the installation.
+    let (_, list) = s.admin(Method::GET, "/v1/tokens", None).await;
+    let app_tokens: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["installationId"] == installation.as_str())
+        .collect();
+    assert_eq!(app_tokens.len(), 1);
+    assert_eq!(app_tokens[0]["tokenId"].as_str().unwrap(), &ok[0][..16]);
+}

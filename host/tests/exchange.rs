@@ -21,7 +21,13 @@ async fn a_code_becomes_an_app_token_bound_to_its_installation() {
     assert!(verifier_core::Credentials::from_token(&token).is_ok());
 
     let (_, list) = s.admin(Method::GET, "/v1/tokens", None).await;
-    let record = list.as_array().unwrap().iter().find(|t| t["tokenId"] == id).unwrap().clone();
+    let record = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["tokenId"] == id)
+        .unwrap()
+        .clone();
     assert_eq!(record["kind"], "APP");
     assert_eq!(record["environmentId"], "master");
     assert_eq!(record["projectId"], "p1");
@@ -30,8 +36,18 @@ async fn a_code_becomes_an_app_token_bound_to_its_installation() {
     assert_eq!(record["expiresAt"], json!(null));
 
     // The token acts for its installation.
-    let (st, got) = s.call(Method::GET, &format!("/v1/installations/{installation}"), Some(&bearer(&token)), None).await;
-    assert_eq!((st, got["id"].as_str()), (StatusCode::OK, Some(installation.as_str())));
+    let (st, got) = s
+        .call(
+            Method::GET,
+            &format!("/v1/installations/{installation}"),
+            Some(&bearer(&token)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, got["id"].as_str()),
+        (StatusCode::OK, Some(installation.as_str()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -45,21 +61,47 @@ async fn every_error_status_of_the_exchange() {
     for (body, message) in [
         ("not json", "Body must be a JSON object"),
         ("[1,2]", "Body must be a JSON object"),
-        ("{}", "Missing required fields: clientId, clientSecret, exchangeCode"),
-        (r#"{"clientId":"a","exchangeCode":""}"#, "Missing required fields: clientSecret, exchangeCode"),
-        (r#"{"clientId":"a","clientSecret":5,"exchangeCode":"c"}"#, "Missing required fields: clientSecret"),
+        (
+            "{}",
+            "Missing required fields: clientId, clientSecret, exchangeCode",
+        ),
+        (
+            r#"{"clientId":"a","exchangeCode":""}"#,
+            "Missing required fields: clientSecret, exchangeCode",
+        ),
+        (
+            r#"{"clientId":"a","clientSecret":5,"exchangeCode":"c"}"#,
+            "Missing required fields: clientSecret",
+        ),
     ] {
-        let res = s.http.post(format!("{}/v1/app-exchange-token", s.base)).body(body).send().await.unwrap();
+        let res = s
+            .http
+            .post(format!("{}/v1/app-exchange-token", s.base))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
         let v: serde_json::Value = res.json().await.unwrap();
-        assert_eq!((v["message"].as_str(), v["reason"].as_str()), (Some(message), Some("bad_request")), "{body}");
+        assert_eq!(
+            (v["message"].as_str(), v["reason"].as_str()),
+            (Some(message), Some("bad_request")),
+            "{body}"
+        );
     }
 
     // 401: bad client credentials, whichever part is wrong.
     let wrong_secret = format!("{}A", &secret[..42]);
-    for (id, sec) in [(client_id.as_str(), wrong_secret.as_str()), ("cl_unknown", secret.as_str()), (client_id.as_str(), "short")] {
+    for (id, sec) in [
+        (client_id.as_str(), wrong_secret.as_str()),
+        ("cl_unknown", secret.as_str()),
+        (client_id.as_str(), "short"),
+    ] {
         let (st, e) = s.exchange(id, sec, &code).await;
-        assert_eq!((st, e["reason"].as_str()), (StatusCode::UNAUTHORIZED, Some("bad_client_credentials")));
+        assert_eq!(
+            (st, e["reason"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("bad_client_credentials"))
+        );
         assert_eq!(e["message"], "Invalid client credentials");
     }
 
@@ -67,7 +109,11 @@ async fn every_error_status_of_the_exchange() {
     let unknown = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
     for c in [unknown, "nope"] {
         let (st, e) = s.exchange(&client_id, &secret, c).await;
-        assert_eq!((st, e["reason"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{c}");
+        assert_eq!(
+            (st, e["reason"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{c}"
+        );
     }
 
     // A code presented by another app is unknown to it, and stays redeemable.
@@ -79,13 +125,22 @@ async fn every_error_status_of_the_exchange() {
     let (st, _) = s.exchange(&client_id, &secret, &code).await;
     assert_eq!(st, StatusCode::OK);
     let (st, e) = s.exchange(&client_id, &secret, &code).await;
-    assert_eq!((st, e["reason"].as_str()), (StatusCode::GONE, Some("code_used")));
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::GONE, Some("code_used"))
+    );
 
     // Failures and successes are counted.
     let (_, metrics) = s.call(Method::GET, "/metrics", None, None).await;
     let metrics = metrics.as_str().unwrap();
-    assert!(metrics.contains("tally_exchanges_total{outcome=\"ok\"} 1"), "{metrics}");
-    assert!(metrics.contains("tally_exchanges_total{outcome=\"failed\"} 12"), "{metrics}");
+    assert!(
+        metrics.contains("tally_exchanges_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tally_exchanges_total{outcome=\"failed\"} 12"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,7 +155,10 @@ async fn an_expired_code_is_gone() {
     assert_eq!(st, StatusCode::OK, "valid until the last second");
     s.clock.advance(1);
     let (st, e) = s.exchange(&client_id, &secret, &late).await;
-    assert_eq!((st, e["reason"].as_str()), (StatusCode::GONE, Some("code_expired")));
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::GONE, Some("code_expired"))
+    );
     assert_eq!(e["message"], "Exchange code has expired");
 }
 
@@ -110,11 +168,20 @@ async fn the_code_lifetime_is_configurable() {
     s.project().await;
     let (app_id, client_id, secret) = s.app().await;
     let (st, v) = s
-        .admin(Method::POST, "/v1/environments/master/installations", Some(json!({"appId": app_id})))
+        .admin(
+            Method::POST,
+            "/v1/environments/master/installations",
+            Some(json!({"appId": app_id})),
+        )
         .await;
-    assert_eq!((st, v["expiresAt"].as_i64()), (StatusCode::CREATED, Some(T0 + 30)));
+    assert_eq!(
+        (st, v["expiresAt"].as_i64()),
+        (StatusCode::CREATED, Some(T0 + 30))
+    );
     s.clock.advance(30);
-    let (st, _) = s.exchange(&client_id, &secret, &str_of(&v, "setupCode")).await;
+    let (st, _) = s
+        .exchange(&client_id, &secret, &str_of(&v, "setupCode"))
+        .await;
     assert_eq!(st, StatusCode::GONE);
 }
 
@@ -130,7 +197,12 @@ async fn concurrent_exchanges_of_one_code_give_exactly_one_token() {
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             // One client each: 32 connections, not one queue.
-            let (client, url, body, barrier) = (reqwest::Client::new(), url.clone(), body.clone(), barrier.clone());
+            let (client, url, body, barrier) = (
+                reqwest::Client::new(),
+                url.clone(),
+                body.clone(),
+                barrier.clone(),
+            );
             tokio::spawn(async move {
                 barrier.wait().await;
                 let res = client.post(url).json(&body).send().await.unwrap();

@@ -1,0 +1,318 @@
+//! The real `tally` binary as a process: secrets never reach its logs or its
+//! data dir, and `kill -9` loses no acknowledged token.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{assert_not_stored, bearer, str_of};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Tally {
+    child: Child,
+    base: String,
+    admin: Option<String>,
+    /// What it printed before listening.
+    head: String,
+    stdout: Option<BufReader<std::process::ChildStdout>>,
+}
+
+impl Drop for Tally {
+    /// A failed test leaves no server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tally serve` on a free loopback port and reads its first lines.
+fn spawn(data: &std::path::Path, log: &str) -> Tally {
+    let child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", log)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Owned by `Tally` from here on, whose Drop kills and reaps it.
+    let mut tally = Tally {
+        child,
+        base: String::new(),
+        admin: None,
+        head: String::new(),
+        stdout: None,
+    };
+    let mut stdout = BufReader::new(tally.child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap_or(0) > 0,
+            "tally exited before listening"
+        );
+        tally.head.push_str(&line);
+        if let Some(token) = line.trim().strip_prefix("admin token: ") {
+            tally.admin = Some(token.to_owned());
+        }
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            tally.base = url.to_owned();
+            tally.stdout = Some(stdout);
+            return tally;
+        }
+    }
+}
+
+async fn post(http: &reqwest::Client, url: String, auth: &str, body: Value) -> (StatusCode, Value) {
+    let res = http
+        .post(url)
+        .header("Authorization", auth)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_reach_logs_or_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tally = spawn(dir.path(), "trace");
+    let admin = tally
+        .admin
+        .clone()
+        .expect("first start prints the admin token");
+    let (b, http) = (tally.base.clone(), reqwest::Client::new());
+
+    let (st, _) = post(
+        &http,
+        format!("{b}/v1/projects"),
+        &admin,
+        json!({"id": "p1", "name": "P"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    post(
+        &http,
+        format!("{b}/v1/projects/p1/environments"),
+        &admin,
+        json!({"id": "master", "name": "M"}),
+    )
+    .await;
+    let (_, app) = post(
+        &http,
+        format!("{b}/v1/apps"),
+        &admin,
+        json!({"name": "A", "setupUrl": "http://127.0.0.1:3000/setup", "origins": ["http://127.0.0.1:3000"],
+               "grants": [{"api": "content", "action": "read"}]}),
+    )
+    .await;
+    let (_, inst) = post(
+        &http,
+        format!("{b}/v1/environments/master/installations"),
+        &admin,
+        json!({"appId": app["id"]}),
+    )
+    .await;
+    let code = str_of(&inst, "setupCode");
+    let installation = str_of(&inst["installation"], "id");
+    let client_secret = str_of(&app, "clientSecret");
+    // A failed exchange too: a wrong secret and a used code are logged paths.
+    post(
+        &http,
+        format!("{b}/v1/app-exchange-token"),
+        "",
+        json!({"clientId": app["clientId"], "clientSecret": "x", "exchangeCode": code}),
+    )
+    .await;
+    let (st, exchanged) = post(
+        &http,
+        format!("{b}/v1/app-exchange-token"),
+        "",
+        json!({"clientId": app["clientId"], "clientSecret": client_secret, "exchangeCode": code}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    post(
+        &http,
+        format!("{b}/v1/app-exchange-token"),
+        "",
+        json!({"clientId": app["clientId"], "clientSecret": client_secret, "exchangeCode": code}),
+    )
+    .await;
+    let app_token = str_of(&exchanged, "appToken");
+    let (_, session) = post(
+        &http,
+        format!("{b}/v1/installations/{installation}/session-token"),
+        &admin,
+        json!({}),
+    )
+    .await;
+    let (_, pat) = post(
+        &http,
+        format!("{b}/v1/tokens"),
+        &admin,
+        json!({"kind": "PAT", "name": "t", "environmentId": "master", "grants": [{"api": "content", "action": "read"}]}),
+    )
+    .await;
+    let (_, rotated) = post(
+        &http,
+        format!("{b}/v1/tokens/{}/rotate", str_of(&pat, "tokenId")),
+        &admin,
+        json!({}),
+    )
+    .await;
+    // Use the tokens, so authentication paths are logged too.
+    let res = http
+        .get(format!("{b}/v1/installations/{installation}"))
+        .header("Authorization", bearer(&app_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Stop gracefully (SIGTERM) and collect every line it wrote.
+    Command::new("kill")
+        .args(["-TERM", &tally.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tally.child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    let mut stdout = tally.head.clone();
+    tally
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    tally
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("shutting down"),
+        "the trace log was captured: {stderr:.200}"
+    );
+
+    let admin_secret = admin.rsplit('.').next().unwrap().to_owned();
+    let secrets = [
+        ("admin token", admin_secret.clone()),
+        ("client secret", client_secret),
+        ("setup code", code),
+        (
+            "app token",
+            app_token.rsplit('.').next().unwrap().to_owned(),
+        ),
+        (
+            "session token",
+            str_of(&session, "token")
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .to_owned(),
+        ),
+        (
+            "PAT",
+            str_of(&pat, "token").rsplit('.').next().unwrap().to_owned(),
+        ),
+        (
+            "rotated PAT",
+            str_of(&rotated, "token")
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .to_owned(),
+        ),
+    ];
+    for (what, secret) in &secrets {
+        assert_eq!(secret.len(), 43, "{what}");
+        assert!(
+            !stderr.contains(secret.as_str()),
+            "the log holds the {what}"
+        );
+        let expected = usize::from(what == &"admin token");
+        assert_eq!(
+            stdout.matches(secret.as_str()).count(),
+            expected,
+            "stdout and the {what}"
+        );
+        assert_not_stored(dir.path(), secret);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_token_creation_loses_no_acknowledged_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tally = spawn(dir.path(), "warn");
+    let admin = tally.admin.clone().unwrap();
+    let base = tally.base.clone();
+
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (acked, count, next, admin, base) = (acked.clone(), count.clone(), next.clone(), admin.clone(), base.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while next.fetch_add(1, Ordering::SeqCst) < 1000 {
+                    let body = json!({"kind": "SYSTEM", "name": "crash", "grants": [{"api": "management", "action": "admin"}]});
+                    let Ok(res) = http.post(format!("{base}/v1/tokens")).header("Authorization", &admin).json(&body).send().await else {
+                        return; // the server is gone
+                    };
+                    if res.status() != StatusCode::CREATED {
+                        return;
+                    }
+                    let Ok(v) = res.json::<Value>().await else { return };
+                    acked.lock().unwrap().push(str_of(&v, "token"));
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    while count.load(Ordering::SeqCst) < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    tally.child.kill().unwrap(); // SIGKILL
+    tally.child.wait().unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 300 && acked.len() < 1000,
+        "killed mid-way: {} acknowledged",
+        acked.len()
+    );
+
+    // Restart on the same data dir: no new admin token, and every
+    // acknowledged token authenticates.
+    let mut again = spawn(dir.path(), "warn");
+    assert!(
+        again.admin.is_none(),
+        "a data dir with tokens mints no new admin token"
+    );
+    let http = reqwest::Client::new();
+    for token in &acked {
+        let res = http
+            .get(format!("{}/v1/audit?limit=1", again.base))
+            .header("Authorization", bearer(token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "token {} lost", &token[..16]);
+    }
+    again.child.kill().unwrap();
+    again.child.wait().unwrap();
+}

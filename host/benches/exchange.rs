@@ -1,0 +1,140 @@
+//! Setup-code exchanges per second over loopback HTTP, against real SQLite.
+//!
+//! `cargo bench -p host --bench exchange` (optional argument: codes per run,
+//! default 4000). For each durability mode: installs that many installations
+//! in-process, then exchanges every code over HTTP from 32 concurrent
+//! clients, and prints the rate. Client and server share this machine's
+//! cores, so the figure is a floor.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use host::authority::{
+    Actor, AuthorityConfig, NewApp, NewEnvironment, NewInstallation, NewProject,
+};
+use host::clock::SystemClock;
+use host::http::{Server, bind, router};
+use host::storage::Durability;
+use serde_json::json;
+use verifier_core::{Action, Api, Grant};
+
+const CLIENTS: usize = 32;
+
+fn main() {
+    let codes: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(4000);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for durability in [Durability::Normal, Durability::Full] {
+        let rate = runtime.block_on(run(durability, codes));
+        println!(
+            "exchange/{durability:?}: {codes} exchanges, {rate:.0} per second ({CLIENTS} clients)"
+        );
+    }
+}
+
+async fn run(durability: Durability, codes: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let path = dir.path().to_owned();
+    let config = AuthorityConfig::new(base.clone());
+    let (authority, _) = tokio::task::spawn_blocking(move || {
+        host::open(&path, durability, Arc::new(SystemClock), config)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    // Setup, in-process: one app, `codes` installations.
+    let setup = Arc::clone(&authority);
+    let (client_id, client_secret, mut all) = tokio::task::spawn_blocking(move || {
+        let cli = Actor::cli();
+        setup
+            .create_project(
+                &cli,
+                NewProject {
+                    id: "p".into(),
+                    name: "P".into(),
+                },
+            )
+            .unwrap();
+        setup
+            .create_environment(
+                &cli,
+                "p",
+                NewEnvironment {
+                    id: "e".into(),
+                    name: "E".into(),
+                    default_stage: None,
+                },
+            )
+            .unwrap();
+        let app = setup
+            .create_app(
+                &cli,
+                NewApp {
+                    name: "bench".into(),
+                    setup_url: "http://127.0.0.1:3000/setup".into(),
+                    origins: vec!["http://127.0.0.1:3000".into()],
+                    grants: vec![Grant::new(Api::Content, Action::READ)],
+                },
+            )
+            .unwrap();
+        let codes: Vec<String> = (0..codes)
+            .map(|_| {
+                setup
+                    .install(
+                        &cli,
+                        "e",
+                        NewInstallation {
+                            app_id: app.id.clone(),
+                        },
+                    )
+                    .unwrap()
+                    .setup_code
+            })
+            .collect();
+        (app.client_id, app.client_secret, codes)
+    })
+    .await
+    .unwrap();
+
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = Server::spawn(listener, router(authority), async {
+        let _ = rx.await;
+    })
+    .unwrap();
+    let chunk = all.len().div_ceil(CLIENTS);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let mine: Vec<String> = all.drain(..chunk.min(all.len())).collect();
+            let (base, id, secret) = (base.clone(), client_id.clone(), client_secret.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                for code in mine {
+                    let res = http
+                        .post(format!("{base}/v1/app-exchange-token"))
+                        .json(
+                            &json!({"clientId": id, "clientSecret": secret, "exchangeCode": code}),
+                        )
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), 200);
+                    res.bytes().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let _ = tx.send(());
+    server.wait().await.unwrap();
+    codes as f64 / elapsed
+}

@@ -1,0 +1,394 @@
+//! The storage contract: what every `Store` must do, written against
+//! `&dyn Store` so each implementation runs the same checks (SQLite in
+//! `tests/storage.rs`; PostgreSQL later).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::sync::Arc;
+
+use host::storage::{
+    AppRow, AuditEntry, EnvironmentRow, Project, Redeem, SetupCodeRow, Store, StoreError, TokenRow,
+};
+use serde_json::json;
+use verifier_core::{
+    Action, Api, Grant, Installation, InstallationStatus, IssuedToken, OpaqueSecret, TokenKind,
+    TokenRecord,
+};
+
+fn audit(action: &str, target: &str) -> AuditEntry {
+    AuditEntry {
+        at: 100,
+        actor: "test".into(),
+        action: action.into(),
+        target: target.into(),
+        detail: json!({}),
+    }
+}
+
+fn token(seed: u8, installation: Option<&str>, created_at: i64) -> (IssuedToken, TokenRow) {
+    let issued = IssuedToken::from_random([seed; 32]);
+    let record = TokenRecord {
+        token_id: issued.token_id(),
+        secret_hash: issued.secret_hash(),
+        kind: if installation.is_some() {
+            TokenKind::App
+        } else {
+            TokenKind::Pat
+        },
+        name: format!("t{seed}"),
+        project_id: Some("p".into()),
+        environment_id: Some("e".into()),
+        installation_id: installation.map(Into::into),
+        principal: None,
+        grants: vec![Grant::new(Api::Content, Action::READ)],
+        expires_at: Some(10_000),
+        revoked: false,
+    };
+    (issued, TokenRow { record, created_at })
+}
+
+fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
+    store
+        .create_project(
+            &Project {
+                id: "p".into(),
+                name: "P".into(),
+                created_at: 1,
+            },
+            &audit("project.create", "p"),
+        )
+        .unwrap();
+    let env = EnvironmentRow {
+        id: "e".into(),
+        project_id: "p".into(),
+        name: "E".into(),
+        default_stage: "PUBLISHED".into(),
+        public_grants: vec![],
+        created_at: 1,
+    };
+    store
+        .create_environment(&env, &audit("environment.create", "e"))
+        .unwrap();
+    let secret = OpaqueSecret::from_random([1; 32]);
+    let app = AppRow {
+        id: "app_1".into(),
+        name: "A".into(),
+        client_id: "cl_1".into(),
+        client_secret_hash: secret.hash(),
+        setup_url: "http://a/setup".into(),
+        origins: vec!["http://a".into()],
+        grants: vec![Grant::new(Api::Content, Action::READ)],
+        created_at: 1,
+    };
+    store
+        .create_app(&app, &audit("app.create", "app_1"))
+        .unwrap();
+    let installation = Installation {
+        id: "in_1".into(),
+        app_id: "app_1".into(),
+        environment_id: "e".into(),
+        status: InstallationStatus::Pending,
+        config: json!({}),
+    };
+    let code = OpaqueSecret::from_random([2; 32]);
+    let row = SetupCodeRow {
+        code_hash: code.hash(),
+        installation_id: "in_1".into(),
+        app_id: "app_1".into(),
+        expires_at: 1000,
+    };
+    store
+        .create_installation(&installation, &row, &audit("installation.create", "in_1"))
+        .unwrap();
+    (app, installation, code)
+}
+
+pub fn rows_round_trip_and_conflict(store: &dyn Store) {
+    assert!(store.is_empty().unwrap());
+    let (app, installation, _) = seed(store);
+    assert_eq!(store.project("p").unwrap().unwrap().name, "P");
+    assert!(store.project("q").unwrap().is_none());
+    assert_eq!(
+        store.environment("e").unwrap().unwrap().default_stage,
+        "PUBLISHED"
+    );
+    let got = store.app_by_client_id("cl_1").unwrap().unwrap();
+    assert_eq!(
+        (got.id.as_str(), got.origins.clone()),
+        ("app_1", app.origins.clone())
+    );
+    assert!(got.client_secret_hash.ct_eq(&app.client_secret_hash));
+    assert_eq!(store.installation("in_1").unwrap().unwrap(), installation);
+
+    let before = store.audit_after(0, 1000).unwrap().len();
+    let dup = store.create_project(
+        &Project {
+            id: "p".into(),
+            name: "again".into(),
+            created_at: 2,
+        },
+        &audit("project.create", "p"),
+    );
+    assert!(
+        matches!(dup, Err(StoreError::Conflict("project"))),
+        "{dup:?}"
+    );
+    let orphan = EnvironmentRow {
+        id: "x".into(),
+        project_id: "nope".into(),
+        name: "X".into(),
+        default_stage: "PUBLISHED".into(),
+        public_grants: vec![],
+        created_at: 1,
+    };
+    assert!(matches!(
+        store.create_environment(&orphan, &audit("environment.create", "x")),
+        Err(StoreError::NotFound("project"))
+    ));
+    assert!(matches!(
+        store.set_public_grants("nope", &[], &audit("environment.public_grants", "nope")),
+        Err(StoreError::NotFound(_))
+    ));
+    // A failed change writes no audit entry.
+    assert_eq!(store.audit_after(0, 1000).unwrap().len(), before);
+
+    let grants = vec![Grant::new(Api::Content, Action::READ)];
+    store
+        .set_public_grants("e", &grants, &audit("environment.public_grants", "e"))
+        .unwrap();
+    assert_eq!(
+        store.environment("e").unwrap().unwrap().public_grants,
+        grants
+    );
+}
+
+pub fn redeem_outcomes(store: &dyn Store) {
+    let (_, _, code) = seed(store);
+    let (_, t1) = token(10, Some("in_1"), 5);
+    let (_, t2) = token(11, Some("in_1"), 5);
+    let unknown = OpaqueSecret::from_random([9; 32]).hash();
+    assert_eq!(
+        store
+            .redeem_setup_code(&unknown, "app_1", 10, &t1, &audit("x", "in_1"))
+            .unwrap(),
+        Redeem::Unknown
+    );
+    assert_eq!(
+        store
+            .redeem_setup_code(&code.hash(), "app_2", 10, &t1, &audit("x", "in_1"))
+            .unwrap(),
+        Redeem::Unknown
+    );
+    assert_eq!(
+        store
+            .setup_code_installation(&code.hash())
+            .unwrap()
+            .as_deref(),
+        Some("in_1")
+    );
+    assert!(
+        store.token(&t1.record.token_id).unwrap().is_none(),
+        "no token without a redeem"
+    );
+    assert_eq!(
+        store
+            .redeem_setup_code(&code.hash(), "app_1", 999, &t1, &audit("x", "in_1"))
+            .unwrap(),
+        Redeem::Redeemed
+    );
+    assert!(store.token(&t1.record.token_id).unwrap().is_some());
+    assert_eq!(
+        store
+            .redeem_setup_code(&code.hash(), "app_1", 999, &t2, &audit("x", "in_1"))
+            .unwrap(),
+        Redeem::Used
+    );
+    assert!(store.token(&t2.record.token_id).unwrap().is_none());
+
+    let late = OpaqueSecret::from_random([3; 32]);
+    let installation = store.installation("in_1").unwrap().unwrap();
+    let row = SetupCodeRow {
+        code_hash: late.hash(),
+        installation_id: "in_1".into(),
+        app_id: "app_1".into(),
+        expires_at: 50,
+    };
+    store
+        .update_installation(
+            &installation,
+            false,
+            Some(&row),
+            &audit("installation.setup_code", "in_1"),
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_setup_code(&late.hash(), "app_1", 50, &t2, &audit("x", "in_1"))
+            .unwrap(),
+        Redeem::Expired
+    );
+}
+
+pub fn concurrent_redeems_yield_one_token(store: Arc<dyn Store>) {
+    let (_, _, code) = seed(store.as_ref());
+    let threads: Vec<_> = (0..16u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let hash = code.hash();
+            std::thread::spawn(move || {
+                let (_, t) = token(100 + i, Some("in_1"), 5);
+                store
+                    .redeem_setup_code(&hash, "app_1", 10, &t, &audit("x", "in_1"))
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<Redeem> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Redeem::Redeemed).count(),
+        1
+    );
+    assert_eq!(outcomes.iter().filter(|o| **o == Redeem::Used).count(), 15);
+    let app_tokens = store
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.record.installation_id.as_deref() == Some("in_1"))
+        .count();
+    assert_eq!(app_tokens, 1);
+}
+
+pub fn tokens_revoke_rotate_and_disable(store: &dyn Store) {
+    let (_, mut installation, code) = seed(store);
+    let (_, a) = token(20, None, 5);
+    let (_, b) = token(21, None, 6);
+    let (_, c) = token(22, Some("in_1"), 7);
+    store.insert_token(&a, &audit("token.create", "a")).unwrap();
+    store.insert_token(&b, &audit("token.create", "b")).unwrap();
+    store.insert_token(&c, &audit("token.create", "c")).unwrap();
+    assert!(!store.is_empty().unwrap());
+    assert!(matches!(
+        store.insert_token(&a, &audit("token.create", "a")),
+        Err(StoreError::Conflict("token"))
+    ));
+    let listed: Vec<_> = store
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.created_at)
+        .collect();
+    assert_eq!(listed, [7, 6, 5], "newest first");
+    let got = store.token(&a.record.token_id).unwrap().unwrap();
+    assert!(got.record.secret_hash.ct_eq(&a.record.secret_hash));
+    assert_eq!(got.record.grants, a.record.grants);
+    assert_eq!(got.record.expires_at, Some(10_000));
+
+    store
+        .revoke_token(&a.record.token_id, &audit("token.revoke", "a"))
+        .unwrap();
+    assert!(
+        store
+            .token(&a.record.token_id)
+            .unwrap()
+            .unwrap()
+            .record
+            .revoked
+    );
+    let missing = IssuedToken::from_random([99; 32]).token_id();
+    assert!(matches!(
+        store.revoke_token(&missing, &audit("token.revoke", "m")),
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Rotation without grace revokes; with grace, shortens expiry.
+    let (_, b2) = token(23, None, 8);
+    store
+        .rotate_token(&b.record.token_id, None, &b2, &audit("token.rotate", "b"))
+        .unwrap();
+    assert!(
+        store
+            .token(&b.record.token_id)
+            .unwrap()
+            .unwrap()
+            .record
+            .revoked
+    );
+    assert!(store.token(&b2.record.token_id).unwrap().is_some());
+    let (_, b3) = token(24, None, 9);
+    store
+        .rotate_token(
+            &b2.record.token_id,
+            Some(500),
+            &b3,
+            &audit("token.rotate", "b2"),
+        )
+        .unwrap();
+    let old = store.token(&b2.record.token_id).unwrap().unwrap().record;
+    assert_eq!((old.revoked, old.expires_at), (false, Some(500)));
+    let (_, b4) = token(25, None, 9);
+    assert!(matches!(
+        store.rotate_token(&a.record.token_id, None, &b4, &audit("token.rotate", "a")),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        store.token(&b4.record.token_id).unwrap().is_none(),
+        "a failed rotation stores nothing"
+    );
+
+    // Disabling revokes the installation's tokens and kills its codes.
+    installation.status = InstallationStatus::Disabled;
+    store
+        .update_installation(
+            &installation,
+            true,
+            None,
+            &audit("installation.update", "in_1"),
+        )
+        .unwrap();
+    assert!(
+        store
+            .token(&c.record.token_id)
+            .unwrap()
+            .unwrap()
+            .record
+            .revoked
+    );
+    assert!(
+        !store
+            .token(&b3.record.token_id)
+            .unwrap()
+            .unwrap()
+            .record
+            .revoked,
+        "other tokens untouched"
+    );
+    let (_, t) = token(26, Some("in_1"), 9);
+    assert_eq!(
+        store
+            .redeem_setup_code(&code.hash(), "app_1", 10, &t, &audit("x", "in_1"))
+            .unwrap(),
+        Redeem::Used
+    );
+    assert_eq!(
+        store.installation("in_1").unwrap().unwrap().status,
+        InstallationStatus::Disabled
+    );
+}
+
+pub fn audit_pages_in_order(store: &dyn Store) {
+    seed(store);
+    let all = store.audit_after(0, 1000).unwrap();
+    let actions: Vec<_> = all.iter().map(|e| e.entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "project.create",
+            "environment.create",
+            "app.create",
+            "installation.create"
+        ]
+    );
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let page = store.audit_after(all[1].seq, 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].entry.action, "app.create");
+}

@@ -29,7 +29,7 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787", env = "TALLY_LISTEN")]
         listen: SocketAddr,
-        /// Base URL clients reach this server at (default: http://<listen>).
+        /// Base URL clients reach this server at (default: `http://<listen>`).
         #[arg(long, env = "TALLY_PUBLIC_URL")]
         public_url: Option<String>,
         /// SQLite durability: normal survives process crashes, full also power loss.

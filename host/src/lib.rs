@@ -9,6 +9,8 @@
 //! Layout, one job a folder:
 //! - `storage/`: the [`storage::Store`] trait and its SQLite implementation
 //!   (embedded, WAL, migrations). Secrets are stored as hashes only.
+//! - `runtime/`: the verifier module (or an operator's plugin) under
+//!   wasmtime: pooled instances, deadlines, memory limits, hot reload.
 //! - `authority/`: the operations, independent of HTTP, with their audit
 //!   entries and validation ([`authority::Authority`]).
 //! - `http/`: the axum router; errors map to statuses in one place.
@@ -26,6 +28,7 @@ pub mod clock;
 pub mod http;
 pub mod metrics;
 pub mod random;
+pub mod runtime;
 pub mod storage;
 
 use std::path::Path;
@@ -35,7 +38,7 @@ use verifier_core::IssuedToken;
 
 use crate::authority::{Actor, Authority, AuthorityConfig, AuthorityError};
 use crate::clock::Clock;
-use crate::storage::{Durability, SqliteStore, Store};
+use crate::storage::{CachedStore, Durability, SqliteStore, Store};
 
 /// Opens the SQLite store in `data` and the authority over it. On the first
 /// start of an empty data dir it mints the admin token and returns it (the
@@ -46,7 +49,7 @@ pub fn open(
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
 ) -> Result<(Arc<Authority>, Option<IssuedToken>), AuthorityError> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data, sync)?);
+    let store: Arc<dyn Store> = Arc::new(CachedStore::new(SqliteStore::open(data, sync)?));
     let first_start = store.is_empty()?;
     let authority = Arc::new(Authority::new(store, clock, config));
     let admin = if first_start {

@@ -1,5 +1,6 @@
-//! Storage: one trait, [`Store`], that the authority runs on, and its SQLite
-//! implementation ([`SqliteStore`], the embedded default).
+//! Storage: one trait, [`Store`], that the authority runs on, its SQLite
+//! implementation ([`SqliteStore`], the embedded default), and a read cache
+//! for the verify path ([`CachedStore`]).
 //!
 //! The trait is synchronous: SQLite is an in-process library, and the HTTP
 //! layer calls the store from `spawn_blocking`. Every mutating call takes the
@@ -9,11 +10,13 @@
 //! Secrets never reach storage: tokens, client secrets and setup codes are
 //! stored as SHA-256 hashes only.
 
+mod cached;
 mod sqlite;
 
 use serde::Serialize;
 use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
+pub use cached::CachedStore;
 pub use sqlite::{Durability, SqliteStore};
 
 /// A storage failure.

@@ -1,0 +1,233 @@
+//! A read cache in front of a store, for the hot verify path.
+//!
+//! Token and environment lookups are cached, "not found" too (an attacker can
+//! mint well-formed unknown tokenIds at will, and each would otherwise reach
+//! storage). Every change made through this store invalidates what it touches
+//! before it returns, so a revoked or rotated token is denied on the very next
+//! request on this node. (Other nodes learn of changes from the record feed.)
+//!
+//! A lookup that raced with a change never caches what it read: changes bump
+//! a generation, and a loaded value is kept only if the generation did not
+//! move while it was read.
+//!
+//! The cache is bounded: past [`MAX_ENTRIES`] it starts over empty, which
+//! costs a few lookups and never serves stale data.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use verifier_core::{Grant, Installation, SecretHash, TokenId};
+
+use super::{
+    AppRow, AuditEntry, AuditEvent, EnvironmentRow, Project, Redeem, SetupCodeRow, Store,
+    StoreError, TokenRow,
+};
+
+/// Most cached tokens (and, separately, environments).
+pub const MAX_ENTRIES: usize = 1 << 20;
+
+/// A store with a read cache of tokens and environments.
+pub struct CachedStore<S> {
+    inner: S,
+    tokens: RwLock<HashMap<TokenId, Option<TokenRow>>>,
+    environments: RwLock<HashMap<String, Option<EnvironmentRow>>>,
+    generation: AtomicU64,
+}
+
+impl<S: Store> CachedStore<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        CachedStore {
+            inner,
+            tokens: RwLock::new(HashMap::new()),
+            environments: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn forget_token(&self, id: &TokenId) {
+        let mut map = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.remove(id);
+    }
+
+    fn forget_all_tokens(&self) {
+        let mut map = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.clear();
+    }
+
+    fn forget_environment(&self, id: &str) {
+        let mut map = self.environments.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.remove(id);
+    }
+
+    fn cached<K: std::hash::Hash + Eq + Clone, V: Clone>(
+        &self,
+        map: &RwLock<HashMap<K, Option<V>>>,
+        key: &K,
+        load: impl FnOnce() -> Result<Option<V>, StoreError>,
+    ) -> Result<Option<V>, StoreError> {
+        if let Some(hit) = map.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return Ok(hit.clone());
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let value = load()?;
+        let mut map = map.write().unwrap_or_else(|p| p.into_inner());
+        // Invalidations of this map bump the generation under this same lock,
+        // so an unchanged generation means nothing here changed since before
+        // the load.
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key.clone(), value.clone());
+        }
+        Ok(value)
+    }
+}
+
+impl<S: Store> Store for CachedStore<S> {
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        self.inner.is_empty()
+    }
+
+    fn create_project(&self, project: &Project, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.inner.create_project(project, audit)
+    }
+
+    fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
+        self.inner.project(id)
+    }
+
+    fn create_environment(
+        &self,
+        env: &EnvironmentRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let out = self.inner.create_environment(env, audit);
+        self.forget_environment(&env.id);
+        out
+    }
+
+    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError> {
+        self.cached(&self.environments, &id.to_owned(), || {
+            self.inner.environment(id)
+        })
+    }
+
+    fn set_public_grants(
+        &self,
+        id: &str,
+        grants: &[Grant],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let out = self.inner.set_public_grants(id, grants, audit);
+        self.forget_environment(id);
+        out
+    }
+
+    fn create_app(&self, app: &AppRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.inner.create_app(app, audit)
+    }
+
+    fn app(&self, id: &str) -> Result<Option<AppRow>, StoreError> {
+        self.inner.app(id)
+    }
+
+    fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRow>, StoreError> {
+        self.inner.app_by_client_id(client_id)
+    }
+
+    fn create_installation(
+        &self,
+        installation: &Installation,
+        code: &SetupCodeRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.inner.create_installation(installation, code, audit)
+    }
+
+    fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError> {
+        self.inner.installation(id)
+    }
+
+    fn update_installation(
+        &self,
+        installation: &Installation,
+        revoke_tokens: bool,
+        new_code: Option<&SetupCodeRow>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let out = self
+            .inner
+            .update_installation(installation, revoke_tokens, new_code, audit);
+        if revoke_tokens {
+            // Which tokens belong to the installation is storage's knowledge;
+            // forgetting all is simple and always right.
+            self.forget_all_tokens();
+        }
+        out
+    }
+
+    fn setup_code_installation(
+        &self,
+        code_hash: &SecretHash,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.setup_code_installation(code_hash)
+    }
+
+    fn redeem_setup_code(
+        &self,
+        code_hash: &SecretHash,
+        app_id: &str,
+        now: i64,
+        token: &TokenRow,
+        audit: &AuditEntry,
+    ) -> Result<Redeem, StoreError> {
+        let out = self
+            .inner
+            .redeem_setup_code(code_hash, app_id, now, token, audit);
+        self.forget_token(&token.record.token_id);
+        out
+    }
+
+    fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let out = self.inner.insert_token(token, audit);
+        self.forget_token(&token.record.token_id);
+        out
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<TokenRow>, StoreError> {
+        self.cached(&self.tokens, id, || self.inner.token(id))
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        self.inner.tokens()
+    }
+
+    fn revoke_token(&self, id: &TokenId, audit: &AuditEntry) -> Result<(), StoreError> {
+        let out = self.inner.revoke_token(id, audit);
+        self.forget_token(id);
+        out
+    }
+
+    fn rotate_token(
+        &self,
+        old: &TokenId,
+        old_expires_at: Option<i64>,
+        new: &TokenRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let out = self.inner.rotate_token(old, old_expires_at, new, audit);
+        self.forget_token(old);
+        self.forget_token(&new.record.token_id);
+        out
+    }
+
+    fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.audit_after(after, limit)
+    }
+}

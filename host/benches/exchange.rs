@@ -14,7 +14,8 @@ use host::authority::{
     Actor, AuthorityConfig, NewApp, NewEnvironment, NewInstallation, NewProject,
 };
 use host::clock::SystemClock;
-use host::http::{Server, bind, router};
+use host::http::{Options, Server, bind, router};
+use host::runtime::{Limits, Verifier};
 use host::storage::Durability;
 use serde_json::json;
 use verifier_core::{Action, Api, Grant};
@@ -103,7 +104,9 @@ async fn run(durability: Durability, codes: usize) -> f64 {
     .unwrap();
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = Server::spawn(listener, router(authority), async {
+    let verifier = Arc::new(Verifier::new(None, Limits::default()).unwrap());
+    let (router, _) = router(authority, Options::new(verifier));
+    let server = Server::spawn(listener, router, async {
         let _ = rx.await;
     })
     .unwrap();

@@ -13,6 +13,8 @@
 //!   wasmtime: pooled instances, deadlines, memory limits, hot reload.
 //! - `authority/`: the operations, independent of HTTP, with their audit
 //!   entries and validation ([`authority::Authority`]).
+//! - `gateway/`: `/v1/verify` and the proxy, both deciding with the plugin,
+//!   and the throttle for failed verifications.
 //! - `http/`: the axum router; errors map to statuses in one place.
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
 //!   passed in so tests control them.
@@ -25,6 +27,7 @@
 
 pub mod authority;
 pub mod clock;
+pub mod gateway;
 pub mod http;
 pub mod metrics;
 pub mod random;

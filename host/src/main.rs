@@ -4,11 +4,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use host::authority::{Actor, AuthorityConfig};
 use host::clock::SystemClock;
+use host::http::{AppState, Options};
+use host::runtime::{DEFAULT_MODULE, Limits, Verifier};
 use host::storage::Durability;
 
 /// Tally: app tokens for platforms.
@@ -41,6 +44,26 @@ enum Command {
         /// Seconds a rotated token's old secret keeps working.
         #[arg(long, default_value_t = 0)]
         rotation_grace: i64,
+        /// A verifier plugin (.wasm speaking verifier-core's ABI) instead of the embedded module.
+        #[arg(long, env = "TALLY_PLUGIN")]
+        plugin: Option<PathBuf>,
+        /// Deadline of one plugin call, milliseconds.
+        #[arg(long, default_value_t = 20)]
+        plugin_deadline_ms: u64,
+        /// Upstream that the gateway (/v1/content/...) forwards allowed requests to.
+        #[arg(long, env = "TALLY_UPSTREAM")]
+        upstream: Option<String>,
+        /// Failed verifications from one address within the window before 429 (0: off).
+        #[arg(long, default_value_t = 50)]
+        throttle_failures: u32,
+        /// The throttle's window, seconds.
+        #[arg(long, default_value_t = 60)]
+        throttle_window: i64,
+    },
+    /// Write the embedded verifier module (the same bytes edges should run).
+    ExportModule {
+        /// Where to write it.
+        path: PathBuf,
     },
     /// Mint a new admin token (offline; prints it once).
     AdminToken {
@@ -69,13 +92,41 @@ fn main() -> anyhow::Result<()> {
             sqlite_sync,
             setup_code_ttl,
             rotation_grace,
+            plugin,
+            plugin_deadline_ms,
+            upstream,
+            throttle_failures,
+            throttle_window,
         } => {
             let mut config =
                 AuthorityConfig::new(public_url.unwrap_or_else(|| format!("http://{listen}")));
             config.setup_code_ttl = setup_code_ttl.max(1);
             config.rotation_grace = rotation_grace.max(0);
+            let limits = Limits {
+                deadline: Duration::from_millis(plugin_deadline_ms.max(1)),
+                ..Limits::default()
+            };
+            let bytes = plugin
+                .as_ref()
+                .map(|p| {
+                    std::fs::read(p)
+                        .with_context(|| format!("cannot read the plugin {}", p.display()))
+                })
+                .transpose()?;
+            let verifier = Verifier::new(bytes.as_deref(), limits)
+                .context("the verifier plugin does not load")?;
+            let mut options = Options::new(Arc::new(verifier));
+            options.plugin_path = plugin;
+            options.upstream = upstream;
+            options.throttle_failures = throttle_failures;
+            options.throttle_window = throttle_window;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-            runtime.block_on(serve(data, listen, sqlite_sync, config))
+            runtime.block_on(serve(data, listen, sqlite_sync, config, options))
+        }
+        Command::ExportModule { path } => {
+            std::fs::write(&path, DEFAULT_MODULE)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(())
         }
         Command::AdminToken { data, name } => {
             let (authority, first) = host::open(
@@ -102,6 +153,7 @@ async fn serve(
     listen: SocketAddr,
     sync: Durability,
     config: AuthorityConfig,
+    options: Options,
 ) -> anyhow::Result<()> {
     let public_url = config.public_url.clone();
     let (authority, admin) =
@@ -115,13 +167,37 @@ async fn serve(
     let listener = host::http::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let server =
-        host::http::Server::spawn(listener, host::http::router(authority), shutdown_signal())?;
+    let (router, state) = host::http::router(authority, options);
+    reload_on_sighup(state);
+    let server = host::http::Server::spawn(listener, router, shutdown_signal())?;
     tracing::info!(addr = %server.addr, %public_url, "tally is serving");
     println!("listening on http://{}", server.addr);
     server.wait().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP reloads the verifier plugin; requests in flight finish on the old one.
+fn reload_on_sighup(state: Arc<AppState>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let state = Arc::clone(&state);
+            match tokio::task::spawn_blocking(move || state.reload_plugin()).await {
+                Ok(Ok(())) => tracing::info!("verifier plugin reloaded (SIGHUP)"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "plugin reload failed; keeping the current plugin")
+                }
+                Err(e) => tracing::error!(error = %e, "plugin reload task failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(state);
 }
 
 async fn shutdown_signal() {

@@ -1,7 +1,11 @@
 //! Counters served at `/metrics` in the Prometheus text format.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use verifier_core::Reason;
 
 /// The server's counters.
 #[derive(Debug, Default)]
@@ -9,6 +13,8 @@ pub struct Metrics {
     responses: [AtomicU64; 5],
     exchanges_ok: AtomicU64,
     exchanges_failed: AtomicU64,
+    decisions: [AtomicU64; Reason::ALL.len()],
+    plugin_failures: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -28,6 +34,23 @@ impl Metrics {
             &self.exchanges_failed
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a verify decision.
+    pub fn decision(&self, reason: Reason) {
+        if let Some(i) = Reason::ALL.iter().position(|r| *r == reason) {
+            self.decisions[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a plugin failure (each one a denial).
+    pub fn plugin_failure(&self, kind: &'static str) {
+        *self
+            .plugin_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_insert(0) += 1;
     }
 
     /// The Prometheus text exposition.
@@ -55,6 +78,25 @@ impl Metrics {
             "tally_exchanges_total{{outcome=\"failed\"}} {}",
             self.exchanges_failed.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP tally_verify_decisions_total Verify decisions by reason.\n");
+        out.push_str("# TYPE tally_verify_decisions_total counter\n");
+        for (reason, counter) in Reason::ALL.iter().zip(&self.decisions) {
+            let _ = writeln!(
+                out,
+                "tally_verify_decisions_total{{reason=\"{reason}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP tally_plugin_failures_total Verifier plugin failures (each one a denial) by kind.\n");
+        out.push_str("# TYPE tally_plugin_failures_total counter\n");
+        for (kind, n) in self
+            .plugin_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "tally_plugin_failures_total{{kind=\"{kind}\"}} {n}");
+        }
         out
     }
 }

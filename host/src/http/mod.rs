@@ -9,13 +9,14 @@ mod extract;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -28,7 +29,10 @@ use extract::{Admin, Authed, JsonBody, RawBody};
 use crate::authority::{
     Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,
 };
+use crate::gateway::throttle::Throttle;
+use crate::gateway::{self, Upstream};
 use crate::metrics::Metrics;
+use crate::runtime::Verifier;
 
 /// Largest request body, bytes (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -39,6 +43,55 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     /// Counters.
     pub metrics: Metrics,
+    /// The verifier plugin.
+    pub verifier: Arc<Verifier>,
+    /// Where the plugin was loaded from (`None`: the embedded module).
+    pub plugin_path: Option<PathBuf>,
+    /// Failed-verification throttle.
+    pub throttle: Throttle,
+    /// The gateway's upstream, if any.
+    pub upstream: Option<Upstream>,
+}
+
+/// How the verify path and the gateway are set up.
+pub struct Options {
+    /// The verifier plugin.
+    pub verifier: Arc<Verifier>,
+    /// Where the plugin was loaded from, for reloads (`None`: embedded).
+    pub plugin_path: Option<PathBuf>,
+    /// Failures per address within the window before 429 (0: off).
+    pub throttle_failures: u32,
+    /// The throttle's window, seconds.
+    pub throttle_window: i64,
+    /// The gateway's upstream base URL.
+    pub upstream: Option<String>,
+}
+
+impl Options {
+    /// The embedded plugin, throttling at 50 failures a minute, no upstream.
+    pub fn new(verifier: Arc<Verifier>) -> Self {
+        Options {
+            verifier,
+            plugin_path: None,
+            throttle_failures: 50,
+            throttle_window: 60,
+            upstream: None,
+        }
+    }
+}
+
+impl AppState {
+    /// Reloads the plugin from where it was loaded (the embedded module when
+    /// none was given). A plugin that does not load leaves the current one.
+    pub fn reload_plugin(&self) -> Result<(), String> {
+        let bytes = match &self.plugin_path {
+            Some(path) => {
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            }
+            None => crate::runtime::DEFAULT_MODULE.to_vec(),
+        };
+        self.verifier.reload(&bytes).map_err(|e| e.to_string())
+    }
 }
 
 /// Runs an authority call on the blocking pool.
@@ -53,13 +106,18 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError)
 }
 
-/// The router with every route of the API.
-pub fn router(authority: Arc<Authority>) -> Router {
+/// The router with every route of the API, and the state it shares (for
+/// signal handlers that reload the plugin).
+pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppState>) {
     let state = Arc::new(AppState {
         authority,
         metrics: Metrics::default(),
+        verifier: options.verifier,
+        plugin_path: options.plugin_path,
+        throttle: Throttle::new(options.throttle_failures, options.throttle_window),
+        upstream: options.upstream.as_deref().map(Upstream::new),
     });
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
@@ -79,14 +137,23 @@ pub fn router(authority: Arc<Authority>) -> Router {
         .route("/v1/tokens/{t}/rotate", post(rotate_token))
         .route("/v1/audit", get(audit))
         .route("/v1/app-exchange-token", post(exchange))
+        .route("/v1/verify", get(gateway::verify))
+        .route("/v1/plugin/reload", post(reload_plugin))
+        .route("/v1/content/{environment}/{model}", any(gateway::proxy))
+        .route(
+            "/v1/content/{environment}/{model}/{id}",
+            any(gateway::proxy),
+        )
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        // Outermost, so every response is counted.
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             count_responses,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(Arc::clone(&state));
+    (router, state)
 }
 
 /// A running server.
@@ -105,8 +172,10 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<Server> {
         let addr = listener.local_addr()?;
+        // Connection info: the throttle keys on the client's address.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
+            axum::serve(listener, service)
                 .with_graceful_shutdown(shutdown)
                 .await
         });
@@ -283,6 +352,18 @@ async fn rotate_token(
 ) -> Created<crate::authority::IssuedTokenView> {
     let token = blocking(&s, move |a| a.rotate_token(&actor, &id)).await?;
     Ok((StatusCode::CREATED, Json(token)))
+}
+
+async fn reload_plugin(State(s): State<Arc<AppState>>, Admin(actor): Admin) -> Response {
+    let state = Arc::clone(&s);
+    match tokio::task::spawn_blocking(move || state.reload_plugin()).await {
+        Ok(Ok(())) => {
+            tracing::info!(actor = actor.as_str(), "verifier plugin reloaded");
+            Json(serde_json::json!({ "reloaded": true })).into_response()
+        }
+        Ok(Err(message)) => ApiError::bad_request(message).into_response(),
+        Err(e) => ApiError(AuthorityError::Internal(e.to_string())).into_response(),
+    }
 }
 
 /// `?after=&limit=` of `GET /v1/audit`.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use host::authority::AuthorityConfig;
 use host::clock::ManualClock;
-use host::http::{Server, router};
+use host::http::{Options, Server, router};
+use host::runtime::{Limits, Verifier};
 use host::storage::Durability;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -15,6 +16,19 @@ use tokio::sync::oneshot;
 
 /// Start of the manual clock: 2027-01-15.
 pub const T0: i64 = 1_800_000_000;
+
+/// One compiled verifier for the whole test binary (compiling is the slow part).
+pub fn verifier() -> Arc<Verifier> {
+    static VERIFIER: std::sync::OnceLock<Arc<Verifier>> = std::sync::OnceLock::new();
+    Arc::clone(VERIFIER.get_or_init(|| Arc::new(Verifier::new(None, Limits::default()).unwrap())))
+}
+
+/// Test options: the embedded plugin, throttling at 5 failures a minute.
+pub fn options(verifier: Arc<Verifier>) -> Options {
+    let mut o = Options::new(verifier);
+    o.throttle_failures = 5;
+    o
+}
 
 pub struct TestServer {
     pub base: String,
@@ -39,6 +53,18 @@ pub async fn start_in(
     dir: tempfile::TempDir,
     configure: impl FnOnce(&mut AuthorityConfig),
 ) -> TestServer {
+    start_full(dir, configure, |_| {}).await
+}
+
+pub async fn start_with_options(set: impl FnOnce(&mut Options)) -> TestServer {
+    start_full(tempfile::tempdir().unwrap(), |_| {}, set).await
+}
+
+pub async fn start_full(
+    dir: tempfile::TempDir,
+    configure: impl FnOnce(&mut AuthorityConfig),
+    set: impl FnOnce(&mut Options),
+) -> TestServer {
     let listener = host::http::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -58,7 +84,10 @@ pub async fn start_in(
         .expect("a fresh data dir mints an admin token")
         .header();
     let (tx, rx) = oneshot::channel::<()>();
-    let server = Server::spawn(listener, router(authority), async {
+    let mut opts = options(verifier());
+    set(&mut opts);
+    let (router, _) = router(authority, opts);
+    let server = Server::spawn(listener, router, async {
         let _ = rx.await;
     })
     .unwrap();

@@ -1,0 +1,486 @@
+//! `GET /v1/verify`, the throttle, plugin failures and reload, and the
+//! gateway against a real upstream, over loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use common::{TestServer, bearer, start, start_with_options, str_of};
+use host::runtime::{Limits, Verifier};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A project, an app reading Post, an installation and its app token.
+async fn installed(s: &TestServer) -> (String, String) {
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (installation, code) = s.install(&app_id).await;
+    let (_, t) = s.exchange(&client_id, &secret, &code).await;
+    (installation, bearer(&str_of(&t, "appToken")))
+}
+
+async fn check(
+    s: &TestServer,
+    auth: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Value) {
+    let mut req = s.http.get(format!("{}/v1/verify", s.base));
+    if let Some(auth) = auth {
+        req = req.header("Authorization", auth);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let body = res.text().await.unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+    )
+}
+
+const READ_POST: &[(&str, &str)] = &[
+    ("X-Tally-Environment", "master"),
+    ("X-Tally-Action", "read"),
+    ("X-Tally-Model", "Post"),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_allows_denies_and_says_why() {
+    let s = start().await;
+    let (installation, token) = installed(&s).await;
+
+    let (st, h, _) = check(&s, Some(&token), READ_POST).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        h["x-tally-principal"],
+        format!("installation:{installation}").as_str()
+    );
+    assert_eq!(h["x-tally-reason"], "allowed");
+    assert_eq!(h["x-tally-masked"], "");
+    assert!(h.get("x-tally-filter").is_none());
+
+    let create = &[
+        ("X-Tally-Environment", "master"),
+        ("X-Tally-Action", "create"),
+        ("X-Tally-Model", "Post"),
+    ];
+    let (st, _, e) = check(&s, Some(&token), create).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_granted"))
+    );
+    let (st, _, e) = check(
+        &s,
+        Some(&token),
+        &[
+            ("X-Tally-Environment", "master"),
+            ("X-Tally-Action", "read"),
+            ("X-Tally-Model", "Author"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_granted"))
+    );
+
+    // Another environment.
+    s.admin(
+        Method::POST,
+        "/v1/projects/p1/environments",
+        Some(json!({"id": "staging", "name": "S"})),
+    )
+    .await;
+    let (st, _, e) = check(
+        &s,
+        Some(&token),
+        &[
+            ("X-Tally-Environment", "staging"),
+            ("X-Tally-Action", "read"),
+            ("X-Tally-Model", "Post"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("wrong_environment"))
+    );
+
+    // Credentials problems are 401 with the verifier's reason.
+    let (st, _, e) = check(&s, None, READ_POST).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("missing_credentials"))
+    );
+    let (st, _, e) = check(&s, Some("AppToken nope"), READ_POST).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("malformed"))
+    );
+    let (st, _, e) = check(
+        &s,
+        Some("AppToken 630dcd2966c43366.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
+        READ_POST,
+    )
+    .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unknown_token"))
+    );
+
+    // A bad descriptor is the caller's mistake.
+    let (st, _, e) = check(&s, Some(&token), &[("X-Tally-Environment", "master")]).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (st, _, _) = check(
+        &s,
+        Some(&token),
+        &[("X-Tally-Api", "graphql"), ("X-Tally-Action", "read")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    // Public access once the environment has public grants.
+    s.admin(
+        Method::PUT,
+        "/v1/environments/master/public-grants",
+        Some(json!([{"api": "content", "action": "read", "models": ["Post"]}])),
+    )
+    .await;
+    let (st, h, _) = check(&s, None, READ_POST).await;
+    assert_eq!(
+        (st, h["x-tally-reason"].to_str().unwrap()),
+        (StatusCode::OK, "public")
+    );
+    assert!(h.get("x-tally-principal").is_none());
+
+    let (_, metrics) = s.call(Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("tally_verify_decisions_total{reason=\"allowed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tally_verify_decisions_total{reason=\"not_granted\"} 2"),
+        "{metrics}"
+    );
+    let _ = installation;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revocation_rotation_and_disabling_apply_on_the_next_request() {
+    let s = start().await;
+    let (installation, token) = installed(&s).await;
+    // Warm the cache.
+    assert_eq!(check(&s, Some(&token), READ_POST).await.0, StatusCode::OK);
+    let pat_body = json!({"kind": "PAT", "name": "reader", "environmentId": "master",
+                          "grants": [{"api": "content", "action": "read", "condition": {"ownerId": "$principal"}}]});
+    let (_, pat) = s.admin(Method::POST, "/v1/tokens", Some(pat_body)).await;
+    let pat_token = bearer(&str_of(&pat, "token"));
+    let (st, h, _) = check(&s, Some(&pat_token), READ_POST).await;
+    assert_eq!(st, StatusCode::OK);
+    let principal = format!("token:{}", str_of(&pat, "tokenId"));
+    assert_eq!(
+        h["x-tally-filter"],
+        json!([{"ownerId": principal}]).to_string().as_str()
+    );
+
+    // Rotation: the old secret is refused on the next request, the new one
+    // acts as the same principal.
+    let (_, rotated) = s
+        .admin(
+            Method::POST,
+            &format!("/v1/tokens/{}/rotate", str_of(&pat, "tokenId")),
+            None,
+        )
+        .await;
+    let (st, _, e) = check(&s, Some(&pat_token), READ_POST).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked"))
+    );
+    let (st, h, _) = check(&s, Some(&bearer(&str_of(&rotated, "token"))), READ_POST).await;
+    assert_eq!(
+        (st, h["x-tally-principal"].to_str().unwrap()),
+        (StatusCode::OK, principal.as_str())
+    );
+
+    // Revocation.
+    let (_, t) = s
+        .admin(
+            Method::DELETE,
+            &format!("/v1/tokens/{}", str_of(&rotated, "tokenId")),
+            None,
+        )
+        .await;
+    assert_eq!(t["revoked"], true);
+    let (st, _, e) = check(&s, Some(&bearer(&str_of(&rotated, "token"))), READ_POST).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked"))
+    );
+
+    // Disabling the installation revokes its app token at once.
+    s.admin(
+        Method::PATCH,
+        &format!("/v1/installations/{installation}"),
+        Some(json!({"status": "DISABLED"})),
+    )
+    .await;
+    let (st, _, e) = check(&s, Some(&token), READ_POST).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("revoked"))
+    );
+
+    // A token created after an unknown-token lookup is found (no stale negative).
+    let (_, fresh) = s
+        .admin(Method::POST, "/v1/tokens", Some(json!({"kind": "PAT", "name": "n", "environmentId": "master", "grants": [{"api": "content", "action": "read"}]})))
+        .await;
+    assert_eq!(
+        check(&s, Some(&bearer(&str_of(&fresh, "token"))), READ_POST)
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_failures_from_one_address_are_throttled_and_others_are_not() {
+    let s = start().await; // threshold 5 failures a minute
+    let (_, token) = installed(&s).await;
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+            .build()
+            .unwrap()
+    };
+    let (bad, good) = (from(2), from(3));
+    let get = |c: &reqwest::Client, auth: &str| {
+        c.get(format!("{}/v1/verify", s.base))
+            .header("Authorization", auth)
+            .header("X-Tally-Environment", "master")
+            .header("X-Tally-Action", "read")
+            .header("X-Tally-Model", "Post")
+            .send()
+    };
+    // Many successes never throttle.
+    for _ in 0..20 {
+        assert_eq!(get(&good, &token).await.unwrap().status(), StatusCode::OK);
+    }
+    let forged = "AppToken 630dcd2966c43366.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    for _ in 0..5 {
+        assert_eq!(
+            get(&bad, forged).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = get(&bad, &token).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.json::<Value>().await.unwrap()["reason"], "throttled");
+    // Another address is not slowed.
+    assert_eq!(get(&good, &token).await.unwrap().status(), StatusCode::OK);
+    // The window passes.
+    s.clock.advance(60);
+    assert_eq!(get(&bad, &token).await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_plugin_denies_and_the_server_keeps_serving_until_reloaded() {
+    let looping = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+          (func (export "abi_version") (result i32) i32.const 1)
+          (func (export "tally_alloc") (param i32) (result i32) i32.const 1024)
+          (func (export "tally_dealloc") (param i32 i32))
+          (func (export "tally_parse") (param i32 i32) (result i32) (loop (br 0)) i32.const 0)
+          (func (export "tally_verify") (param i32 i32 i32 i32) (result i32) (loop (br 0)) i32.const 0))"#,
+    )
+    .unwrap();
+    let verifier = Arc::new(Verifier::new(Some(&looping), Limits::default()).unwrap());
+    let s = start_with_options(|o| o.verifier = verifier).await;
+    s.project().await;
+
+    let checks: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, url) = (s.http.clone(), format!("{}/v1/verify", s.base));
+            tokio::spawn(async move {
+                http.get(url)
+                    .header("X-Tally-Action", "read")
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    // Meanwhile the rest of the API answers.
+    for _ in 0..10 {
+        assert_eq!(
+            s.call(Method::GET, "/healthz", None, None).await.0,
+            StatusCode::OK
+        );
+    }
+    for c in checks {
+        let res = c.await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["reason"],
+            "verifier_failed"
+        );
+    }
+    let (_, metrics) = s.call(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("tally_plugin_failures_total{kind=\"timeout\"} 4"),
+        "{metrics}"
+    );
+
+    // Reload (no --plugin path: the embedded module) and it decides again.
+    let (st, _) = s.call(Method::POST, "/v1/plugin/reload", None, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, v) = s.admin(Method::POST, "/v1/plugin/reload", None).await;
+    assert_eq!((st, v["reloaded"].as_bool()), (StatusCode::OK, Some(true)));
+    let res = s
+        .http
+        .get(format!("{}/v1/verify", s.base))
+        .header("X-Tally-Action", "read")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// An upstream that echoes what it received.
+async fn echo_upstream() -> SocketAddr {
+    use axum::routing::any;
+    async fn echo(
+        method: axum::http::Method,
+        uri: axum::http::Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::Json<Value> {
+        let headers: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))
+            .collect();
+        axum::Json(
+            json!({"method": method.as_str(), "uri": uri.to_string(), "headers": headers, "bodyLength": body.len()}),
+        )
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(any(echo))
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_checks_then_forwards_with_the_decision() {
+    let upstream = echo_upstream().await;
+    let s = start_with_options(|o| o.upstream = Some(format!("http://{upstream}"))).await;
+    let (installation, token) = installed(&s).await;
+
+    let res = s
+        .http
+        .get(format!(
+            "{}/v1/content/master/Post/42?stage=DRAFT&locale=en",
+            s.base
+        ))
+        .header("Authorization", &token)
+        .header("X-Tally-Principal", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let echo: Value = res.json().await.unwrap();
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(
+        echo["uri"],
+        "/v1/content/master/Post/42?stage=DRAFT&locale=en"
+    );
+    assert_eq!(
+        echo["headers"]["x-tally-principal"],
+        format!("installation:{installation}")
+    );
+    assert!(
+        echo["headers"].get("authorization").is_none(),
+        "the token is not forwarded"
+    );
+
+    // Not granted: answered by the gateway, never forwarded.
+    let res = s
+        .http
+        .post(format!("{}/v1/content/master/Post", s.base))
+        .header("Authorization", &token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.json::<Value>().await.unwrap()["reason"], "not_granted");
+
+    // A token that may create: a large body streams through.
+    let (_, pat) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"kind": "PAT", "name": "writer", "environmentId": "master", "grants": [{"api": "content", "action": "create", "models": ["Post"]}]})),
+        )
+        .await;
+    let body = vec![b'x'; 3 << 20];
+    let res = s
+        .http
+        .post(format!("{}/v1/content/master/Post", s.base))
+        .header("Authorization", bearer(&str_of(&pat, "token")))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let echo: Value = res.json().await.unwrap();
+    assert_eq!(
+        (echo["method"].as_str(), echo["bodyLength"].as_u64()),
+        (Some("POST"), Some(3 << 20))
+    );
+
+    // No credentials: 401 from the gateway.
+    let res = s
+        .http
+        .get(format!("{}/v1/content/master/Post", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_answers_502_when_the_upstream_is_down() {
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap(); // closed at once
+    let s = start_with_options(|o| o.upstream = Some(format!("http://{dead}"))).await;
+    let (_, token) = installed(&s).await;
+    let res = s
+        .http
+        .get(format!("{}/v1/content/master/Post", s.base))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(res.json::<Value>().await.unwrap()["reason"], "bad_gateway");
+}

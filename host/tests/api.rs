@@ -593,6 +593,8 @@ async fn service_routes() {
     let s = start().await;
     let (st, body) = s.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((st, body), (StatusCode::OK, json!("ok")));
+    let (st, _) = s.call(Method::GET, "/livez", None, None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, spec) = s.call(Method::GET, "/v1/openapi.json", None, None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(spec["openapi"], "3.1.0");
@@ -621,4 +623,41 @@ async fn service_routes() {
         metrics.contains("tally_exchanges_total{outcome=\"failed\"} 0"),
         "{metrics}"
     );
+
+    // Every documented path and method is routed (an unrouted one would be a
+    // 404 "route not found" or a 405).
+    let paths = spec["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 21);
+    for (path, ops) in paths {
+        let concrete = [
+            "{p}",
+            "{e}",
+            "{i}",
+            "{t}",
+            "{environment}",
+            "{model}",
+            "{id}",
+        ]
+        .iter()
+        .fold(path.clone(), |p, param| p.replace(param, "x"));
+        for method in ops.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let res = s
+                .http
+                .request(m, format!("{}{concrete}", s.base))
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(
+                res.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            let body = res.text().await.unwrap();
+            assert!(
+                !body.contains("route not found"),
+                "{method} {path} is not routed"
+            );
+        }
+    }
 }

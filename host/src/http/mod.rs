@@ -119,6 +119,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
     });
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/projects", post(create_project))
@@ -208,6 +209,10 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, Api
     })
     .await?;
     Ok("ok")
+}
+
+async fn livez() -> StatusCode {
+    StatusCode::NO_CONTENT
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# /v1/verify under load, on loopback, with wrk (Debian package `wrk`).
+#
+#   host/benches/verify-load.sh [soak-seconds]     (default 60)
+#
+# 1. builds tally (release) and starts it on a temp data dir;
+# 2. installs an app and exchanges its code for an app token (real flow);
+# 3. max rate of GET /livez (204, touches nothing) and of GET /v1/verify with
+#    that token, 10 s each, 64 connections, with latency percentiles;
+# 4. a soak of /v1/verify at 80 % of the measured maximum (wrk paced by a Lua
+#    delay), sampling the server's RSS every 5 s; reports errors and non-2xx.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+soak=${1:-60}
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --locked -q -p host
+dir=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+base=http://127.0.0.1:$port
+target/release/tally serve --data "$dir/data" --listen "127.0.0.1:$port" --throttle-failures 0 >"$dir/out" 2>"$dir/err" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done
+admin=$(sed -n 's/^admin token: //p' "$dir/out")
+json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[process.argv[1]]))' "$1"; }
+post() { curl -sf -X POST "$base$1" -H "Authorization: $admin" -H 'content-type: application/json' -d "$2"; }
+post /v1/projects '{"id":"p","name":"P"}' >/dev/null
+post /v1/projects/p/environments '{"id":"master","name":"M"}' >/dev/null
+app=$(post /v1/apps '{"name":"load","setupUrl":"http://127.0.0.1:3000/setup","origins":["http://127.0.0.1:3000"],"grants":[{"api":"content","action":"read","models":["Post"]}]}')
+inst=$(post /v1/environments/master/installations "{\"appId\":\"$(echo "$app" | json id)\"}")
+token=$(curl -sf -X POST "$base/v1/app-exchange-token" -H 'content-type: application/json' \
+  -d "{\"clientId\":\"$(echo "$app" | json clientId)\",\"clientSecret\":\"$(echo "$app" | json clientSecret)\",\"exchangeCode\":\"$(echo "$inst" | json setupCode)\"}" | json appToken)
+headers=(-H "Authorization: AppToken $token" -H "X-Tally-Environment: master" -H "X-Tally-Action: read" -H "X-Tally-Model: Post")
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${headers[@]}" "$base/v1/verify")" = 200 ] || { echo "verify is not 200" >&2; exit 1; }
+
+echo "== GET /livez (204), 10 s, 64 connections"
+wrk -t2 -c64 -d10s --latency "$base/livez" | tee "$dir/livez"
+echo "== GET /v1/verify (200), 10 s, 64 connections"
+wrk -t2 -c64 -d10s --latency "${headers[@]}" "$base/v1/verify" | tee "$dir/verify"
+bare=$(sed -n 's/^Requests\/sec: *//p' "$dir/livez")
+verify=$(sed -n 's/^Requests\/sec: *//p' "$dir/verify")
+node -e "console.log('verify / bare = ' + ($verify / $bare).toFixed(2))"
+
+rate=$(node -e "console.log(Math.floor($verify * 0.8))")
+conns=64
+delay_ms=$(node -e "console.log(Math.max(1, Math.round($conns * 1000 / $rate)))")
+cat >"$dir/pace.lua" <<LUA
+function delay() return $delay_ms end
+LUA
+echo "== soak: GET /v1/verify paced at ~$rate/s (80 %) for ${soak}s; RSS every 5 s"
+( for _ in $(seq $((soak / 5))); do sleep 5; awk '/VmRSS/ {print "rss_kb", $2}' /proc/$pid/status; done ) &
+sampler=$!
+wrk -t2 -c$conns -d"${soak}s" --latency -s "$dir/pace.lua" "${headers[@]}" "$base/v1/verify" | tee "$dir/soak"
+wait $sampler || true
+grep -E 'Socket errors|Non-2xx' "$dir/soak" || echo "errors: 0, non-2xx: 0"

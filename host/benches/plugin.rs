@@ -16,7 +16,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use host::runtime::{Limits, Runtime, Verifier};
-use verifier_core::{Action, Api, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord, abi, verify};
+use verifier_core::{
+    Action, Api, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord, abi,
+    verify,
+};
 
 fn fixture() -> (String, TokenRecord, Environment, Request) {
     let issued = IssuedToken::from_random([7u8; 32]);
@@ -59,7 +62,14 @@ fn benches(c: &mut Criterion) {
     assert_eq!(plugin.verify(header.as_bytes(), &input).unwrap(), expected);
 
     c.bench_function("native_verify", |b| {
-        b.iter(|| verify(black_box(&header), Some(&record), Some(&env), black_box(&request)))
+        b.iter(|| {
+            verify(
+                black_box(&header),
+                Some(&record),
+                Some(&env),
+                black_box(&request),
+            )
+        })
     });
     c.bench_function("native_codec", |b| {
         b.iter(|| {
@@ -90,7 +100,9 @@ fn benches(c: &mut Criterion) {
     let hostile = runtime.load(&looping, Limits::default()).unwrap();
     let mut group = c.benchmark_group("hostile");
     group.sample_size(20);
-    group.bench_function("plugin_deny_endless_loop", |b| b.iter(|| hostile.verify(b"", &input).unwrap_err()));
+    group.bench_function("plugin_deny_endless_loop", |b| {
+        b.iter(|| hostile.verify(b"", &input).unwrap_err())
+    });
     group.finish();
 }
 

@@ -32,7 +32,7 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787", env = "TALLY_LISTEN")]
         listen: SocketAddr,
-        /// Base URL clients reach this server at (default: `http://<listen>`).
+        /// Base URL clients reach this server at (default: `http://<bound address>`).
         #[arg(long, env = "TALLY_PUBLIC_URL")]
         public_url: Option<String>,
         /// SQLite durability: normal survives process crashes, full also power loss.
@@ -98,8 +98,8 @@ fn main() -> anyhow::Result<()> {
             throttle_failures,
             throttle_window,
         } => {
-            let mut config =
-                AuthorityConfig::new(public_url.unwrap_or_else(|| format!("http://{listen}")));
+            // Without --public-url, the bound address fills it in (see serve).
+            let mut config = AuthorityConfig::new(public_url.unwrap_or_default());
             config.setup_code_ttl = setup_code_ttl.max(1);
             config.rotation_grace = rotation_grace.max(0);
             let limits = Limits {
@@ -152,9 +152,16 @@ async fn serve(
     data: PathBuf,
     listen: SocketAddr,
     sync: Durability,
-    config: AuthorityConfig,
+    mut config: AuthorityConfig,
     options: Options,
 ) -> anyhow::Result<()> {
+    // Bind first: with port 0 the public URL needs the port actually bound.
+    let listener = host::http::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    if config.public_url.is_empty() {
+        config.public_url = format!("http://{}", listener.local_addr()?);
+    }
     let public_url = config.public_url.clone();
     let (authority, admin) =
         tokio::task::spawn_blocking(move || host::open(&data, sync, Arc::new(SystemClock), config))
@@ -164,9 +171,6 @@ async fn serve(
         // Printed once, on stdout, never logged.
         println!("admin token: {}", admin.header());
     }
-    let listener = host::http::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let (router, state) = host::http::router(authority, options);
     reload_on_sighup(state);
     let server = host::http::Server::spawn(listener, router, shutdown_signal())?;

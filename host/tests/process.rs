@@ -23,6 +23,24 @@ struct Tally {
     /// Everything it writes to stderr, drained as it comes (a full pipe
     /// would block the server).
     stderr: Option<std::thread::JoinHandle<String>>,
+    /// The same, readable while it runs.
+    log: Arc<std::sync::Mutex<String>>,
+}
+
+impl Tally {
+    /// Waits (up to a minute) until the log holds `needle`.
+    async fn wait_for_log(&self, needle: &str) {
+        for _ in 0..600 {
+            if self.log.lock().unwrap().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the log never said {needle:?}: {}",
+            self.log.lock().unwrap()
+        );
+    }
 }
 
 impl Drop for Tally {
@@ -35,10 +53,15 @@ impl Drop for Tally {
 
 /// Starts `tally serve` on a free loopback port and reads its first lines.
 fn spawn(data: &std::path::Path, log: &str) -> Tally {
+    spawn_with(data, log, &[])
+}
+
+fn spawn_with(data: &std::path::Path, log: &str, extra: &[&std::ffi::OsStr]) -> Tally {
     let child = Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(["serve", "--data"])
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("RUST_LOG", log)
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -53,12 +76,17 @@ fn spawn(data: &std::path::Path, log: &str) -> Tally {
         head: String::new(),
         stdout: None,
         stderr: None,
+        log: Arc::default(),
     };
-    let mut stderr = tally.child.stderr.take().unwrap();
+    let stderr = BufReader::new(tally.child.stderr.take().unwrap());
+    let log = Arc::clone(&tally.log);
     tally.stderr = Some(std::thread::spawn(move || {
-        let mut all = String::new();
-        let _ = stderr.read_to_string(&mut all);
-        all
+        for line in stderr.lines().map_while(Result::ok) {
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log.lock().unwrap().clone()
     }));
     let mut stdout = BufReader::new(tally.child.stdout.take().unwrap());
     loop {
@@ -323,4 +351,61 @@ async fn kill_9_during_token_creation_loses_no_acknowledged_token() {
     }
     again.child.kill().unwrap();
     again.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_plugin_from_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("verifier.wasm");
+    let status = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("export-module")
+        .arg(&plugin)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read(&plugin).unwrap(),
+        host::runtime::DEFAULT_MODULE
+    );
+    let mut tally = spawn_with(
+        &dir.path().join("data"),
+        "info",
+        &["--plugin".as_ref(), plugin.as_os_str()],
+    );
+    let http = reqwest::Client::new();
+    let verify = || {
+        http.get(format!("{}/v1/verify", tally.base))
+            .header("X-Tally-Action", "read")
+            .send()
+    };
+    assert_eq!(verify().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // A broken file: the reload is refused and the old plugin keeps serving.
+    std::fs::write(&plugin, b"not wasm").unwrap();
+    Command::new("kill")
+        .args(["-HUP", &tally.child.id().to_string()])
+        .status()
+        .unwrap();
+    tally
+        .wait_for_log("plugin reload failed; keeping the current plugin")
+        .await;
+    assert_eq!(verify().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // A good file again: reloaded.
+    std::fs::write(&plugin, host::runtime::DEFAULT_MODULE).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &tally.child.id().to_string()])
+        .status()
+        .unwrap();
+    tally
+        .wait_for_log("verifier plugin reloaded (SIGHUP)")
+        .await;
+    assert_eq!(verify().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // The default public URL is the bound address, not the requested port 0.
+    assert!(
+        tally
+            .log
+            .lock()
+            .unwrap()
+            .contains(&format!("public_url={}", tally.base))
+    );
 }

@@ -367,7 +367,7 @@ async fn sighup_reloads_the_plugin_from_its_path() {
         std::fs::read(&plugin).unwrap(),
         host::runtime::DEFAULT_MODULE
     );
-    let mut tally = spawn_with(
+    let tally = spawn_with(
         &dir.path().join("data"),
         "info",
         &["--plugin".as_ref(), plugin.as_os_str()],

@@ -2,7 +2,6 @@
 //! hostile plugins fail closed without hurting the host.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,16 +9,9 @@ use host::runtime::{DEFAULT_MODULE, Limits, PluginError, Runtime, Verifier};
 use serde_json::Value;
 use verifier_core::{Environment, Request, TokenRecord, abi, verify};
 
-fn json(path: PathBuf) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+/// verifier-core's test data helpers: the decision table and the vectors.
+#[path = "../../verifier-core/tests/common/mod.rs"]
+mod table;
 
 /// One decision-table case: name, header, record, environment, request, expected decision.
 type Case = (
@@ -31,42 +23,17 @@ type Case = (
     Value,
 );
 
-/// The decision table's cases, merged as verifier-core's tests merge them.
 fn cases() -> Vec<Case> {
-    let table = json(root().join("verifier-core/tests/data/decisions.json"));
-    let merged = |case: &Value, key: &str| -> Value {
-        let mut out = table["base"][key].clone();
-        match (&mut out, case.get(key)) {
-            (Value::Object(out), Some(Value::Object(over))) => {
-                for (k, v) in over {
-                    if v.is_null() {
-                        out.remove(k);
-                    } else {
-                        out.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-            (out, Some(over)) => *out = over.clone(),
-            _ => {}
-        }
-        out
-    };
-    table["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
+    table::cases()
+        .into_iter()
         .map(|c| {
-            let record = (c.get("noRecord") != Some(&Value::Bool(true)))
-                .then(|| serde_json::from_value(merged(c, "record")).unwrap());
-            let env = (c.get("noEnvironment") != Some(&Value::Bool(true)))
-                .then(|| serde_json::from_value(merged(c, "environment")).unwrap());
             (
-                c["name"].as_str().unwrap().to_owned(),
-                merged(c, "header").as_str().unwrap().to_owned(),
-                record,
-                env,
-                serde_json::from_value(merged(c, "request")).unwrap(),
-                c["expect"].clone(),
+                c.name,
+                c.header,
+                c.record.map(|r| serde_json::from_value(r).unwrap()),
+                c.environment.map(|e| serde_json::from_value(e).unwrap()),
+                serde_json::from_value(c.request).unwrap(),
+                c.expect,
             )
         })
         .collect()
@@ -89,10 +56,7 @@ fn the_decision_table_under_wasmtime_matches_native_and_the_expectations() {
 
 #[test]
 fn token_vectors_under_wasmtime() {
-    let dir = std::env::var_os("TALLY_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/vectors"));
-    let vectors = json(dir.join("tokens.json"));
+    let vectors = table::token_vectors();
     let verifier = Verifier::new(None, Limits::default()).unwrap();
     let plugin = verifier.plugin();
     for v in vectors["valid"].as_array().unwrap() {

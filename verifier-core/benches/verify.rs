@@ -5,46 +5,29 @@
 //! `sha256_32_bytes` is the floor every verification pays; issue #2's target
 //! is `verify_10_grants` ≤ 3 × that, in the same run.
 #![allow(missing_docs)] // criterion_group! generates an undocumented fn
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a bench fails loudly on a broken fixture
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sha2::{Digest, Sha256};
-use verifier_core::{
-    Action, Api, Credentials, Environment, Grant, IssuedToken, Request, Scope, TokenKind,
-    TokenRecord, abi, verify,
-};
+use verifier_core::{Credentials, Environment, Request, TokenRecord, abi, verify};
 
+fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, key: &str) -> T {
+    serde_json::from_value(v[key].clone()).expect(key)
+}
+
+/// The shared fixture `verifier-core/benches/ten-grants.json`.
 fn fixture() -> (String, TokenRecord, Environment, Request) {
-    let issued = IssuedToken::from_random([7u8; 32]);
-    // Ten grants; only the last covers the request, so all ten are scanned.
-    let grants = (0..10)
-        .map(|i| {
-            let mut g = Grant::new(Api::Content, Action::READ);
-            g.models = Scope::Only(vec![format!("Model{i}"), format!("Other{i}")]);
-            g.stages = Scope::Only(vec!["PUBLISHED".into(), "DRAFT".into()]);
-            g.locales = Scope::Only(vec!["en".into(), "de".into()]);
-            g
-        })
-        .collect();
-    let record = TokenRecord {
-        token_id: issued.token_id(),
-        secret_hash: issued.secret_hash(),
-        kind: TokenKind::App,
-        name: "bench".into(),
-        project_id: Some("p".into()),
-        environment_id: Some("master".into()),
-        installation_id: Some("in_1".into()),
-        principal: None,
-        grants,
-        expires_at: Some(2_000_000_000),
-        revoked: false,
-    };
-    let mut request = Request::new(Api::Content, Action::READ, 1_800_000_000);
-    request.environment_id = Some("master".into());
-    request.model = Some("Model9".into());
-    request.locale = Some("en".into());
-    (issued.header(), record, Environment::new("master"), request)
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/ten-grants.json");
+    let text = std::fs::read_to_string(path).expect("the bench fixture");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
+    (
+        field(&v, "header"),
+        field(&v, "record"),
+        field(&v, "environment"),
+        field(&v, "request"),
+    )
 }
 
 fn benches(c: &mut Criterion) {

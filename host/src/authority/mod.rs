@@ -236,6 +236,49 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
 }
 
+/// A new token: everything but its secret.
+struct TokenSpec {
+    kind: TokenKind,
+    name: String,
+    project_id: Option<String>,
+    environment_id: Option<String>,
+    installation_id: Option<String>,
+    grants: Vec<Grant>,
+    expires_at: Option<i64>,
+}
+
+impl TokenSpec {
+    /// Bound to nothing, never expiring.
+    fn new(kind: TokenKind, name: &str, grants: Vec<Grant>) -> Self {
+        TokenSpec {
+            kind,
+            name: name.into(),
+            project_id: None,
+            environment_id: None,
+            installation_id: None,
+            grants,
+            expires_at: None,
+        }
+    }
+
+    /// The record of this token with `issued`'s id and hash.
+    fn record(self, issued: &IssuedToken) -> TokenRecord {
+        TokenRecord {
+            token_id: issued.token_id(),
+            secret_hash: issued.secret_hash(),
+            kind: self.kind,
+            name: self.name,
+            project_id: self.project_id,
+            environment_id: self.environment_id,
+            installation_id: self.installation_id,
+            principal: None,
+            grants: self.grants,
+            expires_at: self.expires_at,
+            revoked: false,
+        }
+    }
+}
+
 const MAX_ID: usize = 64;
 const MAX_TEXT: usize = 256;
 
@@ -340,33 +383,30 @@ impl Authority {
         actor: &Actor,
         name: &str,
     ) -> Result<IssuedToken, AuthorityError> {
+        let spec = TokenSpec::new(TokenKind::System, name, vec![Grant::admin()]);
+        self.store_new_token(actor, spec, json!({"kind": "SYSTEM", "admin": true}))
+    }
+
+    /// Issues a secret for `spec`, stores the token with its audit entry, and
+    /// returns the secret (shown once).
+    fn store_new_token(
+        &self,
+        actor: &Actor,
+        spec: TokenSpec,
+        detail: serde_json::Value,
+    ) -> Result<IssuedToken, AuthorityError> {
         let issued = IssuedToken::from_random(random::secret_bytes()?);
-        let record = TokenRecord {
-            token_id: issued.token_id(),
-            secret_hash: issued.secret_hash(),
-            kind: TokenKind::System,
-            name: name.into(),
-            project_id: None,
-            environment_id: None,
-            installation_id: None,
-            principal: None,
-            grants: vec![Grant::admin()],
-            expires_at: None,
-            revoked: false,
-        };
         let audit = self.audit(
             actor,
             "token.create",
             &issued.token_id().to_string(),
-            json!({"kind": "SYSTEM", "admin": true}),
+            detail,
         );
-        self.store.insert_token(
-            &TokenRow {
-                record,
-                created_at: self.now(),
-            },
-            &audit,
-        )?;
+        let row = TokenRow {
+            record: spec.record(&issued),
+            created_at: self.now(),
+        };
+        self.store.insert_token(&row, &audit)?;
         Ok(issued)
     }
 
@@ -641,33 +681,19 @@ impl Authority {
             .environment(&installation.environment_id)?
             .ok_or(AuthorityError::NotFound("environment"))?;
         let expires_at = self.now() + self.config.session_ttl.clamp(1, 3600);
-        let issued = IssuedToken::from_random(random::secret_bytes()?);
-        let record = TokenRecord {
-            token_id: issued.token_id(),
-            secret_hash: issued.secret_hash(),
-            kind: TokenKind::Session,
-            name: format!("{} (session)", app.name),
+        let spec = TokenSpec {
             project_id: Some(env.project_id),
             environment_id: Some(env.id),
             installation_id: Some(installation.id.clone()),
-            principal: None,
-            grants: app.grants,
             expires_at: Some(expires_at),
-            revoked: false,
+            ..TokenSpec::new(
+                TokenKind::Session,
+                &format!("{} (session)", app.name),
+                app.grants,
+            )
         };
-        let audit = self.audit(
-            actor,
-            "token.create",
-            &issued.token_id().to_string(),
-            json!({"kind": "SESSION", "installation": id}),
-        );
-        self.store.insert_token(
-            &TokenRow {
-                record,
-                created_at: self.now(),
-            },
-            &audit,
-        )?;
+        let issued =
+            self.store_new_token(actor, spec, json!({"kind": "SESSION", "installation": id}))?;
         Ok(IssuedTokenView {
             token_id: issued.token_id().to_string(),
             token: issued.token(),
@@ -719,19 +745,13 @@ impl Authority {
             }
             None => return Err(AuthorityError::NotFound("exchange code")),
         };
-        let record = TokenRecord {
-            token_id: issued.token_id(),
-            secret_hash: issued.secret_hash(),
-            kind: TokenKind::App,
-            name: app.name.clone(),
+        let record = TokenSpec {
             project_id: Some(env.project_id),
             environment_id: Some(env.id),
             installation_id: Some(installation_id.clone()),
-            principal: None,
-            grants: app.grants.clone(),
-            expires_at: None,
-            revoked: false,
-        };
+            ..TokenSpec::new(TokenKind::App, &app.name, app.grants.clone())
+        }
+        .record(&issued);
         let audit = AuditEntry {
             at: now,
             actor: format!("client:{}", app.client_id),
@@ -799,33 +819,14 @@ impl Authority {
             }
             None => None,
         };
-        let issued = IssuedToken::from_random(random::secret_bytes()?);
-        let record = TokenRecord {
-            token_id: issued.token_id(),
-            secret_hash: issued.secret_hash(),
-            kind: body.kind,
-            name: body.name,
+        let detail = json!({"kind": body.kind.as_str(), "name": body.name});
+        let spec = TokenSpec {
             project_id,
             environment_id: body.environment_id,
-            installation_id: None,
-            principal: None,
-            grants: body.grants,
             expires_at: body.expires_at,
-            revoked: false,
+            ..TokenSpec::new(body.kind, &body.name, body.grants)
         };
-        let audit = self.audit(
-            actor,
-            "token.create",
-            &issued.token_id().to_string(),
-            json!({"kind": record.kind.as_str(), "name": record.name}),
-        );
-        self.store.insert_token(
-            &TokenRow {
-                record,
-                created_at: now,
-            },
-            &audit,
-        )?;
+        let issued = self.store_new_token(actor, spec, detail)?;
         Ok(IssuedTokenView {
             token_id: issued.token_id().to_string(),
             token: issued.token(),

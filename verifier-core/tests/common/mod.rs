@@ -16,9 +16,13 @@ pub fn token_vectors() -> Value {
     read_json(dir.join("tokens.json"))
 }
 
-/// `tests/data/decisions.json`.
+/// `verifier-core/tests/data/decisions.json`. (Paths go through the
+/// workspace root, so host's tests can include this module too.)
 pub fn decision_table() -> Value {
-    read_json(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/decisions.json"))
+    read_json(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../verifier-core/tests/data/decisions.json"),
+    )
 }
 
 fn read_json(path: PathBuf) -> Value {

@@ -73,15 +73,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| plugin.verify(header.as_bytes(), black_box(&input)).unwrap())
     });
 
-    let looping = wat::parse_str(
-        r#"(module (memory (export "memory") 1)
-          (func (export "abi_version") (result i32) i32.const 1)
-          (func (export "tally_alloc") (param i32) (result i32) i32.const 1024)
-          (func (export "tally_dealloc") (param i32 i32))
-          (func (export "tally_parse") (param i32 i32) (result i32) (loop (br 0)) i32.const 0)
-          (func (export "tally_verify") (param i32 i32 i32 i32) (result i32) (loop (br 0)) i32.const 0))"#,
-    )
-    .unwrap();
+    let looping = wat::parse_str(include_str!("../tests/fixtures/endless-loop.wat")).unwrap();
     let runtime = Runtime::new().unwrap();
     let hostile = runtime.load(&looping, Limits::default()).unwrap();
     let mut group = c.benchmark_group("hostile");

@@ -296,15 +296,7 @@ async fn repeated_failures_from_one_address_are_throttled_and_others_are_not() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_plugin_denies_and_the_server_keeps_serving_until_reloaded() {
-    let looping = wat::parse_str(
-        r#"(module (memory (export "memory") 1)
-          (func (export "abi_version") (result i32) i32.const 1)
-          (func (export "tally_alloc") (param i32) (result i32) i32.const 1024)
-          (func (export "tally_dealloc") (param i32 i32))
-          (func (export "tally_parse") (param i32 i32) (result i32) (loop (br 0)) i32.const 0)
-          (func (export "tally_verify") (param i32 i32 i32 i32) (result i32) (loop (br 0)) i32.const 0))"#,
-    )
-    .unwrap();
+    let looping = wat::parse_str(include_str!("fixtures/endless-loop.wat")).unwrap();
     let verifier = Arc::new(Verifier::new(Some(&looping), Limits::default()).unwrap());
     let s = start_with_options(|o| o.verifier = verifier).await;
     s.project().await;

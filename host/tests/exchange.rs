@@ -91,7 +91,15 @@ async fn every_error_status_of_the_exchange() {
     }
 
     // 401: bad client credentials, whichever part is wrong.
-    let wrong_secret = format!("{}A", &secret[..42]);
+    // Another well-formed secret: change a middle character (the last one
+    // carries padding bits and has only four canonical values).
+    let flipped = if secret.as_bytes()[10] == b'A' {
+        'B'
+    } else {
+        'A'
+    };
+    let wrong_secret = format!("{}{flipped}{}", &secret[..10], &secret[11..]);
+    assert_ne!(wrong_secret, secret);
     for (id, sec) in [
         (client_id.as_str(), wrong_secret.as_str()),
         ("cl_unknown", secret.as_str()),

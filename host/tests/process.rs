@@ -317,7 +317,14 @@ async fn kill_9_during_token_creation_loses_no_acknowledged_token() {
             })
         })
         .collect();
+    // Bounded: a server that stopped acknowledging fails the test, never hangs it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while count.load(Ordering::SeqCst) < 300 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} tokens acknowledged",
+            count.load(Ordering::SeqCst)
+        );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     tally.child.kill().unwrap(); // SIGKILL

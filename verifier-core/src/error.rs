@@ -124,3 +124,8 @@ pub struct TransitionError {
     /// Requested status.
     pub to: InstallationStatus,
 }
+
+/// A wire name (token kind, installation status) that is not one of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name")]
+pub struct UnknownName;

@@ -19,7 +19,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::TransitionError;
+use crate::error::{TransitionError, UnknownName};
 
 /// Where an installation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,6 +54,18 @@ impl InstallationStatus {
             | (Disabled, Pending) => Ok(to),
             (from, to) => Err(TransitionError { from, to }),
         }
+    }
+}
+
+impl core::str::FromStr for InstallationStatus {
+    type Err = UnknownName;
+    /// Parses a wire name (`PENDING`, `COMPLETED`, `DISABLED`).
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        use InstallationStatus::*;
+        [Pending, Completed, Disabled]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(UnknownName)
     }
 }
 

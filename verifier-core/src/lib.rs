@@ -63,7 +63,9 @@ mod verify;
 
 // The public interface is:
 pub use crate::decision::{Decision, Reason};
-pub use crate::error::{BodyError, GrantError, Malformed, ParseError, TransitionError};
+pub use crate::error::{
+    BodyError, GrantError, Malformed, ParseError, TransitionError, UnknownName,
+};
 pub use crate::grant::{Action, Api, Condition, Grant, Scope, validate_grants};
 pub use crate::installation::{Installation, InstallationStatus, InstallationUpdate};
 pub use crate::record::{TokenKind, TokenRecord};

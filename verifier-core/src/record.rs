@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::UnknownName;
 use crate::grant::Grant;
 use crate::token::{SecretHash, TokenId};
 
@@ -47,6 +48,22 @@ impl TokenKind {
             TokenKind::System => "SYSTEM",
             TokenKind::Session => "SESSION",
         }
+    }
+}
+
+impl core::str::FromStr for TokenKind {
+    type Err = UnknownName;
+    /// Parses a wire name (`APP`, `PAT`, `SYSTEM`, `SESSION`).
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        [
+            TokenKind::App,
+            TokenKind::Pat,
+            TokenKind::System,
+            TokenKind::Session,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or(UnknownName)
     }
 }
 

@@ -155,3 +155,25 @@ fn installation_update_rejects_unknown_fields() {
     assert!(serde_json::from_str::<InstallationUpdate>(r#"{"status":"DONE"}"#).is_err());
     assert!(serde_json::from_str::<InstallationUpdate>(r#"{"stauts":"COMPLETED"}"#).is_err());
 }
+
+#[test]
+fn wire_names_parse_back() {
+    use verifier_core::TokenKind;
+    for kind in [
+        TokenKind::App,
+        TokenKind::Pat,
+        TokenKind::System,
+        TokenKind::Session,
+    ] {
+        assert_eq!(kind.as_str().parse::<TokenKind>(), Ok(kind));
+    }
+    for status in [
+        InstallationStatus::Pending,
+        InstallationStatus::Completed,
+        InstallationStatus::Disabled,
+    ] {
+        assert_eq!(status.as_str().parse::<InstallationStatus>(), Ok(status));
+    }
+    assert!("app".parse::<TokenKind>().is_err());
+    assert!("DONE".parse::<InstallationStatus>().is_err());
+}

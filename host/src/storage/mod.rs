@@ -14,7 +14,7 @@ mod cached;
 mod sqlite;
 
 use serde::Serialize;
-use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
+use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
 pub use cached::CachedStore;
 pub use sqlite::{Durability, SqliteStore};
@@ -245,16 +245,4 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit events with `seq > after`, oldest first, at most `limit`.
     fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
-}
-
-/// Installation statuses as stored.
-pub(crate) fn status_from_str(s: &str) -> Result<InstallationStatus, StoreError> {
-    match s {
-        "PENDING" => Ok(InstallationStatus::Pending),
-        "COMPLETED" => Ok(InstallationStatus::Completed),
-        "DISABLED" => Ok(InstallationStatus::Disabled),
-        other => Err(StoreError::Database(format!(
-            "unknown installation status {other}"
-        ))),
-    }
 }

@@ -13,11 +13,11 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenKind, TokenRecord};
+use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
 use super::{
     AppRow, AuditEntry, AuditEvent, EnvironmentRow, Project, Redeem, SetupCodeRow, Store,
-    StoreError, TokenRow, status_from_str,
+    StoreError, TokenRow,
 };
 
 /// SQLite's `synchronous` setting for the WAL.
@@ -174,16 +174,6 @@ fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
     Ok(SecretHash::from_bytes(bytes))
 }
 
-fn kind_from(s: &str) -> Result<TokenKind, StoreError> {
-    Ok(match s {
-        "APP" => TokenKind::App,
-        "PAT" => TokenKind::Pat,
-        "SYSTEM" => TokenKind::System,
-        "SESSION" => TokenKind::Session,
-        other => return Err(StoreError::Database(format!("unknown token kind {other}"))),
-    })
-}
-
 const TOKEN_COLUMNS: &str = "token_id, secret_hash, kind, name, project_id, environment_id, \
      installation_id, principal, grants, expires_at, revoked, created_at";
 
@@ -198,7 +188,9 @@ fn token_from_row(row: &Row<'_>) -> Result<TokenRow, StoreError> {
         record: TokenRecord {
             token_id: TokenId::from_bytes(id),
             secret_hash: hash_from(row.get(1)?)?,
-            kind: kind_from(&kind)?,
+            kind: kind
+                .parse()
+                .map_err(|_| StoreError::Database(format!("unknown token kind {kind}")))?,
             name: row.get(3)?,
             project_id: row.get(4)?,
             environment_id: row.get(5)?,
@@ -244,7 +236,9 @@ fn installation_from_row(row: &Row<'_>) -> Result<Installation, StoreError> {
         id: row.get(0)?,
         app_id: row.get(1)?,
         environment_id: row.get(2)?,
-        status: status_from_str(&status)?,
+        status: status
+            .parse()
+            .map_err(|_| StoreError::Database(format!("unknown installation status {status}")))?,
         config: serde_json::from_str(&config)?,
     })
 }

@@ -343,7 +343,7 @@ impl Authority {
         let is_admin = token.authorize(None, &admin).allow;
         Ok(Caller {
             actor: Actor(format!("token:{}", row.record.token_id)),
-            record: row.record,
+            record: row.record.clone(),
             is_admin,
         })
     }
@@ -853,7 +853,7 @@ impl Authority {
             .store
             .token(&token_id)?
             .ok_or(AuthorityError::NotFound("token"))?;
-        Ok(row.into())
+        Ok(TokenView::from(TokenRow::clone(&row)))
     }
 
     /// `POST /v1/tokens/{tokenId}/rotate`: a new secret with the same

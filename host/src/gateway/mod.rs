@@ -57,10 +57,7 @@ pub(crate) fn decide(
         .parse(header.as_bytes())
         .map_err(CheckError::Plugin)?
     {
-        Ok(id) => store
-            .token(&id)
-            .map_err(|e| CheckError::Store(e.into()))?
-            .map(|row| row.record),
+        Ok(id) => store.token(&id).map_err(|e| CheckError::Store(e.into()))?,
         Err(_) => None, // verify gives the same reason
     };
     let environment = match &request.environment_id {
@@ -74,7 +71,11 @@ pub(crate) fn decide(
             }),
         None => None,
     };
-    let input = abi::encode_input(record.as_ref(), environment.as_ref(), request);
+    let input = abi::encode_input(
+        record.as_ref().map(|row| &row.record),
+        environment.as_ref(),
+        request,
+    );
     plugin
         .verify(header.as_bytes(), &input)
         .map_err(CheckError::Plugin)

@@ -14,8 +14,8 @@
 //! costs a few lookups and never serves stale data.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use verifier_core::{Grant, Installation, SecretHash, TokenId};
 
@@ -30,7 +30,7 @@ pub const MAX_ENTRIES: usize = 1 << 20;
 /// A store with a read cache of tokens and environments.
 pub struct CachedStore<S> {
     inner: S,
-    tokens: RwLock<HashMap<TokenId, Option<TokenRow>>>,
+    tokens: RwLock<HashMap<TokenId, Option<Arc<TokenRow>>>>,
     environments: RwLock<HashMap<String, Option<EnvironmentRow>>>,
     generation: AtomicU64,
 }
@@ -200,7 +200,7 @@ impl<S: Store> Store for CachedStore<S> {
         out
     }
 
-    fn token(&self, id: &TokenId) -> Result<Option<TokenRow>, StoreError> {
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
         self.cached(&self.tokens, id, || self.inner.token(id))
     }
 

@@ -13,6 +13,8 @@
 mod cached;
 mod sqlite;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
@@ -227,8 +229,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new token.
     fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// A token by id.
-    fn token(&self, id: &TokenId) -> Result<Option<TokenRow>, StoreError>;
+    /// A token by id, shared: the verify path reads it on every request,
+    /// and a cache hands out the same row without copying it.
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError>;
     /// Every token, newest first.
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
     /// Revokes a token; `NotFound` if there is none.

@@ -10,7 +10,7 @@
 //! commit and survives that too, at a cost measured in BENCHMARKS.md.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
@@ -532,13 +532,13 @@ impl Store for SqliteStore {
         self.write(audit, |tx| insert_token(tx, token))
     }
 
-    fn token(&self, id: &TokenId) -> Result<Option<TokenRow>, StoreError> {
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
         self.read(|c| {
             one(
                 c,
                 &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = ?1"),
                 [&id.as_bytes()[..]],
-                token_from_row,
+                |row| token_from_row(row).map(Arc::new),
             )
         })
     }

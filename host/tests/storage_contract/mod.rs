@@ -322,7 +322,12 @@ pub fn tokens_revoke_rotate_and_disable(store: &dyn Store) {
             &audit("token.rotate", "b2"),
         )
         .unwrap();
-    let old = store.token(&b2.record.token_id).unwrap().unwrap().record;
+    let old = store
+        .token(&b2.record.token_id)
+        .unwrap()
+        .unwrap()
+        .record
+        .clone();
     assert_eq!((old.revoked, old.expires_at), (false, Some(500)));
     let (_, b4) = token(25, None, 9);
     assert!(matches!(

@@ -1,0 +1,39 @@
+//! Tally's app SDK and parent bridge, compiled with wasm-bindgen.
+//!
+//! Two sides of one frame protocol (`PROTOCOL.md` next to this crate):
+//!
+//! - **App side** ([`init`] → [`App`]): runs in the app's page inside the
+//!   platform's iframe. It pins the parent's origin, captures and scrubs the
+//!   one-time `?code=`, receives the context (project, environment with a
+//!   short-lived session token, installation, user), exchanges the setup code
+//!   through the app's own backend, and calls the parent's
+//!   `updateInstallation`, `showToast` and `resize`.
+//! - **Parent side** ([`create_app_frame`] → [`AppFrame`]): runs in the
+//!   platform's page. It pins the app's origin and frame window, answers the
+//!   app's calls with the platform's handlers and pushes context changes.
+//!
+//! Every rejection is a JavaScript `Error` named `TallyError` with a stable
+//! `code` ([`SdkError::code`]); nothing waits forever: the handshake and every
+//! call time out. The npm package (`npm/`) wraps this module with ESM entry
+//! points and TypeScript declarations; apps use it, not this crate directly.
+//!
+//! The installation and exchange types are verifier-core's
+//! ([`verifier_core::InstallationUpdate`],
+//! [`verifier_core::exchange::SetupCodeExchange`]), so the SDK, the host and
+//! the example backend agree on one definition.
+
+mod app;
+mod context;
+mod error;
+mod exchange;
+mod parent;
+mod protocol;
+mod setup_code;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod browser_tests;
+
+pub use crate::app::{App, init};
+pub use crate::error::SdkError;
+pub use crate::parent::{AppFrame, create_app_frame};
+pub use crate::protocol::PROTOCOL_VERSION;

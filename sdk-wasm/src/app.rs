@@ -3,39 +3,22 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use serde::Deserialize;
-use verifier_core::InstallationUpdate;
 use verifier_core::exchange::{SetupCodeExchange, management_api_base_url};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Window};
 
-use crate::context::{Context, Installation};
+use crate::context::{self, Context};
 use crate::error::SdkError;
-use crate::exchange;
 use crate::protocol::{self, Calls, Envelope, Kind, Link};
+use crate::{exchange, js};
 
 /// How long `init` and each call wait for the parent unless told otherwise.
 const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 /// How often `hello` is repeated until the parent answers (the parent may
 /// attach its bridge after the frame has loaded).
 const HELLO_EVERY_MS: u32 = 200;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct InitOptions {
-    parent_origin: String,
-    #[serde(default)]
-    timeout_ms: Option<u32>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ExchangeOptions {
-    #[serde(default)]
-    endpoint: Option<String>,
-}
 
 type MessageListener = Closure<dyn FnMut(MessageEvent)>;
 
@@ -78,10 +61,17 @@ pub async fn init(options: JsValue) -> Result<App, JsValue> {
 
 impl App {
     async fn connect(options: JsValue) -> Result<App, JsValue> {
-        let options: InitOptions = protocol::from_js(&options)
-            .map_err(|e| SdkError::InvalidArgument(format!("init options: {e}")))?;
-        let parent_origin = protocol::check_origin(&options.parent_origin, "parentOrigin")?;
-        let timeout_ms = options.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).max(1);
+        js::only_keys(&options, &["parentOrigin", "timeoutMs"], "init options")?;
+        let parent_origin = js::string(&options, "parentOrigin", "init options")?;
+        let parent_origin = protocol::check_origin(&parent_origin, "parentOrigin")?;
+        let timeout_ms = match js::opt_number(&options, "timeoutMs", "init options")? {
+            None => DEFAULT_TIMEOUT_MS,
+            Some(ms) if ms >= 1.0 && ms <= f64::from(u32::MAX) => ms as u32,
+            Some(_) => {
+                let message = "init options: timeoutMs must be a positive number of milliseconds";
+                return Err(SdkError::InvalidArgument(String::from(message)).into());
+            }
+        };
         let window = protocol::window()?;
         let parent = window
             .parent()
@@ -207,7 +197,7 @@ impl App {
     #[wasm_bindgen(js_name = managementApiBaseUrl)]
     pub fn management_api_base_url(&self) -> Result<String, JsValue> {
         let context = self.context_fields()?;
-        management_api_base_url(&context.project.mgmt_api)
+        management_api_base_url(&context.mgmt_api)
             .map_err(|e| SdkError::Protocol(format!("context.project.mgmtApi: {e}")).into())
     }
 
@@ -215,16 +205,9 @@ impl App {
     /// resolves with the updated installation.
     #[wasm_bindgen(js_name = updateInstallation)]
     pub async fn update_installation(&self, update: JsValue) -> Result<JsValue, JsValue> {
-        let checked: InstallationUpdate = protocol::from_js(&update)
-            .map_err(|e| SdkError::InvalidArgument(format!("updateInstallation: {e}")))?;
-        if checked.config.as_ref().is_some_and(|c| !c.is_object()) {
-            return Err(SdkError::InvalidArgument(String::from(
-                "updateInstallation: config must be an object",
-            ))
-            .into());
-        }
+        context::check_update(&update, "updateInstallation")?;
         let updated = self.call("updateInstallation", update).await?;
-        Installation::read(&updated, "updateInstallation result")?;
+        context::check_installation(&updated, "updateInstallation result")?;
         Ok(updated)
     }
 
@@ -236,22 +219,20 @@ impl App {
     /// `message`) or `"network"`.
     #[wasm_bindgen(js_name = exchangeSetupCode)]
     pub async fn exchange_setup_code(&self, options: JsValue) -> Result<JsValue, JsValue> {
-        let options: ExchangeOptions = if options.is_undefined() || options.is_null() {
-            ExchangeOptions::default()
+        let endpoint = if options.is_undefined() || options.is_null() {
+            None
         } else {
-            protocol::from_js(&options)
-                .map_err(|e| SdkError::InvalidArgument(format!("exchangeSetupCode options: {e}")))?
+            js::only_keys(&options, &["endpoint"], "exchangeSetupCode options")?;
+            js::opt_string(&options, "endpoint", "exchangeSetupCode options")?
         };
+
         let code = self.setup_code().ok_or(SdkError::NoSetupCode)?;
         let body = SetupCodeExchange {
             code,
-            environment_id: self.context_fields()?.environment.id,
+            environment_id: self.context_fields()?.environment_id,
             management_api_base_url: self.management_api_base_url()?,
         };
-        let endpoint = options
-            .endpoint
-            .as_deref()
-            .unwrap_or(exchange::DEFAULT_ENDPOINT);
+        let endpoint = endpoint.as_deref().unwrap_or(exchange::DEFAULT_ENDPOINT);
         let answer = exchange::post(endpoint, &body).await?;
         *self.inner.setup_code.borrow_mut() = None;
         Ok(answer)

@@ -109,7 +109,7 @@ fn envelopes_read_only_this_protocol_version() {
     let good = js(
         r#"{"tally":1,"kind":"call","conn":"c1","id":7,"method":"resize","payload":{"height":10}}"#,
     );
-    let envelope = Envelope::read(good).unwrap();
+    let envelope = Envelope::read(&good).unwrap();
     assert_eq!(envelope.kind, Kind::Call);
     assert_eq!(envelope.id, Some(7));
     assert_eq!(get(&envelope.payload, "height").as_f64(), Some(10.0));
@@ -119,10 +119,13 @@ fn envelopes_read_only_this_protocol_version() {
         r#"{"tally":1,"kind":"hello","conn":""}"#,
         r#"{"tally":1,"kind":"hello"}"#,
         r#"{"type":"webpackOk"}"#,
+        r#"{"tally":1,"kind":"result","conn":"c1","id":-1}"#,
+        r#"{"tally":1,"kind":"result","conn":"c1","id":1.5}"#,
+        r#"{"tally":1,"kind":"error","conn":"c1","id":1,"error":{"code":7}}"#,
         r#""just a string""#,
         "null",
     ] {
-        assert!(Envelope::read(js(bad)).is_none(), "{bad} was read");
+        assert!(Envelope::read(&js(bad)).is_none(), "{bad} was read");
     }
 }
 
@@ -134,7 +137,7 @@ fn envelopes_round_trip_through_structured_data() {
         code: "unknown_method".into(),
         message: "no".into(),
     });
-    let back = Envelope::read(serde_wasm_bindgen::to_value(&e).unwrap()).unwrap();
+    let back = Envelope::read(&e.to_js()).unwrap();
     assert_eq!(back.kind, Kind::Error);
     assert_eq!(back.conn, "conn-1");
     assert_eq!(back.error, e.error);
@@ -151,11 +154,8 @@ const CONTEXT: &str = r#"{
 #[wasm_bindgen_test]
 fn contexts_are_checked_on_their_design_shape() {
     let context = Context::check(&js(CONTEXT), "test").unwrap();
-    assert_eq!(context.environment.id, "e1");
-    assert_eq!(
-        context.project.mgmt_api,
-        "http://127.0.0.1:8787/v1/management"
-    );
+    assert_eq!(context.environment_id, "e1");
+    assert_eq!(context.mgmt_api, "http://127.0.0.1:8787/v1/management");
     for (path, value) in [
         ("environment", r#"{"id":"e1","name":"m","endpoint":"x"}"#),
         (
@@ -244,5 +244,23 @@ async fn init_refuses_a_wildcard_parent_origin_and_unknown_options() {
             Some("invalid_argument"),
             "{options}"
         );
+    }
+}
+
+#[wasm_bindgen_test]
+fn update_arguments_are_checked_with_verifier_core_names() {
+    crate::context::check_update(&js(r#"{"status":"COMPLETED","config":{"a":1}}"#), "u").unwrap();
+    crate::context::check_update(&js("{}"), "u").unwrap();
+    for bad in [
+        r#"{"status":"DONE"}"#,
+        r#"{"status":"completed"}"#,
+        r#"{"config":[1]}"#,
+        r#"{"config":"x"}"#,
+        r#"{"state":"COMPLETED"}"#,
+        "[]",
+        "null",
+    ] {
+        let err = crate::context::check_update(&js(bad), "u").unwrap_err();
+        assert_eq!(err.code(), "invalid_argument", "{bad} accepted");
     }
 }

@@ -6,92 +6,105 @@
 //! the platform) and the SDK checks it on receipt (an app never sees a context
 //! without the fields it relies on). Fields beyond these are kept as they are:
 //! the context travels as the JavaScript value the platform gave, and this
-//! module only reads it.
+//! module only reads it. `installation.status` is parsed by verifier-core's
+//! [`InstallationStatus`], the same type the host stores.
 
-use serde::Deserialize;
 use verifier_core::InstallationStatus;
 use wasm_bindgen::JsValue;
 
 use crate::error::SdkError;
+use crate::js;
 
-/// The fields of a context that the SDK itself uses.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The fields of a context that the SDK itself uses (the app side; the
+/// bridge only checks).
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "app"), allow(dead_code))]
 pub(crate) struct Context {
-    pub(crate) project: Project,
-    pub(crate) environment: Environment,
-    pub(crate) installation: Installation,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Project {
-    #[allow(dead_code)] // checked for presence only
-    pub(crate) id: String,
-    #[allow(dead_code)]
-    pub(crate) name: String,
+    /// `project.mgmtApi`.
     pub(crate) mgmt_api: String,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Environment {
-    pub(crate) id: String,
-    #[allow(dead_code)]
-    pub(crate) name: String,
-    #[allow(dead_code)]
-    pub(crate) endpoint: String,
-    #[allow(dead_code)]
-    pub(crate) auth_token: String,
-}
-
-impl std::fmt::Debug for Environment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Environment")
-            .field("id", &self.id)
-            .field("auth_token", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
-
-/// An installation as the frame protocol carries it: `{ id, status, config }`
-/// (more fields, such as `appId`, may come along and are kept).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Installation {
-    #[allow(dead_code)]
-    pub(crate) id: String,
-    #[allow(dead_code)]
-    pub(crate) status: InstallationStatus,
-    pub(crate) config: serde_json::Value,
+    /// `environment.id`.
+    pub(crate) environment_id: String,
 }
 
 impl Context {
     /// Reads and checks a context value; `who` names the side for the message.
     pub(crate) fn check(value: &JsValue, who: &str) -> Result<Context, SdkError> {
-        let context: Context = serde_wasm_bindgen::from_value(value.clone())
-            .map_err(|e| SdkError::InvalidArgument(format!("{who} context: {e}")))?;
-        context.installation.check(who)?;
-        Ok(context)
+        let fields = Context::read(value);
+        fields.map_err(|e| SdkError::InvalidArgument(format!("{who}: {e}")))
+    }
+
+    fn read(value: &JsValue) -> Result<Context, SdkError> {
+        let project = section(value, "project")?;
+        let environment = section(value, "environment")?;
+        js::string(&project, "id", "context.project")?;
+        js::string(&project, "name", "context.project")?;
+        let mgmt_api = js::string(&project, "mgmtApi", "context.project")?;
+        let environment_id = js::string(&environment, "id", "context.environment")?;
+        js::string(&environment, "name", "context.environment")?;
+        js::string(&environment, "endpoint", "context.environment")?;
+        js::string(&environment, "authToken", "context.environment")?;
+        check_installation(&js::get(value, "installation"), "context.installation")?;
+        Ok(Context {
+            mgmt_api,
+            environment_id,
+        })
     }
 }
 
-impl Installation {
-    /// Reads and checks an installation value.
-    pub(crate) fn read(value: &JsValue, who: &str) -> Result<Installation, SdkError> {
-        let installation: Installation = serde_wasm_bindgen::from_value(value.clone())
-            .map_err(|e| SdkError::Protocol(format!("{who} installation: {e}")))?;
-        installation.check(who)?;
-        Ok(installation)
+/// Checks an installation value: `{ id, status, config }` (more fields, such
+/// as `appId`, may come along and are kept).
+pub(crate) fn check_installation(
+    value: &JsValue,
+    what: &str,
+) -> Result<InstallationStatus, SdkError> {
+    if !js::is_plain_object(value) {
+        return Err(SdkError::InvalidArgument(format!(
+            "{what} must be an object"
+        )));
     }
+    js::string(value, "id", what)?;
+    let status = status(&js::string(value, "status", what)?, what)?;
+    if !js::is_plain_object(&js::get(value, "config")) {
+        return Err(SdkError::InvalidArgument(format!(
+            "{what}: config must be an object"
+        )));
+    }
+    Ok(status)
+}
 
-    fn check(&self, who: &str) -> Result<(), SdkError> {
-        if self.config.is_object() {
-            Ok(())
-        } else {
-            Err(SdkError::InvalidArgument(format!(
-                "{who} installation: config must be an object"
-            )))
-        }
+/// Parses a status with verifier-core's names.
+pub(crate) fn status(name: &str, what: &str) -> Result<InstallationStatus, SdkError> {
+    name.parse().map_err(|_| {
+        SdkError::InvalidArgument(format!(
+            "{what}: status \"{name}\" is not PENDING, COMPLETED or DISABLED"
+        ))
+    })
+}
+
+fn section(value: &JsValue, key: &'static str) -> Result<JsValue, SdkError> {
+    let section = js::get(value, key);
+    if js::is_plain_object(&section) {
+        Ok(section)
+    } else {
+        Err(SdkError::InvalidArgument(format!(
+            "context.{key} must be an object"
+        )))
     }
+}
+
+/// Checks an `updateInstallation` argument: the fields of verifier-core's
+/// [`verifier_core::InstallationUpdate`], `{ status?, config? }`, no others;
+/// `status` one of its names, `config` an object.
+pub(crate) fn check_update(value: &JsValue, what: &str) -> Result<(), SdkError> {
+    js::only_keys(value, &["status", "config"], what)?;
+    if let Some(name) = js::opt_string(value, "status", what)? {
+        status(&name, what)?;
+    }
+    let config = js::get(value, "config");
+    if !config.is_undefined() && !js::is_plain_object(&config) {
+        return Err(SdkError::InvalidArgument(format!(
+            "{what}: config must be an object"
+        )));
+    }
+    Ok(())
 }

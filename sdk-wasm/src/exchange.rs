@@ -8,21 +8,28 @@
 //! [`SdkError::Exchange`] with the backend's `{ message }`.
 
 use gloo_net::http::Request;
-use serde::Serialize as _;
+
 use verifier_core::exchange::SetupCodeExchange;
 use wasm_bindgen::JsValue;
 
 use crate::error::SdkError;
+use crate::js;
 
 /// The route the app backend serves unless the app names another.
 pub(crate) const DEFAULT_ENDPOINT: &str = "/api/exchangeSetupCode";
 
 /// Posts `body` to `endpoint` and returns the backend's JSON answer.
 pub(crate) async fn post(endpoint: &str, body: &SetupCodeExchange) -> Result<JsValue, SdkError> {
-    let json = body
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+    let code = JsValue::from_str(&body.code);
+    let environment_id = JsValue::from_str(&body.environment_id);
+    let base_url = JsValue::from_str(&body.management_api_base_url);
+    let value = js::object(&[
+        ("code", &code),
+        ("environmentId", &environment_id),
+        ("managementApiBaseUrl", &base_url),
+    ]);
+    let json = js_sys::JSON::stringify(&value)
         .ok()
-        .and_then(|value| js_sys::JSON::stringify(&value).ok())
         .and_then(|s| s.as_string())
         .ok_or_else(|| SdkError::Protocol(String::from("could not encode the exchange body")))?;
     let response = Request::post(endpoint)
@@ -46,8 +53,7 @@ pub(crate) async fn post(endpoint: &str, body: &SetupCodeExchange) -> Result<JsV
         });
     }
     let message = parsed
-        .and_then(|p| js_sys::Reflect::get(&p, &"message".into()).ok())
-        .and_then(|m| m.as_string())
+        .and_then(|p| js::get(&p, "message").as_string())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| response.status_text());
     Err(SdkError::Exchange { status, message })

@@ -17,23 +17,40 @@
 //! call time out. The npm package (`npm/`) wraps this module with ESM entry
 //! points and TypeScript declarations; apps use it, not this crate directly.
 //!
+//! The two sides are cargo features, `app` and `parent` (both on by default):
+//! the npm package builds one module for each, so an app does not ship the
+//! bridge and a platform does not ship the app side.
+//!
 //! The installation and exchange types are verifier-core's
 //! ([`verifier_core::InstallationUpdate`],
 //! [`verifier_core::exchange::SetupCodeExchange`]), so the SDK, the host and
 //! the example backend agree on one definition.
 
+/// Talc instead of the default dlmalloc: the SDK's allocations are few and
+/// small, and talc is about 6 KB smaller in the module.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+#[cfg(feature = "app")]
 mod app;
 mod context;
 mod error;
+#[cfg(feature = "app")]
 mod exchange;
+mod js;
+#[cfg(feature = "parent")]
 mod parent;
 mod protocol;
+#[cfg(feature = "app")]
 mod setup_code;
 
-#[cfg(all(test, target_arch = "wasm32"))]
+#[cfg(all(test, target_arch = "wasm32", feature = "app", feature = "parent"))]
 mod browser_tests;
 
+#[cfg(feature = "app")]
 pub use crate::app::{App, init};
 pub use crate::error::SdkError;
+#[cfg(feature = "parent")]
 pub use crate::parent::{AppFrame, create_app_frame};
 pub use crate::protocol::PROTOCOL_VERSION;

@@ -3,61 +3,53 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use serde::Deserialize;
-use verifier_core::InstallationUpdate;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{HtmlIFrameElement, MessageEvent, Window};
 
-use crate::context::{Context, Installation};
+use crate::context::{self, Context};
 use crate::error::{SdkError, describe};
+use crate::js;
 use crate::protocol::{self, Envelope, Kind, Link, RemoteError};
 
 /// Largest frame size `resize` accepts, in CSS pixels.
-const MAX_FRAME_PX: f64 = 100_000.0;
+const MAX_FRAME_PX: u32 = 100_000;
 
 type MessageListener = Closure<dyn FnMut(MessageEvent)>;
 
-/// Parsed only to check the shape; the handler gets the original value.
-#[allow(dead_code)]
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Toast {
-    message: String,
-    #[serde(default)]
-    variant: Option<ToastVariant>,
-}
-
-#[allow(dead_code)]
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ToastVariant {
-    Info,
-    Success,
-    Warning,
-    Error,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Size {
-    height: f64,
-    #[serde(default)]
-    width: Option<f64>,
-}
-
-impl Size {
-    fn check(&self) -> Result<(), SdkError> {
-        let ok = |v: f64| v.is_finite() && (0.0..=MAX_FRAME_PX).contains(&v);
-        if ok(self.height) && self.width.is_none_or(ok) {
-            Ok(())
-        } else {
-            Err(SdkError::InvalidArgument(format!(
-                "resize: height and width must be numbers from 0 to {MAX_FRAME_PX}"
-            )))
-        }
+/// Checks a `showToast` argument: `{ message, variant? }`.
+fn check_toast(toast: &JsValue) -> Result<(), SdkError> {
+    const VARIANTS: [&str; 4] = ["info", "success", "warning", "error"];
+    js::only_keys(toast, &["message", "variant"], "showToast")?;
+    js::string(toast, "message", "showToast")?;
+    match js::opt_string(toast, "variant", "showToast")? {
+        Some(v) if !VARIANTS.contains(&v.as_str()) => Err(SdkError::InvalidArgument(format!(
+            "showToast: variant must be one of {}",
+            VARIANTS.join(", ")
+        ))),
+        _ => Ok(()),
     }
+}
+
+/// Checks a `resize` argument, `{ height, width? }`, and returns the sizes in
+/// whole CSS pixels.
+fn check_size(size: &JsValue) -> Result<(u32, Option<u32>), SdkError> {
+    js::only_keys(size, &["height", "width"], "resize")?;
+    let pixels = |key: &str| -> Result<Option<u32>, SdkError> {
+        match js::opt_number(size, key, "resize")? {
+            None => Ok(None),
+            Some(v) if v.is_finite() && (0.0..=f64::from(MAX_FRAME_PX)).contains(&v) => {
+                Ok(Some(v.round() as u32))
+            }
+            Some(_) => Err(SdkError::InvalidArgument(format!(
+                "resize: {key} must be a number from 0 to {MAX_FRAME_PX}"
+            ))),
+        }
+    };
+    let height = pixels("height")?
+        .ok_or_else(|| SdkError::InvalidArgument(String::from("resize: height is required")))?;
+    Ok((height, pixels("width")?))
 }
 
 struct Inner {
@@ -90,7 +82,12 @@ pub struct AppFrame {
 /// thrown `code` (or `"handler_failed"`) and message.
 #[wasm_bindgen(js_name = createAppFrame)]
 pub fn create_app_frame(options: JsValue) -> Result<AppFrame, JsValue> {
-    let get = |key: &str| js_sys::Reflect::get(&options, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    js::only_keys(
+        &options,
+        &["iframe", "appOrigin", "context", "handlers"],
+        "createAppFrame",
+    )?;
+    let get = |key: &str| js::get(&options, key);
     let iframe: HtmlIFrameElement = get("iframe").dyn_into().map_err(|_| {
         SdkError::InvalidArgument(String::from(
             "createAppFrame: iframe must be an <iframe> element",
@@ -229,37 +226,33 @@ impl Inner {
         match method {
             "getContext" => Ok(self.context.borrow().clone()),
             "updateInstallation" => {
-                let update: InstallationUpdate = parse(method, &params)?;
-                if update.config.as_ref().is_some_and(|c| !c.is_object()) {
-                    return Err(invalid(method, "config must be an object"));
-                }
+                context::check_update(&params, method).map_err(invalid)?;
                 let installation = self.run("updateInstallation", &params).await?;
-                Installation::read(&installation, "updateInstallation handler").map_err(|e| {
-                    RemoteError {
+                context::check_installation(&installation, "updateInstallation handler").map_err(
+                    |e| RemoteError {
                         code: String::from("handler_failed"),
                         message: e.to_string(),
-                    }
-                })?;
+                    },
+                )?;
                 let context = self.context.borrow().clone();
                 let _ = js_sys::Reflect::set(&context, &"installation".into(), &installation);
                 let _ = self.push_context();
                 Ok(installation)
             }
             "showToast" => {
-                parse::<Toast>(method, &params)?;
+                check_toast(&params).map_err(invalid)?;
                 self.run("showToast", &params).await
             }
             "resize" => {
-                let size: Size = parse(method, &params)?;
-                size.check().map_err(|e| invalid(method, &e.to_string()))?;
+                let (height, width) = check_size(&params).map_err(invalid)?;
                 if self.handler("resize").is_some() {
                     return self.run("resize", &params).await;
                 }
                 let _ = self
                     .iframe
                     .style()
-                    .set_property("height", &format!("{}px", size.height));
-                if let Some(width) = size.width {
+                    .set_property("height", &format!("{height}px"));
+                if let Some(width) = width {
                     let _ = self
                         .iframe
                         .style()
@@ -269,7 +262,7 @@ impl Inner {
             }
             other => Err(RemoteError {
                 code: String::from("unknown_method"),
-                message: format!("no method {other:?}"),
+                message: format!("no method \"{other}\""),
             }),
         }
     }
@@ -295,14 +288,10 @@ async fn answer(weak: Weak<Inner>, id: u32, method: String, params: JsValue) {
     let _ = inner.link.post(&reply);
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(method: &str, params: &JsValue) -> Result<T, RemoteError> {
-    protocol::from_js(params).map_err(|e| invalid(method, &e))
-}
-
-fn invalid(method: &str, message: &str) -> RemoteError {
+fn invalid(err: SdkError) -> RemoteError {
     RemoteError {
-        code: String::from("invalid_argument"),
-        message: format!("{method}: {message}"),
+        code: String::from(err.code()),
+        message: err.to_string(),
     }
 }
 

@@ -11,21 +11,18 @@
 //! - after the handshake, `conn` is the connection id of the handshake.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Window};
 
 use crate::error::SdkError;
+use crate::js;
 
 /// The protocol version carried in every envelope's `tally` field.
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// What an envelope is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// App → parent: open (or re-open) connection `conn`.
     Hello,
@@ -41,37 +38,49 @@ pub(crate) enum Kind {
     Context,
 }
 
+const KINDS: [(Kind, &str); 6] = [
+    (Kind::Hello, "hello"),
+    (Kind::Welcome, "welcome"),
+    (Kind::Call, "call"),
+    (Kind::Result, "result"),
+    (Kind::Error, "error"),
+    (Kind::Context, "context"),
+];
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map_or("", |(_, name)| name)
+    }
+
+    fn parse(name: &str) -> Option<Kind> {
+        KINDS.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+    }
+}
+
 /// An error answered to a call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RemoteError {
     pub(crate) code: String,
     pub(crate) message: String,
 }
 
 /// One message of the protocol.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
 pub(crate) struct Envelope {
-    pub(crate) tally: u32,
     pub(crate) kind: Kind,
     pub(crate) conn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) id: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) method: Option<String>,
-    #[serde(
-        default,
-        with = "serde_wasm_bindgen::preserve",
-        skip_serializing_if = "JsValue::is_undefined"
-    )]
     pub(crate) payload: JsValue,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<RemoteError>,
 }
 
 impl Envelope {
     pub(crate) fn new(kind: Kind, conn: &str) -> Envelope {
         Envelope {
-            tally: PROTOCOL_VERSION,
             kind,
             conn: String::from(conn),
             id: None,
@@ -82,15 +91,65 @@ impl Envelope {
     }
 
     /// Reads `event.data`; `None` for anything that is not an envelope of
-    /// this version (other libraries use `postMessage` too).
-    pub(crate) fn read(data: JsValue) -> Option<Envelope> {
-        let envelope: Envelope = serde_wasm_bindgen::from_value(data).ok()?;
-        (envelope.tally == PROTOCOL_VERSION && !envelope.conn.is_empty()).then_some(envelope)
+    /// this version (other libraries use `postMessage` too). Fields beyond
+    /// the protocol's are ignored, so a later minor revision can add some.
+    pub(crate) fn read(data: &JsValue) -> Option<Envelope> {
+        if js::get(data, "tally").as_f64() != Some(f64::from(PROTOCOL_VERSION)) {
+            return None;
+        }
+        let kind = Kind::parse(&js::get(data, "kind").as_string()?)?;
+        let conn = js::get(data, "conn")
+            .as_string()
+            .filter(|c| !c.is_empty())?;
+        let id = match js::get(data, "id").as_f64() {
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                Some(n as u32)
+            }
+            Some(_) => return None,
+            None => None,
+        };
+        let error = js::get(data, "error");
+        let error = if error.is_undefined() {
+            None
+        } else {
+            Some(RemoteError {
+                code: js::get(&error, "code").as_string()?,
+                message: js::get(&error, "message").as_string()?,
+            })
+        };
+        Some(Envelope {
+            kind,
+            conn,
+            id,
+            method: js::get(data, "method").as_string(),
+            payload: js::get(data, "payload"),
+            error,
+        })
     }
 
-    fn to_js(&self) -> Result<JsValue, SdkError> {
-        self.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(|e| SdkError::Protocol(e.to_string()))
+    pub(crate) fn to_js(&self) -> JsValue {
+        let tally = JsValue::from(PROTOCOL_VERSION);
+        let kind = JsValue::from_str(self.kind.as_str());
+        let conn = JsValue::from_str(&self.conn);
+        let message = js::object(&[("tally", &tally), ("kind", &kind), ("conn", &conn)]);
+        let set = |key: &str, value: &JsValue| {
+            let _ = js_sys::Reflect::set(&message, &JsValue::from_str(key), value);
+        };
+        if let Some(id) = self.id {
+            set("id", &JsValue::from(id));
+        }
+        if let Some(method) = &self.method {
+            set("method", &JsValue::from_str(method));
+        }
+        if !self.payload.is_undefined() {
+            set("payload", &self.payload);
+        }
+        if let Some(error) = &self.error {
+            let code = JsValue::from_str(&error.code);
+            let text = JsValue::from_str(&error.message);
+            set("error", &js::object(&[("code", &code), ("message", &text)]));
+        }
+        message
     }
 }
 
@@ -105,7 +164,7 @@ pub(crate) fn window() -> Result<Window, SdkError> {
 pub(crate) fn check_origin(origin: &str, field: &str) -> Result<String, SdkError> {
     let bad = || {
         SdkError::InvalidArgument(format!(
-            "{field} must be an origin such as https://app.example.com, got {origin:?}"
+            "{field} must be an origin such as https://app.example.com, got \"{origin}\""
         ))
     };
     let url = web_sys::Url::new(origin).map_err(|_| bad())?;
@@ -118,6 +177,7 @@ pub(crate) fn check_origin(origin: &str, field: &str) -> Result<String, SdkError
     }
 }
 
+#[cfg(feature = "app")]
 /// A fresh connection id: 16 random bytes from `crypto.getRandomValues`, hex.
 pub(crate) fn connection_id(window: &Window) -> Result<String, SdkError> {
     let mut bytes = [0u8; 16];
@@ -128,9 +188,11 @@ pub(crate) fn connection_id(window: &Window) -> Result<String, SdkError> {
     Ok(hex::encode(bytes))
 }
 
+#[cfg(feature = "app")]
 /// Runs `f` once after `ms` milliseconds. The callback frees itself when it
 /// runs; timers are never cancelled (a late timer finds nothing to do).
 pub(crate) fn after(ms: u32, f: impl FnOnce() + 'static) -> Result<(), SdkError> {
+    use wasm_bindgen::JsCast;
     let callback = Closure::once_into_js(f);
     window()?
         .set_timeout_with_callback_and_timeout_and_arguments_0(
@@ -166,6 +228,7 @@ impl Link {
         self.conn.borrow().clone()
     }
 
+    #[cfg(feature = "parent")]
     pub(crate) fn set_conn(&self, conn: String) {
         *self.conn.borrow_mut() = conn;
     }
@@ -191,7 +254,7 @@ impl Link {
         if !from_peer {
             return None;
         }
-        Envelope::read(event.data())
+        Envelope::read(&event.data())
     }
 
     /// Posts `envelope` to the other side, addressed to its pinned origin
@@ -201,25 +264,29 @@ impl Link {
             return Err(SdkError::Closed);
         }
         self.peer
-            .post_message(&envelope.to_js()?, &self.peer_origin)
+            .post_message(&envelope.to_js(), &self.peer_origin)
             .map_err(|e| SdkError::browser("postMessage", &e))
     }
 }
 
 /// A call waiting for its answer.
+#[cfg(feature = "app")]
 struct Pending {
     method: String,
     resolve: js_sys::Function,
     reject: js_sys::Function,
 }
 
-/// Calls in flight, by request id.
+/// Calls in flight, by request id (the app side makes calls; the parent
+/// only answers).
+#[cfg(feature = "app")]
 #[derive(Default)]
 pub(crate) struct Calls {
     next_id: Cell<u32>,
-    pending: RefCell<HashMap<u32, Pending>>,
+    pending: RefCell<Vec<(u32, Pending)>>,
 }
 
+#[cfg(feature = "app")]
 impl Calls {
     /// Registers a call and returns its id and the promise of its answer.
     pub(crate) fn start(&self, method: &str) -> (u32, js_sys::Promise) {
@@ -228,14 +295,12 @@ impl Calls {
         let mut slot = None;
         let promise = js_sys::Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
         if let Some((resolve, reject)) = slot {
-            self.pending.borrow_mut().insert(
-                id,
-                Pending {
-                    method: String::from(method),
-                    resolve,
-                    reject,
-                },
-            );
+            let call = Pending {
+                method: String::from(method),
+                resolve,
+                reject,
+            };
+            self.pending.borrow_mut().push((id, call));
         }
         (id, promise)
     }
@@ -269,25 +334,20 @@ impl Calls {
 
     /// Fails every waiting call (on close).
     pub(crate) fn fail_all(&self, make: impl Fn() -> SdkError) {
-        let drained: Vec<Pending> = self.pending.borrow_mut().drain().map(|(_, p)| p).collect();
+        let drained: Vec<Pending> = self
+            .pending
+            .borrow_mut()
+            .drain(..)
+            .map(|(_, p)| p)
+            .collect();
         for p in drained {
             let _ = p.reject.call1(&JsValue::UNDEFINED, &make().into());
         }
     }
 
     fn take(&self, id: u32) -> Option<Pending> {
-        self.pending.borrow_mut().remove(&id)
+        let mut pending = self.pending.borrow_mut();
+        let at = pending.iter().position(|(i, _)| *i == id)?;
+        Some(pending.swap_remove(at).1)
     }
-}
-
-/// Reads a JSON-like argument strictly: through `JSON.stringify` and
-/// serde_json, so `deny_unknown_fields` holds (serde-wasm-bindgen only looks
-/// up the fields a struct names, and would let a typo such as `timeout` for
-/// `timeoutMs` pass unnoticed).
-pub(crate) fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| String::from("expected a JSON value"))?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
 }

@@ -145,10 +145,17 @@ impl fmt::Debug for SetupCodeExchange {
 pub fn management_api_base_url(mgmt_api: &str) -> Result<String, BodyError> {
     check_http_url(mgmt_api, "mgmtApi")?;
     let trimmed = mgmt_api.trim_end_matches('/');
-    let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
-    match trimmed[after_scheme..].rfind('/') {
-        Some(i) => Ok(String::from(&trimmed[..after_scheme + i])),
-        None => Err(BodyError::Invalid {
+    // check_http_url has seen an `http://` or `https://` prefix; the last `/`
+    // must come after it (no slicing by index: this runs in the SDK's wasm,
+    // where a panic path costs kilobytes).
+    let scheme_len = if trimmed.starts_with("https://") {
+        8
+    } else {
+        7
+    };
+    match trimmed.rsplit_once('/') {
+        Some((base, _)) if base.len() >= scheme_len => Ok(String::from(base)),
+        _ => Err(BodyError::Invalid {
             field: "mgmtApi",
             message: String::from("has no path segment to remove"),
         }),

@@ -1,0 +1,81 @@
+// tally-sdk: the app side. Connects an app page (inside the platform's iframe)
+// to its parent: context, setup code, exchange through the app backend,
+// updateInstallation. The work is done by the sdk-wasm module (dist/app/);
+// this file loads it once and gives it an idiomatic surface.
+import loadModule, { init as connect } from "../dist/app/tally_sdk.js";
+
+let loading;
+/** Loads the SDK's wasm once (init() does this for you). */
+export function ready() {
+  return (loading ??= loadModule());
+}
+
+/**
+ * Connects to the parent frame. Resolves once the parent answered with the
+ * context; rejects with a TallyError (`code` "timeout", "not_in_frame",
+ * "invalid_argument", ...).
+ * @param {{ parentOrigin: string, timeoutMs?: number }} options
+ * @returns {Promise<App>}
+ */
+export async function init(options) {
+  await ready();
+  return new App(await connect(options));
+}
+
+/** A connected app. */
+export class App {
+  #app;
+  /** @param {object} app the wasm handle (use init()) */
+  constructor(app) {
+    this.#app = app;
+  }
+  /** `{ project, environment, installation, user? }` */
+  get context() {
+    return this.#app.context;
+  }
+  /** `{ id, status, config }` */
+  get installation() {
+    return this.#app.installation;
+  }
+  /** The setup code captured from `?code=`, or null. */
+  setupCode() {
+    return this.#app.setupCode() ?? null;
+  }
+  /** `context.project.mgmtApi` without its last path segment. */
+  managementApiBaseUrl() {
+    return this.#app.managementApiBaseUrl();
+  }
+  /** @param {{ status?: "PENDING"|"COMPLETED"|"DISABLED", config?: object }} update */
+  updateInstallation(update) {
+    return this.#app.updateInstallation(update);
+  }
+  /** @param {{ endpoint?: string }} [options] */
+  exchangeSetupCode(options) {
+    return this.#app.exchangeSetupCode(options);
+  }
+  /** @param {{ message: string, variant?: "info"|"success"|"warning"|"error" }} toast */
+  showToast(toast) {
+    return this.#app.showToast(toast);
+  }
+  /** @param {{ height: number, width?: number }} size */
+  resize(size) {
+    return this.#app.resize(size);
+  }
+  /**
+   * Calls `callback(context)` on every context the parent pushes.
+   * @returns {() => void} unsubscribe
+   */
+  onContextChange(callback) {
+    const id = this.#app.onContextChange(callback);
+    return () => this.#app.offContextChange(id);
+  }
+  /** Disconnects; calls in flight reject with code "closed". */
+  close() {
+    this.#app.close();
+  }
+}
+
+/** Whether `err` is an SDK error (it then has a stable `code`). */
+export function isTallyError(err) {
+  return err instanceof Error && err.name === "TallyError" && typeof err.code === "string";
+}

@@ -1,0 +1,79 @@
+export declare const ABI_VERSION: number;
+
+/** Why a call into the module failed: "bad_input", "trap", "abi_version", "missing_export", "bad_output". */
+export declare class VerifierError extends Error {
+  code: string;
+}
+
+export type Api = "content" | "management";
+
+/** A token record as the authority serves it (secrets only as their SHA-256). */
+export interface TokenRecord {
+  tokenId: string;
+  secretHash: string;
+  kind: "APP" | "PAT" | "SYSTEM" | "SESSION";
+  name: string;
+  projectId?: string | null;
+  environmentId?: string | null;
+  installationId?: string | null;
+  principal?: string | null;
+  grants: Grant[];
+  expiresAt?: number | null;
+  revoked?: boolean;
+}
+
+export interface Grant {
+  api: Api;
+  action: string;
+  models?: "*" | string[];
+  stages?: "*" | string[];
+  locales?: "*" | string[];
+  environments?: "*" | string[];
+  condition?: Record<string, string> | null;
+  unmask?: string[];
+}
+
+export interface EnvironmentRecord {
+  id: string;
+  defaultStage?: string;
+  publicGrants?: Grant[];
+}
+
+export interface VerifyRequest {
+  api: Api;
+  action: string;
+  environmentId?: string | null;
+  model?: string | null;
+  stage?: string | null;
+  locale?: string | null;
+  document?: Record<string, string> | null;
+  sensitiveFields?: string[];
+  /** Unix seconds. */
+  now: number;
+}
+
+export interface Decision {
+  allow: boolean;
+  reason: string;
+  principal?: string;
+  filter?: Array<Record<string, string>>;
+  masked: string[];
+}
+
+export declare class Verifier {
+  parse(header: string): { tokenId: string } | { reason: string };
+  verify(header: string, input: { record: TokenRecord | null; environment: EnvironmentRecord | null; request: VerifyRequest }): Decision;
+  verifyBytes(header: Uint8Array, input: Uint8Array): Decision;
+}
+
+export declare function loadVerifier(source?: BufferSource | WebAssembly.Module): Promise<Verifier>;
+
+export declare function decide(
+  verifier: Verifier,
+  input: {
+    authorization?: string | null;
+    lookup(tokenId: string): TokenRecord | null | Promise<TokenRecord | null>;
+    environment?: EnvironmentRecord | null;
+    request: VerifyRequest;
+  },
+): Promise<Decision>;

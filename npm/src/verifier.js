@@ -1,0 +1,42 @@
+// tally-sdk/verifier: the edge verifier. Runs the same verifier module that
+// the tally host embeds (dist/tally-verifier.wasm, built from verifier-core),
+// through the ABI driver in verifier-abi.js, in Node, Deno, browsers and
+// workers.
+import { loadVerifier as instantiate } from "./verifier-abi.js";
+
+export { ABI_VERSION, Verifier, VerifierError } from "./verifier-abi.js";
+
+const bundled = new URL("../dist/tally-verifier.wasm", import.meta.url);
+
+async function bundledBytes() {
+  if (bundled.protocol === "file:") {
+    const { readFile } = await import("node:fs/promises");
+    return readFile(bundled);
+  }
+  const response = await fetch(bundled);
+  if (!response.ok) throw new Error(`cannot load ${bundled}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * Instantiates the verifier module: the bundled one by default, or `source`
+ * (bytes or a compiled WebAssembly.Module, e.g. a Workers wasm import).
+ * @param {BufferSource | WebAssembly.Module} [source]
+ */
+export async function loadVerifier(source) {
+  return instantiate(source ?? (await bundledBytes()));
+}
+
+/**
+ * One decision, DESIGN's request flow: parse the Authorization value, look
+ * the token record up (your cache, KV or the authority), verify.
+ * @param {import("./verifier-abi.js").Verifier} verifier
+ * @param {{ authorization?: string|null, lookup: (tokenId: string) => object|null|Promise<object|null>,
+ *           environment?: object|null, request: object }} input
+ */
+export async function decide(verifier, { authorization, lookup, environment = null, request }) {
+  const header = authorization ?? "";
+  const parsed = verifier.parse(header);
+  const record = "tokenId" in parsed ? await lookup(parsed.tokenId) : null;
+  return verifier.verify(header, { record: record ?? null, environment, request });
+}

@@ -1,8 +1,13 @@
-//! Builds the verifier module (verifier-core for wasm32 with the `module`
-//! feature, profile `wasm-release`) so `tally` embeds it: a fresh
-//! `cargo build` needs no hand step. Same command and target dir as
-//! `verifier-core/build-module.sh`, so the host and the npm package ship one
-//! artifact.
+//! Builds what `tally` embeds, so a fresh `cargo build` needs no hand step:
+//!
+//! - the verifier module (verifier-core for wasm32 with the `module` feature,
+//!   profile `wasm-release`), with the same command and target dir as
+//!   `verifier-core/build-module.sh`, so the host and the npm package ship one
+//!   artifact;
+//! - the studio's platform bridge: `sdk-wasm` with its `parent` feature for
+//!   wasm32 (profile `sdk-release`, as `npm run build` does) and its
+//!   wasm-bindgen glue, made with `wasm-bindgen-cli-support` (the library of
+//!   the wasm-bindgen CLI, pinned to the wasm-bindgen crate's version).
 // A build script reports failure by panicking with a message.
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -21,6 +26,8 @@ fn main() {
     for path in [
         "verifier-core/src",
         "verifier-core/Cargo.toml",
+        "sdk-wasm/src",
+        "sdk-wasm/Cargo.toml",
         "Cargo.lock",
         "Cargo.toml",
     ] {
@@ -28,24 +35,65 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
-    // A target dir of its own: the outer build holds the lock on the main one.
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+    let target_root = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"))
-        .join("verifier-module");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&workspace)
-        .args([
-            "build",
-            "--locked",
+        .unwrap_or_else(|| workspace.join("target"));
+
+    // Target dirs of their own: the outer build holds the lock on the main one.
+    let verifier_dir = target_root.join("verifier-module");
+    wasm_build(
+        &workspace,
+        &verifier_dir,
+        &[
             "-p",
             "verifier-core",
-            "--target",
-            "wasm32-unknown-unknown",
-        ])
-        .args(["--profile", "wasm-release", "--features", "module"])
-        .env("CARGO_TARGET_DIR", &target_dir);
+            "--profile",
+            "wasm-release",
+            "--features",
+            "module",
+        ],
+        "the verifier module",
+    );
+    let built = verifier_dir.join("wasm32-unknown-unknown/wasm-release/verifier_core.wasm");
+    copy(&built, &out_dir.join("tally-verifier.wasm"));
+
+    let bridge_dir = target_root.join("studio-bridge");
+    wasm_build(
+        &workspace,
+        &bridge_dir,
+        &[
+            "-p",
+            "sdk-wasm",
+            "--lib",
+            "--profile",
+            "sdk-release",
+            "--no-default-features",
+            "--features",
+            "parent",
+        ],
+        "the studio's platform bridge (sdk-wasm)",
+    );
+    let bridge = bridge_dir.join("wasm32-unknown-unknown/sdk-release/tally_sdk.wasm");
+    let glue_dir = out_dir.join("bridge");
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&bridge)
+        .web(true)
+        .and_then(|b| {
+            b.typescript(false)
+                .out_name("tally_sdk")
+                .generate(&glue_dir)
+        })
+        .unwrap_or_else(|e| panic!("wasm-bindgen could not process the bridge: {e:#}"));
+}
+
+/// `cargo build --locked --target wasm32-unknown-unknown <args>` into `target_dir`.
+fn wasm_build(workspace: &Path, target_dir: &Path, args: &[&str], what: &str) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args(["build", "--locked", "--target", "wasm32-unknown-unknown"])
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir);
     // Nothing of the outer build's configuration leaks into the module.
     for var in [
         "RUSTFLAGS",
@@ -59,13 +107,11 @@ fn main() {
     }
     let status = cmd
         .status()
-        .expect("cannot run cargo to build the verifier module");
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {what}: {e}"));
     assert!(
         status.success(),
-        "building the verifier module failed; is the target installed? `rustup target add wasm32-unknown-unknown`"
+        "building {what} failed; is the target installed? `rustup target add wasm32-unknown-unknown`"
     );
-    let built = target_dir.join("wasm32-unknown-unknown/wasm-release/verifier_core.wasm");
-    copy(&built, &out_dir.join("tally-verifier.wasm"));
 }
 
 fn copy(from: &Path, to: &Path) {

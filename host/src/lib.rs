@@ -16,6 +16,7 @@
 //! - `gateway/`: `/v1/verify` and the proxy, both deciding with the plugin,
 //!   and the throttle for failed verifications.
 //! - `http/`: the axum router; errors map to statuses in one place.
+//! - `studio/`: the studio page at `/studio` and its sessions.
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
 //!   passed in so tests control them.
 //!
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod random;
 pub mod runtime;
 pub mod storage;
+pub mod studio;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -176,6 +176,7 @@ async fn serve(
     let server = host::http::Server::spawn(listener, router, shutdown_signal())?;
     tracing::info!(addr = %server.addr, %public_url, "tally is serving");
     println!("listening on http://{}", server.addr);
+    println!("studio: {}/studio", public_url.trim_end_matches('/'));
     server.wait().await?;
     tracing::info!("stopped");
     Ok(())

@@ -77,3 +77,9 @@ export declare function decide(
     request: VerifyRequest;
   },
 ): Promise<Decision>;
+
+/** Reasons that mean "no valid credentials" (HTTP 401); other denials are 403. */
+export declare const UNAUTHENTICATED: readonly string[];
+
+/** 200 allowed, 401 without valid credentials, 403 not granted (as the tally gateway). */
+export declare function httpStatus(decision: { allow: boolean; reason: string }): 200 | 401 | 403;

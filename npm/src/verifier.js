@@ -40,3 +40,16 @@ export async function decide(verifier, { authorization, lookup, environment = nu
   const record = "tokenId" in parsed ? await lookup(parsed.tokenId) : null;
   return verifier.verify(header, { record: record ?? null, environment, request });
 }
+
+/** Reasons that mean "no valid credentials" (HTTP 401); other denials are 403. */
+export const UNAUTHENTICATED = Object.freeze(["missing_credentials", "malformed", "unknown_token", "bad_secret", "expired", "revoked"]);
+
+/**
+ * The HTTP status for a decision, as the tally gateway answers: 200 allowed,
+ * 401 without valid credentials, 403 not granted.
+ * @param {{ allow: boolean, reason: string }} decision
+ */
+export function httpStatus(decision) {
+  if (decision.allow) return 200;
+  return UNAUTHENTICATED.includes(decision.reason) ? 401 : 403;
+}

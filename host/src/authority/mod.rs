@@ -23,13 +23,14 @@ use serde_json::json;
 use verifier_core::exchange::{ExchangeRequest, ExchangeResponse};
 use verifier_core::token::hash_secret_text;
 use verifier_core::{
-    Action, Api, Credentials, Grant, Installation, InstallationStatus, InstallationUpdate,
-    IssuedToken, OpaqueSecret, Reason, Request, SecretHash, TokenId, TokenKind, TokenRecord,
-    validate_grants,
+    Action, Api, Credentials, Environment, Grant, Installation, InstallationStatus,
+    InstallationUpdate, IssuedToken, OpaqueSecret, Reason, Request, SecretHash, TokenId, TokenKind,
+    TokenRecord, validate_grants,
 };
 
 pub use views::{
-    AppCreated, EnvironmentView, Installed, IssuedTokenView, ProjectView, SetupCodeView, TokenView,
+    AppCreated, AppView, EnvironmentView, Installed, IssuedTokenView, ProjectListing, ProjectView,
+    SetupCodeView, TokenView,
 };
 
 use crate::clock::Clock;
@@ -832,6 +833,66 @@ impl Authority {
             token: issued.token(),
             expires_at: body.expires_at,
         })
+    }
+
+    /// `GET /v1/projects`: every project with its environments.
+    pub fn projects(&self) -> Result<Vec<ProjectListing>, AuthorityError> {
+        let mut environments = self.store.environments()?;
+        Ok(self
+            .store
+            .projects()?
+            .into_iter()
+            .map(|p| {
+                let (mine, rest) = environments.drain(..).partition(|e| e.project_id == p.id);
+                environments = rest;
+                ProjectListing {
+                    project: ProjectView::new(p, &self.config.public_url),
+                    environments: mine
+                        .into_iter()
+                        .map(EnvironmentView::from)
+                        .collect::<Vec<_>>(),
+                }
+            })
+            .collect())
+    }
+
+    /// `GET /v1/apps`: every app, without secrets.
+    pub fn apps(&self) -> Result<Vec<AppView>, AuthorityError> {
+        Ok(self.store.apps()?.into_iter().map(AppView::from).collect())
+    }
+
+    /// `GET /v1/installations`: every installation.
+    pub fn installations(&self) -> Result<Vec<Installation>, AuthorityError> {
+        Ok(self.store.installations()?)
+    }
+
+    /// `GET /v1/records/{tokenId}`: what a verifier needs of a token (the
+    /// secret only as its hash). Revoked tokens are served, marked.
+    pub fn record(&self, id: &str) -> Result<TokenRecord, AuthorityError> {
+        let token_id = TokenId::parse(id).map_err(|_| AuthorityError::NotFound("token"))?;
+        let row = self
+            .store
+            .token(&token_id)?
+            .ok_or(AuthorityError::NotFound("token"))?;
+        Ok(row.record.clone())
+    }
+
+    /// `GET /v1/environments/{e}/record`: what a verifier needs of an environment.
+    pub fn environment_record(&self, id: &str) -> Result<Environment, AuthorityError> {
+        let row = self
+            .store
+            .environment(id)?
+            .ok_or(AuthorityError::NotFound("environment"))?;
+        Ok(Environment {
+            id: row.id,
+            default_stage: row.default_stage,
+            public_grants: row.public_grants,
+        })
+    }
+
+    /// The public base URL (`--public-url`, or `http://<listen address>`).
+    pub fn public_url(&self) -> &str {
+        &self.config.public_url
     }
 
     /// `GET /v1/tokens`: metadata, never secrets or hashes.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use verifier_core::{Grant, Installation, TokenKind};
 
-use crate::storage::{EnvironmentRow, Project, TokenRow};
+use crate::storage::{AppRow, EnvironmentRow, Project, TokenRow};
 
 /// A project, with its management API URL.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +58,51 @@ impl From<EnvironmentRow> for EnvironmentView {
             default_stage: e.default_stage,
             public_grants: e.public_grants,
             created_at: e.created_at,
+        }
+    }
+}
+
+/// A project with its environments (`GET /v1/projects`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectListing {
+    /// The project.
+    #[serde(flatten)]
+    pub project: ProjectView,
+    /// Its environments, oldest first.
+    pub environments: Vec<EnvironmentView>,
+}
+
+/// A registered app, without its secret (`GET /v1/apps`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Public client id.
+    pub client_id: String,
+    /// Where the platform opens the app's setup page.
+    pub setup_url: String,
+    /// Origins the app's frames are served from.
+    pub origins: Vec<String>,
+    /// What its app tokens may do.
+    pub grants: Vec<Grant>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<AppRow> for AppView {
+    fn from(a: AppRow) -> Self {
+        AppView {
+            id: a.id,
+            name: a.name,
+            client_id: a.client_id,
+            setup_url: a.setup_url,
+            origins: a.origins,
+            grants: a.grants,
+            created_at: a.created_at,
         }
     }
 }

@@ -11,9 +11,12 @@ use serde::de::DeserializeOwned;
 use super::{ApiError, AppState, blocking};
 use crate::authority::{Actor, AuthorityError, Caller};
 
-fn authorization(parts: &Parts) -> Result<String, ApiError> {
+/// The caller's credentials: the `Authorization` value, or else, for a
+/// studio request (session cookie and `X-Tally-Studio: 1`), the admin token
+/// its session was opened with. Nothing (`""`) when neither.
+fn authorization(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
     match parts.headers.get(AUTHORIZATION) {
-        None => Ok(String::new()),
+        None => Ok(studio_credentials(parts, state).unwrap_or_default()),
         Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
             ApiError(AuthorityError::Unauthorized {
                 reason: "malformed",
@@ -21,6 +24,16 @@ fn authorization(parts: &Parts) -> Result<String, ApiError> {
             })
         }),
     }
+}
+
+fn studio_credentials(parts: &Parts, state: &AppState) -> Option<String> {
+    let value = crate::studio::session_cookie(&parts.headers)?;
+    let marked = parts
+        .headers
+        .get(crate::studio::SESSION_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    // Without the header a cookie alone authenticates nothing (CSRF).
+    marked.then(|| state.sessions.token(value, state.authority.now()))?
 }
 
 /// A caller with the management `admin` grant.
@@ -32,7 +45,7 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = authorization(parts)?;
+        let header = authorization(parts, state)?;
         blocking(state, move |a| a.authenticate_admin(&header))
             .await
             .map(Admin)
@@ -48,7 +61,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = authorization(parts)?;
+        let header = authorization(parts, state)?;
         blocking(state, move |a| a.authenticate(&header))
             .await
             .map(Authed)

@@ -24,7 +24,8 @@ use tower_http::trace::TraceLayer;
 use verifier_core::{Grant, InstallationUpdate};
 
 pub use error::ApiError;
-use extract::{Admin, Authed, JsonBody, RawBody};
+pub(crate) use extract::JsonBody;
+use extract::{Admin, Authed, RawBody};
 
 use crate::authority::{
     Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,
@@ -51,6 +52,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// The gateway's upstream, if any.
     pub upstream: Option<Upstream>,
+    /// Open studio sessions.
+    pub sessions: crate::studio::Sessions,
 }
 
 /// How the verify path and the gateway are set up.
@@ -116,16 +119,20 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         plugin_path: options.plugin_path,
         throttle: Throttle::new(options.throttle_failures, options.throttle_window),
         upstream: options.upstream.as_deref().map(Upstream::new),
+        sessions: crate::studio::Sessions::default(),
     });
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
-        .route("/v1/projects", post(create_project))
+        .route("/v1/projects", post(create_project).get(list_projects))
         .route("/v1/projects/{p}/environments", post(create_environment))
         .route("/v1/environments/{e}/public-grants", put(set_public_grants))
-        .route("/v1/apps", post(create_app))
+        .route("/v1/apps", post(create_app).get(list_apps))
+        .route("/v1/installations", get(list_installations))
+        .route("/v1/records/{t}", get(token_record))
+        .route("/v1/environments/{e}/record", get(environment_record))
         .route("/v1/environments/{e}/installations", post(install))
         .route(
             "/v1/installations/{i}",
@@ -145,6 +152,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
             "/v1/content/{environment}/{model}/{id}",
             any(gateway::proxy),
         )
+        .merge(crate::studio::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
@@ -331,6 +339,43 @@ async fn create_token(
 ) -> Created<crate::authority::IssuedTokenView> {
     let token = blocking(&s, move |a| a.create_token(&actor, body)).await?;
     Ok((StatusCode::CREATED, Json(token)))
+}
+
+async fn list_projects(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+) -> Answer<Vec<crate::authority::ProjectListing>> {
+    Ok(Json(blocking(&s, |a| a.projects()).await?))
+}
+
+async fn list_apps(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+) -> Answer<Vec<crate::authority::AppView>> {
+    Ok(Json(blocking(&s, |a| a.apps()).await?))
+}
+
+async fn list_installations(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+) -> Answer<Vec<verifier_core::Installation>> {
+    Ok(Json(blocking(&s, |a| a.installations()).await?))
+}
+
+async fn token_record(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+    Path(t): Path<String>,
+) -> Answer<verifier_core::TokenRecord> {
+    Ok(Json(blocking(&s, move |a| a.record(&t)).await?))
+}
+
+async fn environment_record(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+    Path(e): Path<String>,
+) -> Answer<verifier_core::Environment> {
+    Ok(Json(blocking(&s, move |a| a.environment_record(&e)).await?))
 }
 
 async fn list_tokens(

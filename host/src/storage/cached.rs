@@ -230,4 +230,20 @@ impl<S: Store> Store for CachedStore<S> {
     fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         self.inner.audit_after(after, limit)
     }
+
+    fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        self.inner.projects()
+    }
+
+    fn environments(&self) -> Result<Vec<EnvironmentRow>, StoreError> {
+        self.inner.environments()
+    }
+
+    fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
+        self.inner.apps()
+    }
+
+    fn installations(&self) -> Result<Vec<Installation>, StoreError> {
+        self.inner.installations()
+    }
 }

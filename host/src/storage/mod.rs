@@ -248,4 +248,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit events with `seq > after`, oldest first, at most `limit`.
     fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Every project, oldest first.
+    fn projects(&self) -> Result<Vec<Project>, StoreError>;
+
+    /// Every environment, oldest first.
+    fn environments(&self) -> Result<Vec<EnvironmentRow>, StoreError>;
+
+    /// Every app, oldest first.
+    fn apps(&self) -> Result<Vec<AppRow>, StoreError>;
+
+    /// Every installation, oldest first.
+    fn installations(&self) -> Result<Vec<Installation>, StoreError>;
 }

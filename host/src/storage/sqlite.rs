@@ -273,6 +273,33 @@ fn one<T>(
     }
 }
 
+/// Every row of `sql`, mapped.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    map: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+fn environment_from_row(r: &Row<'_>) -> Result<EnvironmentRow, StoreError> {
+    let grants: String = r.get(4)?;
+    Ok(EnvironmentRow {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        name: r.get(2)?,
+        default_stage: r.get(3)?,
+        public_grants: serde_json::from_str(&grants)?,
+        created_at: r.get(5)?,
+    })
+}
+
 impl Store for SqliteStore {
     fn is_empty(&self) -> Result<bool, StoreError> {
         self.read(|c| {
@@ -341,17 +368,7 @@ impl Store for SqliteStore {
                 "SELECT id, project_id, name, default_stage, public_grants, created_at \
                  FROM environments WHERE id = ?1",
                 [id],
-                |r| {
-                    let grants: String = r.get(4)?;
-                    Ok(EnvironmentRow {
-                        id: r.get(0)?,
-                        project_id: r.get(1)?,
-                        name: r.get(2)?,
-                        default_stage: r.get(3)?,
-                        public_grants: serde_json::from_str(&grants)?,
-                        created_at: r.get(5)?,
-                    })
-                },
+                environment_from_row,
             )
         })
     }
@@ -593,6 +610,55 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound("token"));
             }
             insert_token(tx, new)
+        })
+    }
+
+    fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        self.read(|c| {
+            all(
+                c,
+                "SELECT id, name, created_at FROM projects ORDER BY created_at, id",
+                |r| {
+                    Ok(Project {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn environments(&self) -> Result<Vec<EnvironmentRow>, StoreError> {
+        self.read(|c| {
+            all(
+                c,
+                "SELECT id, project_id, name, default_stage, public_grants, created_at \
+                 FROM environments ORDER BY created_at, id",
+                environment_from_row,
+            )
+        })
+    }
+
+    fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
+        self.read(|c| {
+            all(
+                c,
+                "SELECT id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at \
+                 FROM apps ORDER BY created_at, id",
+                app_from_row,
+            )
+        })
+    }
+
+    fn installations(&self) -> Result<Vec<Installation>, StoreError> {
+        self.read(|c| {
+            all(
+                c,
+                "SELECT id, app_id, environment_id, status, config FROM installations \
+                 ORDER BY created_at, id",
+                installation_from_row,
+            )
         })
     }
 

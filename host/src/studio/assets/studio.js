@@ -1,0 +1,300 @@
+// Tally studio: one page over the management API. Signed in with an admin
+// token that is posted once to /studio/session; after that the browser holds
+// only an HttpOnly, SameSite=Strict session cookie, and every API call carries
+// `X-Tally-Studio: 1` (a header a cross-site form cannot send). Nothing is
+// kept in localStorage. Content comes from the API and is set as text, never
+// as HTML.
+import { createAppFrame } from "/studio/bridge/src/parent.js";
+
+const $ = (selector) => document.querySelector(selector);
+const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null };
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: { "x-tally-studio": "1", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const error = new Error(data?.message ?? `HTTP ${response.status}`);
+    error.reason = data?.reason;
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+function toast(message, variant = "info") {
+  const el = $("#toast");
+  el.textContent = message;
+  el.dataset.variant = variant;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (el.hidden = true), 4000);
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  if (className) td.className = className;
+  return td;
+}
+
+function fill(table, rows) {
+  const body = $(`${table} tbody`);
+  body.replaceChildren(...rows);
+}
+
+function options(select, items, label) {
+  const current = select.value;
+  select.replaceChildren(
+    ...items.map((item) => {
+      const option = document.createElement("option");
+      option.value = item.id;
+      option.textContent = label(item);
+      return option;
+    }),
+  );
+  if (items.some((i) => i.id === current)) select.value = current;
+}
+
+function guard(handler) {
+  return async (event) => {
+    event.preventDefault?.();
+    try {
+      await handler(event);
+    } catch (e) {
+      toast(e.message, "error");
+    }
+  };
+}
+
+// --- session ---------------------------------------------------------------
+
+async function start() {
+  const session = await api("GET", "/studio/session");
+  $("#sign-in").hidden = session.signedIn;
+  $("#studio").hidden = !session.signedIn;
+  $("#sign-out").hidden = !session.signedIn;
+  if (session.signedIn) {
+    await refreshAll();
+    setInterval(() => refreshInstallations().catch(() => {}), 1000);
+    setInterval(() => Promise.all([refreshTokens(), refreshAudit()]).catch(() => {}), 3000);
+  }
+}
+
+$("#sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("#admin-token");
+  try {
+    await api("POST", "/studio/session", { token: input.value.trim() });
+    input.value = "";
+    location.reload();
+  } catch (e) {
+    $("#sign-in-error").textContent = e.message;
+  }
+});
+
+$("#sign-out").addEventListener("click", guard(async () => {
+  await api("DELETE", "/studio/session");
+  location.reload();
+}));
+
+// --- lists -----------------------------------------------------------------
+
+async function refreshAll() {
+  await Promise.all([refreshProjects(), refreshApps(), refreshInstallations(), refreshTokens(), refreshAudit()]);
+}
+
+async function refreshProjects() {
+  state.projects = await api("GET", "/v1/projects");
+  const rows = [];
+  for (const p of state.projects) {
+    const environments = p.environments.length ? p.environments : [null];
+    for (const e of environments) {
+      const tr = document.createElement("tr");
+      tr.append(cell(`${p.name} (${p.id})`), cell(e ? `${e.name} (${e.id})` : "—"), cell(e?.defaultStage), cell(p.mgmtApi));
+      rows.push(tr);
+    }
+  }
+  fill("#projects", rows);
+  options($("#environment-form [name=project]"), state.projects, (p) => p.name);
+  const environments = state.projects.flatMap((p) => p.environments.map((e) => ({ ...e, project: p })));
+  options($("#install-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
+}
+
+async function refreshApps() {
+  state.apps = await api("GET", "/v1/apps");
+  fill("#apps", state.apps.map((a) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(a.name), cell(a.clientId), cell(a.setupUrl), cell(a.origins.join(", ")));
+    return tr;
+  }));
+  options($("#install-form [name=app]"), state.apps, (a) => a.name);
+}
+
+async function refreshInstallations() {
+  state.installations = await api("GET", "/v1/installations");
+  fill("#installations", state.installations.map((i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.installation = i.id;
+    const app = state.apps.find((a) => a.id === i.appId);
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = "Open";
+    open.addEventListener("click", guard(() => openInstallation(i.id)));
+    const actions = document.createElement("td");
+    actions.append(open);
+    tr.append(cell(i.id), cell(app?.name ?? i.appId), cell(i.environmentId), cell(i.status, `status status-${i.status}`), actions);
+    return tr;
+  }));
+  if (state.frame && state.frameInstallation) {
+    const now = state.installations.find((i) => i.id === state.frameInstallation);
+    const shown = state.frame.context.installation;
+    if (now && (now.status !== shown.status || JSON.stringify(now.config) !== JSON.stringify(shown.config))) {
+      state.frame.setContext({ ...state.frame.context, installation: now });
+    }
+  }
+}
+
+async function refreshTokens() {
+  const tokens = await api("GET", "/v1/tokens");
+  fill("#tokens", tokens.map((t) => {
+    const tr = document.createElement("tr");
+    tr.dataset.token = t.tokenId;
+    const actions = document.createElement("td");
+    if (!t.revoked) {
+      const revoke = document.createElement("button");
+      revoke.type = "button";
+      revoke.textContent = "Revoke";
+      revoke.addEventListener("click", guard(async () => {
+        await api("DELETE", `/v1/tokens/${t.tokenId}`);
+        toast(`Token ${t.tokenId} revoked`, "success");
+        await Promise.all([refreshTokens(), refreshAudit()]);
+      }));
+      actions.append(revoke);
+    }
+    tr.append(cell(t.tokenId), cell(t.kind), cell(t.name), cell(t.environmentId), cell(t.revoked ? "revoked" : "active", t.revoked ? "revoked" : ""), actions);
+    return tr;
+  }));
+}
+
+async function refreshAudit() {
+  const events = await api("GET", "/v1/audit?limit=100");
+  fill("#audit", events.slice().reverse().map((e) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(String(e.seq)), cell(new Date(e.at * 1000).toISOString()), cell(e.actor), cell(e.action), cell(e.target));
+    return tr;
+  }));
+}
+
+// --- forms -----------------------------------------------------------------
+
+const form = (selector) => Object.fromEntries(new FormData($(selector)));
+
+$("#project-form").addEventListener("submit", guard(async () => {
+  const { id, name } = form("#project-form");
+  await api("POST", "/v1/projects", { id, name });
+  $("#project-form").reset();
+  toast(`Project ${name} created`, "success");
+  await Promise.all([refreshProjects(), refreshAudit()]);
+}));
+
+$("#environment-form").addEventListener("submit", guard(async () => {
+  const { project, id, name } = form("#environment-form");
+  await api("POST", `/v1/projects/${encodeURIComponent(project)}/environments`, { id, name });
+  $("#environment-form [name=id]").value = "";
+  $("#environment-form [name=name]").value = "";
+  toast(`Environment ${name} created`, "success");
+  await Promise.all([refreshProjects(), refreshAudit()]);
+}));
+
+$("#app-form").addEventListener("submit", guard(async () => {
+  const { name, setupUrl, origins, grants } = form("#app-form");
+  const list = origins.trim() ? origins.split(",").map((o) => o.trim()).filter(Boolean) : [new URL(setupUrl).origin];
+  let parsed;
+  try {
+    parsed = JSON.parse(grants);
+  } catch {
+    throw new Error("Grants must be JSON, e.g. [{\"api\":\"content\",\"action\":\"read\"}]");
+  }
+  const created = await api("POST", "/v1/apps", { name, setupUrl, origins: list, grants: parsed });
+  $("#client-id").textContent = created.clientId;
+  $("#client-secret").textContent = created.clientSecret;
+  $("#app-secret").hidden = false;
+  $("#app-form").reset();
+  await Promise.all([refreshApps(), refreshAudit()]);
+}));
+
+$("#copy-secret").addEventListener("click", guard(async () => {
+  await navigator.clipboard.writeText($("#client-secret").textContent);
+  toast("Client secret copied", "success");
+}));
+
+// The page's Content-Security-Policy lists the registered app origins in
+// frame-src; a reload picks up the new app's (and drops the secret from the page).
+$("#secret-done").addEventListener("click", () => location.reload());
+
+$("#install-form").addEventListener("submit", guard(async () => {
+  const { environment, app } = form("#install-form");
+  const created = await api("POST", `/v1/environments/${encodeURIComponent(environment)}/installations`, { appId: app });
+  toast(`Installing ${created.installation.id}`, "info");
+  await refreshInstallations();
+  await showFrame(created.installation, created.setupUrl);
+}));
+
+async function openInstallation(id) {
+  const installation = state.installations.find((i) => i.id === id);
+  const app = state.apps.find((a) => a.id === installation.appId);
+  if (installation.status === "PENDING") {
+    const fresh = await api("POST", `/v1/installations/${encodeURIComponent(id)}/setup-code`);
+    return showFrame(installation, fresh.setupUrl);
+  }
+  return showFrame(installation, app.setupUrl);
+}
+
+// --- the app frame -----------------------------------------------------------
+
+async function showFrame(installation, url) {
+  const app = state.apps.find((a) => a.id === installation.appId);
+  const project = state.projects.find((p) => p.environments.some((e) => e.id === installation.environmentId));
+  const environment = project.environments.find((e) => e.id === installation.environmentId);
+  const session = await api("POST", `/v1/installations/${encodeURIComponent(installation.id)}/session-token`);
+  const context = {
+    project: { id: project.id, name: project.name, mgmtApi: project.mgmtApi },
+    environment: {
+      id: environment.id,
+      name: environment.name,
+      endpoint: `${location.origin}/v1/content/${environment.id}`,
+      authToken: session.token,
+    },
+    installation,
+    user: { id: "studio-admin", name: "Studio admin" },
+  };
+  state.frame?.destroy();
+  const iframe = $("#app-frame");
+  const appOrigin = new URL(url).origin;
+  if (!app.origins.includes(appOrigin)) throw new Error(`${appOrigin} is not one of the app's origins`);
+  state.frameInstallation = installation.id;
+  state.frame = await createAppFrame({
+    iframe,
+    appOrigin,
+    context,
+    handlers: {
+      updateInstallation: async (update) => {
+        const updated = await api("PATCH", `/v1/installations/${encodeURIComponent(installation.id)}`, update);
+        await refreshInstallations();
+        return updated;
+      },
+      showToast: ({ message, variant }) => toast(message, variant),
+    },
+  });
+  $("#frame-origin").textContent = appOrigin;
+  $("#frame-panel").hidden = false;
+  iframe.src = url;
+}
+
+start().catch((e) => toast(e.message, "error"));

@@ -79,7 +79,10 @@ fn main() {
         .input_path(&bridge)
         .web(true)
         .and_then(|b| {
+            // As the CLI does: without an argument, the glue loads the
+            // module from next to itself.
             b.typescript(false)
+                .omit_default_module_path(false)
                 .out_name("tally_sdk")
                 .generate(&glue_dir)
         })

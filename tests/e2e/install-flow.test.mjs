@@ -58,7 +58,7 @@ before(async () => {
     env: { PORT: "0", TALLY_URL: tallyUrl, TALLY_TOKEN: adminToken, UPSTREAM_URL: contentOrigin, CACHE_TTL_MS: String(EDGE_TTL_MS) },
   });
   processes.push(edge);
-  await edge.waitFor(/edge worker on (http:\/\/\S+)/);
+  await edge.waitFor(/edge worker on (http:\/\/[^\s,]+)/);
 
   // The app's origin must be known to register it; it starts once the studio
   // has shown its client credentials.
@@ -87,11 +87,9 @@ async function waitForAppFrame(pathname) {
 async function createModel(frame, via, name) {
   await frame.fill("#model-name", name);
   await frame.selectOption("#via", via);
-  const before = await frame.getAttribute("#result", "data-count");
   await frame.evaluate(() => { document.getElementById("result").dataset.status = ""; });
   await frame.click("#create-model");
   await frame.waitForFunction(() => document.getElementById("result").dataset.status !== "");
-  void before;
   return {
     status: Number(await frame.getAttribute("#result", "data-status")),
     text: await frame.textContent("#result"),
@@ -124,7 +122,7 @@ test("install an app from the studio and use it through the gateway and the edge
   await page.fill("#project-form [name=id]", "demo");
   await page.fill("#project-form [name=name]", "Demo shop");
   await page.click("#project-form button");
-  await page.waitForSelector("#environment-form [name=project] option[value=demo]");
+  await page.waitForSelector("#environment-form [name=project] option[value=demo]", { state: "attached" });
   await page.fill("#environment-form [name=id]", "master");
   await page.fill("#environment-form [name=name]", "Master");
   await page.click("#environment-form button");
@@ -142,7 +140,7 @@ test("install an app from the studio and use it through the gateway and the edge
   assert.equal(await page.textContent("#client-secret"), "", "the secret is gone after Done");
 
   app = start("app", process.execPath, [path.join(root, "examples/app/server/main.mjs")], {
-    env: { PORT: new URL(appOrigin).port, TALLY_URL: tallyUrl, EDGE_URL: (await edge.waitFor(/edge worker on (http:\/\/\S+)/))[1], CLIENT_ID: clientId, CLIENT_SECRET: clientSecret },
+    env: { PORT: new URL(appOrigin).port, TALLY_URL: tallyUrl, EDGE_URL: (await edge.waitFor(/edge worker on (http:\/\/[^\s,]+)/))[1], CLIENT_ID: clientId, CLIENT_SECRET: clientSecret },
   });
   processes.push(app);
   await app.waitFor(/example app on/);
@@ -150,10 +148,12 @@ test("install an app from the studio and use it through the gateway and the edge
   // --- install ----------------------------------------------------------------
   const studioAgain = await page.reload();
   assert.match(studioAgain.headers()["content-security-policy"], new RegExp(`frame-src ${appOrigin.replace(/[.:/]/g, "\\$&")}`));
-  await page.waitForSelector("#install-form [name=app] option");
+  await page.waitForSelector("#install-form [name=app] option", { state: "attached" });
   await page.selectOption("#install-form [name=environment]", "master");
   await page.click("#install-form button");
-  await page.waitForSelector("#frame-panel:not([hidden])");
+  await page.waitForSelector("#frame-panel:not([hidden])").catch(async (e) => {
+    throw new Error(`${e.message}\nstudio says: ${await page.textContent("#toast")}\n${problems.join("\n")}`);
+  });
   const frameSrc = await page.getAttribute("#app-frame", "src");
   const setupCode = new URL(frameSrc).searchParams.get("code");
   assert.ok(setupCode && setupCode.length >= 43, `the studio opened the setup URL with ?code= (${frameSrc})`);
@@ -181,11 +181,12 @@ test("install an app from the studio and use it through the gateway and the edge
   assert.equal(viaGateway.status, 201, viaGateway.text);
   assert.match(viaGateway.text, /gateway: 201 created model Post/);
   const viaEdge = await createModel(main, "edge", "Author");
-  assert.equal(viaEdge.status, 201, viaEdge.text);
+  assert.equal(viaEdge.status, 201, `${viaEdge.text}\n${edge.output().slice(-3000)}`);
   await screenshot("app-model-created", page.locator("#app-frame"));
 
   // --- revoke the app token in the studio -----------------------------------------
-  const appTokenRow = page.locator("#tokens tbody tr", { hasText: "APP" }).first();
+  // The row whose Kind cell is exactly APP (names such as "Example app" also say "app").
+  const appTokenRow = page.locator("#tokens tbody tr").filter({ has: page.locator("td:nth-child(2)", { hasText: /^APP$/ }) });
   await appTokenRow.waitFor();
   const appTokenId = await appTokenRow.getAttribute("data-token");
   await appTokenRow.locator("button", { hasText: "Revoke" }).click();

@@ -128,7 +128,8 @@ async function createModel(res, raw, tokens, cfg) {
   try {
     response = await fetch(`${base}/v1/content/${encodeURIComponent(environmentId)}/Model`, {
       method: "POST",
-      headers: { authorization: token, "content-type": "application/json" },
+      // The exchange answers the bare `<tokenId>.<secret>`, as Hygraph's does.
+      headers: { authorization: /\s/.test(token) ? token : `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({ name }),
     });
   } catch {

@@ -53,3 +53,17 @@ fn sqlite_reopens_with_its_data_and_schema() {
     assert_eq!(again.project("p").unwrap().unwrap().name, "P");
     assert_eq!(again.audit_after(0, 100).unwrap().len(), 4);
 }
+
+#[test]
+fn sqlite_listings_hold_everything_oldest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::listings_hold_everything_oldest_first(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
+fn sqlite_change_feed_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::change_feed_in_order(store(&dir, Durability::Normal).as_ref());
+}

@@ -20,8 +20,8 @@ use std::sync::{Arc, RwLock};
 use verifier_core::{Grant, Installation, SecretHash, TokenId};
 
 use super::{
-    AppRow, AuditEntry, AuditEvent, EnvironmentRow, Project, Redeem, SetupCodeRow, Store,
-    StoreError, TokenRow,
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
+    Store, StoreError, TokenRow,
 };
 
 /// Most cached tokens (and, separately, environments).
@@ -62,6 +62,27 @@ impl<S: Store> CachedStore<S> {
         let mut map = self.environments.write().unwrap_or_else(|p| p.into_inner());
         self.generation.fetch_add(1, Ordering::SeqCst);
         map.remove(id);
+    }
+
+    /// Applies the store's change feed after `cursor`: forgets every token
+    /// and environment changed since (by any node sharing the database) and
+    /// returns the new cursor. `tally serve` runs this a few times a second,
+    /// which bounds how long another node's revocation takes to reach this
+    /// node's cache.
+    pub fn sync_changes(&self, mut cursor: i64) -> Result<i64, StoreError> {
+        loop {
+            let changes = self.inner.changes_after(cursor, 1000)?;
+            for change in &changes {
+                match &change.changed {
+                    Changed::Token(record) => self.forget_token(&record.token_id),
+                    Changed::Environment(env) => self.forget_environment(&env.id),
+                }
+                cursor = change.seq;
+            }
+            if changes.len() < 1000 {
+                return Ok(cursor);
+            }
+        }
     }
 
     fn cached<K: std::hash::Hash + Eq + Clone, V: Clone>(
@@ -245,5 +266,13 @@ impl<S: Store> Store for CachedStore<S> {
 
     fn installations(&self) -> Result<Vec<Installation>, StoreError> {
         self.inner.installations()
+    }
+
+    fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        self.inner.changes_after(after, limit)
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        self.inner.last_change()
     }
 }

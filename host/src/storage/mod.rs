@@ -1,9 +1,11 @@
 //! Storage: one trait, [`Store`], that the authority runs on, its SQLite
-//! implementation ([`SqliteStore`], the embedded default), and a read cache
-//! for the verify path ([`CachedStore`]).
+//! implementation ([`SqliteStore`], the embedded default), its PostgreSQL
+//! implementation ([`PgStore`], for several authority nodes on one
+//! database), and a read cache for the verify path ([`CachedStore`]).
 //!
-//! The trait is synchronous: SQLite is an in-process library, and the HTTP
-//! layer calls the store from `spawn_blocking`. Every mutating call takes the
+//! The trait is synchronous: SQLite is an in-process library, PostgreSQL is
+//! reached with the synchronous `postgres` client, and the HTTP layer calls
+//! the store from `spawn_blocking`. Every mutating call takes the
 //! [`AuditEntry`] that describes it and writes both in one transaction, so the
 //! audit log never misses a change and never records one that did not happen.
 //!
@@ -11,6 +13,7 @@
 //! stored as SHA-256 hashes only.
 
 mod cached;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use serde::Serialize;
 use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
 pub use cached::CachedStore;
+pub use postgres::PgStore;
 pub use sqlite::{Durability, SqliteStore};
 
 /// A storage failure.
@@ -145,6 +149,25 @@ pub struct AuditEvent {
     pub entry: AuditEntry,
 }
 
+/// What changed for verifiers.
+#[derive(Debug, Clone)]
+pub enum Changed {
+    /// A token was created or changed (revoked, rotated, expiry cut); its
+    /// record as it is now.
+    Token(TokenRecord),
+    /// An environment was created or its public grants changed; as it is now.
+    Environment(EnvironmentRow),
+}
+
+/// One entry of the change feed ([`Store::changes_after`]).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Position in the feed: increasing, in commit order.
+    pub seq: i64,
+    /// What changed.
+    pub changed: Changed,
+}
+
 /// How redeeming a setup code ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redeem {
@@ -260,4 +283,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every installation, oldest first.
     fn installations(&self) -> Result<Vec<Installation>, StoreError>;
+
+    /// The change feed: changes with `seq > after`, in commit order, at most
+    /// `limit`. Every token ever stored appears (its creation is a change),
+    /// so reading from 0 builds a full replica; every later change to a token
+    /// or an environment appears again with the value as it is now.
+    /// Implementations must never let a change with a smaller `seq` become
+    /// visible after one with a larger `seq` (a reader's cursor would skip it).
+    fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
+
+    /// The `seq` of the last change (0 when there is none).
+    fn last_change(&self) -> Result<i64, StoreError>;
 }

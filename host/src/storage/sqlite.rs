@@ -16,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
 use super::{
-    AppRow, AuditEntry, AuditEvent, EnvironmentRow, Project, Redeem, SetupCodeRow, Store,
-    StoreError, TokenRow,
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
+    Store, StoreError, TokenRow,
 };
 
 /// SQLite's `synchronous` setting for the WAL.
@@ -32,7 +32,8 @@ pub enum Durability {
 const READERS: usize = 4;
 
 /// Migrations, applied in order; `PRAGMA user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE projects (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE environments (
@@ -60,7 +61,14 @@ CREATE INDEX tokens_by_installation ON tokens(installation_id);
 CREATE TABLE audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
-"#];
+"#,
+    r#"
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, token_id BLOB, environment_id TEXT);
+INSERT INTO changes (token_id) SELECT token_id FROM tokens ORDER BY created_at;
+INSERT INTO changes (environment_id) SELECT id FROM environments ORDER BY created_at;
+"#,
+];
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -177,30 +185,50 @@ fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
 const TOKEN_COLUMNS: &str = "token_id, secret_hash, kind, name, project_id, environment_id, \
      installation_id, principal, grants, expires_at, revoked, created_at";
 
+/// Appends a token change to the feed (SQLite has one writer, so `seq`
+/// order is commit order).
+fn token_changed(tx: &Transaction<'_>, id: &TokenId) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO changes (token_id) VALUES (?1)",
+        [&id.as_bytes()[..]],
+    )?;
+    Ok(())
+}
+
+fn environment_changed(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    tx.execute("INSERT INTO changes (environment_id) VALUES (?1)", [id])?;
+    Ok(())
+}
+
 fn token_from_row(row: &Row<'_>) -> Result<TokenRow, StoreError> {
-    let id: Vec<u8> = row.get(0)?;
+    token_from_row_at(row, 0)
+}
+
+/// A token from the 12 columns of [`TOKEN_COLUMNS`] starting at column `at`.
+fn token_from_row_at(row: &Row<'_>, at: usize) -> Result<TokenRow, StoreError> {
+    let id: Vec<u8> = row.get(at)?;
     let id: [u8; 8] = id
         .try_into()
         .map_err(|_| StoreError::Database("stored token id is not 8 bytes".into()))?;
-    let kind: String = row.get(2)?;
-    let grants: String = row.get(8)?;
+    let kind: String = row.get(at + 2)?;
+    let grants: String = row.get(at + 8)?;
     Ok(TokenRow {
         record: TokenRecord {
             token_id: TokenId::from_bytes(id),
-            secret_hash: hash_from(row.get(1)?)?,
+            secret_hash: hash_from(row.get(at + 1)?)?,
             kind: kind
                 .parse()
                 .map_err(|_| StoreError::Database(format!("unknown token kind {kind}")))?,
-            name: row.get(3)?,
-            project_id: row.get(4)?,
-            environment_id: row.get(5)?,
-            installation_id: row.get(6)?,
-            principal: row.get(7)?,
+            name: row.get(at + 3)?,
+            project_id: row.get(at + 4)?,
+            environment_id: row.get(at + 5)?,
+            installation_id: row.get(at + 6)?,
+            principal: row.get(at + 7)?,
             grants: serde_json::from_str(&grants)?,
-            expires_at: row.get(9)?,
-            revoked: row.get(10)?,
+            expires_at: row.get(at + 9)?,
+            revoked: row.get(at + 10)?,
         },
-        created_at: row.get(11)?,
+        created_at: row.get(at + 11)?,
     })
 }
 
@@ -226,7 +254,7 @@ fn insert_token(tx: &Transaction<'_>, t: &TokenRow) -> Result<(), StoreError> {
         ],
     )
     .map_err(conflict_on_unique("token"))?;
-    Ok(())
+    token_changed(tx, &r.token_id)
 }
 
 fn installation_from_row(row: &Row<'_>) -> Result<Installation, StoreError> {
@@ -289,14 +317,19 @@ fn all<T>(
 }
 
 fn environment_from_row(r: &Row<'_>) -> Result<EnvironmentRow, StoreError> {
-    let grants: String = r.get(4)?;
+    environment_from_row_at(r, 0)
+}
+
+/// An environment from its 6 columns starting at column `at`.
+fn environment_from_row_at(r: &Row<'_>, at: usize) -> Result<EnvironmentRow, StoreError> {
+    let grants: String = r.get(at + 4)?;
     Ok(EnvironmentRow {
-        id: r.get(0)?,
-        project_id: r.get(1)?,
-        name: r.get(2)?,
-        default_stage: r.get(3)?,
+        id: r.get(at)?,
+        project_id: r.get(at + 1)?,
+        name: r.get(at + 2)?,
+        default_stage: r.get(at + 3)?,
         public_grants: serde_json::from_str(&grants)?,
-        created_at: r.get(5)?,
+        created_at: r.get(at + 5)?,
     })
 }
 
@@ -356,8 +389,8 @@ impl Store for SqliteStore {
                     e.created_at
                 ],
             )
-            .map_err(conflict_on_unique("environment"))?;
-            Ok(())
+                        .map_err(conflict_on_unique("environment"))?;
+            environment_changed(tx, &e.id)
         })
     }
 
@@ -387,7 +420,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound("environment"));
             }
-            Ok(())
+            environment_changed(tx, id)
         })
     }
 
@@ -480,7 +513,12 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound("installation"));
             }
             if revoke_tokens {
-                tx.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?1", [&i.id])?;
+                                tx.execute("UPDATE tokens SET revoked = 1 WHERE installation_id = ?1", [&i.id])?;
+                tx.execute(
+                    "INSERT INTO changes (token_id) SELECT token_id FROM tokens \
+                     WHERE installation_id = ?1 ORDER BY created_at",
+                    [&i.id],
+                )?;
                 // Unredeemed codes of a disabled installation die with it.
                 tx.execute(
                     "UPDATE setup_codes SET used_at = ?2 WHERE installation_id = ?1 AND used_at IS NULL",
@@ -583,7 +621,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound("token"));
             }
-            Ok(())
+            token_changed(tx, id)
         })
     }
 
@@ -609,7 +647,51 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound("token"));
             }
+            token_changed(tx, old)?;
             insert_token(tx, new)
+        })
+    }
+
+    fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT c.seq, c.token_id IS NOT NULL, {}, \
+                 e.id, e.project_id, e.name, e.default_stage, e.public_grants, e.created_at \
+                 FROM changes c \
+                 LEFT JOIN tokens t ON t.token_id = c.token_id \
+                 LEFT JOIN environments e ON e.id = c.environment_id \
+                 WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+                TOKEN_COLUMNS
+                    .split(", ")
+                    .map(|col| format!("t.{col}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))?;
+            let mut rows = stmt.query(params![after, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let is_token: bool = row.get(1)?;
+                let changed = if is_token {
+                    Changed::Token(token_from_row_at(row, 2)?.record)
+                } else {
+                    Changed::Environment(environment_from_row_at(row, 14)?)
+                };
+                out.push(Change {
+                    seq: row.get(0)?,
+                    changed,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                    r.get(0)
+                })?,
+            )
         })
     }
 

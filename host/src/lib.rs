@@ -43,7 +43,7 @@ use verifier_core::IssuedToken;
 
 use crate::authority::{Actor, Authority, AuthorityConfig, AuthorityError};
 use crate::clock::Clock;
-use crate::storage::{CachedStore, Durability, SqliteStore, Store};
+use crate::storage::{CachedStore, Durability, PgStore, SqliteStore, Store};
 
 /// Opens the SQLite store in `data` and the authority over it. On the first
 /// start of an empty data dir it mints the admin token and returns it (the
@@ -55,6 +55,53 @@ pub fn open(
     config: AuthorityConfig,
 ) -> Result<(Arc<Authority>, Option<IssuedToken>), AuthorityError> {
     let store: Arc<dyn Store> = Arc::new(CachedStore::new(SqliteStore::open(data, sync)?));
+    start(store, clock, config)
+}
+
+/// How often a node on PostgreSQL reads the change feed to drop what other
+/// nodes changed from its cache: the bound on how long a revocation made on
+/// one node can still be honoured by another (plus one feed read).
+pub const CACHE_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Opens the PostgreSQL store at `url` (migrating it) and the authority over
+/// it, for one of several nodes sharing the database. Mints the admin token
+/// like [`open`] when the database holds no token yet.
+pub fn open_postgres(
+    url: &str,
+    clock: Arc<dyn Clock>,
+    config: AuthorityConfig,
+) -> Result<(Arc<Authority>, Option<IssuedToken>), AuthorityError> {
+    let cached = Arc::new(CachedStore::new(PgStore::open(url)?));
+    follow_changes(&cached)?;
+    start(cached, clock, config)
+}
+
+/// Keeps a node's cache in step with the other nodes: a thread that applies
+/// the change feed every [`CACHE_SYNC_INTERVAL`], until the store is dropped.
+fn follow_changes<S: Store>(cached: &Arc<CachedStore<S>>) -> Result<(), AuthorityError> {
+    let mut cursor = cached.last_change()?;
+    let weak = Arc::downgrade(cached);
+    std::thread::Builder::new()
+        .name("tally-cache-sync".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CACHE_SYNC_INTERVAL);
+                let Some(cached) = weak.upgrade() else { return };
+                match cached.sync_changes(cursor) {
+                    Ok(next) => cursor = next,
+                    Err(e) => tracing::warn!(error = %e, "cannot read the change feed; retrying"),
+                }
+            }
+        })
+        .map_err(|e| AuthorityError::Internal(format!("cannot start the cache sync: {e}")))?;
+    Ok(())
+}
+
+fn start(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: AuthorityConfig,
+) -> Result<(Arc<Authority>, Option<IssuedToken>), AuthorityError> {
     let first_start = store.is_empty()?;
     let authority = Arc::new(Authority::new(store, clock, config));
     let admin = if first_start {

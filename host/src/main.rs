@@ -38,6 +38,10 @@ enum Command {
         /// SQLite durability: normal survives process crashes, full also power loss.
         #[arg(long, value_enum, default_value = "normal")]
         sqlite_sync: Durability,
+        /// A PostgreSQL URL (`postgres://user:password@host/db`) instead of
+        /// SQLite in --data: several nodes may share it.
+        #[arg(long, env = "TALLY_DATABASE")]
+        database: Option<String>,
         /// Seconds a setup code stays redeemable.
         #[arg(long, default_value_t = 600)]
         setup_code_ttl: i64,
@@ -73,6 +77,9 @@ enum Command {
         /// A name for the token.
         #[arg(long, default_value = "admin")]
         name: String,
+        /// A PostgreSQL URL instead of SQLite in --data.
+        #[arg(long, env = "TALLY_DATABASE")]
+        database: Option<String>,
     },
 }
 
@@ -90,6 +97,7 @@ fn main() -> anyhow::Result<()> {
             listen,
             public_url,
             sqlite_sync,
+            database,
             setup_code_ttl,
             rotation_grace,
             plugin,
@@ -121,21 +129,27 @@ fn main() -> anyhow::Result<()> {
             options.throttle_failures = throttle_failures;
             options.throttle_window = throttle_window;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-            runtime.block_on(serve(data, listen, sqlite_sync, config, options))
+            let store = match database {
+                Some(url) => Store::Postgres(url),
+                None => Store::Sqlite(data, sqlite_sync),
+            };
+            runtime.block_on(serve(store, listen, config, options))
         }
         Command::ExportModule { path } => {
             std::fs::write(&path, DEFAULT_MODULE)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(())
         }
-        Command::AdminToken { data, name } => {
-            let (authority, first) = host::open(
-                &data,
-                Durability::Normal,
-                Arc::new(SystemClock),
-                AuthorityConfig::new(""),
-            )
-            .context("cannot open the data dir")?;
+        Command::AdminToken {
+            data,
+            name,
+            database,
+        } => {
+            let store = match database {
+                Some(url) => Store::Postgres(url),
+                None => Store::Sqlite(data, Durability::Normal),
+            };
+            let (authority, first) = store.open(AuthorityConfig::new(""))?;
             let issued = match first {
                 Some(issued) => issued,
                 None => authority
@@ -148,10 +162,33 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Where the data lives.
+enum Store {
+    Sqlite(PathBuf, Durability),
+    Postgres(String),
+}
+
+impl Store {
+    fn open(
+        self,
+        config: AuthorityConfig,
+    ) -> anyhow::Result<(
+        Arc<host::authority::Authority>,
+        Option<verifier_core::IssuedToken>,
+    )> {
+        match self {
+            Store::Sqlite(data, sync) => host::open(&data, sync, Arc::new(SystemClock), config)
+                .with_context(|| format!("cannot open the data dir {}", data.display())),
+            // The URL may hold a password: it is not repeated in the error.
+            Store::Postgres(url) => host::open_postgres(&url, Arc::new(SystemClock), config)
+                .context("cannot open the PostgreSQL database"),
+        }
+    }
+}
+
 async fn serve(
-    data: PathBuf,
+    store: Store,
     listen: SocketAddr,
-    sync: Durability,
     mut config: AuthorityConfig,
     options: Options,
 ) -> anyhow::Result<()> {
@@ -163,10 +200,7 @@ async fn serve(
         config.public_url = format!("http://{}", listener.local_addr()?);
     }
     let public_url = config.public_url.clone();
-    let (authority, admin) =
-        tokio::task::spawn_blocking(move || host::open(&data, sync, Arc::new(SystemClock), config))
-            .await?
-            .context("cannot open the data dir")?;
+    let (authority, admin) = tokio::task::spawn_blocking(move || store.open(config)).await??;
     if let Some(admin) = admin {
         // Printed once, on stdout, never logged.
         println!("admin token: {}", admin.header());

@@ -36,7 +36,7 @@ pub use views::{
 use crate::clock::Clock;
 use crate::random::{self, RandomError};
 use crate::storage::{
-    AppRow, AuditEntry, AuditEvent, EnvironmentRow, Project, Redeem, SetupCodeRow, Store,
+    AppRow, AuditEntry, AuditEvent, Change, EnvironmentRow, Project, Redeem, SetupCodeRow, Store,
     StoreError, TokenRow,
 };
 
@@ -172,6 +172,8 @@ pub struct Caller {
     pub record: TokenRecord,
     /// Whether its grants cover management `admin`.
     pub is_admin: bool,
+    /// Whether it may read the record feed: management `admin` or `replica`.
+    pub is_replica: bool,
 }
 
 /// Body of `POST /v1/projects`.
@@ -342,10 +344,19 @@ impl Authority {
             .map_err(unauthorized)?;
         let admin = Request::new(Api::Management, Action::ADMIN, now);
         let is_admin = token.authorize(None, &admin).allow;
+        let is_replica = is_admin
+            || Action::new("replica")
+                .map(|replica| {
+                    token
+                        .authorize(None, &Request::new(Api::Management, replica, now))
+                        .allow
+                })
+                .unwrap_or(false);
         Ok(Caller {
             actor: Actor(format!("token:{}", row.record.token_id)),
             record: row.record.clone(),
             is_admin,
+            is_replica,
         })
     }
 
@@ -359,6 +370,26 @@ impl Authority {
             });
         }
         Ok(caller.actor)
+    }
+
+    /// Authenticates and requires the management `admin` or `replica` grant:
+    /// who may read token records (`GET /v1/records…`).
+    pub fn authenticate_replica(&self, header: &str) -> Result<Actor, AuthorityError> {
+        let caller = self.authenticate(header)?;
+        if !caller.is_replica {
+            return Err(AuthorityError::Forbidden {
+                reason: Reason::NotGranted.as_str(),
+                message: "reading records needs the management admin or replica grant".into(),
+            });
+        }
+        Ok(caller.actor)
+    }
+
+    /// `GET /v1/records?after=&limit=`: one page of the change feed.
+    pub fn feed(&self, after: i64, limit: u32) -> Result<Vec<Change>, AuthorityError> {
+        Ok(self
+            .store
+            .changes_after(after.max(0), limit.clamp(1, 10_000))?)
     }
 
     fn require_installation_access(

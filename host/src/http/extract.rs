@@ -52,6 +52,22 @@ impl FromRequestParts<Arc<AppState>> for Admin {
     }
 }
 
+/// A caller that may read token records: management `admin` or `replica`.
+pub struct Replica;
+
+impl FromRequestParts<Arc<AppState>> for Replica {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let header = authorization(parts, state)?;
+        blocking(state, move |a| a.authenticate_replica(&header))
+            .await
+            .map(|_| Replica)
+    }
+}
+
 /// Any authenticated caller.
 pub struct Authed(pub Caller);
 

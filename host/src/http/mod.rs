@@ -25,7 +25,7 @@ use verifier_core::{Grant, InstallationUpdate};
 
 pub use error::ApiError;
 pub(crate) use extract::JsonBody;
-use extract::{Admin, Authed, RawBody};
+use extract::{Admin, Authed, RawBody, Replica};
 
 use crate::authority::{
     Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,
@@ -131,6 +131,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .route("/v1/environments/{e}/public-grants", put(set_public_grants))
         .route("/v1/apps", post(create_app).get(list_apps))
         .route("/v1/installations", get(list_installations))
+        .route("/v1/records", get(feed))
         .route("/v1/records/{t}", get(token_record))
         .route("/v1/environments/{e}/record", get(environment_record))
         .route("/v1/environments/{e}/installations", post(install))
@@ -364,7 +365,7 @@ async fn list_installations(
 
 async fn token_record(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Replica,
     Path(t): Path<String>,
 ) -> Answer<verifier_core::TokenRecord> {
     Ok(Json(blocking(&s, move |a| a.record(&t)).await?))
@@ -372,10 +373,66 @@ async fn token_record(
 
 async fn environment_record(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Replica,
     Path(e): Path<String>,
 ) -> Answer<verifier_core::Environment> {
     Ok(Json(blocking(&s, move |a| a.environment_record(&e)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+/// How often a waiting feed request looks again.
+const FEED_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+/// Longest wait a feed request may ask for, seconds.
+const FEED_MAX_WAIT: u64 = 30;
+
+/// `GET /v1/records?after=&limit=&wait=`: the change feed, long-polled: with
+/// `wait` (seconds, at most 30) an empty page is held until a change arrives
+/// or the wait is over.
+async fn feed(
+    State(s): State<Arc<AppState>>,
+    _: Replica,
+    Query(q): Query<FeedQuery>,
+) -> Answer<serde_json::Value> {
+    let limit = q.limit.unwrap_or(1000);
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_secs(q.wait.unwrap_or(0).min(FEED_MAX_WAIT));
+    let after = q.after;
+    loop {
+        let changes = blocking(&s, move |a| a.feed(after, limit)).await?;
+        if !changes.is_empty() || tokio::time::Instant::now() >= deadline {
+            let cursor = changes.last().map_or(after.max(0), |c| c.seq);
+            let changes: Vec<serde_json::Value> = changes
+                .into_iter()
+                .map(|c| match c.changed {
+                    crate::storage::Changed::Token(record) => {
+                        serde_json::json!({ "seq": c.seq, "record": record })
+                    }
+                    crate::storage::Changed::Environment(e) => serde_json::json!({
+                        "seq": c.seq,
+                        "environment": verifier_core::Environment {
+                            id: e.id,
+                            default_stage: e.default_stage,
+                            public_grants: e.public_grants,
+                        },
+                    }),
+                })
+                .collect();
+            return Ok(Json(
+                serde_json::json!({ "changes": changes, "cursor": cursor }),
+            ));
+        }
+        tokio::time::sleep(FEED_POLL).await;
+    }
 }
 
 async fn list_tokens(

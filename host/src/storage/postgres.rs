@@ -79,7 +79,26 @@ type Manager = PostgresConnectionManager<NoTls>;
 
 /// The PostgreSQL store.
 pub struct PgStore {
-    pool: Pool<Manager>,
+    /// Always `Some` until dropped (see `Drop`).
+    pool: Option<Pool<Manager>>,
+}
+
+impl Drop for PgStore {
+    /// The synchronous client closes a connection by blocking on its own
+    /// runtime, which panics on a thread that drives async tasks — where the
+    /// server's last reference may well be dropped. Close them on a thread
+    /// of their own then.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::Builder::new()
+                    .name("tally-pg-close".into())
+                    .spawn(move || drop(pool));
+            } else {
+                drop(pool);
+            }
+        }
+    }
 }
 
 impl From<postgres::Error> for StoreError {
@@ -135,13 +154,17 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(Manager::new(config, NoTls))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool: Some(pool) };
         store.migrate()?;
         Ok(store)
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
-        Ok(self.pool.get()?)
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| StoreError::Database("the store is closed".into()))?;
+        Ok(pool.get()?)
     }
 
     fn migrate(&self) -> Result<(), StoreError> {

@@ -1,0 +1,316 @@
+//! Two `tally serve` processes on one PostgreSQL database: a setup code
+//! exchanged concurrently on both yields exactly one token; a token created
+//! on one verifies on the other; a revocation on one is denied by the other
+//! within a second; the record feed serves the changes of both, in order.
+//!
+//! `#[ignore]`d without a server (see tests/storage_postgres.rs): `.ci/test`
+//! runs them with `--include-ignored` and `TALLY_TEST_POSTGRES` set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Node {
+    child: Child,
+    base: String,
+    admin: Option<String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs SQL with the synchronous client on a thread of its own (it blocks on
+/// a runtime of its own, which a tokio test thread may not).
+fn sql(url: &str, statements: String) -> Result<(), postgres::Error> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls)?;
+        c.batch_execute(&statements)
+    })
+    .join()
+    .unwrap()
+}
+
+/// A schema of its own for one test, dropped at the end.
+struct Schema {
+    admin_url: String,
+    name: String,
+}
+
+impl Schema {
+    fn new(tag: &str) -> Schema {
+        let admin_url = std::env::var("TALLY_TEST_POSTGRES")
+            .expect("needs PostgreSQL: set TALLY_TEST_POSTGRES");
+        let name = format!("n_{tag}_{}", std::process::id());
+        sql(
+            &admin_url,
+            format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"),
+        )
+        .unwrap();
+        Schema { admin_url, name }
+    }
+
+    /// The URL a node is given: the same database, this schema.
+    fn url(&self) -> String {
+        let sep = if self.admin_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.admin_url, self.name
+        )
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = sql(
+            &self.admin_url,
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+    }
+}
+
+fn node(url: &str) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut node = Node {
+        child,
+        base: String::new(),
+        admin: None,
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(token) = line.strip_prefix("admin token: ") {
+            node.admin = Some(token.to_owned());
+        }
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            node.base = addr.to_owned();
+            break;
+        }
+    }
+    assert!(!node.base.is_empty(), "the node never listened");
+    // Keep draining stdout so the pipe never fills.
+    std::thread::spawn(move || for _ in lines {});
+    node
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    auth: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = http.request(method, url).header("authorization", auth);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn verify(http: &reqwest::Client, base: &str, token: &str) -> StatusCode {
+    http.get(format!("{base}/v1/verify"))
+        .header("authorization", token)
+        .header("x-tally-environment", "master")
+        .header("x-tally-action", "read")
+        .header("x-tally-model", "Post")
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Nodes A and B on one schema, with a project, an environment and an app.
+async fn two_nodes(tag: &str) -> (Schema, Node, Node, String, reqwest::Client) {
+    let schema = Schema::new(tag);
+    let a = node(&schema.url());
+    let b = node(&schema.url());
+    let admin = a
+        .admin
+        .clone()
+        .expect("the first node on an empty database mints the admin token");
+    assert!(
+        b.admin.is_none(),
+        "the second node finds the token and mints none"
+    );
+    let http = reqwest::Client::new();
+    for (path, body) in [
+        ("/v1/projects", json!({"id": "p1", "name": "P"})),
+        (
+            "/v1/projects/p1/environments",
+            json!({"id": "master", "name": "Master"}),
+        ),
+    ] {
+        let (st, v) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{}{path}", a.base),
+            &admin,
+            Some(body),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+    }
+    (schema, a, b, admin, http)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+async fn a_setup_code_raced_on_two_nodes_yields_one_token() {
+    let (_schema, a, b, admin, http) = two_nodes("race").await;
+    let (_, app) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/v1/apps", a.base),
+        &admin,
+        Some(
+            json!({"name": "App", "setupUrl": "http://127.0.0.1:3000/setup",
+                    "origins": ["http://127.0.0.1:3000"],
+                    "grants": [{"api": "content", "action": "read"}]}),
+        ),
+    )
+    .await;
+    let (_, installed) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/v1/environments/master/installations", b.base),
+        &admin,
+        Some(json!({"appId": app["id"]})),
+    )
+    .await;
+    let body = json!({"clientId": app["clientId"], "clientSecret": app["clientSecret"],
+                      "exchangeCode": installed["setupCode"]});
+    let mut racers = Vec::new();
+    for i in 0..16 {
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let (http, body) = (http.clone(), body.clone());
+        racers.push(tokio::spawn(async move {
+            let res = http
+                .post(format!("{base}/v1/app-exchange-token"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut won = 0;
+    for r in racers {
+        let (status, v) = r.await.unwrap();
+        match status {
+            StatusCode::OK => won += 1,
+            StatusCode::GONE => assert_eq!(v["reason"], "code_used"),
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one exchange wins across both nodes");
+    let (_, tokens) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}/v1/tokens", b.base),
+        &admin,
+        None,
+    )
+    .await;
+    let apps = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "APP")
+        .count();
+    assert_eq!(apps, 1, "one APP token stored: {tokens}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+async fn tokens_and_revocations_cross_nodes_within_a_second() {
+    let (_schema, a, b, admin, http) = two_nodes("revoke").await;
+    let (st, pat) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/v1/tokens", a.base),
+        &admin,
+        Some(
+            json!({"kind": "PAT", "name": "reader", "environmentId": "master",
+                    "grants": [{"api": "content", "action": "read"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{pat}");
+    let token = format!("Bearer {}", pat["token"].as_str().unwrap());
+    // Made on A, verifies on B (and B now has it cached).
+    assert_eq!(verify(&http, &b.base, &token).await, StatusCode::OK);
+    assert_eq!(verify(&http, &b.base, &token).await, StatusCode::OK);
+
+    let (st, _) = call(
+        &http,
+        reqwest::Method::DELETE,
+        format!("{}/v1/tokens/{}", a.base, pat["tokenId"].as_str().unwrap()),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let revoked_at = Instant::now();
+    // A denies at once; B within the cache sync bound.
+    assert_eq!(
+        verify(&http, &a.base, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let lag = loop {
+        if verify(&http, &b.base, &token).await == StatusCode::UNAUTHORIZED {
+            break revoked_at.elapsed();
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "B still allows after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!("revocation on A denied by B after {} ms", lag.as_millis());
+
+    // The feed, read from B, has both changes in order.
+    let (st, feed) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}/v1/records?after=0", b.base),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let ours: Vec<&Value> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["record"]["tokenId"] == pat["tokenId"])
+        .collect();
+    assert_eq!(ours.len(), 2, "creation and revocation: {feed}");
+    assert!(ours[0]["seq"].as_i64() < ours[1]["seq"].as_i64());
+    assert_eq!(ours[1]["record"]["revoked"], true);
+}

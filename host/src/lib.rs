@@ -17,6 +17,7 @@
 //!   and the throttle for failed verifications.
 //! - `http/`: the axum router; errors map to statuses in one place.
 //! - `studio/`: the studio page at `/studio` and its sessions.
+//! - [`replica`]: following an authority's record feed (`--replica-of`).
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
 //!   passed in so tests control them.
 //!
@@ -32,6 +33,7 @@ pub mod gateway;
 pub mod http;
 pub mod metrics;
 pub mod random;
+pub mod replica;
 pub mod runtime;
 pub mod storage;
 pub mod studio;

@@ -42,6 +42,14 @@ enum Command {
         /// SQLite in --data: several nodes may share it.
         #[arg(long, env = "TALLY_DATABASE")]
         database: Option<String>,
+        /// Run as a verify-only replica of the authority at this URL: keep
+        /// its token records in memory from its record feed, answer
+        /// /v1/verify and the gateway locally, refuse changes (503).
+        #[arg(long, env = "TALLY_REPLICA_OF", conflicts_with = "database")]
+        replica_of: Option<String>,
+        /// The token the replica reads the feed with (management admin or replica grant).
+        #[arg(long, env = "TALLY_REPLICA_TOKEN", requires = "replica_of")]
+        replica_token: Option<String>,
         /// Seconds a setup code stays redeemable.
         #[arg(long, default_value_t = 600)]
         setup_code_ttl: i64,
@@ -98,6 +106,8 @@ fn main() -> anyhow::Result<()> {
             public_url,
             sqlite_sync,
             database,
+            replica_of,
+            replica_token,
             setup_code_ttl,
             rotation_grace,
             plugin,
@@ -129,9 +139,14 @@ fn main() -> anyhow::Result<()> {
             options.throttle_failures = throttle_failures;
             options.throttle_window = throttle_window;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-            let store = match database {
-                Some(url) => Store::Postgres(url),
-                None => Store::Sqlite(data, sqlite_sync),
+            let store = match (database, replica_of) {
+                (_, Some(url)) => Store::Replica {
+                    source: url,
+                    token: replica_token
+                        .context("--replica-of needs --replica-token (or TALLY_REPLICA_TOKEN)")?,
+                },
+                (Some(url), None) => Store::Postgres(url),
+                (None, None) => Store::Sqlite(data, sqlite_sync),
             };
             runtime.block_on(serve(store, listen, config, options))
         }
@@ -166,6 +181,11 @@ fn main() -> anyhow::Result<()> {
 enum Store {
     Sqlite(PathBuf, Durability),
     Postgres(String),
+    /// In memory, from another node's record feed.
+    Replica {
+        source: String,
+        token: String,
+    },
 }
 
 impl Store {
@@ -182,6 +202,7 @@ impl Store {
             // The URL may hold a password: it is not repeated in the error.
             Store::Postgres(url) => host::open_postgres(&url, Arc::new(SystemClock), config)
                 .context("cannot open the PostgreSQL database"),
+            Store::Replica { .. } => anyhow::bail!("a replica keeps no data of its own"),
         }
     }
 }
@@ -200,7 +221,20 @@ async fn serve(
         config.public_url = format!("http://{}", listener.local_addr()?);
     }
     let public_url = config.public_url.clone();
-    let (authority, admin) = tokio::task::spawn_blocking(move || store.open(config)).await??;
+    let (authority, admin) = match store {
+        Store::Replica { source, token } => {
+            let replica = Arc::new(host::storage::ReplicaStore::new());
+            let source = host::replica::Source::new(&source, &token);
+            let records = host::replica::catch_up(&replica, &source)
+                .await
+                .context("cannot read the authority's record feed")?;
+            println!("replica: {records} changes applied, following the feed");
+            tokio::spawn(host::replica::follow(Arc::clone(&replica), source));
+            let authority = host::authority::Authority::new(replica, Arc::new(SystemClock), config);
+            (Arc::new(authority), None)
+        }
+        store => tokio::task::spawn_blocking(move || store.open(config)).await??,
+    };
     if let Some(admin) = admin {
         // Printed once, on stdout, never logged.
         println!("admin token: {}", admin.header());

@@ -111,6 +111,10 @@ pub enum AuthorityError {
     /// returned.
     #[error("internal error")]
     Internal(String),
+    /// This node is a read-only replica (`--replica-of`): it verifies, and
+    /// changes are made on the authority (503).
+    #[error("this node is a read-only replica; make changes on the authority")]
+    ReadOnly,
 }
 
 impl AuthorityError {
@@ -125,6 +129,7 @@ impl AuthorityError {
             AuthorityError::Conflict(_) => "conflict",
             AuthorityError::TooLarge => "too_large",
             AuthorityError::Internal(_) => "internal",
+            AuthorityError::ReadOnly => "read_only_replica",
         }
     }
 }
@@ -137,6 +142,7 @@ impl From<StoreError> for AuthorityError {
             }
             StoreError::NotFound(what) => AuthorityError::NotFound(what),
             StoreError::Database(message) => AuthorityError::Internal(message),
+            StoreError::ReadOnly => AuthorityError::ReadOnly,
         }
     }
 }

@@ -43,6 +43,7 @@ impl ApiError {
             AuthorityError::Conflict(_) => StatusCode::CONFLICT,
             AuthorityError::Gone { .. } => StatusCode::GONE,
             AuthorityError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AuthorityError::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

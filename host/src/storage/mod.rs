@@ -14,6 +14,7 @@
 
 mod cached;
 mod postgres;
+mod replica;
 mod sqlite;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
 pub use cached::CachedStore;
 pub use postgres::PgStore;
+pub use replica::ReplicaStore;
 pub use sqlite::{Durability, SqliteStore};
 
 /// A storage failure.
@@ -38,6 +40,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
+    /// A replica was asked to change something.
+    #[error("this store is a read-only replica")]
+    ReadOnly,
 }
 
 impl From<rusqlite::Error> for StoreError {

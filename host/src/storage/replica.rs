@@ -1,0 +1,190 @@
+//! A read-only, in-memory replica of what verifiers read: token records and
+//! environments, kept current from an authority's record feed
+//! (`GET /v1/records`, see [`crate::replica`]).
+//!
+//! `tally serve --replica-of URL` runs its gateway and `/v1/verify` on one,
+//! so every verification is local; every other operation answers
+//! [`StoreError::ReadOnly`]. Records are kept whole, revoked ones included
+//! (a revocation must replace what a verifier would otherwise still find).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use verifier_core::{Grant, Installation, SecretHash, TokenId};
+
+use super::{
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
+    Store, StoreError, TokenRow,
+};
+
+/// The replica.
+#[derive(Debug, Default)]
+pub struct ReplicaStore {
+    tokens: RwLock<HashMap<TokenId, Arc<TokenRow>>>,
+    environments: RwLock<HashMap<String, EnvironmentRow>>,
+    cursor: AtomicI64,
+}
+
+impl ReplicaStore {
+    /// An empty replica (cursor 0).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one change of the feed (an upsert) and advances the cursor.
+    pub fn apply(&self, change: Change) {
+        match change.changed {
+            Changed::Token(record) => {
+                let id = record.token_id;
+                // The feed does not carry creation times; verifiers do not need them.
+                let row = Arc::new(TokenRow {
+                    record,
+                    created_at: 0,
+                });
+                self.tokens
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id, row);
+            }
+            Changed::Environment(env) => {
+                self.environments
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(env.id.clone(), env);
+            }
+        }
+        self.cursor.fetch_max(change.seq, Ordering::SeqCst);
+    }
+
+    /// The `seq` of the last change applied.
+    pub fn cursor(&self) -> i64 {
+        self.cursor.load(Ordering::SeqCst)
+    }
+
+    /// How many token records it holds.
+    pub fn token_count(&self) -> usize {
+        self.tokens.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl Store for ReplicaStore {
+    /// Never empty: a replica mints no admin token.
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
+        Ok(self
+            .tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned())
+    }
+
+    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError> {
+        Ok(self
+            .environments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned())
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        Ok(self.cursor())
+    }
+
+    fn create_project(&self, _: &Project, _: &AuditEntry) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn project(&self, _: &str) -> Result<Option<Project>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn create_environment(&self, _: &EnvironmentRow, _: &AuditEntry) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn set_public_grants(&self, _: &str, _: &[Grant], _: &AuditEntry) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn create_app(&self, _: &AppRow, _: &AuditEntry) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn app(&self, _: &str) -> Result<Option<AppRow>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn app_by_client_id(&self, _: &str) -> Result<Option<AppRow>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn create_installation(
+        &self,
+        _: &Installation,
+        _: &SetupCodeRow,
+        _: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn installation(&self, _: &str) -> Result<Option<Installation>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn update_installation(
+        &self,
+        _: &Installation,
+        _: bool,
+        _: Option<&SetupCodeRow>,
+        _: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn setup_code_installation(&self, _: &SecretHash) -> Result<Option<String>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn redeem_setup_code(
+        &self,
+        _: &SecretHash,
+        _: &str,
+        _: i64,
+        _: &TokenRow,
+        _: &AuditEntry,
+    ) -> Result<Redeem, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn insert_token(&self, _: &TokenRow, _: &AuditEntry) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn revoke_token(&self, _: &TokenId, _: &AuditEntry) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn rotate_token(
+        &self,
+        _: &TokenId,
+        _: Option<i64>,
+        _: &TokenRow,
+        _: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn audit_after(&self, _: i64, _: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn environments(&self) -> Result<Vec<EnvironmentRow>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn installations(&self) -> Result<Vec<Installation>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    /// A replica does not serve a feed of its own.
+    fn changes_after(&self, _: i64, _: u32) -> Result<Vec<Change>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+}

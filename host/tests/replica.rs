@@ -1,0 +1,283 @@
+//! `tally serve --replica-of`: a verify-only node fed by an authority's
+//! record feed. A token made on the authority verifies on the replica; a
+//! revocation there is denied here within a second (the lag is printed for
+//! BENCHMARKS.md); public grants follow; changes are refused with 503.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{start, str_of};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+struct Replica {
+    child: Child,
+    base: String,
+    head: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn replica_of(authority: &str, token: &str) -> Replica {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--replica-of",
+            authority,
+        ])
+        .env("TALLY_REPLICA_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut replica = Replica {
+        child,
+        base: String::new(),
+        head: String::new(),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        replica.head.push_str(&line);
+        replica.head.push('\n');
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            replica.base = addr.to_owned();
+            break;
+        }
+    }
+    assert!(
+        !replica.base.is_empty(),
+        "the replica never listened: {}",
+        replica.head
+    );
+    std::thread::spawn(move || for _ in lines {});
+    replica
+}
+
+async fn verify(http: &reqwest::Client, base: &str, token: Option<&str>) -> StatusCode {
+    let mut req = http
+        .get(format!("{base}/v1/verify"))
+        .header("x-tally-environment", "master")
+        .header("x-tally-action", "read")
+        .header("x-tally-model", "Post");
+    if let Some(token) = token {
+        req = req.header("authorization", token);
+    }
+    req.send().await.unwrap().status()
+}
+
+/// Polls until `verify` gives `want`, failing after `within`; returns how long it took.
+async fn until(
+    http: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    want: StatusCode,
+    within: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if verify(http, base, token).await == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "still not {want} after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_verifies_locally_and_follows_revocations() {
+    let s = start().await;
+    s.project().await;
+    let (_, pat) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(
+                json!({"kind": "PAT", "name": "reader", "environmentId": "master",
+                        "grants": [{"api": "content", "action": "read"}]}),
+            ),
+        )
+        .await;
+    let token = format!("Bearer {}", str_of(&pat, "token"));
+
+    let replica = replica_of(&s.base, &s.admin);
+    assert!(replica.head.contains("replica: "), "{}", replica.head);
+    let http = reqwest::Client::new();
+    // Caught up before it listened: the token made before it started verifies at once.
+    assert_eq!(
+        verify(&http, &replica.base, Some(&token)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        verify(&http, &replica.base, None).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A token made afterwards arrives through the long poll.
+    let (_, later) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(
+                json!({"kind": "PAT", "name": "later", "environmentId": "master",
+                        "grants": [{"api": "content", "action": "read"}]}),
+            ),
+        )
+        .await;
+    let later = format!("Bearer {}", str_of(&later, "token"));
+    until(
+        &http,
+        &replica.base,
+        Some(&later),
+        StatusCode::OK,
+        Duration::from_secs(2),
+    )
+    .await;
+
+    // Revoked on the authority: denied here within a second.
+    let path = format!("/v1/tokens/{}", str_of(&pat, "tokenId"));
+    assert_eq!(s.admin(Method::DELETE, &path, None).await.0, StatusCode::OK);
+    let lag = until(
+        &http,
+        &replica.base,
+        Some(&token),
+        StatusCode::UNAUTHORIZED,
+        Duration::from_secs(1),
+    )
+    .await;
+    println!(
+        "revocation reached the replica after {} ms",
+        lag.as_millis()
+    );
+
+    // Environment changes follow too: public read access switched on.
+    let (st, _) = s
+        .admin(
+            Method::PUT,
+            "/v1/environments/master/public-grants",
+            Some(json!([{"api": "content", "action": "read"}])),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    until(
+        &http,
+        &replica.base,
+        None,
+        StatusCode::OK,
+        Duration::from_secs(2),
+    )
+    .await;
+
+    // It refuses changes, with a reason that says where to make them.
+    let res = http
+        .post(format!("{}/v1/tokens", replica.base))
+        .header("authorization", &s.admin)
+        .json(&json!({"kind": "SYSTEM", "name": "x", "grants": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["reason"], "read_only_replica");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_feed_needs_admin_or_replica_and_long_polls() {
+    let s = start().await;
+    s.project().await;
+    let (st, _) = s.call(Method::GET, "/v1/records", None, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (_, reader) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(
+                json!({"kind": "PAT", "name": "reader", "environmentId": "master",
+                        "grants": [{"api": "content", "action": "read"}]}),
+            ),
+        )
+        .await;
+    let (st, _) = s
+        .call(
+            Method::GET,
+            "/v1/records",
+            Some(&format!("Bearer {}", str_of(&reader, "token"))),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (_, replica) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"kind": "SYSTEM", "name": "edge",
+                        "grants": [{"api": "management", "action": "replica"}]})),
+        )
+        .await;
+    let replica = format!("Bearer {}", str_of(&replica, "token"));
+    let (st, page) = s
+        .call(Method::GET, "/v1/records?after=0", Some(&replica), None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let cursor = page["cursor"].as_i64().unwrap();
+    assert!(cursor > 0);
+    // The replica grant reads records, but is no admin.
+    let (st, _) = s
+        .call(Method::GET, "/v1/tokens", Some(&replica), None)
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    // An empty page is held for `wait` seconds, and released by a change.
+    let started = Instant::now();
+    let (st, empty) = s
+        .call(
+            Method::GET,
+            &format!("/v1/records?after={cursor}&wait=1"),
+            Some(&replica),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(empty["changes"], json!([]));
+    assert_eq!(empty["cursor"], cursor);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let waiting = {
+        let (http, base, replica) = (s.http.clone(), s.base.clone(), replica.clone());
+        tokio::spawn(async move {
+            http.get(format!("{base}/v1/records?after={cursor}&wait=10"))
+                .header("authorization", replica)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let path = format!("/v1/tokens/{}", str_of(&reader, "tokenId"));
+    s.admin(Method::DELETE, &path, None).await;
+    let page = waiting.await.unwrap();
+    assert_eq!(page["changes"][0]["record"]["tokenId"], reader["tokenId"]);
+    assert_eq!(page["changes"][0]["record"]["revoked"], true);
+}

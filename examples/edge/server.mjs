@@ -2,9 +2,10 @@
 // runtime would call its fetch handler.
 //
 //   TALLY_URL=http://127.0.0.1:8787 TALLY_TOKEN='AppToken …' UPSTREAM_URL=http://127.0.0.1:4000 \
-//     node examples/edge/server.mjs        (PORT 8788, CACHE_TTL_MS 5000)
+//     node examples/edge/server.mjs        (PORT 8788, CACHE_TTL_MS 5000, FOLLOW_FEED=1 to keep a replica)
 //
-// TALLY_TOKEN must be allowed to read records (an admin token).
+// TALLY_TOKEN must be allowed to read records: an admin token, or better a
+// SYSTEM token with only { api: "management", action: "replica" }.
 import { createServer } from "node:http";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -13,7 +14,8 @@ import { fileURLToPath } from "node:url";
 import { createWorker } from "./worker.mjs";
 
 export async function start({ port = 8788, ...options }) {
-  const worker = await createWorker(options);
+    const worker = await createWorker(options);
+  await worker.ready;
   const server = createServer(async (req, res) => {
     const url = `http://${req.headers.host ?? "edge.invalid"}${req.url}`;
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
@@ -26,16 +28,17 @@ export async function start({ port = 8788, ...options }) {
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   return {
     origin: `http://127.0.0.1:${server.address().port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+        close: () => new Promise((resolve) => { worker.close(); server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { TALLY_URL = "http://127.0.0.1:8787", TALLY_TOKEN, UPSTREAM_URL, PORT = "8788", CACHE_TTL_MS = "5000" } = process.env;
+    const { TALLY_URL = "http://127.0.0.1:8787", TALLY_TOKEN, UPSTREAM_URL, PORT = "8788", CACHE_TTL_MS = "5000", FOLLOW_FEED } = process.env;
   if (!TALLY_TOKEN) {
     console.error("TALLY_TOKEN (a token that may read records, e.g. the admin token) is required");
     process.exit(2);
   }
-  const { origin } = await start({ port: Number(PORT), authorityUrl: TALLY_URL, authorityToken: TALLY_TOKEN, upstreamUrl: UPSTREAM_URL ?? null, cacheTtlMs: Number(CACHE_TTL_MS) });
-  console.log(`edge worker on ${origin}, records from ${TALLY_URL}, cache ${CACHE_TTL_MS} ms`);
+    const follow = FOLLOW_FEED === "1";
+  const { origin } = await start({ port: Number(PORT), authorityUrl: TALLY_URL, authorityToken: TALLY_TOKEN, upstreamUrl: UPSTREAM_URL ?? null, cacheTtlMs: Number(CACHE_TTL_MS), follow });
+  console.log(`edge worker on ${origin}, records from ${TALLY_URL}, ${follow ? "following the record feed" : `cache ${CACHE_TTL_MS} ms`}`);
 }

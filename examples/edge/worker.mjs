@@ -1,11 +1,16 @@
 // An edge worker with a fetch-style handler: it decides every request to
 // /v1/content/{environment}/{model}[/{id}] locally with the tally-sdk
 // verifier — the same .wasm the tally host runs — and forwards allowed ones
-// to the content API. Token records come from the authority
-// (GET /v1/records/{tokenId}, GET /v1/environments/{e}/record, authenticated)
-// and are cached for at most `cacheTtlMs`: a revocation reaches this worker
-// within that bound. Denials are 401/403 with { message, reason }, as the
-// gateway answers.
+// to the content API. Token records come from the authority in one of two
+// ways:
+//   - on demand (default): GET /v1/records/{tokenId} and
+//     GET /v1/environments/{e}/record, cached for at most `cacheTtlMs`, so a
+//     revocation reaches this worker within that bound;
+//   - `follow: true`: a replica of every record, built from the record feed
+//     (GET /v1/records?after=&wait=25, long-polled), so no request waits on
+//     the authority and a revocation arrives as soon as it is committed.
+// Either way the token needs the management `admin` or `replica` grant.
+// Denials are 401/403 with { message, reason }, as the gateway answers.
 import { decide, httpStatus, loadVerifier } from "tally-sdk/verifier";
 
 const ACTIONS = { GET: "read", HEAD: "read", POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
@@ -32,19 +37,66 @@ function ttlCache(ttlMs, now) {
  *           cacheTtlMs?: number, verifier?: import("tally-sdk/verifier").Verifier, now?: () => number }} options
  * @returns {Promise<{ fetch(request: Request): Promise<Response> }>}
  */
-export async function createWorker({ authorityUrl, authorityToken, upstreamUrl = null, cacheTtlMs = 5000, verifier, now = Date.now }) {
+export async function createWorker({ authorityUrl, authorityToken, upstreamUrl = null, cacheTtlMs = 5000, follow = false, verifier, now = Date.now }) {
   const wasm = verifier ?? (await loadVerifier());
   const cached = ttlCache(cacheTtlMs, now);
   const authority = authorityUrl.replace(/\/+$/, "");
+  const authorization = /\s/.test(authorityToken) ? authorityToken : `AppToken ${authorityToken}`;
 
-  async function fromAuthority(path) {
-    const response = await fetch(`${authority}${path}`, { headers: { authorization: authorityToken } });
+  async function fromAuthority(path, signal) {
+    const response = await fetch(`${authority}${path}`, { headers: { authorization }, signal });
     if (response.status === 404) return null;
     if (!response.ok) throw new Error(`authority answered ${response.status} for ${path}`);
     return response.json();
   }
 
+  // follow: true — the replica and the loop that keeps it current.
+  const replica = { records: new Map(), environments: new Map(), cursor: 0 };
+  const stop = new AbortController();
+  async function readFeed(wait) {
+    const page = await fromAuthority(`/v1/records?after=${replica.cursor}&limit=5000&wait=${wait}`, stop.signal);
+    for (const change of page.changes) {
+      if (change.record) replica.records.set(change.record.tokenId, change.record);
+      if (change.environment) replica.environments.set(change.environment.id, change.environment);
+    }
+    replica.cursor = page.cursor;
+    return page.changes.length;
+  }
+  let ready = Promise.resolve();
+  if (follow) {
+    ready = (async () => {
+      while ((await readFeed(0)) > 0);
+    })();
+    ready
+      .then(async () => {
+        while (!stop.signal.aborted) {
+          try {
+            await readFeed(25);
+          } catch (e) {
+            if (stop.signal.aborted) return;
+            console.warn(`record feed: ${e.message}; retrying in 1 s`);
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+          }
+        }
+      })
+      .catch(() => {});
+  }
+  const environmentOf = (id) =>
+    follow ? replica.environments.get(id) ?? null : cached(`env:${id}`, () => fromAuthority(`/v1/environments/${encodeURIComponent(id)}/record`));
+  const recordOf = (tokenId) =>
+    follow ? replica.records.get(tokenId) ?? null : cached(`token:${tokenId}`, () => fromAuthority(`/v1/records/${tokenId}`));
+
   return {
+    /** Resolves once a following worker has caught up with the feed. */
+    ready,
+    /** How many token records a following worker holds. */
+    get replicaSize() {
+      return replica.records.size;
+    },
+    /** Stops following the feed. */
+    close() {
+      stop.abort();
+    },
     async fetch(request) {
       const url = new URL(request.url);
       const match = PATH.exec(url.pathname);
@@ -54,10 +106,10 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
       const [, environmentId, model] = match.map((m) => (m === undefined ? m : decodeURIComponent(m)));
       let decision;
       try {
-        const environment = await cached(`env:${environmentId}`, () => fromAuthority(`/v1/environments/${encodeURIComponent(environmentId)}/record`));
+                const environment = await environmentOf(environmentId);
         decision = await decide(wasm, {
           authorization: request.headers.get("authorization"),
-          lookup: (tokenId) => cached(`token:${tokenId}`, () => fromAuthority(`/v1/records/${tokenId}`)),
+          lookup: recordOf,
           environment,
           request: {
             api: "content",

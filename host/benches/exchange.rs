@@ -1,10 +1,14 @@
-//! Setup-code exchanges per second over loopback HTTP, against real SQLite.
+//! Setup-code exchanges and token creations per second over loopback HTTP,
+//! against real SQLite (both durability modes) and, with
+//! `TALLY_BENCH_POSTGRES=postgres://…` set, a real PostgreSQL (a fresh
+//! schema per run).
 //!
 //! `cargo bench -p host --bench exchange` (optional argument: codes per run,
-//! default 4000). For each durability mode: installs that many installations
+//! default 4000). For each backend: installs that many installations
 //! in-process, then exchanges every code over HTTP from 32 concurrent
-//! clients, and prints the rate. Client and server share this machine's
-//! cores, so the figure is a floor.
+//! clients; then creates as many PAT tokens (`POST /v1/tokens`) the same
+//! way; and prints both rates. Client and server share this machine's
+//! cores, so the figures are floors.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -22,32 +26,68 @@ use verifier_core::{Action, Api, Grant};
 
 const CLIENTS: usize = 32;
 
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(Durability),
+    Postgres(String),
+}
+
 fn main() {
     let codes: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(4000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    for durability in [Durability::Normal, Durability::Full] {
-        let rate = runtime.block_on(run(durability, codes));
+    let mut backends = vec![
+        Backend::Sqlite(Durability::Normal),
+        Backend::Sqlite(Durability::Full),
+    ];
+    if let Ok(url) = std::env::var("TALLY_BENCH_POSTGRES") {
+        backends.push(Backend::Postgres(url));
+    }
+    for backend in backends {
+        let name = match &backend {
+            Backend::Sqlite(d) => format!("sqlite-{d:?}"),
+            Backend::Postgres(_) => "postgres".to_owned(),
+        };
+        let (exchanges, creations) = runtime.block_on(run(backend, codes));
         println!(
-            "exchange/{durability:?}: {codes} exchanges, {rate:.0} per second ({CLIENTS} clients)"
+            "{name}: {exchanges:.0} exchanges/s, {creations:.0} token creations/s ({codes} each, {CLIENTS} clients)"
         );
     }
 }
 
-async fn run(durability: Durability, codes: usize) -> f64 {
+/// A fresh schema in the PostgreSQL database at `url`; the URL to use it.
+fn fresh_schema(url: &str) -> String {
+    let name = format!("bench_{}", std::process::id());
+    let admin = url.to_owned();
+    let statements = format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}");
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&statements).unwrap();
+    })
+    .join()
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{name}")
+}
+
+async fn run(backend: Backend, codes: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let path = dir.path().to_owned();
     let config = AuthorityConfig::new(base.clone());
-    let (authority, _) = tokio::task::spawn_blocking(move || {
-        host::open(&path, durability, Arc::new(SystemClock), config)
+    let (authority, admin) = tokio::task::spawn_blocking(move || match backend {
+        Backend::Sqlite(durability) => host::open(&path, durability, Arc::new(SystemClock), config),
+        Backend::Postgres(url) => {
+            host::open_postgres(&fresh_schema(&url), Arc::new(SystemClock), config)
+        }
     })
     .await
     .unwrap()
     .unwrap();
+    let admin = admin.expect("a fresh store mints the admin token").header();
 
     // Setup, in-process: one app, `codes` installations.
     let setup = Arc::clone(&authority);
@@ -136,8 +176,36 @@ async fn run(durability: Durability, codes: usize) -> f64 {
     for w in workers {
         w.await.unwrap();
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let exchanges = codes as f64 / start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|w| {
+            let (base, admin) = (base.clone(), admin.clone());
+            let mine = chunk.min(codes.saturating_sub(w * chunk));
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                for i in 0..mine {
+                    let res = http
+                        .post(format!("{base}/v1/tokens"))
+                        .header("authorization", &admin)
+                        .json(&json!({"kind": "PAT", "name": format!("bench {w}/{i}"),
+                                      "environmentId": "e",
+                                      "grants": [{"api": "content", "action": "read"}]}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), 201);
+                    res.bytes().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let creations = codes as f64 / start.elapsed().as_secs_f64();
     let _ = tx.send(());
     server.wait().await.unwrap();
-    codes as f64 / elapsed
+    (exchanges, creations)
 }

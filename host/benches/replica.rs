@@ -1,0 +1,125 @@
+//! Verification on a replica (`tally serve --replica-of`) holding 1,000 vs
+//! 1,000,000 token records, and the memory each record takes.
+//!
+//! `cargo bench -p host --bench replica`
+//!
+//! Each iteration decides one request as the gateway does on a replica:
+//! look the token up in the [`ReplicaStore`], encode the verifier input and
+//! run the plugin under wasmtime. Tokens are drawn from 4,096 random ones of
+//! the set, so the big map is read cold as it would be under real traffic.
+//! Records carry the ten grants of `verifier-core/benches/ten-grants.json`.
+//! The resident memory before and after loading the million is printed as
+//! bytes per record.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use host::runtime::{Limits, Verifier};
+use host::storage::{Change, Changed, ReplicaStore, Store};
+use verifier_core::{Environment, IssuedToken, Request, TokenKind, TokenRecord, abi};
+
+fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, key: &str) -> T {
+    serde_json::from_value(v[key].clone()).expect(key)
+}
+
+fn fixture() -> (TokenRecord, Environment, Request) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../verifier-core/benches/ten-grants.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the bench fixture")).unwrap();
+    (
+        field(&v, "record"),
+        field(&v, "environment"),
+        field(&v, "request"),
+    )
+}
+
+fn issued(i: u64) -> IssuedToken {
+    let mut secret = [7u8; 32];
+    secret[..8].copy_from_slice(&i.to_le_bytes());
+    IssuedToken::from_random(secret)
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn replica(n: u64, template: &TokenRecord) -> ReplicaStore {
+    let store = ReplicaStore::new();
+    for i in 0..n {
+        let token = issued(i);
+        let mut record = template.clone();
+        record.token_id = token.token_id();
+        record.secret_hash = token.secret_hash();
+        record.kind = TokenKind::Pat;
+        record.name = format!("token {i}");
+        store.apply(Change {
+            seq: i64::try_from(i + 1).unwrap(),
+            changed: Changed::Token(record),
+        });
+    }
+    store
+}
+
+fn benches(c: &mut Criterion) {
+    let (template, env, request) = fixture();
+    let verifier = Verifier::new(None, Limits::default()).unwrap();
+    let plugin = verifier.plugin();
+    let mut group = c.benchmark_group("replica_verify");
+    for n in [1_000u64, 1_000_000] {
+        let before = resident_bytes();
+        let store = replica(n, &template);
+        let after = resident_bytes();
+        if n == 1_000_000 {
+            println!(
+                "replica of {n} records: {} MiB resident, {} bytes per record",
+                (after - before) >> 20,
+                (after - before) / n
+            );
+        }
+        // 4,096 tokens spread over the whole set (a fixed LCG, so runs compare).
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let headers: Vec<String> = (0..4096)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                issued((x >> 11) % n).header()
+            })
+            .collect();
+        let first = &headers[0];
+        let id = plugin.parse(first.as_bytes()).unwrap().unwrap();
+        let row = store.token(&id).unwrap().unwrap();
+        let input = abi::encode_input(Some(&row.record), Some(&env), &request);
+        assert!(
+            plugin.verify(first.as_bytes(), &input).unwrap().allow,
+            "the fixture request is allowed"
+        );
+
+        let mut next = 0usize;
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                let header = &headers[next % headers.len()];
+                next += 1;
+                let id = plugin.parse(header.as_bytes()).unwrap().unwrap();
+                let row = store.token(&id).unwrap().unwrap();
+                let input = abi::encode_input(Some(&row.record), Some(&env), black_box(&request));
+                plugin.verify(header.as_bytes(), &input).unwrap()
+            })
+        });
+        drop(store);
+    }
+    group.finish();
+}
+
+criterion_group!(replica_benches, benches);
+criterion_main!(replica_benches);

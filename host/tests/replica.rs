@@ -6,78 +6,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{start, str_of};
+use common::{start, str_of, tally_process, verify_read as verify};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-struct Replica {
-    child: Child,
-    base: String,
-    head: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn replica_of(authority: &str, token: &str) -> Replica {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--replica-of",
-            authority,
-        ])
-        .env("TALLY_REPLICA_TOKEN", token)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut replica = Replica {
-        child,
-        base: String::new(),
-        head: String::new(),
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        replica.head.push_str(&line);
-        replica.head.push('\n');
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            replica.base = addr.to_owned();
-            break;
-        }
-    }
-    assert!(
-        !replica.base.is_empty(),
-        "the replica never listened: {}",
-        replica.head
-    );
-    std::thread::spawn(move || for _ in lines {});
-    replica
-}
-
-async fn verify(http: &reqwest::Client, base: &str, token: Option<&str>) -> StatusCode {
-    let mut req = http
-        .get(format!("{base}/v1/verify"))
-        .header("x-tally-environment", "master")
-        .header("x-tally-action", "read")
-        .header("x-tally-model", "Post");
-    if let Some(token) = token {
-        req = req.header("authorization", token);
-    }
-    req.send().await.unwrap().status()
-}
 
 /// Polls until `verify` gives `want`, failing after `within`; returns how long it took.
 async fn until(
@@ -116,7 +49,10 @@ async fn a_replica_verifies_locally_and_follows_revocations() {
         .await;
     let token = format!("Bearer {}", str_of(&pat, "token"));
 
-    let replica = replica_of(&s.base, &s.admin);
+    let replica = tally_process(
+        &["--replica-of", &s.base],
+        &[("TALLY_REPLICA_TOKEN", &s.admin)],
+    );
     assert!(replica.head.contains("replica: "), "{}", replica.head);
     let http = reqwest::Client::new();
     // Caught up before it listened: the token made before it started verifies at once.
@@ -130,16 +66,7 @@ async fn a_replica_verifies_locally_and_follows_revocations() {
     );
 
     // A token made afterwards arrives through the long poll.
-    let (_, later) = s
-        .admin(
-            Method::POST,
-            "/v1/tokens",
-            Some(
-                json!({"kind": "PAT", "name": "later", "environmentId": "master",
-                        "grants": [{"api": "content", "action": "read"}]}),
-            ),
-        )
-        .await;
+    let later = s.reader("later").await;
     let later = format!("Bearer {}", str_of(&later, "token"));
     until(
         &http,
@@ -203,16 +130,7 @@ async fn the_feed_needs_admin_or_replica_and_long_polls() {
     s.project().await;
     let (st, _) = s.call(Method::GET, "/v1/records", None, None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    let (_, reader) = s
-        .admin(
-            Method::POST,
-            "/v1/tokens",
-            Some(
-                json!({"kind": "PAT", "name": "reader", "environmentId": "master",
-                        "grants": [{"api": "content", "action": "read"}]}),
-            ),
-        )
-        .await;
+    let reader = s.reader("reader").await;
     let (st, _) = s
         .call(
             Method::GET,

@@ -7,25 +7,14 @@
 //! runs them with `--include-ignored` and `TALLY_TEST_POSTGRES` set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::{TallyProcess, tally_process, verify_read};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-struct Node {
-    child: Child,
-    base: String,
-    admin: Option<String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs SQL with the synchronous client on a thread of its own (it blocks on
 /// a runtime of its own, which a tokio test thread may not).
@@ -81,37 +70,6 @@ impl Drop for Schema {
     }
 }
 
-fn node(url: &str) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut node = Node {
-        child,
-        base: String::new(),
-        admin: None,
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(token) = line.strip_prefix("admin token: ") {
-            node.admin = Some(token.to_owned());
-        }
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            node.base = addr.to_owned();
-            break;
-        }
-    }
-    assert!(!node.base.is_empty(), "the node never listened");
-    // Keep draining stdout so the pipe never fills.
-    std::thread::spawn(move || for _ in lines {});
-    node
-}
-
 async fn call(
     http: &reqwest::Client,
     method: reqwest::Method,
@@ -128,23 +86,11 @@ async fn call(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn verify(http: &reqwest::Client, base: &str, token: &str) -> StatusCode {
-    http.get(format!("{base}/v1/verify"))
-        .header("authorization", token)
-        .header("x-tally-environment", "master")
-        .header("x-tally-action", "read")
-        .header("x-tally-model", "Post")
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 /// Nodes A and B on one schema, with a project, an environment and an app.
-async fn two_nodes(tag: &str) -> (Schema, Node, Node, String, reqwest::Client) {
+async fn two_nodes(tag: &str) -> (Schema, TallyProcess, TallyProcess, String, reqwest::Client) {
     let schema = Schema::new(tag);
-    let a = node(&schema.url());
-    let b = node(&schema.url());
+    let a = tally_process(&["--database", &schema.url()], &[]);
+    let b = tally_process(&["--database", &schema.url()], &[]);
     let admin = a
         .admin
         .clone()
@@ -264,8 +210,14 @@ async fn tokens_and_revocations_cross_nodes_within_a_second() {
     assert_eq!(st, StatusCode::CREATED, "{pat}");
     let token = format!("Bearer {}", pat["token"].as_str().unwrap());
     // Made on A, verifies on B (and B now has it cached).
-    assert_eq!(verify(&http, &b.base, &token).await, StatusCode::OK);
-    assert_eq!(verify(&http, &b.base, &token).await, StatusCode::OK);
+    assert_eq!(
+        verify_read(&http, &b.base, Some(&token)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        verify_read(&http, &b.base, Some(&token)).await,
+        StatusCode::OK
+    );
 
     let (st, _) = call(
         &http,
@@ -279,11 +231,11 @@ async fn tokens_and_revocations_cross_nodes_within_a_second() {
     let revoked_at = Instant::now();
     // A denies at once; B within the cache sync bound.
     assert_eq!(
-        verify(&http, &a.base, &token).await,
+        verify_read(&http, &a.base, Some(&token)).await,
         StatusCode::UNAUTHORIZED
     );
     let lag = loop {
-        if verify(&http, &b.base, &token).await == StatusCode::UNAUTHORIZED {
+        if verify_read(&http, &b.base, Some(&token)).await == StatusCode::UNAUTHORIZED {
             break revoked_at.elapsed();
         }
         assert!(

@@ -257,3 +257,96 @@ pub fn assert_not_stored(dir: &Path, secret: &str) {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+impl TestServer {
+    /// A PAT that may read content in master; returns `{ tokenId, token }`.
+    pub async fn reader(&self, name: &str) -> Value {
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                "/v1/tokens",
+                Some(
+                    json!({"kind": "PAT", "name": name, "environmentId": "master",
+                            "grants": [{"api": "content", "action": "read"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
+}
+
+/// `GET {base}/v1/verify` for reading Post in master, as a proxy would ask.
+pub async fn verify_read(http: &reqwest::Client, base: &str, token: Option<&str>) -> StatusCode {
+    let mut req = http
+        .get(format!("{base}/v1/verify"))
+        .header("x-tally-environment", "master")
+        .header("x-tally-action", "read")
+        .header("x-tally-model", "Post");
+    if let Some(token) = token {
+        req = req.header("authorization", token);
+    }
+    req.send().await.unwrap().status()
+}
+
+/// A `tally serve` process on a free loopback port; killed when dropped.
+pub struct TallyProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The admin token it printed, if it minted one.
+    pub admin: Option<String>,
+    /// Everything it printed before listening.
+    pub head: String,
+}
+
+impl Drop for TallyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `tally serve --listen 127.0.0.1:0 <args>` with `RUST_LOG=warn` and
+/// reads its stdout up to the `listening on` line (stderr is discarded, so
+/// it can never fill a pipe).
+pub fn tally_process(args: &[&str], env: &[(&str, &str)]) -> TallyProcess {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut process = TallyProcess {
+        child,
+        base: String::new(),
+        admin: None,
+        head: String::new(),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        process.head.push_str(&line);
+        process.head.push('\n');
+        if let Some(token) = line.strip_prefix("admin token: ") {
+            process.admin = Some(token.to_owned());
+        }
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            process.base = addr.to_owned();
+            break;
+        }
+    }
+    assert!(
+        !process.base.is_empty(),
+        "tally never listened: {}",
+        process.head
+    );
+    // Keep draining stdout so the pipe never fills.
+    std::thread::spawn(move || for _ in lines {});
+    process
+}

@@ -8,8 +8,8 @@
 //! run the plugin under wasmtime. Tokens are drawn from 4,096 random ones of
 //! the set, so the big map is read cold as it would be under real traffic.
 //! Records carry the ten grants of `verifier-core/benches/ten-grants.json`.
-//! The resident memory before and after loading the million is printed as
-//! bytes per record.
+//! The resident memory before and after loading a million records is
+//! printed as bytes per record, for ten-grant and for one-grant records.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -74,6 +74,19 @@ fn benches(c: &mut Criterion) {
     let (template, env, request) = fixture();
     let verifier = Verifier::new(None, Limits::default()).unwrap();
     let plugin = verifier.plugin();
+        // Memory of a typical app token: one grant.
+    let mut one_grant = template.clone();
+    one_grant.grants.truncate(1);
+    let before = resident_bytes();
+    let store = replica(1_000_000, &one_grant);
+    let after = resident_bytes();
+    println!(
+        "replica of 1000000 one-grant records: {} MiB resident, {} bytes per record",
+        (after - before) >> 20,
+        (after - before) / 1_000_000
+    );
+    drop(store);
+
     let mut group = c.benchmark_group("replica_verify");
     for n in [1_000u64, 1_000_000] {
         let before = resident_bytes();

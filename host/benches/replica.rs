@@ -74,7 +74,7 @@ fn benches(c: &mut Criterion) {
     let (template, env, request) = fixture();
     let verifier = Verifier::new(None, Limits::default()).unwrap();
     let plugin = verifier.plugin();
-        // Memory of a typical app token: one grant.
+    // Memory of a typical app token: one grant.
     let mut one_grant = template.clone();
     one_grant.grants.truncate(1);
     let before = resident_bytes();

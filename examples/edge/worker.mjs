@@ -19,7 +19,8 @@ const PATH = /^\/v1\/content\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
 const json = (status, body, headers = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
-/** A cache whose entries are at most `ttlMs` old; misses and errors are not kept. */
+/** A cache whose entries are at most `ttlMs` old. Errors are not kept; a not-found is, for the
+ *  same bound, so made-up tokenIds cannot make every request reach the authority. */
 function ttlCache(ttlMs, now) {
   const entries = new Map();
   return async (key, load) => {

@@ -37,16 +37,7 @@ async fn until(
 async fn a_replica_verifies_locally_and_follows_revocations() {
     let s = start().await;
     s.project().await;
-    let (_, pat) = s
-        .admin(
-            Method::POST,
-            "/v1/tokens",
-            Some(
-                json!({"kind": "PAT", "name": "reader", "environmentId": "master",
-                        "grants": [{"api": "content", "action": "read"}]}),
-            ),
-        )
-        .await;
+    let pat = s.reader("reader").await;
     let token = format!("Bearer {}", str_of(&pat, "token"));
 
     let replica = tally_process(

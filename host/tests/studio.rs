@@ -88,16 +88,7 @@ async fn a_bad_or_non_admin_token_does_not_sign_in() {
     .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert!(none.is_none());
-    let (_, pat) = s
-        .admin(
-            Method::POST,
-            "/v1/tokens",
-            Some(
-                json!({"kind": "PAT", "name": "reader", "environmentId": "master",
-                        "grants": [{"api": "content", "action": "read"}]}),
-            ),
-        )
-        .await;
+    let pat = s.reader("reader").await;
     let (st, none) = sign_in(&s, &format!("AppToken {}", str_of(&pat, "token"))).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert!(none.is_none());

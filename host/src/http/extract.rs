@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState, blocking};
-use crate::authority::{Actor, AuthorityError, Caller};
+use crate::authority::{Actor, Authority, AuthorityError, Caller};
 
 /// The caller's credentials: the `Authorization` value, or else, for a
 /// studio request (session cookie and `X-Tally-Studio: 1`), the admin token
@@ -36,6 +36,17 @@ fn studio_credentials(parts: &Parts, state: &AppState) -> Option<String> {
     marked.then(|| state.sessions.token(value, state.authority.now()))?
 }
 
+/// Runs one of the authority's `authenticate*` checks on the caller's
+/// credentials (see [`authorization`]), on the blocking pool.
+async fn authenticated<T: Send + 'static>(
+    parts: &Parts,
+    state: &Arc<AppState>,
+    check: fn(&Authority, &str) -> Result<T, AuthorityError>,
+) -> Result<T, ApiError> {
+    let header = authorization(parts, state)?;
+    blocking(state, move |a| check(a, &header)).await
+}
+
 /// A caller with the management `admin` grant.
 pub struct Admin(pub Actor);
 
@@ -45,8 +56,7 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = authorization(parts, state)?;
-        blocking(state, move |a| a.authenticate_admin(&header))
+        authenticated(parts, state, Authority::authenticate_admin)
             .await
             .map(Admin)
     }
@@ -61,8 +71,7 @@ impl FromRequestParts<Arc<AppState>> for Replica {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = authorization(parts, state)?;
-        blocking(state, move |a| a.authenticate_replica(&header))
+        authenticated(parts, state, Authority::authenticate_replica)
             .await
             .map(|_| Replica)
     }
@@ -77,8 +86,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = authorization(parts, state)?;
-        blocking(state, move |a| a.authenticate(&header))
+        authenticated(parts, state, Authority::authenticate)
             .await
             .map(Authed)
     }

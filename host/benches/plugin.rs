@@ -6,8 +6,17 @@
 //! - `native_codec`: the same request through the ABI codec natively (encode
 //!   the input, decode and verify, encode and decode the decision) — the
 //!   work the plugin does, without the engine;
-//! - `plugin_verify`: encode the input, then `Plugin::verify` under wasmtime
-//!   (pooled instance, deadline set, copy in and out of linear memory);
+//! - `native_prepared`: the module's prepared path natively (record and
+//!   environment prepared once; encode the request, verify, encode and decode
+//!   the decision);
+//! - `plugin_verify`: encode the whole input, then the one-shot
+//!   `Plugin::verify` under wasmtime (pooled instance, deadline set, copy in
+//!   and out of linear memory, the record decoded on every call);
+//! - `plugin_verify_prepared`: what `/v1/verify` does per request once the
+//!   record is prepared in the instance: take an instance, encode the
+//!   request, `verify_prepared`;
+//! - `plugin_check`: the same plus the plugin's `parse` on the same instance
+//!   (the whole plugin part of a `/v1/verify` request);
 //! - `plugin_deny_endless_loop`: how long a looping plugin takes to be denied
 //!   (deadline 20 ms).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -15,7 +24,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use host::runtime::{Limits, Runtime, Verifier};
+use host::runtime::{Limits, Prepared, Runtime, Verifier};
 use verifier_core::{Environment, Request, TokenRecord, abi, verify};
 
 fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, key: &str) -> T {
@@ -61,6 +70,40 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let input = abi::encode_input(Some(&record), Some(&env), black_box(&request));
             abi::decode_verify(&abi::verify_bytes(header.as_bytes(), &input)).unwrap()
+        })
+    });
+    let mut handles = abi::Handles::new();
+    let r = handles.prepare(abi::PREPARE_RECORD, &abi::encode_record(&record));
+    let e = handles.prepare(abi::PREPARE_ENVIRONMENT, &abi::encode_environment(&env));
+    c.bench_function("native_prepared", |b| {
+        b.iter(|| {
+            let request = abi::encode_request(black_box(&request));
+            abi::decode_verify(&handles.verify_bytes(header.as_bytes(), r, e, &request)).unwrap()
+        })
+    });
+    let (prepared_record, prepared_env) = (Prepared::record(&record), Prepared::environment(&env));
+    c.bench_function("plugin_verify_prepared", |b| {
+        b.iter(|| {
+            let mut call = plugin.call(header.as_bytes()).unwrap();
+            let request = abi::encode_request(black_box(&request));
+            call.verify(Some(&prepared_record), Some(&prepared_env), &request)
+                .unwrap()
+        })
+    });
+    c.bench_function("plugin_parse", |b| {
+        b.iter(|| plugin.parse(black_box(header.as_bytes())).unwrap())
+    });
+    c.bench_function("plugin_call_only", |b| {
+        b.iter(|| plugin.call(black_box(header.as_bytes())).unwrap())
+    });
+    c.bench_function("plugin_check", |b| {
+        b.iter(|| {
+            let mut call = plugin.call(header.as_bytes()).unwrap();
+            let id = call.parse().unwrap().unwrap();
+            assert_eq!(id, record.token_id);
+            let request = abi::encode_request(black_box(&request));
+            call.verify(Some(&prepared_record), Some(&prepared_env), &request)
+                .unwrap()
         })
     });
     c.bench_function("plugin_verify", |b| {

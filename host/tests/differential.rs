@@ -1,6 +1,7 @@
 //! Differential test: 10,000 generated (header, record, environment,
 //! request) cases decided by native verifier-core and by the verifier module
-//! under wasmtime must agree exactly. The cases and decisions are written to
+//! under wasmtime (one-shot `verify`, and `verify_prepared` as `/v1/verify`
+//! runs it) must agree exactly. The cases and decisions are written to
 //! `target/differential-cases.json`, where `tests/abi/differential.test.mjs`
 //! holds the module in Node to the same decisions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -8,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use host::runtime::{Limits, Verifier};
+use host::runtime::{Limits, Prepared, Verifier};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -220,6 +221,20 @@ fn native_and_wasmtime_agree_on_10000_generated_cases() {
         let input = abi::encode_input(c.record.as_ref(), c.environment.as_ref(), &c.request);
         let wasm = plugin.verify(c.header.as_bytes(), &input).unwrap();
         assert_eq!(wasm, native, "case {i}: {c:?}");
+        // And the prepared path /v1/verify takes: parse, then
+        // verify_prepared, on one instance.
+        let record = c.record.as_ref().map(Prepared::record);
+        let environment = c.environment.as_ref().map(Prepared::environment);
+        let mut call = plugin.call(c.header.as_bytes()).unwrap();
+        let _ = call.parse().unwrap();
+        let prepared = call
+            .verify(
+                record.as_ref(),
+                environment.as_ref(),
+                &abi::encode_request(&c.request),
+            )
+            .unwrap();
+        assert_eq!(prepared, native, "case {i} (prepared): {c:?}");
         *reasons.entry(native.reason.as_str()).or_insert(0) += 1;
         out.push(json!({
             "header": c.header, "record": c.record, "environment": c.environment,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use host::runtime::{DEFAULT_MODULE, Limits, PluginError, Runtime, Verifier};
+use host::runtime::{DEFAULT_MODULE, Limits, PluginError, Prepared, Runtime, Verifier};
 use serde_json::Value;
 use verifier_core::{Environment, Request, TokenRecord, abi, verify};
 
@@ -51,6 +51,114 @@ fn the_decision_table_under_wasmtime_matches_native_and_the_expectations() {
         let wasm = plugin.verify(header.as_bytes(), &input).unwrap();
         assert_eq!(wasm, native, "{name}");
         assert_eq!(serde_json::to_value(&wasm).unwrap(), expect, "{name}");
+        // The prepared path, as /v1/verify runs it, decides the same.
+        let (r, e) = (
+            record.as_ref().map(Prepared::record),
+            env.as_ref().map(Prepared::environment),
+        );
+        let mut call = plugin.call(header.as_bytes()).unwrap();
+        let prepared = call
+            .verify(r.as_ref(), e.as_ref(), &abi::encode_request(&request))
+            .unwrap();
+        assert_eq!(prepared, native, "{name} (prepared)");
+    }
+}
+
+#[test]
+fn prepared_values_are_kept_per_instance_evicted_and_never_stale() {
+    // Two values an instance at most: every check below prepares, hits and
+    // evicts in turn, and must still decide exactly as native.
+    let limits = Limits {
+        prepared_values: 2,
+        idle_instances: 1,
+        ..Limits::default()
+    };
+    let verifier = Verifier::new(None, limits).unwrap();
+    let plugin = verifier.plugin();
+    let cases: Vec<_> = cases()
+        .into_iter()
+        .filter(|c| c.2.is_some() && c.3.is_some())
+        .collect();
+    assert!(cases.len() >= 10);
+    let prepared: Vec<_> = cases
+        .iter()
+        .map(|c| {
+            (
+                Prepared::record(c.2.as_ref().unwrap()),
+                Prepared::environment(c.3.as_ref().unwrap()),
+            )
+        })
+        .collect();
+    for round in 0..3 {
+        for step in 0..cases.len() {
+            // Forwards, then backwards, then every other one.
+            let i = match round {
+                0 => step,
+                1 => cases.len() - 1 - step,
+                _ => (step * 2) % cases.len(),
+            };
+            let (_, header_i, record_i, env_i, request_i, _) = &cases[i];
+            let native = verify(header_i, record_i.as_ref(), env_i.as_ref(), request_i);
+            let mut call = plugin.call(header_i.as_bytes()).unwrap();
+            let got = call
+                .verify(
+                    Some(&prepared[i].0),
+                    Some(&prepared[i].1),
+                    &abi::encode_request(request_i),
+                )
+                .unwrap();
+            assert_eq!(got, native, "{} round {round}", cases[i].0);
+        }
+    }
+    // A changed record is a new Prepared value: the very next check sees it.
+    let (_, header, record, env, request, _) = cases
+        .iter()
+        .find(|c| verify(&c.1, c.2.as_ref(), c.3.as_ref(), &c.4).allow)
+        .unwrap();
+    let (r, e) = (
+        Prepared::record(record.as_ref().unwrap()),
+        Prepared::environment(env.as_ref().unwrap()),
+    );
+    let request = abi::encode_request(request);
+    let check = |r: &Prepared| {
+        let mut call = plugin.call(header.as_bytes()).unwrap();
+        call.verify(Some(r), Some(&e), &request).unwrap()
+    };
+    assert!(check(&r).allow);
+    let mut revoked = record.clone().unwrap();
+    revoked.revoked = true;
+    let d = check(&Prepared::record(&revoked));
+    assert_eq!(d.reason, verifier_core::Reason::Revoked);
+    assert!(
+        check(&r).allow,
+        "the old value, if still held, is unchanged"
+    );
+}
+
+#[test]
+fn many_distinct_records_do_not_exhaust_an_instance() {
+    // 5,000 records through one instance keeping 256: the module releases
+    // what the host evicts, so its memory (16 MiB) is never exhausted.
+    let limits = Limits {
+        idle_instances: 1,
+        ..Limits::default()
+    };
+    let verifier = Verifier::new(None, limits).unwrap();
+    let plugin = verifier.plugin();
+    let (_, header, record, env, request, _) = cases()
+        .into_iter()
+        .find(|c| c.2.is_some() && verify(&c.1, c.2.as_ref(), c.3.as_ref(), &c.4).allow)
+        .unwrap();
+    let (record, request) = (record.unwrap(), abi::encode_request(&request));
+    let env = env.as_ref().map(Prepared::environment);
+    for n in 0..5_000 {
+        let mut record = record.clone();
+        record.name = format!("token {n} {}", "x".repeat(512));
+        let mut call = plugin.call(header.as_bytes()).unwrap();
+        let d = call
+            .verify(Some(&Prepared::record(&record)), env.as_ref(), &request)
+            .unwrap();
+        assert!(d.allow, "{n}");
     }
 }
 
@@ -101,31 +209,45 @@ fn instances_are_reused_and_calls_from_many_threads_agree() {
 // Hostile plugins: each exports the whole ABI, and misbehaves in one way.
 const ABI_OK: &str = r#"
   (memory (export "memory") 1)
-  (func (export "abi_version") (result i32) i32.const 1)
+  (func (export "abi_version") (result i32) i32.const 2)
   (func (export "tally_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "tally_dealloc") (param i32 i32))
+  (func (export "tally_prepare") (param i32 i32 i32) (result i32) i32.const 1)
+  (func (export "tally_release") (param i32))
 "#;
 
+/// A plugin whose parse, verify and verify_prepared all run `verify_body`
+/// (the parameters of interest are locals 0 and 1: the header).
 fn hostile(verify_body: &str, extra: &str) -> Vec<u8> {
     let wat = format!(
         r#"(module {ABI_OK} {extra}
           (func (export "tally_parse") (param i32 i32) (result i32) {verify_body})
-          (func (export "tally_verify") (param i32 i32 i32 i32) (result i32) {verify_body}))"#
+          (func (export "tally_verify") (param i32 i32 i32 i32) (result i32) {verify_body})
+          (func (export "tally_verify_prepared") (param i32 i32 i32 i32 i32 i32) (result i32) {verify_body}))"#
     );
     wat::parse_str(wat).unwrap()
 }
 
+fn request() -> Request {
+    Request::new(verifier_core::Api::Content, verifier_core::Action::READ, 0)
+}
+
+/// Runs the hostile plugin the way `/v1/verify` does (one instance: parse,
+/// then verify_prepared with a prepared environment), and the one-shot
+/// verify; both must fail the same way.
 fn call(wasm: &[u8]) -> (Result<verifier_core::Decision, PluginError>, Duration) {
     let runtime = Runtime::new().unwrap();
     let plugin = runtime.load(wasm, Limits::default()).unwrap();
-    let input = abi::encode_input(
-        None,
-        None,
-        &Request::new(verifier_core::Api::Content, verifier_core::Action::READ, 0),
-    );
+    let input = abi::encode_input(None, None, &request());
+    let one_shot = plugin.verify(b"", &input);
+    let environment = Prepared::environment(&Environment::new("master"));
     let start = Instant::now();
-    let out = plugin.verify(b"", &input);
-    (out, start.elapsed())
+    let out = plugin.call(b"").and_then(|mut call| {
+        call.verify(None, Some(&environment), &abi::encode_request(&request()))
+    });
+    let elapsed = start.elapsed();
+    assert_eq!(one_shot, out);
+    (out, elapsed)
 }
 
 #[test]
@@ -173,9 +295,10 @@ fn garbage_output_is_a_failure() {
 #[test]
 fn a_wrong_abi_version_or_missing_export_does_not_load() {
     let runtime = Runtime::new().unwrap();
-    let v2 = wat::parse_str(
+    // A version 1 module (no prepared values) is refused for its version.
+    let v1 = wat::parse_str(
         r#"(module (memory (export "memory") 1)
-          (func (export "abi_version") (result i32) i32.const 2)
+          (func (export "abi_version") (result i32) i32.const 1)
           (func (export "tally_alloc") (param i32) (result i32) i32.const 0)
           (func (export "tally_dealloc") (param i32 i32))
           (func (export "tally_parse") (param i32 i32) (result i32) i32.const 0)
@@ -183,10 +306,28 @@ fn a_wrong_abi_version_or_missing_export_does_not_load() {
     )
     .unwrap();
     assert_eq!(
-        runtime.load(&v2, Limits::default()).err(),
-        Some(PluginError::AbiVersion(2))
+        runtime.load(&v1, Limits::default()).err(),
+        Some(PluginError::AbiVersion(1))
     );
-    let missing = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "abi_version") (result i32) i32.const 1))"#).unwrap();
+    // Every export present, another version.
+    let v3 = ABI_OK.replacen(
+        r#"(func (export "abi_version") (result i32) i32.const 2)"#,
+        r#"(func (export "abi_version") (result i32) i32.const 3)"#,
+        1,
+    );
+    assert!(v3.contains("i32.const 3"));
+    let v3 = wat::parse_str(format!(
+        r#"(module {v3}
+          (func (export "tally_parse") (param i32 i32) (result i32) i32.const 0)
+          (func (export "tally_verify") (param i32 i32 i32 i32) (result i32) i32.const 0)
+          (func (export "tally_verify_prepared") (param i32 i32 i32 i32 i32 i32) (result i32) i32.const 0))"#
+    ))
+    .unwrap();
+    assert_eq!(
+        runtime.load(&v3, Limits::default()).err(),
+        Some(PluginError::AbiVersion(3))
+    );
+    let missing = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "abi_version") (result i32) i32.const 2))"#).unwrap();
     assert_eq!(
         runtime.load(&missing, Limits::default()).err(),
         Some(PluginError::MissingExport("tally_alloc"))

@@ -1,4 +1,5 @@
-// Reference driver of the verifier module ABI (verifier-core/ABI.md), version 1.
+// Reference driver of the verifier module ABI (verifier-core/ABI.md), version 2
+// (its one-shot verify; prepared values are a host optimisation, see ABI.md).
 //
 // Plain WebAssembly: no wasm-bindgen, no imports, so it runs in Node, Deno,
 // Workers and browsers alike. Every failure (input the codec refuses, a trap,
@@ -8,7 +9,7 @@
 import { CodecError, decodeParse, decodeVerify, encodeInput } from "./abi-codec.js";
 
 /** The ABI version this driver speaks. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 const encoder = new TextEncoder();
 

@@ -166,7 +166,32 @@ proptest! {
         // The module's codec gives the same decision.
         let input = abi::encode_input(Some(&record), Some(&env), &request);
         let out = abi::decode_verify(&abi::verify_bytes(header.as_bytes(), &input)).unwrap();
-        prop_assert_eq!(out, d);
+        prop_assert_eq!(&out, &d);
+        // So does the prepared path, and the borrowed request encoding is the
+        // tail of the whole input.
+        let request_bytes = abi::encode_request(&request);
+        prop_assert!(input.ends_with(&request_bytes));
+        let mut handles = abi::Handles::new();
+        let r = handles.prepare(abi::PREPARE_RECORD, &abi::encode_record(&record));
+        let e = handles.prepare(abi::PREPARE_ENVIRONMENT, &abi::encode_environment(&env));
+        prop_assert!(r != 0 && e != 0);
+        let prepared = handles.verify_bytes(header.as_bytes(), r, e, &request_bytes);
+        prop_assert_eq!(abi::decode_verify(&prepared).unwrap(), d);
+    }
+
+    #[test]
+    fn any_prepare_or_prepared_input_never_panics(
+        kind in 0u32..3,
+        value in prop::collection::vec(any::<u8>(), 0..200),
+        header in prop::collection::vec(any::<u8>(), 0..70),
+        request in prop::collection::vec(any::<u8>(), 0..100),
+        r in 0u32..3,
+        e in 0u32..3,
+    ) {
+        let mut handles = abi::Handles::new();
+        let _ = handles.prepare(kind, &value);
+        let out = abi::decode_verify(&handles.verify_bytes(&header, r, e, &request));
+        prop_assert!(matches!(out, Ok(_) | Err(abi::AbiError::BadInput(_))));
     }
 
     #[test]

@@ -720,8 +720,8 @@ impl Authority {
             .ok_or(AuthorityError::NotFound("environment"))?;
         let expires_at = self.now() + self.config.session_ttl.clamp(1, 3600);
         let spec = TokenSpec {
-            project_id: Some(env.project_id),
-            environment_id: Some(env.id),
+            project_id: Some(env.project_id.clone()),
+            environment_id: Some(env.id.clone()),
             installation_id: Some(installation.id.clone()),
             expires_at: Some(expires_at),
             ..TokenSpec::new(
@@ -784,8 +784,8 @@ impl Authority {
             None => return Err(AuthorityError::NotFound("exchange code")),
         };
         let record = TokenSpec {
-            project_id: Some(env.project_id),
-            environment_id: Some(env.id),
+            project_id: Some(env.project_id.clone()),
+            environment_id: Some(env.id.clone()),
             installation_id: Some(installation_id.clone()),
             ..TokenSpec::new(TokenKind::App, &app.name, app.grants.clone())
         }
@@ -848,7 +848,8 @@ impl Authority {
                 self.store
                     .environment(env_id)?
                     .ok_or(AuthorityError::NotFound("environment"))?
-                    .project_id,
+                    .project_id
+                    .clone(),
             ),
             None if body.kind == TokenKind::Pat => {
                 return Err(AuthorityError::BadRequest(
@@ -920,11 +921,7 @@ impl Authority {
             .store
             .environment(id)?
             .ok_or(AuthorityError::NotFound("environment"))?;
-        Ok(Environment {
-            id: row.id,
-            default_stage: row.default_stage,
-            public_grants: row.public_grants,
-        })
+        Ok(row.policy())
     }
 
     /// The public base URL (`--public-url`, or `http://<listen address>`).

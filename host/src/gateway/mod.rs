@@ -3,9 +3,13 @@
 //! proxies `/v1/content/{environment}/{model}[/{id}]` to an upstream after a
 //! check.
 //!
-//! The path of one check: the plugin's `parse` names the tokenId → the record
-//! comes from the cached store → the environment's policy likewise → the
-//! plugin's `verify` decides. Allowed: 200 (or the upstream's answer) with
+//! The path of one check, on one plugin instance: the plugin's `parse` names
+//! the tokenId → the record comes from the cached store → the plugin's
+//! `verify_prepared` decides with the record and the environment's policy
+//! prepared in the instance (decoded once per instance, not per request,
+//! see `prepared.rs`). When the rows are in memory the check runs right on
+//! the async worker; otherwise (or for a plugin that has run into its
+//! deadline) on the blocking pool. Allowed: 200 (or the upstream's answer) with
 //! `X-Tally-Principal`, `X-Tally-Filter` (JSON list of alternatives) and
 //! `X-Tally-Masked` (comma-separated). Denied: 401 when the caller's identity
 //! was not established, 403 when it was but is not granted, both with
@@ -18,7 +22,10 @@
 //! required; the gateway maps GET/HEAD → read, POST → create, PUT/PATCH →
 //! update, DELETE → delete, and never forwards the caller's `Authorization`.
 
+mod prepared;
 pub mod throttle;
+
+pub(crate) use prepared::PreparedRows;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +35,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use verifier_core::{Action, Api, Decision, Environment, Reason, Request, abi};
+use verifier_core::{Action, Api, Decision, Reason, Request, abi};
 
 use crate::authority::AuthorityError;
 use crate::http::AppState;
@@ -45,40 +52,106 @@ pub(crate) enum CheckError {
     Store(AuthorityError),
 }
 
-/// Decides one request (blocking: storage and the plugin are synchronous).
-pub(crate) fn decide(
+/// Where a check may look rows up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Memory only (the store's caches): safe on an async worker.
+    Memory,
+    /// Anywhere, storage included: blocking.
+    Store,
+}
+
+/// A check that could not be decided with [`Lookup::Memory`].
+enum Undecided {
+    /// It needs storage: run it again with [`Lookup::Store`].
+    NeedsStore,
+    /// It failed.
+    Failed(CheckError),
+}
+
+impl From<CheckError> for Undecided {
+    fn from(e: CheckError) -> Self {
+        Undecided::Failed(e)
+    }
+}
+
+/// A row from memory or the store, as `lookup` allows.
+fn row<T>(
+    lookup: Lookup,
+    peek: impl FnOnce() -> Option<Option<T>>,
+    load: impl FnOnce() -> Result<Option<T>, crate::storage::StoreError>,
+) -> Result<Option<T>, Undecided> {
+    match (peek(), lookup) {
+        (Some(hit), _) => Ok(hit),
+        (None, Lookup::Memory) => Err(Undecided::NeedsStore),
+        (None, Lookup::Store) => load().map_err(|e| CheckError::Store(e.into()).into()),
+    }
+}
+
+/// Decides one request: the environment's policy, then on one plugin
+/// instance `parse` → the record → `verify` with both prepared.
+fn decide(
     state: &AppState,
     header: &str,
     request: &Request,
-) -> Result<Decision, CheckError> {
-    let plugin = state.verifier.plugin();
+    lookup: Lookup,
+) -> Result<Decision, Undecided> {
     let store = state.authority.store();
-    let record = match plugin
-        .parse(header.as_bytes())
-        .map_err(CheckError::Plugin)?
-    {
-        Ok(id) => store.token(&id).map_err(|e| CheckError::Store(e.into()))?,
-        Err(_) => None, // verify gives the same reason
-    };
     let environment = match &request.environment_id {
-        Some(id) => store
-            .environment(id)
-            .map_err(|e| CheckError::Store(e.into()))?
-            .map(|row| Environment {
-                id: row.id,
-                default_stage: row.default_stage,
-                public_grants: row.public_grants,
-            }),
+        Some(id) => row(
+            lookup,
+            || store.peek_environment(id),
+            || store.environment(id),
+        )?
+        .map(|row| state.prepared.environment(&row)),
         None => None,
     };
-    let input = abi::encode_input(
-        record.as_ref().map(|row| &row.record),
-        environment.as_ref(),
-        request,
-    );
-    plugin
-        .verify(header.as_bytes(), &input)
-        .map_err(CheckError::Plugin)
+    let plugin = state.verifier.plugin();
+    let mut call = plugin.call(header.as_bytes()).map_err(CheckError::Plugin)?;
+    let record = match call.parse().map_err(CheckError::Plugin)? {
+        Ok(id) => row(lookup, || store.peek_token(&id), || store.token(&id))?
+            .map(|row| state.prepared.record(&row)),
+        Err(_) => None, // verify gives the same reason
+    };
+    let request = abi::encode_request(request);
+    Ok(call
+        .verify(record.as_deref(), environment.as_deref(), &request)
+        .map_err(CheckError::Plugin)?)
+}
+
+/// Decides one request where it is cheapest: on this async worker when the
+/// rows are in memory and the plugin has never run into its deadline (a call
+/// is then a few microseconds), else on the blocking pool.
+async fn decide_anywhere(
+    state: &Arc<AppState>,
+    header: String,
+    request: Request,
+) -> Result<Result<Decision, CheckError>, Response> {
+    if !state.verifier.plugin().has_timed_out() {
+        match decide(state, &header, &request, Lookup::Memory) {
+            Ok(decision) => return Ok(Ok(decision)),
+            Err(Undecided::Failed(e)) => return Ok(Err(e)),
+            Err(Undecided::NeedsStore) => {}
+        }
+    }
+    let s = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        decide(&s, &header, &request, Lookup::Store).map_err(|e| match e {
+            Undecided::Failed(e) => e,
+            // `row` answers NeedsStore only under Lookup::Memory.
+            Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(
+                "a store lookup was refused".into(),
+            )),
+        })
+    })
+    .await
+    .map_err(|_| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    })
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, CheckError> {
@@ -187,16 +260,7 @@ async fn check(
         ));
     }
     let request = request.map_err(|e| respond_error(state, e))?;
-    let s = Arc::clone(state);
-    let outcome = tokio::task::spawn_blocking(move || decide(&s, &header, &request))
-        .await
-        .map_err(|_| {
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error",
-            )
-        })?;
+    let outcome = decide_anywhere(state, header, request).await?;
     match outcome {
         Ok(decision) => {
             state.metrics.decision(decision.reason);

@@ -54,6 +54,8 @@ pub struct AppState {
     pub upstream: Option<Upstream>,
     /// Open studio sessions.
     pub sessions: crate::studio::Sessions,
+    /// Records and environments in the verifier's prepared form.
+    pub(crate) prepared: crate::gateway::PreparedRows,
 }
 
 /// How the verify path and the gateway are set up.
@@ -120,6 +122,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         throttle: Throttle::new(options.throttle_failures, options.throttle_window),
         upstream: options.upstream.as_deref().map(Upstream::new),
         sessions: crate::studio::Sessions::default(),
+        prepared: Default::default(),
     });
     let router = Router::new()
         .route("/healthz", get(healthz))

@@ -14,6 +14,12 @@
 //!   output that does not decode — is a [`PluginError`], which callers turn
 //!   into a denial (fail closed). An instance that failed is dropped, never
 //!   reused.
+//! - A check is a [`Call`]: parse, the record lookup, then verify on one
+//!   instance. Records and environments cross into an instance once, as
+//!   [`Prepared`] values the module decodes and keeps under a handle
+//!   (ABI.md, "Prepared values"); later checks with the same value send only
+//!   the request (~100 bytes) and skip the decoding that used to dominate a
+//!   call. Instances keep at most [`Limits::prepared_values`] each.
 //! - [`Verifier`] holds the current plugin behind a lock that swaps it whole:
 //!   a reload lets calls in flight finish on the old plugin.
 
@@ -23,10 +29,12 @@ use std::time::Duration;
 
 use verifier_core::abi::{self, ABI_VERSION};
 use verifier_core::{Decision, Reason, TokenId};
-use wasmtime::{
-    Config, Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
-    TypedFunc,
-};
+use wasmtime::{Config, Engine, Module};
+
+mod slot;
+
+pub use slot::Prepared;
+use slot::Slot;
 
 /// The verifier module built from `verifier-core` (see `host/build.rs`).
 pub static DEFAULT_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tally-verifier.wasm"));
@@ -42,6 +50,9 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Most idle instances kept for reuse (default 64).
     pub idle_instances: usize,
+    /// Most values (records, environments) one instance keeps prepared
+    /// (default 256); past it the oldest is released.
+    pub prepared_values: usize,
 }
 
 impl Default for Limits {
@@ -50,6 +61,7 @@ impl Default for Limits {
             deadline: Duration::from_millis(20),
             memory_bytes: 16 << 20,
             idle_instances: 64,
+            prepared_values: 256,
         }
     }
 }
@@ -132,7 +144,7 @@ impl Runtime {
     }
 
     /// Compiles and checks a plugin: every ABI export with its signature, and
-    /// `abi_version() == 1`.
+    /// `abi_version() == ABI_VERSION`.
     pub fn load(&self, wasm: &[u8], limits: Limits) -> Result<Plugin, PluginError> {
         let module =
             Module::new(&self.engine, wasm).map_err(|e| PluginError::Compile(e.to_string()))?;
@@ -145,14 +157,9 @@ impl Runtime {
             limits,
             deadline_ticks: ticks,
             pool: Mutex::new(Vec::new()),
+            timed_out: AtomicBool::new(false),
         };
-        let mut slot = plugin.instantiate()?;
-        slot.store.set_epoch_deadline(plugin.deadline_ticks);
-        let version = slot.version.call(&mut slot.store, ()).map_err(classify)?;
-        let version = u32::try_from(version).unwrap_or(u32::MAX);
-        if version != ABI_VERSION {
-            return Err(PluginError::AbiVersion(version));
-        }
+        let slot = plugin.instantiate()?;
         plugin.give_back(slot);
         Ok(plugin)
     }
@@ -164,17 +171,6 @@ impl Drop for Runtime {
     }
 }
 
-/// One instance and its exports.
-struct Slot {
-    store: Store<StoreLimits>,
-    memory: Memory,
-    version: TypedFunc<(), i32>,
-    alloc: TypedFunc<i32, i32>,
-    dealloc: TypedFunc<(i32, i32), ()>,
-    parse: TypedFunc<(i32, i32), i32>,
-    verify: TypedFunc<(i32, i32, i32, i32), i32>,
-}
-
 /// A compiled plugin with its instance pool.
 pub struct Plugin {
     engine: Engine,
@@ -182,59 +178,53 @@ pub struct Plugin {
     limits: Limits,
     deadline_ticks: u64,
     pool: Mutex<Vec<Slot>>,
+    timed_out: AtomicBool,
 }
 
 impl Plugin {
-    /// `parse`: the tokenId to look up, or the reason to deny.
-    pub fn parse(&self, header: &[u8]) -> Result<Result<TokenId, Reason>, PluginError> {
-        let out = self.with_slot(|slot| {
-            let h = slot.put(header)?;
-            let ptr = slot
-                .parse
-                .call(&mut slot.store, (h.0, h.1))
-                .map_err(classify)?;
-            let out = slot.take(ptr)?;
-            slot.free(h)?;
-            Ok(out)
-        })?;
-        abi::decode_parse(&out).map_err(|_| PluginError::BadOutput)
+    /// Whether a call of this plugin has ever run past its deadline. Callers
+    /// that run calls on an async worker (fine for a call of microseconds)
+    /// move a plugin that has to a blocking pool.
+    pub fn has_timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Relaxed)
     }
 
-    /// `verify`: a decision for an `Authorization` value and an encoded input
-    /// (`verifier_core::abi::encode_input`).
-    pub fn verify(&self, header: &[u8], input: &[u8]) -> Result<Decision, PluginError> {
-        let out = self.with_slot(|slot| {
-            let h = slot.put(header)?;
-            let i = slot.put(input)?;
-            let ptr = slot
-                .verify
-                .call(&mut slot.store, (h.0, h.1, i.0, i.1))
-                .map_err(classify)?;
-            let out = slot.take(ptr)?;
-            slot.free(h)?;
-            slot.free(i)?;
-            Ok(out)
-        })?;
-        match abi::decode_verify(&out) {
-            Ok(decision) => Ok(decision),
-            Err(abi::AbiError::BadInput(message)) => Err(PluginError::BadInput(message)),
-            Err(_) => Err(PluginError::BadOutput),
-        }
-    }
-
-    fn with_slot(
-        &self,
-        f: impl FnOnce(&mut Slot) -> Result<Vec<u8>, PluginError>,
-    ) -> Result<Vec<u8>, PluginError> {
+    /// Takes an instance for one check and writes `header` into it: parse,
+    /// then verify, with the lookup in between, on one instance. The
+    /// instance goes back to the pool when the [`Call`] is dropped, unless a
+    /// call on it failed.
+    pub fn call(&self, header: &[u8]) -> Result<Call<'_>, PluginError> {
         let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut slot = match idle {
             Some(slot) => slot,
             None => self.instantiate()?,
         };
-        slot.store.set_epoch_deadline(self.deadline_ticks);
-        let out = f(&mut slot)?; // a failed instance is dropped here
-        self.give_back(slot);
-        Ok(out)
+        slot.set_deadline(self.deadline_ticks);
+        // A failed instance is dropped here.
+        let header = slot.put(header).inspect_err(|e| self.note(e))?;
+        Ok(Call {
+            plugin: self,
+            slot: Some(slot),
+            header,
+        })
+    }
+
+    /// `parse`: the tokenId to look up, or the reason to deny.
+    pub fn parse(&self, header: &[u8]) -> Result<Result<TokenId, Reason>, PluginError> {
+        self.call(header)?.parse()
+    }
+
+    /// One-shot `verify`: a decision for an `Authorization` value and a whole
+    /// encoded input (`verifier_core::abi::encode_input`). Nothing is kept in
+    /// the instance; the prepared path ([`Call::verify`]) is the fast one.
+    pub fn verify(&self, header: &[u8], input: &[u8]) -> Result<Decision, PluginError> {
+        self.call(header)?.verify_input(input)
+    }
+
+    fn note(&self, error: &PluginError) {
+        if *error == PluginError::Timeout {
+            self.timed_out.store(true, Ordering::Relaxed);
+        }
     }
 
     fn give_back(&self, slot: Slot) {
@@ -245,102 +235,90 @@ impl Plugin {
     }
 
     fn instantiate(&self) -> Result<Slot, PluginError> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.memory_bytes)
-            .instances(1)
-            .tables(4)
-            .memories(1)
-            .build();
-        let mut store = Store::new(&self.engine, limits);
-        store.limiter(|limits| limits);
-        store.set_epoch_deadline(self.deadline_ticks);
-        let instance = Instance::new(&mut store, &self.module, &[])
-            .map_err(|e| PluginError::Instantiate(e.to_string()))?;
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or(PluginError::MissingExport("memory"))?;
-        macro_rules! export {
-            ($name:literal) => {
-                instance
-                    .get_typed_func(&mut store, $name)
-                    .map_err(|_| PluginError::MissingExport($name))?
-            };
-        }
-        Ok(Slot {
-            version: export!("abi_version"),
-            alloc: export!("tally_alloc"),
-            dealloc: export!("tally_dealloc"),
-            parse: export!("tally_parse"),
-            verify: export!("tally_verify"),
-            memory,
-            store,
-        })
+        Slot::new(
+            &self.engine,
+            &self.module,
+            &self.limits,
+            self.deadline_ticks,
+        )
     }
 }
 
-impl Slot {
-    /// Copies `bytes` into a fresh allocation; `(0, 0)` for none.
-    fn put(&mut self, bytes: &[u8]) -> Result<(i32, i32), PluginError> {
-        if bytes.is_empty() {
-            return Ok((0, 0));
-        }
-        let len = i32::try_from(bytes.len())
-            .map_err(|_| PluginError::BadInput("input too large".into()))?;
-        let ptr = self.alloc.call(&mut self.store, len).map_err(classify)?;
-        if ptr == 0 {
-            return Err(PluginError::Alloc);
-        }
-        self.memory
-            .write(&mut self.store, offset(ptr), bytes)
-            .map_err(|_| PluginError::BadOutput)?;
-        Ok((ptr, len))
+/// One check on one pooled instance, with its `Authorization` value already
+/// in the instance's memory. Each method sets the deadline afresh, so time
+/// spent between calls (the record lookup) does not count against the
+/// plugin.
+pub struct Call<'p> {
+    plugin: &'p Plugin,
+    /// `None` once a call failed: the instance is dropped, never reused.
+    slot: Option<Slot>,
+    header: (i32, i32),
+}
+
+impl Call<'_> {
+    /// `parse`: the tokenId to look up, or the reason to deny.
+    pub fn parse(&mut self) -> Result<Result<TokenId, Reason>, PluginError> {
+        let header = self.header;
+        let out = self.run(|slot| slot.parse(header))?;
+        abi::decode_parse(&out).map_err(|_| PluginError::BadOutput)
     }
 
-    fn free(&mut self, (ptr, len): (i32, i32)) -> Result<(), PluginError> {
-        if ptr != 0 {
-            self.dealloc
-                .call(&mut self.store, (ptr, len))
-                .map_err(classify)?;
-        }
-        Ok(())
+    /// `verify_prepared`: decides with the record and environment prepared
+    /// in this instance (each prepared once per instance and kept, see
+    /// [`Limits::prepared_values`]) and an encoded request
+    /// (`verifier_core::abi::encode_request`).
+    pub fn verify(
+        &mut self,
+        record: Option<&Prepared>,
+        environment: Option<&Prepared>,
+        request: &[u8],
+    ) -> Result<Decision, PluginError> {
+        let header = self.header;
+        let out = self.run(|slot| slot.verify_prepared(header, record, environment, request))?;
+        decode_decision(&out)
     }
 
-    /// Reads a result block and frees it.
-    fn take(&mut self, ptr: i32) -> Result<Vec<u8>, PluginError> {
-        if ptr == 0 {
-            return Err(PluginError::Alloc);
+    /// One-shot `verify` with a whole encoded input.
+    pub fn verify_input(&mut self, input: &[u8]) -> Result<Decision, PluginError> {
+        let header = self.header;
+        let out = self.run(|slot| slot.verify(header, input))?;
+        decode_decision(&out)
+    }
+
+    fn run(
+        &mut self,
+        f: impl FnOnce(&mut Slot) -> Result<Vec<u8>, PluginError>,
+    ) -> Result<Vec<u8>, PluginError> {
+        let slot = self
+            .slot
+            .as_mut()
+            .ok_or_else(|| PluginError::Trap("the instance failed earlier in this call".into()))?;
+        slot.set_deadline(self.plugin.deadline_ticks);
+        let out = f(slot);
+        if let Err(e) = &out {
+            self.plugin.note(e);
+            self.slot = None;
         }
-        let at = offset(ptr);
-        let mut len = [0u8; 4];
-        self.memory
-            .read(&self.store, at, &mut len)
-            .map_err(|_| PluginError::BadOutput)?;
-        let n = u32::from_le_bytes(len) as usize;
-        if n > abi::MAX_INPUT_BYTES {
-            return Err(PluginError::BadOutput);
-        }
-        let mut out = vec![0u8; n];
-        self.memory
-            .read(&self.store, at + 4, &mut out)
-            .map_err(|_| PluginError::BadOutput)?;
-        let block = i32::try_from(n + 4).map_err(|_| PluginError::BadOutput)?;
-        self.dealloc
-            .call(&mut self.store, (ptr, block))
-            .map_err(classify)?;
-        Ok(out)
+        out
     }
 }
 
-/// A pointer from the module: an unsigned 32-bit offset.
-fn offset(ptr: i32) -> usize {
-    ptr as u32 as usize
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if let Some(mut slot) = self.slot.take() {
+            slot.set_deadline(self.plugin.deadline_ticks);
+            if slot.free(self.header).is_ok() {
+                self.plugin.give_back(slot);
+            }
+        }
+    }
 }
 
-fn classify(error: wasmtime::Error) -> PluginError {
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => PluginError::Timeout,
-        Some(trap) => PluginError::Trap(trap.to_string()),
-        None => PluginError::Trap(error.to_string()),
+fn decode_decision(out: &[u8]) -> Result<Decision, PluginError> {
+    match abi::decode_verify(out) {
+        Ok(decision) => Ok(decision),
+        Err(abi::AbiError::BadInput(message)) => Err(PluginError::BadInput(message)),
+        Err(_) => Err(PluginError::BadOutput),
     }
 }
 

@@ -31,7 +31,7 @@ pub const MAX_ENTRIES: usize = 1 << 20;
 pub struct CachedStore<S> {
     inner: S,
     tokens: RwLock<HashMap<TokenId, Option<Arc<TokenRow>>>>,
-    environments: RwLock<HashMap<String, Option<EnvironmentRow>>>,
+    environments: RwLock<HashMap<String, Option<Arc<EnvironmentRow>>>>,
     generation: AtomicU64,
 }
 
@@ -133,10 +133,23 @@ impl<S: Store> Store for CachedStore<S> {
         out
     }
 
-    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError> {
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
+        if let Some(hit) = self.peek_environment(id) {
+            return Ok(hit);
+        }
         self.cached(&self.environments, &id.to_owned(), || {
             self.inner.environment(id)
         })
+    }
+
+    fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
+        let hit = self
+            .environments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        hit.or_else(|| self.inner.peek_environment(id))
     }
 
     fn set_public_grants(
@@ -223,6 +236,16 @@ impl<S: Store> Store for CachedStore<S> {
 
     fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
         self.cached(&self.tokens, id, || self.inner.token(id))
+    }
+
+    fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
+        let hit = self
+            .tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        hit.or_else(|| self.inner.peek_token(id))
     }
 
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {

@@ -23,6 +23,7 @@ use serde::Serialize;
 use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
 pub use cached::CachedStore;
+pub(crate) use cached::MAX_ENTRIES;
 pub use postgres::PgStore;
 pub use replica::ReplicaStore;
 pub use sqlite::{Durability, SqliteStore};
@@ -84,6 +85,17 @@ pub struct EnvironmentRow {
     pub public_grants: Vec<Grant>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+impl EnvironmentRow {
+    /// What the verifier needs of it.
+    pub fn policy(&self) -> verifier_core::Environment {
+        verifier_core::Environment {
+            id: self.id.clone(),
+            default_stage: self.default_stage.clone(),
+            public_grants: self.public_grants.clone(),
+        }
+    }
 }
 
 /// A registered app.
@@ -204,8 +216,15 @@ pub trait Store: Send + Sync + 'static {
         env: &EnvironmentRow,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
-    /// An environment by id.
-    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError>;
+    /// An environment by id, shared like [`Store::token`].
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError>;
+    /// An environment from memory only: `None` when answering would need
+    /// I/O (the default), else what [`Store::environment`] would return. The
+    /// verify path uses it to decide on the async worker without blocking.
+    fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
+        let _ = id;
+        None
+    }
     /// Replaces an environment's public grants.
     fn set_public_grants(
         &self,
@@ -260,6 +279,12 @@ pub trait Store: Send + Sync + 'static {
     /// A token by id, shared: the verify path reads it on every request,
     /// and a cache hands out the same row without copying it.
     fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError>;
+    /// A token from memory only: `None` when answering would need I/O (the
+    /// default), else what [`Store::token`] would return.
+    fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
+        let _ = id;
+        None
+    }
     /// Every token, newest first.
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
     /// Revokes a token; `NotFound` if there is none.

@@ -421,13 +421,13 @@ impl Store for PgStore {
         })
     }
 
-    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError> {
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
         self.conn()?
             .query_opt(
                 &format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE id = $1"),
                 &[&id],
             )?
-            .map(|r| environment_from_row(&r, 0))
+            .map(|r| environment_from_row(&r, 0).map(Arc::new))
             .transpose()
     }
 

@@ -22,7 +22,7 @@ use super::{
 #[derive(Debug, Default)]
 pub struct ReplicaStore {
     tokens: RwLock<HashMap<TokenId, Arc<TokenRow>>>,
-    environments: RwLock<HashMap<String, EnvironmentRow>>,
+    environments: RwLock<HashMap<String, Arc<EnvironmentRow>>>,
     cursor: AtomicI64,
 }
 
@@ -51,7 +51,7 @@ impl ReplicaStore {
                 self.environments
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(env.id.clone(), env);
+                    .insert(env.id.clone(), Arc::new(env));
             }
         }
         self.cursor.fetch_max(change.seq, Ordering::SeqCst);
@@ -83,13 +83,22 @@ impl Store for ReplicaStore {
             .cloned())
     }
 
-    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError> {
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
         Ok(self
             .environments
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
             .cloned())
+    }
+
+    /// Everything is in memory: a peek is a lookup.
+    fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
+        self.token(id).ok()
+    }
+
+    fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
+        self.environment(id).ok()
     }
 
     fn last_change(&self) -> Result<i64, StoreError> {

@@ -394,7 +394,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn environment(&self, id: &str) -> Result<Option<EnvironmentRow>, StoreError> {
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
         self.read(|c| {
             one(
                 c,
@@ -403,6 +403,7 @@ impl Store for SqliteStore {
                 [id],
                 environment_from_row,
             )
+            .map(|row| row.map(Arc::new))
         })
     }
 

@@ -2,13 +2,16 @@
 //! verifier-core that touches raw memory. Layout: `verifier-core/ABI.md`.
 //!
 //! Results are written to a block the module allocates: a little-endian `u32`
-//! length `n`, then `n` bytes of JSON. The driver reads it and frees it with
+//! length `n`, then `n` bytes of postcard. The driver reads it and frees it with
 //! `tally_dealloc(ptr, 4 + n)`. A returned pointer of 0 means the module could
 //! not allocate; drivers deny.
 #![allow(unsafe_code)]
 
 use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+
+use super::Handles;
 
 /// The ABI version; drivers refuse a module whose version they do not speak.
 #[unsafe(no_mangle)]
@@ -70,6 +73,68 @@ pub unsafe extern "C" fn tally_verify(
     // SAFETY: forwarded caller contract.
     let (header, input) = unsafe { (input(header_ptr, header_len), input(input_ptr, input_len)) };
     write_result(super::verify_bytes(header, input))
+}
+
+/// The module's prepared values (`tally_prepare`).
+///
+/// The module is built for `wasm32-unknown-unknown` without the `atomics`
+/// target feature: one thread, and no export calls another, so at most one
+/// reference to the table exists at any time.
+struct Prepared(UnsafeCell<Handles>);
+
+// SAFETY: single-threaded target (see above); the cell is never shared
+// across threads because there are none.
+unsafe impl Sync for Prepared {}
+
+static PREPARED: Prepared = Prepared(UnsafeCell::new(Handles::new()));
+
+fn prepared() -> &'static mut Handles {
+    // SAFETY: single-threaded and not re-entrant (see `Prepared`): each
+    // export takes this reference once and drops it before returning.
+    unsafe { &mut *PREPARED.0.get() }
+}
+
+/// `prepare(kind, value) -> handle` (see ABI.md); 0 when the value is not
+/// kept.
+///
+/// # Safety
+/// `ptr..ptr+len` must be readable memory of this module (or `len` 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tally_prepare(kind: u32, ptr: *const u8, len: usize) -> u32 {
+    // SAFETY: forwarded caller contract.
+    let value = unsafe { input(ptr, len) };
+    prepared().prepare(kind, value)
+}
+
+/// `release(handle)`: drops a prepared value; unknown handles are ignored.
+#[unsafe(no_mangle)]
+pub extern "C" fn tally_release(handle: u32) {
+    prepared().release(handle);
+}
+
+/// `verify_prepared(header, record, environment, request) -> result block`
+/// (see ABI.md).
+///
+/// # Safety
+/// Both ranges must be readable memory of this module (a length of 0 means
+/// the pointer is not read).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tally_verify_prepared(
+    header_ptr: *const u8,
+    header_len: usize,
+    record: u32,
+    environment: u32,
+    request_ptr: *const u8,
+    request_len: usize,
+) -> *mut u8 {
+    // SAFETY: forwarded caller contract.
+    let (header, request) = unsafe {
+        (
+            input(header_ptr, header_len),
+            input(request_ptr, request_len),
+        )
+    };
+    write_result(prepared().verify_bytes(header, record, environment, request))
 }
 
 /// # Safety

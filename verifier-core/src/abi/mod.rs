@@ -7,7 +7,8 @@
 //! specifies both byte for byte. Keeping the codec here means it is tested
 //! natively, and drivers written in Rust (the host) encode and decode with
 //! exactly the code the module runs: [`encode_input`], [`decode_parse`],
-//! [`decode_verify`].
+//! [`decode_verify`], and the prepared-value table the module keeps
+//! ([`Handles`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,10 +25,13 @@ use crate::verify::verify;
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 mod exports;
+mod prepared;
 pub mod wire;
 
+pub use prepared::{Handles, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD};
+
 /// The ABI version the module reports from `abi_version`.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// Largest `verify` input, bytes; a larger one is `BadInput`.
 pub const MAX_INPUT_BYTES: usize = 1 << 20;
 
@@ -95,6 +99,23 @@ pub fn encode_input(
     })
 }
 
+/// Encodes a record for `tally_prepare` ([`PREPARE_RECORD`]).
+pub fn encode_record(record: &TokenRecord) -> Vec<u8> {
+    encode(&wire::Record::from(record))
+}
+
+/// Encodes an environment for `tally_prepare` ([`PREPARE_ENVIRONMENT`]).
+pub fn encode_environment(environment: &Environment) -> Vec<u8> {
+    encode(&wire::Env::from(environment))
+}
+
+/// Encodes a request for `tally_verify_prepared`: the same bytes as the
+/// request part of [`encode_input`], written from borrowed fields (no copy of
+/// the request's strings).
+pub fn encode_request(request: &Request) -> Vec<u8> {
+    encode(&wire::ReqRef::from(request))
+}
+
 /// Decodes a `parse` output: the tokenId to look up, or the reason to deny.
 pub fn decode_parse(output: &[u8]) -> Result<Result<TokenId, Reason>, AbiError> {
     match decode::<wire::ParseResult>(output) {
@@ -113,19 +134,19 @@ pub fn decode_verify(output: &[u8]) -> Result<Decision, AbiError> {
     }
 }
 
-fn bad_input(message: &str) -> wire::VerifyResult {
+pub(crate) fn bad_input(message: &str) -> wire::VerifyResult {
     wire::VerifyResult::BadInput(String::from(message))
 }
 
 /// Decodes exactly one value: trailing bytes make the input invalid.
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((value, [])) => Some(value),
         _ => None,
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Encoding these plain types into a Vec cannot fail; should it ever, an
     // empty output decodes as nothing and every driver denies on it.
     postcard::to_allocvec(value).unwrap_or_default()

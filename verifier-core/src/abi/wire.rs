@@ -124,6 +124,47 @@ pub struct Req {
     pub now: i64,
 }
 
+/// A request, borrowed: serializes to exactly the bytes of the [`Req`] with
+/// the same values (postcard writes a map as its length and then its pairs,
+/// as it writes a list of pairs). Drivers encode with it to copy nothing.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ReqRef<'a> {
+    /// Api.
+    pub api: Api,
+    /// Action name.
+    pub action: &'a str,
+    /// Environment.
+    pub environment_id: Option<&'a str>,
+    /// Model.
+    pub model: Option<&'a str>,
+    /// Stage.
+    pub stage: Option<&'a str>,
+    /// Locale.
+    pub locale: Option<&'a str>,
+    /// The one row addressed.
+    pub document: Option<&'a alloc::collections::BTreeMap<String, String>>,
+    /// Sensitive fields of the model.
+    pub sensitive_fields: &'a [String],
+    /// Unix seconds.
+    pub now: i64,
+}
+
+impl<'a> From<&'a Request> for ReqRef<'a> {
+    fn from(r: &'a Request) -> Self {
+        ReqRef {
+            api: r.api,
+            action: r.action.as_str(),
+            environment_id: r.environment_id.as_deref(),
+            model: r.model.as_deref(),
+            stage: r.stage.as_deref(),
+            locale: r.locale.as_deref(),
+            document: r.document.as_ref(),
+            sensitive_fields: &r.sensitive_fields,
+            now: r.now,
+        }
+    }
+}
+
 /// `parse` output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ParseResult {

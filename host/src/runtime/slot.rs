@@ -1,0 +1,300 @@
+//! One plugin instance: its store, its exports, the bytes moved in and out
+//! of its linear memory, and the values prepared in it.
+//!
+//! Prepared values: a [`Prepared`] (a record or an environment encoded for
+//! the module) has a process-unique id; each instance remembers which ids it
+//! has prepared under which handle, up to [`Limits::prepared_values`] of
+//! them, releasing the oldest first. A changed record is a new `Prepared`
+//! with a new id, so an instance never answers from a stale value; the old
+//! one ages out.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use verifier_core::abi::{self, ABI_VERSION, PREPARE_ENVIRONMENT, PREPARE_RECORD};
+use verifier_core::{Environment, TokenRecord};
+use wasmtime::TypedFunc;
+use wasmtime::{Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
+
+use super::{Limits, PluginError};
+
+/// A record or an environment, encoded once for `tally_prepare`, shared by
+/// every instance that prepares it.
+#[derive(Debug)]
+pub struct Prepared {
+    id: u64,
+    kind: u32,
+    bytes: Box<[u8]>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Prepared {
+    /// A token record, for [`Call::verify`](super::Call::verify).
+    pub fn record(record: &TokenRecord) -> Self {
+        Prepared::new(PREPARE_RECORD, abi::encode_record(record))
+    }
+
+    /// An environment's policy, for [`Call::verify`](super::Call::verify).
+    pub fn environment(environment: &Environment) -> Self {
+        Prepared::new(PREPARE_ENVIRONMENT, abi::encode_environment(environment))
+    }
+
+    fn new(kind: u32, bytes: Vec<u8>) -> Self {
+        Prepared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            kind,
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+
+    /// The encoded size, bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the encoding is empty (never, for a real value).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// Which [`Prepared`] ids an instance holds, under which handles; oldest
+/// first.
+#[derive(Default)]
+struct Handles {
+    by_id: HashMap<u64, i32>,
+    order: VecDeque<u64>,
+}
+
+/// One instance and its exports.
+pub(super) struct Slot {
+    store: Store<StoreLimits>,
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    dealloc: TypedFunc<(i32, i32), ()>,
+    parse: TypedFunc<(i32, i32), i32>,
+    verify: TypedFunc<(i32, i32, i32, i32), i32>,
+    prepare: TypedFunc<(i32, i32, i32), i32>,
+    release: TypedFunc<i32, ()>,
+    verify_prepared: TypedFunc<(i32, i32, i32, i32, i32, i32), i32>,
+    handles: Handles,
+    max_prepared: usize,
+}
+
+impl Slot {
+    /// Instantiates `module` with no imports under `limits`, and checks its
+    /// ABI version and exports.
+    pub(super) fn new(
+        engine: &Engine,
+        module: &Module,
+        limits: &Limits,
+        deadline_ticks: u64,
+    ) -> Result<Self, PluginError> {
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .instances(1)
+            .tables(4)
+            .memories(1)
+            .build();
+        let mut store = Store::new(engine, store_limits);
+        store.limiter(|limits| limits);
+        store.set_epoch_deadline(deadline_ticks);
+        let instance = Instance::new(&mut store, module, &[])
+            .map_err(|e| PluginError::Instantiate(e.to_string()))?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or(PluginError::MissingExport("memory"))?;
+        macro_rules! export {
+            ($name:literal) => {
+                instance
+                    .get_typed_func(&mut store, $name)
+                    .map_err(|_| PluginError::MissingExport($name))?
+            };
+        }
+        // The version first: a module of another version is refused as such,
+        // not for the exports this version added.
+        let version: TypedFunc<(), i32> = export!("abi_version");
+        let speaks = version.call(&mut store, ()).map_err(classify)?;
+        let speaks = u32::try_from(speaks).unwrap_or(u32::MAX);
+        if speaks != ABI_VERSION {
+            return Err(PluginError::AbiVersion(speaks));
+        }
+        Ok(Slot {
+            alloc: export!("tally_alloc"),
+            dealloc: export!("tally_dealloc"),
+            parse: export!("tally_parse"),
+            verify: export!("tally_verify"),
+            prepare: export!("tally_prepare"),
+            release: export!("tally_release"),
+            verify_prepared: export!("tally_verify_prepared"),
+            memory,
+            store,
+            handles: Handles::default(),
+            max_prepared: limits.prepared_values,
+        })
+    }
+
+    pub(super) fn set_deadline(&mut self, ticks: u64) {
+        self.store.set_epoch_deadline(ticks);
+    }
+
+    pub(super) fn parse(&mut self, header: (i32, i32)) -> Result<Vec<u8>, PluginError> {
+        let ptr = self.parse.call(&mut self.store, header).map_err(classify)?;
+        self.take(ptr)
+    }
+
+    pub(super) fn verify(
+        &mut self,
+        header: (i32, i32),
+        input: &[u8],
+    ) -> Result<Vec<u8>, PluginError> {
+        let i = self.put(input)?;
+        let ptr = self
+            .verify
+            .call(&mut self.store, (header.0, header.1, i.0, i.1))
+            .map_err(classify)?;
+        let out = self.take(ptr)?;
+        self.free(i)?;
+        Ok(out)
+    }
+
+    pub(super) fn verify_prepared(
+        &mut self,
+        header: (i32, i32),
+        record: Option<&Prepared>,
+        environment: Option<&Prepared>,
+        request: &[u8],
+    ) -> Result<Vec<u8>, PluginError> {
+        let record = self.handle(record)?;
+        let environment = self.handle(environment)?;
+        let r = self.put(request)?;
+        let ptr = self
+            .verify_prepared
+            .call(
+                &mut self.store,
+                (header.0, header.1, record, environment, r.0, r.1),
+            )
+            .map_err(classify)?;
+        let out = self.take(ptr)?;
+        self.free(r)?;
+        Ok(out)
+    }
+
+    /// The handle of `value` in this instance, preparing it on first use;
+    /// 0 for none.
+    fn handle(&mut self, value: Option<&Prepared>) -> Result<i32, PluginError> {
+        let Some(value) = value else {
+            return Ok(0);
+        };
+        if let Some(&handle) = self.handles.by_id.get(&value.id) {
+            return Ok(handle);
+        }
+        while self.handles.order.len() >= self.max_prepared.max(1) {
+            self.release_oldest()?;
+        }
+        let mut handle = self.prepare_bytes(value)?;
+        // 0: the module could not keep it (memory, its own table, or the
+        // bytes). Release what this instance holds and try once more.
+        if handle == 0 && !self.handles.order.is_empty() {
+            while !self.handles.order.is_empty() {
+                self.release_oldest()?;
+            }
+            handle = self.prepare_bytes(value)?;
+        }
+        if handle == 0 {
+            return Err(PluginError::BadInput(
+                "the plugin did not prepare a value".into(),
+            ));
+        }
+        self.handles.by_id.insert(value.id, handle);
+        self.handles.order.push_back(value.id);
+        Ok(handle)
+    }
+
+    fn prepare_bytes(&mut self, value: &Prepared) -> Result<i32, PluginError> {
+        let v = self.put(&value.bytes)?;
+        let kind = i32::try_from(value.kind).unwrap_or(i32::MAX);
+        let handle = self
+            .prepare
+            .call(&mut self.store, (kind, v.0, v.1))
+            .map_err(classify)?;
+        self.free(v)?;
+        Ok(handle)
+    }
+
+    fn release_oldest(&mut self) -> Result<(), PluginError> {
+        if let Some(id) = self.handles.order.pop_front()
+            && let Some(handle) = self.handles.by_id.remove(&id)
+        {
+            self.release
+                .call(&mut self.store, handle)
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    /// Copies `bytes` into a fresh allocation; `(0, 0)` for none.
+    pub(super) fn put(&mut self, bytes: &[u8]) -> Result<(i32, i32), PluginError> {
+        if bytes.is_empty() {
+            return Ok((0, 0));
+        }
+        let len = i32::try_from(bytes.len())
+            .map_err(|_| PluginError::BadInput("input too large".into()))?;
+        let ptr = self.alloc.call(&mut self.store, len).map_err(classify)?;
+        if ptr == 0 {
+            return Err(PluginError::Alloc);
+        }
+        self.memory
+            .write(&mut self.store, offset(ptr), bytes)
+            .map_err(|_| PluginError::BadOutput)?;
+        Ok((ptr, len))
+    }
+
+    pub(super) fn free(&mut self, (ptr, len): (i32, i32)) -> Result<(), PluginError> {
+        if ptr != 0 {
+            self.dealloc
+                .call(&mut self.store, (ptr, len))
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a result block and frees it.
+    fn take(&mut self, ptr: i32) -> Result<Vec<u8>, PluginError> {
+        if ptr == 0 {
+            return Err(PluginError::Alloc);
+        }
+        let at = offset(ptr);
+        let mut len = [0u8; 4];
+        self.memory
+            .read(&self.store, at, &mut len)
+            .map_err(|_| PluginError::BadOutput)?;
+        let n = u32::from_le_bytes(len) as usize;
+        if n > abi::MAX_INPUT_BYTES {
+            return Err(PluginError::BadOutput);
+        }
+        let mut out = vec![0u8; n];
+        self.memory
+            .read(&self.store, at + 4, &mut out)
+            .map_err(|_| PluginError::BadOutput)?;
+        let block = i32::try_from(n + 4).map_err(|_| PluginError::BadOutput)?;
+        self.dealloc
+            .call(&mut self.store, (ptr, block))
+            .map_err(classify)?;
+        Ok(out)
+    }
+}
+
+/// A pointer from the module: an unsigned 32-bit offset.
+fn offset(ptr: i32) -> usize {
+    ptr as u32 as usize
+}
+
+pub(super) fn classify(error: wasmtime::Error) -> PluginError {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Timeout,
+        Some(trap) => PluginError::Trap(trap.to_string()),
+        None => PluginError::Trap(error.to_string()),
+    }
+}

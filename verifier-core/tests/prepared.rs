@@ -1,0 +1,117 @@
+//! The module's prepared values (`abi::Handles`), natively: the same
+//! decisions as a whole input, handles that are not live refused, a bounded
+//! table.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use verifier_core::abi::{
+    AbiError, Handles, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD, decode_verify,
+    encode_environment, encode_input, encode_record, encode_request, verify_bytes,
+};
+use verifier_core::{
+    Action, Api, Decision, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord,
+};
+
+fn fixture() -> (String, TokenRecord, Environment, Request) {
+    let issued = IssuedToken::from_random([9; 32]);
+    let mut grant = Grant::new(Api::Content, Action::READ);
+    grant.models = Scope::Only(vec!["Post".into()]);
+    let record = TokenRecord {
+        token_id: issued.token_id(),
+        secret_hash: issued.secret_hash(),
+        kind: TokenKind::App,
+        name: "t".into(),
+        project_id: None,
+        environment_id: Some("master".into()),
+        installation_id: Some("in_1".into()),
+        principal: None,
+        grants: vec![grant],
+        expires_at: None,
+        revoked: false,
+    };
+    let mut environment = Environment::new("master");
+    environment.public_grants = vec![Grant::new(Api::Content, Action::READ)];
+    let mut request = Request::new(Api::Content, Action::READ, 1_800_000_000);
+    request.environment_id = Some("master".into());
+    request.model = Some("Post".into());
+    (issued.header(), record, environment, request)
+}
+
+fn decision(result: Vec<u8>) -> Decision {
+    decode_verify(&result).unwrap()
+}
+
+#[test]
+fn prepared_values_decide_like_a_whole_input() {
+    let (header, record, environment, request) = fixture();
+    let mut handles = Handles::new();
+    let r = handles.prepare(PREPARE_RECORD, &encode_record(&record));
+    let e = handles.prepare(PREPARE_ENVIRONMENT, &encode_environment(&environment));
+    assert!(r != 0 && e != 0 && r != e);
+    let req = encode_request(&request);
+    for (header, r, e) in [
+        (header.as_str(), r, e),
+        ("", r, e),
+        ("", 0, e),
+        (header.as_str(), 0, 0),
+    ] {
+        let whole = encode_input(
+            (r != 0).then_some(&record),
+            (e != 0).then_some(&environment),
+            &request,
+        );
+        let expected = decision(verify_bytes(header.as_bytes(), &whole));
+        let got = decision(handles.verify_bytes(header.as_bytes(), r, e, &req));
+        assert_eq!(got, expected, "{header:?} {r} {e}");
+    }
+    assert!(decision(handles.verify_bytes(header.as_bytes(), r, e, &req)).allow);
+}
+
+#[test]
+fn released_and_mismatched_handles_are_bad_input() {
+    let (header, record, environment, request) = fixture();
+    let mut handles = Handles::new();
+    let r = handles.prepare(PREPARE_RECORD, &encode_record(&record));
+    let e = handles.prepare(PREPARE_ENVIRONMENT, &encode_environment(&environment));
+    let req = encode_request(&request);
+    let bad = |result: Vec<u8>| matches!(decode_verify(&result), Err(AbiError::BadInput(_)));
+    assert!(bad(handles.verify_bytes(header.as_bytes(), e, 0, &req)));
+    assert!(bad(handles.verify_bytes(header.as_bytes(), 0, r, &req)));
+    assert!(bad(handles.verify_bytes(header.as_bytes(), 77, 0, &req)));
+    assert!(bad(handles.verify_bytes(header.as_bytes(), r, 0, b"\xff")));
+    handles.release(r);
+    handles.release(r); // twice is harmless
+    handles.release(0);
+    assert_eq!(handles.len(), 1);
+    assert!(bad(handles.verify_bytes(header.as_bytes(), r, 0, &req)));
+    // The freed slot is used again, for a new value.
+    assert_eq!(handles.prepare(PREPARE_RECORD, &encode_record(&record)), r);
+}
+
+#[test]
+fn values_that_do_not_decode_get_no_handle() {
+    let (_, record, environment, _) = fixture();
+    let mut handles = Handles::new();
+    assert_eq!(handles.prepare(PREPARE_RECORD, b""), 0);
+    assert_eq!(
+        handles.prepare(PREPARE_RECORD, &encode_environment(&environment)),
+        0
+    );
+    assert_eq!(handles.prepare(7, &encode_record(&record)), 0);
+    let mut trailing = encode_record(&record);
+    trailing.push(0);
+    assert_eq!(handles.prepare(PREPARE_RECORD, &trailing), 0);
+    assert!(handles.is_empty());
+}
+
+#[test]
+fn the_table_is_bounded() {
+    let (_, _, environment, _) = fixture();
+    let bytes = encode_environment(&environment);
+    let mut handles = Handles::new();
+    for _ in 0..MAX_PREPARED {
+        assert_ne!(handles.prepare(PREPARE_ENVIRONMENT, &bytes), 0);
+    }
+    assert_eq!(handles.prepare(PREPARE_ENVIRONMENT, &bytes), 0);
+    handles.release(5);
+    assert_eq!(handles.prepare(PREPARE_ENVIRONMENT, &bytes), 5);
+}

@@ -1,6 +1,7 @@
 //! The verifier as a wasmtime plugin against native, in one criterion run.
 //!
-//! `cargo bench -p host --bench plugin`
+//! `cargo bench -p host --bench plugin` (`TALLY_BENCH_PLUGIN=path.wasm` to
+//! measure another module speaking the ABI)
 //!
 //! - `native_verify`: `verifier_core::verify` on decoded structs (the floor);
 //! - `native_codec`: the same request through the ABI codec natively (encode
@@ -49,7 +50,9 @@ fn fixture() -> (String, TokenRecord, Environment, Request) {
 
 fn benches(c: &mut Criterion) {
     let (header, record, env, request) = fixture();
-    let verifier = Verifier::new(None, Limits::default()).unwrap();
+    // TALLY_BENCH_PLUGIN=path: measure another build of the module.
+    let wasm = std::env::var_os("TALLY_BENCH_PLUGIN").map(|p| std::fs::read(p).unwrap());
+    let verifier = Verifier::new(wasm.as_deref(), Limits::default()).unwrap();
     let plugin = verifier.plugin();
     let expected = verify(&header, Some(&record), Some(&env), &request);
     assert!(expected.allow);
@@ -92,6 +95,9 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("plugin_parse", |b| {
         b.iter(|| plugin.parse(black_box(header.as_bytes())).unwrap())
+    });
+    c.bench_function("plugin_parse_malformed", |b| {
+        b.iter(|| plugin.parse(black_box(b"AppToken x")).unwrap())
     });
     c.bench_function("plugin_call_only", |b| {
         b.iter(|| plugin.call(black_box(header.as_bytes())).unwrap())

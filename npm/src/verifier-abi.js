@@ -136,9 +136,8 @@ export class Verifier {
     if (at + 4 > mem.byteLength) throw new VerifierError("bad_output", "result block out of bounds");
     const n = new DataView(mem).getUint32(at, true);
     if (at + 4 + n > mem.byteLength) throw new VerifierError("bad_output", "result block out of bounds");
-    const payload = new Uint8Array(mem, at + 4, n).slice();
-    this.#call(() => this.x.tally_dealloc(at, 4 + n));
-    return payload;
+    // A copy: the block is the module's, valid until the next call (ABI.md).
+    return new Uint8Array(mem, at + 4, n).slice();
   }
 }
 

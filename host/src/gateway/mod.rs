@@ -92,7 +92,7 @@ fn row<T>(
 /// instance `parse` → the record → `verify` with both prepared.
 fn decide(
     state: &AppState,
-    header: &str,
+    header: &[u8],
     request: &Request,
     lookup: Lookup,
 ) -> Result<Decision, Undecided> {
@@ -107,7 +107,7 @@ fn decide(
         None => None,
     };
     let plugin = state.verifier.plugin();
-    let mut call = plugin.call(header.as_bytes()).map_err(CheckError::Plugin)?;
+    let mut call = plugin.call(header).map_err(CheckError::Plugin)?;
     let record = match call.parse().map_err(CheckError::Plugin)? {
         Ok(id) => row(lookup, || store.peek_token(&id), || store.token(&id))?
             .map(|row| state.prepared.record(&row)),
@@ -124,11 +124,11 @@ fn decide(
 /// is then a few microseconds), else on the blocking pool.
 async fn decide_anywhere(
     state: &Arc<AppState>,
-    header: String,
+    header: HeaderValue,
     request: Request,
 ) -> Result<Result<Decision, CheckError>, Response> {
     if !state.verifier.plugin().has_timed_out() {
-        match decide(state, &header, &request, Lookup::Memory) {
+        match decide(state, header.as_bytes(), &request, Lookup::Memory) {
             Ok(decision) => return Ok(Ok(decision)),
             Err(Undecided::Failed(e)) => return Ok(Err(e)),
             Err(Undecided::NeedsStore) => {}
@@ -136,7 +136,7 @@ async fn decide_anywhere(
     }
     let s = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
-        decide(&s, &header, &request, Lookup::Store).map_err(|e| match e {
+        decide(&s, header.as_bytes(), &request, Lookup::Store).map_err(|e| match e {
             Undecided::Failed(e) => e,
             // `row` answers NeedsStore only under Lookup::Memory.
             Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(
@@ -187,15 +187,14 @@ fn descriptor(headers: &HeaderMap, now: i64) -> Result<Request, CheckError> {
     Ok(request)
 }
 
-fn authorization(headers: &HeaderMap) -> String {
-    // A value that is not text cannot be a token; the verifier calls it malformed.
+/// The `Authorization` value as its raw bytes (empty when absent); the
+/// plugin calls a value that is not UTF-8 malformed. A `HeaderValue` clone
+/// shares the bytes, so nothing is copied.
+fn authorization(headers: &HeaderMap) -> HeaderValue {
     headers
         .get(axum::http::header::AUTHORIZATION)
-        .map(|v| {
-            v.to_str()
-                .map_or_else(|_| "\u{1}".to_owned(), str::to_owned)
-        })
-        .unwrap_or_default()
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static(""))
 }
 
 fn error(status: StatusCode, reason: &str, message: &str) -> Response {
@@ -208,23 +207,29 @@ fn error(status: StatusCode, reason: &str, message: &str) -> Response {
 
 /// The headers that carry an allowed decision.
 fn decision_headers(decision: &Decision) -> Vec<(HeaderName, HeaderValue)> {
-    let mut out = Vec::new();
-    let mut push = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
+    let mut out = Vec::with_capacity(4);
+    let mut push = |name: &'static str, value: Option<HeaderValue>| {
+        if let Some(v) = value {
             out.push((HeaderName::from_static(name), v));
         }
     };
     if let Some(p) = &decision.principal {
-        push("x-tally-principal", p.clone());
+        push("x-tally-principal", HeaderValue::from_str(p).ok());
     }
     if let Some(f) = &decision.filter {
-        push(
-            "x-tally-filter",
-            serde_json::to_string(f).unwrap_or_default(),
-        );
+        let json = serde_json::to_string(f).unwrap_or_default();
+        push("x-tally-filter", HeaderValue::from_str(&json).ok());
     }
-    push("x-tally-masked", decision.masked.join(","));
-    push("x-tally-reason", decision.reason.as_str().to_owned());
+    let masked = if decision.masked.is_empty() {
+        Some(HeaderValue::from_static(""))
+    } else {
+        HeaderValue::from_str(&decision.masked.join(",")).ok()
+    };
+    push("x-tally-masked", masked);
+    push(
+        "x-tally-reason",
+        Some(HeaderValue::from_static(decision.reason.as_str())),
+    );
     out
 }
 
@@ -248,7 +253,7 @@ fn denial(decision: &Decision) -> Response {
 async fn check(
     state: &Arc<AppState>,
     addr: SocketAddr,
-    header: String,
+    header: HeaderValue,
     request: Result<Request, CheckError>,
 ) -> Result<Decision, Response> {
     let now = state.authority.now();
@@ -299,10 +304,12 @@ fn respond_error(state: &AppState, e: CheckError) -> Response {
 pub(crate) async fn verify(
     State(state): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    // The whole request rather than `HeaderMap`, which would copy the headers.
+    request: axum::extract::Request,
 ) -> Response {
-    let request = descriptor(&headers, state.authority.now());
-    match check(&state, addr, authorization(&headers), request).await {
+    let headers = request.headers();
+    let descriptor = descriptor(headers, state.authority.now());
+    match check(&state, addr, authorization(headers), descriptor).await {
         Ok(decision) => {
             let mut response = StatusCode::OK.into_response();
             response.headers_mut().extend(decision_headers(&decision));

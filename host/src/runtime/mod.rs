@@ -34,7 +34,7 @@ use wasmtime::{Config, Engine, Module};
 mod slot;
 
 pub use slot::Prepared;
-use slot::Slot;
+use slot::{Input, Slot};
 
 /// The verifier module built from `verifier-core` (see `host/build.rs`).
 pub static DEFAULT_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tally-verifier.wasm"));
@@ -201,7 +201,7 @@ impl Plugin {
         };
         slot.set_deadline(self.deadline_ticks);
         // A failed instance is dropped here.
-        let header = slot.put(header).inspect_err(|e| self.note(e))?;
+        let header = slot.write(0, header).inspect_err(|e| self.note(e))?;
         Ok(Call {
             plugin: self,
             slot: Some(slot),
@@ -252,7 +252,7 @@ pub struct Call<'p> {
     plugin: &'p Plugin,
     /// `None` once a call failed: the instance is dropped, never reused.
     slot: Option<Slot>,
-    header: (i32, i32),
+    header: Input,
 }
 
 impl Call<'_> {
@@ -307,7 +307,7 @@ impl Drop for Call<'_> {
     fn drop(&mut self) {
         if let Some(mut slot) = self.slot.take() {
             slot.set_deadline(self.plugin.deadline_ticks);
-            if slot.free(self.header).is_ok() {
+            if slot.done(self.header).is_ok() {
                 self.plugin.give_back(slot);
             }
         }

@@ -59,6 +59,29 @@ impl Prepared {
     }
 }
 
+/// Bytes of the block each instance keeps for a check's header and request,
+/// so that a check allocates nothing in the instance for its inputs
+/// (ABI.md: inputs are the driver's to free or reuse). Larger inputs get
+/// blocks of their own.
+const SCRATCH_BYTES: usize = 1024;
+
+/// An input written into an instance: where, how long, and whether it has a
+/// block of its own to free (else it lies in the scratch block).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Input {
+    ptr: i32,
+    len: i32,
+    owned: bool,
+}
+
+impl Input {
+    /// The offset in the scratch block after this input (0 if it is not in
+    /// the scratch block).
+    pub(super) fn scratch_end(&self) -> usize {
+        if self.owned { 0 } else { self.len as usize }
+    }
+}
+
 /// Which [`Prepared`] ids an instance holds, under which handles; oldest
 /// first.
 #[derive(Default)]
@@ -80,6 +103,8 @@ pub(super) struct Slot {
     verify_prepared: TypedFunc<(i32, i32, i32, i32, i32, i32), i32>,
     handles: Handles,
     max_prepared: usize,
+    /// The scratch block (0 until first used).
+    scratch: i32,
 }
 
 impl Slot {
@@ -132,6 +157,7 @@ impl Slot {
             store,
             handles: Handles::default(),
             max_prepared: limits.prepared_values,
+            scratch: 0,
         })
     }
 
@@ -139,46 +165,89 @@ impl Slot {
         self.store.set_epoch_deadline(ticks);
     }
 
-    pub(super) fn parse(&mut self, header: (i32, i32)) -> Result<Vec<u8>, PluginError> {
-        let ptr = self.parse.call(&mut self.store, header).map_err(classify)?;
+    pub(super) fn parse(&mut self, header: Input) -> Result<Vec<u8>, PluginError> {
+        let ptr = self
+            .parse
+            .call(&mut self.store, (header.ptr, header.len))
+            .map_err(classify)?;
         self.take(ptr)
     }
 
-    pub(super) fn verify(
-        &mut self,
-        header: (i32, i32),
-        input: &[u8],
-    ) -> Result<Vec<u8>, PluginError> {
-        let i = self.put(input)?;
+    pub(super) fn verify(&mut self, header: Input, input: &[u8]) -> Result<Vec<u8>, PluginError> {
+        let i = self.write(header.scratch_end(), input)?;
         let ptr = self
             .verify
-            .call(&mut self.store, (header.0, header.1, i.0, i.1))
+            .call(&mut self.store, (header.ptr, header.len, i.ptr, i.len))
             .map_err(classify)?;
         let out = self.take(ptr)?;
-        self.free(i)?;
+        self.done(i)?;
         Ok(out)
     }
 
     pub(super) fn verify_prepared(
         &mut self,
-        header: (i32, i32),
+        header: Input,
         record: Option<&Prepared>,
         environment: Option<&Prepared>,
         request: &[u8],
     ) -> Result<Vec<u8>, PluginError> {
         let record = self.handle(record)?;
         let environment = self.handle(environment)?;
-        let r = self.put(request)?;
+        let r = self.write(header.scratch_end(), request)?;
         let ptr = self
             .verify_prepared
             .call(
                 &mut self.store,
-                (header.0, header.1, record, environment, r.0, r.1),
+                (header.ptr, header.len, record, environment, r.ptr, r.len),
             )
             .map_err(classify)?;
         let out = self.take(ptr)?;
-        self.free(r)?;
+        self.done(r)?;
         Ok(out)
+    }
+
+    /// Writes an input at `at` in the scratch block if it fits there, else
+    /// into a block of its own.
+    pub(super) fn write(&mut self, at: usize, bytes: &[u8]) -> Result<Input, PluginError> {
+        if bytes.is_empty() {
+            return Ok(Input {
+                ptr: 0,
+                len: 0,
+                owned: false,
+            });
+        }
+        if at + bytes.len() > SCRATCH_BYTES {
+            let (ptr, len) = self.put(bytes)?;
+            return Ok(Input {
+                ptr,
+                len,
+                owned: true,
+            });
+        }
+        if self.scratch == 0 {
+            let (ptr, _) = self.put(&[0; SCRATCH_BYTES])?;
+            self.scratch = ptr;
+        }
+        let start = offset(self.scratch) + at;
+        self.memory
+            .write(&mut self.store, start, bytes)
+            .map_err(|_| PluginError::BadOutput)?;
+        // Pointers are unsigned 32-bit offsets carried in an i32 (see `offset`).
+        let ptr = u32::try_from(start).map_err(|_| PluginError::BadOutput)? as i32;
+        let len = i32::try_from(bytes.len()).map_err(|_| PluginError::BadOutput)?;
+        Ok(Input {
+            ptr,
+            len,
+            owned: false,
+        })
+    }
+
+    /// Frees an input's own block, if it has one.
+    pub(super) fn done(&mut self, input: Input) -> Result<(), PluginError> {
+        if input.owned {
+            self.free((input.ptr, input.len))?;
+        }
+        Ok(())
     }
 
     /// The handle of `value` in this instance, preparing it on first use;
@@ -260,7 +329,7 @@ impl Slot {
         Ok(())
     }
 
-    /// Reads a result block and frees it.
+    /// Copies a result block out (the block is the module's; ABI.md).
     fn take(&mut self, ptr: i32) -> Result<Vec<u8>, PluginError> {
         if ptr == 0 {
             return Err(PluginError::Alloc);
@@ -278,10 +347,6 @@ impl Slot {
         self.memory
             .read(&self.store, at + 4, &mut out)
             .map_err(|_| PluginError::BadOutput)?;
-        let block = i32::try_from(n + 4).map_err(|_| PluginError::BadOutput)?;
-        self.dealloc
-            .call(&mut self.store, (ptr, block))
-            .map_err(classify)?;
         Ok(out)
     }
 }

@@ -1,10 +1,10 @@
 //! The `extern "C"` surface of the verifier module: the only code in
 //! verifier-core that touches raw memory. Layout: `verifier-core/ABI.md`.
 //!
-//! Results are written to a block the module allocates: a little-endian `u32`
-//! length `n`, then `n` bytes of postcard. The driver reads it and frees it with
-//! `tally_dealloc(ptr, 4 + n)`. A returned pointer of 0 means the module could
-//! not allocate; drivers deny.
+//! Results are written to the module's one result block: a little-endian
+//! `u32` length `n`, then `n` bytes of postcard, valid until the next call.
+//! The driver copies it out and does not free it. A returned pointer of 0
+//! means the module could not write it; drivers deny.
 #![allow(unsafe_code)]
 
 use alloc::alloc::{Layout, alloc, dealloc};
@@ -30,11 +30,11 @@ pub extern "C" fn tally_alloc(len: usize) -> *mut u8 {
     }
 }
 
-/// Frees a block from `tally_alloc` or a result block.
+/// Frees a block from `tally_alloc`. (Result blocks belong to the module and
+/// are never freed by the driver.)
 ///
 /// # Safety
-/// `ptr` must come from `tally_alloc(len)` (or be a result block of `len`
-/// bytes, length prefix included) and not have been freed yet.
+/// `ptr` must come from `tally_alloc(len)` and not have been freed yet.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tally_dealloc(ptr: *mut u8, len: usize) {
     if ptr.is_null() || len == 0 {
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn tally_dealloc(ptr: *mut u8, len: usize) {
 pub unsafe extern "C" fn tally_parse(header_ptr: *const u8, header_len: usize) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let header = unsafe { input(header_ptr, header_len) };
-    write_result(super::parse_bytes(header))
+    write_result(&super::parse(header))
 }
 
 /// `verify(header, input) -> result block` (see ABI.md).
@@ -72,7 +72,7 @@ pub unsafe extern "C" fn tally_verify(
 ) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let (header, input) = unsafe { (input(header_ptr, header_len), input(input_ptr, input_len)) };
-    write_result(super::verify_bytes(header, input))
+    write_result(&super::verify_input(header, input))
 }
 
 /// The module's prepared values (`tally_prepare`).
@@ -134,7 +134,7 @@ pub unsafe extern "C" fn tally_verify_prepared(
             input(request_ptr, request_len),
         )
     };
-    write_result(prepared().verify_bytes(header, record, environment, request))
+    write_result(&prepared().verify(header, record, environment, request))
 }
 
 /// # Safety
@@ -147,19 +147,33 @@ unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
     unsafe { core::slice::from_raw_parts(ptr, len) }
 }
 
-fn write_result(bytes: Vec<u8>) -> *mut u8 {
-    let Ok(len) = u32::try_from(bytes.len()) else {
+/// The result block: reused by every call, so answering allocates nothing
+/// once it has grown to the largest result so far.
+struct ResultBlock(UnsafeCell<Vec<u8>>);
+
+// SAFETY: as for `Prepared`: one thread, no re-entrant export.
+unsafe impl Sync for ResultBlock {}
+
+static RESULT: ResultBlock = ResultBlock(UnsafeCell::new(Vec::new()));
+
+/// Writes `value` into the result block and returns the block: its length as
+/// a little-endian `u32`, then its encoding. The block stays valid until the
+/// next call into the module; the driver does not free it. 0 when the
+/// encoding does not fit (a u32 length, or memory).
+fn write_result<T: serde::Serialize>(value: &T) -> *mut u8 {
+    // SAFETY: single-threaded and not re-entrant (see `Prepared`); this is
+    // the only reference to the block while the export runs.
+    let block = unsafe { &mut *RESULT.0.get() };
+    let mut buffer = core::mem::take(block);
+    buffer.clear();
+    buffer.extend_from_slice(&[0; 4]);
+    let Ok(mut buffer) = postcard::to_extend(value, buffer) else {
         return core::ptr::null_mut();
     };
-    let block = tally_alloc(4 + bytes.len());
-    if block.is_null() {
-        return block;
-    }
-    // SAFETY: `block` is a fresh allocation of 4 + len bytes; the two copies
-    // fill it exactly and do not overlap `bytes`.
-    unsafe {
-        core::ptr::copy_nonoverlapping(len.to_le_bytes().as_ptr(), block, 4);
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), block.add(4), bytes.len());
-    }
-    block
+    let Ok(len) = u32::try_from(buffer.len() - 4) else {
+        return core::ptr::null_mut();
+    };
+    buffer[..4].copy_from_slice(&len.to_le_bytes());
+    *block = buffer;
+    block.as_mut_ptr()
 }

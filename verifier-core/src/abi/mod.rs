@@ -146,8 +146,12 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     }
 }
 
+/// Room for a typical payload (a decision, a request), so encoding does
+/// not grow the buffer several times over.
+const TYPICAL_PAYLOAD: usize = 128;
+
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Encoding these plain types into a Vec cannot fail; should it ever, an
     // empty output decodes as nothing and every driver denies on it.
-    postcard::to_allocvec(value).unwrap_or_default()
+    postcard::to_extend(value, Vec::with_capacity(TYPICAL_PAYLOAD)).unwrap_or_default()
 }

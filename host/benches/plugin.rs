@@ -75,7 +75,7 @@ fn benches(c: &mut Criterion) {
             abi::decode_verify(&abi::verify_bytes(header.as_bytes(), &input)).unwrap()
         })
     });
-    let mut handles = abi::Handles::new();
+    let mut handles = abi::Instance::new();
     let r = handles.prepare(abi::PREPARE_RECORD, &abi::encode_record(&record));
     let e = handles.prepare(abi::PREPARE_ENVIRONMENT, &abi::encode_environment(&env));
     c.bench_function("native_prepared", |b| {

@@ -40,8 +40,24 @@ pub fn verify(
     environment: Option<&Environment>,
     request: &Request,
 ) -> Decision {
+    verify_parsed(
+        Credentials::from_header(header),
+        record,
+        environment,
+        request,
+    )
+}
+
+/// [`verify`] for a header already parsed (the module reuses `tally_parse`'s
+/// work for the `verify` of the same check).
+pub(crate) fn verify_parsed(
+    parsed: Result<Credentials, ParseError>,
+    record: Option<&TokenRecord>,
+    environment: Option<&Environment>,
+    request: &Request,
+) -> Decision {
     let environment = environment.filter(|e| request.environment_id.as_deref() == Some(&e.id));
-    let credentials = match Credentials::from_header(header) {
+    let credentials = match parsed {
         Ok(credentials) => credentials,
         Err(ParseError::Missing) => return authorize_public(environment, request),
         Err(error) => return Decision::deny(error.reason()),

@@ -1,10 +1,10 @@
-//! The module's prepared values (`abi::Handles`), natively: the same
+//! The module's prepared values (`abi::Instance`), natively: the same
 //! decisions as a whole input, handles that are not live refused, a bounded
 //! table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use verifier_core::abi::{
-    AbiError, Handles, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD, decode_verify,
+    AbiError, Instance, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD, decode_verify,
     encode_environment, encode_input, encode_record, encode_request, verify_bytes,
 };
 use verifier_core::{
@@ -43,7 +43,7 @@ fn decision(result: Vec<u8>) -> Decision {
 #[test]
 fn prepared_values_decide_like_a_whole_input() {
     let (header, record, environment, request) = fixture();
-    let mut handles = Handles::new();
+    let mut handles = Instance::new();
     let r = handles.prepare(PREPARE_RECORD, &encode_record(&record));
     let e = handles.prepare(PREPARE_ENVIRONMENT, &encode_environment(&environment));
     assert!(r != 0 && e != 0 && r != e);
@@ -69,7 +69,7 @@ fn prepared_values_decide_like_a_whole_input() {
 #[test]
 fn released_and_mismatched_handles_are_bad_input() {
     let (header, record, environment, request) = fixture();
-    let mut handles = Handles::new();
+    let mut handles = Instance::new();
     let r = handles.prepare(PREPARE_RECORD, &encode_record(&record));
     let e = handles.prepare(PREPARE_ENVIRONMENT, &encode_environment(&environment));
     let req = encode_request(&request);
@@ -90,7 +90,7 @@ fn released_and_mismatched_handles_are_bad_input() {
 #[test]
 fn values_that_do_not_decode_get_no_handle() {
     let (_, record, environment, _) = fixture();
-    let mut handles = Handles::new();
+    let mut handles = Instance::new();
     assert_eq!(handles.prepare(PREPARE_RECORD, b""), 0);
     assert_eq!(
         handles.prepare(PREPARE_RECORD, &encode_environment(&environment)),
@@ -107,11 +107,61 @@ fn values_that_do_not_decode_get_no_handle() {
 fn the_table_is_bounded() {
     let (_, _, environment, _) = fixture();
     let bytes = encode_environment(&environment);
-    let mut handles = Handles::new();
+    let mut handles = Instance::new();
     for _ in 0..MAX_PREPARED {
         assert_ne!(handles.prepare(PREPARE_ENVIRONMENT, &bytes), 0);
     }
     assert_eq!(handles.prepare(PREPARE_ENVIRONMENT, &bytes), 0);
     handles.release(5);
     assert_eq!(handles.prepare(PREPARE_ENVIRONMENT, &bytes), 5);
+}
+
+#[test]
+fn a_checks_parse_is_reused_only_for_the_same_header_and_only_once() {
+    let (header, record, environment, request) = fixture();
+    let mut instance = Instance::new();
+    let r = instance.prepare(PREPARE_RECORD, &encode_record(&record));
+    let e = instance.prepare(PREPARE_ENVIRONMENT, &encode_environment(&environment));
+    let req = encode_request(&request);
+    let whole = |header: &str| {
+        decision(verify_bytes(
+            header.as_bytes(),
+            &encode_input(Some(&record), Some(&environment), &request),
+        ))
+    };
+    // Another secret for the same tokenId: refused before any lookup.
+    let forged = format!(
+        "AppToken {}.{}",
+        record.token_id,
+        IssuedToken::from_random([1; 32]).secret()
+    );
+    for (parsed, verified) in [
+        (header.as_str(), header.as_str()),
+        (header.as_str(), forged.as_str()),
+        (forged.as_str(), header.as_str()),
+        (forged.as_str(), forged.as_str()),
+        (header.as_str(), ""),
+        ("", header.as_str()),
+    ] {
+        instance.parse(parsed.as_bytes());
+        let got = decision(instance.verify_bytes(verified.as_bytes(), r, e, &req));
+        assert_eq!(
+            got,
+            whole(verified),
+            "parse {parsed:?}, verify {verified:?}"
+        );
+        // And again, with the parse consumed.
+        let again = decision(instance.verify_bytes(verified.as_bytes(), r, e, &req));
+        assert_eq!(again, got);
+        // The one-shot verify too.
+        instance.parse(parsed.as_bytes());
+        let input = encode_input(Some(&record), Some(&environment), &request);
+        let one_shot = decision(instance.verify_input_bytes(verified.as_bytes(), &input));
+        assert_eq!(one_shot, got);
+    }
+    assert!(decision(instance.verify_bytes(header.as_bytes(), r, e, &req)).allow);
+    // The instance's Debug shows no header.
+    instance.parse(header.as_bytes());
+    let debug = format!("{instance:?}");
+    assert!(!debug.contains(&header[9..]), "{debug}");
 }

@@ -171,7 +171,7 @@ proptest! {
         // tail of the whole input.
         let request_bytes = abi::encode_request(&request);
         prop_assert!(input.ends_with(&request_bytes));
-        let mut handles = abi::Handles::new();
+        let mut handles = abi::Instance::new();
         let r = handles.prepare(abi::PREPARE_RECORD, &abi::encode_record(&record));
         let e = handles.prepare(abi::PREPARE_ENVIRONMENT, &abi::encode_environment(&env));
         prop_assert!(r != 0 && e != 0);
@@ -188,7 +188,7 @@ proptest! {
         r in 0u32..3,
         e in 0u32..3,
     ) {
-        let mut handles = abi::Handles::new();
+        let mut handles = abi::Instance::new();
         let _ = handles.prepare(kind, &value);
         let out = abi::decode_verify(&handles.verify_bytes(&header, r, e, &request));
         prop_assert!(matches!(out, Ok(_) | Err(abi::AbiError::BadInput(_))));

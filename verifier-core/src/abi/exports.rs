@@ -11,7 +11,7 @@ use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
-use super::Handles;
+use super::Instance;
 
 /// The ABI version; drivers refuse a module whose version they do not speak.
 #[unsafe(no_mangle)]
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn tally_dealloc(ptr: *mut u8, len: usize) {
 pub unsafe extern "C" fn tally_parse(header_ptr: *const u8, header_len: usize) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let header = unsafe { input(header_ptr, header_len) };
-    write_result(&super::parse(header))
+    write_result(&instance().parse(header))
 }
 
 /// `verify(header, input) -> result block` (see ABI.md).
@@ -72,26 +72,27 @@ pub unsafe extern "C" fn tally_verify(
 ) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let (header, input) = unsafe { (input(header_ptr, header_len), input(input_ptr, input_len)) };
-    write_result(&super::verify_input(header, input))
+    write_result(&instance().verify_input(header, input))
 }
 
-/// The module's prepared values (`tally_prepare`).
+/// What the instance keeps between calls: prepared values and this check's
+/// parse (`abi::Instance`).
 ///
 /// The module is built for `wasm32-unknown-unknown` without the `atomics`
 /// target feature: one thread, and no export calls another, so at most one
 /// reference to the table exists at any time.
-struct Prepared(UnsafeCell<Handles>);
+struct State(UnsafeCell<Instance>);
 
 // SAFETY: single-threaded target (see above); the cell is never shared
 // across threads because there are none.
-unsafe impl Sync for Prepared {}
+unsafe impl Sync for State {}
 
-static PREPARED: Prepared = Prepared(UnsafeCell::new(Handles::new()));
+static STATE: State = State(UnsafeCell::new(Instance::new()));
 
-fn prepared() -> &'static mut Handles {
-    // SAFETY: single-threaded and not re-entrant (see `Prepared`): each
+fn instance() -> &'static mut Instance {
+    // SAFETY: single-threaded and not re-entrant (see `State`): each
     // export takes this reference once and drops it before returning.
-    unsafe { &mut *PREPARED.0.get() }
+    unsafe { &mut *STATE.0.get() }
 }
 
 /// `prepare(kind, value) -> handle` (see ABI.md); 0 when the value is not
@@ -103,13 +104,13 @@ fn prepared() -> &'static mut Handles {
 pub unsafe extern "C" fn tally_prepare(kind: u32, ptr: *const u8, len: usize) -> u32 {
     // SAFETY: forwarded caller contract.
     let value = unsafe { input(ptr, len) };
-    prepared().prepare(kind, value)
+    instance().prepare(kind, value)
 }
 
 /// `release(handle)`: drops a prepared value; unknown handles are ignored.
 #[unsafe(no_mangle)]
 pub extern "C" fn tally_release(handle: u32) {
-    prepared().release(handle);
+    instance().release(handle);
 }
 
 /// `verify_prepared(header, record, environment, request) -> result block`
@@ -134,7 +135,7 @@ pub unsafe extern "C" fn tally_verify_prepared(
             input(request_ptr, request_len),
         )
     };
-    write_result(&prepared().verify(header, record, environment, request))
+    write_result(&instance().verify(header, record, environment, request))
 }
 
 /// # Safety
@@ -151,7 +152,7 @@ unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
 /// once it has grown to the largest result so far.
 struct ResultBlock(UnsafeCell<Vec<u8>>);
 
-// SAFETY: as for `Prepared`: one thread, no re-entrant export.
+// SAFETY: as for `State`: one thread, no re-entrant export.
 unsafe impl Sync for ResultBlock {}
 
 static RESULT: ResultBlock = ResultBlock(UnsafeCell::new(Vec::new()));
@@ -161,7 +162,7 @@ static RESULT: ResultBlock = ResultBlock(UnsafeCell::new(Vec::new()));
 /// next call into the module; the driver does not free it. 0 when the
 /// encoding does not fit (a u32 length, or memory).
 fn write_result<T: serde::Serialize>(value: &T) -> *mut u8 {
-    // SAFETY: single-threaded and not re-entrant (see `Prepared`); this is
+    // SAFETY: single-threaded and not re-entrant (see `State`); this is
     // the only reference to the block while the export runs.
     let block = unsafe { &mut *RESULT.0.get() };
     let mut buffer = core::mem::take(block);

@@ -8,7 +8,7 @@
 //! natively, and drivers written in Rust (the host) encode and decode with
 //! exactly the code the module runs: [`encode_input`], [`decode_parse`],
 //! [`decode_verify`], and the prepared-value table the module keeps
-//! ([`Handles`]).
+//! ([`Instance`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -21,14 +21,14 @@ use crate::error::{Malformed, ParseError};
 use crate::record::TokenRecord;
 use crate::request::{Environment, Request};
 use crate::token::{Credentials, TokenId};
-use crate::verify::verify;
+use crate::verify::verify_parsed;
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 mod exports;
-mod prepared;
+mod instance;
 pub mod wire;
 
-pub use prepared::{Handles, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD};
+pub use instance::{Instance, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD};
 
 /// The ABI version the module reports from `abi_version`.
 pub const ABI_VERSION: u32 = 2;
@@ -47,19 +47,36 @@ pub enum AbiError {
     BadOutput,
 }
 
-/// `parse`: an `Authorization` value (UTF-8; empty = none).
-pub fn parse(header: &[u8]) -> wire::ParseResult {
-    let parsed = core::str::from_utf8(header)
+/// An `Authorization` value's bytes parsed (not UTF-8 is malformed).
+pub(crate) fn credentials(header: &[u8]) -> Result<Credentials, ParseError> {
+    core::str::from_utf8(header)
         .map_err(|_| ParseError::Malformed(Malformed::Scheme))
-        .and_then(Credentials::from_header);
+        .and_then(Credentials::from_header)
+}
+
+pub(crate) fn parse_result(parsed: Result<Credentials, ParseError>) -> wire::ParseResult {
     match parsed {
         Ok(credentials) => wire::ParseResult::Parsed(*credentials.token_id().as_bytes()),
         Err(error) => wire::ParseResult::Refused(error.reason()),
     }
 }
 
+/// `parse`: an `Authorization` value (UTF-8; empty = none).
+pub fn parse(header: &[u8]) -> wire::ParseResult {
+    parse_result(credentials(header))
+}
+
 /// `verify`: an `Authorization` value and an encoded [`wire::Input`].
 pub fn verify_input(header: &[u8], input: &[u8]) -> wire::VerifyResult {
+    verify_input_with(|| credentials(header), input)
+}
+
+/// [`verify_input`] with the header's parse supplied (the module may have it
+/// from this check's `parse`).
+pub(crate) fn verify_input_with(
+    parsed: impl FnOnce() -> Result<Credentials, ParseError>,
+    input: &[u8],
+) -> wire::VerifyResult {
     if input.len() > MAX_INPUT_BYTES {
         return bad_input("input larger than MAX_INPUT_BYTES");
     }
@@ -69,10 +86,7 @@ pub fn verify_input(header: &[u8], input: &[u8]) -> wire::VerifyResult {
     let Ok((record, environment, request)) = input.try_into() else {
         return bad_input("input holds an invalid action name");
     };
-    let decision = match core::str::from_utf8(header) {
-        Ok(header) => verify(header, record.as_ref(), environment.as_ref(), &request),
-        Err(_) => Decision::deny(Reason::Malformed),
-    };
+    let decision = verify_parsed(parsed(), record.as_ref(), environment.as_ref(), &request);
     wire::VerifyResult::Decision(decision.into())
 }
 

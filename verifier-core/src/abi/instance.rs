@@ -1,21 +1,30 @@
-//! Prepared values: records and environments decoded once and kept inside
-//! the module under a handle, so that a driver verifying the same token many
-//! times sends only the request.
+//! What one module instance keeps between calls, and the safe half of the
+//! exports that use it (ABI.md):
 //!
-//! This is the safe half of `tally_prepare`, `tally_release` and
-//! `tally_verify_prepared` (ABI.md, "Prepared values"). A [`Handles`] table
-//! is the module's only state besides its allocator; the driver owns every
-//! handle it was given and releases it when the value changes or it no longer
-//! wants it kept. Handles are never reused while live, and a released handle
-//! is refused like an unknown one.
+//! - **Prepared values** (`tally_prepare`, `tally_release`,
+//!   `tally_verify_prepared`): records and environments decoded once and
+//!   kept under a handle, so that a driver verifying the same token many
+//!   times sends only the request. The driver owns every handle it was given
+//!   and releases it when the value changes or it no longer wants it kept.
+//!   A released handle is refused like an unknown one until it is handed out
+//!   again for a new value.
+//! - **This check's parse**: `tally_parse` keeps its result for the verify
+//!   call that follows it, which then skips decoding and hashing the secret
+//!   a second time. It is used only if the verify gets byte-for-byte the same
+//!   header (compared in constant time), and it is dropped (the header copy
+//!   zeroed) by that next verify call whatever its header, so no later call
+//!   (another client's, on a pooled instance) is ever compared against it.
 
 use alloc::vec::Vec;
 
-use super::{MAX_INPUT_BYTES, bad_input, decode, encode, wire};
-use crate::decision::{Decision, Reason};
+use subtle::ConstantTimeEq;
+
+use super::{MAX_INPUT_BYTES, bad_input, credentials, decode, encode, parse_result, wire};
+use crate::error::ParseError;
 use crate::record::TokenRecord;
 use crate::request::{Environment, Request};
-use crate::verify::verify;
+use crate::token::{Credentials, MAX_HEADER_BYTES};
+use crate::verify::verify_parsed;
 
 /// `tally_prepare` kind of an encoded [`wire::Record`].
 pub const PREPARE_RECORD: u32 = 0;
@@ -32,22 +41,79 @@ enum Prepared {
     Environment(Environment),
 }
 
-/// The module's table of prepared values. Handle `h` is slot `h - 1`; 0 is
-/// never a handle (it means "none" in `tally_verify_prepared` and "failed"
-/// from `tally_prepare`).
-#[derive(Debug, Default)]
-pub struct Handles {
+/// A module instance's state: its prepared values and this check's parse.
+/// Handle `h` is slot `h - 1`; 0 is never a handle (it means "none" in
+/// `tally_verify_prepared` and "failed" from `tally_prepare`).
+#[derive(Default)]
+pub struct Instance {
     slots: Vec<Option<Prepared>>,
     free: Vec<u32>,
+    /// The header of the last `parse`, if not yet consumed (else empty).
+    parsed_header: Vec<u8>,
+    parsed: Option<Result<Credentials, ParseError>>,
 }
 
-impl Handles {
-    /// An empty table (no allocation until the first value).
+impl core::fmt::Debug for Instance {
+    /// Counts only: the remembered header holds a secret.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Instance")
+            .field("prepared", &self.len())
+            .field("parse_pending", &self.parsed.is_some())
+            .finish()
+    }
+}
+
+impl Instance {
+    /// An empty instance (no allocation until first used).
     pub const fn new() -> Self {
-        Handles {
+        Instance {
             slots: Vec::new(),
             free: Vec::new(),
+            parsed_header: Vec::new(),
+            parsed: None,
         }
+    }
+
+    /// `parse`, remembered for the verify call that follows.
+    pub fn parse(&mut self, header: &[u8]) -> wire::ParseResult {
+        let parsed = credentials(header);
+        self.forget_parse();
+        // Longer headers are refused before any work: nothing to save.
+        if header.len() <= MAX_HEADER_BYTES {
+            self.parsed_header.extend_from_slice(header);
+            self.parsed = Some(parsed);
+        }
+        parse_result(parsed)
+    }
+
+    /// The credentials of `header`: this check's parse if it was of the
+    /// same bytes, else parsed now. The remembered parse is dropped either
+    /// way.
+    fn credentials(&mut self, header: &[u8]) -> Result<Credentials, ParseError> {
+        let same = self.parsed.is_some()
+            && self.parsed_header.len() == header.len()
+            && bool::from(self.parsed_header.as_slice().ct_eq(header));
+        let remembered = self.parsed.take().filter(|_| same);
+        self.forget_parse();
+        remembered.unwrap_or_else(|| credentials(header))
+    }
+
+    fn forget_parse(&mut self) {
+        self.parsed = None;
+        self.parsed_header.fill(0);
+        self.parsed_header.clear();
+    }
+
+    /// One-shot `verify` of a whole [`wire::Input`] (using this check's
+    /// parse when the header is the same).
+    pub fn verify_input(&mut self, header: &[u8], input: &[u8]) -> wire::VerifyResult {
+        let parsed = self.credentials(header);
+        super::verify_input_with(|| parsed, input)
+    }
+
+    /// [`Instance::verify_input`], encoded as the module writes it.
+    pub fn verify_input_bytes(&mut self, header: &[u8], input: &[u8]) -> Vec<u8> {
+        encode(&self.verify_input(header, input))
     }
 
     /// Decodes `bytes` as a value of `kind` ([`PREPARE_RECORD`] or
@@ -104,16 +170,17 @@ impl Handles {
     }
 
     /// `verify` with a prepared record and environment (0 = none) and an
-    /// encoded [`wire::Req`]. The decision is [`verify`]'s for the same
-    /// values; a handle that is not live, or of the other kind, is
+    /// encoded [`wire::Req`]. The decision is [`verify`](crate::verify)'s for
+    /// the same values; a handle that is not live, or of the other kind, is
     /// `BadInput`.
     pub fn verify(
-        &self,
+        &mut self,
         header: &[u8],
         record: u32,
         environment: u32,
         request: &[u8],
     ) -> wire::VerifyResult {
+        let parsed = self.credentials(header);
         let record = match self.get(record) {
             Ok(None) => None,
             Ok(Some(Prepared::Record(r))) => Some(r),
@@ -133,16 +200,13 @@ impl Handles {
         let Ok(request) = Request::try_from(request) else {
             return bad_input("input holds an invalid action name");
         };
-        let decision = match core::str::from_utf8(header) {
-            Ok(header) => verify(header, record, environment, &request),
-            Err(_) => Decision::deny(Reason::Malformed),
-        };
+        let decision = verify_parsed(parsed, record, environment, &request);
         wire::VerifyResult::Decision(decision.into())
     }
 
-    /// [`Handles::verify`], encoded as the module writes it.
+    /// [`Instance::verify`], encoded as the module writes it.
     pub fn verify_bytes(
-        &self,
+        &mut self,
         header: &[u8],
         record: u32,
         environment: u32,

@@ -91,8 +91,8 @@ impl<S: Store> CachedStore<S> {
         key: &K,
         load: impl FnOnce() -> Result<Option<V>, StoreError>,
     ) -> Result<Option<V>, StoreError> {
-        if let Some(hit) = map.read().unwrap_or_else(|p| p.into_inner()).get(key) {
-            return Ok(hit.clone());
+        if let Some(hit) = peek(map, key) {
+            return Ok(hit);
         }
         let generation = self.generation.load(Ordering::SeqCst);
         let value = load()?;
@@ -108,6 +108,20 @@ impl<S: Store> CachedStore<S> {
         }
         Ok(value)
     }
+}
+
+/// What the cache holds for `key` (a cached "not found" too), without
+/// loading.
+fn peek<K, Q, V>(map: &RwLock<HashMap<K, Option<V>>>, key: &Q) -> Option<Option<V>>
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+    V: Clone,
+{
+    map.read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(key)
+        .cloned()
 }
 
 impl<S: Store> Store for CachedStore<S> {
@@ -143,13 +157,7 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
-        let hit = self
-            .environments
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned();
-        hit.or_else(|| self.inner.peek_environment(id))
+        peek(&self.environments, id).or_else(|| self.inner.peek_environment(id))
     }
 
     fn set_public_grants(
@@ -239,13 +247,7 @@ impl<S: Store> Store for CachedStore<S> {
     }
 
     fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
-        let hit = self
-            .tokens
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned();
-        hit.or_else(|| self.inner.peek_token(id))
+        peek(&self.tokens, id).or_else(|| self.inner.peek_token(id))
     }
 
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {

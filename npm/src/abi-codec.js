@@ -212,6 +212,27 @@ export function encodeInput({ record = null, environment = null, request }) {
   return w.done();
 }
 
+/** Encodes a token record for `tally_prepare` (kind 0). @returns {Uint8Array} */
+export function encodeRecord(record) {
+  const w = new Writer();
+  writeRecord(w, record);
+  return w.done();
+}
+
+/** Encodes an environment for `tally_prepare` (kind 1). @returns {Uint8Array} */
+export function encodeEnvironment(environment) {
+  const w = new Writer();
+  writeEnvironment(w, environment);
+  return w.done();
+}
+
+/** Encodes a request for `tally_verify_prepared`. @returns {Uint8Array} */
+export function encodeRequest(request) {
+  const w = new Writer();
+  writeRequest(w, request);
+  return w.done();
+}
+
 function hexBytes(hex) {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);

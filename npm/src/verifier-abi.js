@@ -1,12 +1,21 @@
-// Reference driver of the verifier module ABI (verifier-core/ABI.md), version 2
-// (its one-shot verify; prepared values are a host optimisation, see ABI.md).
+// Reference driver of the verifier module ABI (verifier-core/ABI.md), version 2:
+// the one-shot verify, and prepared values (verifyPrepared) for a caller that
+// verifies the same records again and again, as an edge with a cache does.
 //
 // Plain WebAssembly: no wasm-bindgen, no imports, so it runs in Node, Deno,
 // Workers and browsers alike. Every failure (input the codec refuses, a trap,
 // a result it cannot decode, an allocation failure, the module refusing its
 // input) throws a VerifierError; callers deny on it (fail closed).
 
-import { CodecError, decodeParse, decodeVerify, encodeInput } from "./abi-codec.js";
+import {
+  CodecError,
+  decodeParse,
+  decodeVerify,
+  encodeEnvironment,
+  encodeInput,
+  encodeRecord,
+  encodeRequest,
+} from "./abi-codec.js";
 
 /** The ABI version this driver speaks. */
 export const ABI_VERSION = 2;
@@ -27,7 +36,14 @@ export class VerifierError extends Error {
   }
 }
 
-const EXPORTS = ["memory", "abi_version", "tally_alloc", "tally_dealloc", "tally_parse", "tally_verify"];
+const EXPORTS = [
+  "memory", "abi_version", "tally_alloc", "tally_dealloc", "tally_parse", "tally_verify",
+  "tally_prepare", "tally_release", "tally_verify_prepared",
+];
+const PREPARE_RECORD = 0;
+const PREPARE_ENVIRONMENT = 1;
+/** Most records and environments one Verifier keeps prepared; past it the oldest is released. */
+export const MAX_PREPARED = 256;
 
 /**
  * Instantiates the module from its bytes or a compiled WebAssembly.Module.
@@ -47,12 +63,15 @@ export class Verifier {
   /** @param {WebAssembly.Instance} instance */
   constructor(instance) {
     const x = instance.exports;
-    for (const name of EXPORTS) {
-      if (!(name in x)) throw new VerifierError("missing_export", `module does not export ${name}`);
-    }
+    // The version first: a module of another version is refused as such, not
+    // for the exports this version added.
+    if (typeof x.abi_version !== "function") throw new VerifierError("missing_export", "module does not export abi_version");
     const version = x.abi_version();
     if (version !== ABI_VERSION) {
       throw new VerifierError("abi_version", `module speaks ABI ${version}, driver speaks ${ABI_VERSION}`);
+    }
+    for (const name of EXPORTS) {
+      if (!(name in x)) throw new VerifierError("missing_export", `module does not export ${name}`);
     }
     this.x = x;
   }
@@ -94,6 +113,58 @@ export class Verifier {
    * @param {Uint8Array} header
    * @param {Uint8Array} input
    */
+  /**
+   * Decides a request like verify, with the record and the environment
+   * prepared in this instance: each object is encoded and decoded once, the
+   * first time it is seen, and later calls with the same object send only
+   * the request (about ten times less work). Objects are known by identity,
+   * so a record must not be changed after its first use: a changed record
+   * (revoked, rotated) must be a new object, as a cache refresh or the
+   * record feed gives. At most MAX_PREPARED are kept, oldest released first.
+   * @param {string} header the Authorization value ("" when absent)
+   * @param {{record: object|null, environment: object|null, request: object}} input
+   */
+  verifyPrepared(header, { record = null, environment = null, request }) {
+    const r = record === null ? 0 : this.#prepare(PREPARE_RECORD, record, encodeRecord);
+    const e = environment === null ? 0 : this.#prepare(PREPARE_ENVIRONMENT, environment, encodeEnvironment);
+    const q = encoded(encodeRequest, request);
+    const h = this.#put(encoder.encode(header));
+    let i;
+    try {
+      i = this.#put(q);
+      const out = decoded(decodeVerify, this.#take(this.#call(() => this.x.tally_verify_prepared(h.ptr, h.len, r, e, i.ptr, i.len))));
+      if ("badInput" in out) throw new VerifierError("bad_input", out.badInput);
+      return out;
+    } finally {
+      this.#free(h);
+      if (i) this.#free(i);
+    }
+  }
+
+  /** Handles of prepared objects, oldest first. */
+  #prepared = new Map();
+
+  #prepare(kind, value, encode) {
+    const known = this.#prepared.get(value);
+    if (known !== undefined) return known;
+    const bytes = encoded(encode, value);
+    while (this.#prepared.size >= MAX_PREPARED) {
+      const [oldest, handle] = this.#prepared.entries().next().value;
+      this.#prepared.delete(oldest);
+      this.#call(() => this.x.tally_release(handle));
+    }
+    const v = this.#put(bytes);
+    let handle;
+    try {
+      handle = this.#call(() => this.x.tally_prepare(kind, v.ptr, v.len)) >>> 0;
+    } finally {
+      this.#free(v);
+    }
+    if (handle === 0) throw new VerifierError("bad_input", "the module did not prepare the value");
+    this.#prepared.set(value, handle);
+    return handle;
+  }
+
   verifyBytes(header, input) {
     const h = this.#put(header);
     let i;
@@ -138,6 +209,15 @@ export class Verifier {
     if (at + 4 + n > mem.byteLength) throw new VerifierError("bad_output", "result block out of bounds");
     // A copy: the block is the module's, valid until the next call (ABI.md).
     return new Uint8Array(mem, at + 4, n).slice();
+  }
+}
+
+function encoded(encode, value) {
+  try {
+    return encode(value);
+  } catch (e) {
+    if (e instanceof CodecError) throw new VerifierError("bad_input", e.message);
+    throw e;
   }
 }
 

@@ -1,4 +1,6 @@
 export declare const ABI_VERSION: number;
+/** Most records and environments one Verifier keeps prepared (oldest released first). */
+export declare const MAX_PREPARED: number;
 
 /** Why a call into the module failed: "bad_input", "trap", "abi_version", "missing_export", "bad_output". */
 export declare class VerifierError extends Error {
@@ -63,6 +65,12 @@ export interface Decision {
 export declare class Verifier {
   parse(header: string): { tokenId: string } | { reason: string };
   verify(header: string, input: { record: TokenRecord | null; environment: EnvironmentRecord | null; request: VerifyRequest }): Decision;
+  /**
+   * Like verify, with the record and environment decoded once per object and
+   * kept in the instance (objects are known by identity: a changed record
+   * must be a new object).
+   */
+  verifyPrepared(header: string, input: { record: TokenRecord | null; environment: EnvironmentRecord | null; request: VerifyRequest }): Decision;
   verifyBytes(header: Uint8Array, input: Uint8Array): Decision;
 }
 

@@ -4,7 +4,7 @@
 // workers.
 import { loadVerifier as instantiate } from "./verifier-abi.js";
 
-export { ABI_VERSION, Verifier, VerifierError } from "./verifier-abi.js";
+export { ABI_VERSION, MAX_PREPARED, Verifier, VerifierError } from "./verifier-abi.js";
 
 const bundled = new URL("../dist/tally-verifier.wasm", import.meta.url);
 
@@ -38,7 +38,11 @@ export async function decide(verifier, { authorization, lookup, environment = nu
   const header = authorization ?? "";
   const parsed = verifier.parse(header);
   const record = "tokenId" in parsed ? await lookup(parsed.tokenId) : null;
-  return verifier.verify(header, { record: record ?? null, environment, request });
+  // Prepared: a record or environment object seen before (from the caller's
+  // cache) is not encoded and decoded again. Between parse and verify, the
+  // lookup may have run other checks on this instance, so the module's
+  // remembered parse is simply not used then; the decision is the same.
+  return verifier.verifyPrepared(header, { record: record ?? null, environment, request });
 }
 
 /** Reasons that mean "no valid credentials" (HTTP 401); other denials are 403. */

@@ -82,13 +82,39 @@ test("decision table through the wasm module", () => {
       request: merged(c, "request"),
     };
     const got = verifier.verify(merged(c, "header"), input);
-    try {
-      assert.deepEqual(got, c.expect);
-    } catch {
-      failures.push(`${c.name}: expected ${JSON.stringify(c.expect)} got ${JSON.stringify(got)}`);
+    // Prepared, twice: the first call prepares the objects, the second uses them.
+    const prepared = [0, 1].map(() => verifier.verifyPrepared(merged(c, "header"), input));
+    for (const [how, d] of [["one-shot", got], ["prepared", prepared[0]], ["prepared again", prepared[1]]]) {
+      try {
+        assert.deepEqual(d, c.expect);
+      } catch {
+        failures.push(`${c.name} (${how}): expected ${JSON.stringify(c.expect)} got ${JSON.stringify(d)}`);
+      }
     }
   }
   assert.deepEqual(failures, []);
+});
+
+test("prepared records: a changed record is a new object and is seen at once; eviction keeps memory bounded", () => {
+  const v = vectors.valid[0];
+  const record = { tokenId: v.tokenId, secretHash: v.secretHashHex, kind: "PAT", name: "n", grants: [{ api: "content", action: "read" }] };
+  const input = (r) => ({ record: r, environment: null, request: { api: "content", action: "read", now: 0 } });
+  assert.equal(verifier.verifyPrepared(v.header, input(record)).reason, "allowed");
+  assert.equal(verifier.verifyPrepared(v.header, input({ ...record, revoked: true })).reason, "revoked");
+  assert.equal(verifier.verifyPrepared(v.header, input(record)).reason, "allowed");
+  // Far more distinct records than are kept: the oldest are released.
+  for (let i = 0; i < 300; i++) verifier.verifyPrepared(v.header, input({ ...record, name: `n${i}` }));
+  const before = verifier.x.memory.buffer.byteLength;
+  for (let i = 0; i < 5000; i++) {
+    const d = verifier.verifyPrepared(v.header, input({ ...record, name: `n${i}`.repeat(20) }));
+    assert.equal(d.reason, "allowed");
+  }
+  assert.equal(verifier.x.memory.buffer.byteLength, before);
+  // A value the encoder refuses is bad_input, and nothing is kept of it.
+  assert.throws(
+    () => verifier.verifyPrepared(v.header, input({ ...record, kind: "ROOT" })),
+    (e) => e instanceof VerifierError && e.code === "bad_input",
+  );
 });
 
 const request = { api: "content", action: "read", now: 1 };

@@ -11,9 +11,12 @@
 //! - **This check's parse**: `tally_parse` keeps its result for the verify
 //!   call that follows it, which then skips decoding and hashing the secret
 //!   a second time. It is used only if the verify gets byte-for-byte the same
-//!   header (compared in constant time), and it is dropped (the header copy
-//!   zeroed) by that next verify call whatever its header, so no later call
-//!   (another client's, on a pooled instance) is ever compared against it.
+//!   header, and it is dropped (the header copy zeroed) by that next verify
+//!   call whatever its header. The compare is constant-time: a driver that
+//!   interleaves checks on one instance (the npm driver across an `await`)
+//!   may compare one client's header with another's, which then tells
+//!   nothing but "not the same" and costs one parse. `tally` holds an
+//!   instance from a check's parse to its verify.
 
 use alloc::vec::Vec;
 

@@ -242,10 +242,17 @@ impl Slot {
         })
     }
 
-    /// Frees an input's own block, if it has one.
+    /// Frees an input's own block, if it has one; an input in the scratch
+    /// block is zeroed instead (a header holds a secret, which should not
+    /// outlive its check in the instance's memory).
     pub(super) fn done(&mut self, input: Input) -> Result<(), PluginError> {
         if input.owned {
-            self.free((input.ptr, input.len))?;
+            return self.free((input.ptr, input.len));
+        }
+        let start = offset(input.ptr);
+        let end = start + input.len as usize;
+        if let Some(bytes) = self.memory.data_mut(&mut self.store).get_mut(start..end) {
+            bytes.fill(0);
         }
         Ok(())
     }

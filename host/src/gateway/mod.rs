@@ -39,7 +39,7 @@ use verifier_core::{Action, Api, Decision, Reason, Request, abi};
 
 use crate::authority::AuthorityError;
 use crate::http::AppState;
-use crate::runtime::PluginError;
+use crate::runtime::{Plugin, PluginError};
 
 /// Why a check could not be decided.
 #[derive(Debug)]
@@ -92,6 +92,7 @@ fn row<T>(
 /// instance `parse` → the record → `verify` with both prepared.
 fn decide(
     state: &AppState,
+    plugin: &Plugin,
     header: &[u8],
     request: &Request,
     lookup: Lookup,
@@ -106,7 +107,6 @@ fn decide(
         .map(|row| state.prepared.environment(&row)),
         None => None,
     };
-    let plugin = state.verifier.plugin();
     let mut call = plugin.call(header).map_err(CheckError::Plugin)?;
     let record = match call.parse().map_err(CheckError::Plugin)? {
         Ok(id) => row(lookup, || store.peek_token(&id), || store.token(&id))?
@@ -127,8 +127,10 @@ async fn decide_anywhere(
     header: HeaderValue,
     request: Request,
 ) -> Result<Result<Decision, CheckError>, Response> {
-    if !state.verifier.plugin().has_timed_out() {
-        match decide(state, header.as_bytes(), &request, Lookup::Memory) {
+    // One plugin for the whole check, even if a reload swaps it meanwhile.
+    let plugin = state.verifier.plugin();
+    if !plugin.has_timed_out() {
+        match decide(state, &plugin, header.as_bytes(), &request, Lookup::Memory) {
             Ok(decision) => return Ok(Ok(decision)),
             Err(Undecided::Failed(e)) => return Ok(Err(e)),
             Err(Undecided::NeedsStore) => {}
@@ -136,7 +138,7 @@ async fn decide_anywhere(
     }
     let s = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
-        decide(&s, header.as_bytes(), &request, Lookup::Store).map_err(|e| match e {
+        decide(&s, &plugin, header.as_bytes(), &request, Lookup::Store).map_err(|e| match e {
             Undecided::Failed(e) => e,
             // `row` answers NeedsStore only under Lookup::Memory.
             Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(

@@ -55,7 +55,10 @@ impl TokenId {
 
     /// Parses 16 lowercase hex characters.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        let bytes = text.as_bytes();
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    fn parse_bytes(bytes: &[u8]) -> Result<Self, ParseError> {
         if bytes.len() != TOKEN_ID_CHARS
             || !bytes
                 .iter()
@@ -143,21 +146,40 @@ impl SecretHash {
     /// Constant-time equality (`subtle`): the time taken does not depend on
     /// where the hashes first differ.
     pub fn ct_eq(&self, other: &SecretHash) -> bool {
-        // Four 64-bit words instead of 32 bytes: same guarantee, an eighth of
-        // the `subtle` barriers on the hot path.
-        let (a, b) = (words(&self.0), words(&other.0));
-        a[..].ct_eq(&b[..]).into()
+        ct_eq_bytes(&self.0, &other.0)
     }
 }
 
-fn words(bytes: &[u8; 32]) -> [u64; 4] {
-    let mut out = [0u64; 4];
-    for (word, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-        let mut buf = [0u8; 8];
-        buf.copy_from_slice(chunk);
-        *word = u64::from_le_bytes(buf);
+/// Constant-time equality of two byte strings of the same length (a
+/// different length is `false` at once: lengths are not secret here).
+///
+/// Every 8-byte word pair is XORed and the differences ORed together with
+/// no branch on the data, then `subtle` decides whether the sum is zero
+/// behind its optimisation barrier. `subtle`'s own slice comparison puts a
+/// barrier (a volatile read, a call in the wasm module) on every element:
+/// for a 60-byte header that was a twentieth of a whole check under wasmtime.
+pub(crate) fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
     }
-    out
+    let mut difference = 0u64;
+    for (x, y) in a.chunks(8).zip(b.chunks(8)) {
+        difference |= word(x) ^ word(y);
+    }
+    difference.ct_eq(&0).into()
+}
+
+/// Up to 8 bytes as a little-endian word, zero-padded (the branch is on the
+/// length only).
+fn word(chunk: &[u8]) -> u64 {
+    if let Ok(whole) = <[u8; 8]>::try_from(chunk) {
+        return u64::from_le_bytes(whole);
+    }
+    let mut buf = [0u8; 8];
+    for (to, from) in buf.iter_mut().zip(chunk) {
+        *to = *from;
+    }
+    u64::from_le_bytes(buf)
 }
 
 impl fmt::Debug for SecretHash {
@@ -261,44 +283,64 @@ impl Credentials {
     /// well-formed token whose id is not its secret's hash prefix is
     /// [`ParseError::BadSecret`] — found before any lookup.
     pub fn from_header(header: &str) -> Result<Self, ParseError> {
+        Self::from_header_bytes(header.as_bytes())
+    }
+
+    /// [`Credentials::from_header`] for the raw bytes of a header value, as
+    /// they arrive (HTTP allows bytes that are not ASCII in a header value;
+    /// every such value is [`ParseError::Malformed`]).
+    ///
+    /// The parse works on bytes throughout: nothing to validate as UTF-8
+    /// first, and no `str` slicing that could fall inside a character (an
+    /// earlier `str` version panicked on a 60-byte token of three-byte
+    /// characters).
+    pub fn from_header_bytes(header: &[u8]) -> Result<Self, ParseError> {
         if header.is_empty() {
             return Err(ParseError::Missing);
         }
         if header.len() > MAX_HEADER_BYTES {
             return Err(ParseError::Malformed(Malformed::TooLong));
         }
-        let (scheme, rest) = match header.split_once(' ') {
-            Some((scheme, rest)) => (scheme, rest.trim_start_matches(' ')),
-            None => (header, ""),
+        let (scheme, rest) = match header.iter().position(|&b| b == b' ') {
+            Some(at) => {
+                let (scheme, rest) = header.split_at(at);
+                let token_at = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+                (scheme, rest.get(token_at..).unwrap_or_default())
+            }
+            None => (header, &[][..]),
         };
-        if !scheme.eq_ignore_ascii_case("AppToken") && !scheme.eq_ignore_ascii_case("Bearer") {
+        if !scheme.eq_ignore_ascii_case(b"AppToken") && !scheme.eq_ignore_ascii_case(b"Bearer") {
             return Err(ParseError::Malformed(Malformed::Scheme));
         }
         if rest.is_empty() {
             return Err(ParseError::Malformed(Malformed::NoToken));
         }
-        Self::from_token(rest)
+        Self::from_token_bytes(rest)
     }
 
     /// Parses a bare token string `<tokenId>.<secret>`.
     pub fn from_token(token: &str) -> Result<Self, ParseError> {
-        let bytes = token.as_bytes();
-        if bytes.len() != TOKEN_CHARS {
+        Self::from_token_bytes(token.as_bytes())
+    }
+
+    fn from_token_bytes(token: &[u8]) -> Result<Self, ParseError> {
+        if token.len() != TOKEN_CHARS {
             return Err(ParseError::Malformed(Malformed::Length));
         }
         let (id_text, rest) = token.split_at(TOKEN_ID_CHARS);
         let secret_text = rest
-            .strip_prefix('.')
+            .strip_prefix(b".")
             .ok_or(ParseError::Malformed(Malformed::Separator))?;
-        let hash = hash_secret_text(secret_text).ok_or(ParseError::Malformed(Malformed::Secret))?;
+        let hash =
+            hash_secret_bytes(secret_text).ok_or(ParseError::Malformed(Malformed::Secret))?;
         let id = TokenId::of_hash(&hash);
         // Hot path: the presented id is the hex of the hash prefix. Not a
         // secret comparison: both sides derive from what the caller sent.
         let mut expected = [0u8; TOKEN_ID_CHARS];
         let _ = hex::encode_to_slice(id.0, &mut expected);
-        if id_text.as_bytes() != expected {
+        if id_text != expected {
             // Malformed (e.g. upper case) takes precedence over a mismatch.
-            TokenId::parse(id_text)?;
+            TokenId::parse_bytes(id_text)?;
             return Err(ParseError::BadSecret);
         }
         Ok(Credentials { id, hash })
@@ -327,6 +369,10 @@ impl fmt::Debug for Credentials {
 /// Client secrets and setup codes use the same 32-byte, 43-character form, so
 /// the authority checks them with this too.
 pub fn hash_secret_text(text: &str) -> Option<SecretHash> {
+    hash_secret_bytes(text.as_bytes())
+}
+
+fn hash_secret_bytes(text: &[u8]) -> Option<SecretHash> {
     if text.len() != SECRET_CHARS {
         return None;
     }
@@ -371,5 +417,97 @@ impl OpaqueSecret {
 impl fmt::Debug for OpaqueSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("OpaqueSecret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ct_eq_bytes;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ct_eq_bytes_finds_a_difference_at_every_position() {
+        for n in 0..=70usize {
+            let a: alloc::vec::Vec<u8> = (0..n).map(|i| i as u8).collect();
+            assert!(ct_eq_bytes(&a, &a.clone()));
+            for at in 0..n {
+                for bit in [0x01, 0x80] {
+                    let mut b = a.clone();
+                    b[at] ^= bit;
+                    assert!(!ct_eq_bytes(&a, &b), "n {n} at {at}");
+                }
+            }
+            assert!(!ct_eq_bytes(&a, &[a.as_slice(), &[0]].concat()));
+        }
+    }
+
+    #[test]
+    fn secrets_with_stray_bits_or_foreign_characters_are_refused() {
+        use super::hash_secret_text;
+        let good = "A".repeat(43);
+        assert!(hash_secret_text(&good).is_some());
+        // The last character carries 2 stray bits: 'B' sets one.
+        let stray = format!("{}B", "A".repeat(42));
+        assert!(hash_secret_text(&stray).is_none());
+        for bad in ['+', '/', '=', ' ', '.', 'é'] {
+            let text = format!("{}{bad}{}", "A".repeat(20), "A".repeat(22));
+            assert!(hash_secret_text(&text).is_none(), "{bad:?}");
+        }
+        assert!(hash_secret_text(&"A".repeat(42)).is_none());
+        assert!(hash_secret_text(&"A".repeat(44)).is_none());
+    }
+
+    #[test]
+    fn a_token_of_multibyte_characters_is_malformed_not_a_panic() {
+        use super::{Credentials, ParseError};
+        // 60 bytes whose byte 16 falls inside a character.
+        for token in [
+            "€".repeat(20),
+            format!("{}{}", "a".repeat(15), "€".repeat(15)),
+            "é".repeat(30),
+        ] {
+            for header in [format!("AppToken {token}"), format!("Bearer  {token}")] {
+                let parsed = Credentials::from_header(&header);
+                assert!(matches!(parsed, Err(ParseError::Malformed(_))), "{header}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_header_text_parses_as_its_bytes_do(token in "\\PC{0,64}", scheme in "(AppToken|bearer|Basic) {1,3}") {
+            use super::Credentials;
+            let header = format!("{scheme}{token}");
+            let text = Credentials::from_header(&header);
+            let bytes = Credentials::from_header_bytes(header.as_bytes());
+            prop_assert_eq!(text.map(|c| c.token_id()), bytes.map(|c| c.token_id()));
+            if !token.is_ascii() {
+                prop_assert!(Credentials::from_header(&header).is_err());
+            }
+        }
+
+        #[test]
+        fn any_header_bytes_never_panic(header in prop::collection::vec(any::<u8>(), 0..80)) {
+            let _ = super::Credentials::from_header_bytes(&header);
+        }
+
+        #[test]
+        fn canonical_secrets_are_accepted(text in "[A-Za-z0-9_-]{42}[AQgw]") {
+            prop_assert!(super::hash_secret_text(&text).is_some());
+        }
+
+        #[test]
+        fn issued_secrets_decode_to_their_hash(secret in any::<[u8; 32]>()) {
+            let issued = super::IssuedToken::from_random(secret);
+            let text = issued.token();
+            let secret_text = &text[super::TOKEN_ID_CHARS + 1..];
+            let hash = super::hash_secret_text(secret_text);
+            prop_assert!(hash.is_some_and(|h| h.as_bytes() == issued.secret_hash().as_bytes()));
+        }
+
+        #[test]
+        fn ct_eq_bytes_is_eq(a in prop::collection::vec(0u8..3, 0..40), b in prop::collection::vec(0u8..3, 0..40)) {
+            prop_assert_eq!(ct_eq_bytes(&a, &b), a == b);
+        }
     }
 }

@@ -131,3 +131,41 @@ impl Decision {
         }
     }
 }
+
+/// A decision as it is made: the principal borrowed when the record (or
+/// what a driver keeps prepared with it) already holds it, so deciding does
+/// not copy it; the module encodes this directly. [`Decision`] is its owned
+/// form.
+#[derive(Debug)]
+pub(crate) struct Verdict<'a> {
+    pub(crate) allow: bool,
+    pub(crate) reason: Reason,
+    pub(crate) principal: Option<alloc::borrow::Cow<'a, str>>,
+    pub(crate) filter: Option<Vec<Condition>>,
+    pub(crate) masked: Vec<String>,
+}
+
+impl Verdict<'_> {
+    /// A denial for `reason`.
+    pub(crate) fn deny(reason: Reason) -> Self {
+        Verdict {
+            allow: false,
+            reason,
+            principal: None,
+            filter: None,
+            masked: Vec::new(),
+        }
+    }
+}
+
+impl From<Verdict<'_>> for Decision {
+    fn from(v: Verdict<'_>) -> Self {
+        Decision {
+            allow: v.allow,
+            reason: v.reason,
+            principal: v.principal.map(alloc::borrow::Cow::into_owned),
+            filter: v.filter,
+            masked: v.masked,
+        }
+    }
+}

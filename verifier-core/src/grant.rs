@@ -93,7 +93,16 @@ impl Action {
     /// Checks and wraps an action name.
     pub fn new(name: impl Into<String>) -> Result<Self, GrantError> {
         let name = name.into();
-        let known = match name.as_str() {
+        if let Some(action) = Action::known(&name) {
+            return Ok(action);
+        }
+        Action::check(&name)?;
+        Ok(Action(ActionName::Other(name.into_boxed_str())))
+    }
+
+    /// A well-known name as its tag (no allocation).
+    fn known(name: &str) -> Option<Action> {
+        match name {
             "read" => Some(Action::READ),
             "create" => Some(Action::CREATE),
             "update" => Some(Action::UPDATE),
@@ -102,20 +111,16 @@ impl Action {
             "unpublish" => Some(Action::UNPUBLISH),
             "admin" => Some(Action::ADMIN),
             _ => None,
-        };
-        if let Some(action) = known {
-            return Ok(action);
         }
+    }
+
+    fn check(name: &str) -> Result<(), GrantError> {
         let ok = !name.is_empty()
             && name.len() <= MAX_NAME
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-        if ok {
-            Ok(Action(ActionName::Other(name.into_boxed_str())))
-        } else {
-            Err(GrantError::Action)
-        }
+        if ok { Ok(()) } else { Err(GrantError::Action) }
     }
 
     /// The name.
@@ -135,6 +140,18 @@ impl Action {
     /// Whether this is the `admin` action.
     pub fn is_admin(&self) -> bool {
         self.0 == ActionName::Admin
+    }
+}
+
+/// Parses a name like [`Action::new`]; a well-known name allocates nothing.
+impl core::str::FromStr for Action {
+    type Err = GrantError;
+    fn from_str(name: &str) -> Result<Self, GrantError> {
+        if let Some(action) = Action::known(name) {
+            return Ok(action);
+        }
+        Action::check(name)?;
+        Ok(Action(ActionName::Other(name.into())))
     }
 }
 
@@ -179,7 +196,7 @@ impl Scope {
     pub fn covers(&self, value: Option<&str>) -> bool {
         match (self, value) {
             (Scope::Any, _) => true,
-            (Scope::Only(list), Some(v)) => list.iter().any(|x| x == v),
+            (Scope::Only(list), Some(v)) => list.iter().any(|x| same_name(x, v)),
             (Scope::Only(_), None) => false,
         }
     }
@@ -307,6 +324,108 @@ impl Grant {
     }
 }
 
+/// Which of a token's grants may cover a request's model, one AND per grant.
+///
+/// Built once for a prepared record (the module keeps it with the record):
+/// each grant gets a 64-bit mask with one bit per model name it lists (a
+/// hash of the name picks the bit), all bits for `"*"`. A request's model
+/// picks its bit the same way; a grant whose mask lacks that bit does not
+/// list the model, so it cannot cover the request and the scan skips it
+/// without comparing a name. A set bit proves nothing (two names may share
+/// a bit): such a grant is checked in full as before. A request naming no
+/// model skips nothing. So decisions are exactly those of the full scan;
+/// only grants that could not apply are passed over.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModelIndex {
+    masks: Vec<u64>,
+}
+
+impl ModelIndex {
+    /// The index of `grants` (in their order).
+    pub(crate) fn new(grants: &[Grant]) -> Self {
+        let masks = grants
+            .iter()
+            .map(|grant| match &grant.models {
+                Scope::Any => u64::MAX,
+                Scope::Only(list) => list.iter().fold(0, |m, name| m | model_bit(name)),
+            })
+            .collect();
+        ModelIndex { masks }
+    }
+
+    /// The mask a request naming `model` is checked against.
+    pub(crate) fn wanted(model: Option<&str>) -> u64 {
+        model.map_or(u64::MAX, model_bit)
+    }
+
+    /// Whether grant `i` may cover a request whose mask is `wanted` (a grant
+    /// the index does not know may).
+    #[inline]
+    pub(crate) fn may_cover(&self, i: usize, wanted: u64) -> bool {
+        self.masks.get(i).is_none_or(|mask| mask & wanted != 0)
+    }
+}
+
+/// One of 64 bits for a model name: FNV-1a of its bytes, folded.
+fn model_bit(name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    1 << ((hash ^ (hash >> 32)) & 63)
+}
+
+/// Whether two names are equal: `a == b`, written for the grant scan.
+///
+/// The scan compares the request's names with every listed name of every
+/// grant. `==` on `str` calls `memcmp`, which in the wasm module is
+/// compiler-builtins' byte-at-a-time loop behind a call (measured under
+/// wasmtime: a seventh of a prepared verify). Names are short, so this
+/// compares the lengths, then whole 8-byte words, then the last (overlapping)
+/// word or half-word: two or three loads for a typical name, inline. Names
+/// are not secrets, so an early exit is fine.
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            if word8(a, i) != word8(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // The last 8 bytes, overlapping what was compared (n >= 8).
+        return i == n || word8(a, n - 8) == word8(b, n - 8);
+    }
+    if n >= 4 {
+        return word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// The 8 bytes at `at` (caller guarantees `at + 8 <= bytes.len()`; out of
+/// range reads as 0, which never happens).
+#[inline(always)]
+fn word8(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// The 4 bytes at `at` (as [`word8`]).
+#[inline(always)]
+fn word4(bytes: &[u8], at: usize) -> u32 {
+    bytes
+        .get(at..at + 4)
+        .and_then(|w| <[u8; 4]>::try_from(w).ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
 /// Checks a grant list against the limits before the authority stores it.
 pub fn validate_grants(grants: &[Grant]) -> Result<(), GrantError> {
     if grants.len() > MAX_GRANTS {
@@ -347,5 +466,80 @@ fn check_names(list: &[String], index: usize, field: &'static str) -> Result<(),
         Ok(())
     } else {
         Err(GrantError::OutOfBounds { index, field })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::same_name;
+    use proptest::prelude::*;
+
+    #[test]
+    fn same_name_agrees_with_eq_at_every_length_and_position() {
+        // Every length up to three words, a difference at every position.
+        for n in 0..=24 {
+            let a: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            assert!(same_name(&a, &a.clone()), "{a:?}");
+            for at in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'Z';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_name(&a, &b), "{a:?} vs {b:?}");
+            }
+            assert!(!same_name(&a, &format!("{a}x")));
+        }
+    }
+
+    #[test]
+    fn model_index_skips_only_grants_that_do_not_list_the_model() {
+        use super::{Action, Api, Grant, ModelIndex, Scope};
+        // 200 names over 64 bits: many share a bit, none may be skipped.
+        let names: Vec<String> = (0..200).map(|i| format!("Model{i}")).collect();
+        let grants: Vec<Grant> = names
+            .chunks(3)
+            .map(|list| Grant {
+                models: Scope::Only(list.to_vec()),
+                ..Grant::new(Api::Content, Action::READ)
+            })
+            .chain([
+                Grant::new(Api::Content, Action::READ),
+                Grant {
+                    models: Scope::Only(Vec::new()),
+                    ..Grant::new(Api::Content, Action::READ)
+                },
+            ])
+            .collect();
+        let index = ModelIndex::new(&grants);
+        let any = grants.len() - 2;
+        let mut skipped = 0;
+        for name in &names {
+            let wanted = ModelIndex::wanted(Some(name));
+            for (i, grant) in grants.iter().enumerate() {
+                if grant.models.covers(Some(name)) {
+                    assert!(index.may_cover(i, wanted), "{name} in grant {i}");
+                } else if !index.may_cover(i, wanted) {
+                    skipped += 1;
+                }
+            }
+            assert!(index.may_cover(any, wanted), "\"*\" always");
+            assert!(!index.may_cover(any + 1, wanted), "an empty list never");
+        }
+        // It does skip (most grants do not list a given model).
+        assert!(skipped > names.len() * 50, "{skipped}");
+        // No model named: only the empty list is skipped (it covers nothing);
+        // a grant the index does not know is not skipped.
+        let none = ModelIndex::wanted(None);
+        assert!((0..=any).all(|i| index.may_cover(i, none)));
+        assert!(!index.may_cover(any + 1, none) && !grants[any + 1].models.covers(None));
+        assert!(index.may_cover(grants.len(), 1));
+    }
+
+    proptest! {
+        #[test]
+        fn same_name_is_eq(a in "[a-cé]{0,20}", b in "[a-cé]{0,20}") {
+            prop_assert_eq!(same_name(&a, &b), a == b);
+            prop_assert!(same_name(&a, &a));
+        }
     }
 }

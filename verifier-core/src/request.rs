@@ -77,6 +77,85 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The fields the decision reads, borrowed.
+    pub(crate) fn view(&self) -> RequestView<'_> {
+        RequestView {
+            api: self.api,
+            action: &self.action,
+            environment_id: self.environment_id.as_deref(),
+            model: self.model.as_deref(),
+            stage: self.stage.as_deref(),
+            locale: self.locale.as_deref(),
+            document: self.document.as_ref().map(Document::Map),
+            sensitive_fields: Names::Owned(&self.sensitive_fields),
+            now: self.now,
+        }
+    }
+}
+
+/// A request's fields, borrowed: what a decision reads. A [`Request`] lends
+/// one ([`Request::view`]); the module builds one over its input bytes
+/// (`abi::wire::ReqIn`), so deciding copies no name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestView<'a> {
+    pub(crate) api: Api,
+    pub(crate) action: &'a Action,
+    pub(crate) environment_id: Option<&'a str>,
+    pub(crate) model: Option<&'a str>,
+    pub(crate) stage: Option<&'a str>,
+    pub(crate) locale: Option<&'a str>,
+    pub(crate) document: Option<Document<'a>>,
+    pub(crate) sensitive_fields: Names<'a>,
+    pub(crate) now: i64,
+}
+
+/// The addressed row's fields: a map, or name/value pairs as the ABI
+/// carries them (where a repeated name means its last value, as when the
+/// pairs are collected into a map).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Document<'a> {
+    Map(&'a BTreeMap<String, String>),
+    Pairs(&'a [(&'a str, &'a str)]),
+}
+
+impl<'a> Document<'a> {
+    /// The value of `field`, if the row has it.
+    pub(crate) fn get(self, field: &str) -> Option<&'a str> {
+        match self {
+            Document::Map(map) => map.get(field).map(String::as_str),
+            Document::Pairs(pairs) => pairs.iter().rev().find(|(k, _)| *k == field).map(|p| p.1),
+        }
+    }
+}
+
+/// A list of names, owned or borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Names<'a> {
+    Owned(&'a [String]),
+    Borrowed(&'a [&'a str]),
+}
+
+impl<'a> Names<'a> {
+    pub(crate) fn is_empty(self) -> bool {
+        match self {
+            Names::Owned(list) => list.is_empty(),
+            Names::Borrowed(list) => list.is_empty(),
+        }
+    }
+
+    pub(crate) fn iter(self) -> impl Iterator<Item = &'a str> + Clone {
+        let (owned, borrowed): (&[String], &[&str]) = match self {
+            Names::Owned(list) => (list, &[]),
+            Names::Borrowed(list) => (&[], list),
+        };
+        owned
+            .iter()
+            .map(String::as_str)
+            .chain(borrowed.iter().copied())
+    }
+}
+
 /// The policy of the environment a request addresses.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -19,14 +19,15 @@
 //! used (no public grants, default stage `PUBLISHED`): a caller cannot apply
 //! one environment's public access to another by mistake.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::decision::{Decision, Reason};
+use crate::decision::{Decision, Reason, Verdict};
 use crate::error::ParseError;
-use crate::grant::{Condition, Grant, PRINCIPAL_PLACEHOLDER};
+use crate::grant::{Condition, Grant, ModelIndex, PRINCIPAL_PLACEHOLDER, same_name};
 use crate::record::TokenRecord;
-use crate::request::{DEFAULT_STAGE, Environment, Request};
+use crate::request::{DEFAULT_STAGE, Environment, Request, RequestView};
 use crate::token::Credentials;
 
 /// Decides one request. `header` is the `Authorization` value (`""` when the
@@ -42,32 +43,59 @@ pub fn verify(
 ) -> Decision {
     verify_parsed(
         Credentials::from_header(header),
-        record,
+        record.map(Found::from),
         environment,
-        request,
+        &request.view(),
     )
+    .into()
+}
+
+/// A looked-up record, with what a caller that keeps records prepared
+/// computed once for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found<'r> {
+    pub(crate) record: &'r TokenRecord,
+    /// Its grants' [`ModelIndex`].
+    pub(crate) index: Option<&'r ModelIndex>,
+    /// Its principal ([`TokenRecord::principal`]).
+    pub(crate) principal: Option<&'r str>,
+}
+
+impl<'r> From<&'r TokenRecord> for Found<'r> {
+    fn from(record: &'r TokenRecord) -> Self {
+        Found {
+            record,
+            index: None,
+            principal: None,
+        }
+    }
 }
 
 /// [`verify`] for a header already parsed (the module reuses `tally_parse`'s
-/// work for the `verify` of the same check).
-pub(crate) fn verify_parsed(
+/// work for the `verify` of the same check) and a record with what the
+/// caller keeps prepared for it.
+pub(crate) fn verify_parsed<'r>(
     parsed: Result<Credentials, ParseError>,
-    record: Option<&TokenRecord>,
+    found: Option<Found<'r>>,
     environment: Option<&Environment>,
-    request: &Request,
-) -> Decision {
-    let environment = environment.filter(|e| request.environment_id.as_deref() == Some(&e.id));
+    request: &RequestView<'_>,
+) -> Verdict<'r> {
+    let environment = environment.filter(|e| {
+        request
+            .environment_id
+            .is_some_and(|id| same_name(id, &e.id))
+    });
     let credentials = match parsed {
         Ok(credentials) => credentials,
         Err(ParseError::Missing) => return authorize_public(environment, request),
-        Err(error) => return Decision::deny(error.reason()),
+        Err(error) => return Verdict::deny(error.reason()),
     };
-    let Some(record) = record else {
-        return Decision::deny(Reason::UnknownToken);
+    let Some(found) = found else {
+        return Verdict::deny(Reason::UnknownToken);
     };
-    match credentials.authenticate(record, request.now) {
-        Ok(token) => token.authorize(environment, request),
-        Err(reason) => Decision::deny(reason),
+    match credentials.authenticate(found.record, request.now) {
+        Ok(token) => token.authorize_view(environment, request, found),
+        Err(reason) => Verdict::deny(reason),
     }
 }
 
@@ -116,36 +144,60 @@ impl<'r> Authenticated<'r> {
     /// Decides the request with this token's grants. `environment` supplies
     /// the default stage (its public grants do not apply to tokens).
     pub fn authorize(&self, environment: Option<&Environment>, request: &Request) -> Decision {
-        if let (Some(bound), Some(asked)) = (&self.record.environment_id, &request.environment_id)
-            && bound != asked
+        self.authorize_view(environment, &request.view(), Found::from(self.record))
+            .into()
+    }
+
+    /// `found` is this token's record with what is prepared for it.
+    fn authorize_view(
+        &self,
+        environment: Option<&Environment>,
+        request: &RequestView<'_>,
+        found: Found<'r>,
+    ) -> Verdict<'r> {
+        if let (Some(bound), Some(asked)) = (&self.record.environment_id, request.environment_id)
+            && !same_name(bound, asked)
         {
-            return Decision::deny(Reason::WrongEnvironment);
+            return Verdict::deny(Reason::WrongEnvironment);
         }
-        let principal = self.record.principal();
-        match evaluate(self.grants(), Some(&principal), environment, request) {
-            Some((filter, masked)) => Decision {
+        let principal = match (found.principal, &self.record.principal) {
+            (Some(prepared), _) => Cow::Borrowed(prepared),
+            (None, Some(explicit)) => Cow::Borrowed(explicit.as_str()),
+            (None, None) => Cow::Owned(self.record.principal()),
+        };
+        match evaluate(
+            self.grants(),
+            found.index,
+            Some(&principal),
+            environment,
+            request,
+        ) {
+            Some((filter, masked)) => Verdict {
                 allow: true,
                 reason: Reason::Allowed,
                 principal: Some(principal),
                 filter,
                 masked,
             },
-            None => Decision::deny(Reason::NotGranted),
+            None => Verdict::deny(Reason::NotGranted),
         }
     }
 }
 
-fn authorize_public(environment: Option<&Environment>, request: &Request) -> Decision {
+fn authorize_public<'r>(
+    environment: Option<&Environment>,
+    request: &RequestView<'_>,
+) -> Verdict<'r> {
     let grants = environment.map_or(&[][..], |e| &e.public_grants[..]);
-    match evaluate(grants, None, environment, request) {
-        Some((filter, masked)) => Decision {
+    match evaluate(grants, None, None, environment, request) {
+        Some((filter, masked)) => Verdict {
             allow: true,
             reason: Reason::Public,
             principal: None,
             filter,
             masked,
         },
-        None => Decision::deny(Reason::MissingCredentials),
+        None => Verdict::deny(Reason::MissingCredentials),
     }
 }
 
@@ -160,25 +212,39 @@ enum Applies {
 type Allowed = (Option<Vec<Condition>>, Vec<String>);
 
 /// The grants that apply, folded into a filter and the masked fields; `None`
-/// when none applies.
+/// when none applies. `index`, if given, is `grants`' own and lets the scan
+/// skip grants that do not list the request's model.
 fn evaluate(
     grants: &[Grant],
+    index: Option<&ModelIndex>,
     principal: Option<&str>,
     environment: Option<&Environment>,
-    request: &Request,
+    request: &RequestView<'_>,
 ) -> Option<Allowed> {
     let stage = request
         .stage
-        .as_deref()
         .or(environment.map(|e| e.default_stage.as_str()))
         .unwrap_or(DEFAULT_STAGE);
-    let applies = |grant: &Grant| applies(grant, principal, stage, request);
+    let wanted = ModelIndex::wanted(request.model);
+    // Checked in the loop itself rather than inside `applies`: in the
+    // module a skipped grant then costs an AND, not a call.
+    let may_cover = |i: usize| index.is_none_or(|index| index.may_cover(i, wanted));
+    let applies = |i: usize, grant: &Grant| {
+        if may_cover(i) {
+            applies(grant, principal, stage, request)
+        } else {
+            None
+        }
+    };
 
     let mut any = false;
     let mut unconditional = false;
     let mut alternatives: Vec<Condition> = Vec::new();
-    for grant in grants {
-        match applies(grant) {
+    for (i, grant) in grants.iter().enumerate() {
+        if !may_cover(i) {
+            continue;
+        }
+        match applies(i, grant) {
             None => {}
             Some(Applies::Always) => {
                 any = true;
@@ -212,15 +278,15 @@ fn applies(
     grant: &Grant,
     principal: Option<&str>,
     stage: &str,
-    request: &Request,
+    request: &RequestView<'_>,
 ) -> Option<Applies> {
     if !grant.covers(
         request.api,
-        &request.action,
-        request.model.as_deref(),
+        request.action,
+        request.model,
         stage,
-        request.locale.as_deref(),
-        request.environment_id.as_deref(),
+        request.locale,
+        request.environment_id,
     ) {
         return None;
     }
@@ -234,8 +300,8 @@ fn applies(
         } else {
             value.as_str()
         };
-        if let Some(document) = &request.document
-            && document.get(field).map(String::as_str) != Some(value)
+        if let Some(document) = request.document
+            && !document.get(field).is_some_and(|v| same_name(v, value))
         {
             return None;
         }
@@ -252,14 +318,15 @@ fn applies(
 /// grant does. Never more visible than some grant says for that row.
 fn masked_fields(
     grants: &[Grant],
-    applies: &dyn Fn(&Grant) -> Option<Applies>,
-    request: &Request,
+    applies: &dyn Fn(usize, &Grant) -> Option<Applies>,
+    request: &RequestView<'_>,
 ) -> Vec<String> {
     let applying: Vec<(&Grant, bool)> = grants
         .iter()
-        .filter_map(|g| applies(g).map(|a| (g, matches!(a, Applies::Always))))
+        .enumerate()
+        .filter_map(|(i, g)| applies(i, g).map(|a| (g, matches!(a, Applies::Always))))
         .collect();
-    let unmasks = |g: &Grant, field: &String| g.unmask.iter().any(|u| u == field);
+    let unmasks = |g: &Grant, field: &str| g.unmask.iter().any(|u| same_name(u, field));
     request
         .sensitive_fields
         .iter()
@@ -274,6 +341,6 @@ fn masked_fields(
             };
             !visible
         })
-        .cloned()
+        .map(String::from)
         .collect()
 }

@@ -171,6 +171,12 @@ proptest! {
         // tail of the whole input.
         let request_bytes = abi::encode_request(&request);
         prop_assert!(input.ends_with(&request_bytes));
+        // Written in place, it is the same bytes, or nothing if it does not fit.
+        let mut block = [0u8; 96];
+        match abi::encode_request_into(&request, &mut block) {
+            Some(n) => prop_assert_eq!(&block[..n], &request_bytes[..]),
+            None => prop_assert!(request_bytes.len() > block.len()),
+        }
         let mut handles = abi::Instance::new();
         let r = handles.prepare(abi::PREPARE_RECORD, &abi::encode_record(&record));
         let e = handles.prepare(abi::PREPARE_ENVIRONMENT, &abi::encode_environment(&env));

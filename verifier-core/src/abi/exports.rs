@@ -72,7 +72,9 @@ pub unsafe extern "C" fn tally_verify(
 ) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let (header, input) = unsafe { (input(header_ptr, header_len), input(input_ptr, input_len)) };
-    write_result(&instance().verify_input(header, input))
+    instance().verify_input_then(header, input, |result| {
+        write_result(&super::wire::VerifyResultRef::from(result))
+    })
 }
 
 /// What the instance keeps between calls: prepared values and this check's
@@ -135,7 +137,12 @@ pub unsafe extern "C" fn tally_verify_prepared(
             input(request_ptr, request_len),
         )
     };
-    write_result(&instance().verify(header, record, environment, request))
+    write_result(&super::wire::VerifyResultRef::from(&instance().decide(
+        header,
+        record,
+        environment,
+        request,
+    )))
 }
 
 /// # Safety

@@ -18,16 +18,17 @@
 //!   nothing but "not the same" and costs one parse. `tally` holds an
 //!   instance from a check's parse to its verify.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use subtle::ConstantTimeEq;
-
-use super::{MAX_INPUT_BYTES, bad_input, credentials, decode, encode, parse_result, wire};
+use super::{MAX_INPUT_BYTES, credentials, decode, encode, parse_result, wire};
+use crate::decision::Verdict;
 use crate::error::ParseError;
+use crate::grant::{Action, ModelIndex};
 use crate::record::TokenRecord;
-use crate::request::{Environment, Request};
-use crate::token::{Credentials, MAX_HEADER_BYTES};
-use crate::verify::verify_parsed;
+use crate::request::Environment;
+use crate::token::{Credentials, MAX_HEADER_BYTES, ct_eq_bytes};
+use crate::verify::{Found, verify_parsed};
 
 /// `tally_prepare` kind of an encoded [`wire::Record`].
 pub const PREPARE_RECORD: u32 = 0;
@@ -37,10 +38,11 @@ pub const PREPARE_ENVIRONMENT: u32 = 1;
 /// driver releases some.
 pub const MAX_PREPARED: usize = 1 << 16;
 
-/// A decoded record or environment.
+/// A decoded record (with the index of its grants by model and its
+/// principal, computed once) or environment.
 #[derive(Debug, Clone)]
 enum Prepared {
-    Record(TokenRecord),
+    Record(TokenRecord, ModelIndex, String),
     Environment(Environment),
 }
 
@@ -93,9 +95,7 @@ impl Instance {
     /// same bytes, else parsed now. The remembered parse is dropped either
     /// way.
     fn credentials(&mut self, header: &[u8]) -> Result<Credentials, ParseError> {
-        let same = self.parsed.is_some()
-            && self.parsed_header.len() == header.len()
-            && bool::from(self.parsed_header.as_slice().ct_eq(header));
+        let same = self.parsed.is_some() && ct_eq_bytes(&self.parsed_header, header);
         let remembered = self.parsed.take().filter(|_| same);
         self.forget_parse();
         remembered.unwrap_or_else(|| credentials(header))
@@ -110,13 +110,25 @@ impl Instance {
     /// One-shot `verify` of a whole [`wire::Input`] (using this check's
     /// parse when the header is the same).
     pub fn verify_input(&mut self, header: &[u8], input: &[u8]) -> wire::VerifyResult {
-        let parsed = self.credentials(header);
-        super::verify_input_with(|| parsed, input)
+        self.verify_input_then(header, input, super::owned)
     }
 
     /// [`Instance::verify_input`], encoded as the module writes it.
     pub fn verify_input_bytes(&mut self, header: &[u8], input: &[u8]) -> Vec<u8> {
-        encode(&self.verify_input(header, input))
+        self.verify_input_then(header, input, |result| {
+            encode(&wire::VerifyResultRef::from(result))
+        })
+    }
+
+    /// [`Instance::verify_input`], the decision or refusal handed to `then`.
+    pub(crate) fn verify_input_then<R>(
+        &mut self,
+        header: &[u8],
+        input: &[u8],
+        then: impl FnOnce(&Result<Verdict<'_>, &'static str>) -> R,
+    ) -> R {
+        let parsed = self.credentials(header);
+        super::verify_input_with(|| parsed, input, then)
     }
 
     /// Decodes `bytes` as a value of `kind` ([`PREPARE_RECORD`] or
@@ -130,7 +142,10 @@ impl Instance {
         let value = match kind {
             PREPARE_RECORD => decode::<wire::Record>(bytes)
                 .and_then(|r| TokenRecord::try_from(r).ok())
-                .map(Prepared::Record),
+                .map(|r| {
+                    let (index, principal) = (ModelIndex::new(&r.grants), r.principal());
+                    Prepared::Record(r, index, principal)
+                }),
             PREPARE_ENVIRONMENT => decode::<wire::Env>(bytes)
                 .and_then(|e| Environment::try_from(e).ok())
                 .map(Prepared::Environment),
@@ -183,31 +198,11 @@ impl Instance {
         environment: u32,
         request: &[u8],
     ) -> wire::VerifyResult {
-        let parsed = self.credentials(header);
-        let record = match self.get(record) {
-            Ok(None) => None,
-            Ok(Some(Prepared::Record(r))) => Some(r),
-            _ => return bad_input("record handle is not a prepared record"),
-        };
-        let environment = match self.get(environment) {
-            Ok(None) => None,
-            Ok(Some(Prepared::Environment(e))) => Some(e),
-            _ => return bad_input("environment handle is not a prepared environment"),
-        };
-        if request.len() > MAX_INPUT_BYTES {
-            return bad_input("input larger than MAX_INPUT_BYTES");
-        }
-        let Some(request) = decode::<wire::Req>(request) else {
-            return bad_input("input is not an encoded request");
-        };
-        let Ok(request) = Request::try_from(request) else {
-            return bad_input("input holds an invalid action name");
-        };
-        let decision = verify_parsed(parsed, record, environment, &request);
-        wire::VerifyResult::Decision(decision.into())
+        super::owned(&self.decide(header, record, environment, request))
     }
 
-    /// [`Instance::verify`], encoded as the module writes it.
+    /// [`Instance::verify`], encoded as the module writes it (straight from
+    /// the decision as made: nothing is copied to be encoded).
     pub fn verify_bytes(
         &mut self,
         header: &[u8],
@@ -215,7 +210,52 @@ impl Instance {
         environment: u32,
         request: &[u8],
     ) -> Vec<u8> {
-        encode(&self.verify(header, record, environment, request))
+        encode(&wire::VerifyResultRef::from(&self.decide(
+            header,
+            record,
+            environment,
+            request,
+        )))
+    }
+
+    /// [`Instance::verify`] before it is put on the wire: the decision, or
+    /// why the input was refused.
+    pub(crate) fn decide(
+        &mut self,
+        header: &[u8],
+        record: u32,
+        environment: u32,
+        request: &[u8],
+    ) -> Result<Verdict<'_>, &'static str> {
+        let parsed = self.credentials(header);
+        let found = match self.get(record) {
+            Ok(None) => None,
+            Ok(Some(Prepared::Record(record, index, principal))) => Some(Found {
+                record,
+                index: Some(index),
+                principal: Some(principal),
+            }),
+            _ => return Err("record handle is not a prepared record"),
+        };
+        let environment = match self.get(environment) {
+            Ok(None) => None,
+            Ok(Some(Prepared::Environment(e))) => Some(e),
+            _ => return Err("environment handle is not a prepared environment"),
+        };
+        if request.len() > MAX_INPUT_BYTES {
+            return Err("input larger than MAX_INPUT_BYTES");
+        }
+        let request = decode::<wire::ReqIn>(request).ok_or("input is not an encoded request")?;
+        let action = request
+            .action
+            .parse::<Action>()
+            .map_err(|_| "input holds an invalid action name")?;
+        Ok(verify_parsed(
+            parsed,
+            found,
+            environment,
+            &request.view(&action),
+        ))
     }
 
     /// `Ok(None)` for handle 0, the value for a live handle, `Err` otherwise.

@@ -13,15 +13,16 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::decision::{Decision, Reason};
-use crate::error::{Malformed, ParseError};
+use crate::decision::{Decision, Reason, Verdict};
+use crate::error::ParseError;
+use crate::grant::Action;
 use crate::record::TokenRecord;
 use crate::request::{Environment, Request};
 use crate::token::{Credentials, TokenId};
-use crate::verify::verify_parsed;
+use crate::verify::{Found, verify_parsed};
+use wire::WireDecision;
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 mod exports;
@@ -47,11 +48,10 @@ pub enum AbiError {
     BadOutput,
 }
 
-/// An `Authorization` value's bytes parsed (not UTF-8 is malformed).
+/// An `Authorization` value's bytes parsed (bytes that are not ASCII are
+/// malformed).
 pub(crate) fn credentials(header: &[u8]) -> Result<Credentials, ParseError> {
-    core::str::from_utf8(header)
-        .map_err(|_| ParseError::Malformed(Malformed::Scheme))
-        .and_then(Credentials::from_header)
+    Credentials::from_header_bytes(header)
 }
 
 pub(crate) fn parse_result(parsed: Result<Credentials, ParseError>) -> wire::ParseResult {
@@ -68,26 +68,59 @@ pub fn parse(header: &[u8]) -> wire::ParseResult {
 
 /// `verify`: an `Authorization` value and an encoded [`wire::Input`].
 pub fn verify_input(header: &[u8], input: &[u8]) -> wire::VerifyResult {
-    verify_input_with(|| credentials(header), input)
+    verify_input_with(|| credentials(header), input, owned)
+}
+
+/// The owned wire form of a decision or a refusal.
+pub(crate) fn owned(result: &Result<Verdict<'_>, &'static str>) -> wire::VerifyResult {
+    match result {
+        Ok(v) => wire::VerifyResult::Decision(WireDecision {
+            allow: v.allow,
+            reason: v.reason,
+            principal: v.principal.as_deref().map(String::from),
+            filter: v
+                .filter
+                .as_ref()
+                .map(|alternatives| alternatives.iter().map(pairs).collect()),
+            masked: v.masked.clone(),
+        }),
+        Err(message) => bad_input(message),
+    }
+}
+
+fn pairs(condition: &crate::grant::Condition) -> wire::Pairs {
+    condition
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// [`verify_input`] with the header's parse supplied (the module may have it
-/// from this check's `parse`).
-pub(crate) fn verify_input_with(
+/// from this check's `parse`); `then` gets the decision or the refusal
+/// (the decision borrows the decoded record, so it is used in place).
+pub(crate) fn verify_input_with<R>(
     parsed: impl FnOnce() -> Result<Credentials, ParseError>,
     input: &[u8],
-) -> wire::VerifyResult {
+    then: impl FnOnce(&Result<Verdict<'_>, &'static str>) -> R,
+) -> R {
     if input.len() > MAX_INPUT_BYTES {
-        return bad_input("input larger than MAX_INPUT_BYTES");
+        return then(&Err("input larger than MAX_INPUT_BYTES"));
     }
-    let Some(input) = decode::<wire::Input>(input) else {
-        return bad_input("input is not an encoded verify input");
+    let Some(input) = decode::<wire::InputIn>(input) else {
+        return then(&Err("input is not an encoded verify input"));
     };
-    let Ok((record, environment, request)) = input.try_into() else {
-        return bad_input("input holds an invalid action name");
+    let record = input.record.map(TokenRecord::try_from).transpose();
+    let environment = input.environment.map(Environment::try_from).transpose();
+    let action = input.request.action.parse::<Action>();
+    let (Ok(record), Ok(environment), Ok(action)) = (record, environment, action) else {
+        return then(&Err("input holds an invalid action name"));
     };
-    let decision = verify_parsed(parsed(), record.as_ref(), environment.as_ref(), &request);
-    wire::VerifyResult::Decision(decision.into())
+    then(&Ok(verify_parsed(
+        parsed(),
+        record.as_ref().map(Found::from),
+        environment.as_ref(),
+        &input.request.view(&action),
+    )))
 }
 
 /// [`parse`], encoded as the module writes it.
@@ -97,7 +130,11 @@ pub fn parse_bytes(header: &[u8]) -> Vec<u8> {
 
 /// [`verify_input`], encoded as the module writes it.
 pub fn verify_bytes(header: &[u8], input: &[u8]) -> Vec<u8> {
-    encode(&verify_input(header, input))
+    verify_input_with(
+        || credentials(header),
+        input,
+        |result| encode(&wire::VerifyResultRef::from(result)),
+    )
 }
 
 /// Encodes a `verify` input (a driver's side).
@@ -130,6 +167,16 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
     encode(&wire::ReqRef::from(request))
 }
 
+/// [`encode_request`] into `out`: the number of bytes written, or `None`
+/// when they do not fit (nothing is allocated; a driver writes straight into
+/// the module's memory and falls back to [`encode_request`] for a request
+/// too large for its block).
+pub fn encode_request_into(request: &Request, out: &mut [u8]) -> Option<usize> {
+    postcard::to_slice(&wire::ReqRef::from(request), out)
+        .ok()
+        .map(|written| written.len())
+}
+
 /// Decodes a `parse` output: the tokenId to look up, or the reason to deny.
 pub fn decode_parse(output: &[u8]) -> Result<Result<TokenId, Reason>, AbiError> {
     match decode::<wire::ParseResult>(output) {
@@ -153,7 +200,7 @@ pub(crate) fn bad_input(message: &str) -> wire::VerifyResult {
 }
 
 /// Decodes exactly one value: trailing bytes make the input invalid.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+pub(crate) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((value, [])) => Some(value),
         _ => None,

@@ -12,11 +12,11 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Decision, Reason};
+use crate::decision::{Decision, Reason, Verdict};
 use crate::error::GrantError;
 use crate::grant::{Action, Api, Condition, Grant, Scope};
 use crate::record::{TokenKind, TokenRecord};
-use crate::request::{Environment, Request};
+use crate::request::{Document, Environment, Names, Request, RequestView};
 use crate::token::{SecretHash, TokenId};
 
 /// Name/value pairs: conditions, documents, filter alternatives.
@@ -124,6 +124,55 @@ pub struct Req {
     pub now: i64,
 }
 
+/// A `verify` input as the module reads it: the layout of [`Input`], its
+/// request decoded in place ([`ReqIn`]).
+#[derive(Debug, Deserialize)]
+pub(crate) struct InputIn<'a> {
+    pub(crate) record: Option<Record>,
+    pub(crate) environment: Option<Env>,
+    #[serde(borrow)]
+    pub(crate) request: ReqIn<'a>,
+}
+
+/// A request as the module reads it: the layout of [`Req`], decoded in
+/// place (names borrowed from the input bytes, nothing copied).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReqIn<'a> {
+    pub(crate) api: Api,
+    pub(crate) action: &'a str,
+    #[serde(borrow)]
+    pub(crate) environment_id: Option<&'a str>,
+    #[serde(borrow)]
+    pub(crate) model: Option<&'a str>,
+    #[serde(borrow)]
+    pub(crate) stage: Option<&'a str>,
+    #[serde(borrow)]
+    pub(crate) locale: Option<&'a str>,
+    #[serde(borrow)]
+    pub(crate) document: Option<Vec<(&'a str, &'a str)>>,
+    #[serde(borrow)]
+    pub(crate) sensitive_fields: Vec<&'a str>,
+    pub(crate) now: i64,
+}
+
+impl<'a> ReqIn<'a> {
+    /// The view a decision reads, with `action` (this request's action
+    /// name, parsed by the caller).
+    pub(crate) fn view<'v>(&'v self, action: &'v Action) -> RequestView<'v> {
+        RequestView {
+            api: self.api,
+            action,
+            environment_id: self.environment_id,
+            model: self.model,
+            stage: self.stage,
+            locale: self.locale,
+            document: self.document.as_deref().map(Document::Pairs),
+            sensitive_fields: Names::Borrowed(&self.sensitive_fields),
+            now: self.now,
+        }
+    }
+}
+
 /// A request, borrowed: serializes to exactly the bytes of the [`Req`] with
 /// the same values (postcard writes a map as its length and then its pairs,
 /// as it writes a list of pairs). Drivers encode with it to copy nothing.
@@ -183,6 +232,40 @@ pub enum VerifyResult {
     BadInput(String),
 }
 
+/// `verify` output as the module writes it: serializes to exactly the bytes
+/// of the [`VerifyResult`] with the same values (a map is written as its
+/// length and its pairs, as a list of pairs is), from the decision as made.
+#[derive(Debug, Serialize)]
+pub(crate) enum VerifyResultRef<'a> {
+    Decision(WireDecisionRef<'a>),
+    BadInput(&'a str),
+}
+
+/// A decision, borrowed (see [`VerifyResultRef`]).
+#[derive(Debug, Serialize)]
+pub(crate) struct WireDecisionRef<'a> {
+    allow: bool,
+    reason: Reason,
+    principal: Option<&'a str>,
+    filter: Option<&'a [Condition]>,
+    masked: &'a [String],
+}
+
+impl<'a> From<&'a Result<Verdict<'_>, &'static str>> for VerifyResultRef<'a> {
+    fn from(result: &'a Result<Verdict<'_>, &'static str>) -> Self {
+        match result {
+            Ok(v) => VerifyResultRef::Decision(WireDecisionRef {
+                allow: v.allow,
+                reason: v.reason,
+                principal: v.principal.as_deref(),
+                filter: v.filter.as_deref(),
+                masked: &v.masked,
+            }),
+            Err(message) => VerifyResultRef::BadInput(message),
+        }
+    }
+}
+
 /// A decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireDecision {
@@ -240,7 +323,7 @@ impl TryFrom<WireGrant> for Grant {
             stages: g.stages.into(),
             locales: g.locales.into(),
             environments: g.environments.into(),
-            condition: g.condition.map(|pairs| pairs.into_iter().collect()),
+            condition: g.condition.map(condition),
             unmask: g.unmask,
         })
     }
@@ -281,6 +364,18 @@ impl TryFrom<Req> for Request {
             now: r.now,
         })
     }
+}
+
+/// Pairs into a [`Condition`], a repeated name keeping its last value (as
+/// `collect` would). Inserted one by one rather than collected: `collect`
+/// into a `BTreeMap` sorts first, which put a stable sort (4.5 KB) into the
+/// module for conditions of a handful of fields.
+fn condition(pairs: Pairs) -> Condition {
+    let mut map = Condition::new();
+    for (name, value) in pairs {
+        map.insert(name, value);
+    }
+    map
 }
 
 fn grants_from_wire(grants: Vec<WireGrant>) -> Result<Vec<Grant>, GrantError> {

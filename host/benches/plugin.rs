@@ -15,7 +15,7 @@
 //!   and out of linear memory, the record decoded on every call);
 //! - `plugin_verify_prepared`: what `/v1/verify` does per request once the
 //!   record is prepared in the instance: take an instance, encode the
-//!   request, `verify_prepared`;
+//!   request into its memory, `verify_prepared`, decode the decision;
 //! - `plugin_check`: the same plus the plugin's `parse` on the same instance
 //!   (the whole plugin part of a `/v1/verify` request);
 //! - `plugin_deny_endless_loop`: how long a looping plugin takes to be denied
@@ -26,27 +26,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use host::runtime::{Limits, Prepared, Runtime, Verifier};
-use verifier_core::{Environment, Request, TokenRecord, abi, verify};
+use verifier_core::{abi, verify};
 
-fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, key: &str) -> T {
-    serde_json::from_value(v[key].clone()).expect(key)
-}
-
-/// The shared fixture `verifier-core/benches/ten-grants.json`.
-fn fixture() -> (String, TokenRecord, Environment, Request) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../verifier-core/benches/ten-grants.json"
-    );
-    let text = std::fs::read_to_string(path).expect("the bench fixture");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
-    (
-        field(&v, "header"),
-        field(&v, "record"),
-        field(&v, "environment"),
-        field(&v, "request"),
-    )
-}
+mod common;
+use common::fixture;
 
 fn benches(c: &mut Criterion) {
     let (header, record, env, request) = fixture();
@@ -88,9 +71,12 @@ fn benches(c: &mut Criterion) {
     c.bench_function("plugin_verify_prepared", |b| {
         b.iter(|| {
             let mut call = plugin.call(header.as_bytes()).unwrap();
-            let request = abi::encode_request(black_box(&request));
-            call.verify(Some(&prepared_record), Some(&prepared_env), &request)
-                .unwrap()
+            call.verify(
+                Some(&prepared_record),
+                Some(&prepared_env),
+                black_box(&request),
+            )
+            .unwrap()
         })
     });
     c.bench_function("plugin_parse", |b| {
@@ -107,9 +93,12 @@ fn benches(c: &mut Criterion) {
             let mut call = plugin.call(header.as_bytes()).unwrap();
             let id = call.parse().unwrap().unwrap();
             assert_eq!(id, record.token_id);
-            let request = abi::encode_request(black_box(&request));
-            call.verify(Some(&prepared_record), Some(&prepared_env), &request)
-                .unwrap()
+            call.verify(
+                Some(&prepared_record),
+                Some(&prepared_env),
+                black_box(&request),
+            )
+            .unwrap()
         })
     });
     c.bench_function("plugin_verify", |b| {

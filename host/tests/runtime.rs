@@ -57,9 +57,7 @@ fn the_decision_table_under_wasmtime_matches_native_and_the_expectations() {
             env.as_ref().map(Prepared::environment),
         );
         let mut call = plugin.call(header.as_bytes()).unwrap();
-        let prepared = call
-            .verify(r.as_ref(), e.as_ref(), &abi::encode_request(&request))
-            .unwrap();
+        let prepared = call.verify(r.as_ref(), e.as_ref(), &request).unwrap();
         assert_eq!(prepared, native, "{name} (prepared)");
     }
 }
@@ -101,11 +99,7 @@ fn prepared_values_are_kept_per_instance_evicted_and_never_stale() {
             let native = verify(header_i, record_i.as_ref(), env_i.as_ref(), request_i);
             let mut call = plugin.call(header_i.as_bytes()).unwrap();
             let got = call
-                .verify(
-                    Some(&prepared[i].0),
-                    Some(&prepared[i].1),
-                    &abi::encode_request(request_i),
-                )
+                .verify(Some(&prepared[i].0), Some(&prepared[i].1), request_i)
                 .unwrap();
             assert_eq!(got, native, "{} round {round}", cases[i].0);
         }
@@ -119,10 +113,9 @@ fn prepared_values_are_kept_per_instance_evicted_and_never_stale() {
         Prepared::record(record.as_ref().unwrap()),
         Prepared::environment(env.as_ref().unwrap()),
     );
-    let request = abi::encode_request(request);
     let check = |r: &Prepared| {
         let mut call = plugin.call(header.as_bytes()).unwrap();
-        call.verify(Some(r), Some(&e), &request).unwrap()
+        call.verify(Some(r), Some(&e), request).unwrap()
     };
     assert!(check(&r).allow);
     let mut revoked = record.clone().unwrap();
@@ -149,7 +142,7 @@ fn many_distinct_records_do_not_exhaust_an_instance() {
         .into_iter()
         .find(|c| c.2.is_some() && verify(&c.1, c.2.as_ref(), c.3.as_ref(), &c.4).allow)
         .unwrap();
-    let (record, request) = (record.unwrap(), abi::encode_request(&request));
+    let record = record.unwrap();
     let env = env.as_ref().map(Prepared::environment);
     for n in 0..5_000 {
         let mut record = record.clone();
@@ -242,9 +235,9 @@ fn call(wasm: &[u8]) -> (Result<verifier_core::Decision, PluginError>, Duration)
     let one_shot = plugin.verify(b"", &input);
     let environment = Prepared::environment(&Environment::new("master"));
     let start = Instant::now();
-    let out = plugin.call(b"").and_then(|mut call| {
-        call.verify(None, Some(&environment), &abi::encode_request(&request()))
-    });
+    let out = plugin
+        .call(b"")
+        .and_then(|mut call| call.verify(None, Some(&environment), &request()));
     let elapsed = start.elapsed();
     assert_eq!(one_shot, out);
     (out, elapsed)

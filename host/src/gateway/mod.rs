@@ -35,7 +35,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use verifier_core::{Action, Api, Decision, Reason, Request, abi};
+use verifier_core::{Action, Api, Decision, Reason, Request};
 
 use crate::authority::AuthorityError;
 use crate::http::AppState;
@@ -113,9 +113,8 @@ fn decide(
             .map(|row| state.prepared.record(&row)),
         Err(_) => None, // verify gives the same reason
     };
-    let request = abi::encode_request(request);
     Ok(call
-        .verify(record.as_deref(), environment.as_deref(), &request)
+        .verify(record.as_deref(), environment.as_deref(), request)
         .map_err(CheckError::Plugin)?)
 }
 

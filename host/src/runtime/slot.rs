@@ -8,11 +8,12 @@
 //! with a new id, so an instance never answers from a stale value; the old
 //! one ages out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rustc_hash::FxHashMap;
 use verifier_core::abi::{self, ABI_VERSION, PREPARE_ENVIRONMENT, PREPARE_RECORD};
-use verifier_core::{Environment, TokenRecord};
+use verifier_core::{Environment, Request, TokenRecord};
 use wasmtime::TypedFunc;
 use wasmtime::{Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
@@ -83,10 +84,12 @@ impl Input {
 }
 
 /// Which [`Prepared`] ids an instance holds, under which handles; oldest
-/// first.
+/// first. The ids are this process's own counter, not input, so the map
+/// uses the fast non-keyed Fx hash (two lookups per check; SipHash was a
+/// measurable part of a call).
 #[derive(Default)]
 struct Handles {
-    by_id: HashMap<u64, i32>,
+    by_id: FxHashMap<u64, i32>,
     order: VecDeque<u64>,
 }
 
@@ -165,35 +168,49 @@ impl Slot {
         self.store.set_epoch_deadline(ticks);
     }
 
-    pub(super) fn parse(&mut self, header: Input) -> Result<Vec<u8>, PluginError> {
+    /// `parse`; `read` decodes the result block where it lies.
+    pub(super) fn parse<T>(
+        &mut self,
+        header: Input,
+        read: impl FnOnce(&[u8]) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         let ptr = self
             .parse
             .call(&mut self.store, (header.ptr, header.len))
             .map_err(classify)?;
-        self.take(ptr)
+        self.read(ptr, read)
     }
 
-    pub(super) fn verify(&mut self, header: Input, input: &[u8]) -> Result<Vec<u8>, PluginError> {
+    /// One-shot `verify`; `read` decodes the result block where it lies.
+    pub(super) fn verify<T>(
+        &mut self,
+        header: Input,
+        input: &[u8],
+        read: impl FnOnce(&[u8]) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         let i = self.write(header.scratch_end(), input)?;
         let ptr = self
             .verify
             .call(&mut self.store, (header.ptr, header.len, i.ptr, i.len))
             .map_err(classify)?;
-        let out = self.take(ptr)?;
+        let out = self.read(ptr, read)?;
         self.done(i)?;
         Ok(out)
     }
 
-    pub(super) fn verify_prepared(
+    /// `verify_prepared`, preparing the values first if this instance does
+    /// not hold them; `read` decodes the result block where it lies.
+    pub(super) fn verify_prepared<T>(
         &mut self,
         header: Input,
         record: Option<&Prepared>,
         environment: Option<&Prepared>,
-        request: &[u8],
-    ) -> Result<Vec<u8>, PluginError> {
+        request: &Request,
+        read: impl FnOnce(&[u8]) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         let record = self.handle(record)?;
         let environment = self.handle(environment)?;
-        let r = self.write(header.scratch_end(), request)?;
+        let r = self.write_request(header.scratch_end(), request)?;
         let ptr = self
             .verify_prepared
             .call(
@@ -201,7 +218,7 @@ impl Slot {
                 (header.ptr, header.len, record, environment, r.ptr, r.len),
             )
             .map_err(classify)?;
-        let out = self.take(ptr)?;
+        let out = self.read(ptr, read)?;
         self.done(r)?;
         Ok(out)
     }
@@ -224,22 +241,41 @@ impl Slot {
                 owned: true,
             });
         }
+        let start = self.scratch()? + at;
+        self.memory
+            .write(&mut self.store, start, bytes)
+            .map_err(|_| PluginError::BadOutput)?;
+        scratch_input(start, bytes.len())
+    }
+
+    /// Encodes `request` at `at` in the scratch block, straight into the
+    /// instance's memory; a request too large for the block gets a block of
+    /// its own.
+    pub(super) fn write_request(
+        &mut self,
+        at: usize,
+        request: &Request,
+    ) -> Result<Input, PluginError> {
+        let block = self.scratch()?;
+        let start = block + at;
+        let written = self
+            .memory
+            .data_mut(&mut self.store)
+            .get_mut(start..block + SCRATCH_BYTES)
+            .and_then(|room| abi::encode_request_into(request, room));
+        match written {
+            Some(len) => scratch_input(start, len),
+            None => self.write(at, &abi::encode_request(request)),
+        }
+    }
+
+    /// The scratch block's offset, allocating it on first use.
+    fn scratch(&mut self) -> Result<usize, PluginError> {
         if self.scratch == 0 {
             let (ptr, _) = self.put(&[0; SCRATCH_BYTES])?;
             self.scratch = ptr;
         }
-        let start = offset(self.scratch) + at;
-        self.memory
-            .write(&mut self.store, start, bytes)
-            .map_err(|_| PluginError::BadOutput)?;
-        // Pointers are unsigned 32-bit offsets carried in an i32 (see `offset`).
-        let ptr = u32::try_from(start).map_err(|_| PluginError::BadOutput)? as i32;
-        let len = i32::try_from(bytes.len()).map_err(|_| PluginError::BadOutput)?;
-        Ok(Input {
-            ptr,
-            len,
-            owned: false,
-        })
+        Ok(offset(self.scratch))
     }
 
     /// Frees an input's own block, if it has one; an input in the scratch
@@ -336,26 +372,43 @@ impl Slot {
         Ok(())
     }
 
-    /// Copies a result block out (the block is the module's; ABI.md).
-    fn take(&mut self, ptr: i32) -> Result<Vec<u8>, PluginError> {
+    /// Decodes the result block at `ptr` in place with `read` (the block
+    /// is the module's and stays valid until the next call; ABI.md).
+    fn read<T>(
+        &self,
+        ptr: i32,
+        read: impl FnOnce(&[u8]) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         if ptr == 0 {
             return Err(PluginError::Alloc);
         }
+        let memory = self.memory.data(&self.store);
         let at = offset(ptr);
-        let mut len = [0u8; 4];
-        self.memory
-            .read(&self.store, at, &mut len)
-            .map_err(|_| PluginError::BadOutput)?;
-        let n = u32::from_le_bytes(len) as usize;
-        if n > abi::MAX_INPUT_BYTES {
+        let len = memory
+            .get(at..at.saturating_add(4))
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| u32::from_le_bytes(b) as usize)
+            .ok_or(PluginError::BadOutput)?;
+        if len > abi::MAX_INPUT_BYTES {
             return Err(PluginError::BadOutput);
         }
-        let mut out = vec![0u8; n];
-        self.memory
-            .read(&self.store, at + 4, &mut out)
-            .map_err(|_| PluginError::BadOutput)?;
-        Ok(out)
+        let block = memory
+            .get(at + 4..at + 4 + len)
+            .ok_or(PluginError::BadOutput)?;
+        read(block)
     }
+}
+
+/// An input at `start` in the scratch block.
+fn scratch_input(start: usize, len: usize) -> Result<Input, PluginError> {
+    // Pointers are unsigned 32-bit offsets carried in an i32 (see `offset`).
+    let ptr = u32::try_from(start).map_err(|_| PluginError::BadOutput)? as i32;
+    let len = i32::try_from(len).map_err(|_| PluginError::BadOutput)?;
+    Ok(Input {
+        ptr,
+        len,
+        owned: false,
+    })
 }
 
 /// A pointer from the module: an unsigned 32-bit offset.

@@ -7,8 +7,8 @@
 # 2. installs an app and exchanges its code for an app token (real flow);
 # 3. max rate of GET /livez (204, touches nothing; without and with the
 #    request headers a check carries) and of GET /v1/verify with that token,
-#    10 s each, 64 connections, with latency percentiles; three interleaved
-#    rounds;
+#    6 s each, 64 connections, with latency percentiles; five interleaved
+#    rounds (TALLY_LOAD_ROUNDS), summarised by the median ratio;
 # 4. a soak of /v1/verify at 80 % of the measured maximum (wrk paced by a Lua
 #    delay), sampling the server's RSS every 5 s; reports errors and non-2xx.
 set -euo pipefail
@@ -35,22 +35,33 @@ token=$(curl -sf -X POST "$base/v1/app-exchange-token" -H 'content-type: applica
 headers=(-H "Authorization: AppToken $token" -H "X-Tally-Environment: master" -H "X-Tally-Action: read" -H "X-Tally-Model: Post")
 [ "$(curl -s -o /dev/null -w '%{http_code}' "${headers[@]}" "$base/v1/verify")" = 200 ] || { echo "verify is not 200" >&2; exit 1; }
 
-# Three rounds, interleaved, because this machine's speed drifts by tens of
+# Rounds, interleaved, because this machine's speed drifts by tens of
 # percent from minute to minute: each round measures the bare route with no
 # headers, the bare route with the very request /v1/verify gets (so the
-# ratio is the check's own cost), then /v1/verify; 10 s each.
+# ratio is the check's own cost), then /v1/verify, 6 s each; the figure is
+# the median over the rounds of each round's ratio.
+rounds=${TALLY_LOAD_ROUNDS:-5}
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
-for round in 1 2 3; do
+for round in $(seq "$rounds"); do
   echo "== round $round: GET /livez (204), no request headers"
-  wrk -t2 -c64 -d10s --latency "$base/livez" | tee "$dir/livez"
+  wrk -t2 -c64 -d6s --latency "$base/livez" | tee "$dir/livez"
   echo "== round $round: GET /livez (204), the same headers as /v1/verify"
-  wrk -t2 -c64 -d10s --latency "${headers[@]}" "$base/livez" | tee "$dir/livez-h"
+  wrk -t2 -c64 -d6s --latency "${headers[@]}" "$base/livez" | tee "$dir/livez-h"
   echo "== round $round: GET /v1/verify (200)"
-  wrk -t2 -c64 -d10s --latency "${headers[@]}" "$base/v1/verify" | tee "$dir/verify"
+  wrk -t2 -c64 -d6s --latency "${headers[@]}" "$base/v1/verify" | tee "$dir/verify"
   bare=$(rps "$dir/livez"); bare_h=$(rps "$dir/livez-h"); verify=$(rps "$dir/verify")
-  node -e "console.log('round $round: verify / bare = ' + ($verify / $bare).toFixed(2) + ', verify / bare with the same headers = ' + ($verify / $bare_h).toFixed(2))" | tee -a "$dir/ratios"
+  p99=$(sed -n 's/^ *99% *//p' "$dir/verify")
+  echo "$round $bare $bare_h $verify $p99" >>"$dir/rounds"
 done
-cat "$dir/ratios"
+node -e '
+const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(l => l.split(" "));
+const median = xs => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+console.log("| round | /livez | /livez with the check headers | /v1/verify | verify / bare | verify / bare with headers | p99 verify |");
+console.log("|---|---|---|---|---|---|---|");
+for (const [r, b, bh, v, p] of rows)
+  console.log(`| ${r} | ${Math.round(b)}/s | ${Math.round(bh)}/s | ${Math.round(v)}/s | ${(v / b).toFixed(2)} | ${(v / bh).toFixed(2)} | ${p} |`);
+console.log(`median verify / bare = ${median(rows.map(r => r[3] / r[1])).toFixed(2)}, median verify / bare with the same headers = ${median(rows.map(r => r[3] / r[2])).toFixed(2)}`);
+' "$dir/rounds"
 
 # Paced by a per-request delay on 256 connections: each connection sends one
 # request per (delay + latency), so the delay is its share of the target

@@ -26,6 +26,7 @@ fn main() {
     for path in [
         "verifier-core/src",
         "verifier-core/Cargo.toml",
+        "verifier-core/module.rustflags",
         "sdk-wasm/src",
         "sdk-wasm/Cargo.toml",
         "Cargo.lock",
@@ -41,6 +42,8 @@ fn main() {
 
     // Target dirs of their own: the outer build holds the lock on the main one.
     let verifier_dir = target_root.join("verifier-module");
+    let flags = std::fs::read_to_string(workspace.join("verifier-core/module.rustflags"))
+        .expect("verifier-core/module.rustflags");
     wasm_build(
         &workspace,
         &verifier_dir,
@@ -52,6 +55,7 @@ fn main() {
             "--features",
             "module",
         ],
+        &module_rustflags(&flags),
         "the verifier module",
     );
     let built = verifier_dir.join("wasm32-unknown-unknown/wasm-release/verifier_core.wasm");
@@ -71,6 +75,7 @@ fn main() {
             "--features",
             "parent",
         ],
+        "",
         "the studio's platform bridge (sdk-wasm)",
     );
     let bridge = bridge_dir.join("wasm32-unknown-unknown/sdk-release/tally_sdk.wasm");
@@ -90,7 +95,20 @@ fn main() {
 }
 
 /// `cargo build --locked --target wasm32-unknown-unknown <args>` into `target_dir`.
-fn wasm_build(workspace: &Path, target_dir: &Path, args: &[&str], what: &str) {
+/// The module's rustflags (`verifier-core/module.rustflags`, one per line)
+/// as `CARGO_ENCODED_RUSTFLAGS` wants them; `build-module.sh` reads the same
+/// file, so both build the same bytes.
+fn module_rustflags(file: &str) -> String {
+    file.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\x1f")
+}
+
+/// Builds for wasm32 in `target_dir` with exactly `rustflags` (encoded as
+/// `CARGO_ENCODED_RUSTFLAGS`; empty for none).
+fn wasm_build(workspace: &Path, target_dir: &Path, args: &[&str], rustflags: &str, what: &str) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
@@ -107,6 +125,9 @@ fn wasm_build(workspace: &Path, target_dir: &Path, args: &[&str], what: &str) {
         "CARGO_PRIMARY_PACKAGE",
     ] {
         cmd.env_remove(var);
+    }
+    if !rustflags.is_empty() {
+        cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags);
     }
     let status = cmd
         .status()

@@ -110,7 +110,7 @@ impl Instance {
     /// One-shot `verify` of a whole [`wire::Input`] (using this check's
     /// parse when the header is the same).
     pub fn verify_input(&mut self, header: &[u8], input: &[u8]) -> wire::VerifyResult {
-        self.verify_input_then(header, input, super::owned)
+        self.verify_input_then(header, input, |r| wire::VerifyResult::from(r))
     }
 
     /// [`Instance::verify_input`], encoded as the module writes it.
@@ -198,7 +198,7 @@ impl Instance {
         environment: u32,
         request: &[u8],
     ) -> wire::VerifyResult {
-        super::owned(&self.decide(header, record, environment, request))
+        wire::VerifyResult::from(&self.decide(header, record, environment, request))
     }
 
     /// [`Instance::verify`], encoded as the module writes it (straight from

@@ -22,7 +22,6 @@ use crate::record::TokenRecord;
 use crate::request::{Environment, Request};
 use crate::token::{Credentials, TokenId};
 use crate::verify::{Found, verify_parsed};
-use wire::WireDecision;
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 mod exports;
@@ -68,31 +67,11 @@ pub fn parse(header: &[u8]) -> wire::ParseResult {
 
 /// `verify`: an `Authorization` value and an encoded [`wire::Input`].
 pub fn verify_input(header: &[u8], input: &[u8]) -> wire::VerifyResult {
-    verify_input_with(|| credentials(header), input, owned)
-}
-
-/// The owned wire form of a decision or a refusal.
-pub(crate) fn owned(result: &Result<Verdict<'_>, &'static str>) -> wire::VerifyResult {
-    match result {
-        Ok(v) => wire::VerifyResult::Decision(WireDecision {
-            allow: v.allow,
-            reason: v.reason,
-            principal: v.principal.as_deref().map(String::from),
-            filter: v
-                .filter
-                .as_ref()
-                .map(|alternatives| alternatives.iter().map(pairs).collect()),
-            masked: v.masked.clone(),
-        }),
-        Err(message) => bad_input(message),
-    }
-}
-
-fn pairs(condition: &crate::grant::Condition) -> wire::Pairs {
-    condition
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    verify_input_with(
+        || credentials(header),
+        input,
+        |r| wire::VerifyResult::from(r),
+    )
 }
 
 /// [`verify_input`] with the header's parse supplied (the module may have it
@@ -193,10 +172,6 @@ pub fn decode_verify(output: &[u8]) -> Result<Decision, AbiError> {
         Some(wire::VerifyResult::BadInput(message)) => Err(AbiError::BadInput(message)),
         None => Err(AbiError::BadOutput),
     }
-}
-
-pub(crate) fn bad_input(message: &str) -> wire::VerifyResult {
-    wire::VerifyResult::BadInput(String::from(message))
 }
 
 /// Decodes exactly one value: trailing bytes make the input invalid.

@@ -266,6 +266,24 @@ impl<'a> From<&'a Result<Verdict<'_>, &'static str>> for VerifyResultRef<'a> {
     }
 }
 
+impl From<&Result<Verdict<'_>, &'static str>> for VerifyResult {
+    fn from(result: &Result<Verdict<'_>, &'static str>) -> Self {
+        match result {
+            Ok(v) => VerifyResult::Decision(WireDecision {
+                allow: v.allow,
+                reason: v.reason,
+                principal: v.principal.as_deref().map(String::from),
+                filter: v
+                    .filter
+                    .as_ref()
+                    .map(|alts| alts.iter().map(pairs).collect()),
+                masked: v.masked.clone(),
+            }),
+            Err(message) => VerifyResult::BadInput(String::from(*message)),
+        }
+    }
+}
+
 /// A decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireDecision {

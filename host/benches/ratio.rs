@@ -19,7 +19,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use host::runtime::{Limits, Prepared, Verifier};
+use host::runtime::{Call, Limits, Plugin, Prepared, Verifier};
 use verifier_core::verify;
 
 mod common;
@@ -69,8 +69,8 @@ fn main() {
             black_box(&request),
         ));
     };
-    let prepared = |plugin: &host::runtime::Plugin| {
-        let mut call = plugin.call(header.as_bytes()).unwrap();
+    // The verify of a check on an instance already taken.
+    let decide = |call: &mut Call<'_>| {
         let decision = call
             .verify(
                 Some(&prepared_record),
@@ -80,18 +80,11 @@ fn main() {
             .unwrap();
         black_box(decision);
     };
-    let check = |plugin: &host::runtime::Plugin| {
+    let prepared = |plugin: &Plugin| decide(&mut plugin.call(header.as_bytes()).unwrap());
+    let check = |plugin: &Plugin| {
         let mut call = plugin.call(header.as_bytes()).unwrap();
-        let id = call.parse().unwrap().unwrap();
-        black_box(id);
-        let decision = call
-            .verify(
-                Some(&prepared_record),
-                Some(&prepared_env),
-                black_box(&request),
-            )
-            .unwrap();
-        black_box(decision);
+        black_box(call.parse().unwrap().unwrap());
+        decide(&mut call);
     };
     for plugin in &plugins {
         let mut call = plugin.call(header.as_bytes()).unwrap();

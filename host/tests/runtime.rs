@@ -156,6 +156,50 @@ fn many_distinct_records_do_not_exhaust_an_instance() {
 }
 
 #[test]
+fn a_request_larger_than_the_scratch_block_decides_as_native() {
+    // The request is encoded straight into the instance's 1 KiB scratch
+    // block; a larger one must take a block of its own, not be cut short.
+    let verifier = Verifier::new(None, Limits::default()).unwrap();
+    let plugin = verifier.plugin();
+    for (name, header, record, env, request, _) in cases() {
+        let mut request = request.clone();
+        request.sensitive_fields = (0..200).map(|i| format!("field{i}")).collect();
+        assert!(abi::encode_request(&request).len() > 1024, "{name}");
+        let native = verify(&header, record.as_ref(), env.as_ref(), &request);
+        let (r, e) = (
+            record.as_ref().map(Prepared::record),
+            env.as_ref().map(Prepared::environment),
+        );
+        // Twice on the same instance: the scratch block is reused after.
+        for round in 0..2 {
+            let mut call = plugin.call(header.as_bytes()).unwrap();
+            let got = call.verify(r.as_ref(), e.as_ref(), &request).unwrap();
+            assert_eq!(got, native, "{name} round {round}");
+            let small = call.verify(r.as_ref(), e.as_ref(), &cases_request(&request));
+            let expected = verify(
+                &header,
+                record.as_ref(),
+                env.as_ref(),
+                &cases_request(&request),
+            );
+            assert_eq!(
+                small.unwrap(),
+                expected,
+                "{name} round {round} (small after large)"
+            );
+        }
+    }
+}
+
+/// `request` without its sensitive fields.
+fn cases_request(request: &Request) -> Request {
+    Request {
+        sensitive_fields: Vec::new(),
+        ..request.clone()
+    }
+}
+
+#[test]
 fn token_vectors_under_wasmtime() {
     let vectors = table::token_vectors();
     let verifier = Verifier::new(None, Limits::default()).unwrap();

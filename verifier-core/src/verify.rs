@@ -229,13 +229,6 @@ fn evaluate(
     // Checked in the loop itself rather than inside `applies`: in the
     // module a skipped grant then costs an AND, not a call.
     let may_cover = |i: usize| index.is_none_or(|index| index.may_cover(i, wanted));
-    let applies = |i: usize, grant: &Grant| {
-        if may_cover(i) {
-            applies(grant, principal, stage, request)
-        } else {
-            None
-        }
-    };
 
     let mut any = false;
     let mut unconditional = false;
@@ -244,7 +237,7 @@ fn evaluate(
         if !may_cover(i) {
             continue;
         }
-        match applies(i, grant) {
+        match applies(grant, principal, stage, request) {
             None => {}
             Some(Applies::Always) => {
                 any = true;
@@ -268,7 +261,12 @@ fn evaluate(
     let masked = if request.sensitive_fields.is_empty() {
         Vec::new()
     } else {
-        masked_fields(grants, &applies, request)
+        let applies_at = |i: usize, grant: &Grant| {
+            may_cover(i)
+                .then(|| applies(grant, principal, stage, request))
+                .flatten()
+        };
+        masked_fields(grants, &applies_at, request)
     };
     Some((filter, masked))
 }

@@ -163,6 +163,11 @@ const X_TALLY_ENVIRONMENT: HeaderName = HeaderName::from_static("x-tally-environ
 const X_TALLY_MODEL: HeaderName = HeaderName::from_static("x-tally-model");
 const X_TALLY_STAGE: HeaderName = HeaderName::from_static("x-tally-stage");
 const X_TALLY_LOCALE: HeaderName = HeaderName::from_static("x-tally-locale");
+/// The decision's headers, likewise.
+const X_TALLY_PRINCIPAL: HeaderName = HeaderName::from_static("x-tally-principal");
+const X_TALLY_FILTER: HeaderName = HeaderName::from_static("x-tally-filter");
+const X_TALLY_MASKED: HeaderName = HeaderName::from_static("x-tally-masked");
+const X_TALLY_REASON: HeaderName = HeaderName::from_static("x-tally-reason");
 
 fn header_str<'h>(
     headers: &'h HeaderMap,
@@ -226,12 +231,12 @@ fn put_decision_headers(headers: &mut HeaderMap, decision: &Decision) {
     if let Some(p) = decision.principal.as_deref()
         && let Ok(v) = HeaderValue::from_str(p)
     {
-        headers.insert(HeaderName::from_static("x-tally-principal"), v);
+        headers.insert(X_TALLY_PRINCIPAL, v);
     }
     if let Some(f) = &decision.filter
         && let Ok(v) = HeaderValue::from_str(&serde_json::to_string(f).unwrap_or_default())
     {
-        headers.insert(HeaderName::from_static("x-tally-filter"), v);
+        headers.insert(X_TALLY_FILTER, v);
     }
     let masked = if decision.masked.is_empty() {
         Some(HeaderValue::from_static(""))
@@ -239,10 +244,10 @@ fn put_decision_headers(headers: &mut HeaderMap, decision: &Decision) {
         HeaderValue::from_str(&decision.masked.join(",")).ok()
     };
     if let Some(v) = masked {
-        headers.insert(HeaderName::from_static("x-tally-masked"), v);
+        headers.insert(X_TALLY_MASKED, v);
     }
     headers.insert(
-        HeaderName::from_static("x-tally-reason"),
+        X_TALLY_REASON,
         HeaderValue::from_static(decision.reason.as_str()),
     );
 }
@@ -433,10 +438,10 @@ pub(crate) async fn proxy(
     parts.headers.remove(axum::http::header::AUTHORIZATION);
     parts.headers.remove(axum::http::header::HOST);
     for name in [
-        "x-tally-principal",
-        "x-tally-filter",
-        "x-tally-masked",
-        "x-tally-reason",
+        X_TALLY_PRINCIPAL,
+        X_TALLY_FILTER,
+        X_TALLY_MASKED,
+        X_TALLY_REASON,
     ] {
         parts.headers.remove(name); // never trust a caller's copy
     }

@@ -243,6 +243,46 @@ fn instances_are_reused_and_calls_from_many_threads_agree() {
     }
 }
 
+#[test]
+fn plugins_used_on_one_thread_never_share_instances() {
+    // Each thread keeps an idle instance of its own: a call must never get
+    // another plugin's, whichever was loaded first or used last. `older`
+    // allows everything (its result block is a fixed encoded decision),
+    // the default module denies this request.
+    let always_allow = hostile(
+        "i32.const 2048",
+        r#"(data (i32.const 2048) "\06\00\00\00\00\01\00\00\00\00")"#,
+    );
+    let runtime = Runtime::new().unwrap();
+    let older = runtime.load(&always_allow, Limits::default()).unwrap();
+    let newer = runtime.load(DEFAULT_MODULE, Limits::default()).unwrap();
+    let environment = Prepared::environment(&Environment::new("master"));
+    for _ in 0..3 {
+        for (plugin, allow) in [
+            (&older, true),
+            (&newer, false),
+            (&newer, false),
+            (&older, true),
+        ] {
+            let mut call = plugin.call(b"").unwrap();
+            let d = call.verify(None, Some(&environment), &request()).unwrap();
+            assert_eq!(d.allow, allow);
+        }
+    }
+    // From other threads too, each with its own instances.
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    let input = abi::encode_input(None, None, &request());
+                    assert!(older.verify(b"", &input).unwrap().allow);
+                    assert!(!newer.verify(b"", &input).unwrap().allow);
+                }
+            });
+        }
+    });
+}
+
 // Hostile plugins: each exports the whole ABI, and misbehaves in one way.
 const ABI_OK: &str = r#"
   (memory (export "memory") 1)

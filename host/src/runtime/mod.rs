@@ -7,7 +7,11 @@
 //!   deadline ([`Limits::deadline`]).
 //! - A [`Plugin`] is compiled once and keeps a pool of instances: a call takes
 //!   an idle instance (or makes one), runs, and gives it back. A call costs no
-//!   instantiation once the pool is warm.
+//!   instantiation once the pool is warm. Each thread first keeps one idle
+//!   instance of its own: a worker's checks then run on the same instance,
+//!   whose memory stays in that core's caches, and take no lock (with one
+//!   shared pool, two workers took turns on the same instances and pulled
+//!   their memory from each other's caches on every check).
 //! - Each instance has a memory limit ([`Limits::memory_bytes`], through
 //!   `StoreLimits`) and no imports at all.
 //! - Every failure — a trap, the deadline, a limit, an allocation failure,
@@ -23,7 +27,8 @@
 //! - [`Verifier`] holds the current plugin behind a lock that swaps it whole:
 //!   a reload lets calls in flight finish on the old plugin.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -48,7 +53,9 @@ pub struct Limits {
     pub deadline: Duration,
     /// Largest linear memory of an instance (default 16 MiB).
     pub memory_bytes: usize,
-    /// Most idle instances kept for reuse (default 64).
+    /// Most idle instances kept in the shared pool (default 64); besides
+    /// these, each thread that has made a call keeps one idle instance of
+    /// its own (of the newest plugin it has used), dropped with the thread.
     pub idle_instances: usize,
     /// Most values (records, environments) one instance keeps prepared
     /// (default 256); past it the oldest is released.
@@ -152,6 +159,7 @@ impl Runtime {
             .unwrap_or(u64::MAX)
             .max(1);
         let plugin = Plugin {
+            id: NEXT_PLUGIN.fetch_add(1, Ordering::Relaxed),
             engine: self.engine.clone(),
             module,
             limits,
@@ -159,8 +167,16 @@ impl Runtime {
             pool: Mutex::new(Vec::new()),
             timed_out: AtomicBool::new(false),
         };
+        // Into the shared pool, not this thread's own: the loading thread
+        // is seldom the one that makes calls.
         let slot = plugin.instantiate()?;
-        plugin.give_back(slot);
+        if plugin.limits.idle_instances > 0 {
+            plugin
+                .pool
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(slot);
+        }
         Ok(plugin)
     }
 }
@@ -171,8 +187,18 @@ impl Drop for Runtime {
     }
 }
 
+/// Plugin ids: a plugin loaded later has a larger one.
+static NEXT_PLUGIN: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's own idle instance, with the id of its plugin.
+    static OWN: Cell<Option<(u64, Box<Slot>)>> = const { Cell::new(None) };
+}
+
 /// A compiled plugin with its instance pool.
 pub struct Plugin {
+    /// This process's id of this plugin (see `NEXT_PLUGIN`).
+    id: u64,
     engine: Engine,
     module: Module,
     limits: Limits,
@@ -199,8 +225,7 @@ impl Plugin {
     /// instance goes back to the pool when the [`Call`] is dropped, unless a
     /// call on it failed.
     pub fn call(&self, header: &[u8]) -> Result<Call<'_>, PluginError> {
-        let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut slot = match idle {
+        let mut slot = match self.take_idle() {
             Some(slot) => slot,
             None => self.instantiate()?,
         };
@@ -232,10 +257,55 @@ impl Plugin {
         }
     }
 
+    /// An idle instance: this thread's own if it is of this plugin, else
+    /// one from the shared pool.
+    fn take_idle(&self) -> Option<Box<Slot>> {
+        let own = OWN
+            .try_with(|own| match own.take() {
+                Some((id, slot)) if id == self.id => Some(slot),
+                other => {
+                    own.set(other);
+                    None
+                }
+            })
+            .ok()
+            .flatten();
+        own.or_else(|| self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop())
+    }
+
+    /// Keeps an instance that is fit for reuse: as this thread's own if the
+    /// thread holds none, or holds one of an older plugin (which is then
+    /// dropped: after a reload, the old plugin's instances go as threads
+    /// move on); otherwise in the shared pool, up to
+    /// [`Limits::idle_instances`].
     fn give_back(&self, slot: Box<Slot>) {
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < self.limits.idle_instances {
-            pool.push(slot);
+        let mut dropped = None;
+        // Err: the thread is exiting (its thread-locals are gone), and the
+        // instance is dropped with it.
+        let rest = OWN
+            .try_with(|own| match own.take() {
+                None => {
+                    own.set(Some((self.id, slot)));
+                    None
+                }
+                Some((id, older)) if id < self.id => {
+                    own.set(Some((self.id, slot)));
+                    dropped = Some(older);
+                    None
+                }
+                held => {
+                    own.set(held);
+                    Some(slot)
+                }
+            })
+            .unwrap_or_default();
+        // Dropped outside the thread-local's access.
+        drop(dropped);
+        if let Some(slot) = rest {
+            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < self.limits.idle_instances {
+                pool.push(slot);
+            }
         }
     }
 

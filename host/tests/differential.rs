@@ -201,7 +201,13 @@ fn case() -> impl Strategy<Value = Case> {
 
 #[test]
 fn native_and_wasmtime_agree_on_10000_generated_cases() {
-    let verifier = Verifier::new(None, Limits::default()).unwrap();
+    // A long deadline: this checks decisions, and a deadline is wall time
+    // (Node runs beside this on two cores).
+    let limits = Limits {
+        deadline: std::time::Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let verifier = Verifier::new(None, limits).unwrap();
     let plugin = verifier.plugin();
     let mut runner = TestRunner::new_with_rng(
         Config::default(),

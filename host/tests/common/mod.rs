@@ -17,10 +17,17 @@ use tokio::sync::oneshot;
 /// Start of the manual clock: 2027-01-15.
 pub const T0: i64 = 1_800_000_000;
 
-/// One compiled verifier for the whole test binary (compiling is the slow part).
+/// One compiled verifier for the whole test binary (compiling is the slow
+/// part). Its deadline is long: these tests check decisions, and a deadline
+/// is wall time, which a test thread on a busy two-core machine can lose
+/// waiting for a core.
 pub fn verifier() -> Arc<Verifier> {
     static VERIFIER: std::sync::OnceLock<Arc<Verifier>> = std::sync::OnceLock::new();
-    Arc::clone(VERIFIER.get_or_init(|| Arc::new(Verifier::new(None, Limits::default()).unwrap())))
+    let limits = Limits {
+        deadline: std::time::Duration::from_secs(5),
+        ..Limits::default()
+    };
+    Arc::clone(VERIFIER.get_or_init(|| Arc::new(Verifier::new(None, limits).unwrap())))
 }
 
 /// Test options: the embedded plugin, throttling at 5 failures a minute.

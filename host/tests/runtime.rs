@@ -445,6 +445,28 @@ fn after_a_failure_the_plugin_keeps_serving() {
 }
 
 #[test]
+fn a_timeout_marks_the_plugin_slow_for_the_timeout_window_only() {
+    // Loops only when the header is non-empty.
+    let wasm = hostile("(if (local.get 1) (then (loop (br 0)))) i32.const 0", "");
+    let runtime = Runtime::new().unwrap();
+    let limits = Limits {
+        timeout_window: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let plugin = runtime.load(&wasm, limits).unwrap();
+    assert!(!plugin.timed_out_recently(), "no call yet");
+    assert_eq!(plugin.verify(b"", b"").unwrap_err(), PluginError::Alloc);
+    assert!(
+        !plugin.timed_out_recently(),
+        "a failure that is not a timeout"
+    );
+    assert_eq!(plugin.verify(b"x", b"").unwrap_err(), PluginError::Timeout);
+    assert!(plugin.timed_out_recently());
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!plugin.timed_out_recently(), "the window has passed");
+}
+
+#[test]
 fn a_reload_swaps_the_plugin_and_a_bad_one_is_refused() {
     let verifier = Verifier::new(None, patient()).unwrap();
     let before = verifier.plugin();

@@ -8,8 +8,9 @@
 //! `verify_prepared` decides with the record and the environment's policy
 //! prepared in the instance (decoded once per instance, not per request,
 //! see `prepared.rs`). When the rows are in memory the check runs right on
-//! the async worker; otherwise (or for a plugin that has run into its
-//! deadline) on the blocking pool. Allowed: 200 (or the upstream's answer) with
+//! the async worker; otherwise (or while the plugin has run into its
+//! deadline within the last minute, `Limits::timeout_window`) on the
+//! blocking pool. Allowed: 200 (or the upstream's answer) with
 //! `X-Tally-Principal`, `X-Tally-Filter` (JSON list of alternatives) and
 //! `X-Tally-Masked` (comma-separated). Denied: 401 when the caller's identity
 //! was not established, 403 when it was but is not granted, both with
@@ -119,8 +120,8 @@ fn decide(
 }
 
 /// Decides one request where it is cheapest: on this async worker when the
-/// rows are in memory and the plugin has never run into its deadline (a call
-/// is then a few microseconds), else on the blocking pool.
+/// rows are in memory and the plugin has not run into its deadline lately (a
+/// call is then a few microseconds), else on the blocking pool.
 async fn decide_anywhere(
     state: &Arc<AppState>,
     header: HeaderValue,
@@ -128,7 +129,7 @@ async fn decide_anywhere(
 ) -> Result<Result<Decision, CheckError>, Response> {
     // One plugin for the whole check, even if a reload swaps it meanwhile.
     let plugin = state.verifier.plugin();
-    if !plugin.has_timed_out() {
+    if !plugin.timed_out_recently() {
         match decide(state, &plugin, header.as_bytes(), &request, Lookup::Memory) {
             Ok(decision) => return Ok(Ok(decision)),
             Err(Undecided::Failed(e)) => return Ok(Err(e)),

@@ -30,7 +30,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use verifier_core::abi::{self, ABI_VERSION};
 use verifier_core::{Decision, Reason, Request, TokenId};
@@ -60,6 +60,11 @@ pub struct Limits {
     /// Most values (records, environments) one instance keeps prepared
     /// (default 256); past it the oldest is released.
     pub prepared_values: usize,
+    /// How long after a call ran past its deadline the plugin counts as
+    /// slow ([`Plugin::timed_out_recently`], default 60 s). The deadline is
+    /// wall time, so an overloaded host can make a sound plugin miss it
+    /// once; the plugin is then trusted again after this long.
+    pub timeout_window: Duration,
 }
 
 impl Default for Limits {
@@ -69,6 +74,7 @@ impl Default for Limits {
             memory_bytes: 16 << 20,
             idle_instances: 64,
             prepared_values: 256,
+            timeout_window: Duration::from_secs(60),
         }
     }
 }
@@ -165,7 +171,8 @@ impl Runtime {
             limits,
             deadline_ticks: ticks,
             pool: Mutex::new(Vec::new()),
-            timed_out: AtomicBool::new(false),
+            loaded: Instant::now(),
+            last_timeout: AtomicU64::new(0),
         };
         // Into the shared pool, not this thread's own: the loading thread
         // is seldom the one that makes calls.
@@ -209,15 +216,31 @@ pub struct Plugin {
     /// third of an empty call).
     #[allow(clippy::vec_box)] // measured, see above
     pool: Mutex<Vec<Box<Slot>>>,
-    timed_out: AtomicBool,
+    /// When the plugin was loaded: the origin of `last_timeout`.
+    loaded: Instant,
+    /// Milliseconds after `loaded` when a call last ran past its deadline,
+    /// plus one; 0 if none ever did.
+    last_timeout: AtomicU64,
 }
 
 impl Plugin {
-    /// Whether a call of this plugin has ever run past its deadline. Callers
-    /// that run calls on an async worker (fine for a call of microseconds)
-    /// move a plugin that has to a blocking pool.
-    pub fn has_timed_out(&self) -> bool {
-        self.timed_out.load(Ordering::Relaxed)
+    /// Whether a call of this plugin ran past its deadline within the last
+    /// [`Limits::timeout_window`]. Callers that run calls on an async worker
+    /// (fine for a call of microseconds) move calls to a blocking pool
+    /// meanwhile.
+    pub fn timed_out_recently(&self) -> bool {
+        match self.last_timeout.load(Ordering::Relaxed) {
+            0 => false,
+            at => {
+                let since = self.millis().saturating_sub(at - 1);
+                u128::from(since) < self.limits.timeout_window.as_millis()
+            }
+        }
+    }
+
+    /// Milliseconds since the plugin was loaded.
+    fn millis(&self) -> u64 {
+        u64::try_from(self.loaded.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Takes an instance for one check and writes `header` into it: parse,
@@ -253,7 +276,8 @@ impl Plugin {
 
     fn note(&self, error: &PluginError) {
         if *error == PluginError::Timeout {
-            self.timed_out.store(true, Ordering::Relaxed);
+            self.last_timeout
+                .store(self.millis().saturating_add(1), Ordering::Relaxed);
         }
     }
 

@@ -28,6 +28,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use host::runtime::{Limits, Prepared, Runtime, Verifier};
 use verifier_core::{abi, verify};
 
+#[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
 use common::fixture;
 

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use host::runtime::{Call, Limits, Plugin, Prepared, Verifier};
 use verifier_core::verify;
 
+#[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
 use common::fixture;
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use host::runtime::{Limits, Prepared, Verifier};
 
+#[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
 use common::fixture;
 

@@ -11,24 +11,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sha2::{Digest, Sha256};
-use verifier_core::{Credentials, Environment, Request, TokenRecord, abi, verify};
+use verifier_core::{Credentials, abi, verify};
 
-fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, key: &str) -> T {
-    serde_json::from_value(v[key].clone()).expect(key)
-}
-
-/// The shared fixture `verifier-core/benches/ten-grants.json`.
-fn fixture() -> (String, TokenRecord, Environment, Request) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/ten-grants.json");
-    let text = std::fs::read_to_string(path).expect("the bench fixture");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON");
-    (
-        field(&v, "header"),
-        field(&v, "record"),
-        field(&v, "environment"),
-        field(&v, "request"),
-    )
-}
+mod common;
+use common::fixture;
 
 fn benches(c: &mut Criterion) {
     let (header, record, env, request) = fixture();

@@ -17,25 +17,10 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use host::runtime::{Limits, Verifier};
 use host::storage::{Change, Changed, ReplicaStore, Store};
-use verifier_core::{Environment, IssuedToken, Request, TokenKind, TokenRecord, abi};
+use verifier_core::{IssuedToken, TokenKind, TokenRecord, abi};
 
-fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, key: &str) -> T {
-    serde_json::from_value(v[key].clone()).expect(key)
-}
-
-fn fixture() -> (TokenRecord, Environment, Request) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../verifier-core/benches/ten-grants.json"
-    );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("the bench fixture")).unwrap();
-    (
-        field(&v, "record"),
-        field(&v, "environment"),
-        field(&v, "request"),
-    )
-}
+#[path = "../../verifier-core/benches/common/mod.rs"]
+mod common;
 
 fn issued(i: u64) -> IssuedToken {
     let mut secret = [7u8; 32];
@@ -71,7 +56,7 @@ fn replica(n: u64, template: &TokenRecord) -> ReplicaStore {
 }
 
 fn benches(c: &mut Criterion) {
-    let (template, env, request) = fixture();
+    let (_, template, env, request) = common::fixture();
     let verifier = Verifier::new(None, Limits::default()).unwrap();
     let plugin = verifier.plugin();
     // Memory of a typical app token: one grant.

@@ -55,6 +55,18 @@ fn benches(c: &mut Criterion) {
     c.bench_function("abi_verify_bytes_native", |b| {
         b.iter(|| abi::verify_bytes(black_box(header.as_bytes()), black_box(&input)))
     });
+    // A driver's per-check encoding of the request: the hand-written writer
+    // the host uses, and postcard through serde, which writes the same bytes.
+    let mut room = [0u8; 256];
+    c.bench_function("abi_encode_request", |b| {
+        b.iter(|| abi::encode_request_into(black_box(&request), &mut room))
+    });
+    c.bench_function("abi_encode_request_postcard", |b| {
+        b.iter(|| {
+            postcard::to_slice(&abi::wire::ReqRef::from(black_box(&request)), &mut room)
+                .map(|written| written.len())
+        })
+    });
 }
 
 criterion_group!(verify_benches, benches);

@@ -26,6 +26,7 @@ use crate::verify::{Found, verify_parsed};
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 mod exports;
 mod instance;
+mod request_writer;
 pub mod wire;
 
 pub use instance::{Instance, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD};
@@ -151,9 +152,7 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
 /// the module's memory and falls back to [`encode_request`] for a request
 /// too large for its block).
 pub fn encode_request_into(request: &Request, out: &mut [u8]) -> Option<usize> {
-    postcard::to_slice(&wire::ReqRef::from(request), out)
-        .ok()
-        .map(|written| written.len())
+    request_writer::encode_request_into(request, out)
 }
 
 /// Decodes a `parse` output: the tokenId to look up, or the reason to deny.

@@ -109,7 +109,6 @@ impl Writer<'_> {
 mod tests {
     use alloc::string::String;
     use alloc::vec;
-    use alloc::vec::Vec;
 
     use proptest::prelude::*;
 
@@ -189,17 +188,8 @@ mod tests {
     fn extreme_times_and_long_names_match_postcard() {
         for now in [0, -1, 1, i64::MIN, i64::MAX, 1_800_000_000] {
             for len in [0usize, 127, 128, 16_383, 16_384] {
-                let request = Request {
-                    api: Api::Content,
-                    action: "read".parse::<Action>().unwrap(),
-                    environment_id: Some("x".repeat(len)),
-                    model: None,
-                    stage: None,
-                    locale: None,
-                    document: None,
-                    sensitive_fields: Vec::new(),
-                    now,
-                };
+                let mut request = Request::new(Api::Content, Action::READ, now);
+                request.environment_id = Some("x".repeat(len));
                 let expected = postcard::to_allocvec(&ReqRef::from(&request)).unwrap();
                 let mut out = vec![0u8; expected.len()];
                 assert_eq!(encode_request_into(&request, &mut out), Some(out.len()));

@@ -70,9 +70,25 @@ fn main() {
             black_box(&request),
         ));
     };
-    // The verify of a check on an instance already taken.
+    // The verify of a check on an instance already taken, its decision read
+    // in place as the gateway reads it (`Call::decide`).
     let decide = |call: &mut Call<'_>| {
-        let decision = call
+        call.decide(
+            Some(&prepared_record),
+            Some(&prepared_env),
+            black_box(&request),
+            |view| {
+                black_box(view);
+            },
+        )
+        .unwrap();
+    };
+    let prepared = |plugin: &Plugin| decide(&mut plugin.call(header.as_bytes()).unwrap());
+    // The same, copied into an owned `Decision` (`Call::verify`).
+    let owned = |plugin: &Plugin| {
+        let decision = plugin
+            .call(header.as_bytes())
+            .unwrap()
             .verify(
                 Some(&prepared_record),
                 Some(&prepared_env),
@@ -81,7 +97,6 @@ fn main() {
             .unwrap();
         black_box(decision);
     };
-    let prepared = |plugin: &Plugin| decide(&mut plugin.call(header.as_bytes()).unwrap());
     let check = |plugin: &Plugin| {
         let mut call = plugin.call(header.as_bytes()).unwrap();
         black_box(call.parse().unwrap().unwrap());
@@ -98,14 +113,15 @@ fn main() {
         time(native);
         for plugin in &plugins {
             time(|| prepared(plugin));
+            time(|| owned(plugin));
             time(|| check(plugin));
         }
     }
     let mut natives = Vec::new();
-    let mut ratios = vec![(Vec::new(), Vec::new()); plugins.len()];
+    let mut ratios = vec![(Vec::new(), Vec::new(), Vec::new()); plugins.len()];
     for round in 0..ROUNDS {
         let mut n = Duration::ZERO;
-        let mut p = vec![(Duration::ZERO, Duration::ZERO); plugins.len()];
+        let mut p = vec![(Duration::ZERO, Duration::ZERO, Duration::ZERO); plugins.len()];
         // Native before the plugins on even rounds, after them on odd ones.
         if round % 2 == 0 {
             n += time(native);
@@ -113,29 +129,35 @@ fn main() {
         for (i, plugin) in plugins.iter().enumerate() {
             p[i].0 += time(|| prepared(plugin));
             p[i].1 += time(|| check(plugin));
+            p[i].2 += time(|| owned(plugin));
         }
         if round % 2 == 1 {
             n += time(native);
         }
         natives.push(n.as_secs_f64() * 1e9 / f64::from(BATCH));
-        for (i, (vp, vc)) in p.iter().enumerate() {
+        for (i, (vp, vc, vo)) in p.iter().enumerate() {
             ratios[i].0.push(vp.as_secs_f64() / n.as_secs_f64());
             ratios[i].1.push(vc.as_secs_f64() / n.as_secs_f64());
+            ratios[i].2.push(vo.as_secs_f64() / n.as_secs_f64());
         }
     }
     let (q1, med, q3) = quartiles(natives);
     println!(
         "native_verify: median {med:.0} ns (quartiles {q1:.0}..{q3:.0}), {ROUNDS} rounds of {BATCH}"
     );
-    for ((name, _), (prepared, check)) in modules.iter().zip(ratios) {
+    for ((name, _), (prepared, check, owned)) in modules.iter().zip(ratios) {
         let (a, b, c) = quartiles(prepared);
         let (d, e, f) = quartiles(check);
+        let (g, h, i) = quartiles(owned);
         println!("{name}:");
         println!(
             "  plugin_verify_prepared / native_verify: median {b:.2}x (quartiles {a:.2}..{c:.2})"
         );
         println!(
             "  plugin_check / native_verify:           median {e:.2}x (quartiles {d:.2}..{f:.2})"
+        );
+        println!(
+            "  plugin_verify_prepared, owned Decision: median {h:.2}x (quartiles {g:.2}..{i:.2})"
         );
     }
 }

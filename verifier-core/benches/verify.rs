@@ -55,6 +55,15 @@ fn benches(c: &mut Criterion) {
     c.bench_function("abi_verify_bytes_native", |b| {
         b.iter(|| abi::verify_bytes(black_box(header.as_bytes()), black_box(&input)))
     });
+    // A driver's per-check reading of the decision: into an owned
+    // `Decision`, and in place (what the host's gateway does).
+    let out = abi::verify_bytes(header.as_bytes(), &input);
+    c.bench_function("abi_decode_verify", |b| {
+        b.iter(|| abi::decode_verify(black_box(&out)))
+    });
+    c.bench_function("abi_decode_verify_view", |b| {
+        b.iter(|| abi::decode_verify_view(black_box(&out)).map(|v| v.allow))
+    });
     // A driver's per-check encoding of the request: the hand-written writer
     // the host uses, and postcard through serde, which writes the same bytes.
     let mut room = [0u8; 256];

@@ -36,7 +36,8 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use verifier_core::{Action, Api, Decision, Reason, Request};
+use verifier_core::abi::DecisionView;
+use verifier_core::{Action, Api, Reason, Request};
 
 use crate::authority::AuthorityError;
 use crate::http::AppState;
@@ -97,7 +98,7 @@ fn decide(
     header: &[u8],
     request: &Request,
     lookup: Lookup,
-) -> Result<Decision, Undecided> {
+) -> Result<Outcome, Undecided> {
     let store = state.authority.store();
     let environment = match &request.environment_id {
         Some(id) => row(
@@ -115,8 +116,79 @@ fn decide(
         Err(_) => None, // verify gives the same reason
     };
     Ok(call
-        .verify(record.as_deref(), environment.as_deref(), request)
+        .decide(
+            record.as_deref(),
+            environment.as_deref(),
+            request,
+            Outcome::of,
+        )
         .map_err(CheckError::Plugin)?)
+}
+
+/// What a check decided, in the form its answer needs: made while the
+/// decision is read in place in the plugin's memory, with no owned
+/// [`verifier_core::Decision`] in between.
+struct Outcome {
+    reason: Reason,
+    /// The headers that carry the decision; `None` when it denies.
+    allowed: Option<DecisionHeaders>,
+}
+
+impl Outcome {
+    fn of(view: DecisionView<'_>) -> Self {
+        Outcome {
+            reason: view.reason,
+            allowed: view.allow.then(|| DecisionHeaders::of(&view)),
+        }
+    }
+}
+
+/// The headers that carry an allowed decision: `X-Tally-Principal` (when
+/// there is one), `X-Tally-Filter` (JSON list of alternatives, when the
+/// request is limited), `X-Tally-Masked` (comma-separated, empty for none)
+/// and `X-Tally-Reason`. A value that cannot be a header value (a plugin's
+/// control characters) is left out.
+pub(crate) struct DecisionHeaders {
+    principal: Option<HeaderValue>,
+    filter: Option<HeaderValue>,
+    masked: Option<HeaderValue>,
+    reason: Reason,
+}
+
+impl DecisionHeaders {
+    fn of(view: &DecisionView<'_>) -> Self {
+        DecisionHeaders {
+            principal: view.principal.and_then(|p| HeaderValue::from_str(p).ok()),
+            filter: view.filter_conditions().and_then(|f| {
+                HeaderValue::from_str(&serde_json::to_string(&f).unwrap_or_default()).ok()
+            }),
+            masked: if view.masked.is_empty() {
+                Some(HeaderValue::from_static(""))
+            } else {
+                HeaderValue::from_str(&view.masked.join(",")).ok()
+            },
+            reason: view.reason,
+        }
+    }
+
+    /// Adds these headers (straight into the map: no list to build and
+    /// then copy).
+    fn put(self, headers: &mut HeaderMap) {
+        headers.reserve(4);
+        if let Some(v) = self.principal {
+            headers.insert(X_TALLY_PRINCIPAL, v);
+        }
+        if let Some(v) = self.filter {
+            headers.insert(X_TALLY_FILTER, v);
+        }
+        if let Some(v) = self.masked {
+            headers.insert(X_TALLY_MASKED, v);
+        }
+        headers.insert(
+            X_TALLY_REASON,
+            HeaderValue::from_static(self.reason.as_str()),
+        );
+    }
 }
 
 /// Decides one request where it is cheapest: on this async worker when the
@@ -126,7 +198,7 @@ async fn decide_anywhere(
     state: &Arc<AppState>,
     header: HeaderValue,
     request: Request,
-) -> Result<Result<Decision, CheckError>, Response> {
+) -> Result<Result<Outcome, CheckError>, Response> {
     // One plugin for the whole check, even if a reload swaps it meanwhile.
     let plugin = state.verifier.plugin();
     if !plugin.timed_out_recently() {
@@ -225,36 +297,8 @@ fn error(status: StatusCode, reason: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Adds the headers that carry an allowed decision (straight into the map:
-/// no list to build and then copy).
-fn put_decision_headers(headers: &mut HeaderMap, decision: &Decision) {
-    headers.reserve(4);
-    if let Some(p) = decision.principal.as_deref()
-        && let Ok(v) = HeaderValue::from_str(p)
-    {
-        headers.insert(X_TALLY_PRINCIPAL, v);
-    }
-    if let Some(f) = &decision.filter
-        && let Ok(v) = HeaderValue::from_str(&serde_json::to_string(f).unwrap_or_default())
-    {
-        headers.insert(X_TALLY_FILTER, v);
-    }
-    let masked = if decision.masked.is_empty() {
-        Some(HeaderValue::from_static(""))
-    } else {
-        HeaderValue::from_str(&decision.masked.join(",")).ok()
-    };
-    if let Some(v) = masked {
-        headers.insert(X_TALLY_MASKED, v);
-    }
-    headers.insert(
-        X_TALLY_REASON,
-        HeaderValue::from_static(decision.reason.as_str()),
-    );
-}
-
-fn denial(decision: &Decision) -> Response {
-    let (status, message) = if decision.reason.is_unauthenticated() {
+fn denial(reason: Reason) -> Response {
+    let (status, message) = if reason.is_unauthenticated() {
         (
             StatusCode::UNAUTHORIZED,
             "the request has no valid credentials",
@@ -265,17 +309,17 @@ fn denial(decision: &Decision) -> Response {
             "the credentials do not grant this request",
         )
     };
-    error(status, decision.reason.as_str(), message)
+    error(status, reason.as_str(), message)
 }
 
-/// Runs a check for `addr` and turns failures into answers; `Ok` carries an
-/// allowed decision.
+/// Runs a check for `addr` and turns failures into answers; `Ok` carries the
+/// headers of an allowed decision.
 async fn check(
     state: &Arc<AppState>,
     addr: SocketAddr,
     header: HeaderValue,
     request: Result<Request, CheckError>,
-) -> Result<Decision, Response> {
+) -> Result<DecisionHeaders, Response> {
     let now = state.authority.now();
     if state.throttle.blocked(addr.ip(), now) {
         return Err(error(
@@ -287,17 +331,16 @@ async fn check(
     let request = request.map_err(|e| respond_error(state, e))?;
     let outcome = decide_anywhere(state, header, request).await?;
     match outcome {
-        Ok(decision) => {
-            state.metrics.decision(decision.reason);
-            if decision.allow {
-                Ok(decision)
-            } else {
-                if decision.reason.is_unauthenticated()
-                    && decision.reason != Reason::MissingCredentials
-                {
-                    state.throttle.failed(addr.ip(), now);
+        Ok(Outcome { reason, allowed }) => {
+            state.metrics.decision(reason);
+            match allowed {
+                Some(headers) => Ok(headers),
+                None => {
+                    if reason.is_unauthenticated() && reason != Reason::MissingCredentials {
+                        state.throttle.failed(addr.ip(), now);
+                    }
+                    Err(denial(reason))
                 }
-                Err(denial(&decision))
             }
         }
         Err(e) => Err(respond_error(state, e)),
@@ -330,9 +373,9 @@ pub(crate) async fn verify(
     let headers = request.headers();
     let descriptor = descriptor(headers, state.authority.now());
     match check(&state, addr, authorization(headers), descriptor).await {
-        Ok(decision) => {
+        Ok(allowed) => {
             let mut response = StatusCode::OK.into_response();
-            put_decision_headers(response.headers_mut(), &decision);
+            allowed.put(response.headers_mut());
             response
         }
         Err(response) => response,
@@ -423,8 +466,8 @@ pub(crate) async fn proxy(
             Ok(r)
         }
     };
-    let decision = match check(&state, addr, authorization(&parts.headers), descriptor).await {
-        Ok(decision) => decision,
+    let allowed = match check(&state, addr, authorization(&parts.headers), descriptor).await {
+        Ok(allowed) => allowed,
         Err(response) => return response,
     };
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -446,7 +489,7 @@ pub(crate) async fn proxy(
     ] {
         parts.headers.remove(name); // never trust a caller's copy
     }
-    put_decision_headers(&mut parts.headers, &decision);
+    allowed.put(&mut parts.headers);
     match upstream
         .client
         .request(axum::http::Request::from_parts(parts, body))

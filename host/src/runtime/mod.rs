@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use verifier_core::abi::{self, ABI_VERSION};
+use verifier_core::abi::{self, ABI_VERSION, DecisionView};
 use verifier_core::{Decision, Reason, Request, TokenId};
 use wasmtime::{Config, Engine, Module};
 
@@ -376,14 +376,36 @@ impl Call<'_> {
         environment: Option<&Prepared>,
         request: &Request,
     ) -> Result<Decision, PluginError> {
+        self.decide(record, environment, request, |view| view.to_decision())
+    }
+
+    /// [`Call::verify`], with the decision read in place in the instance's
+    /// memory and handed to `read`, which turns it into what the caller
+    /// needs (the gateway: its response headers) without an owned
+    /// [`Decision`] in between.
+    pub fn decide<T>(
+        &mut self,
+        record: Option<&Prepared>,
+        environment: Option<&Prepared>,
+        request: &Request,
+        read: impl FnOnce(DecisionView<'_>) -> T,
+    ) -> Result<T, PluginError> {
         let header = self.header;
-        self.run(|slot| slot.verify_prepared(header, record, environment, request, decode_decision))
+        self.run(|slot| {
+            slot.verify_prepared(header, record, environment, request, |out| {
+                read_decision(out).map(read)
+            })
+        })
     }
 
     /// One-shot `verify` with a whole encoded input.
     pub fn verify_input(&mut self, input: &[u8]) -> Result<Decision, PluginError> {
         let header = self.header;
-        self.run(|slot| slot.verify(header, input, decode_decision))
+        self.run(|slot| {
+            slot.verify(header, input, |out| {
+                read_decision(out).map(|v| v.to_decision())
+            })
+        })
     }
 
     fn run<T>(
@@ -415,9 +437,9 @@ impl Drop for Call<'_> {
     }
 }
 
-fn decode_decision(out: &[u8]) -> Result<Decision, PluginError> {
-    match abi::decode_verify(out) {
-        Ok(decision) => Ok(decision),
+fn read_decision(out: &[u8]) -> Result<DecisionView<'_>, PluginError> {
+    match abi::decode_verify_view(out) {
+        Ok(view) => Ok(view),
         Err(abi::AbiError::BadInput(message)) => Err(PluginError::BadInput(message)),
         Err(_) => Err(PluginError::BadOutput),
     }

@@ -23,6 +23,7 @@ use crate::request::{Environment, Request};
 use crate::token::{Credentials, TokenId};
 use crate::verify::{Found, verify_parsed};
 
+mod decision_reader;
 #[cfg(all(target_arch = "wasm32", feature = "module"))]
 mod exports;
 mod instance;
@@ -30,6 +31,7 @@ mod request_writer;
 pub mod wire;
 
 pub use instance::{Instance, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD};
+pub use wire::DecisionView;
 
 /// The ABI version the module reports from `abi_version`.
 pub const ABI_VERSION: u32 = 2;
@@ -166,9 +168,16 @@ pub fn decode_parse(output: &[u8]) -> Result<Result<TokenId, Reason>, AbiError> 
 
 /// Decodes a `verify` output.
 pub fn decode_verify(output: &[u8]) -> Result<Decision, AbiError> {
-    match decode::<wire::VerifyResult>(output) {
-        Some(wire::VerifyResult::Decision(d)) => Ok(d.into()),
-        Some(wire::VerifyResult::BadInput(message)) => Err(AbiError::BadInput(message)),
+    decode_verify_view(output).map(|view| view.to_decision())
+}
+
+/// Decodes a `verify` output in place: the decision's names stay borrowed
+/// from `output` (the same layout and the same acceptance as
+/// [`decode_verify`], which is this plus a copy).
+pub fn decode_verify_view(output: &[u8]) -> Result<DecisionView<'_>, AbiError> {
+    match decision_reader::read_verify_result(output) {
+        Some(Ok(view)) => Ok(view),
+        Some(Err(message)) => Err(AbiError::BadInput(String::from(message))),
         None => Err(AbiError::BadOutput),
     }
 }

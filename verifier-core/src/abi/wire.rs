@@ -284,6 +284,72 @@ impl From<&Result<Verdict<'_>, &'static str>> for VerifyResult {
     }
 }
 
+/// `verify` output as postcard reads it in place: the layout of
+/// [`VerifyResult`], its names borrowed from the output bytes. Drivers use
+/// the hand-written reader held to it by test (`decision_reader.rs`).
+#[cfg(test)]
+#[derive(Debug, Deserialize)]
+pub(crate) enum VerifyResultIn<'a> {
+    #[serde(borrow)]
+    Decision(DecisionView<'a>),
+    BadInput(&'a str),
+}
+
+/// A decision read in place from a module's `verify` output: the layout of
+/// [`WireDecision`], every name borrowed from the output bytes, so reading
+/// one allocates nothing unless it carries a filter or masked fields
+/// ([`abi::decode_verify_view`](super::decode_verify_view)). A driver that
+/// turns the decision straight into something else (the host's response
+/// headers) reads it this way; [`DecisionView::to_decision`] makes the owned
+/// [`Decision`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DecisionView<'a> {
+    /// Whether to let the request through.
+    pub allow: bool,
+    /// Why.
+    pub reason: Reason,
+    /// Who is asking (allowed token requests only).
+    #[serde(borrow)]
+    pub principal: Option<&'a str>,
+    /// The rows the request is limited to (any of these alternatives, each
+    /// a list of name/value pairs); `None` = not limited.
+    #[serde(borrow)]
+    pub filter: Option<Vec<Vec<(&'a str, &'a str)>>>,
+    /// Sensitive fields the caller must mask.
+    #[serde(borrow)]
+    pub masked: Vec<&'a str>,
+}
+
+impl DecisionView<'_> {
+    /// The owned decision, as [`abi::decode_verify`](super::decode_verify)
+    /// returns it (a filter's pairs become a [`Condition`] each).
+    pub fn to_decision(&self) -> Decision {
+        Decision {
+            allow: self.allow,
+            reason: self.reason,
+            principal: self.principal.map(String::from),
+            filter: self.filter_conditions(),
+            masked: self.masked.iter().map(|&name| String::from(name)).collect(),
+        }
+    }
+
+    /// The filter as [`Decision::filter`] holds it: each alternative's
+    /// pairs as a [`Condition`] (a name given twice keeps its last value).
+    pub fn filter_conditions(&self) -> Option<Vec<Condition>> {
+        self.filter.as_ref().map(|alternatives| {
+            alternatives
+                .iter()
+                .map(|pairs| {
+                    pairs
+                        .iter()
+                        .map(|&(name, value)| (String::from(name), String::from(value)))
+                        .collect()
+                })
+                .collect()
+        })
+    }
+}
+
 /// A decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireDecision {

@@ -15,7 +15,10 @@
 //!   and out of linear memory, the record decoded on every call);
 //! - `plugin_verify_prepared`: what `/v1/verify` does per request once the
 //!   record is prepared in the instance: take an instance, encode the
-//!   request into its memory, `verify_prepared`, decode the decision;
+//!   request into its memory, `verify_prepared`, read the decision in place
+//!   (`Call::decide`, as the gateway does);
+//! - `plugin_verify_prepared_owned`: the same, the decision copied into an
+//!   owned `Decision` (`Call::verify`);
 //! - `plugin_check`: the same plus the plugin's `parse` on the same instance
 //!   (the whole plugin part of a `/v1/verify` request);
 //! - `plugin_deny_endless_loop`: how long a looping plugin takes to be denied
@@ -72,6 +75,20 @@ fn benches(c: &mut Criterion) {
     c.bench_function("plugin_verify_prepared", |b| {
         b.iter(|| {
             let mut call = plugin.call(header.as_bytes()).unwrap();
+            call.decide(
+                Some(&prepared_record),
+                Some(&prepared_env),
+                black_box(&request),
+                |view| {
+                    black_box(view);
+                },
+            )
+            .unwrap()
+        })
+    });
+    c.bench_function("plugin_verify_prepared_owned", |b| {
+        b.iter(|| {
+            let mut call = plugin.call(header.as_bytes()).unwrap();
             call.verify(
                 Some(&prepared_record),
                 Some(&prepared_env),
@@ -94,10 +111,13 @@ fn benches(c: &mut Criterion) {
             let mut call = plugin.call(header.as_bytes()).unwrap();
             let id = call.parse().unwrap().unwrap();
             assert_eq!(id, record.token_id);
-            call.verify(
+            call.decide(
                 Some(&prepared_record),
                 Some(&prepared_env),
                 black_box(&request),
+                |view| {
+                    black_box(view);
+                },
             )
             .unwrap()
         })

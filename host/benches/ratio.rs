@@ -12,8 +12,10 @@
 //! verifies and a batch of each plugin's prepared verifies back to back
 //! (order alternating), and the per-round ratios are summarised: the median
 //! is the figure, the quartiles show the spread. Same fixture and same
-//! calls as `native_verify`, `plugin_verify_prepared` and `plugin_check` in
-//! `plugin.rs`.
+//! calls as `native_verify`, `plugin_verify_prepared`, `plugin_check` and
+//! `plugin_verify_prepared_owned` in `plugin.rs` (the plugin's decision read
+//! in place, as the gateway reads it; the last copies it into an owned
+//! `Decision`, as native `verify` returns it).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;

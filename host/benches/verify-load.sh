@@ -8,8 +8,9 @@
 # 2. installs an app and exchanges its code for an app token (real flow);
 # 3. max rate of GET /livez (204, touches nothing; without and with the
 #    request headers a check carries) and of GET /v1/verify with that token,
-#    6 s each, 64 connections, with latency percentiles; five interleaved
-#    rounds (TALLY_LOAD_ROUNDS), summarised by the median ratio;
+#    TALLY_LOAD_SECONDS (default 6) each, 64 connections, with latency
+#    percentiles; TALLY_LOAD_ROUNDS (default 5) interleaved rounds,
+#    summarised by the median ratio;
 # 4. a soak of /v1/verify at 80 % of the measured maximum (wrk paced by a Lua
 #    delay), sampling the server's RSS every 5 s; reports errors and non-2xx.
 set -euo pipefail
@@ -39,17 +40,27 @@ headers=(-H "Authorization: AppToken $token" -H "X-Tally-Environment: master" -H
 # Rounds, interleaved, because this machine's speed drifts by tens of
 # percent from minute to minute: each round measures the bare route with no
 # headers, the bare route with the very request /v1/verify gets (so the
-# ratio is the check's own cost), then /v1/verify, 6 s each; the figure is
-# the median over the rounds of each round's ratio.
+# ratio is the check's own cost), and /v1/verify, TALLY_LOAD_SECONDS each
+# (default 6), in the reverse order every other round (so a drift within a
+# round favours neither side); the figure is the median over the rounds of
+# each round's ratio. Shorter, more rounds (say 15 of 2 s) follow the
+# machine's speed more closely.
 rounds=${TALLY_LOAD_ROUNDS:-5}
+seconds=${TALLY_LOAD_SECONDS:-6}
 rps() { sed -n 's/^Requests\/sec: *//p' "$1"; }
+run() {
+  case $1 in
+    livez) echo "== round $round: GET /livez (204), no request headers"
+      wrk -t2 -c64 -d"${seconds}s" --latency "$base/livez" | tee "$dir/livez" ;;
+    livez-h) echo "== round $round: GET /livez (204), the same headers as /v1/verify"
+      wrk -t2 -c64 -d"${seconds}s" --latency "${headers[@]}" "$base/livez" | tee "$dir/livez-h" ;;
+    verify) echo "== round $round: GET /v1/verify (200)"
+      wrk -t2 -c64 -d"${seconds}s" --latency "${headers[@]}" "$base/v1/verify" | tee "$dir/verify" ;;
+  esac
+}
 for round in $(seq "$rounds"); do
-  echo "== round $round: GET /livez (204), no request headers"
-  wrk -t2 -c64 -d6s --latency "$base/livez" | tee "$dir/livez"
-  echo "== round $round: GET /livez (204), the same headers as /v1/verify"
-  wrk -t2 -c64 -d6s --latency "${headers[@]}" "$base/livez" | tee "$dir/livez-h"
-  echo "== round $round: GET /v1/verify (200)"
-  wrk -t2 -c64 -d6s --latency "${headers[@]}" "$base/v1/verify" | tee "$dir/verify"
+  if [ $((round % 2)) = 1 ]; then order="livez livez-h verify"; else order="verify livez-h livez"; fi
+  for route in $order; do run "$route"; done
   bare=$(rps "$dir/livez"); bare_h=$(rps "$dir/livez-h"); verify=$(rps "$dir/verify")
   p99=$(sed -n 's/^ *99% *//p' "$dir/verify")
   echo "$round $bare $bare_h $verify $p99" >>"$dir/rounds"

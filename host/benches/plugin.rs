@@ -34,6 +34,8 @@ use verifier_core::{abi, verify};
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
 use common::fixture;
+mod timed;
+use timed::decide_in_place;
 
 fn benches(c: &mut Criterion) {
     let (header, record, env, request) = fixture();
@@ -72,19 +74,8 @@ fn benches(c: &mut Criterion) {
         })
     });
     let (prepared_record, prepared_env) = (Prepared::record(&record), Prepared::environment(&env));
-    // The verify of a check on an instance already taken, the decision read
-    // in place as the gateway reads it.
-    let decide = |call: &mut Call<'_>| {
-        call.decide(
-            Some(&prepared_record),
-            Some(&prepared_env),
-            black_box(&request),
-            |view| {
-                black_box(view);
-            },
-        )
-        .unwrap()
-    };
+    let decide =
+        |call: &mut Call<'_>| decide_in_place(call, &prepared_record, &prepared_env, &request);
     c.bench_function("plugin_verify_prepared", |b| {
         b.iter(|| decide(&mut plugin.call(header.as_bytes()).unwrap()))
     });

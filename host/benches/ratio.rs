@@ -27,6 +27,8 @@ use verifier_core::verify;
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
 use common::fixture;
+mod timed;
+use timed::decide_in_place;
 
 const ROUNDS: usize = 200;
 const BATCH: u32 = 2_000;
@@ -72,19 +74,8 @@ fn main() {
             black_box(&request),
         ));
     };
-    // The verify of a check on an instance already taken, its decision read
-    // in place as the gateway reads it (`Call::decide`).
-    let decide = |call: &mut Call<'_>| {
-        call.decide(
-            Some(&prepared_record),
-            Some(&prepared_env),
-            black_box(&request),
-            |view| {
-                black_box(view);
-            },
-        )
-        .unwrap();
-    };
+    let decide =
+        |call: &mut Call<'_>| decide_in_place(call, &prepared_record, &prepared_env, &request);
     let prepared = |plugin: &Plugin| decide(&mut plugin.call(header.as_bytes()).unwrap());
     // The same, copied into an owned `Decision` (`Call::verify`).
     let owned = |plugin: &Plugin| {

@@ -37,6 +37,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use verifier_core::abi::DecisionView;
+use verifier_core::abi::wire::ReqRef;
 use verifier_core::{Action, Api, Reason, Request};
 
 use crate::authority::AuthorityError;
@@ -90,17 +91,58 @@ fn row<T>(
     }
 }
 
+/// A check's request descriptor with its names borrowed from the HTTP
+/// request (headers, path, query): a check decided on the async worker
+/// copies none of them into strings of its own; only a check sent to the
+/// blocking pool makes an owned [`Request`] ([`Descriptor::to_request`]).
+struct Descriptor<'h> {
+    api: Api,
+    action: Action,
+    environment_id: Option<&'h str>,
+    model: Option<&'h str>,
+    stage: Option<&'h str>,
+    locale: Option<&'h str>,
+    now: i64,
+}
+
+impl Descriptor<'_> {
+    /// The request as the plugin's encoder takes it.
+    fn wire(&self) -> ReqRef<'_> {
+        ReqRef {
+            api: self.api,
+            action: self.action.as_str(),
+            environment_id: self.environment_id,
+            model: self.model,
+            stage: self.stage,
+            locale: self.locale,
+            document: None,
+            sensitive_fields: &[],
+            now: self.now,
+        }
+    }
+
+    /// The same request, owned (to move to another thread).
+    fn to_request(&self) -> Request {
+        let mut request = Request::new(self.api, self.action.clone(), self.now);
+        request.environment_id = self.environment_id.map(str::to_owned);
+        request.model = self.model.map(str::to_owned);
+        request.stage = self.stage.map(str::to_owned);
+        request.locale = self.locale.map(str::to_owned);
+        request
+    }
+}
+
 /// Decides one request: the environment's policy, then on one plugin
 /// instance `parse` → the record → `verify` with both prepared.
 fn decide(
     state: &AppState,
     plugin: &Plugin,
     header: &[u8],
-    request: &Request,
+    request: ReqRef<'_>,
     lookup: Lookup,
 ) -> Result<Outcome, Undecided> {
     let store = state.authority.store();
-    let environment = match &request.environment_id {
+    let environment = match request.environment_id {
         Some(id) => row(
             lookup,
             || store.peek_environment(id),
@@ -196,21 +238,37 @@ impl DecisionHeaders {
 /// call is then a few microseconds), else on the blocking pool.
 async fn decide_anywhere(
     state: &Arc<AppState>,
-    header: HeaderValue,
-    request: Request,
+    header: &HeaderValue,
+    request: &Descriptor<'_>,
 ) -> Result<Result<Outcome, CheckError>, Response> {
     // One plugin for the whole check, even if a reload swaps it meanwhile.
     let plugin = state.verifier.plugin();
     if !plugin.timed_out_recently() {
-        match decide(state, &plugin, header.as_bytes(), &request, Lookup::Memory) {
+        match decide(
+            state,
+            &plugin,
+            header.as_bytes(),
+            request.wire(),
+            Lookup::Memory,
+        ) {
             Ok(decision) => return Ok(Ok(decision)),
             Err(Undecided::Failed(e)) => return Ok(Err(e)),
             Err(Undecided::NeedsStore) => {}
         }
     }
     let s = Arc::clone(state);
+    // A clone of a `HeaderValue` shares its bytes: nothing is copied.
+    let header = header.clone();
+    let request = request.to_request();
     tokio::task::spawn_blocking(move || {
-        decide(&s, &plugin, header.as_bytes(), &request, Lookup::Store).map_err(|e| match e {
+        decide(
+            &s,
+            &plugin,
+            header.as_bytes(),
+            (&request).into(),
+            Lookup::Store,
+        )
+        .map_err(|e| match e {
             Undecided::Failed(e) => e,
             // `row` answers NeedsStore only under Lookup::Memory.
             Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(
@@ -273,13 +331,9 @@ fn descriptor_values(headers: &HeaderMap) -> [Option<&HeaderValue>; 6] {
 
 /// The request descriptor of `/v1/verify`, from `X-Tally-*` headers (one
 /// pass over the headers: six lookups by name took 380 ns a request, this
-/// 240 ns).
-fn descriptor(headers: &HeaderMap, now: i64) -> Result<Request, CheckError> {
+/// 240 ns), the names borrowed from them.
+fn descriptor(headers: &HeaderMap, now: i64) -> Result<Descriptor<'_>, CheckError> {
     let [api, action, environment, model, stage, locale] = descriptor_values(headers);
-    let text =
-        |value: Option<&HeaderValue>, name: &HeaderName| -> Result<Option<String>, CheckError> {
-            value_str(value, name).map(|v| v.map(str::to_owned))
-        };
     let api = match value_str(api, &X_TALLY_API)? {
         None | Some("content") => Api::Content,
         Some("management") => Api::Management,
@@ -294,16 +348,20 @@ fn descriptor(headers: &HeaderMap, now: i64) -> Result<Request, CheckError> {
     let action = action
         .parse::<Action>()
         .map_err(|e| CheckError::Descriptor(format!("X-Tally-Action: {e}")))?;
-    let mut request = Request::new(api, action, now);
-    request.environment_id = text(environment, &X_TALLY_ENVIRONMENT)?;
-    request.model = text(model, &X_TALLY_MODEL)?;
-    request.stage = text(stage, &X_TALLY_STAGE)?;
-    request.locale = text(locale, &X_TALLY_LOCALE)?;
-    Ok(request)
+    Ok(Descriptor {
+        api,
+        action,
+        environment_id: value_str(environment, &X_TALLY_ENVIRONMENT)?,
+        model: value_str(model, &X_TALLY_MODEL)?,
+        stage: value_str(stage, &X_TALLY_STAGE)?,
+        locale: value_str(locale, &X_TALLY_LOCALE)?,
+        now,
+    })
 }
 
 /// A descriptor header's value as text, trimmed; `None` when absent or
-/// empty.
+/// empty. ASCII trimming is all there is to do: `to_str` accepts visible
+/// ASCII, spaces and tabs only.
 fn value_str<'h>(
     value: Option<&'h HeaderValue>,
     name: &HeaderName,
@@ -312,19 +370,18 @@ fn value_str<'h>(
         None => Ok(None),
         Some(v) => v
             .to_str()
-            .map(|s| Some(s.trim()).filter(|s| !s.is_empty()))
+            .map(|s| Some(s.trim_ascii()).filter(|s| !s.is_empty()))
             .map_err(|_| CheckError::Descriptor(format!("{name} is not valid text"))),
     }
 }
 
 /// The `Authorization` value as its raw bytes (empty when absent); the
-/// plugin calls a value that is not UTF-8 malformed. A `HeaderValue` clone
-/// shares the bytes, so nothing is copied.
-fn authorization(headers: &HeaderMap) -> HeaderValue {
+/// plugin calls a value that is not UTF-8 malformed.
+fn authorization(headers: &HeaderMap) -> &HeaderValue {
+    static NONE: HeaderValue = HeaderValue::from_static("");
     headers
         .get(axum::http::header::AUTHORIZATION)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static(""))
+        .unwrap_or(&NONE)
 }
 
 fn error(status: StatusCode, reason: &str, message: &str) -> Response {
@@ -350,15 +407,15 @@ fn denial(reason: Reason) -> Response {
     error(status, reason.as_str(), message)
 }
 
-/// Runs a check for `addr` and turns failures into answers; `Ok` carries the
-/// headers of an allowed decision.
+/// Runs a check for `addr` at `now` and turns failures into answers; `Ok`
+/// carries the headers of an allowed decision.
 async fn check(
     state: &Arc<AppState>,
     addr: SocketAddr,
-    header: HeaderValue,
-    request: Result<Request, CheckError>,
+    header: &HeaderValue,
+    now: i64,
+    request: Result<Descriptor<'_>, CheckError>,
 ) -> Result<DecisionHeaders, Response> {
-    let now = state.authority.now();
     if state.throttle.blocked(addr.ip(), now) {
         return Err(error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -367,7 +424,7 @@ async fn check(
         ));
     }
     let request = request.map_err(|e| respond_error(state, e))?;
-    let outcome = decide_anywhere(state, header, request).await?;
+    let outcome = decide_anywhere(state, header, &request).await?;
     match outcome {
         Ok(Outcome { reason, allowed }) => {
             state.metrics.decision(reason);
@@ -409,8 +466,9 @@ pub(crate) async fn verify(
     request: axum::extract::Request,
 ) -> Response {
     let headers = request.headers();
-    let descriptor = descriptor(headers, state.authority.now());
-    match check(&state, addr, authorization(headers), descriptor).await {
+    let now = state.authority.now();
+    let descriptor = descriptor(headers, now);
+    match check(&state, addr, authorization(headers), now, descriptor).await {
         Ok(allowed) => {
             let mut response = StatusCode::OK.into_response();
             allowed.put(response.headers_mut());
@@ -452,10 +510,10 @@ fn action_of(method: &Method) -> Option<Action> {
     })
 }
 
-fn query_param(uri: &Uri, key: &str) -> Option<String> {
+fn query_param<'u>(uri: &'u Uri, key: &str) -> Option<&'u str> {
     uri.query()?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == key && !v.is_empty()).then(|| v.to_owned())
+        (k == key && !v.is_empty()).then_some(v)
     })
 }
 
@@ -478,33 +536,27 @@ pub(crate) async fn proxy(
         params
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.as_str())
     };
+    let now = state.authority.now();
     let descriptor = match action_of(&parts.method) {
         None => Err(CheckError::Descriptor(format!(
             "method {} is not mapped to an action",
             parts.method
         ))),
-        Some(action) => {
-            let mut r = Request::new(Api::Content, action, state.authority.now());
-            r.environment_id = param("environment");
-            r.model = param("model");
-            r.stage = query_param(&parts.uri, "stage").or_else(|| {
-                header_str(&parts.headers, &X_TALLY_STAGE)
-                    .ok()
-                    .flatten()
-                    .map(str::to_owned)
-            });
-            r.locale = query_param(&parts.uri, "locale").or_else(|| {
-                header_str(&parts.headers, &X_TALLY_LOCALE)
-                    .ok()
-                    .flatten()
-                    .map(str::to_owned)
-            });
-            Ok(r)
-        }
+        Some(action) => Ok(Descriptor {
+            api: Api::Content,
+            action,
+            environment_id: param("environment"),
+            model: param("model"),
+            stage: query_param(&parts.uri, "stage")
+                .or_else(|| header_str(&parts.headers, &X_TALLY_STAGE).ok().flatten()),
+            locale: query_param(&parts.uri, "locale")
+                .or_else(|| header_str(&parts.headers, &X_TALLY_LOCALE).ok().flatten()),
+            now,
+        }),
     };
-    let allowed = match check(&state, addr, authorization(&parts.headers), descriptor).await {
+    let allowed = match check(&state, addr, authorization(&parts.headers), now, descriptor).await {
         Ok(allowed) => allowed,
         Err(response) => return response,
     };
@@ -586,10 +638,10 @@ mod tests {
             (request.api, &request.action),
             (Api::Content, &Action::READ)
         );
-        assert_eq!(request.environment_id.as_deref(), Some("master"));
-        assert_eq!(request.model.as_deref(), Some("Post"));
+        assert_eq!(request.environment_id, Some("master"));
+        assert_eq!(request.model, Some("Post"));
         assert_eq!(request.stage, None);
-        assert_eq!(request.locale.as_deref(), Some("en"));
+        assert_eq!(request.locale, Some("en"));
         assert_eq!(request.now, 7);
 
         let map = headers(&[
@@ -599,6 +651,26 @@ mod tests {
         let request = descriptor(&map, 0).unwrap_or_else(|_| unreachable!());
         assert_eq!(request.api, Api::Management);
         assert_eq!(request.action.as_str(), "publish");
+    }
+
+    #[test]
+    fn a_check_on_the_blocking_pool_sends_the_plugin_the_same_request() {
+        let map = headers(&[
+            ("x-tally-api", b"management"),
+            ("x-tally-action", b"custom-action"),
+            ("x-tally-environment", b"master"),
+            ("x-tally-model", b"Post"),
+            ("x-tally-stage", b"DRAFT"),
+            ("x-tally-locale", b"de"),
+        ]);
+        let borrowed = descriptor(&map, -5).unwrap_or_else(|_| unreachable!());
+        let owned = borrowed.to_request();
+        assert_eq!(owned.environment_id.as_deref(), Some("master"));
+        assert_eq!(owned.action.as_str(), "custom-action");
+        assert_eq!(
+            verifier_core::abi::encode_request(borrowed.wire()),
+            verifier_core::abi::encode_request(&owned)
+        );
     }
 
     #[test]

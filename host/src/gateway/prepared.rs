@@ -10,14 +10,13 @@
 //! revoked token is denied on the next request, exactly as without this
 //! cache.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 
 use verifier_core::TokenId;
 
 use crate::runtime::Prepared;
-use crate::storage::{EnvironmentRow, MAX_ENTRIES, TokenRow};
+use crate::storage::{EnvironmentRow, HotMap, MAX_ENTRIES, TokenRow};
 
 /// Prepared records and environments, by id.
 #[derive(Default)]
@@ -26,7 +25,7 @@ pub(crate) struct PreparedRows {
     environments: Entries<String, EnvironmentRow>,
 }
 
-type Entries<K, R> = RwLock<HashMap<K, (Arc<R>, Arc<Prepared>)>>;
+type Entries<K, R> = RwLock<HotMap<K, (Arc<R>, Arc<Prepared>)>>;
 
 impl PreparedRows {
     /// The prepared form of a token row the store returned.

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use verifier_core::abi::wire::ReqRef;
 use verifier_core::abi::{self, ABI_VERSION, DecisionView};
 use verifier_core::{Decision, Reason, Request, TokenId};
 use wasmtime::{Config, Engine, Module};
@@ -382,17 +383,20 @@ impl Call<'_> {
     /// [`Call::verify`], with the decision read in place in the instance's
     /// memory and handed to `read`, which turns it into what the caller
     /// needs (the gateway: its response headers) without an owned
-    /// [`Decision`] in between.
-    pub fn decide<T>(
+    /// [`Decision`] in between. The request is a [`Request`] or a
+    /// [`ReqRef`] of names borrowed from elsewhere (the gateway: from the
+    /// HTTP request's headers, so a check copies none of them).
+    pub fn decide<'r, T>(
         &mut self,
         record: Option<&Prepared>,
         environment: Option<&Prepared>,
-        request: &Request,
+        request: impl Into<ReqRef<'r>>,
         read: impl FnOnce(DecisionView<'_>) -> T,
     ) -> Result<T, PluginError> {
         let header = self.header;
+        let request = request.into();
         self.run(|slot| {
-            slot.verify_prepared(header, record, environment, request, |out| {
+            slot.verify_prepared(header, record, environment, &request, |out| {
                 read_decision(out).map(read)
             })
         })

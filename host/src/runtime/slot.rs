@@ -12,8 +12,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
+use verifier_core::abi::wire::ReqRef;
 use verifier_core::abi::{self, ABI_VERSION, PREPARE_ENVIRONMENT, PREPARE_RECORD};
-use verifier_core::{Environment, Request, TokenRecord};
+use verifier_core::{Environment, TokenRecord};
 use wasmtime::TypedFunc;
 use wasmtime::{Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
@@ -205,7 +206,7 @@ impl Slot {
         header: Input,
         record: Option<&Prepared>,
         environment: Option<&Prepared>,
-        request: &Request,
+        request: &ReqRef<'_>,
         read: impl FnOnce(&[u8]) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
         let record = self.handle(record)?;
@@ -254,7 +255,7 @@ impl Slot {
     pub(super) fn write_request(
         &mut self,
         at: usize,
-        request: &Request,
+        request: &ReqRef<'_>,
     ) -> Result<Input, PluginError> {
         let block = self.scratch()?;
         let start = block + at;
@@ -262,10 +263,10 @@ impl Slot {
             .memory
             .data_mut(&mut self.store)
             .get_mut(start..block + SCRATCH_BYTES)
-            .and_then(|room| abi::encode_request_into(request, room));
+            .and_then(|room| abi::encode_request_into(*request, room));
         match written {
             Some(len) => scratch_input(start, len),
-            None => self.write(at, &abi::encode_request(request)),
+            None => self.write(at, &abi::encode_request(*request)),
         }
     }
 

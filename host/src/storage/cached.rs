@@ -13,15 +13,14 @@
 //! The cache is bounded: past [`MAX_ENTRIES`] it starts over empty, which
 //! costs a few lookups and never serves stale data.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use verifier_core::{Grant, Installation, SecretHash, TokenId};
 
 use super::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
-    Store, StoreError, TokenRow,
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, HotMap, Project, Redeem,
+    SetupCodeRow, Store, StoreError, TokenRow,
 };
 
 /// Most cached tokens (and, separately, environments).
@@ -30,8 +29,8 @@ pub const MAX_ENTRIES: usize = 1 << 20;
 /// A store with a read cache of tokens and environments.
 pub struct CachedStore<S> {
     inner: S,
-    tokens: RwLock<HashMap<TokenId, Option<Arc<TokenRow>>>>,
-    environments: RwLock<HashMap<String, Option<Arc<EnvironmentRow>>>>,
+    tokens: RwLock<HotMap<TokenId, Option<Arc<TokenRow>>>>,
+    environments: RwLock<HotMap<String, Option<Arc<EnvironmentRow>>>>,
     generation: AtomicU64,
 }
 
@@ -40,8 +39,8 @@ impl<S: Store> CachedStore<S> {
     pub fn new(inner: S) -> Self {
         CachedStore {
             inner,
-            tokens: RwLock::new(HashMap::new()),
-            environments: RwLock::new(HashMap::new()),
+            tokens: RwLock::new(HotMap::default()),
+            environments: RwLock::new(HotMap::default()),
             generation: AtomicU64::new(0),
         }
     }
@@ -87,7 +86,7 @@ impl<S: Store> CachedStore<S> {
 
     fn cached<K: std::hash::Hash + Eq + Clone, V: Clone>(
         &self,
-        map: &RwLock<HashMap<K, Option<V>>>,
+        map: &RwLock<HotMap<K, Option<V>>>,
         key: &K,
         load: impl FnOnce() -> Result<Option<V>, StoreError>,
     ) -> Result<Option<V>, StoreError> {
@@ -112,7 +111,7 @@ impl<S: Store> CachedStore<S> {
 
 /// What the cache holds for `key` (a cached "not found" too), without
 /// loading.
-fn peek<K, Q, V>(map: &RwLock<HashMap<K, Option<V>>>, key: &Q) -> Option<Option<V>>
+fn peek<K, Q, V>(map: &RwLock<HotMap<K, Option<V>>>, key: &Q) -> Option<Option<V>>
 where
     K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
     Q: std::hash::Hash + Eq + ?Sized,

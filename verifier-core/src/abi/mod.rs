@@ -144,17 +144,22 @@ pub fn encode_environment(environment: &Environment) -> Vec<u8> {
 
 /// Encodes a request for `tally_verify_prepared`: the same bytes as the
 /// request part of [`encode_input`], written from borrowed fields (no copy of
-/// the request's strings).
-pub fn encode_request(request: &Request) -> Vec<u8> {
-    encode(&wire::ReqRef::from(request))
+/// the request's strings). Takes a [`Request`] or a [`wire::ReqRef`], so a
+/// driver can describe a request with names it borrows from elsewhere (the
+/// host: from the HTTP request's headers) without building a `Request`.
+pub fn encode_request<'r>(request: impl Into<wire::ReqRef<'r>>) -> Vec<u8> {
+    encode(&request.into())
 }
 
 /// [`encode_request`] into `out`: the number of bytes written, or `None`
 /// when they do not fit (nothing is allocated; a driver writes straight into
 /// the module's memory and falls back to [`encode_request`] for a request
 /// too large for its block).
-pub fn encode_request_into(request: &Request, out: &mut [u8]) -> Option<usize> {
-    request_writer::encode_request_into(request, out)
+pub fn encode_request_into<'r>(
+    request: impl Into<wire::ReqRef<'r>>,
+    out: &mut [u8],
+) -> Option<usize> {
+    request_writer::encode_request_into(&request.into(), out)
 }
 
 /// Decodes a `parse` output: the tokenId to look up, or the reason to deny.

@@ -1,6 +1,7 @@
 //! The request encoder of the host's hot path: [`encode_request_into`]
-//! writes a [`Request`] as postcard lays out [`wire::Req`](super::wire::Req),
-//! byte for byte, without going through serde.
+//! writes a request (borrowed, as a [`ReqRef`]) as postcard lays out
+//! [`wire::Req`](super::wire::Req), byte for byte, without going through
+//! serde.
 //!
 //! Why by hand: a driver encodes one request per check, and through serde
 //! and postcard that took ~56 ns natively for the ten-grant fixture's
@@ -11,27 +12,27 @@
 //! this writer to `postcard::to_slice(&ReqRef)` for every request, in
 //! bytes and in what fits.
 
+use super::wire::ReqRef;
 use crate::grant::Api;
-use crate::request::Request;
 
 /// Encodes `request` into `out`: the number of bytes written, or `None` when
 /// they do not fit (`out` may then hold a partial encoding).
-pub(crate) fn encode_request_into(request: &Request, out: &mut [u8]) -> Option<usize> {
+pub(crate) fn encode_request_into(request: &ReqRef<'_>, out: &mut [u8]) -> Option<usize> {
     let mut w = Writer { out, at: 0 };
     w.byte(match request.api {
         Api::Content => 0,
         Api::Management => 1,
     })?;
-    w.str(request.action.as_str())?;
+    w.str(request.action)?;
     for name in [
-        &request.environment_id,
-        &request.model,
-        &request.stage,
-        &request.locale,
+        request.environment_id,
+        request.model,
+        request.stage,
+        request.locale,
     ] {
-        w.option(name.as_deref(), Writer::str)?;
+        w.option(name, Writer::str)?;
     }
-    w.option(request.document.as_ref(), |w, document| {
+    w.option(request.document, |w, document| {
         w.varint(document.len() as u64)?;
         document.iter().try_for_each(|(field, value)| {
             w.str(field)?;
@@ -113,8 +114,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::abi::wire::ReqRef;
     use crate::grant::Action;
+    use crate::request::Request;
 
     fn name() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -167,14 +168,14 @@ mod tests {
         fn writes_what_postcard_writes(request in request(), room in any::<prop::sample::Index>()) {
             let expected = postcard::to_allocvec(&ReqRef::from(&request)).unwrap();
             let mut out = vec![0u8; expected.len() + 8];
-            let n = encode_request_into(&request, &mut out);
+            let n = encode_request_into(&ReqRef::from(&request), &mut out);
             prop_assert_eq!(n, Some(expected.len()));
             prop_assert_eq!(&out[..expected.len()], &expected[..]);
 
             let size = room.index(expected.len() + 2);
             let (mut ours, mut theirs) = (vec![0u8; size], vec![0u8; size]);
             prop_assert_eq!(
-                encode_request_into(&request, &mut ours),
+                encode_request_into(&ReqRef::from(&request), &mut ours),
                 postcard_into(&request, &mut theirs)
             );
         }
@@ -188,7 +189,10 @@ mod tests {
                 request.environment_id = Some("x".repeat(len));
                 let expected = postcard::to_allocvec(&ReqRef::from(&request)).unwrap();
                 let mut out = vec![0u8; expected.len()];
-                assert_eq!(encode_request_into(&request, &mut out), Some(out.len()));
+                assert_eq!(
+                    encode_request_into(&ReqRef::from(&request), &mut out),
+                    Some(out.len())
+                );
                 assert_eq!(out, expected);
             }
         }

@@ -1,0 +1,198 @@
+//! `/v1/verify` against a bare route of the same router, in process: what a
+//! check costs the server's own code (axum, the handler, the store's
+//! caches, the plugin), with no socket, kernel or load generator in the
+//! figure. `host/benches/verify-load.sh` measures the same two routes over
+//! loopback under wrk, where the kernel's share of a request is most of it.
+//!
+//! `cargo bench -p host --bench route` (`TALLY_BENCH_ROUNDS`, default 15;
+//! `TALLY_BENCH_BATCH` requests a batch, default 20,000). A real data dir
+//! (SQLite in a temp dir), an app installed and its setup code exchanged
+//! through the API as in verify-load.sh; then rounds of a batch of
+//! `GET /livez` and a batch of `GET /v1/verify`, both with the very same
+//! headers, in alternating order, on one thread (a current-thread runtime).
+//! Reported: each route's median time a request, and the median over the
+//! rounds of each round's ratio of the two (this machine's speed drifts by
+//! tens of percent from minute to minute; within a round it mostly holds).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use host::authority::AuthorityConfig;
+use host::clock::SystemClock;
+use host::http::{Options, router};
+use host::runtime::{Limits, Verifier};
+use host::storage::Durability;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One request through the router, as the server hands it over (with the
+/// peer's address).
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let mut request = request;
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn post(router: &Router, path: &str, auth: &str, body: Value) -> Value {
+    let request = Request::post(path)
+        .header("authorization", auth)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (status, value) = send(router, request).await;
+    assert!(status.is_success(), "{path}: {status} {value}");
+    value
+}
+
+/// An app token for an installation of an app that reads `Post`, made
+/// through the API (the real flow).
+async fn app_token(router: &Router, admin: &str) -> String {
+    post(
+        router,
+        "/v1/projects",
+        admin,
+        json!({"id": "p", "name": "P"}),
+    )
+    .await;
+    post(
+        router,
+        "/v1/projects/p/environments",
+        admin,
+        json!({"id": "master", "name": "M"}),
+    )
+    .await;
+    let app = post(
+        router,
+        "/v1/apps",
+        admin,
+        json!({"name": "load", "setupUrl": "http://127.0.0.1:3000/setup",
+               "origins": ["http://127.0.0.1:3000"],
+               "grants": [{"api": "content", "action": "read", "models": ["Post"]}]}),
+    )
+    .await;
+    let installation = post(
+        router,
+        "/v1/environments/master/installations",
+        admin,
+        json!({"appId": app["id"]}),
+    )
+    .await;
+    let exchanged = post(
+        router,
+        "/v1/app-exchange-token",
+        "",
+        json!({"clientId": app["clientId"], "clientSecret": app["clientSecret"],
+               "exchangeCode": installation["setupCode"]}),
+    )
+    .await;
+    exchanged["appToken"].as_str().unwrap().to_owned()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    let rounds = env_or("TALLY_BENCH_ROUNDS", 15);
+    let batch = env_or("TALLY_BENCH_BATCH", 20_000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (authority, admin) = host::open(
+        dir.path(),
+        Durability::Normal,
+        Arc::new(SystemClock),
+        AuthorityConfig::new("http://127.0.0.1:0"),
+    )
+    .unwrap();
+    let admin = admin.unwrap().header();
+    let verifier = Arc::new(Verifier::new(None, Limits::default()).unwrap());
+    let (router, _) = router(authority, Options::new(verifier));
+    runtime.block_on(async {
+        let token = app_token(&router, &admin).await;
+        let request = |path: &str| {
+            Request::get(path)
+                .header("authorization", format!("AppToken {token}"))
+                .header("x-tally-environment", "master")
+                .header("x-tally-action", "read")
+                .header("x-tally-model", "Post")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (status, _) = send(&router, request("/v1/verify")).await;
+        assert_eq!(status, StatusCode::OK, "the check must allow");
+        let (status, _) = send(&router, request("/livez")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
+        // ns a request of one batch of `path`: the requests are built
+        // outside the timed loop, as a server gets them parsed.
+        let time = async |path: &str, expected: StatusCode| {
+            let requests: Vec<_> = (0..batch)
+                .map(|_| {
+                    let mut r = request(path);
+                    r.extensions_mut()
+                        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+                    r
+                })
+                .collect();
+            let start = Instant::now();
+            for r in requests {
+                let response = router.clone().oneshot(r).await.unwrap();
+                assert_eq!(response.status(), expected);
+            }
+            start.elapsed().as_nanos() as f64 / batch as f64
+        };
+        // warm up both
+        time("/livez", StatusCode::NO_CONTENT).await;
+        time("/v1/verify", StatusCode::OK).await;
+        let (mut bare, mut check, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let (b, v) = if round % 2 == 0 {
+                let b = time("/livez", StatusCode::NO_CONTENT).await;
+                (b, time("/v1/verify", StatusCode::OK).await)
+            } else {
+                let v = time("/v1/verify", StatusCode::OK).await;
+                (time("/livez", StatusCode::NO_CONTENT).await, v)
+            };
+            println!(
+                "round {round:2}: /livez {b:7.0} ns  /v1/verify {v:7.0} ns  difference {:6.0} ns",
+                v - b
+            );
+            bare.push(b);
+            check.push(v);
+            ratios.push(v / b);
+        }
+        println!(
+            "median over {rounds} rounds of {batch}: /livez {:.0} ns a request, \
+             /v1/verify {:.0} ns, verify / livez time {:.2}",
+            median(bare),
+            median(check),
+            median(ratios)
+        );
+    });
+}

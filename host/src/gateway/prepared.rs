@@ -16,13 +16,21 @@ use std::sync::{Arc, RwLock};
 use verifier_core::TokenId;
 
 use crate::runtime::Prepared;
-use crate::storage::{EnvironmentRow, HotMap, MAX_ENTRIES, TokenRow};
+use crate::storage::{EnvironmentRow, HotMap, MAX_ENTRIES, TokenRow, hot_map};
 
 /// Prepared records and environments, by id.
-#[derive(Default)]
 pub(crate) struct PreparedRows {
     tokens: Entries<TokenId, TokenRow>,
     environments: Entries<String, EnvironmentRow>,
+}
+
+impl Default for PreparedRows {
+    fn default() -> Self {
+        PreparedRows {
+            tokens: RwLock::new(hot_map()),
+            environments: RwLock::new(hot_map()),
+        }
+    }
 }
 
 type Entries<K, R> = RwLock<HotMap<K, (Arc<R>, Arc<Prepared>)>>;

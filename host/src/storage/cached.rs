@@ -20,7 +20,7 @@ use verifier_core::{Grant, Installation, SecretHash, TokenId};
 
 use super::{
     AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, HotMap, Project, Redeem,
-    SetupCodeRow, Store, StoreError, TokenRow,
+    SetupCodeRow, Store, StoreError, TokenRow, hot_map,
 };
 
 /// Most cached tokens (and, separately, environments).
@@ -39,8 +39,8 @@ impl<S: Store> CachedStore<S> {
     pub fn new(inner: S) -> Self {
         CachedStore {
             inner,
-            tokens: RwLock::new(HotMap::default()),
-            environments: RwLock::new(HotMap::default()),
+            tokens: RwLock::new(hot_map()),
+            environments: RwLock::new(hot_map()),
             generation: AtomicU64::new(0),
         }
     }

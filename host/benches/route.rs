@@ -39,14 +39,17 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// One request through the router, as the server hands it over (with the
-/// peer's address).
-async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
-    let mut request = request;
+/// `request` as the server hands it to the router: with the peer's address.
+fn from_peer(mut request: Request<Body>) -> Request<Body> {
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let response = router.clone().oneshot(request).await.unwrap();
+    request
+}
+
+/// One request through the router; its status and JSON body.
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.clone().oneshot(from_peer(request)).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (
@@ -158,14 +161,7 @@ fn main() {
             const CHUNK: usize = 32;
             let mut timed = std::time::Duration::ZERO;
             for _ in 0..batch.div_ceil(CHUNK) {
-                let requests: Vec<_> = (0..CHUNK)
-                    .map(|_| {
-                        let mut r = request(path);
-                        r.extensions_mut()
-                            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-                        r
-                    })
-                    .collect();
+                let requests: Vec<_> = (0..CHUNK).map(|_| from_peer(request(path))).collect();
                 let start = Instant::now();
                 for r in requests {
                     let response = router.clone().oneshot(r).await.unwrap();

@@ -1,4 +1,5 @@
-//! Randomness for secrets and ids, from the operating system (`getrandom`).
+//! Randomness for secrets, ids and hash seeds, from the operating system
+//! (`getrandom`).
 
 /// A failure of the operating system's random source.
 #[derive(Debug, thiserror::Error)]
@@ -17,4 +18,9 @@ pub fn id(prefix: &str) -> Result<String, RandomError> {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(|e| RandomError(e.to_string()))?;
     Ok(format!("{prefix}{}", hex::encode(bytes)))
+}
+
+/// 64 random bits: a seed (the hot-path maps' hashers, `storage::hot_map`).
+pub fn seed() -> Result<u64, RandomError> {
+    getrandom::u64().map_err(|e| RandomError(e.to_string()))
 }

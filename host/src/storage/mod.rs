@@ -39,12 +39,8 @@ pub(crate) type HotMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::S
 /// operating system have none to give).
 pub(crate) fn hot_map<K, V>() -> HotMap<K, V> {
     use foldhash::{SharedSeed, fast::SeedableRandomState};
-    let hasher = match crate::random::secret_bytes() {
-        Ok(bytes) => {
-            let mut seed = [0u8; 8];
-            seed.copy_from_slice(&bytes[..8]);
-            SeedableRandomState::with_seed(u64::from_le_bytes(seed), SharedSeed::global_random())
-        }
+    let hasher = match crate::random::seed() {
+        Ok(seed) => SeedableRandomState::with_seed(seed, SharedSeed::global_random()),
         Err(_) => SeedableRandomState::random(),
     };
     HotMap::with_hasher(hasher)

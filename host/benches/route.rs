@@ -8,11 +8,15 @@
 //! `TALLY_BENCH_BATCH` requests a batch, default 20,000). A real data dir
 //! (SQLite in a temp dir), an app installed and its setup code exchanged
 //! through the API as in verify-load.sh; then rounds of a batch of
-//! `GET /livez` and a batch of `GET /v1/verify`, both with the very same
-//! headers, in alternating order, on one thread (a current-thread runtime).
-//! Reported: each route's median time a request, and the median over the
-//! rounds of each round's ratio of the two (this machine's speed drifts by
-//! tens of percent from minute to minute; within a round it mostly holds).
+//! `GET /livez`, a batch of `GET /v1/verify` and a batch of `GET /v1/verify`
+//! through a second router on the same authority with the decision memo
+//! off (`Options::decision_memo`: every check calls the plugin), all with
+//! the very same headers, in alternating order, on one thread (a
+//! current-thread runtime). The batches repeat one request, so with the memo
+//! on nearly every check is a repeat within its second. Reported: each
+//! route's median time a request, and the median over the rounds of each
+//! round's ratio to `/livez` (this machine's speed drifts by tens of percent
+//! from minute to minute; within a round it mostly holds).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -135,6 +139,9 @@ fn main() {
     .unwrap();
     let admin = admin.unwrap().header();
     let verifier = Arc::new(Verifier::new(None, Limits::default()).unwrap());
+    let mut no_memo = Options::new(Arc::clone(&verifier));
+    no_memo.decision_memo = false;
+    let (plain, _) = router(Arc::clone(&authority), no_memo);
     let (router, _) = router(authority, Options::new(verifier));
     runtime.block_on(async {
         let token = app_token(&router, &admin).await;
@@ -149,6 +156,8 @@ fn main() {
         };
         let (status, _) = send(&router, request("/v1/verify")).await;
         assert_eq!(status, StatusCode::OK, "the check must allow");
+        let (status, _) = send(&plain, request("/v1/verify")).await;
+        assert_eq!(status, StatusCode::OK, "the check must allow");
         let (status, _) = send(&router, request("/livez")).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
 
@@ -157,7 +166,7 @@ fn main() {
         // parsed, their bytes just written and still in the caches, which
         // a whole batch built ahead would not be (the first look at each
         // header name then missed the caches, ~200 ns a request).
-        let time = async |path: &str, expected: StatusCode| {
+        let time = async |router: &Router, path: &str, expected: StatusCode| {
             const CHUNK: usize = 32;
             let mut timed = std::time::Duration::ZERO;
             for _ in 0..batch.div_ceil(CHUNK) {
@@ -171,32 +180,38 @@ fn main() {
             }
             timed.as_nanos() as f64 / (batch.div_ceil(CHUNK) * CHUNK) as f64
         };
-        // warm up both
-        time("/livez", StatusCode::NO_CONTENT).await;
-        time("/v1/verify", StatusCode::OK).await;
-        let (mut bare, mut check, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let livez = async || time(&router, "/livez", StatusCode::NO_CONTENT).await;
+        let memo = async || time(&router, "/v1/verify", StatusCode::OK).await;
+        let every = async || time(&plain, "/v1/verify", StatusCode::OK).await;
+        // warm up all three
+        livez().await;
+        memo().await;
+        every().await;
+        let mut rows: [Vec<f64>; 5] = Default::default();
         for round in 0..rounds {
-            let (b, v) = if round % 2 == 0 {
-                let b = time("/livez", StatusCode::NO_CONTENT).await;
-                (b, time("/v1/verify", StatusCode::OK).await)
+            let (b, m, e) = if round % 2 == 0 {
+                let b = livez().await;
+                let m = memo().await;
+                (b, m, every().await)
             } else {
-                let v = time("/v1/verify", StatusCode::OK).await;
-                (time("/livez", StatusCode::NO_CONTENT).await, v)
+                let e = every().await;
+                let m = memo().await;
+                (livez().await, m, e)
             };
             println!(
-                "round {round:2}: /livez {b:7.0} ns  /v1/verify {v:7.0} ns  difference {:6.0} ns",
-                v - b
+                "round {round:2}: /livez {b:6.0} ns  /v1/verify {m:6.0} ns (+{:5.0})  \
+                 without the memo {e:6.0} ns (+{:5.0})",
+                m - b,
+                e - b
             );
-            bare.push(b);
-            check.push(v);
-            ratios.push(v / b);
+            for (row, x) in rows.iter_mut().zip([b, m, e, m / b, e / b]) {
+                row.push(x);
+            }
         }
+        let [b, m, e, rm, re] = rows.map(median);
         println!(
-            "median over {rounds} rounds of {batch}: /livez {:.0} ns a request, \
-             /v1/verify {:.0} ns, verify / livez time {:.2}",
-            median(bare),
-            median(check),
-            median(ratios)
+            "median over {rounds} rounds of {batch}: /livez {b:.0} ns a request, \
+             /v1/verify {m:.0} ns ({rm:.2}x), without the memo {e:.0} ns ({re:.2}x)"
         );
     });
 }

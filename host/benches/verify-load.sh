@@ -3,6 +3,10 @@
 #
 #   host/benches/verify-load.sh [soak-seconds]     (default 60)
 #
+# TALLY_SERVE_ARGS adds flags to `tally serve` (say `--no-decision-memo`, to
+# measure every check through the plugin: wrk repeats one request, so with
+# the memo on, a worker calls the plugin once a second).
+#
 # 1. builds tally (release) and starts it on a temp data dir, with the
 #    default throttle on (good clients must not pay for it);
 # 2. installs an app and exchanges its code for an app token (real flow);
@@ -21,7 +25,8 @@ cargo build --release --locked -q -p host
 dir=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 base=http://127.0.0.1:$port
-target/release/tally serve --data "$dir/data" --listen "127.0.0.1:$port" >"$dir/out" 2>"$dir/err" &
+# shellcheck disable=SC2086 # TALLY_SERVE_ARGS is a list of flags
+target/release/tally serve --data "$dir/data" --listen "127.0.0.1:$port" ${TALLY_SERVE_ARGS:-} >"$dir/out" 2>"$dir/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done

@@ -71,6 +71,12 @@ enum Command {
         /// The throttle's window, seconds.
         #[arg(long, default_value_t = 60)]
         throttle_window: i64,
+        /// Call the plugin for every check, even one repeated within the same
+        /// second (by default such a repeat is answered with the allowed
+        /// decision the plugin gave it; needed only for a plugin that keeps
+        /// state between calls, which ABI.md forbids).
+        #[arg(long)]
+        no_decision_memo: bool,
     },
     /// Write the embedded verifier module (the same bytes edges should run).
     ExportModule {
@@ -115,6 +121,7 @@ fn main() -> anyhow::Result<()> {
             upstream,
             throttle_failures,
             throttle_window,
+            no_decision_memo,
         } => {
             // Without --public-url, the bound address fills it in (see serve).
             let mut config = AuthorityConfig::new(public_url.unwrap_or_default());
@@ -138,6 +145,7 @@ fn main() -> anyhow::Result<()> {
             options.upstream = upstream;
             options.throttle_failures = throttle_failures;
             options.throttle_window = throttle_window;
+            options.decision_memo = !no_decision_memo;
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let store = match (database, replica_of) {
                 (_, Some(url)) => Store::Replica {

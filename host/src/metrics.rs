@@ -15,6 +15,7 @@ pub struct Metrics {
     exchanges_failed: AtomicU64,
     decisions: [AtomicU64; Reason::ALL.len()],
     plugin_failures: Mutex<BTreeMap<&'static str, u64>>,
+    memo_hits: AtomicU64,
 }
 
 impl Metrics {
@@ -41,6 +42,12 @@ impl Metrics {
         if let Some(i) = Reason::ALL.iter().position(|r| *r == reason) {
             self.decisions[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts a check answered from the decision memo (also counted, by
+    /// reason, as a decision).
+    pub fn memo_hit(&self) {
+        self.memo_hits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a plugin failure (each one a denial).
@@ -87,6 +94,13 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
+        out.push_str("# HELP tally_verify_memo_hits_total Verify decisions repeated from the memo of allowed decisions, without a plugin call.\n");
+        out.push_str("# TYPE tally_verify_memo_hits_total counter\n");
+        let _ = writeln!(
+            out,
+            "tally_verify_memo_hits_total {}",
+            self.memo_hits.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP tally_plugin_failures_total Verifier plugin failures (each one a denial) by kind.\n");
         out.push_str("# TYPE tally_plugin_failures_total counter\n");
         for (kind, n) in self

@@ -176,6 +176,91 @@ async fn verify_allows_denies_and_says_why() {
     let _ = installation;
 }
 
+async fn memo_hits(s: &TestServer) -> u64 {
+    let (_, metrics) = s.call(Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.as_str().unwrap();
+    let line = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tally_verify_memo_hits_total "))
+        .unwrap_or_else(|| panic!("no memo counter in {metrics}"));
+    line.parse().unwrap()
+}
+
+/// Two workers: each answers its first check of a second through the
+/// plugin, and a repeat from its memo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_check_is_answered_from_the_memo_while_its_rows_and_second_last() {
+    let s = start().await;
+    let (installation, token) = installed(&s).await;
+    let (st, first, _) = check(&s, Some(&token), READ_POST).await;
+    assert_eq!(st, StatusCode::OK);
+    for _ in 1..32 {
+        // The remembered answer carries the same decision headers.
+        let (st, h, _) = check(&s, Some(&token), READ_POST).await;
+        assert_eq!(st, StatusCode::OK);
+        for name in [
+            "x-tally-principal",
+            "x-tally-filter",
+            "x-tally-masked",
+            "x-tally-reason",
+        ] {
+            assert_eq!(h.get(name), first.get(name), "{name}");
+        }
+    }
+    // At most one miss per worker, and the first check may have gone to
+    // the blocking pool (its rows not yet in memory).
+    let hits = memo_hits(&s).await;
+    assert!((29..=31).contains(&hits), "{hits} memo hits of 32");
+
+    // Another request (model) or another second is not a repeat.
+    let (st, _, _) = check(
+        &s,
+        Some(&token),
+        &[
+            ("X-Tally-Environment", "master"),
+            ("X-Tally-Action", "read"),
+            ("X-Tally-Model", "Author"),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    s.clock.advance(1);
+    assert_eq!(check(&s, Some(&token), READ_POST).await.0, StatusCode::OK);
+    assert_eq!(memo_hits(&s).await, hits);
+
+    // Every worker remembers the decision now; disabling the installation
+    // revokes the token, and no worker answers from its memo again.
+    for _ in 0..8 {
+        assert_eq!(check(&s, Some(&token), READ_POST).await.0, StatusCode::OK);
+    }
+    let hits = memo_hits(&s).await;
+    s.admin(
+        Method::PATCH,
+        &format!("/v1/installations/{installation}"),
+        Some(json!({"status": "DISABLED"})),
+    )
+    .await;
+    // (Four: the tests' throttle answers 429 from the fifth failure on.)
+    for _ in 0..4 {
+        let (st, _, e) = check(&s, Some(&token), READ_POST).await;
+        assert_eq!(
+            (st, e["reason"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("revoked"))
+        );
+    }
+    assert_eq!(memo_hits(&s).await, hits);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_memo_every_check_calls_the_plugin() {
+    let s = start_with_options(|o| o.decision_memo = false).await;
+    let (_, token) = installed(&s).await;
+    for _ in 0..8 {
+        assert_eq!(check(&s, Some(&token), READ_POST).await.0, StatusCode::OK);
+    }
+    assert_eq!(memo_hits(&s).await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn revocation_rotation_and_disabling_apply_on_the_next_request() {
     let s = start().await;

@@ -23,6 +23,7 @@
 //! required; the gateway maps GET/HEAD → read, POST → create, PUT/PATCH →
 //! update, DELETE → delete, and never forwards the caller's `Authorization`.
 
+mod memo;
 mod prepared;
 pub mod throttle;
 
@@ -133,43 +134,59 @@ impl Descriptor<'_> {
 }
 
 /// Decides one request: the environment's policy, then on one plugin
-/// instance `parse` → the record → `verify` with both prepared.
+/// instance `parse` → the record → `verify` with both prepared. Also
+/// returns the rows it decided with (for the memo).
 fn decide(
     state: &AppState,
     plugin: &Plugin,
     header: &[u8],
     request: ReqRef<'_>,
     lookup: Lookup,
-) -> Result<Outcome, Undecided> {
+) -> Result<(Outcome, memo::Rows), Undecided> {
     let store = state.authority.store();
-    let environment = match request.environment_id {
-        Some(id) => row(
+    let environment_row = match request.environment_id {
+        Some(id) => Some(row(
             lookup,
             || store.peek_environment(id),
             || store.environment(id),
-        )?
-        .map(|row| state.prepared.environment(&row)),
+        )?),
         None => None,
     };
+    let environment = environment_row
+        .as_ref()
+        .and_then(Option::as_ref)
+        .map(|row| state.prepared.environment(row));
     let mut call = plugin.call(header).map_err(CheckError::Plugin)?;
-    let record = match call.parse().map_err(CheckError::Plugin)? {
-        Ok(id) => row(lookup, || store.peek_token(&id), || store.token(&id))?
-            .map(|row| state.prepared.record(&row)),
+    let token = match call.parse().map_err(CheckError::Plugin)? {
+        Ok(id) => {
+            let found = row(lookup, || store.peek_token(&id), || store.token(&id))?;
+            Some((id, found))
+        }
         Err(_) => None, // verify gives the same reason
     };
-    Ok(call
+    let record = token
+        .as_ref()
+        .and_then(|(_, row)| row.as_ref())
+        .map(|row| state.prepared.record(row));
+    let outcome = call
         .decide(
             record.as_deref(),
             environment.as_deref(),
             request,
             Outcome::of,
         )
-        .map_err(CheckError::Plugin)?)
+        .map_err(CheckError::Plugin)?;
+    let rows = memo::Rows {
+        token,
+        environment: environment_row,
+    };
+    Ok((outcome, rows))
 }
 
 /// What a check decided, in the form its answer needs: made while the
 /// decision is read in place in the plugin's memory, with no owned
 /// [`verifier_core::Decision`] in between.
+#[derive(Clone)]
 struct Outcome {
     reason: Reason,
     /// The headers that carry the decision; `None` when it denies.
@@ -189,7 +206,8 @@ impl Outcome {
 /// there is one), `X-Tally-Filter` (JSON list of alternatives, when the
 /// request is limited), `X-Tally-Masked` (comma-separated, empty for none)
 /// and `X-Tally-Reason`. A value that cannot be a header value (a plugin's
-/// control characters) is left out.
+/// control characters) is left out. A clone shares the values' bytes.
+#[derive(Clone)]
 pub(crate) struct DecisionHeaders {
     principal: Option<HeaderValue>,
     filter: Option<HeaderValue>,
@@ -233,9 +251,10 @@ impl DecisionHeaders {
     }
 }
 
-/// Decides one request where it is cheapest: on this async worker when the
-/// rows are in memory and the plugin has not run into its deadline lately (a
-/// call is then a few microseconds), else on the blocking pool.
+/// Decides one request where it is cheapest: from this thread's memo when
+/// it is a repeat within the second (`memo.rs`); else on this async worker
+/// when the rows are in memory and the plugin has not run into its deadline
+/// lately (a call is then a few microseconds); else on the blocking pool.
 async fn decide_anywhere(
     state: &Arc<AppState>,
     header: &HeaderValue,
@@ -243,6 +262,19 @@ async fn decide_anywhere(
 ) -> Result<Result<Outcome, CheckError>, Response> {
     // One plugin for the whole check, even if a reload swaps it meanwhile.
     let plugin = state.verifier.plugin();
+    let key = if state.decision_memo {
+        memo::Key::new(plugin.id(), header.as_bytes(), request.wire())
+    } else {
+        None
+    };
+    if let Some(key) = &key {
+        let store = state.authority.store().as_ref();
+        let current = |rows: &memo::Rows| rows.current(store, request.environment_id);
+        if let Some(outcome) = memo::recall(key, current) {
+            state.metrics.memo_hit();
+            return Ok(Ok(outcome));
+        }
+    }
     if !plugin.timed_out_recently() {
         match decide(
             state,
@@ -251,7 +283,12 @@ async fn decide_anywhere(
             request.wire(),
             Lookup::Memory,
         ) {
-            Ok(decision) => return Ok(Ok(decision)),
+            Ok((decision, rows)) => {
+                if let Some(key) = key {
+                    memo::remember(key, rows, &decision);
+                }
+                return Ok(Ok(decision));
+            }
             Err(Undecided::Failed(e)) => return Ok(Err(e)),
             Err(Undecided::NeedsStore) => {}
         }
@@ -268,6 +305,7 @@ async fn decide_anywhere(
             (&request).into(),
             Lookup::Store,
         )
+        .map(|(decision, _)| decision)
         .map_err(|e| match e {
             Undecided::Failed(e) => e,
             // `row` answers NeedsStore only under Lookup::Memory.

@@ -56,6 +56,9 @@ pub struct AppState {
     pub sessions: crate::studio::Sessions,
     /// Records and environments in the verifier's prepared form.
     pub(crate) prepared: crate::gateway::PreparedRows,
+    /// Whether checks repeated within a second are answered from the
+    /// worker's memo of allowed decisions (`gateway/memo.rs`).
+    pub(crate) decision_memo: bool,
 }
 
 /// How the verify path and the gateway are set up.
@@ -70,10 +73,16 @@ pub struct Options {
     pub throttle_window: i64,
     /// The gateway's upstream base URL.
     pub upstream: Option<String>,
+    /// Answer a check repeated within the same second (same `Authorization`,
+    /// request, rows and plugin) with the allowed decision the plugin gave
+    /// it, without calling the plugin again. Sound for any plugin that keeps
+    /// no state between calls, as ABI.md requires.
+    pub decision_memo: bool,
 }
 
 impl Options {
-    /// The embedded plugin, throttling at 50 failures a minute, no upstream.
+    /// The embedded plugin, throttling at 50 failures a minute, no upstream,
+    /// the decision memo on.
     pub fn new(verifier: Arc<Verifier>) -> Self {
         Options {
             verifier,
@@ -81,6 +90,7 @@ impl Options {
             throttle_failures: 50,
             throttle_window: 60,
             upstream: None,
+            decision_memo: true,
         }
     }
 }
@@ -123,6 +133,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         upstream: options.upstream.as_deref().map(Upstream::new),
         sessions: crate::studio::Sessions::default(),
         prepared: Default::default(),
+        decision_memo: options.decision_memo,
     });
     let router = Router::new()
         .route("/healthz", get(healthz))

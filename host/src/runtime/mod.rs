@@ -225,6 +225,12 @@ pub struct Plugin {
 }
 
 impl Plugin {
+    /// This plugin's id, unique in the process: a reloaded plugin has a new
+    /// one (what remembers a plugin's answers keys them by it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Whether a call of this plugin ran past its deadline within the last
     /// [`Limits::timeout_window`]. Callers that run calls on an async worker
     /// (fine for a call of microseconds) move calls to a blocking pool

@@ -16,7 +16,10 @@
 //! on nearly every check is a repeat within its second. Reported: each
 //! route's median time a request, and the median over the rounds of each
 //! round's ratio to `/livez` (this machine's speed drifts by tens of percent
-//! from minute to minute; within a round it mostly holds).
+//! from minute to minute; within a round it mostly holds). Two more
+//! batches give each request an `X-Tally-Locale` of its own, through both
+//! routers: with the memo on, every one of them misses it, so the pair
+//! shows what a miss adds.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -145,20 +148,35 @@ fn main() {
     let (router, _) = router(authority, Options::new(verifier));
     runtime.block_on(async {
         let token = app_token(&router, &admin).await;
-        let request = |path: &str| {
-            Request::get(path)
+        // With `locale`, an `X-Tally-Locale` too (the grant allows any, so
+        // the decision is the same, but the request is another one).
+        let request = |path: &str, locale: Option<String>| {
+            let mut r = Request::get(path)
                 .header("authorization", format!("AppToken {token}"))
                 .header("x-tally-environment", "master")
                 .header("x-tally-action", "read")
-                .header("x-tally-model", "Post")
-                .body(Body::empty())
-                .unwrap()
+                .header("x-tally-model", "Post");
+            if let Some(locale) = locale {
+                r = r.header("x-tally-locale", locale);
+            }
+            r.body(Body::empty()).unwrap()
         };
-        let (status, _) = send(&router, request("/v1/verify")).await;
-        assert_eq!(status, StatusCode::OK, "the check must allow");
-        let (status, _) = send(&plain, request("/v1/verify")).await;
-        assert_eq!(status, StatusCode::OK, "the check must allow");
-        let (status, _) = send(&router, request("/livez")).await;
+        for r in [&router, &plain] {
+            let (status, _) = send(r, request("/v1/verify", None)).await;
+            assert_eq!(status, StatusCode::OK, "the check must allow");
+            let (status, _) = send(r, request("/v1/verify", Some("de".into()))).await;
+            assert_eq!(status, StatusCode::OK, "the check must allow");
+        }
+        // A new locale for every request: with the memo on, every check
+        // misses it (what a miss adds, against the same without the memo).
+        let fresh = std::cell::Cell::new(0u64);
+        let new_locale = |distinct: bool| {
+            distinct.then(|| {
+                fresh.set(fresh.get() + 1);
+                format!("l{}", fresh.get())
+            })
+        };
+        let (status, _) = send(&router, request("/livez", None)).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
 
         // ns a request of one batch of `path`. The requests are built
@@ -166,11 +184,13 @@ fn main() {
         // parsed, their bytes just written and still in the caches, which
         // a whole batch built ahead would not be (the first look at each
         // header name then missed the caches, ~200 ns a request).
-        let time = async |router: &Router, path: &str, expected: StatusCode| {
+        let time = async |router: &Router, path: &str, expected: StatusCode, distinct: bool| {
             const CHUNK: usize = 32;
             let mut timed = std::time::Duration::ZERO;
             for _ in 0..batch.div_ceil(CHUNK) {
-                let requests: Vec<_> = (0..CHUNK).map(|_| from_peer(request(path))).collect();
+                let requests: Vec<_> = (0..CHUNK)
+                    .map(|_| from_peer(request(path, new_locale(distinct))))
+                    .collect();
                 let start = Instant::now();
                 for r in requests {
                     let response = router.clone().oneshot(r).await.unwrap();
@@ -180,38 +200,49 @@ fn main() {
             }
             timed.as_nanos() as f64 / (batch.div_ceil(CHUNK) * CHUNK) as f64
         };
-        let livez = async || time(&router, "/livez", StatusCode::NO_CONTENT).await;
-        let memo = async || time(&router, "/v1/verify", StatusCode::OK).await;
-        let every = async || time(&plain, "/v1/verify", StatusCode::OK).await;
-        // warm up all three
+        let ok = StatusCode::OK;
+        let livez = async || time(&router, "/livez", StatusCode::NO_CONTENT, false).await;
+        let memo = async || time(&router, "/v1/verify", ok, false).await;
+        let every = async || time(&plain, "/v1/verify", ok, false).await;
+        let misses = async || time(&router, "/v1/verify", ok, true).await;
+        let every_new = async || time(&plain, "/v1/verify", ok, true).await;
+        // warm up all
         livez().await;
         memo().await;
         every().await;
-        let mut rows: [Vec<f64>; 5] = Default::default();
+        misses().await;
+        every_new().await;
+        let mut rows: [Vec<f64>; 7] = Default::default();
         for round in 0..rounds {
-            let (b, m, e) = if round % 2 == 0 {
+            let (b, m, e, x, n) = if round % 2 == 0 {
                 let b = livez().await;
                 let m = memo().await;
-                (b, m, every().await)
+                let e = every().await;
+                let x = misses().await;
+                (b, m, e, x, every_new().await)
             } else {
+                let n = every_new().await;
+                let x = misses().await;
                 let e = every().await;
                 let m = memo().await;
-                (livez().await, m, e)
+                (livez().await, m, e, x, n)
             };
             println!(
-                "round {round:2}: /livez {b:6.0} ns  /v1/verify {m:6.0} ns (+{:5.0})  \
-                 without the memo {e:6.0} ns (+{:5.0})",
+                "round {round:2}: /livez {b:5.0} ns  /v1/verify {m:5.0} ns (+{:4.0})  \
+                 without the memo {e:5.0} ns (+{:4.0})  new locales: missing the memo \
+                 {x:5.0} ns, without it {n:5.0} ns",
                 m - b,
                 e - b
             );
-            for (row, x) in rows.iter_mut().zip([b, m, e, m / b, e / b]) {
-                row.push(x);
+            for (row, v) in rows.iter_mut().zip([b, m, e, m / b, e / b, x, n]) {
+                row.push(v);
             }
         }
-        let [b, m, e, rm, re] = rows.map(median);
+        let [b, m, e, rm, re, x, n] = rows.map(median);
         println!(
             "median over {rounds} rounds of {batch}: /livez {b:.0} ns a request, \
-             /v1/verify {m:.0} ns ({rm:.2}x), without the memo {e:.0} ns ({re:.2}x)"
+             /v1/verify {m:.0} ns ({rm:.2}x), without the memo {e:.0} ns ({re:.2}x); \
+             a new locale each request: {x:.0} ns missing the memo, {n:.0} ns without it"
         );
     });
 }

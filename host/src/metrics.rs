@@ -63,8 +63,11 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP tally_http_responses_total HTTP responses by status class.\n");
-        out.push_str("# TYPE tally_http_responses_total counter\n");
+        family(
+            &mut out,
+            "tally_http_responses_total",
+            "HTTP responses by status class.",
+        );
         for (i, counter) in self.responses.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -73,8 +76,11 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
-        out.push_str("# HELP tally_exchanges_total Setup-code exchanges by outcome.\n");
-        out.push_str("# TYPE tally_exchanges_total counter\n");
+        family(
+            &mut out,
+            "tally_exchanges_total",
+            "Setup-code exchanges by outcome.",
+        );
         let _ = writeln!(
             out,
             "tally_exchanges_total{{outcome=\"ok\"}} {}",
@@ -85,8 +91,11 @@ impl Metrics {
             "tally_exchanges_total{{outcome=\"failed\"}} {}",
             self.exchanges_failed.load(Ordering::Relaxed)
         );
-        out.push_str("# HELP tally_verify_decisions_total Verify decisions by reason.\n");
-        out.push_str("# TYPE tally_verify_decisions_total counter\n");
+        family(
+            &mut out,
+            "tally_verify_decisions_total",
+            "Verify decisions by reason.",
+        );
         for (reason, counter) in Reason::ALL.iter().zip(&self.decisions) {
             let _ = writeln!(
                 out,
@@ -94,15 +103,21 @@ impl Metrics {
                 counter.load(Ordering::Relaxed)
             );
         }
-        out.push_str("# HELP tally_verify_memo_hits_total Verify decisions repeated from the memo of allowed decisions, without a plugin call.\n");
-        out.push_str("# TYPE tally_verify_memo_hits_total counter\n");
+        family(
+            &mut out,
+            "tally_verify_memo_hits_total",
+            "Verify decisions repeated from the memo of allowed decisions, without a plugin call.",
+        );
         let _ = writeln!(
             out,
             "tally_verify_memo_hits_total {}",
             self.memo_hits.load(Ordering::Relaxed)
         );
-        out.push_str("# HELP tally_plugin_failures_total Verifier plugin failures (each one a denial) by kind.\n");
-        out.push_str("# TYPE tally_plugin_failures_total counter\n");
+        family(
+            &mut out,
+            "tally_plugin_failures_total",
+            "Verifier plugin failures (each one a denial) by kind.",
+        );
         for (kind, n) in self
             .plugin_failures
             .lock()
@@ -113,4 +128,10 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of a counter family.
+fn family(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
 }

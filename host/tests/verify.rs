@@ -51,6 +51,13 @@ const READ_POST: &[(&str, &str)] = &[
     ("X-Tally-Model", "Post"),
 ];
 
+/// A model the test app is not granted.
+const READ_AUTHOR: &[(&str, &str)] = &[
+    ("X-Tally-Environment", "master"),
+    ("X-Tally-Action", "read"),
+    ("X-Tally-Model", "Author"),
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_allows_denies_and_says_why() {
     let s = start().await;
@@ -76,16 +83,7 @@ async fn verify_allows_denies_and_says_why() {
         (st, e["reason"].as_str()),
         (StatusCode::FORBIDDEN, Some("not_granted"))
     );
-    let (st, _, e) = check(
-        &s,
-        Some(&token),
-        &[
-            ("X-Tally-Environment", "master"),
-            ("X-Tally-Action", "read"),
-            ("X-Tally-Model", "Author"),
-        ],
-    )
-    .await;
+    let (st, _, e) = check(&s, Some(&token), READ_AUTHOR).await;
     assert_eq!(
         (st, e["reason"].as_str()),
         (StatusCode::FORBIDDEN, Some("not_granted"))
@@ -213,16 +211,7 @@ async fn a_repeated_check_is_answered_from_the_memo_while_its_rows_and_second_la
     assert!((29..=31).contains(&hits), "{hits} memo hits of 32");
 
     // Another request (model) or another second is not a repeat.
-    let (st, _, _) = check(
-        &s,
-        Some(&token),
-        &[
-            ("X-Tally-Environment", "master"),
-            ("X-Tally-Action", "read"),
-            ("X-Tally-Model", "Author"),
-        ],
-    )
-    .await;
+    let (st, _, _) = check(&s, Some(&token), READ_AUTHOR).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     s.clock.advance(1);
     assert_eq!(check(&s, Some(&token), READ_POST).await.0, StatusCode::OK);

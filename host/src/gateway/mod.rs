@@ -10,7 +10,9 @@
 //! see `prepared.rs`). When the rows are in memory the check runs right on
 //! the async worker; otherwise (or while the plugin has run into its
 //! deadline within the last minute, `Limits::timeout_window`) on the
-//! blocking pool. Allowed: 200 (or the upstream's answer) with
+//! blocking pool. An allowed check repeated within the same second, with
+//! the same rows and plugin, is answered from the worker's memo without a
+//! plugin call (`memo.rs`). Allowed: 200 (or the upstream's answer) with
 //! `X-Tally-Principal`, `X-Tally-Filter` (JSON list of alternatives) and
 //! `X-Tally-Masked` (comma-separated). Denied: 401 when the caller's identity
 //! was not established, 403 when it was but is not granted, both with

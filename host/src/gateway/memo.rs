@@ -62,6 +62,8 @@ pub(crate) struct Key {
     header: [u8; 32],
     request: [u8; REQUEST_BYTES],
     len: usize,
+    /// The slot, computed once for the lookup and the insert of a miss.
+    slot: usize,
 }
 
 impl Key {
@@ -70,23 +72,21 @@ impl Key {
     pub(crate) fn new(plugin: u64, header: &[u8], request: ReqRef<'_>) -> Option<Self> {
         let mut bytes = [0; REQUEST_BYTES];
         let len = abi::encode_request_into(request, &mut bytes)?;
+        let header: [u8; 32] = Sha256::digest(header).into();
+        let mut start = [0; 8];
+        start.copy_from_slice(&header[..8]);
+        let mixed = u64::from_le_bytes(start) ^ FxBuildHasher.hash_one(bytes.get(..len)?);
         Some(Key {
             plugin,
-            header: Sha256::digest(header).into(),
+            header,
             request: bytes,
             len,
+            slot: (mixed % SLOTS as u64) as usize,
         })
     }
 
     fn request(&self) -> &[u8] {
         self.request.get(..self.len).unwrap_or_default()
-    }
-
-    fn slot(&self) -> usize {
-        let mut digest = [0; 8];
-        digest.copy_from_slice(&self.header[..8]);
-        let mixed = u64::from_le_bytes(digest) ^ FxBuildHasher.hash_one(self.request());
-        (mixed % SLOTS as u64) as usize
     }
 }
 
@@ -144,7 +144,7 @@ thread_local! {
 pub(crate) fn recall(key: &Key, current: impl FnOnce(&Rows) -> bool) -> Option<Outcome> {
     MEMO.try_with(|memo| {
         let memo = memo.try_borrow().ok()?;
-        let entry = memo.get(key.slot())?.as_ref()?;
+        let entry = memo.get(key.slot)?.as_ref()?;
         let same_key = entry.plugin == key.plugin
             && bool::from(entry.header.ct_eq(&key.header))
             && *entry.request == *key.request();
@@ -166,7 +166,7 @@ pub(crate) fn remember(key: Key, rows: Rows, outcome: &Outcome) {
         if memo.is_empty() {
             memo.resize_with(SLOTS, || None);
         }
-        if let Some(slot) = memo.get_mut(key.slot()) {
+        if let Some(slot) = memo.get_mut(key.slot) {
             *slot = Some(Entry {
                 plugin: key.plugin,
                 header: key.header,

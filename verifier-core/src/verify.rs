@@ -10,8 +10,10 @@
 //! 3. no record (or one for another tokenId) → `unknown_token`;
 //! 4. constant-time compare of the stored hash → `bad_secret`;
 //! 5. `revoked`, then `expired` (valid while `now < expiresAt`);
-//! 6. token bound to another environment than the request's →
-//!    `wrong_environment`;
+//! 6. token bound to an environment, and the request names another one or
+//!    none at all → `wrong_environment` (a bound token is good only where
+//!    its environment is named: a check that leaves the environment out
+//!    must not turn it into a token for every environment);
 //! 7. grants → `allowed` with principal, filter and masked fields, or
 //!    `not_granted`.
 //!
@@ -155,8 +157,10 @@ impl<'r> Authenticated<'r> {
         request: &RequestView<'_>,
         found: Found<'r>,
     ) -> Verdict<'r> {
-        if let (Some(bound), Some(asked)) = (&self.record.environment_id, request.environment_id)
-            && !same_name(bound, asked)
+        if let Some(bound) = &self.record.environment_id
+            && !request
+                .environment_id
+                .is_some_and(|asked| same_name(bound, asked))
         {
             return Verdict::deny(Reason::WrongEnvironment);
         }

@@ -8,14 +8,19 @@
 //!
 //! Layout, one job a folder:
 //! - `storage/`: the [`storage::Store`] trait and its SQLite implementation
-//!   (embedded, WAL, migrations). Secrets are stored as hashes only.
+//!   (embedded, WAL, migrations; one server a data dir, by
+//!   [`storage::DataDirLock`]). Secrets are stored as hashes only.
 //! - `runtime/`: the verifier module (or an operator's plugin) under
 //!   wasmtime: pooled instances, deadlines, memory limits, hot reload.
 //! - `authority/`: the operations, independent of HTTP, with their audit
 //!   entries and validation ([`authority::Authority`]).
-//! - `gateway/`: `/v1/verify` and the proxy, both deciding with the plugin,
-//!   and the throttle for failed verifications.
-//! - `http/`: the axum router; errors map to statuses in one place.
+//! - `gateway/`: `/v1/verify` and the proxy, both deciding with the plugin:
+//!   how a target is read (`target.rs`), what is forwarded (`forward.rs`),
+//!   the throttle for failed credential checks.
+//! - `http/`: the axum router; the server loop with its timeouts and
+//!   connection cap ([`http::ServerLimits`]); the client's address behind
+//!   trusted proxies ([`http::TrustedProxies`]); errors map to statuses and
+//!   JSON in one place.
 //! - `studio/`: the studio page at `/studio` and its sessions.
 //! - [`replica`]: following an authority's record feed (`--replica-of`).
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
@@ -45,7 +50,29 @@ use verifier_core::IssuedToken;
 
 use crate::authority::{Actor, Authority, AuthorityConfig, AuthorityError};
 use crate::clock::Clock;
-use crate::storage::{CachedStore, Durability, PgStore, SqliteStore, Store};
+use crate::storage::{CachedStore, Durability, PgStore, SqliteStore, Store, StoreError};
+
+/// Why the authority could not start; its text names what is wrong (a
+/// path and the cause, the database's own error), never just "internal".
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The store could not be opened or read.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The first admin token could not be minted.
+    #[error("cannot mint the admin token: {0}")]
+    Admin(String),
+}
+
+impl From<AuthorityError> for OpenError {
+    fn from(e: AuthorityError) -> Self {
+        match e {
+            AuthorityError::Internal(detail) => OpenError::Admin(detail),
+            e => OpenError::Admin(e.to_string()),
+        }
+    }
+}
 
 /// Opens the SQLite store in `data` and the authority over it. On the first
 /// start of an empty data dir it mints the admin token and returns it (the
@@ -55,7 +82,7 @@ pub fn open(
     sync: Durability,
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
-) -> Result<(Arc<Authority>, Option<IssuedToken>), AuthorityError> {
+) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
     let store: Arc<dyn Store> = Arc::new(CachedStore::new(SqliteStore::open(data, sync)?));
     start(store, clock, config)
 }
@@ -72,7 +99,7 @@ pub fn open_postgres(
     url: &str,
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
-) -> Result<(Arc<Authority>, Option<IssuedToken>), AuthorityError> {
+) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
     let cached = Arc::new(CachedStore::new(PgStore::open(url)?));
     follow_changes(&cached)?;
     start(cached, clock, config)
@@ -80,7 +107,7 @@ pub fn open_postgres(
 
 /// Keeps a node's cache in step with the other nodes: a thread that applies
 /// the change feed every [`CACHE_SYNC_INTERVAL`], until the store is dropped.
-fn follow_changes<S: Store>(cached: &Arc<CachedStore<S>>) -> Result<(), AuthorityError> {
+fn follow_changes<S: Store>(cached: &Arc<CachedStore<S>>) -> Result<(), OpenError> {
     let mut cursor = cached.last_change()?;
     let weak = Arc::downgrade(cached);
     std::thread::Builder::new()
@@ -95,7 +122,7 @@ fn follow_changes<S: Store>(cached: &Arc<CachedStore<S>>) -> Result<(), Authorit
                 }
             }
         })
-        .map_err(|e| AuthorityError::Internal(format!("cannot start the cache sync: {e}")))?;
+        .map_err(|e| StoreError::Database(format!("cannot start the cache sync: {e}")))?;
     Ok(())
 }
 
@@ -103,7 +130,7 @@ fn start(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
-) -> Result<(Arc<Authority>, Option<IssuedToken>), AuthorityError> {
+) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
     let first_start = store.is_empty()?;
     let authority = Arc::new(Authority::new(store, clock, config));
     let admin = if first_start {

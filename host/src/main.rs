@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use host::authority::{Actor, AuthorityConfig};
 use host::clock::SystemClock;
-use host::http::{AppState, Options};
+use host::http::{AppState, Options, ServerLimits, TrustedProxies};
 use host::runtime::{DEFAULT_MODULE, Limits, Verifier};
 use host::storage::Durability;
 
@@ -23,6 +23,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once, at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the authority's HTTP API.
     Serve {
@@ -77,6 +79,24 @@ enum Command {
         /// state between calls, which ABI.md forbids).
         #[arg(long)]
         no_decision_memo: bool,
+        /// A proxy in front of tally (address or CIDR, repeatable): its
+        /// `Forwarded` / `X-Forwarded-For` name the client, for the
+        /// throttle and the forwarded headers. None by default.
+        #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_net, env = "TALLY_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<ipnet::IpNet>,
+        /// Seconds a client has to send a request's headers (also the
+        /// longest wait for the next request on a kept-alive connection).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+        header_timeout: u64,
+        /// Seconds a request body may stall before 408.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        body_timeout: u64,
+        /// Seconds a connection may pass with no byte moving before it is closed.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        idle_timeout: u64,
+        /// Most connections open at once; past it new ones wait to be accepted.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections: u64,
     },
     /// Write the embedded verifier module (the same bytes edges should run).
     ExportModule {
@@ -122,6 +142,11 @@ fn main() -> anyhow::Result<()> {
             throttle_failures,
             throttle_window,
             no_decision_memo,
+            trusted_proxies,
+            header_timeout,
+            body_timeout,
+            idle_timeout,
+            max_connections,
         } => {
             // Without --public-url, the bound address fills it in (see serve).
             let mut config = AuthorityConfig::new(public_url.unwrap_or_default());
@@ -146,6 +171,13 @@ fn main() -> anyhow::Result<()> {
             options.throttle_failures = throttle_failures;
             options.throttle_window = throttle_window;
             options.decision_memo = !no_decision_memo;
+            options.trusted_proxies = TrustedProxies::new(trusted_proxies);
+            let limits = ServerLimits {
+                header_timeout: Duration::from_secs(header_timeout),
+                body_timeout: Duration::from_secs(body_timeout),
+                idle_timeout: Duration::from_secs(idle_timeout),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let store = match (database, replica_of) {
                 (_, Some(url)) => Store::Replica {
@@ -156,7 +188,15 @@ fn main() -> anyhow::Result<()> {
                 (Some(url), None) => Store::Postgres(url),
                 (None, None) => Store::Sqlite(data, sqlite_sync),
             };
-            runtime.block_on(serve(store, listen, config, options))
+            // One data dir, one server: held until the process ends.
+            let _lock = match &store {
+                Store::Sqlite(data, _) => Some(
+                    host::storage::DataDirLock::acquire(data)
+                        .with_context(|| format!("cannot use the data dir {}", data.display()))?,
+                ),
+                _ => None,
+            };
+            runtime.block_on(serve(store, listen, config, options, limits))
         }
         Command::ExportModule { path } => {
             std::fs::write(&path, DEFAULT_MODULE)
@@ -183,6 +223,14 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--trusted-proxy`: a network, or one address.
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address or CIDR network"))
 }
 
 /// Where the data lives.
@@ -220,6 +268,7 @@ async fn serve(
     listen: SocketAddr,
     mut config: AuthorityConfig,
     options: Options,
+    limits: ServerLimits,
 ) -> anyhow::Result<()> {
     // Bind first: with port 0 the public URL needs the port actually bound.
     let listener = host::http::bind(listen)
@@ -249,7 +298,7 @@ async fn serve(
     }
     let (router, state) = host::http::router(authority, options);
     reload_on_sighup(state);
-    let server = host::http::Server::spawn(listener, router, shutdown_signal())?;
+    let server = host::http::Server::spawn_with(listener, router, limits, shutdown_signal())?;
     tracing::info!(addr = %server.addr, %public_url, "tally is serving");
     println!("listening on http://{}", server.addr);
     println!("studio: {}/studio", public_url.trim_end_matches('/'));

@@ -394,7 +394,8 @@ async fn apps_and_installations() {
 async fn tokens_create_list_revoke_rotate() {
     let s = start().await;
     s.project().await;
-    let body = json!({"kind": "PAT", "name": "ci", "environmentId": "master",
+    // An admin token is bound to no environment (a bound one is refused, below).
+    let body = json!({"kind": "SYSTEM", "name": "ci",
                       "grants": [{"api": "management", "action": "admin"}], "expiresAt": T0 + 100});
     let (st, t) = s
         .admin(Method::POST, "/v1/tokens", Some(body.clone()))
@@ -427,6 +428,22 @@ async fn tokens_create_list_revoke_rotate() {
             json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [{"api": "content", "action": "no way"}]}),
             "action",
         ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [{"api": "management", "action": "admin"}]}),
+            "admin bound to an environment",
+        ),
+        (
+            json!({"kind": "SYSTEM", "name": "x", "grants": [{"api": "management", "action": "admin", "condition": {"id": "x"}}]}),
+            "admin with a condition",
+        ),
+        (
+            json!({"kind": "SYSTEM", "name": "x", "grants": [{"api": "management", "action": "admin", "environments": ["master"]}]}),
+            "admin with a scope",
+        ),
+        (
+            json!({"kind": "SYSTEM", "name": "x\u{1}", "grants": []}),
+            "control character in the name",
+        ),
     ] {
         let (st, _) = s.admin(Method::POST, "/v1/tokens", Some(bad)).await;
         assert!(
@@ -443,7 +460,7 @@ async fn tokens_create_list_revoke_rotate() {
     let listed = list.iter().find(|t| t["tokenId"] == id.as_str()).unwrap();
     assert_eq!(
         (listed["kind"].as_str(), listed["expiresAt"].as_i64()),
-        (Some("PAT"), Some(T0 + 100))
+        (Some("SYSTEM"), Some(T0 + 100))
     );
     let text = serde_json::to_string(&list).unwrap();
     assert!(!text.contains("secret") && !text.contains(&str_of(&t, "token")[17..]));
@@ -464,10 +481,13 @@ async fn tokens_create_list_revoke_rotate() {
         (st, e["reason"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("revoked"))
     );
-    let (st, _) = s
+    let (st, e) = s
         .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
         .await;
-    assert_eq!(st, StatusCode::CONFLICT);
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("token_revoked"))
+    );
 
     // Revoke the rotated one.
     let new_id = str_of(&r, "tokenId");

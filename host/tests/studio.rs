@@ -60,7 +60,12 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_is_not_the_token() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (pair, full) = cookie.expect("a Set-Cookie");
     assert!(pair.starts_with("tally_studio="), "{full}");
-    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+    for flag in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/studio;",
+        "Max-Age=28800",
+    ] {
         assert!(full.contains(flag), "{flag} missing in {full}");
     }
     assert!(!full.contains("Secure"), "http public URL: no Secure flag");
@@ -99,19 +104,35 @@ async fn the_cookie_authenticates_only_with_the_studio_header() {
     let s = start().await;
     let (_, cookie) = sign_in(&s, &s.admin).await;
     let (pair, _) = cookie.unwrap();
-    let (st, projects) = with_cookie(&s, Method::GET, "/v1/projects", &pair, true).await;
+    let (st, projects) = with_cookie(&s, Method::GET, "/studio/api/v1/projects", &pair, true).await;
     assert_eq!(st, StatusCode::OK, "{projects}");
     // A cross-site form could send the cookie (were it not Strict) but never the header.
-    let (st, e) = with_cookie(&s, Method::GET, "/v1/projects", &pair, false).await;
+    let (st, e) = with_cookie(&s, Method::GET, "/studio/api/v1/projects", &pair, false).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(e["reason"], "missing_credentials");
-    let (st, _) = with_cookie(&s, Method::GET, "/v1/projects", "tally_studio=forged", true).await;
+    let (st, _) = with_cookie(
+        &s,
+        Method::GET,
+        "/studio/api/v1/projects",
+        "tally_studio=forged",
+        true,
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // Outside /studio the cookie is no credential at all, header or not
+    // (replayed from wherever it leaked, it opens nothing).
+    let (st, e) = with_cookie(&s, Method::GET, "/v1/projects", &pair, true).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("missing_credentials"))
+    );
+    let (st, _) = with_cookie(&s, Method::POST, "/v1/tokens", &pair, true).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
     // Signing out ends the session.
     let (st, _) = with_cookie(&s, Method::DELETE, "/studio/session", &pair, true).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, _) = with_cookie(&s, Method::GET, "/v1/projects", &pair, true).await;
+    let (st, _) = with_cookie(&s, Method::GET, "/studio/api/v1/projects", &pair, true).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
 
@@ -130,14 +151,14 @@ async fn revoking_the_admin_token_ends_its_sessions_at_once() {
     let (_, cookie) = sign_in(&s, &second).await;
     let (pair, _) = cookie.unwrap();
     assert_eq!(
-        with_cookie(&s, Method::GET, "/v1/tokens", &pair, true)
+        with_cookie(&s, Method::GET, "/studio/api/v1/tokens", &pair, true)
             .await
             .0,
         StatusCode::OK
     );
     let path = format!("/v1/tokens/{}", str_of(&minted, "tokenId"));
     assert_eq!(s.admin(Method::DELETE, &path, None).await.0, StatusCode::OK);
-    let (st, e) = with_cookie(&s, Method::GET, "/v1/tokens", &pair, true).await;
+    let (st, e) = with_cookie(&s, Method::GET, "/studio/api/v1/tokens", &pair, true).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(e["reason"], "revoked");
 }
@@ -168,16 +189,26 @@ async fn the_page_frames_only_registered_app_origins() {
     assert!(!html.contains("<script>"), "no inline script");
 
     s.app().await;
-    let page = s
-        .http
-        .get(format!("{}/studio", s.base))
-        .send()
-        .await
-        .unwrap();
-    let csp = page.headers()[CONTENT_SECURITY_POLICY]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let csp_of = |cookie: Option<String>| {
+        let mut req = s.http.get(format!("{}/studio", s.base));
+        if let Some(cookie) = cookie {
+            req = req.header(COOKIE, cookie);
+        }
+        async move {
+            let page = req.send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+            page.headers()[CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    // Anonymous visitors learn nothing of the apps; a session frames them.
+    let csp = csp_of(None).await;
+    assert!(csp.contains("frame-src 'none'"), "{csp}");
+    let (_, cookie) = sign_in(&s, &s.admin).await;
+    let (pair, _) = cookie.unwrap();
+    let csp = csp_of(Some(pair)).await;
     assert!(csp.contains("frame-src http://127.0.0.1:3000;"), "{csp}");
 
     // The bridge is the npm package's entry over the sdk-wasm parent module.

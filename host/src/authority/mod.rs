@@ -24,8 +24,8 @@ use verifier_core::exchange::{ExchangeRequest, ExchangeResponse};
 use verifier_core::token::hash_secret_text;
 use verifier_core::{
     Action, Api, Credentials, Environment, Grant, Installation, InstallationStatus,
-    InstallationUpdate, IssuedToken, OpaqueSecret, Reason, Request, SecretHash, TokenId, TokenKind,
-    TokenRecord, validate_grants,
+    InstallationUpdate, IssuedToken, OpaqueSecret, Reason, Request, Scope, SecretHash, TokenId,
+    TokenKind, TokenRecord, validate_grants,
 };
 
 pub use views::{
@@ -93,9 +93,16 @@ pub enum AuthorityError {
     /// No such thing (404).
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// Conflicts with the current state (409).
-    #[error("{0}")]
-    Conflict(String),
+    /// Conflicts with the current state (409); `reason` is `conflict` or
+    /// a more precise one (`token_revoked`, `token_expired`,
+    /// `token_rotated`).
+    #[error("{message}")]
+    Conflict {
+        /// Stable reason.
+        reason: &'static str,
+        /// Human message.
+        message: String,
+    },
     /// A setup code that was used or has expired (410).
     #[error("{message}")]
     Gone {
@@ -107,6 +114,9 @@ pub enum AuthorityError {
     /// The request body is over the limit (413).
     #[error("the request body is too large")]
     TooLarge,
+    /// Too many failed credential checks from the caller's address (429).
+    #[error("too many failed credential checks from this address; try again later")]
+    Throttled,
     /// Storage or the random source failed (500). Details are logged, not
     /// returned.
     #[error("internal error")]
@@ -124,10 +134,11 @@ impl AuthorityError {
             AuthorityError::BadRequest(_) => "bad_request",
             AuthorityError::Unauthorized { reason, .. }
             | AuthorityError::Forbidden { reason, .. }
+            | AuthorityError::Conflict { reason, .. }
             | AuthorityError::Gone { reason, .. } => reason,
             AuthorityError::NotFound(_) => "not_found",
-            AuthorityError::Conflict(_) => "conflict",
             AuthorityError::TooLarge => "too_large",
+            AuthorityError::Throttled => "throttled",
             AuthorityError::Internal(_) => "internal",
             AuthorityError::ReadOnly => "read_only_replica",
         }
@@ -137,9 +148,7 @@ impl AuthorityError {
 impl From<StoreError> for AuthorityError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => {
-                AuthorityError::Conflict(format!("{what} already exists"))
-            }
+            StoreError::Conflict(what) => conflict(format!("{what} already exists")),
             StoreError::NotFound(what) => AuthorityError::NotFound(what),
             StoreError::Database(message) => AuthorityError::Internal(message),
             StoreError::ReadOnly => AuthorityError::ReadOnly,
@@ -348,16 +357,14 @@ impl Authority {
         let token = credentials
             .authenticate(&row.record, now)
             .map_err(unauthorized)?;
-        let admin = Request::new(Api::Management, Action::ADMIN, now);
-        let is_admin = token.authorize(None, &admin).allow;
-        let is_replica = is_admin
-            || Action::new("replica")
-                .map(|replica| {
-                    token
-                        .authorize(None, &Request::new(Api::Management, replica, now))
-                        .allow
-                })
-                .unwrap_or(false);
+        // Whole-service grants: allowed with no row condition, for a request
+        // naming no environment (so a token bound to one never passes).
+        let whole = |action: Action| {
+            let decision = token.authorize(None, &Request::new(Api::Management, action, now));
+            decision.allow && decision.filter.is_none()
+        };
+        let is_admin = whole(Action::ADMIN);
+        let is_replica = is_admin || Action::new("replica").is_ok_and(whole);
         Ok(Caller {
             actor: Actor(format!("token:{}", row.record.token_id)),
             record: row.record.clone(),
@@ -512,6 +519,11 @@ impl Authority {
         grants: Vec<Grant>,
     ) -> Result<Vec<Grant>, AuthorityError> {
         validate_grants(&grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
+        if grants.iter().any(|g| g.api == Api::Management) {
+            return Err(AuthorityError::BadRequest(
+                "public grants cannot include management grants".into(),
+            ));
+        }
         let audit = self.audit(
             actor,
             "environment.public_grants",
@@ -533,10 +545,16 @@ impl Authority {
                 "origins must list 1 to 16 origins".into(),
             ));
         }
-        for origin in &body.origins {
-            check_origin(origin)?;
-        }
+        let mut origins = check_origins(&body.origins)?;
+        origins.dedup();
         validate_grants(&body.grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
+        if body.grants.iter().any(|g| {
+            g.api == Api::Management && (g.action.is_admin() || g.action.as_str() == "replica")
+        }) {
+            return Err(AuthorityError::BadRequest(
+                "an app's grants cannot include the management admin or replica grant".into(),
+            ));
+        }
         let secret = OpaqueSecret::from_random(random::secret_bytes()?);
         let app = AppRow {
             id: random::id("app_")?,
@@ -544,7 +562,7 @@ impl Authority {
             client_id: random::id("cl_")?,
             client_secret_hash: secret.hash(),
             setup_url: body.setup_url,
-            origins: body.origins,
+            origins,
             grants: body.grants,
             created_at: self.now(),
         };
@@ -622,9 +640,7 @@ impl Authority {
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))?;
         if installation.status != InstallationStatus::Pending {
-            return Err(AuthorityError::Conflict(
-                "only a PENDING installation takes a setup code".into(),
-            ));
+            return Err(conflict("only a PENDING installation takes a setup code"));
         }
         let app = self
             .store
@@ -666,7 +682,7 @@ impl Authority {
         if let Some(status) = update.status {
             installation.status = before
                 .transition(status)
-                .map_err(|e| AuthorityError::Conflict(e.to_string()))?;
+                .map_err(|e| conflict(e.to_string()))?;
         }
         if let Some(config) = update.config {
             if !config.is_object() {
@@ -706,9 +722,7 @@ impl Authority {
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))?;
         if installation.status == InstallationStatus::Disabled {
-            return Err(AuthorityError::Conflict(
-                "the installation is disabled".into(),
-            ));
+            return Err(conflict("the installation is disabled"));
         }
         let app = self
             .store
@@ -819,6 +833,11 @@ impl Authority {
                 reason: "code_expired",
                 message: "Exchange code has expired".into(),
             }),
+            Redeem::NotPending => Err(AuthorityError::Gone {
+                reason: "installation_not_pending",
+                message: "Exchange code belongs to an installation that is no longer pending"
+                    .into(),
+            }),
         }
     }
 
@@ -837,6 +856,17 @@ impl Authority {
         }
         check_text("name", &body.name)?;
         validate_grants(&body.grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
+        check_management_scope(&body.grants)?;
+        if body.environment_id.is_some()
+            && body
+                .grants
+                .iter()
+                .any(|g| g.api == Api::Management && g.action.is_admin())
+        {
+            return Err(AuthorityError::BadRequest(
+                "the management admin grant needs a token bound to no environment".into(),
+            ));
+        }
         let now = self.now();
         if body.expires_at.is_some_and(|at| at <= now) {
             return Err(AuthorityError::BadRequest(
@@ -960,12 +990,19 @@ impl Authority {
             .store
             .token(&token_id)?
             .ok_or(AuthorityError::NotFound("token"))?;
-        if old.record.revoked {
-            return Err(AuthorityError::Conflict(
-                "a revoked token cannot be rotated".into(),
-            ));
-        }
         let now = self.now();
+        if old.record.revoked {
+            return Err(AuthorityError::Conflict {
+                reason: "token_revoked",
+                message: "a revoked token cannot be rotated".into(),
+            });
+        }
+        if old.record.expires_at.is_some_and(|at| now >= at) {
+            return Err(AuthorityError::Conflict {
+                reason: "token_expired",
+                message: "an expired token cannot be rotated".into(),
+            });
+        }
         let issued = IssuedToken::from_random(random::secret_bytes()?);
         let record = TokenRecord {
             token_id: issued.token_id(),
@@ -981,15 +1018,26 @@ impl Authority {
             id,
             json!({"newTokenId": issued.token_id().to_string(), "graceUntil": grace}),
         );
-        self.store.rotate_token(
-            &token_id,
-            grace,
-            &TokenRow {
-                record,
-                created_at: now,
-            },
-            &audit,
-        )?;
+        // The successor keeps the original's expiry. A token is rotated
+        // once: rotating it again (while its grace period runs) would copy
+        // the grace period's end as the successor's expiry.
+        self.store
+            .rotate_token(
+                &token_id,
+                grace,
+                &TokenRow {
+                    record,
+                    created_at: now,
+                },
+                &audit,
+            )
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => AuthorityError::Conflict {
+                    reason: "token_rotated",
+                    message: "this token was rotated already; rotate its successor".into(),
+                },
+                e => e.into(),
+            })?;
         Ok(IssuedTokenView {
             token_id: issued.token_id().to_string(),
             token: issued.token(),
@@ -1019,6 +1067,14 @@ fn unauthorized(reason: Reason) -> AuthorityError {
             Reason::Revoked => "the token was revoked".into(),
             _ => "invalid token".into(),
         },
+    }
+}
+
+/// A 409 with the reason `conflict`.
+fn conflict(message: impl Into<String>) -> AuthorityError {
+    AuthorityError::Conflict {
+        reason: "conflict",
+        message: message.into(),
     }
 }
 
@@ -1056,6 +1112,11 @@ fn check_text(field: &str, text: &str) -> Result<(), AuthorityError> {
             "{field} must be 1 to {MAX_TEXT} characters"
         )));
     }
+    if text.chars().any(char::is_control) {
+        return Err(AuthorityError::BadRequest(format!(
+            "{field} must not hold control characters"
+        )));
+    }
     Ok(())
 }
 
@@ -1073,16 +1134,88 @@ fn check_url(field: &str, url: &str) -> Result<(), AuthorityError> {
     }
 }
 
-fn check_origin(origin: &str) -> Result<(), AuthorityError> {
-    let rest = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
-    let ok = rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']));
-    if ok {
-        Ok(())
-    } else {
-        Err(AuthorityError::BadRequest(format!(
-            "origin {origin:?} must be scheme://host[:port] with no path"
-        )))
+/// Whether `origin` is an origin as browsers write it (see
+/// [`canonical_origin`]) and in its canonical form: what may stand in a
+/// `Content-Security-Policy` or be compared with a message's origin.
+pub fn valid_origin(origin: &str) -> bool {
+    canonical_origin(origin).is_ok_and(|c| c == origin)
+}
+
+/// An app origin in the form browsers serialise it (`scheme://host[:port]`,
+/// host lowercased and IDNA-encoded, default port dropped), or why it is
+/// not one. Accepted: `http` or `https`, a host, an optional port, at most
+/// a trailing `/`; nothing else — no user info, path, query or fragment,
+/// no control characters, whitespace, `;`, `,`, quotes or backslashes
+/// (which a CSP or a header would read as a separator or something else).
+pub fn canonical_origin(origin: &str) -> Result<String, String> {
+    if origin.len() > 2048 {
+        return Err("is longer than 2048 characters".into());
     }
+    if let Some(c) = origin
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, ';' | ',' | '\'' | '"' | '\\'))
+    {
+        return Err(format!("holds {c:?}, which cannot stand in an origin"));
+    }
+    let url = url::Url::parse(origin).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must use http or https".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold user info".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+        return Err("must be scheme://host[:port] with no path, query or fragment".into());
+    }
+    // `Url` keeps the path "/" for "https://a.example" and "https://a.example/"
+    // alike; more than one trailing character means a path it folded away.
+    let rest = origin.split_once("://").map_or("", |(_, rest)| rest);
+    if rest.ends_with("//") || rest.contains("/.") {
+        return Err("must be scheme://host[:port] with no path, query or fragment".into());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// The origins of `NewApp`, canonical, or a 400 naming the bad one.
+fn check_origins(origins: &[String]) -> Result<Vec<String>, AuthorityError> {
+    origins
+        .iter()
+        .map(|origin| {
+            canonical_origin(origin).map_err(|why| {
+                AuthorityError::BadRequest(format!(
+                    "origin {:?} {why}",
+                    origin.escape_debug().to_string()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Refuses a management `admin` (or `replica`) grant that carries a
+/// condition or a scope: those grants are all or nothing, and a scoped one
+/// would read as a global one wherever the scope is not asked about.
+fn check_management_scope(grants: &[Grant]) -> Result<(), AuthorityError> {
+    for (i, grant) in grants.iter().enumerate() {
+        let broad = grant.api == Api::Management
+            && (grant.action.is_admin() || grant.action.as_str() == "replica");
+        if !broad {
+            continue;
+        }
+        let scoped = grant.condition.is_some()
+            || grant.models != Scope::Any
+            || grant.stages != Scope::Any
+            || grant.locales != Scope::Any
+            || grant.environments != Scope::Any;
+        if scoped {
+            return Err(AuthorityError::BadRequest(format!(
+                "grants[{i}]: the management {} grant takes no condition and no scope \
+                 (models, stages, locales, environments)",
+                grant.action.as_str()
+            )));
+        }
+    }
+    Ok(())
 }

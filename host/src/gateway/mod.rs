@@ -16,35 +16,41 @@
 //! `X-Tally-Principal`, `X-Tally-Filter` (JSON list of alternatives) and
 //! `X-Tally-Masked` (comma-separated). Denied: 401 when the caller's identity
 //! was not established, 403 when it was but is not granted, both with
-//! `{message, reason}`. A plugin failure of any kind is a denial too: 503
-//! with reason `verifier_failed` (fail closed), counted in `/metrics`.
-//! Repeated 401s from one address are answered 429 (`throttled`) for a while.
+//! `{message, reason}` and the reason again in `X-Tally-Reason` (a proxy
+//! that replaces the body keeps it). A plugin failure of any kind is a
+//! denial too: 503 with reason `verifier_failed` (fail closed), counted in
+//! `/metrics`. An address with repeated 401s is answered 429 (`throttled`)
+//! for a while — for bad credentials only: a request that the check allows
+//! is never throttled.
 //!
 //! Choices made here: the request descriptor headers are `X-Tally-*` as in
 //! DESIGN.md; `X-Tally-Api` defaults to `content`, `X-Tally-Action` is
 //! required; the gateway maps GET/HEAD → read, POST → create, PUT/PATCH →
-//! update, DELETE → delete, and never forwards the caller's `Authorization`.
+//! update, DELETE → delete. How the gateway reads a target is in
+//! [`target`] (ambiguous spellings refused), what it forwards in
+//! [`forward`] (credentials, `X-Tally-*` and hop-by-hop headers never).
 
+mod forward;
 mod memo;
 mod prepared;
+mod target;
 pub mod throttle;
 
 pub(crate) use prepared::PreparedRows;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use verifier_core::abi::DecisionView;
 use verifier_core::abi::wire::ReqRef;
 use verifier_core::{Action, Api, Reason, Request};
 
 use crate::authority::AuthorityError;
-use crate::http::AppState;
+use crate::http::{AppState, UpstreamAnswer, error_response as error};
 use crate::runtime::{Plugin, PluginError};
 
 /// Why a check could not be decided.
@@ -52,6 +58,9 @@ use crate::runtime::{Plugin, PluginError};
 pub(crate) enum CheckError {
     /// The request descriptor is incomplete or invalid (400).
     Descriptor(String),
+    /// The request can be read in more than one way (400
+    /// `ambiguous_request`, see [`target`]).
+    Ambiguous(String),
     /// The plugin failed (503, fail closed).
     Plugin(PluginError),
     /// Storage failed (500).
@@ -340,13 +349,6 @@ const X_TALLY_FILTER: HeaderName = HeaderName::from_static("x-tally-filter");
 const X_TALLY_MASKED: HeaderName = HeaderName::from_static("x-tally-masked");
 const X_TALLY_REASON: HeaderName = HeaderName::from_static("x-tally-reason");
 
-fn header_str<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-) -> Result<Option<&'h str>, CheckError> {
-    value_str(headers.get(name), name)
-}
-
 /// The descriptor headers' values, found in one pass over the request's
 /// headers (the first value of each name, as `HeaderMap::get` gives).
 fn descriptor_values(headers: &HeaderMap) -> [Option<&HeaderValue>; 6] {
@@ -424,14 +426,6 @@ fn authorization(headers: &HeaderMap) -> &HeaderValue {
         .unwrap_or(&NONE)
 }
 
-fn error(status: StatusCode, reason: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({ "message": message, "reason": reason })),
-    )
-        .into_response()
-}
-
 fn denial(reason: Reason) -> Response {
     let (status, message) = if reason.is_unauthenticated() {
         (
@@ -447,22 +441,26 @@ fn denial(reason: Reason) -> Response {
     error(status, reason.as_str(), message)
 }
 
-/// Runs a check for `addr` at `now` and turns failures into answers; `Ok`
-/// carries the headers of an allowed decision.
+/// The answer to a request from an address the throttle blocks.
+pub(crate) fn throttled() -> Response {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "throttled",
+        "too many failed credential checks from this address; try again later",
+    )
+}
+
+/// Runs a check for `client` at `now` and turns failures into answers;
+/// `Ok` carries the headers of an allowed decision. The throttle is asked
+/// only after a denial for bad credentials, so an allowed request is
+/// never refused for its address.
 async fn check(
     state: &Arc<AppState>,
-    addr: SocketAddr,
+    client: IpAddr,
     header: &HeaderValue,
     now: i64,
     request: Result<Descriptor<'_>, CheckError>,
 ) -> Result<DecisionHeaders, Response> {
-    if state.throttle.blocked(addr.ip(), now) {
-        return Err(error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            "too many failed verifications from this address",
-        ));
-    }
     let request = request.map_err(|e| respond_error(state, e))?;
     let outcome = decide_anywhere(state, header, &request).await?;
     match outcome {
@@ -472,7 +470,10 @@ async fn check(
                 Some(headers) => Ok(headers),
                 None => {
                     if reason.is_unauthenticated() && reason != Reason::MissingCredentials {
-                        state.throttle.failed(addr.ip(), now);
+                        if state.throttle.blocked(client, now) {
+                            return Err(throttled());
+                        }
+                        state.throttle.failed(client, now);
                     }
                     Err(denial(reason))
                 }
@@ -485,6 +486,9 @@ async fn check(
 fn respond_error(state: &AppState, e: CheckError) -> Response {
     match e {
         CheckError::Descriptor(message) => error(StatusCode::BAD_REQUEST, "bad_request", &message),
+        CheckError::Ambiguous(message) => {
+            error(StatusCode::BAD_REQUEST, "ambiguous_request", &message)
+        }
         CheckError::Plugin(e) => {
             state.metrics.plugin_failure(e.kind());
             tracing::warn!(error = %e, "verifier plugin failed; denying");
@@ -508,7 +512,8 @@ pub(crate) async fn verify(
     let headers = request.headers();
     let now = state.authority.now();
     let descriptor = descriptor(headers, now);
-    match check(&state, addr, authorization(headers), now, descriptor).await {
+    let client = state.trusted_proxies.client(addr, headers);
+    match check(&state, client, authorization(headers), now, descriptor).await {
         Ok(allowed) => {
             let mut response = StatusCode::OK.into_response();
             allowed.put(response.headers_mut());
@@ -550,18 +555,12 @@ fn action_of(method: &Method) -> Option<Action> {
     })
 }
 
-fn query_param<'u>(uri: &'u Uri, key: &str) -> Option<&'u str> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == key && !v.is_empty()).then_some(v)
-    })
-}
-
-/// `ANY /v1/content/{environment}/{model}[/{id}]`: check, then proxy.
+/// `ANY /v1/content/{environment}/{model}[/{id}]`: check, then proxy. The
+/// target is read from the raw path and query by [`target::read`], and
+/// the upstream gets that very path and query.
 pub(crate) async fn proxy(
     State(state): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Path(params): Path<Vec<(String, String)>>,
     request: axum::extract::Request,
 ) -> Response {
     let Some(upstream) = state.upstream.as_ref() else {
@@ -572,31 +571,34 @@ pub(crate) async fn proxy(
         );
     };
     let (mut parts, body) = request.into_parts();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
     let now = state.authority.now();
-    let descriptor = match action_of(&parts.method) {
-        None => Err(CheckError::Descriptor(format!(
+    let target = target::read(parts.uri.path(), parts.uri.query(), &parts.headers);
+    let descriptor = match (action_of(&parts.method), &target) {
+        (None, _) => Err(CheckError::Descriptor(format!(
             "method {} is not mapped to an action",
             parts.method
         ))),
-        Some(action) => Ok(Descriptor {
+        (_, Err(target::Ambiguous(message))) => Err(CheckError::Ambiguous(message.clone())),
+        (Some(action), Ok(target)) => Ok(Descriptor {
             api: Api::Content,
             action,
-            environment_id: param("environment"),
-            model: param("model"),
-            stage: query_param(&parts.uri, "stage")
-                .or_else(|| header_str(&parts.headers, &X_TALLY_STAGE).ok().flatten()),
-            locale: query_param(&parts.uri, "locale")
-                .or_else(|| header_str(&parts.headers, &X_TALLY_LOCALE).ok().flatten()),
+            environment_id: Some(&target.environment),
+            model: Some(&target.model),
+            stage: target.stage.as_deref(),
+            locale: target.locale.as_deref(),
             now,
         }),
     };
-    let allowed = match check(&state, addr, authorization(&parts.headers), now, descriptor).await {
+    let client = state.trusted_proxies.client(addr, &parts.headers);
+    let allowed = match check(
+        &state,
+        client,
+        authorization(&parts.headers),
+        now,
+        descriptor,
+    )
+    .await
+    {
         Ok(allowed) => allowed,
         Err(response) => return response,
     };
@@ -609,23 +611,26 @@ pub(crate) async fn proxy(
         );
     };
     parts.uri = uri;
-    parts.headers.remove(axum::http::header::AUTHORIZATION);
-    parts.headers.remove(axum::http::header::HOST);
-    for name in [
-        X_TALLY_PRINCIPAL,
-        X_TALLY_FILTER,
-        X_TALLY_MASKED,
-        X_TALLY_REASON,
-    ] {
-        parts.headers.remove(name); // never trust a caller's copy
-    }
+    let host = parts.headers.get(axum::http::header::HOST).cloned();
+    let origin = forward::Origin {
+        trusted_peer: state.trusted_proxies.trusts(addr.ip()),
+        peer: addr.ip(),
+        host: host.as_ref(),
+    };
+    forward::request_headers(&mut parts.headers, &origin);
     allowed.put(&mut parts.headers);
     match upstream
         .client
         .request(axum::http::Request::from_parts(parts, body))
         .await
     {
-        Ok(response) => response.map(Body::new),
+        Ok(response) => {
+            let mut response = response.map(Body::new);
+            forward::strip_hop_by_hop(response.headers_mut());
+            // The upstream's own errors are its own: passed through as they are.
+            response.extensions_mut().insert(UpstreamAnswer);
+            response
+        }
         Err(e) => {
             tracing::warn!(error = %e, "upstream unreachable");
             error(

@@ -1,12 +1,27 @@
-//! The one place authority errors become HTTP statuses. Every error body is
-//! `{ "message": "...", "reason": "..." }`.
+//! The one place errors become HTTP answers. Every error body is
+//! `{ "message": "...", "reason": "..." }`, with the reason again in
+//! `X-Tally-Reason` (a proxy that replaces the body, such as nginx
+//! `auth_request`, keeps it) and, on a 401, `WWW-Authenticate: AppToken,
+//! Bearer`.
+//!
+//! [`json_errors`] holds the rule for answers Tally did not build itself
+//! (axum's rejections of a path or query, 405 with its `Allow`, a body
+//! over the limit): any error answer that is not yet JSON is rewritten
+//! into this shape with the reason of its status. Answers passed through
+//! from the gateway's upstream are marked [`UpstreamAnswer`] and left as
+//! they are.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::authority::AuthorityError;
+
+/// The header that repeats an error's reason.
+pub const REASON_HEADER: &str = "x-tally-reason";
 
 /// An error answer.
 #[derive(Debug)]
@@ -40,9 +55,10 @@ impl ApiError {
             AuthorityError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AuthorityError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AuthorityError::NotFound(_) => StatusCode::NOT_FOUND,
-            AuthorityError::Conflict(_) => StatusCode::CONFLICT,
+            AuthorityError::Conflict { .. } => StatusCode::CONFLICT,
             AuthorityError::Gone { .. } => StatusCode::GONE,
             AuthorityError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AuthorityError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             AuthorityError::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -55,7 +71,116 @@ impl IntoResponse for ApiError {
         if let AuthorityError::Internal(detail) = &self.0 {
             tracing::error!(%detail, "internal error");
         }
-        let body = json!({ "message": self.0.to_string(), "reason": self.0.reason() });
-        (status, Json(body)).into_response()
+        error_response(status, self.0.reason(), &self.0.to_string())
     }
+}
+
+/// An error answer: `status` with `{ message, reason }`, `X-Tally-Reason`,
+/// and `WWW-Authenticate` on a 401.
+pub fn error_response(status: StatusCode, reason: &str, message: &str) -> Response {
+    let mut response = (
+        status,
+        Json(json!({ "message": message, "reason": reason })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(reason) {
+        headers.insert(REASON_HEADER, value);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("AppToken, Bearer"),
+        );
+    }
+    response
+}
+
+/// Marks an answer that the gateway passed through from its upstream:
+/// [`json_errors`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamAnswer;
+
+/// The reason of an error status that Tally's handlers did not answer
+/// themselves.
+fn reason_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::UNAUTHORIZED => "missing_credentials",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Longest text of a rejection kept as the message.
+const MAX_MESSAGE: usize = 1024;
+
+/// Middleware: every error answer is JSON with a stable reason (see the
+/// module doc).
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || response.extensions().get::<UpstreamAnswer>().is_some()
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_MESSAGE)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let message = text.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    });
+    let mut answer = error_response(status, reason_of(status), &message);
+    // Keep what the answer said besides its body (405's `Allow`).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().append(name, value.clone());
+        }
+    }
+    answer
+}
+
+/// Most header fields a request may carry, and most bytes of names and
+/// values together; past either, 431 `headers_too_large` in JSON (hyper's
+/// own limits, which answer without a body, sit well above these).
+pub const MAX_HEADERS: usize = 100;
+/// See [`MAX_HEADERS`].
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Middleware: refuses requests whose headers are over [`MAX_HEADERS`] or
+/// [`MAX_HEADER_BYTES`].
+pub async fn header_limits(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            &format!(
+                "the request's headers are over {MAX_HEADERS} fields or {MAX_HEADER_BYTES} bytes"
+            ),
+        );
+    }
+    next.run(request).await
 }

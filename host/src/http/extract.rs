@@ -1,19 +1,79 @@
-//! Extractors: the caller's token, and JSON bodies whose errors are ours.
+//! Extractors: the caller's address and token, and JSON bodies whose
+//! errors are ours.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
+use verifier_core::Reason;
 
 use super::{ApiError, AppState, blocking};
 use crate::authority::{Actor, Authority, AuthorityError, Caller};
 
+/// Marks a request that came in under `/studio/api`: only there does the
+/// studio's session cookie stand for credentials.
+#[derive(Debug, Clone, Copy)]
+struct StudioRequest;
+
+/// Middleware of the `/studio/api` routes: marks their requests.
+pub(super) async fn mark_studio(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(StudioRequest);
+    next.run(request).await
+}
+
+/// The client's address: the peer's, or the one a trusted proxy names
+/// ([`super::TrustedProxies`]). Unknown (unspecified) for a request that
+/// did not come through a server (in-process tests).
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<Arc<AppState>> for ClientIp {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        Ok(ClientIp(client_ip(parts, state)))
+    }
+}
+
+fn client_ip(parts: &Parts, state: &AppState) -> IpAddr {
+    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) => state.trusted_proxies.client(*peer, &parts.headers),
+        None => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// Counts a failed credential check of `client` in the throttle; a client
+/// already over the threshold gets [`AuthorityError::Throttled`] instead of
+/// the error. Other errors (and missing credentials) pass unchanged.
+pub(super) fn throttle_failure(state: &AppState, client: IpAddr, e: ApiError) -> ApiError {
+    let failed = match &e.0 {
+        AuthorityError::Unauthorized { reason, .. } => {
+            *reason != Reason::MissingCredentials.as_str()
+        }
+        _ => false,
+    };
+    if !failed {
+        return e;
+    }
+    let now = state.authority.now();
+    if state.throttle.blocked(client, now) {
+        return ApiError(AuthorityError::Throttled);
+    }
+    state.throttle.failed(client, now);
+    e
+}
+
 /// The caller's credentials: the `Authorization` value, or else, for a
-/// studio request (session cookie and `X-Tally-Studio: 1`), the admin token
-/// its session was opened with. Nothing (`""`) when neither.
+/// studio request (under `/studio/api`, with the session cookie and
+/// `X-Tally-Studio: 1`), the admin token its session was opened with.
+/// Nothing (`""`) when neither.
 fn authorization(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
     match parts.headers.get(AUTHORIZATION) {
         None => Ok(studio_credentials(parts, state).unwrap_or_default()),
@@ -27,6 +87,7 @@ fn authorization(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
 }
 
 fn studio_credentials(parts: &Parts, state: &AppState) -> Option<String> {
+    parts.extensions.get::<StudioRequest>()?;
     let value = crate::studio::session_cookie(&parts.headers)?;
     let marked = parts
         .headers
@@ -37,14 +98,19 @@ fn studio_credentials(parts: &Parts, state: &AppState) -> Option<String> {
 }
 
 /// Runs one of the authority's `authenticate*` checks on the caller's
-/// credentials (see [`authorization`]), on the blocking pool.
+/// credentials (see [`authorization`]), on the blocking pool. Failures
+/// count in the throttle ([`throttle_failure`]).
 async fn authenticated<T: Send + 'static>(
     parts: &Parts,
     state: &Arc<AppState>,
     check: fn(&Authority, &str) -> Result<T, AuthorityError>,
 ) -> Result<T, ApiError> {
-    let header = authorization(parts, state)?;
-    blocking(state, move |a| check(a, &header)).await
+    let client = client_ip(parts, state);
+    let result = match authorization(parts, state) {
+        Ok(header) => blocking(state, move |a| check(a, &header)).await,
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| throttle_failure(state, client, e))
 }
 
 /// A caller with the management `admin` grant.

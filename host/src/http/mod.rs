@@ -1,14 +1,20 @@
-//! The HTTP API (axum): routes, the server, graceful shutdown.
+//! The HTTP API (axum): routes, the server ([`server`]: timeouts and the
+//! connection cap), the client's address ([`client`]: trusted proxies),
+//! errors ([`error`]: every one JSON with a reason).
 //!
 //! Handlers are thin: extract, call one [`Authority`] method on the blocking
 //! pool (storage is synchronous), answer JSON. The API reference is
 //! `host/API.md`; the OpenAPI document is served at `/v1/openapi.json`.
+//!
+//! The management API is served twice: at `/v1/…` for tokens, and at
+//! `/studio/api/v1/…` for the studio, the only place where its session
+//! cookie (scoped to `Path=/studio`) is read.
 
+mod client;
 mod error;
 mod extract;
+mod server;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,9 +29,11 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use verifier_core::{Grant, InstallationUpdate};
 
-pub use error::ApiError;
+pub use client::TrustedProxies;
+pub use error::{ApiError, UpstreamAnswer, error_response};
 pub(crate) use extract::JsonBody;
 use extract::{Admin, Authed, RawBody, Replica};
+pub use server::{Server, ServerLimits};
 
 use crate::authority::{
     Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,
@@ -59,6 +67,8 @@ pub struct AppState {
     /// Whether checks repeated within a second are answered from the
     /// worker's memo of allowed decisions (`gateway/memo.rs`).
     pub(crate) decision_memo: bool,
+    /// Peers whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How the verify path and the gateway are set up.
@@ -78,6 +88,9 @@ pub struct Options {
     /// it, without calling the plugin again. Sound for any plugin that keeps
     /// no state between calls, as ABI.md requires.
     pub decision_memo: bool,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client
+    /// (`--trusted-proxy`); none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Options {
@@ -91,6 +104,7 @@ impl Options {
             throttle_window: 60,
             upstream: None,
             decision_memo: true,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -134,12 +148,44 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         sessions: crate::studio::Sessions::default(),
         prepared: Default::default(),
         decision_memo: options.decision_memo,
+        trusted_proxies: options.trusted_proxies,
     });
+    let studio_api = management()
+        .layer(middleware::from_fn(extract::mark_studio))
+        .fallback(not_found);
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
+        .merge(management())
+        .nest("/studio/api", studio_api)
+        .route("/v1/app-exchange-token", post(exchange))
+        .route("/v1/verify", get(gateway::verify))
+        .route("/v1/content/{environment}/{model}", any(gateway::proxy))
+        .route(
+            "/v1/content/{environment}/{model}/{id}",
+            any(gateway::proxy),
+        )
+        .merge(crate::studio::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn(error::header_limits))
+        .layer(TraceLayer::new_for_http())
+        // Outermost, so every response is counted.
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_responses,
+        ))
+        .with_state(Arc::clone(&state));
+    (router, state)
+}
+
+/// The management API's routes (admin or replica callers, or an
+/// installation's own tokens), served at `/v1/…` and under `/studio/api`.
+fn management() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/v1/projects", post(create_project).get(list_projects))
         .route("/v1/projects/{p}/environments", post(create_environment))
         .route("/v1/environments/{e}/public-grants", put(set_public_grants))
@@ -159,57 +205,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .route("/v1/tokens/{t}", axum::routing::delete(revoke_token))
         .route("/v1/tokens/{t}/rotate", post(rotate_token))
         .route("/v1/audit", get(audit))
-        .route("/v1/app-exchange-token", post(exchange))
-        .route("/v1/verify", get(gateway::verify))
         .route("/v1/plugin/reload", post(reload_plugin))
-        .route("/v1/content/{environment}/{model}", any(gateway::proxy))
-        .route(
-            "/v1/content/{environment}/{model}/{id}",
-            any(gateway::proxy),
-        )
-        .merge(crate::studio::routes())
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
-        // Outermost, so every response is counted.
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            count_responses,
-        ))
-        .with_state(Arc::clone(&state));
-    (router, state)
-}
-
-/// A running server.
-pub struct Server {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    /// Serves `router` on `listener` until `shutdown` resolves, then finishes
-    /// the requests in flight.
-    pub fn spawn(
-        listener: TcpListener,
-        router: Router,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<Server> {
-        let addr = listener.local_addr()?;
-        // Connection info: the throttle keys on the client's address.
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown)
-                .await
-        });
-        Ok(Server { addr, task })
-    }
-
-    /// Waits for the server to stop.
-    pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.map_err(std::io::Error::other)?
-    }
 }
 
 async fn count_responses(
@@ -505,16 +501,21 @@ async fn audit(
     ))
 }
 
+/// `POST /v1/app-exchange-token`. Wrong client credentials count against
+/// the caller's address in the throttle; a throttled address gets 429 for
+/// a wrong secret (never for a right one).
 async fn exchange(
     State(s): State<Arc<AppState>>,
+    client: extract::ClientIp,
     RawBody(body): RawBody,
 ) -> Answer<verifier_core::exchange::ExchangeResponse> {
     let result = blocking(&s, move |a| a.exchange(&body)).await;
     s.metrics.exchange(result.is_ok());
+    let result = result.map_err(|e| extract::throttle_failure(&s, client.0, e));
     Ok(Json(result?))
 }
 
 /// Binds `addr`.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }

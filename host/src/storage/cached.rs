@@ -231,7 +231,9 @@ impl<S: Store> Store for CachedStore<S> {
         let out = self
             .inner
             .redeem_setup_code(code_hash, app_id, now, token, audit);
-        self.forget_token(&token.record.token_id);
+        // A redeem revokes the installation's earlier APP tokens, which
+        // only storage knows: forget them all (exchanges are rare).
+        self.forget_all_tokens();
         out
     }
 

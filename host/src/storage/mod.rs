@@ -48,7 +48,7 @@ pub(crate) fn hot_map<K, V>() -> HotMap<K, V> {
 pub(crate) use cached::MAX_ENTRIES;
 pub use postgres::PgStore;
 pub use replica::ReplicaStore;
-pub use sqlite::{Durability, SqliteStore};
+pub use sqlite::{DataDirLock, Durability, SqliteStore};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +218,32 @@ pub enum Redeem {
     Used,
     /// Past its expiry.
     Expired,
+    /// Its installation is no longer PENDING (completed or disabled): every
+    /// code it had is spent.
+    NotPending,
+}
+
+/// A stored 8-byte token id.
+pub(crate) fn stored_token_id(bytes: &[u8]) -> Result<TokenId, StoreError> {
+    let id: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Database("stored token id is not 8 bytes".into()))?;
+    Ok(TokenId::from_bytes(id))
+}
+
+/// The audit entry of an APP token that a redeem revokes because `token`
+/// replaces it (see [`Store::redeem_setup_code`]): by the redeem's actor,
+/// at its time.
+pub(crate) fn replaced_audit(redeem: &AuditEntry, replaced: &[u8], token: &TokenRow) -> AuditEntry {
+    AuditEntry {
+        action: "token.revoke".into(),
+        target: hex::encode(replaced),
+        detail: serde_json::json!({
+            "reason": "replaced by a new exchange",
+            "replacedBy": token.record.token_id.to_string(),
+        }),
+        ..redeem.clone()
+    }
 }
 
 /// What the authority needs from storage. Implementations must make
@@ -286,7 +312,12 @@ pub trait Store: Send + Sync + 'static {
     fn setup_code_installation(&self, code_hash: &SecretHash)
     -> Result<Option<String>, StoreError>;
     /// Redeems a setup code for `app_id` at `now` and, if it is redeemable,
-    /// stores `token` in the same transaction.
+    /// stores `token` in the same transaction. A code is redeemable only
+    /// while its installation is PENDING ([`Redeem::NotPending`] else).
+    /// One live APP token an installation: the same transaction revokes
+    /// the installation's earlier live APP tokens, each with a
+    /// `token.revoke` audit entry ([`replaced_audit`]), and puts them in
+    /// the change feed.
     fn redeem_setup_code(
         &self,
         code_hash: &SecretHash,

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use postgres::{NoTls, Row, Transaction};
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
-use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
+use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
 use super::{
     AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
@@ -37,7 +37,8 @@ const MIGRATION_LOCK: i64 = 0x7461_6c6c_796d; // "tallym"
 const POOL_SIZE: u32 = 8;
 
 /// Migrations, applied in order; `tally_schema_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE projects (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL);
 CREATE TABLE environments (
@@ -67,7 +68,12 @@ CREATE TABLE audit (
     action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE changes (
     seq BIGSERIAL PRIMARY KEY, token_id BYTEA, environment_id TEXT);
-"#];
+"#,
+    // The successor of a rotated token: a token is rotated once.
+    r#"
+ALTER TABLE tokens ADD COLUMN replaced_by BYTEA;
+"#,
+];
 
 const TOKEN_COLUMNS: &str = "token_id, secret_hash, kind, name, project_id, environment_id, \
      installation_id, principal, grants, expires_at, revoked, created_at";
@@ -541,6 +547,9 @@ impl Store for PgStore {
                      WHERE installation_id = $1 ORDER BY created_at",
                     &[&i.id],
                 )?;
+            }
+            if revoke_tokens || i.status != InstallationStatus::Pending {
+                // Codes live only while their installation is PENDING.
                 tx.execute(
                     "UPDATE setup_codes SET used_at = $2 WHERE installation_id = $1 AND used_at IS NULL",
                     &[&i.id, &audit.at],
@@ -578,23 +587,43 @@ impl Store for PgStore {
         let mut tx = c.transaction()?;
         // FOR UPDATE: a concurrent redeem of this code, on any node, waits
         // here and then sees it used.
+        // The installation's row is locked too, so a status change waits
+        // for this redeem (or this redeem for it).
         let found = tx.query_opt(
-            "SELECT app_id, expires_at, used_at FROM setup_codes WHERE code_hash = $1 FOR UPDATE",
+            "SELECT c.app_id, c.expires_at, c.used_at, i.status FROM setup_codes c \
+             JOIN installations i ON i.id = c.installation_id WHERE c.code_hash = $1 FOR UPDATE",
             &[&&code_hash.as_bytes()[..]],
         )?;
-        let found: Option<(String, i64, Option<i64>)> = found
-            .map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?)))
+        let found: Option<(String, i64, Option<i64>, String)> = found
+            .map(|r| Ok::<_, StoreError>((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?, get(&r, 3)?)))
             .transpose()?;
         let outcome = match found {
             None => Redeem::Unknown,
-            Some((owner, _, _)) if owner != app_id => Redeem::Unknown,
-            Some((_, _, Some(_))) => Redeem::Used,
-            Some((_, expires_at, None)) if now >= expires_at => Redeem::Expired,
+            Some((owner, ..)) if owner != app_id => Redeem::Unknown,
+            Some((.., status)) if status != InstallationStatus::Pending.as_str() => {
+                Redeem::NotPending
+            }
+            Some((_, _, Some(_), _)) => Redeem::Used,
+            Some((_, expires_at, None, _)) if now >= expires_at => Redeem::Expired,
             Some(_) => {
                 tx.execute(
                     "UPDATE setup_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL",
                     &[&&code_hash.as_bytes()[..], &now],
                 )?;
+                let replaced: Vec<Vec<u8>> = tx
+                    .query(
+                        "UPDATE tokens SET revoked = TRUE WHERE installation_id = $1 \
+                         AND kind = 'APP' AND NOT revoked RETURNING token_id",
+                        &[&token.record.installation_id],
+                    )?
+                    .iter()
+                    .map(|r| get(r, 0))
+                    .collect::<Result<_, _>>()?;
+                for id in &replaced {
+                    let token_id = super::stored_token_id(id)?;
+                    token_changed(&mut tx, &token_id)?;
+                    insert_audit(&mut tx, &super::replaced_audit(audit, id, token))?;
+                }
                 insert_token(&mut tx, token)?;
                 insert_audit(&mut tx, audit)?;
                 Redeem::Redeemed
@@ -650,19 +679,28 @@ impl Store for PgStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         self.write(audit, |tx| {
+            let (old_id, new_id) = (&old.as_bytes()[..], &new.record.token_id.as_bytes()[..]);
             let n = match old_expires_at {
                 None => tx.execute(
-                    "UPDATE tokens SET revoked = TRUE WHERE token_id = $1 AND NOT revoked",
-                    &[&&old.as_bytes()[..]],
+                    "UPDATE tokens SET revoked = TRUE, replaced_by = $2 \
+                     WHERE token_id = $1 AND NOT revoked AND replaced_by IS NULL",
+                    &[&old_id, &new_id],
                 )?,
                 Some(at) => tx.execute(
-                    "UPDATE tokens SET expires_at = least(coalesce(expires_at, $2), $2) \
-                     WHERE token_id = $1 AND NOT revoked",
-                    &[&&old.as_bytes()[..], &at],
+                    "UPDATE tokens SET expires_at = least(coalesce(expires_at, $2), $2), \
+                     replaced_by = $3 WHERE token_id = $1 AND NOT revoked AND replaced_by IS NULL",
+                    &[&old_id, &at, &new_id],
                 )?,
             };
             if n == 0 {
-                return Err(StoreError::NotFound("token"));
+                let rotated = tx.query_opt(
+                    "SELECT 1 FROM tokens WHERE token_id = $1 AND replaced_by IS NOT NULL",
+                    &[&old_id],
+                )?;
+                return Err(match rotated {
+                    Some(_) => StoreError::Conflict("a successor of this token"),
+                    None => StoreError::NotFound("token"),
+                });
             }
             token_changed(tx, old)?;
             insert_token(tx, new)

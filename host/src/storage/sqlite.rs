@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
+use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
 use super::{
     AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
@@ -68,7 +68,54 @@ CREATE TABLE changes (
 INSERT INTO changes (token_id) SELECT token_id FROM tokens ORDER BY created_at;
 INSERT INTO changes (environment_id) SELECT id FROM environments ORDER BY created_at;
 "#,
+    // The successor of a rotated token: a token is rotated once.
+    r#"
+ALTER TABLE tokens ADD COLUMN replaced_by BLOB;
+"#,
 ];
+
+/// The lock that keeps a data dir to one server: an exclusive advisory
+/// lock on `tally.lock` in it, held as long as this value lives (the
+/// operating system drops it when the process ends, however it ends).
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    /// Takes the lock of `dir` (creating the dir if needed), or says why
+    /// not: another process holds it, or the dir cannot be used.
+    pub fn acquire(dir: &Path) -> Result<Self, StoreError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(StoreError::Database(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("tally.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Database(format!(
+                "{} is in use by another tally server (it holds {}); \
+                 one data dir serves one server: stop the other, or give this one another --data",
+                dir.display(),
+                path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Database(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -77,16 +124,41 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `dir/tally.db` and migrates it.
+    /// Opens (creating if needed) `dir/tally.db` and migrates it. Errors
+    /// name the path and the cause (not a directory, not writable, not a
+    /// database or a damaged one).
     pub fn open(dir: &Path, sync: Durability) -> Result<Self, StoreError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(StoreError::Database(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("tally.db");
-        let mut writer = connect(&path, sync)?;
-        migrate(&mut writer)?;
+        let in_path = |e: StoreError| match e {
+            StoreError::Database(message) => {
+                StoreError::Database(format!("{}: {message}", path.display()))
+            }
+            e => e,
+        };
+        let mut writer = connect(&path, sync).map_err(in_path)?;
+        migrate(&mut writer).map_err(in_path)?;
+        // A damaged file can open and still fail at its first real read.
+        let check: String = writer
+            .pragma_query_value(None, "quick_check", |r| r.get(0))
+            .map_err(|e| in_path(e.into()))?;
+        if check != "ok" {
+            return Err(StoreError::Database(format!(
+                "{}: the database is damaged ({check})",
+                path.display()
+            )));
+        }
         let readers = (0..READERS)
             .map(|_| connect(&path, sync).map(Mutex::new))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(in_path)?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             readers,
@@ -520,7 +592,9 @@ impl Store for SqliteStore {
                      WHERE installation_id = ?1 ORDER BY created_at",
                     [&i.id],
                 )?;
-                // Unredeemed codes of a disabled installation die with it.
+            }
+            if revoke_tokens || i.status != InstallationStatus::Pending {
+                // Codes live only while their installation is PENDING.
                 tx.execute(
                     "UPDATE setup_codes SET used_at = ?2 WHERE installation_id = ?1 AND used_at IS NULL",
                     params![i.id, audit.at],
@@ -557,24 +631,41 @@ impl Store for SqliteStore {
     ) -> Result<Redeem, StoreError> {
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let found: Option<(String, i64, Option<i64>)> = tx
+        let found: Option<(String, i64, Option<i64>, String)> = tx
             .query_row(
-                "SELECT app_id, expires_at, used_at FROM setup_codes WHERE code_hash = ?1",
+                "SELECT c.app_id, c.expires_at, c.used_at, i.status FROM setup_codes c \
+                 JOIN installations i ON i.id = c.installation_id WHERE c.code_hash = ?1",
                 [&code_hash.as_bytes()[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
         let outcome = match found {
             None => Redeem::Unknown,
             // A code presented by another app is as good as unknown to it.
-            Some((owner, _, _)) if owner != app_id => Redeem::Unknown,
-            Some((_, _, Some(_))) => Redeem::Used,
-            Some((_, expires_at, None)) if now >= expires_at => Redeem::Expired,
+            Some((owner, ..)) if owner != app_id => Redeem::Unknown,
+            Some((.., status)) if status != InstallationStatus::Pending.as_str() => {
+                Redeem::NotPending
+            }
+            Some((_, _, Some(_), _)) => Redeem::Used,
+            Some((_, expires_at, None, _)) if now >= expires_at => Redeem::Expired,
             Some(_) => {
                 tx.execute(
                     "UPDATE setup_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL",
                     params![&code_hash.as_bytes()[..], now],
                 )?;
+                let replaced: Vec<Vec<u8>> = {
+                    let mut stmt = tx.prepare(
+                        "SELECT token_id FROM tokens WHERE installation_id = ?1 \
+                         AND kind = 'APP' AND revoked = 0 ORDER BY created_at",
+                    )?;
+                    let rows = stmt.query_map([&token.record.installation_id], |r| r.get(0))?;
+                    rows.collect::<Result<_, _>>()?
+                };
+                for id in &replaced {
+                    tx.execute("UPDATE tokens SET revoked = 1 WHERE token_id = ?1", [id])?;
+                    tx.execute("INSERT INTO changes (token_id) VALUES (?1)", [id])?;
+                    insert_audit(&tx, &super::replaced_audit(audit, id, token))?;
+                }
                 insert_token(&tx, token)?;
                 insert_audit(&tx, audit)?;
                 Redeem::Redeemed
@@ -634,19 +725,31 @@ impl Store for SqliteStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         self.write(audit, |tx| {
+            let (old_id, new_id) = (&old.as_bytes()[..], &new.record.token_id.as_bytes()[..]);
             let n = match old_expires_at {
                 None => tx.execute(
-                    "UPDATE tokens SET revoked = 1 WHERE token_id = ?1 AND revoked = 0",
-                    [&old.as_bytes()[..]],
+                    "UPDATE tokens SET revoked = 1, replaced_by = ?2 \
+                     WHERE token_id = ?1 AND revoked = 0 AND replaced_by IS NULL",
+                    params![old_id, new_id],
                 )?,
                 Some(at) => tx.execute(
-                    "UPDATE tokens SET expires_at = min(coalesce(expires_at, ?2), ?2) \
-                     WHERE token_id = ?1 AND revoked = 0",
-                    params![&old.as_bytes()[..], at],
+                    "UPDATE tokens SET expires_at = min(coalesce(expires_at, ?2), ?2), \
+                     replaced_by = ?3 WHERE token_id = ?1 AND revoked = 0 AND replaced_by IS NULL",
+                    params![old_id, at, new_id],
                 )?,
             };
             if n == 0 {
-                return Err(StoreError::NotFound("token"));
+                let rotated: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM tokens WHERE token_id = ?1 AND replaced_by IS NOT NULL",
+                        [old_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                return Err(match rotated {
+                    Some(_) => StoreError::Conflict("a successor of this token"),
+                    None => StoreError::NotFound("token"),
+                });
             }
             token_changed(tx, old)?;
             insert_token(tx, new)

@@ -2,8 +2,11 @@
 //!
 //! - **Sign-in.** The admin token is posted once to `POST /studio/session`;
 //!   the server checks it like any admin call and answers with a session
-//!   cookie `tally_studio` (`HttpOnly`, `SameSite=Strict`, `Path=/`, `Secure`
-//!   when the public URL is https, eight hours). The browser never stores the
+//!   cookie `tally_studio` (`HttpOnly`, `SameSite=Strict`, `Path=/studio`,
+//!   `Secure` when the public URL is https, eight hours). The studio calls
+//!   the management API under `/studio/api/v1/…`, and the cookie is read
+//!   there only: it is never sent to, nor accepted by, `/v1/…`, the
+//!   gateway or anything it proxies to. The browser never stores the
 //!   token (no localStorage, not in the cookie). Sessions live in this
 //!   process's memory, keyed by the SHA-256 of the cookie value; a restart
 //!   signs everyone out. Each request made with the cookie is authenticated
@@ -14,8 +17,12 @@
 //!   simple request can set ([`SESSION_HEADER`]).
 //! - **Content-Security-Policy.** No inline script or style; scripts only
 //!   from this origin (plus `wasm-unsafe-eval` for the bridge's module);
-//!   `frame-src` lists exactly the registered apps' origins, so the page can
-//!   frame nothing else; `frame-ancestors 'none'`.
+//!   `frame-src` lists the registered apps' origins only for a signed-in
+//!   session (`'none'` for anyone else: the page tells an anonymous
+//!   visitor nothing of the apps), so the page can frame nothing else;
+//!   `frame-ancestors 'none'`. An origin that cannot stand in the policy
+//!   (a row stored before origins were validated as they are now) is left
+//!   out and logged, never allowed to stop the page from being served.
 //! - **Apps in frames** are hosted with the npm package's parent bridge
 //!   (`tally-sdk/parent`): `npm/src/parent.js` and the `sdk-wasm` parent
 //!   module built by `host/build.rs`, served under `/studio/bridge/`.
@@ -174,10 +181,34 @@ fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Respo
         .into_response()
 }
 
-/// `GET /studio`: the page, with a policy that frames only registered apps.
-async fn page(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let apps = blocking(&state, |a| a.apps()).await?;
-    let mut origins: Vec<String> = apps.into_iter().flat_map(|app| app.origins).collect();
+/// `GET /studio`: the page, with a policy that frames only registered
+/// apps, and those only for a signed-in session.
+async fn page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let now = state.authority.now();
+    let signed_in = session_cookie(&headers)
+        .and_then(|value| state.sessions.token(value, now))
+        .is_some();
+    let mut origins: Vec<String> = if signed_in {
+        let apps = blocking(&state, |a| a.apps()).await?;
+        apps.into_iter()
+            .flat_map(|app| app.origins)
+            .filter(|origin| {
+                let fits = crate::authority::valid_origin(origin);
+                if !fits {
+                    tracing::warn!(
+                        origin = origin.escape_debug().to_string(),
+                        "an app origin is not valid; left out of frame-src"
+                    );
+                }
+                fits
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     origins.sort();
     origins.dedup();
     let frame_src = if origins.is_empty() {
@@ -254,7 +285,7 @@ async fn sign_in(
         ""
     };
     let cookie = format!(
-        "{COOKIE_NAME}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECONDS}{secure}"
+        "{COOKIE_NAME}={value}; HttpOnly; SameSite=Strict; Path=/studio; Max-Age={SESSION_SECONDS}{secure}"
     );
     let cookie = HeaderValue::from_str(&cookie).map_err(|_| {
         ApiError(AuthorityError::Internal(
@@ -269,7 +300,8 @@ async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     if let Some(value) = session_cookie(&headers) {
         state.sessions.close(value);
     }
-    let clear =
-        HeaderValue::from_static("tally_studio=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = HeaderValue::from_static(
+        "tally_studio=; HttpOnly; SameSite=Strict; Path=/studio; Max-Age=0",
+    );
     (StatusCode::NO_CONTENT, [(SET_COOKIE, clear)]).into_response()
 }

@@ -372,7 +372,8 @@ pub fn tokens_revoke_rotate_and_disable(store: &dyn Store) {
         store
             .redeem_setup_code(&code.hash(), "app_1", 10, &t, &audit("x", "in_1"))
             .unwrap(),
-        Redeem::Used
+        Redeem::NotPending,
+        "a disabled installation's codes are spent"
     );
     assert_eq!(
         store.installation("in_1").unwrap().unwrap().status,

@@ -9,8 +9,11 @@ import { createAppFrame } from "/studio/bridge/src/parent.js";
 const $ = (selector) => document.querySelector(selector);
 const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null };
 
+// The management API as the studio reaches it: under /studio/api, the only
+// place the session cookie (Path=/studio) is sent to and read at.
 async function api(method, path, body) {
-  const response = await fetch(path, {
+  const url = path.startsWith("/v1/") ? `/studio/api${path}` : path;
+  const response = await fetch(url, {
     method,
     credentials: "same-origin",
     headers: { "x-tally-studio": "1", ...(body === undefined ? {} : { "content-type": "application/json" }) },

@@ -20,7 +20,8 @@ export async function start({ port = 8788, ...options }) {
     const url = `http://${req.headers.host ?? "edge.invalid"}${req.url}`;
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     const request = new Request(url, { method: req.method, headers: req.headers, body: hasBody ? Readable.toWeb(req) : undefined, duplex: "half" });
-    const response = await worker.fetch(request);
+    // The raw target, as received: request.url is normalised by the URL parser.
+    const response = await worker.fetch(request, { target: req.url, peer: req.socket.remoteAddress });
     console.log(`${req.method} ${new URL(url).pathname} ${response.status}`);
     res.writeHead(response.status, Object.fromEntries(response.headers));
     res.end(Buffer.from(await response.arrayBuffer()));

@@ -10,14 +10,20 @@
 //     (GET /v1/records?after=&wait=25, long-polled), so no request waits on
 //     the authority and a revocation arrives as soon as it is committed.
 // Either way the token needs the management `admin` or `replica` grant.
-// Denials are 401/403 with { message, reason }, as the gateway answers.
+// Denials are 401/403 with { message, reason } (and X-Tally-Reason), as the
+// gateway answers. Targets are read and headers forwarded by the gateway's
+// rules (rules.mjs): ambiguous targets are 400 ambiguous_request, and the
+// caller's credentials and X-Tally-* headers never reach the upstream.
 import { decide, httpStatus, loadVerifier } from "tally-sdk/verifier";
 
-const ACTIONS = { GET: "read", HEAD: "read", POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
-const PATH = /^\/v1\/content\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/;
+import { Ambiguous, CONTENT_PREFIX, forwardHeaders, readTarget, stripHopByHop } from "./rules.mjs";
 
-const json = (status, body, headers = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+const ACTIONS = { GET: "read", HEAD: "read", POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
+
+const json = (status, body, headers = {}) => {
+  const extra = { "x-tally-reason": body.reason, ...(status === 401 ? { "www-authenticate": "AppToken, Bearer" } : {}) };
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...extra, ...headers } });
+};
 
 /** A cache whose entries are at most `ttlMs` old. Errors are not kept; a not-found is, for the
  *  same bound, so made-up tokenIds cannot make every request reach the authority. */
@@ -98,16 +104,30 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
     close() {
       stop.abort();
     },
-    async fetch(request) {
+    /**
+     * Decides and forwards one request.
+     * @param {Request} request
+     * @param {{ target?: string, peer?: string }} [context] the request target
+     *   as received (path and query, still encoded; default: from request.url,
+     *   which the runtime may have normalised) and the peer's address.
+     */
+    async fetch(request, { target, peer = "unknown" } = {}) {
       const url = new URL(request.url);
-      const match = PATH.exec(url.pathname);
-      if (!match) return json(404, { message: "not found", reason: "not_found" });
+      const raw = target ?? `${url.pathname}${url.search}`;
+      if (!raw.startsWith(CONTENT_PREFIX)) return json(404, { message: "not found", reason: "not_found" });
       const action = ACTIONS[request.method];
       if (!action) return json(400, { message: `method ${request.method} is not mapped to an action`, reason: "bad_request" });
-      const [, environmentId, model] = match.map((m) => (m === undefined ? m : decodeURIComponent(m)));
+      let read;
+      try {
+        read = readTarget(raw, request.headers);
+      } catch (e) {
+        if (e instanceof Ambiguous) return json(400, { message: e.message, reason: "ambiguous_request" });
+        throw e;
+      }
+      const { environment: environmentId, model, stage, locale } = read;
       let decision;
       try {
-                const environment = await environmentOf(environmentId);
+        const environment = await environmentOf(environmentId);
         decision = await decide(wasm, {
           authorization: request.headers.get("authorization"),
           lookup: recordOf,
@@ -117,8 +137,8 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
             action,
             environmentId,
             model,
-            stage: url.searchParams.get("stage") ?? request.headers.get("x-tally-stage"),
-            locale: url.searchParams.get("locale") ?? request.headers.get("x-tally-locale"),
+            stage,
+            locale,
             now: Math.floor(now() / 1000),
           },
         });
@@ -131,9 +151,7 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
         const message = status === 401 ? "the request has no valid credentials" : "the credentials do not grant this request";
         return json(status, { message, reason: decision.reason });
       }
-      const headers = new Headers(request.headers);
-      headers.delete("authorization");
-      for (const h of ["x-tally-principal", "x-tally-filter", "x-tally-masked", "x-tally-reason"]) headers.delete(h);
+      const headers = forwardHeaders(request.headers, { peer });
       if (decision.principal) headers.set("x-tally-principal", decision.principal);
       if (decision.filter) headers.set("x-tally-filter", JSON.stringify(decision.filter));
       headers.set("x-tally-masked", decision.masked.join(","));
@@ -141,7 +159,10 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
       if (!upstreamUrl) return json(200, { allow: true, reason: decision.reason, principal: decision.principal ?? null });
       const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
       try {
-        return await fetch(`${upstreamUrl.replace(/\/+$/, "")}${url.pathname}${url.search}`, { method: request.method, headers, body });
+        const answer = await fetch(`${upstreamUrl.replace(/\/+$/, "")}${raw}`, { method: request.method, headers, body });
+        const answerHeaders = new Headers(answer.headers);
+        stripHopByHop(answerHeaders);
+        return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: answerHeaders });
       } catch {
         return json(502, { message: "the upstream could not be reached", reason: "bad_gateway" });
       }

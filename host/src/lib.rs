@@ -58,7 +58,7 @@ use crate::storage::{CachedStore, Durability, PgStore, SqliteStore, Store, Store
 #[non_exhaustive]
 pub enum OpenError {
     /// The store could not be opened or read.
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// The first admin token could not be minted.
     #[error("cannot mint the admin token: {0}")]

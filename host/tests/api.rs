@@ -5,7 +5,7 @@ mod common;
 
 use common::{T0, bearer, start, start_with, str_of};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn projects_and_environments() {
@@ -680,4 +680,256 @@ async fn service_routes() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guessing_management_tokens_is_throttled_and_a_good_token_never_is() {
+    let s = start().await; // threshold 5
+    let forged = "AppToken 630dcd2966c43366.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    for _ in 0..5 {
+        let (st, _) = s.call(Method::GET, "/v1/tokens", Some(forged), None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, e) = s.call(Method::GET, "/v1/tokens", Some(forged), None).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("throttled"))
+    );
+    let (st, _) = s.admin(Method::GET, "/v1/tokens", None).await;
+    assert_eq!(st, StatusCode::OK, "the admin token from the same address");
+    // No credentials at all is not a guess.
+    let (st, e) = s.call(Method::GET, "/v1/tokens", None, None).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("missing_credentials"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_origins_and_names_are_validated_as_browsers_read_them() {
+    let s = start().await;
+    let app = |name: &str, origins: Value| json!({"name": name, "setupUrl": "https://app.example/setup", "origins": origins, "grants": []});
+    for bad in [
+        "https://app.example/path",
+        "https://app.example?x=1",
+        "https://app.example#f",
+        "https://user@app.example",
+        "ftp://app.example",
+        "javascript:alert(1)",
+        "https://",
+        "app.example",
+        "https://app.example;",
+        "https://a.example, https://b.example",
+        "https://app.example 'unsafe-inline'",
+        "https://app\u{1}.example",
+        "https://app.example\u{1}",
+        "https://app.example\\",
+        "https://app.example\"",
+        "*",
+    ] {
+        let (st, e) = s
+            .admin(Method::POST, "/v1/apps", Some(app("App", json!([bad]))))
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad:?} was accepted: {e}");
+        assert_eq!(e["reason"], "bad_request");
+    }
+    let (st, e) = s
+        .admin(
+            Method::POST,
+            "/v1/apps",
+            Some(app("A\u{1}pp", json!(["https://app.example"]))),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+    // Accepted origins are kept as browsers serialise them.
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/v1/apps",
+            Some(app(
+                "App",
+                json!(["HTTPS://App.Example:443/", "http://127.0.0.1:3000"]),
+            )),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (_, apps) = s.admin(Method::GET, "/v1/apps", None).await;
+    assert_eq!(
+        apps[0]["origins"],
+        json!(["https://app.example", "http://127.0.0.1:3000"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_is_rotated_once_and_never_when_revoked_or_expired() {
+    let s = start_with(|c| c.rotation_grace = 300).await;
+    s.project().await;
+    let (_, t) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(
+                json!({"kind": "PAT", "name": "r", "environmentId": "master",
+                        "grants": [{"api": "content", "action": "read"}], "expiresAt": T0 + 3600}),
+            ),
+        )
+        .await;
+    let id = str_of(&t, "tokenId");
+    let (st, successor) = s
+        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(successor["expiresAt"], T0 + 3600);
+    // In its grace period the old token still works, but is not rotated again
+    // (its successor would inherit the grace period's end as its expiry).
+    let (st, e) = s
+        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("token_rotated")),
+        "{e}"
+    );
+    let (_, list) = s.admin(Method::GET, "/v1/tokens", None).await;
+    let listed = |tid: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tokenId"] == tid)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        listed(&str_of(&successor, "tokenId"))["expiresAt"],
+        T0 + 3600
+    );
+    assert_eq!(listed(&id)["expiresAt"], T0 + 300);
+
+    // Rotating the successor works; an expired token does not rotate.
+    s.clock.advance(3600);
+    let (st, e) = s
+        .admin(
+            Method::POST,
+            &format!("/v1/tokens/{}/rotate", str_of(&successor, "tokenId")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::CONFLICT, Some("token_expired")),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_error_is_json_with_a_reason() {
+    let s = start().await;
+    s.project().await;
+    let raw = |method: &'static str,
+               target: &'static str,
+               headers: Vec<(&'static str, String)>,
+               body: Vec<u8>| {
+        let base = s.base.clone();
+        let admin = s.admin.clone();
+        async move {
+            let mut all: Vec<(&str, &str)> = vec![("Authorization", admin.as_str())];
+            all.extend(headers.iter().map(|(n, v)| (*n, v.as_str())));
+            common::raw_request(&base, method, target, &all, &body).await
+        }
+    };
+    let many: Vec<(&'static str, String)> = (0..150)
+        .map(|i| {
+            (
+                &*Box::leak(format!("x-h{i}").into_boxed_str()),
+                "v".to_owned(),
+            )
+        })
+        .collect();
+    let cases = [
+        (
+            raw("GET", "/v1/audit?after=abc", vec![], vec![]).await,
+            400,
+            "bad_request",
+        ),
+        (
+            raw("GET", "/v1/audit?limit=-1", vec![], vec![]).await,
+            400,
+            "bad_request",
+        ),
+        (
+            raw("GET", "/v1/installations/%FF", vec![], vec![]).await,
+            400,
+            "bad_request",
+        ),
+        (
+            raw("GET", "/v1/no-such-route", vec![], vec![]).await,
+            404,
+            "not_found",
+        ),
+        (
+            raw("PUT", "/v1/projects", vec![], vec![]).await,
+            405,
+            "method_not_allowed",
+        ),
+        (
+            raw(
+                "POST",
+                "/v1/projects",
+                vec![("content-type", "application/json".into())],
+                vec![b' '; 2 << 20],
+            )
+            .await,
+            413,
+            "too_large",
+        ),
+        (
+            raw("GET", "/v1/projects", many, vec![]).await,
+            431,
+            "headers_too_large",
+        ),
+        (
+            raw(
+                "GET",
+                "/v1/projects",
+                vec![("x-big", "v".repeat(40 * 1024))],
+                vec![],
+            )
+            .await,
+            431,
+            "headers_too_large",
+        ),
+    ];
+    for (answer, status, reason) in cases {
+        let body = answer.json();
+        assert_eq!(
+            (answer.status, body["reason"].as_str()),
+            (status, Some(reason)),
+            "{body}"
+        );
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(
+            answer
+                .header("content-type")
+                .unwrap()
+                .starts_with("application/json")
+        );
+        assert_eq!(answer.header("x-tally-reason"), Some(reason));
+        if status == 405 {
+            let allow = answer.header("allow").unwrap_or_default();
+            assert!(
+                allow.contains("GET") && allow.contains("POST"),
+                "Allow: {allow}"
+            );
+        }
+    }
+    let (st, e) = s
+        .call(Method::GET, "/v1/tokens", Some("AppToken nope"), None)
+        .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("malformed"))
+    );
 }

@@ -244,3 +244,116 @@ async fn concurrent_exchanges_of_one_code_give_exactly_one_token() {
     assert_eq!(app_tokens.len(), 1);
     assert_eq!(app_tokens[0]["tokenId"].as_str().unwrap(), &ok[0][..16]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codes_die_when_their_installation_leaves_pending() {
+    for to in ["COMPLETED", "DISABLED"] {
+        let s = start().await;
+        s.project().await;
+        let (app_id, client_id, secret) = s.app().await;
+        let (installation, code) = s.install(&app_id).await;
+        // A second, outstanding code of the same installation.
+        let path = format!("/v1/installations/{installation}");
+        let (st, fresh) = s
+            .admin(Method::POST, &format!("{path}/setup-code"), None)
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (st, _) = s
+            .admin(Method::PATCH, &path, Some(json!({"status": to})))
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        for code in [code, str_of(&fresh, "setupCode")] {
+            let (st, e) = s.exchange(&client_id, &secret, &code).await;
+            assert_eq!(
+                (st, e["reason"].as_str()),
+                (StatusCode::GONE, Some("installation_not_pending")),
+                "{to}: {e}"
+            );
+        }
+        if to == "DISABLED" {
+            // Reinstalled (PENDING again): the old codes stay spent.
+            let (st, _) = s
+                .admin(Method::PATCH, &path, Some(json!({"status": "PENDING"})))
+                .await;
+            assert_eq!(st, StatusCode::OK);
+            let (st, _) = s
+                .exchange(&client_id, &secret, &str_of(&fresh, "setupCode"))
+                .await;
+            assert_eq!(st, StatusCode::GONE);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_exchange_revokes_the_installations_earlier_app_token() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (installation, first_code) = s.install(&app_id).await;
+    let (st, second) = s
+        .admin(
+            Method::POST,
+            &format!("/v1/installations/{installation}/setup-code"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (_, first) = s.exchange(&client_id, &secret, &first_code).await;
+    let first = bearer(&str_of(&first, "appToken"));
+    assert_eq!(
+        common::verify_read(&s.http, &s.base, Some(&first)).await,
+        StatusCode::OK
+    );
+    let (st, newer) = s
+        .exchange(&client_id, &secret, &str_of(&second, "setupCode"))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let newer = bearer(&str_of(&newer, "appToken"));
+    assert_eq!(
+        common::verify_read(&s.http, &s.base, Some(&newer)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        common::verify_read(&s.http, &s.base, Some(&first)).await,
+        StatusCode::UNAUTHORIZED,
+        "one live APP token an installation"
+    );
+    let (_, events) = s.admin(Method::GET, "/v1/audit?limit=1000", None).await;
+    let first_id = first.split_once(' ').unwrap().1.split('.').next().unwrap();
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "token.revoke"
+                && e["target"] == first_id
+                && e["actor"] == format!("client:{client_id}")),
+        "the revocation is audited: {events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guessing_client_secrets_is_throttled_and_the_right_secret_never_is() {
+    let s = start().await; // threshold 5
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (_, code) = s.install(&app_id).await;
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for _ in 0..5 {
+        let (st, e) = s.exchange(&client_id, wrong, &code).await;
+        assert_eq!(
+            (st, e["reason"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("bad_client_credentials"))
+        );
+    }
+    let (st, e) = s.exchange(&client_id, wrong, &code).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("throttled"))
+    );
+    let (st, e) = s.exchange(&client_id, &secret, &code).await;
+    assert_eq!(st, StatusCode::OK, "{e}");
+    s.clock.advance(60);
+    let (st, _) = s.exchange(&client_id, wrong, &code).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "the window passed");
+}

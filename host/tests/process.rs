@@ -57,11 +57,18 @@ fn spawn(data: &std::path::Path, log: &str) -> Tally {
 }
 
 fn spawn_with(data: &std::path::Path, log: &str, extra: &[&std::ffi::OsStr]) -> Tally {
-    let child = Command::new(env!("CARGO_BIN_EXE_tally"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command
         .args(["serve", "--data"])
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
+        .args(extra);
+    spawn_command(command, log)
+}
+
+/// Starts `command` (a `tally serve`, perhaps behind a shell) as [`spawn`] does.
+fn spawn_command(mut command: Command, log: &str) -> Tally {
+    let child = command
         .env("RUST_LOG", log)
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -415,4 +422,236 @@ async fn sighup_reloads_the_plugin_from_its_path() {
             .unwrap()
             .contains(&format!("public_url={}", tally.base))
     );
+}
+
+/// Runs `tally serve --data <data>` expecting it to refuse to start (within
+/// half a minute); its stderr.
+fn refused_start(data: &std::path::Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("tally started on {}", data.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "it started: {stderr}");
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_server_on_a_data_dir_in_use_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = spawn(dir.path(), "warn");
+    let stderr = refused_start(dir.path());
+    assert!(
+        stderr.contains("in use by another tally server"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&dir.path().display().to_string()),
+        "{stderr}"
+    );
+    drop(first); // killed: the operating system drops its lock
+    let again = spawn(dir.path(), "warn");
+    assert!(again.admin.is_none(), "same data, no new admin token");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn startup_errors_name_the_path_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a dir").unwrap();
+    let stderr = refused_start(&file);
+    assert!(
+        stderr.contains(&file.display().to_string()) && stderr.contains("is not a directory"),
+        "{stderr}"
+    );
+    let below_file = file.join("data");
+    let stderr = refused_start(&below_file);
+    assert!(
+        stderr.contains(&below_file.display().to_string()) && stderr.contains("Not a directory"),
+        "{stderr}"
+    );
+    let corrupt = dir.path().join("corrupt");
+    std::fs::create_dir(&corrupt).unwrap();
+    std::fs::write(corrupt.join("tally.db"), vec![0x5a; 8192]).unwrap();
+    let stderr = refused_start(&corrupt);
+    assert!(
+        stderr.contains(&corrupt.join("tally.db").display().to_string())
+            && stderr.contains("not a database"),
+        "{stderr}"
+    );
+    // A real database cut short.
+    let truncated = dir.path().join("truncated");
+    {
+        let tally = spawn(&truncated, "warn");
+        let admin = tally.admin.clone().unwrap();
+        let http = reqwest::Client::new();
+        for i in 0..50 {
+            let (st, _) = post(
+                &http,
+                format!("{}/v1/projects", tally.base),
+                &admin,
+                json!({"id": format!("p{i}"), "name": "x".repeat(200)}),
+            )
+            .await;
+            assert_eq!(st, StatusCode::CREATED);
+        }
+    }
+    let db = truncated.join("tally.db");
+    // Everything into the main file first, so that cutting it loses pages.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    drop(conn);
+    let len = std::fs::metadata(&db).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    let stderr = refused_start(&truncated);
+    assert!(
+        stderr.contains(&db.display().to_string())
+            && (stderr.contains("malformed") || stderr.contains("damaged")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_cannot_starve_the_server() {
+    // 1,100 connections that never finish their headers, against a server
+    // allowed 1,024 descriptors: each is closed within the header timeout,
+    // and /livez answers all the while.
+    rlimit::increase_nofile_limit(4096).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"ulimit -n 1024 && exec "$0" serve --data "$1" --listen 127.0.0.1:0 --header-timeout 2"#)
+        .arg(env!("CARGO_BIN_EXE_tally"))
+        .arg(dir.path());
+    let tally = spawn_command(command, "error");
+    let addr = tally.base.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..1100 {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answered = false;
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        if let Ok(res) = http.get(format!("{}/livez", tally.base)).send().await {
+            assert_eq!(res.status(), StatusCode::NO_CONTENT);
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "/livez never answered under 1,100 slow clients");
+    // The slow connections were closed by the server, not kept: a read
+    // ends (end of stream, a reset, or hyper's last words) within the
+    // header timeout rather than waiting forever.
+    for stream in slow.iter_mut().take(50) {
+        use tokio::io::AsyncReadExt;
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut rest),
+        )
+        .await
+        .expect("a slow connection stayed open past the header timeout");
+    }
+    drop(slow);
+    assert_eq!(
+        http.get(format!("{}/livez", tally.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_body_is_408_and_an_idle_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let tally = spawn_with(
+        dir.path(),
+        "warn",
+        &[
+            "--body-timeout",
+            "1",
+            "--idle-timeout",
+            "2",
+            "--header-timeout",
+            "30",
+        ]
+        .map(std::ffi::OsStr::new),
+    );
+    let addr = tally.base.trim_start_matches("http://").to_owned();
+    let admin = tally.admin.clone().unwrap();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/projects HTTP/1.1\r\nHost: x\r\nAuthorization: {admin}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"id\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&answer).contains("\"reason\"") {
+            let n = stream.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("no answer to a stalled body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"reason\":\"timeout\""), "{answer}");
+
+    // A connection that sends nothing at all is closed after the idle
+    // timeout (the header timeout is longer here).
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), idle.read(&mut buf))
+        .await
+        .expect("an idle connection stayed open");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500));
 }

@@ -338,3 +338,44 @@ async fn listings_and_verifier_records() {
         .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_bad_stored_origin_never_stops_the_studio() {
+    let s = start().await;
+    s.app().await;
+    // A row written before origins were validated as they are now.
+    let db = rusqlite::Connection::open(s.dir.path().join("tally.db")).unwrap();
+    db.execute(
+        "INSERT INTO apps (id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at) \
+         VALUES ('app_bad', 'Bad', 'cl_bad', zeroblob(32), 'https://bad.example/setup', ?1, '[]', 0)",
+        [r#"["https://bad.example\u0001", "https://x.example; script-src *"]"#],
+    )
+    .unwrap();
+    drop(db);
+    let (_, cookie) = sign_in(&s, &s.admin).await;
+    let (pair, _) = cookie.unwrap();
+    for cookie in [None, Some(pair)] {
+        let mut req = s.http.get(format!("{}/studio", s.base));
+        if let Some(c) = &cookie {
+            req = req.header(COOKIE, c);
+        }
+        let page = req.send().await.unwrap();
+        assert_eq!(
+            page.status(),
+            StatusCode::OK,
+            "signed in: {}",
+            cookie.is_some()
+        );
+        let csp = page.headers()[CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            !csp.contains("bad.example") && !csp.contains("x.example"),
+            "{csp}"
+        );
+        if cookie.is_some() {
+            assert!(csp.contains("frame-src http://127.0.0.1:3000;"), "{csp}");
+        }
+    }
+}

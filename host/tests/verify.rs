@@ -558,3 +558,230 @@ async fn the_gateway_answers_502_when_the_upstream_is_down() {
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(res.json::<Value>().await.unwrap()["reason"], "bad_gateway");
 }
+
+/// A gateway in front of the echo upstream, and a token that may read Post
+/// at PUBLISHED only in master (what the shared tables assume).
+async fn gateway_with_reader(set: impl FnOnce(&mut host::http::Options)) -> (TestServer, String) {
+    let upstream = echo_upstream().await;
+    let s = start_with_options(|o| {
+        o.upstream = Some(format!("http://{upstream}"));
+        set(o);
+    })
+    .await;
+    s.project().await;
+    let (st, pat) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"kind": "PAT", "name": "published reader", "environmentId": "master",
+                        "grants": [{"api": "content", "action": "read", "models": ["Post"], "stages": ["PUBLISHED"]}]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{pat}");
+    (s, bearer(&str_of(&pat, "token")))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_reads_every_tricky_target_as_its_upstream_will() {
+    let (s, token) = gateway_with_reader(|_| {}).await;
+    let table = common::fixture("gateway-targets.json");
+    for case in table["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let target = case["target"].as_str().unwrap();
+        let mut headers = vec![("Authorization", token.as_str())];
+        if let Some(extra) = case["headers"].as_object() {
+            headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())));
+        }
+        let answer = common::raw_request(&s.base, "GET", target, &headers, b"").await;
+        let body = answer.json();
+        match &case["expect"] {
+            Value::String(kind) if kind == "forward" => {
+                assert_eq!(answer.status, 200, "{name}: {body}");
+                assert_eq!(body["uri"], target, "{name}: forwarded as received");
+            }
+            Value::String(kind) if kind == "refuse" => {
+                assert_eq!(
+                    (answer.status, body["reason"].as_str()),
+                    (400, Some("ambiguous_request")),
+                    "{name}: {body}"
+                );
+                assert_eq!(answer.header("x-tally-reason"), Some("ambiguous_request"));
+            }
+            deny => {
+                assert_eq!(
+                    (answer.status, body["reason"].as_str()),
+                    (
+                        deny["status"].as_u64().unwrap() as u16,
+                        deny["reason"].as_str()
+                    ),
+                    "{name}: {body}"
+                );
+                assert!(body.get("uri").is_none(), "{name}: denied, never forwarded");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_forwards_nothing_of_the_clients_credentials_or_tally_headers() {
+    let (s, token) = gateway_with_reader(|_| {}).await;
+    let table = common::fixture("forwarded-headers.json");
+    for case in table["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let mut headers = vec![("Authorization", token.as_str())];
+        headers.extend(
+            case["send"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().unwrap())),
+        );
+        let answer =
+            common::raw_request(&s.base, "GET", "/v1/content/master/Post", &headers, b"").await;
+        let body = answer.json();
+        assert_eq!(answer.status, 200, "{name}: {body}");
+        let got = body["headers"].as_object().unwrap();
+        for absent in case["absent"].as_array().unwrap() {
+            let absent = absent.as_str().unwrap().to_ascii_lowercase();
+            assert!(
+                !got.keys().any(|k| k.eq_ignore_ascii_case(&absent)),
+                "{name}: {absent} reached the upstream: {got:?}"
+            );
+        }
+        for (key, want) in case["present"].as_object().unwrap() {
+            let value = got.get(key).and_then(Value::as_str).unwrap_or("<absent>");
+            let want = want.as_str().unwrap();
+            let matches = match want.strip_suffix('*') {
+                Some(prefix) => value.starts_with(prefix),
+                None => value == want,
+            };
+            assert!(matches, "{name}: {key} is {value:?}, not {want:?}");
+        }
+        // Never the token, never anything that spells X-Tally but the decision's.
+        assert!(!got.contains_key("authorization"), "{name}");
+        for key in got.keys() {
+            let k = key.to_ascii_lowercase().replace('_', "-");
+            if k.starts_with("x-tally-") {
+                assert!(
+                    [
+                        "x-tally-principal",
+                        "x-tally-masked",
+                        "x-tally-reason",
+                        "x-tally-filter"
+                    ]
+                    .contains(&key.as_str()),
+                    "{name}: {key} reached the upstream"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trusted_proxy_names_the_client_and_its_forwarding_headers_are_kept() {
+    let (s, token) = gateway_with_reader(|o| {
+        o.trusted_proxies = host::http::TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        o.throttle_failures = 2;
+    })
+    .await;
+    let headers = [
+        ("Authorization", token.as_str()),
+        ("X-Forwarded-For", "203.0.113.9"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "content.example"),
+    ];
+    let answer =
+        common::raw_request(&s.base, "GET", "/v1/content/master/Post", &headers, b"").await;
+    let body = answer.json();
+    assert_eq!(answer.status, 200, "{body}");
+    assert_eq!(body["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(body["headers"]["x-forwarded-proto"], "https");
+    assert_eq!(body["headers"]["x-forwarded-host"], "content.example");
+
+    // The throttle counts the client the proxy names, not the proxy.
+    let forged = "AppToken 630dcd2966c43366.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    let base = s.base.as_str();
+    assert_eq!(verify_from(base, "198.51.100.1", forged).await, 401);
+    assert_eq!(verify_from(base, "198.51.100.1", forged).await, 401);
+    assert_eq!(verify_from(base, "198.51.100.1", forged).await, 429);
+    assert_eq!(
+        verify_from(base, "198.51.100.2", forged).await,
+        401,
+        "another client behind the same proxy"
+    );
+    assert_eq!(
+        verify_from(base, "198.51.100.1", &token).await,
+        200,
+        "a good token is never throttled"
+    );
+}
+
+/// `/v1/verify` for reading Post in master, as relayed by a proxy for `client`.
+async fn verify_from(base: &str, client: &str, auth: &str) -> u16 {
+    let headers = [
+        ("Authorization", auth),
+        ("X-Forwarded-For", client),
+        ("X-Tally-Environment", "master"),
+        ("X-Tally-Action", "read"),
+        ("X-Tally-Model", "Post"),
+    ];
+    common::raw_request(base, "GET", "/v1/verify", &headers, b"")
+        .await
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bound_token_is_denied_where_no_environment_is_named() {
+    let s = start().await;
+    let (_, token) = installed(&s).await;
+    // Without X-Tally-Environment (or with an empty one) the check must not
+    // read the token as good for every environment.
+    for environment in [None, Some("")] {
+        let mut req = s
+            .http
+            .get(format!("{}/v1/verify", s.base))
+            .header("Authorization", &token)
+            .header("X-Tally-Action", "read")
+            .header("X-Tally-Model", "Post");
+        if let Some(e) = environment {
+            req = req.header("X-Tally-Environment", e);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{environment:?}");
+        assert_eq!(res.headers()["x-tally-reason"], "wrong_environment");
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["reason"],
+            "wrong_environment"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denials_carry_their_reason_in_a_header_and_401s_a_challenge() {
+    let s = start().await;
+    s.project().await;
+    let res = s
+        .http
+        .get(format!("{}/v1/verify", s.base))
+        .header(
+            "Authorization",
+            "AppToken 630dcd2966c43366.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        )
+        .header("X-Tally-Environment", "master")
+        .header("X-Tally-Action", "read")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["x-tally-reason"], "unknown_token");
+    assert_eq!(res.headers()["www-authenticate"], "AppToken, Bearer");
+    let res = s
+        .http
+        .get(format!("{}/v1/verify", s.base))
+        .header("X-Tally-Environment", "master")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["x-tally-reason"], "bad_request");
+}

@@ -114,6 +114,9 @@ pub enum AuthorityError {
     /// The request body is over the limit (413).
     #[error("the request body is too large")]
     TooLarge,
+    /// The request body stalled past the server's body timeout (408).
+    #[error("the request body was not received in time")]
+    Timeout,
     /// Too many failed credential checks from the caller's address (429).
     #[error("too many failed credential checks from this address; try again later")]
     Throttled,
@@ -139,6 +142,7 @@ impl AuthorityError {
             AuthorityError::NotFound(_) => "not_found",
             AuthorityError::TooLarge => "too_large",
             AuthorityError::Throttled => "throttled",
+            AuthorityError::Timeout => "timeout",
             AuthorityError::Internal(_) => "internal",
             AuthorityError::ReadOnly => "read_only_replica",
         }

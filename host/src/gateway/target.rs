@@ -19,7 +19,8 @@
 //!   `stage.x`) is refused; so is a raw `;` anywhere in the query (some
 //!   servers split parameters on it).
 //! - **Query and header.** A parameter also given by its header with
-//!   another value, or a header given twice, is refused.
+//!   another value, or a header given twice (or folded into one value
+//!   with `,`), is refused.
 //!
 //! The same rules are written as a table of tricky URLs in
 //! `tests/fixtures/gateway-targets.json`, run against this gateway and the
@@ -169,6 +170,10 @@ fn one_of(
                 .to_str()
                 .map_err(|_| Ambiguous(format!("{header} is not valid text")))?
                 .trim_ascii();
+            // A list (`a, b`) is the same header given twice, folded.
+            if text.contains(',') {
+                return Err(Ambiguous(format!("{header} is given more than once")));
+            }
             (!text.is_empty()).then(|| text.to_owned())
         }
     };

@@ -39,13 +39,20 @@ impl ApiError {
         ApiError(AuthorityError::BadRequest(message.into()))
     }
 
-    /// A body that could not be read: 413 when it is over the limit.
+    /// A body that could not be read: 413 when it is over the limit, 408
+    /// when it stalled past the body timeout.
     pub fn body(e: axum::extract::rejection::BytesRejection) -> Self {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError(AuthorityError::TooLarge)
-        } else {
-            ApiError::bad_request(format!("cannot read the body: {e}"))
+            return ApiError(AuthorityError::TooLarge);
         }
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(cause) = source {
+            if cause.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError(AuthorityError::Timeout);
+            }
+            source = cause.source();
+        }
+        ApiError::bad_request(format!("cannot read the body: {e}"))
     }
 
     /// The status this error answers with.
@@ -59,6 +66,7 @@ impl ApiError {
             AuthorityError::Gone { .. } => StatusCode::GONE,
             AuthorityError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AuthorityError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            AuthorityError::Timeout => StatusCode::REQUEST_TIMEOUT,
             AuthorityError::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -162,11 +162,10 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .nest("/studio/api", studio_api)
         .route("/v1/app-exchange-token", post(exchange))
         .route("/v1/verify", get(gateway::verify))
-        .route("/v1/content/{environment}/{model}", any(gateway::proxy))
-        .route(
-            "/v1/content/{environment}/{model}/{id}",
-            any(gateway::proxy),
-        )
+        // `/v1/content/{environment}/{model}[/{id}]`, read from the raw path
+        // by the gateway itself: any other path under the prefix (`a/../b`
+        // and the like) is its to refuse as ambiguous, not a plain 404.
+        .route("/v1/content/{*rest}", any(gateway::proxy))
         .merge(crate::studio::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

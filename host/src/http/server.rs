@@ -109,7 +109,10 @@ async fn serve(
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        // hyper answers a request over its own limits with a bare 431; set
+        // above `error::MAX_HEADERS`, so ours (in JSON) speaks first.
+        .max_headers(4 * super::error::MAX_HEADERS);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {

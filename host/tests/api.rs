@@ -726,6 +726,9 @@ async fn app_origins_and_names_are_validated_as_browsers_read_them() {
         "https://app.example\\",
         "https://app.example\"",
         "*",
+        "https://a*.example",
+        "https://*.example",
+        "https://a_b.example",
     ] {
         let (st, e) = s
             .admin(Method::POST, "/v1/apps", Some(app("App", json!([bad]))))

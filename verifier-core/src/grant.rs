@@ -38,7 +38,9 @@ pub const MAX_GRANTS: usize = 64;
 /// Most entries in one grant list (models, stages, locales, environments,
 /// unmask) and in one condition.
 pub const MAX_LIST: usize = 256;
-/// Longest name (model, stage, locale, environment, field, action) in bytes.
+/// Longest name (model, stage, locale, environment, field, action), in
+/// characters (Unicode scalar values, as JSON Schema's `maxLength` counts;
+/// action names are ASCII, so bytes there).
 pub const MAX_NAME: usize = 128;
 /// The placeholder in a condition value that stands for the principal.
 pub const PRINCIPAL_PLACEHOLDER: &str = "$principal";
@@ -445,7 +447,7 @@ pub fn validate_grants(grants: &[Grant]) -> Result<(), GrantError> {
                 && condition.len() <= MAX_LIST
                 && condition
                     .iter()
-                    .all(|(k, v)| name_ok(k) && v.len() <= MAX_NAME);
+                    .all(|(k, v)| name_ok(k) && v.chars().count() <= MAX_NAME);
             if !ok {
                 return Err(GrantError::OutOfBounds {
                     index,
@@ -458,7 +460,7 @@ pub fn validate_grants(grants: &[Grant]) -> Result<(), GrantError> {
 }
 
 fn name_ok(name: &str) -> bool {
-    !name.is_empty() && name.len() <= MAX_NAME
+    !name.is_empty() && name.chars().count() <= MAX_NAME
 }
 
 fn check_names(list: &[String], index: usize, field: &'static str) -> Result<(), GrantError> {

@@ -1111,7 +1111,7 @@ fn check_id(field: &str, id: &str) -> Result<(), AuthorityError> {
 }
 
 fn check_text(field: &str, text: &str) -> Result<(), AuthorityError> {
-    if text.trim().is_empty() || text.len() > MAX_TEXT {
+    if text.trim().is_empty() || text.chars().count() > MAX_TEXT {
         return Err(AuthorityError::BadRequest(format!(
             "{field} must be 1 to {MAX_TEXT} characters"
         )));
@@ -1126,7 +1126,7 @@ fn check_text(field: &str, text: &str) -> Result<(), AuthorityError> {
 
 fn check_url(field: &str, url: &str) -> Result<(), AuthorityError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 2048
+        && url.chars().count() <= 2048
         && !url.contains('#')
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
@@ -1179,6 +1179,16 @@ pub fn canonical_origin(origin: &str) -> Result<String, String> {
     let rest = origin.split_once("://").map_or("", |(_, rest)| rest);
     if rest.ends_with("//") || rest.contains("/.") {
         return Err("must be scheme://host[:port] with no path, query or fragment".into());
+    }
+    // A domain as a CSP source list reads it: letters, digits, `-`, `.`
+    // (IDNA has made any other script ASCII); `*`, `_` and the like, which
+    // URL parsers let through, are refused.
+    if let Some(url::Host::Domain(domain)) = url.host()
+        && !domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err("has a host with characters other than letters, digits, '-' and '.'".into());
     }
     Ok(url.origin().ascii_serialization())
 }

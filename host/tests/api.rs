@@ -830,24 +830,17 @@ async fn every_error_is_json_with_a_reason() {
     s.project().await;
     let raw = |method: &'static str,
                target: &'static str,
-               headers: Vec<(&'static str, String)>,
+               headers: Vec<(String, String)>,
                body: Vec<u8>| {
         let base = s.base.clone();
         let admin = s.admin.clone();
         async move {
             let mut all: Vec<(&str, &str)> = vec![("Authorization", admin.as_str())];
-            all.extend(headers.iter().map(|(n, v)| (*n, v.as_str())));
+            all.extend(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
             common::raw_request(&base, method, target, &all, &body).await
         }
     };
-    let many: Vec<(&'static str, String)> = (0..150)
-        .map(|i| {
-            (
-                &*Box::leak(format!("x-h{i}").into_boxed_str()),
-                "v".to_owned(),
-            )
-        })
-        .collect();
+    let many: Vec<(String, String)> = (0..150).map(|i| (format!("x-h{i}"), "v".into())).collect();
     let cases = [
         (
             raw("GET", "/v1/audit?after=abc", vec![], vec![]).await,
@@ -878,7 +871,7 @@ async fn every_error_is_json_with_a_reason() {
             raw(
                 "POST",
                 "/v1/projects",
-                vec![("content-type", "application/json".into())],
+                vec![("content-type".into(), "application/json".into())],
                 vec![b' '; 2 << 20],
             )
             .await,
@@ -894,7 +887,7 @@ async fn every_error_is_json_with_a_reason() {
             raw(
                 "GET",
                 "/v1/projects",
-                vec![("x-big", "v".repeat(40 * 1024))],
+                vec![("x-big".into(), "v".repeat(40 * 1024))],
                 vec![],
             )
             .await,

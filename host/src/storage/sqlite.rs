@@ -74,6 +74,19 @@ ALTER TABLE tokens ADD COLUMN replaced_by BLOB;
 "#,
 ];
 
+/// Makes `dir` if it is missing; an error naming it if it is not a
+/// directory or cannot be made.
+fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(StoreError::Database(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))
+}
+
 /// The lock that keeps a data dir to one server: an exclusive advisory
 /// lock on `tally.lock` in it, held as long as this value lives (the
 /// operating system drops it when the process ends, however it ends).
@@ -86,14 +99,7 @@ impl DataDirLock {
     /// Takes the lock of `dir` (creating the dir if needed), or says why
     /// not: another process holds it, or the dir cannot be used.
     pub fn acquire(dir: &Path) -> Result<Self, StoreError> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(StoreError::Database(format!(
-                "{} is not a directory",
-                dir.display()
-            )));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        ensure_dir(dir)?;
         let path = dir.join("tally.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -128,14 +134,7 @@ impl SqliteStore {
     /// name the path and the cause (not a directory, not writable, not a
     /// database or a damaged one).
     pub fn open(dir: &Path, sync: Durability) -> Result<Self, StoreError> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(StoreError::Database(format!(
-                "{} is not a directory",
-                dir.display()
-            )));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        ensure_dir(dir)?;
         let path = dir.join("tally.db");
         let in_path = |e: StoreError| match e {
             StoreError::Database(message) => {

@@ -27,8 +27,8 @@
 //! DESIGN.md; `X-Tally-Api` defaults to `content`, `X-Tally-Action` is
 //! required; the gateway maps GET/HEAD → read, POST → create, PUT/PATCH →
 //! update, DELETE → delete. How the gateway reads a target is in
-//! [`target`] (ambiguous spellings refused), what it forwards in
-//! [`forward`] (credentials, `X-Tally-*` and hop-by-hop headers never).
+//! `target.rs` (ambiguous spellings refused), what it forwards in
+//! `forward.rs` (credentials, `X-Tally-*` and hop-by-hop headers never).
 
 mod forward;
 mod memo;

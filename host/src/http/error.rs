@@ -105,7 +105,7 @@ pub fn error_response(status: StatusCode, reason: &str, message: &str) -> Respon
 }
 
 /// Marks an answer that the gateway passed through from its upstream:
-/// [`json_errors`] leaves it as it is.
+/// the JSON-errors middleware leaves it as it is.
 #[derive(Debug, Clone, Copy)]
 pub struct UpstreamAnswer;
 

@@ -1,6 +1,7 @@
-//! The HTTP API (axum): routes, the server ([`server`]: timeouts and the
-//! connection cap), the client's address ([`client`]: trusted proxies),
-//! errors ([`error`]: every one JSON with a reason).
+//! The HTTP API (axum): routes, the server ([`Server`], [`ServerLimits`]:
+//! timeouts and the connection cap), the client's address
+//! ([`TrustedProxies`]), errors ([`error_response`]: every one JSON with a
+//! reason).
 //!
 //! Handlers are thin: extract, call one [`Authority`] method on the blocking
 //! pool (storage is synchronous), answer JSON. The API reference is

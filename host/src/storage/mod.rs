@@ -316,7 +316,7 @@ pub trait Store: Send + Sync + 'static {
     /// while its installation is PENDING ([`Redeem::NotPending`] else).
     /// One live APP token an installation: the same transaction revokes
     /// the installation's earlier live APP tokens, each with a
-    /// `token.revoke` audit entry ([`replaced_audit`]), and puts them in
+    /// `token.revoke` audit entry (by the redeem's actor), and puts them in
     /// the change feed.
     fn redeem_setup_code(
         &self,

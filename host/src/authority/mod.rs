@@ -552,9 +552,7 @@ impl Authority {
         let mut origins = check_origins(&body.origins)?;
         origins.dedup();
         validate_grants(&body.grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
-        if body.grants.iter().any(|g| {
-            g.api == Api::Management && (g.action.is_admin() || g.action.as_str() == "replica")
-        }) {
+        if body.grants.iter().any(is_whole_service) {
             return Err(AuthorityError::BadRequest(
                 "an app's grants cannot include the management admin or replica grant".into(),
             ));
@@ -1208,14 +1206,18 @@ fn check_origins(origins: &[String]) -> Result<Vec<String>, AuthorityError> {
         .collect()
 }
 
+/// Whether `grant` is the management `admin` or `replica` grant: a grant
+/// over the whole service, not one environment's content.
+fn is_whole_service(grant: &Grant) -> bool {
+    grant.api == Api::Management && (grant.action.is_admin() || grant.action.as_str() == "replica")
+}
+
 /// Refuses a management `admin` (or `replica`) grant that carries a
 /// condition or a scope: those grants are all or nothing, and a scoped one
 /// would read as a global one wherever the scope is not asked about.
 fn check_management_scope(grants: &[Grant]) -> Result<(), AuthorityError> {
     for (i, grant) in grants.iter().enumerate() {
-        let broad = grant.api == Api::Management
-            && (grant.action.is_admin() || grant.action.as_str() == "replica");
-        if !broad {
+        if !is_whole_service(grant) {
             continue;
         }
         let scoped = grant.condition.is_some()

@@ -441,22 +441,14 @@ fn denial(reason: Reason) -> Response {
     error(status, reason.as_str(), message)
 }
 
-/// The answer to a request from an address the throttle blocks.
-pub(crate) fn throttled() -> Response {
-    error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "throttled",
-        "too many failed credential checks from this address; try again later",
-    )
-}
-
-/// Runs a check for `client` at `now` and turns failures into answers;
-/// `Ok` carries the headers of an allowed decision. The throttle is asked
-/// only after a denial for bad credentials, so an allowed request is
-/// never refused for its address.
+/// Runs a check at `now` and turns failures into answers; `Ok` carries the
+/// headers of an allowed decision. The throttle is asked only after a
+/// denial for bad credentials, so an allowed request is never refused for
+/// its address; `client` names that address, and is worked out only then
+/// (never on the allowed path).
 async fn check(
     state: &Arc<AppState>,
-    client: IpAddr,
+    client: impl FnOnce() -> IpAddr,
     header: &HeaderValue,
     now: i64,
     request: Result<Descriptor<'_>, CheckError>,
@@ -469,11 +461,13 @@ async fn check(
             match allowed {
                 Some(headers) => Ok(headers),
                 None => {
-                    if reason.is_unauthenticated() && reason != Reason::MissingCredentials {
-                        if state.throttle.blocked(client, now) {
-                            return Err(throttled());
-                        }
-                        state.throttle.failed(client, now);
+                    if reason.is_unauthenticated()
+                        && reason != Reason::MissingCredentials
+                        && state.throttle.refuse_failure(client(), now)
+                    {
+                        return Err(
+                            crate::http::ApiError(AuthorityError::Throttled).into_response()
+                        );
                     }
                     Err(denial(reason))
                 }
@@ -512,7 +506,7 @@ pub(crate) async fn verify(
     let headers = request.headers();
     let now = state.authority.now();
     let descriptor = descriptor(headers, now);
-    let client = state.trusted_proxies.client(addr, headers);
+    let client = || state.trusted_proxies.client(addr, headers);
     match check(&state, client, authorization(headers), now, descriptor).await {
         Ok(allowed) => {
             let mut response = StatusCode::OK.into_response();
@@ -589,7 +583,7 @@ pub(crate) async fn proxy(
             now,
         }),
     };
-    let client = state.trusted_proxies.client(addr, &parts.headers);
+    let client = || state.trusted_proxies.client(addr, &parts.headers);
     let allowed = match check(
         &state,
         client,

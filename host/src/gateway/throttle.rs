@@ -53,6 +53,18 @@ impl Throttle {
         matches!(failures.get(&ip), Some(&(since, count)) if now < since + self.window && count >= self.threshold)
     }
 
+    /// A failed credential check of `ip` at `now`: `true` when the address
+    /// is already blocked (answer 429 instead of the failure), else the
+    /// failure is counted and `false`. Only failures come here, so a good
+    /// credential is never refused for its address.
+    pub fn refuse_failure(&self, ip: IpAddr, now: i64) -> bool {
+        if self.blocked(ip, now) {
+            return true;
+        }
+        self.failed(ip, now);
+        false
+    }
+
     /// Counts a failure of `ip` at `now`.
     pub fn failed(&self, ip: IpAddr, now: i64) {
         if self.threshold == 0 {

@@ -62,11 +62,9 @@ pub(super) fn throttle_failure(state: &AppState, client: IpAddr, e: ApiError) ->
     if !failed {
         return e;
     }
-    let now = state.authority.now();
-    if state.throttle.blocked(client, now) {
+    if state.throttle.refuse_failure(client, state.authority.now()) {
         return ApiError(AuthorityError::Throttled);
     }
-    state.throttle.failed(client, now);
     e
 }
 

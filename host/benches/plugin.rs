@@ -117,7 +117,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| plugin.verify(header.as_bytes(), black_box(&input)).unwrap())
     });
 
-    let looping = wat::parse_str(include_str!("../tests/fixtures/endless-loop.wat")).unwrap();
+    let looping = wat::parse_str(include_str!("../tests/it/fixtures/endless-loop.wat")).unwrap();
     let runtime = Runtime::new().unwrap();
     let hostile = runtime.load(&looping, Limits::default()).unwrap();
     let mut group = c.benchmark_group("hostile");

@@ -1,5 +1,4 @@
 //! The exchange wire types and installation transitions shared by SDK and host.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use verifier_core::exchange::{
     ExchangeRequest, ExchangeResponse, SetupCodeExchange, management_api_base_url,

@@ -1,7 +1,6 @@
 //! The storage contract: what every `Store` must do, written against
 //! `&dyn Store` so each implementation runs the same checks (SQLite in
-//! `tests/storage.rs`, PostgreSQL in `tests/storage_postgres.rs`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+//! `storage.rs`, PostgreSQL in `storage_postgres.rs`).
 
 use std::sync::Arc;
 

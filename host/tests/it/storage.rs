@@ -1,8 +1,7 @@
-//! The storage contract (tests/storage_contract) on SQLite, in both
+//! The storage contract (`storage_contract.rs`) on SQLite, in both
 //! durability modes where it matters.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod storage_contract;
+use crate::storage_contract;
 
 use std::sync::Arc;
 

@@ -2,9 +2,8 @@
 //! session cookie and its flags, the CSRF header, sessions ending with their
 //! admin token, the page's Content-Security-Policy, the bridge assets, and
 //! the listing and record endpoints the studio and edges use.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{start, str_of};
 use reqwest::Method;
@@ -248,7 +247,7 @@ async fn the_page_frames_only_registered_app_origins() {
         .unwrap();
     assert_eq!(
         entry.text().await.unwrap(),
-        include_str!("../../npm/src/parent.js")
+        include_str!("../../../npm/src/parent.js")
     );
 }
 

@@ -2,9 +2,8 @@
 //! record feed. A token made on the authority verifies on the replica; a
 //! revocation there is denied here within a second (the lag is printed for
 //! BENCHMARKS.md); public grants follow; changes are refused with 503.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,4 @@
 //! Properties: issue → encode → parse round trips, and no input panics.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use proptest::prelude::*;
 use verifier_core::{

@@ -1,8 +1,7 @@
 //! The real `tally` binary as a process: secrets never reach its logs or its
 //! data dir, and `kill -9` loses no acknowledged token.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};

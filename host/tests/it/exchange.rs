@@ -1,7 +1,6 @@
 //! `POST /v1/app-exchange-token` on Hygraph's wire, over real HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{T0, bearer, start, start_with, str_of};
 use reqwest::{Method, StatusCode};

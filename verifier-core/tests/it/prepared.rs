@@ -1,7 +1,6 @@
 //! The module's prepared values (`abi::Instance`), natively: the same
 //! decisions as a whole input, handles that are not live refused, a bounded
 //! table.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use verifier_core::abi::{
     AbiError, Instance, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD, decode_verify,

@@ -4,7 +4,6 @@
 //! runs it) must agree exactly. The cases and decisions are written to
 //! `target/differential-cases.json`, where `tests/abi/differential.test.mjs`
 //! holds the module in Node to the same decisions.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
 //! A real `tally` server for tests: in-process on a loopback port, real
 //! SQLite in a temp dir, a manual clock. Helpers speak HTTP with reqwest.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,8 +42,9 @@ pub struct TestServer {
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<Server>,
+    /// Held for its drop: the server stops when the test's server does.
+    _shutdown: oneshot::Sender<()>,
+    _server: Server,
 }
 
 pub async fn start() -> TestServer {
@@ -104,8 +104,8 @@ pub async fn start_full(
         clock,
         dir,
         http: reqwest::Client::new(),
-        shutdown: Some(tx),
-        server: Some(server),
+        _shutdown: tx,
+        _server: server,
     }
 }
 
@@ -203,16 +203,6 @@ impl TestServer {
             Some(json!({"clientId": client_id, "clientSecret": secret, "exchangeCode": code})),
         )
         .await
-    }
-
-    pub async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.wait().await.unwrap();
-        }
-        self.dir
     }
 }
 

@@ -3,11 +3,10 @@
 //! on one verifies on the other; a revocation on one is denied by the other
 //! within a second; the record feed serves the changes of both, in order.
 //!
-//! `#[ignore]`d without a server (see tests/storage_postgres.rs): `.ci/test`
+//! `#[ignore]`d without a server (see storage_postgres.rs): `.ci/test`
 //! runs them with `--include-ignored` and `TALLY_TEST_POSTGRES` set.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

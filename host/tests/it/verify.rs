@@ -1,8 +1,7 @@
 //! `GET /v1/verify`, the throttle, plugin failures and reload, and the
 //! gateway against a real upstream, over loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -1,9 +1,8 @@
 //! The decision table (`tests/data/decisions.json`), natively. The same table
 //! runs through the wasm module in Node (`tests/abi/`), so both must agree
 //! with the expectations written there.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
+use crate::common;
 
 use verifier_core::{Environment, Request, TokenRecord, abi, verify};
 

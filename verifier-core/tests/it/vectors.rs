@@ -1,7 +1,6 @@
 //! `shared/vectors/tokens.json`, natively.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod common;
+use crate::common;
 
 use verifier_core::{
     Action, Api, Credentials, Grant, IssuedToken, ParseError, Reason, Request, SecretHash,

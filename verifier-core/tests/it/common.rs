@@ -1,6 +1,5 @@
 //! Test data shared by the native tests: the known-answer vectors of
 //! `shared/vectors/` and this crate's decision table.
-#![allow(dead_code)] // each test binary uses part of this
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! The storage contract (tests/storage_contract) on a real PostgreSQL server.
+//! The storage contract (`storage_contract.rs`) on a real PostgreSQL server.
 //!
 //! These need a server: set `TALLY_TEST_POSTGRES` to a URL whose user may
 //! create schemas, e.g. `postgres://tally:tally@127.0.0.1:5432/tally_test`
@@ -7,9 +7,8 @@
 //! test` without a server reports them as ignored rather than passing;
 //! `.ci/test` runs them with `--include-ignored` and fails without the URL.
 //! Each test gets a schema of its own, dropped at the end.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-mod storage_contract;
+use crate::storage_contract;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

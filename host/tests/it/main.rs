@@ -1,0 +1,28 @@
+//! The host's integration tests, one binary (one link of wasmtime, axum and
+//! rusqlite); a module per area, each test named for the behaviour it holds.
+//!
+//! - [`common`]: a real server on loopback (in-process or the `tally`
+//!   binary), HTTP helpers and the shared fixture tables.
+//! - [`storage_contract`]: what every store must do, run by [`storage`]
+//!   (SQLite) and [`storage_postgres`] (a real PostgreSQL server).
+//! - [`api`], [`exchange`], [`studio`], [`verify`]: the HTTP surface.
+//! - [`runtime`], [`differential`]: the verifier module under wasmtime
+//!   against the native decisions.
+//! - [`process`], [`replica`], [`two_nodes`]: the binary as a process,
+//!   a replica following the feed, two nodes on one database.
+#![cfg(test)]
+
+mod common;
+mod storage_contract;
+
+mod api;
+mod differential;
+mod exchange;
+mod process;
+mod replica;
+mod runtime;
+mod storage;
+mod storage_postgres;
+mod studio;
+mod two_nodes;
+mod verify;

@@ -1,0 +1,16 @@
+//! verifier-core's integration tests, one binary; a module per area.
+//!
+//! - [`common`]: the known-answer vectors and the decision table.
+//! - [`vectors`], [`decisions`]: both, natively.
+//! - [`prepared`]: the module's prepared values, natively.
+//! - [`exchange`]: the exchange wire types and installation transitions.
+//! - [`properties`]: round trips and no panics on any input.
+#![cfg(test)]
+
+mod common;
+
+mod decisions;
+mod exchange;
+mod prepared;
+mod properties;
+mod vectors;

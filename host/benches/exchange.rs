@@ -3,7 +3,7 @@
 //! `TALLY_BENCH_POSTGRES=postgres://…` set, a real PostgreSQL (a fresh
 //! schema per run).
 //!
-//! `cargo bench -p host --bench exchange` (optional argument: codes per run,
+//! `cargo bench -p tally --bench exchange` (optional argument: codes per run,
 //! default 4000). For each backend: installs that many installations
 //! in-process, then exchanges every code over HTTP from 32 concurrent
 //! clients; then creates as many PAT tokens (`POST /v1/tokens`) the same
@@ -14,14 +14,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use host::authority::{
+use serde_json::json;
+use tally::authority::{
     Actor, AuthorityConfig, NewApp, NewEnvironment, NewInstallation, NewProject,
 };
-use host::clock::SystemClock;
-use host::http::{Options, Server, bind, router};
-use host::runtime::{Limits, Verifier};
-use host::storage::Durability;
-use serde_json::json;
+use tally::clock::SystemClock;
+use tally::http::{Options, Server, bind, router};
+use tally::runtime::{Limits, Verifier};
+use tally::storage::Durability;
 use verifier_core::{Action, Api, Grant};
 
 const CLIENTS: usize = 32;
@@ -79,9 +79,11 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
     let path = dir.path().to_owned();
     let config = AuthorityConfig::new(base.clone());
     let (authority, admin) = tokio::task::spawn_blocking(move || match backend {
-        Backend::Sqlite(durability) => host::open(&path, durability, Arc::new(SystemClock), config),
+        Backend::Sqlite(durability) => {
+            tally::open(&path, durability, Arc::new(SystemClock), config)
+        }
         Backend::Postgres(url) => {
-            host::open_postgres(&fresh_schema(&url), Arc::new(SystemClock), config)
+            tally::open_postgres(&fresh_schema(&url), Arc::new(SystemClock), config)
         }
     })
     .await

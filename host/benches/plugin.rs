@@ -1,6 +1,6 @@
 //! The verifier as a wasmtime plugin against native, in one criterion run.
 //!
-//! `cargo bench -p host --bench plugin` (`TALLY_BENCH_PLUGIN=path.wasm` to
+//! `cargo bench -p tally --bench plugin` (`TALLY_BENCH_PLUGIN=path.wasm` to
 //! measure another module speaking the ABI)
 //!
 //! - `native_verify`: `verifier_core::verify` on decoded structs (the floor);
@@ -28,7 +28,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use host::runtime::{Call, Limits, Prepared, Runtime, Verifier};
+use tally::runtime::{Call, Limits, Prepared, Runtime, Verifier};
 use verifier_core::{abi, verify};
 
 #[path = "../../verifier-core/benches/common/mod.rs"]

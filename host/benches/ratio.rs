@@ -1,7 +1,7 @@
 //! Plugin ÷ native verify, interleaved: the figure `plugin.rs` measures, made
 //! robust to a machine whose speed drifts.
 //!
-//! `cargo bench -p host --bench ratio` (`TALLY_BENCH_PLUGINS=a.wasm,b.wasm`
+//! `cargo bench -p tally --bench ratio` (`TALLY_BENCH_PLUGINS=a.wasm,b.wasm`
 //! to measure other builds of the module side by side; default: the embedded
 //! module)
 //!
@@ -21,7 +21,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use host::runtime::{Call, Limits, Plugin, Prepared, Verifier};
+use tally::runtime::{Call, Limits, Plugin, Prepared, Verifier};
 use verifier_core::verify;
 
 #[path = "../../verifier-core/benches/common/mod.rs"]

@@ -1,7 +1,7 @@
 //! Verification on a replica (`tally serve --replica-of`) holding 1,000 vs
 //! 1,000,000 token records, and the memory each record takes.
 //!
-//! `cargo bench -p host --bench replica`
+//! `cargo bench -p tally --bench replica`
 //!
 //! Each iteration decides one request as the gateway does on a replica:
 //! look the token up in the [`ReplicaStore`], encode the verifier input and
@@ -15,8 +15,8 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use host::runtime::{Limits, Verifier};
-use host::storage::{Change, Changed, ReplicaStore, Store};
+use tally::runtime::{Limits, Verifier};
+use tally::storage::{Change, Changed, ReplicaStore, Store};
 use verifier_core::{IssuedToken, TokenKind, TokenRecord, abi};
 
 #[path = "../../verifier-core/benches/common/mod.rs"]

@@ -4,7 +4,7 @@
 //! figure. `host/benches/verify-load.sh` measures the same two routes over
 //! loopback under wrk, where the kernel's share of a request is most of it.
 //!
-//! `cargo bench -p host --bench route` (`TALLY_BENCH_ROUNDS`, default 15;
+//! `cargo bench -p tally --bench route` (`TALLY_BENCH_ROUNDS`, default 15;
 //! `TALLY_BENCH_BATCH` requests a batch, default 20,000). A real data dir
 //! (SQLite in a temp dir), an app installed and its setup code exchanged
 //! through the API as in verify-load.sh; then rounds of a batch of
@@ -30,13 +30,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use host::authority::AuthorityConfig;
-use host::clock::SystemClock;
-use host::http::{Options, router};
-use host::runtime::{Limits, Verifier};
-use host::storage::Durability;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use tally::authority::AuthorityConfig;
+use tally::clock::SystemClock;
+use tally::http::{Options, router};
+use tally::runtime::{Limits, Verifier};
+use tally::storage::Durability;
 use tower::ServiceExt;
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -133,7 +133,7 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (authority, admin) = host::open(
+    let (authority, admin) = tally::open(
         dir.path(),
         Durability::Normal,
         Arc::new(SystemClock),

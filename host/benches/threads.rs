@@ -2,7 +2,7 @@
 //! instance pool costs when workers run checks side by side, as
 //! `/v1/verify`'s workers do.
 //!
-//! `cargo bench -p host --bench threads` (`TALLY_BENCH_THREADS`, default 2;
+//! `cargo bench -p tally --bench threads` (`TALLY_BENCH_THREADS`, default 2;
 //! `TALLY_BENCH_SECONDS` per round, default 2; five rounds). Each thread runs
 //! the gateway's check on the ten-grant fixture in a loop: take an
 //! instance, `parse`, `verify_prepared` with the record and environment
@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use host::runtime::{Limits, Prepared, Verifier};
+use tally::runtime::{Limits, Prepared, Verifier};
 
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;

@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 soak=${1:-60}
 command -v wrk >/dev/null || { echo "needs wrk: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --locked -q -p host
+cargo build --release --locked -q -p tally
 dir=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 base=http://127.0.0.1:$port

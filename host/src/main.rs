@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use host::authority::{Actor, AuthorityConfig};
-use host::clock::SystemClock;
-use host::http::{AppState, Options, ServerLimits, TrustedProxies};
-use host::runtime::{DEFAULT_MODULE, Limits, Verifier};
-use host::storage::Durability;
+use tally::authority::{Actor, AuthorityConfig};
+use tally::clock::SystemClock;
+use tally::http::{AppState, Options, ServerLimits, TrustedProxies};
+use tally::runtime::{DEFAULT_MODULE, Limits, Verifier};
+use tally::storage::Durability;
 
 /// Tally: app tokens for platforms.
 #[derive(Parser)]
@@ -191,7 +191,7 @@ fn main() -> anyhow::Result<()> {
             // One data dir, one server: held until the process ends.
             let _lock = match &store {
                 Store::Sqlite(data, _) => Some(
-                    host::storage::DataDirLock::acquire(data)
+                    tally::storage::DataDirLock::acquire(data)
                         .with_context(|| format!("cannot use the data dir {}", data.display()))?,
                 ),
                 _ => None,
@@ -249,14 +249,14 @@ impl Store {
         self,
         config: AuthorityConfig,
     ) -> anyhow::Result<(
-        Arc<host::authority::Authority>,
+        Arc<tally::authority::Authority>,
         Option<verifier_core::IssuedToken>,
     )> {
         match self {
-            Store::Sqlite(data, sync) => host::open(&data, sync, Arc::new(SystemClock), config)
+            Store::Sqlite(data, sync) => tally::open(&data, sync, Arc::new(SystemClock), config)
                 .with_context(|| format!("cannot open the data dir {}", data.display())),
             // The URL may hold a password: it is not repeated in the error.
-            Store::Postgres(url) => host::open_postgres(&url, Arc::new(SystemClock), config)
+            Store::Postgres(url) => tally::open_postgres(&url, Arc::new(SystemClock), config)
                 .context("cannot open the PostgreSQL database"),
             Store::Replica { .. } => anyhow::bail!("a replica keeps no data of its own"),
         }
@@ -271,7 +271,7 @@ async fn serve(
     limits: ServerLimits,
 ) -> anyhow::Result<()> {
     // Bind first: with port 0 the public URL needs the port actually bound.
-    let listener = host::http::bind(listen)
+    let listener = tally::http::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     if config.public_url.is_empty() {
@@ -280,14 +280,15 @@ async fn serve(
     let public_url = config.public_url.clone();
     let (authority, admin) = match store {
         Store::Replica { source, token } => {
-            let replica = Arc::new(host::storage::ReplicaStore::new());
-            let source = host::replica::Source::new(&source, &token);
-            let records = host::replica::catch_up(&replica, &source)
+            let replica = Arc::new(tally::storage::ReplicaStore::new());
+            let source = tally::replica::Source::new(&source, &token);
+            let records = tally::replica::catch_up(&replica, &source)
                 .await
                 .context("cannot read the authority's record feed")?;
             println!("replica: {records} changes applied, following the feed");
-            tokio::spawn(host::replica::follow(Arc::clone(&replica), source));
-            let authority = host::authority::Authority::new(replica, Arc::new(SystemClock), config);
+            tokio::spawn(tally::replica::follow(Arc::clone(&replica), source));
+            let authority =
+                tally::authority::Authority::new(replica, Arc::new(SystemClock), config);
             (Arc::new(authority), None)
         }
         store => tokio::task::spawn_blocking(move || store.open(config)).await??,
@@ -296,9 +297,9 @@ async fn serve(
         // Printed once, on stdout, never logged.
         println!("admin token: {}", admin.header());
     }
-    let (router, state) = host::http::router(authority, options);
+    let (router, state) = tally::http::router(authority, options);
     reload_on_sighup(state);
-    let server = host::http::Server::spawn_with(listener, router, limits, shutdown_signal())?;
+    let server = tally::http::Server::spawn_with(listener, router, limits, shutdown_signal())?;
     tracing::info!(addr = %server.addr, %public_url, "tally is serving");
     println!("listening on http://{}", server.addr);
     println!("studio: {}/studio", public_url.trim_end_matches('/'));

@@ -12,7 +12,7 @@
 // (default target/e2e-artifacts). Finally the setup code is looked for in the
 // app's URL, every process's output and every file of the data dir.
 //
-//   cargo build -p host && (cd npm && npm run build) && node --test tests/e2e/
+//   cargo build -p tally && (cd npm && npm run build) && node --test tests/e2e/
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";

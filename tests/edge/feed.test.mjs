@@ -4,7 +4,7 @@
 // authority is denied by the edge within a second (the lag is printed for
 // BENCHMARKS.md); environment changes (public grants) follow too.
 //
-//   cargo build -p host && node --test tests/edge/
+//   cargo build -p tally && node --test tests/edge/
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";

@@ -4,7 +4,7 @@
 // never reach the upstream. A real `tally serve` feeds the worker's records;
 // the upstream is a real HTTP server on loopback that echoes what it got.
 //
-//   cargo build -p host && (cd npm && npm run build) && node --test tests/edge/
+//   cargo build -p tally && (cd npm && npm run build) && node --test tests/edge/
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";

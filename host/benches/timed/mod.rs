@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use host::runtime::{Call, Prepared};
+use tally::runtime::{Call, Prepared};
 use verifier_core::Request;
 
 /// The verify of a check on an instance already taken, its decision read in

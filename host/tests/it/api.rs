@@ -622,7 +622,7 @@ async fn service_routes() {
         (st, e["reason"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
-    let big = "x".repeat(host::http::MAX_BODY_BYTES + 1);
+    let big = "x".repeat(tally::http::MAX_BODY_BYTES + 1);
     let res = s
         .http
         .post(format!("{}/v1/app-exchange-token", s.base))

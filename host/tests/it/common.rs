@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use host::authority::AuthorityConfig;
-use host::clock::ManualClock;
-use host::http::{Options, Server, router};
-use host::runtime::{Limits, Verifier};
-use host::storage::Durability;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tally::authority::AuthorityConfig;
+use tally::clock::ManualClock;
+use tally::http::{Options, Server, router};
+use tally::runtime::{Limits, Verifier};
+use tally::storage::Durability;
 use tokio::sync::oneshot;
 
 /// Start of the manual clock: 2027-01-15.
@@ -72,7 +72,7 @@ pub async fn start_full(
     configure: impl FnOnce(&mut AuthorityConfig),
     set: impl FnOnce(&mut Options),
 ) -> TestServer {
-    let listener = host::http::bind("127.0.0.1:0".parse().unwrap())
+    let listener = tally::http::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let addr = listener.local_addr().unwrap();
@@ -82,7 +82,7 @@ pub async fn start_full(
     let path = dir.path().to_owned();
     let clock_for_open = Arc::clone(&clock);
     let (authority, admin) = tokio::task::spawn_blocking(move || {
-        host::open(&path, Durability::Normal, clock_for_open, config)
+        tally::open(&path, Durability::Normal, clock_for_open, config)
     })
     .await
     .unwrap()

@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use host::runtime::{Limits, Prepared, Verifier};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::json;
+use tally::runtime::{Limits, Prepared, Verifier};
 use verifier_core::{
     Action, Api, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord, abi,
     verify,

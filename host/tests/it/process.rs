@@ -378,7 +378,7 @@ async fn sighup_reloads_the_plugin_from_its_path() {
     assert!(status.success());
     assert_eq!(
         std::fs::read(&plugin).unwrap(),
-        host::runtime::DEFAULT_MODULE
+        tally::runtime::DEFAULT_MODULE
     );
     let tally = spawn_with(
         &dir.path().join("data"),
@@ -404,7 +404,7 @@ async fn sighup_reloads_the_plugin_from_its_path() {
         .await;
     assert_eq!(verify().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     // A good file again: reloaded.
-    std::fs::write(&plugin, host::runtime::DEFAULT_MODULE).unwrap();
+    std::fs::write(&plugin, tally::runtime::DEFAULT_MODULE).unwrap();
     Command::new("kill")
         .args(["-HUP", &tally.child.id().to_string()])
         .status()

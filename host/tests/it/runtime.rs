@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use host::runtime::{DEFAULT_MODULE, Limits, PluginError, Prepared, Runtime, Verifier};
 use serde_json::Value;
+use tally::runtime::{DEFAULT_MODULE, Limits, PluginError, Prepared, Runtime, Verifier};
 use verifier_core::{Environment, Request, TokenRecord, abi, verify};
 
 /// verifier-core's test data helpers: the decision table and the vectors

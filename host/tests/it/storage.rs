@@ -5,7 +5,7 @@ use crate::storage_contract;
 
 use std::sync::Arc;
 
-use host::storage::{Durability, SqliteStore, Store};
+use tally::storage::{Durability, SqliteStore, Store};
 
 fn store(dir: &tempfile::TempDir, durability: Durability) -> Arc<dyn Store> {
     Arc::new(SqliteStore::open(dir.path(), durability).unwrap())

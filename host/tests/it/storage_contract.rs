@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use host::storage::{
+use serde_json::json;
+use tally::storage::{
     AppRow, AuditEntry, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow, Store, StoreError,
     TokenRow,
 };
-use serde_json::json;
 use verifier_core::{
     Action, Api, Grant, Installation, InstallationStatus, IssuedToken, OpaqueSecret, TokenKind,
     TokenRecord,

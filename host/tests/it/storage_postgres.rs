@@ -13,7 +13,7 @@ use crate::storage_contract;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use host::storage::{PgStore, Store};
+use tally::storage::{PgStore, Store};
 
 const NEEDS: &str = "needs PostgreSQL: set TALLY_TEST_POSTGRES";
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use common::{TestServer, bearer, start, start_with_options, str_of};
-use host::runtime::{Limits, Verifier};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tally::runtime::{Limits, Verifier};
 
 /// A project, an app reading Post, an installation and its app token.
 async fn installed(s: &TestServer) -> (String, String) {
@@ -560,7 +560,7 @@ async fn the_gateway_answers_502_when_the_upstream_is_down() {
 
 /// A gateway in front of the echo upstream, and a token that may read Post
 /// at PUBLISHED only in master (what the shared tables assume).
-async fn gateway_with_reader(set: impl FnOnce(&mut host::http::Options)) -> (TestServer, String) {
+async fn gateway_with_reader(set: impl FnOnce(&mut tally::http::Options)) -> (TestServer, String) {
     let upstream = echo_upstream().await;
     let s = start_with_options(|o| {
         o.upstream = Some(format!("http://{upstream}"));
@@ -679,7 +679,7 @@ async fn the_gateway_forwards_nothing_of_the_clients_credentials_or_tally_header
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trusted_proxy_names_the_client_and_its_forwarding_headers_are_kept() {
     let (s, token) = gateway_with_reader(|o| {
-        o.trusted_proxies = host::http::TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap()]);
+        o.trusted_proxies = tally::http::TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap()]);
         o.throttle_failures = 2;
     })
     .await;

@@ -38,6 +38,7 @@ pub mod gateway;
 pub mod http;
 pub mod metrics;
 pub mod random;
+pub mod reason;
 pub mod replica;
 pub mod runtime;
 pub mod storage;

@@ -51,6 +51,7 @@ use verifier_core::{Action, Api, Reason, Request};
 
 use crate::authority::AuthorityError;
 use crate::http::{AppState, UpstreamAnswer, error_response as error};
+use crate::reason::Reason as HostReason;
 use crate::runtime::{Plugin, PluginError};
 
 /// Why a check could not be decided.
@@ -329,7 +330,7 @@ async fn decide_anywhere(
     .map_err(|_| {
         error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            HostReason::Internal,
             "internal error",
         )
     })
@@ -438,7 +439,7 @@ fn denial(reason: Reason) -> Response {
             "the credentials do not grant this request",
         )
     };
-    error(status, reason.as_str(), message)
+    error(status, reason.into(), message)
 }
 
 /// Runs a check at `now` and turns failures into answers; `Ok` carries the
@@ -479,16 +480,20 @@ async fn check(
 
 fn respond_error(state: &AppState, e: CheckError) -> Response {
     match e {
-        CheckError::Descriptor(message) => error(StatusCode::BAD_REQUEST, "bad_request", &message),
-        CheckError::Ambiguous(message) => {
-            error(StatusCode::BAD_REQUEST, "ambiguous_request", &message)
+        CheckError::Descriptor(message) => {
+            error(StatusCode::BAD_REQUEST, HostReason::BadRequest, &message)
         }
+        CheckError::Ambiguous(message) => error(
+            StatusCode::BAD_REQUEST,
+            HostReason::AmbiguousRequest,
+            &message,
+        ),
         CheckError::Plugin(e) => {
             state.metrics.plugin_failure(e.kind());
             tracing::warn!(error = %e, "verifier plugin failed; denying");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "verifier_failed",
+                HostReason::VerifierFailed,
                 "the verifier failed; the request is denied",
             )
         }
@@ -560,7 +565,7 @@ pub(crate) async fn proxy(
     let Some(upstream) = state.upstream.as_ref() else {
         return error(
             StatusCode::NOT_FOUND,
-            "not_found",
+            HostReason::NotFound,
             "no upstream is configured (tally serve --upstream URL)",
         );
     };
@@ -600,7 +605,7 @@ pub(crate) async fn proxy(
     let Ok(uri) = format!("{}{path_and_query}", upstream.base).parse::<Uri>() else {
         return error(
             StatusCode::BAD_GATEWAY,
-            "bad_gateway",
+            HostReason::BadGateway,
             "cannot form the upstream URL",
         );
     };
@@ -629,7 +634,7 @@ pub(crate) async fn proxy(
             tracing::warn!(error = %e, "upstream unreachable");
             error(
                 StatusCode::BAD_GATEWAY,
-                "bad_gateway",
+                HostReason::BadGateway,
                 "the upstream could not be reached",
             )
         }

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::authority::AuthorityError;
+use crate::reason::Reason;
 
 /// The header that repeats an error's reason.
 pub const REASON_HEADER: &str = "x-tally-reason";
@@ -85,16 +86,14 @@ impl IntoResponse for ApiError {
 
 /// An error answer: `status` with `{ message, reason }`, `X-Tally-Reason`,
 /// and `WWW-Authenticate` on a 401.
-pub fn error_response(status: StatusCode, reason: &str, message: &str) -> Response {
+pub fn error_response(status: StatusCode, reason: Reason, message: &str) -> Response {
     let mut response = (
         status,
-        Json(json!({ "message": message, "reason": reason })),
+        Json(json!({ "message": message, "reason": reason.as_str() })),
     )
         .into_response();
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(reason) {
-        headers.insert(REASON_HEADER, value);
-    }
+    headers.insert(REASON_HEADER, HeaderValue::from_static(reason.as_str()));
     if status == StatusCode::UNAUTHORIZED {
         headers.insert(
             header::WWW_AUTHENTICATE,
@@ -111,17 +110,17 @@ pub struct UpstreamAnswer;
 
 /// The reason of an error status that Tally's handlers did not answer
 /// themselves.
-fn reason_of(status: StatusCode) -> &'static str {
+fn reason_of(status: StatusCode) -> Reason {
     match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
-        StatusCode::REQUEST_TIMEOUT => "timeout",
-        StatusCode::UNAUTHORIZED => "missing_credentials",
-        s if s.is_server_error() => "internal",
-        _ => "bad_request",
+        StatusCode::NOT_FOUND => Reason::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Reason::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Reason::TooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Reason::UnsupportedMediaType,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => Reason::HeadersTooLarge,
+        StatusCode::REQUEST_TIMEOUT => Reason::Timeout,
+        StatusCode::UNAUTHORIZED => Reason::Decision(verifier_core::Reason::MissingCredentials),
+        s if s.is_server_error() => Reason::Internal,
+        _ => Reason::BadRequest,
     }
 }
 
@@ -184,7 +183,7 @@ pub async fn header_limits(request: Request, next: Next) -> Response {
     if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return error_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            Reason::HeadersTooLarge,
             &format!(
                 "the request's headers are over {MAX_HEADERS} fields or {MAX_HEADER_BYTES} bytes"
             ),

@@ -11,10 +11,11 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
-use verifier_core::Reason;
+use verifier_core::Reason as Decision;
 
 use super::{ApiError, AppState, blocking};
 use crate::authority::{Actor, Authority, AuthorityError, Caller};
+use crate::reason::Reason;
 
 /// Marks a request that came in under `/studio/api`: only there does the
 /// studio's session cookie stand for credentials.
@@ -55,7 +56,7 @@ fn client_ip(parts: &Parts, state: &AppState) -> IpAddr {
 pub(super) fn throttle_failure(state: &AppState, client: IpAddr, e: ApiError) -> ApiError {
     let failed = match &e.0 {
         AuthorityError::Unauthorized { reason, .. } => {
-            *reason != Reason::MissingCredentials.as_str()
+            *reason != Reason::Decision(Decision::MissingCredentials)
         }
         _ => false,
     };
@@ -77,7 +78,7 @@ fn authorization(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
         None => Ok(studio_credentials(parts, state).unwrap_or_default()),
         Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
             ApiError(AuthorityError::Unauthorized {
-                reason: "malformed",
+                reason: Reason::Decision(Decision::Malformed),
                 message: "Authorization is not valid text".into(),
             })
         }),

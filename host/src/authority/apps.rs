@@ -1,0 +1,79 @@
+//! Apps: registering one (name, setup page, frame origins, the grants its
+//! app tokens get) and listing them. The client secret appears once, in the
+//! answer that creates it; only its hash is stored.
+
+use serde::Deserialize;
+use serde_json::json;
+use verifier_core::{Grant, OpaqueSecret, validate_grants};
+
+use super::views::{AppCreated, AppView};
+
+use super::Authority;
+use super::caller::Actor;
+use super::error::AuthorityError;
+use super::validation::{check_origins, check_text, check_url, is_whole_service};
+use crate::random;
+use crate::storage::AppRow;
+
+/// Body of `POST /v1/apps`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewApp {
+    /// Name.
+    pub name: String,
+    /// The app's setup page.
+    pub setup_url: String,
+    /// Origins its frames come from.
+    pub origins: Vec<String>,
+    /// What its app tokens may do.
+    pub grants: Vec<Grant>,
+}
+
+impl Authority {
+    /// `POST /v1/apps`: the client secret is in the answer, this once.
+    pub fn create_app(&self, actor: &Actor, body: NewApp) -> Result<AppCreated, AuthorityError> {
+        check_text("name", &body.name)?;
+        check_url("setupUrl", &body.setup_url)?;
+        if body.origins.is_empty() || body.origins.len() > 16 {
+            return Err(AuthorityError::BadRequest(
+                "origins must list 1 to 16 origins".into(),
+            ));
+        }
+        let mut origins = check_origins(&body.origins)?;
+        origins.dedup();
+        validate_grants(&body.grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
+        if body.grants.iter().any(is_whole_service) {
+            return Err(AuthorityError::BadRequest(
+                "an app's grants cannot include the management admin or replica grant".into(),
+            ));
+        }
+        let secret = OpaqueSecret::from_random(random::secret_bytes()?);
+        let app = AppRow {
+            id: random::id("app_")?,
+            name: body.name,
+            client_id: random::id("cl_")?,
+            client_secret_hash: secret.hash(),
+            setup_url: body.setup_url,
+            origins,
+            grants: body.grants,
+            created_at: self.now(),
+        };
+        let audit = self.audit(
+            actor,
+            "app.create",
+            &app.id,
+            json!({"name": app.name, "clientId": app.client_id}),
+        );
+        self.store.create_app(&app, &audit)?;
+        Ok(AppCreated {
+            id: app.id,
+            client_id: app.client_id,
+            client_secret: secret.text().into(),
+        })
+    }
+
+    /// `GET /v1/apps`: every app, without secrets.
+    pub fn apps(&self) -> Result<Vec<AppView>, AuthorityError> {
+        Ok(self.store.apps()?.into_iter().map(AppView::from).collect())
+    }
+}

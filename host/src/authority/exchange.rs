@@ -1,0 +1,159 @@
+//! How an app gets its tokens: the setup-code exchange
+//! (`POST /v1/app-exchange-token`, Hygraph's wire shape), which redeems the
+//! code once and returns the installation's APP token, and the SESSION
+//! token a frame asks for through the parent bridge.
+
+use serde_json::json;
+use verifier_core::exchange::{ExchangeRequest, ExchangeResponse};
+use verifier_core::token::hash_secret_text;
+use verifier_core::{InstallationStatus, IssuedToken, SecretHash, TokenKind};
+
+use super::views::IssuedTokenView;
+
+use super::Authority;
+use super::caller::Actor;
+use super::error::{AuthorityError, conflict};
+use super::tokens::TokenSpec;
+use crate::random;
+use crate::reason::Reason;
+use crate::storage::{AuditEntry, Redeem, TokenRow};
+
+impl Authority {
+    /// `POST /v1/installations/{i}/session-token`: a SESSION token for the
+    /// app's frame, with the app's grants, for at most an hour.
+    pub fn session_token(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<IssuedTokenView, AuthorityError> {
+        let installation = self
+            .store
+            .installation(id)?
+            .ok_or(AuthorityError::NotFound("installation"))?;
+        if installation.status == InstallationStatus::Disabled {
+            return Err(conflict("the installation is disabled"));
+        }
+        let app = self
+            .store
+            .app(&installation.app_id)?
+            .ok_or(AuthorityError::NotFound("app"))?;
+        let env = self
+            .store
+            .environment(&installation.environment_id)?
+            .ok_or(AuthorityError::NotFound("environment"))?;
+        let expires_at = self.now() + self.config.session_ttl.clamp(1, 3600);
+        let spec = TokenSpec {
+            project_id: Some(env.project_id.clone()),
+            environment_id: Some(env.id.clone()),
+            installation_id: Some(installation.id.clone()),
+            expires_at: Some(expires_at),
+            ..TokenSpec::new(
+                TokenKind::Session,
+                &format!("{} (session)", app.name),
+                app.grants,
+            )
+        };
+        let issued =
+            self.store_new_token(actor, spec, json!({"kind": "SESSION", "installation": id}))?;
+        Ok(IssuedTokenView {
+            token_id: issued.token_id().to_string(),
+            token: issued.token(),
+            expires_at: Some(expires_at),
+        })
+    }
+
+    /// `POST /v1/app-exchange-token`, on Hygraph's wire: 400 bad body, 401
+    /// bad client credentials, 404 unknown code, 410 used or expired code.
+    pub fn exchange(&self, body: &[u8]) -> Result<ExchangeResponse, AuthorityError> {
+        let request = ExchangeRequest::from_json(body)
+            .map_err(|e| AuthorityError::BadRequest(capitalize(&e.to_string())))?;
+        let app = self.store.app_by_client_id(&request.client_id)?;
+        // Compare even for an unknown client or a malformed secret, so timing
+        // does not tell those apart from a wrong secret.
+        let presented = hash_secret_text(&request.client_secret);
+        let stored = app
+            .as_ref()
+            .map_or(SecretHash::from_bytes([0; 32]), |a| a.client_secret_hash);
+        let matches = stored.ct_eq(&presented.unwrap_or(SecretHash::from_bytes([0xff; 32])));
+        let app = match app {
+            Some(app) if matches && presented.is_some() => app,
+            _ => {
+                return Err(AuthorityError::Unauthorized {
+                    reason: Reason::BadClientCredentials,
+                    message: "Invalid client credentials".into(),
+                });
+            }
+        };
+        let Some(code_hash) = hash_secret_text(&request.exchange_code) else {
+            return Err(AuthorityError::NotFound("exchange code"));
+        };
+        let now = self.now();
+        let issued = IssuedToken::from_random(random::secret_bytes()?);
+        let installation = self.store.setup_code_installation(&code_hash)?;
+        let (env, installation_id) = match installation {
+            Some(id) => {
+                let installation = self
+                    .store
+                    .installation(&id)?
+                    .ok_or(AuthorityError::NotFound("installation"))?;
+                let env = self
+                    .store
+                    .environment(&installation.environment_id)?
+                    .ok_or(AuthorityError::NotFound("environment"))?;
+                (env, id)
+            }
+            None => return Err(AuthorityError::NotFound("exchange code")),
+        };
+        let record = TokenSpec {
+            project_id: Some(env.project_id.clone()),
+            environment_id: Some(env.id.clone()),
+            installation_id: Some(installation_id.clone()),
+            ..TokenSpec::new(TokenKind::App, &app.name, app.grants.clone())
+        }
+        .record(&issued);
+        let audit = AuditEntry {
+            at: now,
+            actor: format!("client:{}", app.client_id),
+            action: "installation.exchange".into(),
+            target: installation_id,
+            detail: json!({"tokenId": issued.token_id().to_string()}),
+        };
+        match self.store.redeem_setup_code(
+            &code_hash,
+            &app.id,
+            now,
+            &TokenRow {
+                record,
+                created_at: now,
+            },
+            &audit,
+        )? {
+            Redeem::Redeemed => Ok(ExchangeResponse {
+                app_token: issued.token(),
+            }),
+            Redeem::Unknown => Err(AuthorityError::NotFound("exchange code")),
+            Redeem::Used => Err(AuthorityError::Gone {
+                reason: Reason::CodeUsed,
+                message: "Exchange code was already used".into(),
+            }),
+            Redeem::Expired => Err(AuthorityError::Gone {
+                reason: Reason::CodeExpired,
+                message: "Exchange code has expired".into(),
+            }),
+            Redeem::NotPending => Err(AuthorityError::Gone {
+                reason: Reason::InstallationNotPending,
+                message: "Exchange code belongs to an installation that is no longer pending"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// `s` with its first letter upper-case (serde's messages start lower-case).
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,153 @@
+//! What the authority accepts as input: ids, text, URLs, frame origins
+//! (canonical, as browsers read them) and the shape of management grants.
+
+use verifier_core::{Api, Grant, Scope};
+
+use super::error::AuthorityError;
+
+pub(super) const MAX_ID: usize = 64;
+
+pub(super) const MAX_TEXT: usize = 256;
+
+pub(super) fn check_id(field: &str, id: &str) -> Result<(), AuthorityError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthorityError::BadRequest(format!(
+            "{field} must be 1 to {MAX_ID} characters of [A-Za-z0-9_-]"
+        )))
+    }
+}
+
+pub(super) fn check_text(field: &str, text: &str) -> Result<(), AuthorityError> {
+    if text.trim().is_empty() || text.chars().count() > MAX_TEXT {
+        return Err(AuthorityError::BadRequest(format!(
+            "{field} must be 1 to {MAX_TEXT} characters"
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(AuthorityError::BadRequest(format!(
+            "{field} must not hold control characters"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn check_url(field: &str, url: &str) -> Result<(), AuthorityError> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.chars().count() <= 2048
+        && !url.contains('#')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthorityError::BadRequest(format!(
+            "{field} must be an http(s) URL without a fragment"
+        )))
+    }
+}
+
+/// Whether `origin` is an origin as browsers write it (see
+/// [`canonical_origin`]) and in its canonical form: what may stand in a
+/// `Content-Security-Policy` or be compared with a message's origin.
+pub fn valid_origin(origin: &str) -> bool {
+    canonical_origin(origin).is_ok_and(|c| c == origin)
+}
+
+/// An app origin in the form browsers serialise it (`scheme://host[:port]`,
+/// host lowercased and IDNA-encoded, default port dropped), or why it is
+/// not one. Accepted: `http` or `https`, a host, an optional port, at most
+/// a trailing `/`; nothing else — no user info, path, query or fragment,
+/// no control characters, whitespace, `;`, `,`, quotes or backslashes
+/// (which a CSP or a header would read as a separator or something else).
+pub fn canonical_origin(origin: &str) -> Result<String, String> {
+    if origin.len() > 2048 {
+        return Err("is longer than 2048 characters".into());
+    }
+    if let Some(c) = origin
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, ';' | ',' | '\'' | '"' | '\\'))
+    {
+        return Err(format!("holds {c:?}, which cannot stand in an origin"));
+    }
+    let url = url::Url::parse(origin).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must use http or https".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold user info".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+        return Err("must be scheme://host[:port] with no path, query or fragment".into());
+    }
+    // `Url` keeps the path "/" for "https://a.example" and "https://a.example/"
+    // alike; more than one trailing character means a path it folded away.
+    let rest = origin.split_once("://").map_or("", |(_, rest)| rest);
+    if rest.ends_with("//") || rest.contains("/.") {
+        return Err("must be scheme://host[:port] with no path, query or fragment".into());
+    }
+    // A domain as a CSP source list reads it: letters, digits, `-`, `.`
+    // (IDNA has made any other script ASCII); `*`, `_` and the like, which
+    // URL parsers let through, are refused.
+    if let Some(url::Host::Domain(domain)) = url.host()
+        && !domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err("has a host with characters other than letters, digits, '-' and '.'".into());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// The origins of `NewApp`, canonical, or a 400 naming the bad one.
+pub(super) fn check_origins(origins: &[String]) -> Result<Vec<String>, AuthorityError> {
+    origins
+        .iter()
+        .map(|origin| {
+            canonical_origin(origin).map_err(|why| {
+                AuthorityError::BadRequest(format!(
+                    "origin {:?} {why}",
+                    origin.escape_debug().to_string()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Whether `grant` is the management `admin` or `replica` grant: a grant
+/// over the whole service, not one environment's content.
+pub(super) fn is_whole_service(grant: &Grant) -> bool {
+    grant.api == Api::Management && (grant.action.is_admin() || grant.action.as_str() == "replica")
+}
+
+/// Refuses a management `admin` (or `replica`) grant that carries a
+/// condition or a scope: those grants are all or nothing, and a scoped one
+/// would read as a global one wherever the scope is not asked about.
+pub(super) fn check_management_scope(grants: &[Grant]) -> Result<(), AuthorityError> {
+    for (i, grant) in grants.iter().enumerate() {
+        if !is_whole_service(grant) {
+            continue;
+        }
+        let scoped = grant.condition.is_some()
+            || grant.models != Scope::Any
+            || grant.stages != Scope::Any
+            || grant.locales != Scope::Any
+            || grant.environments != Scope::Any;
+        if scoped {
+            return Err(AuthorityError::BadRequest(format!(
+                "grants[{i}]: the management {} grant takes no condition and no scope \
+                 (models, stages, locales, environments)",
+                grant.action.as_str()
+            )));
+        }
+    }
+    Ok(())
+}

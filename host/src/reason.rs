@@ -1,0 +1,154 @@
+//! [`Reason`]: every stable machine-readable reason the host answers with,
+//! in an error's JSON (`reason`) and its `X-Tally-Reason` header.
+//!
+//! A verifier's decision reasons come from `verifier-core` unchanged
+//! ([`Reason::Decision`]); the host adds its own for what only a server
+//! meets (bad input, the setup-code exchange, rotation, the gateway's
+//! upstream). Wire names are stable: a client may branch on them, so a
+//! name is never reused for another meaning. [`Reason::HOST`] lists the
+//! host's own; `verifier_core::Reason::ALL` lists the decisions'.
+
+use core::fmt;
+
+/// A stable reason. See the module doc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// A verifier decision's reason (`missing_credentials`, `not_granted`, …).
+    Decision(verifier_core::Reason),
+    /// The request is not what the endpoint takes (400).
+    BadRequest,
+    /// A content request an upstream could read otherwise than the gateway
+    /// did (400).
+    AmbiguousRequest,
+    /// No such thing or route (404).
+    NotFound,
+    /// The route exists, not with this method (405).
+    MethodNotAllowed,
+    /// The request body is over the limit (413).
+    TooLarge,
+    /// The body is not JSON (415).
+    UnsupportedMediaType,
+    /// The request's headers are over the limit (431).
+    HeadersTooLarge,
+    /// The request body stalled past the body timeout (408).
+    Timeout,
+    /// Too many failed credential checks from one address (429).
+    Throttled,
+    /// The server failed; details are logged, never answered (500).
+    Internal,
+    /// This node is a read-only replica (503).
+    ReadOnlyReplica,
+    /// Conflicts with the current state (409).
+    Conflict,
+    /// A setup code already redeemed (410).
+    CodeUsed,
+    /// A setup code past its lifetime (410).
+    CodeExpired,
+    /// A setup code of an installation no longer PENDING (410).
+    InstallationNotPending,
+    /// Rotating a revoked token (409).
+    TokenRevoked,
+    /// Rotating an expired token (409).
+    TokenExpired,
+    /// Rotating a token already rotated (409).
+    TokenRotated,
+    /// The exchange's client id and secret do not match (401).
+    BadClientCredentials,
+    /// The verifier module failed; the request is denied (503).
+    VerifierFailed,
+    /// The gateway's upstream could not be reached or addressed (502).
+    BadGateway,
+}
+
+impl Reason {
+    /// Every reason the host adds to the decisions' own.
+    pub const HOST: [Reason; 21] = [
+        Reason::BadRequest,
+        Reason::AmbiguousRequest,
+        Reason::NotFound,
+        Reason::MethodNotAllowed,
+        Reason::TooLarge,
+        Reason::UnsupportedMediaType,
+        Reason::HeadersTooLarge,
+        Reason::Timeout,
+        Reason::Throttled,
+        Reason::Internal,
+        Reason::ReadOnlyReplica,
+        Reason::Conflict,
+        Reason::CodeUsed,
+        Reason::CodeExpired,
+        Reason::InstallationNotPending,
+        Reason::TokenRevoked,
+        Reason::TokenExpired,
+        Reason::TokenRotated,
+        Reason::BadClientCredentials,
+        Reason::VerifierFailed,
+        Reason::BadGateway,
+    ];
+
+    /// The stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Decision(reason) => reason.as_str(),
+            Reason::BadRequest => "bad_request",
+            Reason::AmbiguousRequest => "ambiguous_request",
+            Reason::NotFound => "not_found",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::TooLarge => "too_large",
+            Reason::UnsupportedMediaType => "unsupported_media_type",
+            Reason::HeadersTooLarge => "headers_too_large",
+            Reason::Timeout => "timeout",
+            Reason::Throttled => "throttled",
+            Reason::Internal => "internal",
+            Reason::ReadOnlyReplica => "read_only_replica",
+            Reason::Conflict => "conflict",
+            Reason::CodeUsed => "code_used",
+            Reason::CodeExpired => "code_expired",
+            Reason::InstallationNotPending => "installation_not_pending",
+            Reason::TokenRevoked => "token_revoked",
+            Reason::TokenExpired => "token_expired",
+            Reason::TokenRotated => "token_rotated",
+            Reason::BadClientCredentials => "bad_client_credentials",
+            Reason::VerifierFailed => "verifier_failed",
+            Reason::BadGateway => "bad_gateway",
+        }
+    }
+}
+
+impl From<verifier_core::Reason> for Reason {
+    fn from(reason: verifier_core::Reason) -> Self {
+        Reason::Decision(reason)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn wire_names_are_snake_case_and_never_shared() {
+        let decisions = verifier_core::Reason::ALL.map(Reason::Decision);
+        let mut names: Vec<&str> = Reason::HOST
+            .iter()
+            .chain(decisions.iter())
+            .map(|r| r.as_str())
+            .collect();
+        for name in &names {
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+        }
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all, "a wire name is used twice");
+    }
+}

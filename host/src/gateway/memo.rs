@@ -46,7 +46,7 @@ use subtle::ConstantTimeEq;
 use verifier_core::TokenId;
 use verifier_core::abi::{self, wire::ReqRef};
 
-use super::Outcome;
+use super::check::Outcome;
 use crate::storage::{EnvironmentRow, Store, TokenRow};
 
 /// Slots per thread.
@@ -182,7 +182,7 @@ pub(crate) fn remember(key: Key, rows: Rows, outcome: &Outcome) {
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
-    use crate::gateway::DecisionHeaders;
+    use crate::gateway::check::DecisionHeaders;
     use axum::http::HeaderValue;
     use verifier_core::{Action, Api, Reason, Request};
 

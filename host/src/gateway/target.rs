@@ -81,8 +81,18 @@ pub(crate) fn read(
         environment,
         model,
         id,
-        stage: one_of(params.stage, headers, &super::X_TALLY_STAGE, "stage")?,
-        locale: one_of(params.locale, headers, &super::X_TALLY_LOCALE, "locale")?,
+        stage: one_of(
+            params.stage,
+            headers,
+            &super::descriptor::X_TALLY_STAGE,
+            "stage",
+        )?,
+        locale: one_of(
+            params.locale,
+            headers,
+            &super::descriptor::X_TALLY_LOCALE,
+            "locale",
+        )?,
     })
 }
 
@@ -239,14 +249,14 @@ mod tests {
     fn query_and_header_must_agree() {
         let mut headers = HeaderMap::new();
         headers.insert(
-            super::super::X_TALLY_STAGE,
+            super::super::descriptor::X_TALLY_STAGE,
             "DRAFT".parse().unwrap_or_else(|_| unreachable!()),
         );
         assert!(read("/v1/content/m/Post", Some("stage=PUBLISHED"), &headers).is_err());
         let same = read("/v1/content/m/Post", Some("stage=DRAFT"), &headers);
         assert_eq!(same.map(|t| t.stage), Ok(Some("DRAFT".into())));
         headers.append(
-            super::super::X_TALLY_STAGE,
+            super::super::descriptor::X_TALLY_STAGE,
             "DRAFT".parse().unwrap_or_else(|_| unreachable!()),
         );
         assert!(read("/v1/content/m/Post", None, &headers).is_err());

@@ -1,0 +1,363 @@
+//! One check: a [`Descriptor`](super::descriptor::Descriptor) and an
+//! `Authorization` value in, a decision out. Looks through the cache
+//! layers drawn in the module doc, runs the plugin on the async worker or
+//! the blocking pool, and turns a denial or a failure into its answer
+//! (401/403 with the decision's reason, 503 `verifier_failed`, 429 from the
+//! throttle). `GET /v1/verify` is this and nothing else.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use verifier_core::Reason;
+use verifier_core::abi::DecisionView;
+use verifier_core::abi::wire::ReqRef;
+
+use crate::authority::AuthorityError;
+use crate::http::{AppState, error_response as error};
+use crate::reason::Reason as HostReason;
+use crate::runtime::{Plugin, PluginError};
+
+use super::descriptor::{
+    Descriptor, X_TALLY_FILTER, X_TALLY_MASKED, X_TALLY_PRINCIPAL, X_TALLY_REASON, authorization,
+    descriptor,
+};
+use super::memo;
+
+/// Why a check could not be decided.
+#[derive(Debug)]
+pub(crate) enum CheckError {
+    /// The request descriptor is incomplete or invalid (400).
+    Descriptor(String),
+    /// The request can be read in more than one way (400
+    /// `ambiguous_request`, see [`target`]).
+    Ambiguous(String),
+    /// The plugin failed (503, fail closed).
+    Plugin(PluginError),
+    /// Storage failed (500).
+    Store(AuthorityError),
+}
+
+/// Where a check may look rows up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// Memory only (the store's caches): safe on an async worker.
+    Memory,
+    /// Anywhere, storage included: blocking.
+    Store,
+}
+
+/// A check that could not be decided with [`Lookup::Memory`].
+pub(super) enum Undecided {
+    /// It needs storage: run it again with [`Lookup::Store`].
+    NeedsStore,
+    /// It failed.
+    Failed(CheckError),
+}
+
+impl From<CheckError> for Undecided {
+    fn from(e: CheckError) -> Self {
+        Undecided::Failed(e)
+    }
+}
+
+/// A row from memory or the store, as `lookup` allows.
+pub(super) fn row<T>(
+    lookup: Lookup,
+    peek: impl FnOnce() -> Option<Option<T>>,
+    load: impl FnOnce() -> Result<Option<T>, crate::storage::StoreError>,
+) -> Result<Option<T>, Undecided> {
+    match (peek(), lookup) {
+        (Some(hit), _) => Ok(hit),
+        (None, Lookup::Memory) => Err(Undecided::NeedsStore),
+        (None, Lookup::Store) => load().map_err(|e| CheckError::Store(e.into()).into()),
+    }
+}
+
+/// Decides one request: the environment's policy, then on one plugin
+/// instance `parse` → the record → `verify` with both prepared. Also
+/// returns the rows it decided with (for the memo).
+pub(super) fn decide(
+    state: &AppState,
+    plugin: &Plugin,
+    header: &[u8],
+    request: ReqRef<'_>,
+    lookup: Lookup,
+) -> Result<(Outcome, memo::Rows), Undecided> {
+    let store = state.authority.store();
+    let environment_row = match request.environment_id {
+        Some(id) => Some(row(
+            lookup,
+            || store.peek_environment(id),
+            || store.environment(id),
+        )?),
+        None => None,
+    };
+    let environment = environment_row
+        .as_ref()
+        .and_then(Option::as_ref)
+        .map(|row| state.prepared.environment(row));
+    let mut call = plugin.call(header).map_err(CheckError::Plugin)?;
+    let token = match call.parse().map_err(CheckError::Plugin)? {
+        Ok(id) => {
+            let found = row(lookup, || store.peek_token(&id), || store.token(&id))?;
+            Some((id, found))
+        }
+        Err(_) => None, // verify gives the same reason
+    };
+    let record = token
+        .as_ref()
+        .and_then(|(_, row)| row.as_ref())
+        .map(|row| state.prepared.record(row));
+    let outcome = call
+        .decide(
+            record.as_deref(),
+            environment.as_deref(),
+            request,
+            Outcome::of,
+        )
+        .map_err(CheckError::Plugin)?;
+    let rows = memo::Rows {
+        token,
+        environment: environment_row,
+    };
+    Ok((outcome, rows))
+}
+
+/// What a check decided, in the form its answer needs: made while the
+/// decision is read in place in the plugin's memory, with no owned
+/// [`verifier_core::Decision`] in between.
+#[derive(Clone)]
+pub(super) struct Outcome {
+    pub(super) reason: Reason,
+    /// The headers that carry the decision; `None` when it denies.
+    pub(super) allowed: Option<DecisionHeaders>,
+}
+
+impl Outcome {
+    pub(super) fn of(view: DecisionView<'_>) -> Self {
+        Outcome {
+            reason: view.reason,
+            allowed: view.allow.then(|| DecisionHeaders::of(&view)),
+        }
+    }
+}
+
+/// The headers that carry an allowed decision: `X-Tally-Principal` (when
+/// there is one), `X-Tally-Filter` (JSON list of alternatives, when the
+/// request is limited), `X-Tally-Masked` (comma-separated, empty for none)
+/// and `X-Tally-Reason`. A value that cannot be a header value (a plugin's
+/// control characters) is left out. A clone shares the values' bytes.
+#[derive(Clone)]
+pub(crate) struct DecisionHeaders {
+    pub(super) principal: Option<HeaderValue>,
+    pub(super) filter: Option<HeaderValue>,
+    pub(super) masked: Option<HeaderValue>,
+    pub(super) reason: Reason,
+}
+
+impl DecisionHeaders {
+    pub(super) fn of(view: &DecisionView<'_>) -> Self {
+        DecisionHeaders {
+            principal: view.principal.and_then(|p| HeaderValue::from_str(p).ok()),
+            filter: view.filter_conditions().and_then(|f| {
+                HeaderValue::from_str(&serde_json::to_string(&f).unwrap_or_default()).ok()
+            }),
+            masked: if view.masked.is_empty() {
+                Some(HeaderValue::from_static(""))
+            } else {
+                HeaderValue::from_str(&view.masked.join(",")).ok()
+            },
+            reason: view.reason,
+        }
+    }
+
+    /// Adds these headers (straight into the map: no list to build and
+    /// then copy).
+    pub(super) fn put(self, headers: &mut HeaderMap) {
+        headers.reserve(4);
+        if let Some(v) = self.principal {
+            headers.insert(X_TALLY_PRINCIPAL, v);
+        }
+        if let Some(v) = self.filter {
+            headers.insert(X_TALLY_FILTER, v);
+        }
+        if let Some(v) = self.masked {
+            headers.insert(X_TALLY_MASKED, v);
+        }
+        headers.insert(
+            X_TALLY_REASON,
+            HeaderValue::from_static(self.reason.as_str()),
+        );
+    }
+}
+
+/// Decides one request where it is cheapest: from this thread's memo when
+/// it is a repeat within the second (`memo.rs`); else on this async worker
+/// when the rows are in memory and the plugin has not run into its deadline
+/// lately (a call is then a few microseconds); else on the blocking pool.
+pub(super) async fn decide_anywhere(
+    state: &Arc<AppState>,
+    header: &HeaderValue,
+    request: &Descriptor<'_>,
+) -> Result<Result<Outcome, CheckError>, Response> {
+    // One plugin for the whole check, even if a reload swaps it meanwhile.
+    let plugin = state.verifier.plugin();
+    let key = if state.decision_memo {
+        memo::Key::new(plugin.id(), header.as_bytes(), request.wire())
+    } else {
+        None
+    };
+    if let Some(key) = &key {
+        let store = state.authority.store().as_ref();
+        let current = |rows: &memo::Rows| rows.current(store, request.environment_id);
+        if let Some(outcome) = memo::recall(key, current) {
+            state.metrics.memo_hit();
+            return Ok(Ok(outcome));
+        }
+    }
+    if !plugin.timed_out_recently() {
+        match decide(
+            state,
+            &plugin,
+            header.as_bytes(),
+            request.wire(),
+            Lookup::Memory,
+        ) {
+            Ok((decision, rows)) => {
+                if let Some(key) = key {
+                    memo::remember(key, rows, &decision);
+                }
+                return Ok(Ok(decision));
+            }
+            Err(Undecided::Failed(e)) => return Ok(Err(e)),
+            Err(Undecided::NeedsStore) => {}
+        }
+    }
+    let s = Arc::clone(state);
+    // A clone of a `HeaderValue` shares its bytes: nothing is copied.
+    let header = header.clone();
+    let request = request.to_request();
+    tokio::task::spawn_blocking(move || {
+        decide(
+            &s,
+            &plugin,
+            header.as_bytes(),
+            (&request).into(),
+            Lookup::Store,
+        )
+        .map(|(decision, _)| decision)
+        .map_err(|e| match e {
+            Undecided::Failed(e) => e,
+            // `row` answers NeedsStore only under Lookup::Memory.
+            Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(
+                "a store lookup was refused".into(),
+            )),
+        })
+    })
+    .await
+    .map_err(|_| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            HostReason::Internal,
+            "internal error",
+        )
+    })
+}
+
+pub(super) fn denial(reason: Reason) -> Response {
+    let (status, message) = if reason.is_unauthenticated() {
+        (
+            StatusCode::UNAUTHORIZED,
+            "the request has no valid credentials",
+        )
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            "the credentials do not grant this request",
+        )
+    };
+    error(status, reason.into(), message)
+}
+
+/// Runs a check at `now` and turns failures into answers; `Ok` carries the
+/// headers of an allowed decision. The throttle is asked only after a
+/// denial for bad credentials, so an allowed request is never refused for
+/// its address; `client` names that address, and is worked out only then
+/// (never on the allowed path).
+pub(super) async fn check(
+    state: &Arc<AppState>,
+    client: impl FnOnce() -> IpAddr,
+    header: &HeaderValue,
+    now: i64,
+    request: Result<Descriptor<'_>, CheckError>,
+) -> Result<DecisionHeaders, Response> {
+    let request = request.map_err(|e| respond_error(state, e))?;
+    let outcome = decide_anywhere(state, header, &request).await?;
+    match outcome {
+        Ok(Outcome { reason, allowed }) => {
+            state.metrics.decision(reason);
+            match allowed {
+                Some(headers) => Ok(headers),
+                None => {
+                    if reason.is_unauthenticated()
+                        && reason != Reason::MissingCredentials
+                        && state.throttle.refuse_failure(client(), now)
+                    {
+                        return Err(
+                            crate::http::ApiError(AuthorityError::Throttled).into_response()
+                        );
+                    }
+                    Err(denial(reason))
+                }
+            }
+        }
+        Err(e) => Err(respond_error(state, e)),
+    }
+}
+
+pub(super) fn respond_error(state: &AppState, e: CheckError) -> Response {
+    match e {
+        CheckError::Descriptor(message) => {
+            error(StatusCode::BAD_REQUEST, HostReason::BadRequest, &message)
+        }
+        CheckError::Ambiguous(message) => error(
+            StatusCode::BAD_REQUEST,
+            HostReason::AmbiguousRequest,
+            &message,
+        ),
+        CheckError::Plugin(e) => {
+            state.metrics.plugin_failure(e.kind());
+            tracing::warn!(error = %e, "verifier plugin failed; denying");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                HostReason::VerifierFailed,
+                "the verifier failed; the request is denied",
+            )
+        }
+        CheckError::Store(e) => crate::http::ApiError(e).into_response(),
+    }
+}
+
+/// `GET /v1/verify`.
+pub(crate) async fn verify(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    // The whole request rather than `HeaderMap`, which would copy the headers.
+    request: axum::extract::Request,
+) -> Response {
+    let headers = request.headers();
+    let now = state.authority.now();
+    let descriptor = descriptor(headers, now);
+    let client = || state.trusted_proxies.client(addr, headers);
+    match check(&state, client, authorization(headers), now, descriptor).await {
+        Ok(allowed) => {
+            let mut response = StatusCode::OK.into_response();
+            allowed.put(response.headers_mut());
+            response
+        }
+        Err(response) => response,
+    }
+}

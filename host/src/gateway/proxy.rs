@@ -1,0 +1,139 @@
+//! The gateway: `/v1/content/{environment}/{model}[/{id}]` checked like
+//! `/v1/verify` (the method names the action) and, when allowed, forwarded
+//! to the [`Upstream`] with the decision's headers (`forward.rs` says what
+//! else goes through). The upstream's answer is passed back as it is.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+use verifier_core::{Action, Api};
+
+use crate::http::{AppState, UpstreamAnswer, error_response as error};
+use crate::reason::Reason as HostReason;
+
+use super::check::{CheckError, check};
+use super::descriptor::{Descriptor, authorization};
+use super::{forward, target};
+
+/// Where the gateway forwards allowed requests.
+pub struct Upstream {
+    base: String,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Body,
+    >,
+}
+
+impl Upstream {
+    /// An upstream at `base` (`http://host:port`, no trailing slash needed).
+    pub fn new(base: &str) -> Self {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(hyper_util::client::legacy::connect::HttpConnector::new());
+        Upstream {
+            base: base.trim_end_matches('/').to_owned(),
+            client,
+        }
+    }
+}
+
+pub(super) fn action_of(method: &Method) -> Option<Action> {
+    Some(match *method {
+        Method::GET | Method::HEAD => Action::READ,
+        Method::POST => Action::CREATE,
+        Method::PUT | Method::PATCH => Action::UPDATE,
+        Method::DELETE => Action::DELETE,
+        _ => return None,
+    })
+}
+
+/// `ANY /v1/content/{environment}/{model}[/{id}]`: check, then proxy. The
+/// target is read from the raw path and query by [`target::read`], and
+/// the upstream gets that very path and query.
+pub(crate) async fn proxy(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(upstream) = state.upstream.as_ref() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            HostReason::NotFound,
+            "no upstream is configured (tally serve --upstream URL)",
+        );
+    };
+    let (mut parts, body) = request.into_parts();
+    let now = state.authority.now();
+    let target = target::read(parts.uri.path(), parts.uri.query(), &parts.headers);
+    let descriptor = match (action_of(&parts.method), &target) {
+        (None, _) => Err(CheckError::Descriptor(format!(
+            "method {} is not mapped to an action",
+            parts.method
+        ))),
+        (_, Err(target::Ambiguous(message))) => Err(CheckError::Ambiguous(message.clone())),
+        (Some(action), Ok(target)) => Ok(Descriptor {
+            api: Api::Content,
+            action,
+            environment_id: Some(&target.environment),
+            model: Some(&target.model),
+            stage: target.stage.as_deref(),
+            locale: target.locale.as_deref(),
+            now,
+        }),
+    };
+    let client = || state.trusted_proxies.client(addr, &parts.headers);
+    let allowed = match check(
+        &state,
+        client,
+        authorization(&parts.headers),
+        now,
+        descriptor,
+    )
+    .await
+    {
+        Ok(allowed) => allowed,
+        Err(response) => return response,
+    };
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let Ok(uri) = format!("{}{path_and_query}", upstream.base).parse::<Uri>() else {
+        return error(
+            StatusCode::BAD_GATEWAY,
+            HostReason::BadGateway,
+            "cannot form the upstream URL",
+        );
+    };
+    parts.uri = uri;
+    let host = parts.headers.get(axum::http::header::HOST).cloned();
+    let origin = forward::Origin {
+        trusted_peer: state.trusted_proxies.trusts(addr.ip()),
+        peer: addr.ip(),
+        host: host.as_ref(),
+    };
+    forward::request_headers(&mut parts.headers, &origin);
+    allowed.put(&mut parts.headers);
+    match upstream
+        .client
+        .request(axum::http::Request::from_parts(parts, body))
+        .await
+    {
+        Ok(response) => {
+            let mut response = response.map(Body::new);
+            forward::strip_hop_by_hop(response.headers_mut());
+            // The upstream's own errors are its own: passed through as they are.
+            response.extensions_mut().insert(UpstreamAnswer);
+            response
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "upstream unreachable");
+            error(
+                StatusCode::BAD_GATEWAY,
+                HostReason::BadGateway,
+                "the upstream could not be reached",
+            )
+        }
+    }
+}

@@ -6,23 +6,35 @@
 //! rotates and revokes tokens, and keeps an audit log. Every token operation
 //! goes through `verifier-core`.
 //!
-//! Layout, one job a folder:
-//! - `storage/`: the [`storage::Store`] trait and its SQLite implementation
-//!   (embedded, WAL, migrations; one server a data dir, by
-//!   [`storage::DataDirLock`]). Secrets are stored as hashes only.
+//! Layout, one job a folder; where a new thing goes:
+//! - `storage/`: the [`storage::Store`] trait, its SQLite and PostgreSQL
+//!   implementations (embedded SQLite: WAL, migrations, one server a data
+//!   dir by [`storage::DataDirLock`]), the read cache in front of them and
+//!   the replica's in-memory store. Secrets are stored as hashes only.
+//!   *A new column*: the row type in `storage/mod.rs`, a migration and the
+//!   queries in each backend, a case in the storage contract test.
+//! - `authority/`: the operations, independent of HTTP, one file a resource
+//!   (`projects`, `apps`, `installations`, `exchange`, `tokens`,
+//!   `records`, `audit`), with their audit entries; `validation` says what
+//!   input is accepted, `error` what fails ([`authority::Authority`]).
+//!   *A new endpoint*: its operation in the resource's file, its handler
+//!   and route in `http/mod.rs`, its path in `openapi.json` and `API.md`.
+//! - [`reason`]: every stable reason an answer carries. *A new reason*: a
+//!   variant there, with its wire name; `error_response` in `http/` is the
+//!   one place an error becomes JSON.
+//! - `gateway/`: `/v1/verify` and the content proxy, both deciding with the
+//!   plugin: `descriptor` (what is asked), `check` (deciding; the cache
+//!   layers are drawn in its module doc), `proxy`, `target` (how a target
+//!   is read), `forward` (what reaches the upstream), `throttle`.
 //! - `runtime/`: the verifier module (or an operator's plugin) under
 //!   wasmtime: pooled instances, deadlines, memory limits, hot reload.
-//! - `authority/`: the operations, independent of HTTP, with their audit
-//!   entries and validation ([`authority::Authority`]).
-//! - `gateway/`: `/v1/verify` and the proxy, both deciding with the plugin:
-//!   how a target is read (`target.rs`), what is forwarded (`forward.rs`),
-//!   the throttle for failed credential checks.
-//! - `http/`: the axum router; the server loop with its timeouts and
-//!   connection cap ([`http::ServerLimits`]); the client's address behind
-//!   trusted proxies ([`http::TrustedProxies`]); errors map to statuses and
-//!   JSON in one place.
+//! - `http/`: the axum router and handlers; the server loop with its
+//!   timeouts and connection cap ([`http::ServerLimits`]); the client's
+//!   address behind trusted proxies ([`http::TrustedProxies`]); errors to
+//!   statuses and JSON (`http/error.rs`).
 //! - `studio/`: the studio page at `/studio` and its sessions.
-//! - [`replica`]: following an authority's record feed (`--replica-of`).
+//! - [`follow`]: a replica following an authority's record feed
+//!   (`--replica-of`) into its `storage::ReplicaStore`.
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
 //!   passed in so tests control them.
 //!
@@ -34,12 +46,12 @@
 
 pub mod authority;
 pub mod clock;
+pub mod follow;
 pub mod gateway;
 pub mod http;
 pub mod metrics;
 pub mod random;
 pub mod reason;
-pub mod replica;
 pub mod runtime;
 pub mod storage;
 pub mod studio;

@@ -180,17 +180,17 @@ fn main() -> anyhow::Result<()> {
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             let store = match (database, replica_of) {
-                (_, Some(url)) => Store::Replica {
+                (_, Some(url)) => Backend::Replica {
                     source: url,
                     token: replica_token
                         .context("--replica-of needs --replica-token (or TALLY_REPLICA_TOKEN)")?,
                 },
-                (Some(url), None) => Store::Postgres(url),
-                (None, None) => Store::Sqlite(data, sqlite_sync),
+                (Some(url), None) => Backend::Postgres(url),
+                (None, None) => Backend::Sqlite(data, sqlite_sync),
             };
             // One data dir, one server: held until the process ends.
             let _lock = match &store {
-                Store::Sqlite(data, _) => Some(
+                Backend::Sqlite(data, _) => Some(
                     tally::storage::DataDirLock::acquire(data)
                         .with_context(|| format!("cannot use the data dir {}", data.display()))?,
                 ),
@@ -209,8 +209,8 @@ fn main() -> anyhow::Result<()> {
             database,
         } => {
             let store = match database {
-                Some(url) => Store::Postgres(url),
-                None => Store::Sqlite(data, Durability::Normal),
+                Some(url) => Backend::Postgres(url),
+                None => Backend::Sqlite(data, Durability::Normal),
             };
             let (authority, first) = store.open(AuthorityConfig::new(""))?;
             let issued = match first {
@@ -234,7 +234,7 @@ fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
 }
 
 /// Where the data lives.
-enum Store {
+enum Backend {
     Sqlite(PathBuf, Durability),
     Postgres(String),
     /// In memory, from another node's record feed.
@@ -244,7 +244,7 @@ enum Store {
     },
 }
 
-impl Store {
+impl Backend {
     fn open(
         self,
         config: AuthorityConfig,
@@ -253,18 +253,18 @@ impl Store {
         Option<verifier_core::IssuedToken>,
     )> {
         match self {
-            Store::Sqlite(data, sync) => tally::open(&data, sync, Arc::new(SystemClock), config)
+            Backend::Sqlite(data, sync) => tally::open(&data, sync, Arc::new(SystemClock), config)
                 .with_context(|| format!("cannot open the data dir {}", data.display())),
             // The URL may hold a password: it is not repeated in the error.
-            Store::Postgres(url) => tally::open_postgres(&url, Arc::new(SystemClock), config)
+            Backend::Postgres(url) => tally::open_postgres(&url, Arc::new(SystemClock), config)
                 .context("cannot open the PostgreSQL database"),
-            Store::Replica { .. } => anyhow::bail!("a replica keeps no data of its own"),
+            Backend::Replica { .. } => anyhow::bail!("a replica keeps no data of its own"),
         }
     }
 }
 
 async fn serve(
-    store: Store,
+    backend: Backend,
     listen: SocketAddr,
     mut config: AuthorityConfig,
     options: Options,
@@ -278,20 +278,20 @@ async fn serve(
         config.public_url = format!("http://{}", listener.local_addr()?);
     }
     let public_url = config.public_url.clone();
-    let (authority, admin) = match store {
-        Store::Replica { source, token } => {
+    let (authority, admin) = match backend {
+        Backend::Replica { source, token } => {
             let replica = Arc::new(tally::storage::ReplicaStore::new());
-            let source = tally::replica::Source::new(&source, &token);
-            let records = tally::replica::catch_up(&replica, &source)
+            let source = tally::follow::Source::new(&source, &token);
+            let records = tally::follow::catch_up(&replica, &source)
                 .await
                 .context("cannot read the authority's record feed")?;
             println!("replica: {records} changes applied, following the feed");
-            tokio::spawn(tally::replica::follow(Arc::clone(&replica), source));
+            tokio::spawn(tally::follow::follow(Arc::clone(&replica), source));
             let authority =
                 tally::authority::Authority::new(replica, Arc::new(SystemClock), config);
             (Arc::new(authority), None)
         }
-        store => tokio::task::spawn_blocking(move || store.open(config)).await??,
+        backend => tokio::task::spawn_blocking(move || backend.open(config)).await??,
     };
     if let Some(admin) = admin {
         // Printed once, on stdout, never logged.

@@ -1,6 +1,6 @@
 //! A read-only, in-memory replica of what verifiers read: token records and
 //! environments, kept current from an authority's record feed
-//! (`GET /v1/records`, see [`crate::replica`]).
+//! (`GET /v1/records`, see [`crate::follow`]).
 //!
 //! `tally serve --replica-of URL` runs its gateway and `/v1/verify` on one,
 //! so every verification is local; every other operation answers

@@ -16,7 +16,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tally::runtime::{Limits, Verifier};
-use tally::storage::{Change, Changed, ReplicaStore, Store};
+use tally::storage::{Change, Changed, Records, ReplicaStore};
 use verifier_core::{IssuedToken, TokenKind, TokenRecord, abi};
 
 #[path = "../../verifier-core/benches/common/mod.rs"]

@@ -7,8 +7,10 @@
 //! goes through `verifier-core`.
 //!
 //! Layout, one job a folder; where a new thing goes:
-//! - `storage/`: the [`storage::Store`] trait, its SQLite and PostgreSQL
-//!   implementations (embedded SQLite: WAL, migrations, one server a data
+//! - `storage/`: two traits by who needs them, [`storage::Records`] (the
+//!   read side: token and environment records, the feed's cursor; all a
+//!   replica has) and [`storage::Store`] (the management side); the SQLite
+//!   and PostgreSQL implementations (embedded SQLite: WAL, migrations, one server a data
 //!   dir by [`storage::DataDirLock`]), the read cache in front of them and
 //!   the replica's in-memory store. Secrets are stored as hashes only.
 //!   *A new column*: the row type in `storage/mod.rs`, a migration and the
@@ -63,7 +65,7 @@ use verifier_core::IssuedToken;
 
 use crate::authority::{Actor, Authority, AuthorityConfig, AuthorityError};
 use crate::clock::Clock;
-use crate::storage::{CachedStore, Durability, PgStore, SqliteStore, Store, StoreError};
+use crate::storage::{CachedStore, Durability, PgStore, Records, SqliteStore, Store, StoreError};
 
 /// Why the authority could not start; its text names what is wrong (a
 /// path and the cause, the database's own error), never just "internal".

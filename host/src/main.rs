@@ -288,7 +288,7 @@ async fn serve(
             println!("replica: {records} changes applied, following the feed");
             tokio::spawn(tally::follow::follow(Arc::clone(&replica), source));
             let authority =
-                tally::authority::Authority::new(replica, Arc::new(SystemClock), config);
+                tally::authority::Authority::replica(replica, Arc::new(SystemClock), config);
             (Arc::new(authority), None)
         }
         backend => tokio::task::spawn_blocking(move || backend.open(config)).await??,

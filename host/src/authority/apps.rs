@@ -64,7 +64,7 @@ impl Authority {
             &app.id,
             json!({"name": app.name, "clientId": app.client_id}),
         );
-        self.store.create_app(&app, &audit)?;
+        self.store()?.create_app(&app, &audit)?;
         Ok(AppCreated {
             id: app.id,
             client_id: app.client_id,
@@ -74,6 +74,11 @@ impl Authority {
 
     /// `GET /v1/apps`: every app, without secrets.
     pub fn apps(&self) -> Result<Vec<AppView>, AuthorityError> {
-        Ok(self.store.apps()?.into_iter().map(AppView::from).collect())
+        Ok(self
+            .store()?
+            .apps()?
+            .into_iter()
+            .map(AppView::from)
+            .collect())
     }
 }

@@ -30,7 +30,7 @@ impl Authority {
         limit: Option<u32>,
     ) -> Result<Vec<AuditEvent>, AuthorityError> {
         Ok(self
-            .store
+            .store()?
             .audit_after(after, limit.unwrap_or(100).clamp(1, 1000))?)
     }
 }

@@ -45,7 +45,7 @@ impl Authority {
     pub fn authenticate(&self, header: &str) -> Result<Caller, AuthorityError> {
         let now = self.now();
         let credentials = Credentials::from_header(header).map_err(|e| unauthorized(e.reason()))?;
-        let row = self.store.token(&credentials.token_id())?;
+        let row = self.records.token(&credentials.token_id())?;
         let Some(row) = row else {
             return Err(unauthorized(Decision::UnknownToken));
         };

@@ -27,18 +27,18 @@ impl Authority {
         id: &str,
     ) -> Result<IssuedTokenView, AuthorityError> {
         let installation = self
-            .store
+            .store()?
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))?;
         if installation.status == InstallationStatus::Disabled {
             return Err(conflict("the installation is disabled"));
         }
         let app = self
-            .store
+            .store()?
             .app(&installation.app_id)?
             .ok_or(AuthorityError::NotFound("app"))?;
         let env = self
-            .store
+            .store()?
             .environment(&installation.environment_id)?
             .ok_or(AuthorityError::NotFound("environment"))?;
         let expires_at = self.now() + self.config.session_ttl.clamp(1, 3600);
@@ -67,7 +67,7 @@ impl Authority {
     pub fn exchange(&self, body: &[u8]) -> Result<ExchangeResponse, AuthorityError> {
         let request = ExchangeRequest::from_json(body)
             .map_err(|e| AuthorityError::BadRequest(capitalize(&e.to_string())))?;
-        let app = self.store.app_by_client_id(&request.client_id)?;
+        let app = self.store()?.app_by_client_id(&request.client_id)?;
         // Compare even for an unknown client or a malformed secret, so timing
         // does not tell those apart from a wrong secret.
         let presented = hash_secret_text(&request.client_secret);
@@ -89,15 +89,15 @@ impl Authority {
         };
         let now = self.now();
         let issued = IssuedToken::from_random(random::secret_bytes()?);
-        let installation = self.store.setup_code_installation(&code_hash)?;
+        let installation = self.store()?.setup_code_installation(&code_hash)?;
         let (env, installation_id) = match installation {
             Some(id) => {
                 let installation = self
-                    .store
+                    .store()?
                     .installation(&id)?
                     .ok_or(AuthorityError::NotFound("installation"))?;
                 let env = self
-                    .store
+                    .store()?
                     .environment(&installation.environment_id)?
                     .ok_or(AuthorityError::NotFound("environment"))?;
                 (env, id)
@@ -118,7 +118,7 @@ impl Authority {
             target: installation_id,
             detail: json!({"tokenId": issued.token_id().to_string()}),
         };
-        match self.store.redeem_setup_code(
+        match self.store()?.redeem_setup_code(
             &code_hash,
             &app.id,
             now,

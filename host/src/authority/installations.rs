@@ -35,11 +35,11 @@ impl Authority {
         env_id: &str,
         body: NewInstallation,
     ) -> Result<Installed, AuthorityError> {
-        self.store
+        self.store()?
             .environment(env_id)?
             .ok_or(AuthorityError::NotFound("environment"))?;
         let app = self
-            .store
+            .store()?
             .app(&body.app_id)?
             .ok_or(AuthorityError::NotFound("app"))?;
         let installation = Installation {
@@ -56,7 +56,7 @@ impl Authority {
             &installation.id,
             json!({"app": app.id, "environment": env_id}),
         );
-        self.store
+        self.store()?
             .create_installation(&installation, &row, &audit)?;
         Ok(Installed {
             setup_url: setup_url(&app.setup_url, code.text()),
@@ -84,19 +84,19 @@ impl Authority {
     /// installation (the old one stays valid until it expires).
     pub fn new_code(&self, actor: &Actor, id: &str) -> Result<SetupCodeView, AuthorityError> {
         let installation = self
-            .store
+            .store()?
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))?;
         if installation.status != InstallationStatus::Pending {
             return Err(conflict("only a PENDING installation takes a setup code"));
         }
         let app = self
-            .store
+            .store()?
             .app(&installation.app_id)?
             .ok_or(AuthorityError::NotFound("app"))?;
         let (code, row) = self.new_setup_code(&installation)?;
         let audit = self.audit(actor, "installation.setup_code", id, json!({}));
-        self.store
+        self.store()?
             .update_installation(&installation, false, Some(&row), &audit)?;
         Ok(SetupCodeView {
             setup_url: setup_url(&app.setup_url, code.text()),
@@ -108,7 +108,7 @@ impl Authority {
     /// `GET /v1/installations/{i}`.
     pub fn installation(&self, caller: &Caller, id: &str) -> Result<Installation, AuthorityError> {
         self.require_installation_access(caller, id)?;
-        self.store
+        self.store()?
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))
     }
@@ -123,7 +123,7 @@ impl Authority {
     ) -> Result<Installation, AuthorityError> {
         self.require_installation_access(caller, id)?;
         let mut installation = self
-            .store
+            .store()?
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))?;
         let before = installation.status;
@@ -153,13 +153,13 @@ impl Authority {
             id,
             json!({"from": before.as_str(), "to": installation.status.as_str()}),
         );
-        self.store
+        self.store()?
             .update_installation(&installation, disabling, None, &audit)?;
         Ok(installation)
     }
 
     /// `GET /v1/installations`: every installation.
     pub fn installations(&self) -> Result<Vec<Installation>, AuthorityError> {
-        Ok(self.store.installations()?)
+        Ok(self.store()?.installations()?)
     }
 }

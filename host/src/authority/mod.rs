@@ -36,7 +36,7 @@ mod views;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::storage::Store;
+use crate::storage::{Records, Store};
 
 pub use apps::NewApp;
 pub use caller::{Actor, Caller};
@@ -77,7 +77,10 @@ impl AuthorityConfig {
 
 /// The authority.
 pub struct Authority {
-    store: Arc<dyn Store>,
+    /// What verifiers read; on an authority, `store` itself.
+    records: Arc<dyn Records>,
+    /// The management side; `None` on a read-only replica.
+    store: Option<Arc<dyn Store>>,
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
 }
@@ -86,15 +89,38 @@ impl Authority {
     /// An authority over `store`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AuthorityConfig) -> Self {
         Authority {
-            store,
+            records: Arc::clone(&store) as Arc<dyn Records>,
+            store: Some(store),
             clock,
             config,
         }
     }
 
-    /// The store (for the HTTP layer's health check).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// A read-only node over `records` (`--replica-of`): it authenticates
+    /// and verifies; every change and listing is refused with
+    /// [`AuthorityError::ReadOnly`], by [`Authority::store`].
+    pub fn replica(
+        records: Arc<dyn Records>,
+        clock: Arc<dyn Clock>,
+        config: AuthorityConfig,
+    ) -> Self {
+        Authority {
+            records,
+            store: None,
+            clock,
+            config,
+        }
+    }
+
+    /// The read side, for the verify path.
+    pub fn records(&self) -> &Arc<dyn Records> {
+        &self.records
+    }
+
+    /// The management side: the one place a replica refuses a change
+    /// ([`AuthorityError::ReadOnly`]).
+    pub fn store(&self) -> Result<&dyn Store, AuthorityError> {
+        self.store.as_deref().ok_or(AuthorityError::ReadOnly)
     }
 
     /// Now, from the authority's clock.

@@ -56,7 +56,7 @@ impl Authority {
             &project.id,
             json!({"name": project.name}),
         );
-        self.store.create_project(&project, &audit)?;
+        self.store()?.create_project(&project, &audit)?;
         Ok(ProjectView::new(project, &self.config.public_url))
     }
 
@@ -87,7 +87,7 @@ impl Authority {
             &env.id,
             json!({"project": project_id}),
         );
-        self.store.create_environment(&env, &audit)?;
+        self.store()?.create_environment(&env, &audit)?;
         Ok(env.into())
     }
 
@@ -110,15 +110,15 @@ impl Authority {
             env_id,
             json!({"grants": grants.len()}),
         );
-        self.store.set_public_grants(env_id, &grants, &audit)?;
+        self.store()?.set_public_grants(env_id, &grants, &audit)?;
         Ok(grants)
     }
 
     /// `GET /v1/projects`: every project with its environments.
     pub fn projects(&self) -> Result<Vec<ProjectListing>, AuthorityError> {
-        let mut environments = self.store.environments()?;
+        let mut environments = self.store()?.environments()?;
         Ok(self
-            .store
+            .store()?
             .projects()?
             .into_iter()
             .map(|p| {

@@ -11,7 +11,7 @@ impl Authority {
     /// `GET /v1/records?after=&limit=`: one page of the change feed.
     pub fn feed(&self, after: i64, limit: u32) -> Result<Vec<Change>, AuthorityError> {
         Ok(self
-            .store
+            .store()?
             .changes_after(after.max(0), limit.clamp(1, 10_000))?)
     }
 
@@ -20,7 +20,7 @@ impl Authority {
     pub fn record(&self, id: &str) -> Result<TokenRecord, AuthorityError> {
         let token_id = TokenId::parse(id).map_err(|_| AuthorityError::NotFound("token"))?;
         let row = self
-            .store
+            .records
             .token(&token_id)?
             .ok_or(AuthorityError::NotFound("token"))?;
         Ok(row.record.clone())
@@ -29,7 +29,7 @@ impl Authority {
     /// `GET /v1/environments/{e}/record`: what a verifier needs of an environment.
     pub fn environment_record(&self, id: &str) -> Result<Environment, AuthorityError> {
         let row = self
-            .store
+            .records
             .environment(id)?
             .ok_or(AuthorityError::NotFound("environment"))?;
         Ok(row.policy())

@@ -107,7 +107,7 @@ impl Authority {
             record: spec.record(&issued),
             created_at: self.now(),
         };
-        self.store.insert_token(&row, &audit)?;
+        self.store()?.insert_token(&row, &audit)?;
         Ok(issued)
     }
 
@@ -143,7 +143,7 @@ impl Authority {
         }
         let project_id = match &body.environment_id {
             Some(env_id) => Some(
-                self.store
+                self.store()?
                     .environment(env_id)?
                     .ok_or(AuthorityError::NotFound("environment"))?
                     .project_id
@@ -174,7 +174,7 @@ impl Authority {
     /// `GET /v1/tokens`: metadata, never secrets or hashes.
     pub fn tokens(&self) -> Result<Vec<TokenView>, AuthorityError> {
         Ok(self
-            .store
+            .store()?
             .tokens()?
             .into_iter()
             .map(TokenView::from)
@@ -185,9 +185,9 @@ impl Authority {
     pub fn revoke_token(&self, actor: &Actor, id: &str) -> Result<TokenView, AuthorityError> {
         let token_id = TokenId::parse(id).map_err(|_| AuthorityError::NotFound("token"))?;
         let audit = self.audit(actor, "token.revoke", id, json!({}));
-        self.store.revoke_token(&token_id, &audit)?;
+        self.store()?.revoke_token(&token_id, &audit)?;
         let row = self
-            .store
+            .store()?
             .token(&token_id)?
             .ok_or(AuthorityError::NotFound("token"))?;
         Ok(TokenView::from(TokenRow::clone(&row)))
@@ -199,7 +199,7 @@ impl Authority {
     pub fn rotate_token(&self, actor: &Actor, id: &str) -> Result<IssuedTokenView, AuthorityError> {
         let token_id = TokenId::parse(id).map_err(|_| AuthorityError::NotFound("token"))?;
         let old = self
-            .store
+            .store()?
             .token(&token_id)?
             .ok_or(AuthorityError::NotFound("token"))?;
         let now = self.now();
@@ -233,7 +233,7 @@ impl Authority {
         // The successor keeps the original's expiry. A token is rotated
         // once: rotating it again (while its grace period runs) would copy
         // the grace period's end as the successor's expiry.
-        self.store
+        self.store()?
             .rotate_token(
                 &token_id,
                 grace,

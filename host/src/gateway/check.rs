@@ -86,7 +86,7 @@ pub(super) fn decide(
     request: ReqRef<'_>,
     lookup: Lookup,
 ) -> Result<(Outcome, memo::Rows), Undecided> {
-    let store = state.authority.store();
+    let store = state.authority.records();
     let environment_row = match request.environment_id {
         Some(id) => Some(row(
             lookup,
@@ -211,7 +211,7 @@ pub(super) async fn decide_anywhere(
         None
     };
     if let Some(key) = &key {
-        let store = state.authority.store().as_ref();
+        let store = state.authority.records().as_ref();
         let current = |rows: &memo::Rows| rows.current(store, request.environment_id);
         if let Some(outcome) = memo::recall(key, current) {
             state.metrics.memo_hit();

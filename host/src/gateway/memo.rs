@@ -36,6 +36,7 @@
 //! `tally serve --no-decision-memo` turns it off (for a plugin that breaks
 //! the ABI's rule and keeps state, and for measuring without it).
 
+use crate::storage::Records;
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -47,7 +48,7 @@ use verifier_core::TokenId;
 use verifier_core::abi::{self, wire::ReqRef};
 
 use super::check::Outcome;
-use crate::storage::{EnvironmentRow, Store, TokenRow};
+use crate::storage::{EnvironmentRow, TokenRow};
 
 /// Slots per thread.
 const SLOTS: usize = 256;
@@ -104,7 +105,7 @@ impl Rows {
     /// Whether the store, from memory, still hands out these very rows for
     /// a request naming `environment_id`. A row not in memory reads as
     /// changed: the check then goes the whole way.
-    pub(crate) fn current(&self, store: &dyn Store, environment_id: Option<&str>) -> bool {
+    pub(crate) fn current(&self, store: &dyn Records, environment_id: Option<&str>) -> bool {
         let environment = match (&self.environment, environment_id) {
             (None, None) => true,
             (Some(was), Some(id)) => same(was, store.peek_environment(id)),

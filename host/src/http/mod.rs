@@ -224,7 +224,7 @@ async fn not_found() -> ApiError {
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
     blocking(&state, |a| {
-        a.store().project("").map_err(AuthorityError::from)
+        a.store()?.project("").map_err(AuthorityError::from)
     })
     .await?;
     Ok("ok")

@@ -13,6 +13,7 @@
 //! The cache is bounded: past [`MAX_ENTRIES`] it starts over empty, which
 //! costs a few lookups and never serves stale data.
 
+use crate::storage::Records;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -123,11 +124,38 @@ where
         .cloned()
 }
 
-impl<S: Store> Store for CachedStore<S> {
+impl<S: Store> Records for CachedStore<S> {
     fn is_empty(&self) -> Result<bool, StoreError> {
         self.inner.is_empty()
     }
 
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
+        if let Some(hit) = self.peek_environment(id) {
+            return Ok(hit);
+        }
+        self.cached(&self.environments, &id.to_owned(), || {
+            self.inner.environment(id)
+        })
+    }
+
+    fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
+        peek(&self.environments, id).or_else(|| self.inner.peek_environment(id))
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
+        self.cached(&self.tokens, id, || self.inner.token(id))
+    }
+
+    fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
+        peek(&self.tokens, id).or_else(|| self.inner.peek_token(id))
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        self.inner.last_change()
+    }
+}
+
+impl<S: Store> Store for CachedStore<S> {
     fn create_project(&self, project: &Project, audit: &AuditEntry) -> Result<(), StoreError> {
         self.inner.create_project(project, audit)
     }
@@ -144,19 +172,6 @@ impl<S: Store> Store for CachedStore<S> {
         let out = self.inner.create_environment(env, audit);
         self.forget_environment(&env.id);
         out
-    }
-
-    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
-        if let Some(hit) = self.peek_environment(id) {
-            return Ok(hit);
-        }
-        self.cached(&self.environments, &id.to_owned(), || {
-            self.inner.environment(id)
-        })
-    }
-
-    fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
-        peek(&self.environments, id).or_else(|| self.inner.peek_environment(id))
     }
 
     fn set_public_grants(
@@ -243,14 +258,6 @@ impl<S: Store> Store for CachedStore<S> {
         out
     }
 
-    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
-        self.cached(&self.tokens, id, || self.inner.token(id))
-    }
-
-    fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
-        peek(&self.tokens, id).or_else(|| self.inner.peek_token(id))
-    }
-
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         self.inner.tokens()
     }
@@ -296,9 +303,5 @@ impl<S: Store> Store for CachedStore<S> {
 
     fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         self.inner.changes_after(after, limit)
-    }
-
-    fn last_change(&self) -> Result<i64, StoreError> {
-        self.inner.last_change()
     }
 }

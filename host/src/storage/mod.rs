@@ -1,7 +1,11 @@
-//! Storage: one trait, [`Store`], that the authority runs on, its SQLite
-//! implementation ([`SqliteStore`], the embedded default), its PostgreSQL
-//! implementation ([`PgStore`], for several authority nodes on one
-//! database), and a read cache for the verify path ([`CachedStore`]).
+//! Storage, split by who needs it: [`Records`], the read side a verifier
+//! needs (token and environment records, the feed's cursor), and [`Store`],
+//! the management side the authority changes and lists through. The
+//! implementations: [`SqliteStore`] (the embedded default), [`PgStore`]
+//! (several authority nodes on one database), [`CachedStore`] (a read cache
+//! for the verify path in front of either) and [`ReplicaStore`] (a
+//! replica's records in memory, fed by the authority's feed: [`Records`]
+//! only, so a replica cannot be asked to change anything).
 //!
 //! The trait is synchronous: SQLite is an in-process library, PostgreSQL is
 //! reached with the synchronous `postgres` client, and the HTTP layer calls
@@ -246,13 +250,39 @@ pub(crate) fn replaced_audit(redeem: &AuditEntry, replaced: &[u8], token: &Token
     }
 }
 
-/// What the authority needs from storage. Implementations must make
-/// [`Store::redeem_setup_code`] atomic: of concurrent calls for one code,
-/// exactly one returns [`Redeem::Redeemed`].
-pub trait Store: Send + Sync + 'static {
+/// The read side of storage: what a verifier needs (token and environment
+/// records, where the feed stands). A replica implements this alone.
+pub trait Records: Send + Sync + 'static {
     /// Whether the store holds no token yet (first start).
     fn is_empty(&self) -> Result<bool, StoreError>;
 
+    /// A token by id, shared: the verify path reads it on every request,
+    /// and a cache hands out the same row without copying it.
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError>;
+    /// A token from memory only: `None` when answering would need I/O (the
+    /// default), else what [`Records::token`] would return.
+    fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
+        let _ = id;
+        None
+    }
+    /// An environment by id, shared like [`Records::token`].
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError>;
+    /// An environment from memory only: `None` when answering would need
+    /// I/O (the default), else what [`Records::environment`] would return. The
+    /// verify path uses it to decide on the async worker without blocking.
+    fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
+        let _ = id;
+        None
+    }
+
+    /// The `seq` of the last change (0 when there is none).
+    fn last_change(&self) -> Result<i64, StoreError>;
+}
+
+/// The management side: everything the authority changes or lists. Must
+/// make [`Store::redeem_setup_code`] atomic: of concurrent calls for one
+/// code, exactly one returns [`Redeem::Redeemed`].
+pub trait Store: Records {
     /// Creates a project.
     fn create_project(&self, project: &Project, audit: &AuditEntry) -> Result<(), StoreError>;
     /// A project by id.
@@ -264,15 +294,6 @@ pub trait Store: Send + Sync + 'static {
         env: &EnvironmentRow,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
-    /// An environment by id, shared like [`Store::token`].
-    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError>;
-    /// An environment from memory only: `None` when answering would need
-    /// I/O (the default), else what [`Store::environment`] would return. The
-    /// verify path uses it to decide on the async worker without blocking.
-    fn peek_environment(&self, id: &str) -> Option<Option<Arc<EnvironmentRow>>> {
-        let _ = id;
-        None
-    }
     /// Replaces an environment's public grants.
     fn set_public_grants(
         &self,
@@ -329,15 +350,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new token.
     fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// A token by id, shared: the verify path reads it on every request,
-    /// and a cache hands out the same row without copying it.
-    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError>;
-    /// A token from memory only: `None` when answering would need I/O (the
-    /// default), else what [`Store::token`] would return.
-    fn peek_token(&self, id: &TokenId) -> Option<Option<Arc<TokenRow>>> {
-        let _ = id;
-        None
-    }
     /// Every token, newest first.
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
     /// Revokes a token; `NotFound` if there is none.
@@ -374,9 +386,6 @@ pub trait Store: Send + Sync + 'static {
     /// Implementations must never let a change with a smaller `seq` become
     /// visible after one with a larger `seq` (a reader's cursor would skip it).
     fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
-
-    /// The `seq` of the last change (0 when there is none).
-    fn last_change(&self) -> Result<i64, StoreError>;
 }
 
 #[cfg(test)]

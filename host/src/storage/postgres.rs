@@ -17,6 +17,7 @@
 //! Connections come from an `r2d2` pool. `search_path` may be set per store
 //! ([`PgStore::open_in_schema`]) so tests, or tenants, get a schema each.
 
+use crate::storage::Records;
 use std::sync::Arc;
 
 use postgres::{NoTls, Row, Transaction};
@@ -376,7 +377,7 @@ fn project_from_row(r: &Row) -> Result<Project, StoreError> {
     })
 }
 
-impl Store for PgStore {
+impl Records for PgStore {
     fn is_empty(&self) -> Result<bool, StoreError> {
         let n: i64 = get(
             &self.conn()?.query_one("SELECT count(*) FROM tokens", &[])?,
@@ -385,6 +386,37 @@ impl Store for PgStore {
         Ok(n == 0)
     }
 
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
+        self.conn()?
+            .query_opt(
+                &format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE id = $1"),
+                &[&id],
+            )?
+            .map(|r| environment_from_row(&r, 0).map(Arc::new))
+            .transpose()
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
+        self.conn()?
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1"),
+                &[&&id.as_bytes()[..]],
+            )?
+            .map(|r| token_from_row(&r, 0).map(Arc::new))
+            .transpose()
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        get(
+            &self
+                .conn()?
+                .query_one("SELECT coalesce(max(seq), 0)::BIGINT FROM changes", &[])?,
+            0,
+        )
+    }
+}
+
+impl Store for PgStore {
     fn create_project(&self, p: &Project, audit: &AuditEntry) -> Result<(), StoreError> {
         self.write(audit, |tx| {
             tx.execute(
@@ -425,16 +457,6 @@ impl Store for PgStore {
             .map_err(conflict_on_unique("environment"))?;
             environment_changed(tx, &e.id)
         })
-    }
-
-    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
-        self.conn()?
-            .query_opt(
-                &format!("SELECT {ENVIRONMENT_COLUMNS} FROM environments WHERE id = $1"),
-                &[&id],
-            )?
-            .map(|r| environment_from_row(&r, 0).map(Arc::new))
-            .transpose()
     }
 
     fn set_public_grants(
@@ -637,16 +659,6 @@ impl Store for PgStore {
         self.write(audit, |tx| insert_token(tx, token))
     }
 
-    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
-        self.conn()?
-            .query_opt(
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = $1"),
-                &[&&id.as_bytes()[..]],
-            )?
-            .map(|r| token_from_row(&r, 0).map(Arc::new))
-            .transpose()
-    }
-
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         self.conn()?
             .query(
@@ -810,14 +822,5 @@ impl Store for PgStore {
                 })
             })
             .collect()
-    }
-
-    fn last_change(&self) -> Result<i64, StoreError> {
-        get(
-            &self
-                .conn()?
-                .query_one("SELECT coalesce(max(seq), 0)::BIGINT FROM changes", &[])?,
-            0,
-        )
     }
 }

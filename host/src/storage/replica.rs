@@ -7,16 +7,14 @@
 //! [`StoreError::ReadOnly`]. Records are kept whole, revoked ones included
 //! (a revocation must replace what a verifier would otherwise still find).
 
+use crate::storage::Records;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use verifier_core::{Grant, Installation, SecretHash, TokenId};
+use verifier_core::TokenId;
 
-use super::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
-    Store, StoreError, TokenRow,
-};
+use super::{Change, Changed, EnvironmentRow, StoreError, TokenRow};
 
 /// The replica.
 #[derive(Debug, Default)]
@@ -68,7 +66,7 @@ impl ReplicaStore {
     }
 }
 
-impl Store for ReplicaStore {
+impl Records for ReplicaStore {
     /// Never empty: a replica mints no admin token.
     fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(false)
@@ -103,97 +101,5 @@ impl Store for ReplicaStore {
 
     fn last_change(&self) -> Result<i64, StoreError> {
         Ok(self.cursor())
-    }
-
-    fn create_project(&self, _: &Project, _: &AuditEntry) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn project(&self, _: &str) -> Result<Option<Project>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn create_environment(&self, _: &EnvironmentRow, _: &AuditEntry) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn set_public_grants(&self, _: &str, _: &[Grant], _: &AuditEntry) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn create_app(&self, _: &AppRow, _: &AuditEntry) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn app(&self, _: &str) -> Result<Option<AppRow>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn app_by_client_id(&self, _: &str) -> Result<Option<AppRow>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn create_installation(
-        &self,
-        _: &Installation,
-        _: &SetupCodeRow,
-        _: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn installation(&self, _: &str) -> Result<Option<Installation>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn update_installation(
-        &self,
-        _: &Installation,
-        _: bool,
-        _: Option<&SetupCodeRow>,
-        _: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn setup_code_installation(&self, _: &SecretHash) -> Result<Option<String>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn redeem_setup_code(
-        &self,
-        _: &SecretHash,
-        _: &str,
-        _: i64,
-        _: &TokenRow,
-        _: &AuditEntry,
-    ) -> Result<Redeem, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn insert_token(&self, _: &TokenRow, _: &AuditEntry) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn revoke_token(&self, _: &TokenId, _: &AuditEntry) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn rotate_token(
-        &self,
-        _: &TokenId,
-        _: Option<i64>,
-        _: &TokenRow,
-        _: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn audit_after(&self, _: i64, _: u32) -> Result<Vec<AuditEvent>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn environments(&self) -> Result<Vec<EnvironmentRow>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn installations(&self) -> Result<Vec<Installation>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    /// A replica does not serve a feed of its own.
-    fn changes_after(&self, _: i64, _: u32) -> Result<Vec<Change>, StoreError> {
-        Err(StoreError::ReadOnly)
     }
 }

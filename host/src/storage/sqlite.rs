@@ -9,6 +9,7 @@
 //! power loss may lose the last transactions; `full` fsyncs the WAL on every
 //! commit and survives that too, at a cost measured in BENCHMARKS.md.
 
+use crate::storage::Records;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -404,7 +405,7 @@ fn environment_from_row_at(r: &Row<'_>, at: usize) -> Result<EnvironmentRow, Sto
     })
 }
 
-impl Store for SqliteStore {
+impl Records for SqliteStore {
     fn is_empty(&self) -> Result<bool, StoreError> {
         self.read(|c| {
             let n: i64 = c.query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))?;
@@ -412,6 +413,42 @@ impl Store for SqliteStore {
         })
     }
 
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
+        self.read(|c| {
+            one(
+                c,
+                "SELECT id, project_id, name, default_stage, public_grants, created_at \
+                 FROM environments WHERE id = ?1",
+                [id],
+                environment_from_row,
+            )
+            .map(|row| row.map(Arc::new))
+        })
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
+        self.read(|c| {
+            one(
+                c,
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = ?1"),
+                [&id.as_bytes()[..]],
+                |row| token_from_row(row).map(Arc::new),
+            )
+        })
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+    }
+}
+
+impl Store for SqliteStore {
     fn create_project(&self, p: &Project, audit: &AuditEntry) -> Result<(), StoreError> {
         self.write(audit, |tx| {
             tx.execute(
@@ -462,19 +499,6 @@ impl Store for SqliteStore {
             )
                         .map_err(conflict_on_unique("environment"))?;
             environment_changed(tx, &e.id)
-        })
-    }
-
-    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
-        self.read(|c| {
-            one(
-                c,
-                "SELECT id, project_id, name, default_stage, public_grants, created_at \
-                 FROM environments WHERE id = ?1",
-                [id],
-                environment_from_row,
-            )
-            .map(|row| row.map(Arc::new))
         })
     }
 
@@ -678,17 +702,6 @@ impl Store for SqliteStore {
         self.write(audit, |tx| insert_token(tx, token))
     }
 
-    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
-        self.read(|c| {
-            one(
-                c,
-                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_id = ?1"),
-                [&id.as_bytes()[..]],
-                |row| token_from_row(row).map(Arc::new),
-            )
-        })
-    }
-
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
@@ -785,16 +798,6 @@ impl Store for SqliteStore {
                 });
             }
             Ok(out)
-        })
-    }
-
-    fn last_change(&self) -> Result<i64, StoreError> {
-        self.read(|c| {
-            Ok(
-                c.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-                    r.get(0)
-                })?,
-            )
         })
     }
 

@@ -13,7 +13,7 @@ use crate::storage_contract;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tally::storage::{PgStore, Store};
+use tally::storage::{PgStore, Records, Store};
 
 const NEEDS: &str = "needs PostgreSQL: set TALLY_TEST_POSTGRES";
 

@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p verifier-core --bench verify`
 //!
-//! `sha256_32_bytes` is the floor every verification pays; issue #2's target
+//! `sha256_32_bytes` is the floor every verification pays; the target
 //! is `verify_10_grants` ≤ 3 × that, in the same run.
 #![allow(missing_docs)] // criterion_group! generates an undocumented fn
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a bench fails loudly on a broken fixture

@@ -14,11 +14,10 @@
 // gateway answers. Targets are read and headers forwarded by the gateway's
 // rules (rules.mjs): ambiguous targets are 400 ambiguous_request, and the
 // caller's credentials and X-Tally-* headers never reach the upstream.
-import { decide, httpStatus, loadVerifier } from "tally-sdk/verifier";
+import { METHOD_ACTIONS, decide, httpStatus, loadVerifier } from "tally-sdk/verifier";
 
 import { Ambiguous, CONTENT_PREFIX, forwardHeaders, readTarget, stripHopByHop } from "./rules.mjs";
 
-const ACTIONS = { GET: "read", HEAD: "read", POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
 
 const json = (status, body, headers = {}) => {
   const extra = { "x-tally-reason": body.reason, ...(status === 401 ? { "www-authenticate": "AppToken, Bearer" } : {}) };
@@ -115,7 +114,8 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
       const url = new URL(request.url);
       const raw = target ?? `${url.pathname}${url.search}`;
       if (!raw.startsWith(CONTENT_PREFIX)) return json(404, { message: "not found", reason: "not_found" });
-      const action = ACTIONS[request.method];
+      // Own keys only: a method spelled like an Object property ("constructor") maps to nothing.
+      const action = Object.hasOwn(METHOD_ACTIONS, request.method) ? METHOD_ACTIONS[request.method] : undefined;
       if (!action) return json(400, { message: `method ${request.method} is not mapped to an action`, reason: "bad_request" });
       let read;
       try {

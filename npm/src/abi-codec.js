@@ -7,11 +7,10 @@
 // CodecError, so a restriction the verifier does not know is never dropped on
 // the way in.
 
-/** Reasons in wire order (variant index). */
-export const REASONS = [
-  "allowed", "public", "missing_credentials", "malformed", "unknown_token",
-  "bad_secret", "expired", "revoked", "wrong_environment", "not_granted",
-];
+import { DECISION_REASONS } from "./contract.js";
+
+/** Reasons in wire order (variant index), from the generated contract. */
+export const REASONS = DECISION_REASONS;
 const APIS = ["content", "management"];
 const KINDS = ["APP", "PAT", "SYSTEM", "SESSION"];
 const ACTION_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;

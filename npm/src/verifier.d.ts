@@ -91,3 +91,10 @@ export declare const UNAUTHENTICATED: readonly string[];
 
 /** 200 allowed, 401 without valid credentials, 403 not granted (as the tally gateway). */
 export declare function httpStatus(decision: { allow: boolean; reason: string }): 200 | 401 | 403;
+
+/** Decision reasons, in wire order (generated from verifier-core). */
+export declare const DECISION_REASONS: readonly string[];
+/** Reasons the host adds to the decisions' own (generated from the host). */
+export declare const HOST_REASONS: readonly string[];
+/** The action the gateway checks for each method it forwards (generated from the host). */
+export declare const METHOD_ACTIONS: Readonly<Record<"GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE", string>>;

@@ -3,6 +3,9 @@
 // through the ABI driver in verifier-abi.js, in Node, Deno, browsers and
 // workers.
 import { loadVerifier as instantiate } from "./verifier-abi.js";
+import { UNAUTHENTICATED_REASONS } from "./contract.js";
+
+export { DECISION_REASONS, HOST_REASONS, METHOD_ACTIONS } from "./contract.js";
 
 export { ABI_VERSION, MAX_PREPARED, Verifier, VerifierError } from "./verifier-abi.js";
 
@@ -46,7 +49,7 @@ export async function decide(verifier, { authorization, lookup, environment = nu
 }
 
 /** Reasons that mean "no valid credentials" (HTTP 401); other denials are 403. */
-export const UNAUTHENTICATED = Object.freeze(["missing_credentials", "malformed", "unknown_token", "bad_secret", "expired", "revoked"]);
+export const UNAUTHENTICATED = UNAUTHENTICATED_REASONS;
 
 /**
  * The HTTP status for a decision, as the tally gateway answers: 200 allowed,

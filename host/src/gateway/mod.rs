@@ -62,5 +62,5 @@ pub mod throttle;
 pub(crate) use prepared::PreparedRows;
 
 pub(crate) use check::verify;
-pub use proxy::Upstream;
 pub(crate) use proxy::proxy;
+pub use proxy::{METHOD_ACTIONS, Upstream};

@@ -6,6 +6,7 @@
 //! - [`storage_contract`]: what every store must do, run by [`storage`]
 //!   (SQLite) and [`storage_postgres`] (a real PostgreSQL server).
 //! - [`api`], [`exchange`], [`studio`], [`verify`]: the HTTP surface.
+//! - [`contract`]: `npm/src/contract.js`, generated from the Rust tables.
 //! - [`runtime`], [`differential`]: the verifier module under wasmtime
 //!   against the native decisions.
 //! - [`process`], [`replica`], [`two_nodes`]: the binary as a process,
@@ -16,6 +17,7 @@ mod common;
 mod storage_contract;
 
 mod api;
+mod contract;
 mod differential;
 mod exchange;
 mod process;

@@ -80,7 +80,7 @@ export declare function decide(
   verifier: Verifier,
   input: {
     authorization?: string | null;
-    lookup(tokenId: string): TokenRecord | null | Promise<TokenRecord | null>;
+    lookup(tokenId: string): TokenRecord | null | undefined | Promise<TokenRecord | null | undefined>;
     environment?: EnvironmentRecord | null;
     request: VerifyRequest;
   },

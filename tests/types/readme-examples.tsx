@@ -1,0 +1,83 @@
+// Every example of npm/README.md, as written there, type-checked against the
+// package's .d.ts files (tsc --strict). What the README leaves to the reader
+// (an API client, a toast, a record store, the request) is declared first.
+import { Wrapper, useApp } from "tally-sdk/react";
+import { init } from "tally-sdk";
+import { createAppFrame } from "tally-sdk/parent";
+import { loadVerifier, decide, METHOD_ACTIONS, UNAUTHENTICATED, httpStatus } from "tally-sdk/verifier";
+import type { Context, Installation, InstallationUpdate } from "tally-sdk";
+import type { TokenRecord } from "tally-sdk/verifier";
+
+declare const api: { patchInstallation(id: string, update: InstallationUpdate): Promise<Installation> };
+declare function toast(message: string, variant?: string): void;
+declare const context: Context;
+declare const setupUrl: string;
+declare const records: Map<string, TokenRecord>;
+declare const request: Request;
+
+// The setup page, with React.
+function Setup() {
+  const { installation, exchangeSetupCode, updateInstallation } = useApp();
+  if (installation.status === "COMPLETED") return <p>Connected.</p>;
+  return (
+    <button
+      onClick={async () => {
+        // POST /api/exchangeSetupCode { code, environmentId, managementApiBaseUrl }
+        await exchangeSetupCode();
+        await updateInstallation({ status: "COMPLETED" });
+      }}
+    >
+      Connect
+    </button>
+  );
+}
+
+export default function SetupPage() {
+  return (
+    <Wrapper parentOrigin="https://studio.example.com" fallback={<p>Connecting…</p>}>
+      <Setup />
+    </Wrapper>
+  );
+}
+
+// Without React.
+export async function withoutReact() {
+  const app = await init({ parentOrigin: "https://studio.example.com" });
+  app.context.project.name; // the platform's context
+  if (app.setupCode()) {
+    await app.exchangeSetupCode(); // your backend exchanges and keeps the token
+    await app.updateInstallation({ status: "COMPLETED" });
+  }
+}
+
+// The platform side.
+export async function platformSide() {
+  const iframe = document.querySelector("iframe");
+  if (!iframe) return;
+  const frame = await createAppFrame({
+    iframe: document.querySelector("iframe")!,
+    appOrigin: "https://app.example.com",
+    context, // { project, environment: { ..., authToken: <SESSION token> }, installation, user }
+    handlers: {
+      updateInstallation: (update) => api.patchInstallation(context.installation.id, update),
+      showToast: ({ message, variant }) => toast(message, variant),
+    },
+  });
+  iframe.src = setupUrl; // with ?code=<setup code>
+  return frame;
+}
+
+// The edge verifier.
+export async function edge() {
+  const verifier = await loadVerifier(); // the bundled module, or pass bytes / a WebAssembly.Module
+  const decision = await decide(verifier, {
+    authorization: request.headers.get("authorization"),
+    lookup: (tokenId) => records.get(tokenId), // your replica, cache or KV
+    environment: { id: "master", defaultStage: "PUBLISHED", publicGrants: [] },
+    request: { api: "content", action: "read", environmentId: "master", model: "Post", now: Math.floor(Date.now() / 1000) },
+  });
+  // { allow, reason, principal?, filter?, masked }
+  const status: 200 | 401 | 403 = httpStatus(decision);
+  const action: string = METHOD_ACTIONS.GET;
+  return { decision, status, action, unauthenticated: UNAUTHENTICATED.includes(decision.reason) };
+}

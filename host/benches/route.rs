@@ -183,7 +183,7 @@ fn main() {
         // outside the timed part, a chunk at a time: a server gets them
         // parsed, their bytes just written and still in the caches, which
         // a whole batch built ahead would not be (the first look at each
-        // header name then missed the caches, ~200 ns a request).
+        // header name then missed the caches).
         let time = async |router: &Router, path: &str, expected: StatusCode, distinct: bool| {
             const CHUNK: usize = 32;
             let mut timed = std::time::Duration::ZERO;

@@ -380,8 +380,8 @@ fn model_bit(name: &str) -> u64 {
 ///
 /// The scan compares the request's names with every listed name of every
 /// grant. `==` on `str` calls `memcmp`, which in the wasm module is
-/// compiler-builtins' byte-at-a-time loop behind a call (measured under
-/// wasmtime: a seventh of a prepared verify). Names are short, so this
+/// compiler-builtins' byte-at-a-time loop behind a call, a visible share
+/// of a prepared verify under wasmtime. Names are short, so this
 /// compares the lengths, then whole 8-byte words, then the last (overlapping)
 /// word or half-word: two or three loads for a typical name, inline. Names
 /// are not secrets, so an early exit is fine.

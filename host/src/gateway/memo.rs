@@ -30,8 +30,8 @@
 //! worker fills its own. Direct-mapped: a slot is chosen by the header's
 //! digest mixed with a hash of the request (the digest of a header nobody
 //! else knows cannot be aimed at), and a newer decision displaces an older
-//! one in its slot. A check that misses pays the digest and the encoding
-//! of the request, ~0.1 µs (BENCHMARKS.md).
+//! one in its slot. A check that misses pays only the digest and the
+//! encoding of the request (BENCHMARKS.md).
 //!
 //! `tally serve --no-decision-memo` turns it off (for a plugin that breaks
 //! the ABI's rule and keeps state, and for measuring without it).

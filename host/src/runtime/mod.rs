@@ -213,9 +213,9 @@ pub struct Plugin {
     deadline_ticks: u64,
     /// Idle instances, boxed: a `Slot` is several hundred bytes (a
     /// `TypedFunc` per export), and a check moves its slot out of the pool
-    /// and back; boxed, that is a pointer copy (measured: the moves were a
-    /// third of an empty call).
-    #[allow(clippy::vec_box)] // measured, see above
+    /// and back; boxed, that is a pointer copy rather than a large move on
+    /// every check.
+    #[allow(clippy::vec_box)] // see above
     pool: Mutex<Vec<Box<Slot>>>,
     /// When the plugin was loaded: the origin of `last_timeout`.
     loaded: Instant,

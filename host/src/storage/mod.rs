@@ -29,9 +29,8 @@ use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 pub use cached::CachedStore;
 
 /// The maps of the check's hot path (the store's caches, the prepared
-/// rows): foldhash instead of std's SipHash (measured: SipHash of the keys
-/// was ~80 ns of an in-process check, `cargo bench -p tally --bench
-/// route`). Made by [`hot_map`], each with a seed of its own from the
+/// rows): foldhash instead of std's SipHash, which was a visible share of
+/// an in-process check (`cargo bench -p tally --bench route`). Made by [`hot_map`], each with a seed of its own from the
 /// operating system, so the keys an attacker picks (a miss is cached too,
 /// under the presented tokenId) cannot be aimed at one bucket; foldhash
 /// claims no more resistance than that, which is what a cache bounded by

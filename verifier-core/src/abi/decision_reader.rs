@@ -5,9 +5,9 @@
 //!
 //! Why by hand: a driver reads one decision per check. Through serde and
 //! postcard, decoding the ten-grant fixture's decision into an owned
-//! [`Decision`](crate::Decision) took ~100 ns natively (a third of a whole
-//! native `verify`), and into a borrowed [`DecisionView`] still ~65 ns:
-//! serde's per-field dispatch and a general `from_utf8` call for a
+//! [`Decision`](crate::Decision) was a third of a whole native `verify`,
+//! and into a borrowed [`DecisionView`] still a fifth: serde's per-field
+//! dispatch and a general `from_utf8` call for a
 //! 17-byte principal. This reader takes a fraction of that
 //! (`cargo bench -p verifier-core --bench verify -- abi_decode`,
 //! BENCHMARKS.md, issue #4).

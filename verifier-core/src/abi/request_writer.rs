@@ -4,10 +4,9 @@
 //! serde.
 //!
 //! Why by hand: a driver encodes one request per check, and through serde
-//! and postcard that took ~56 ns natively for the ten-grant fixture's
-//! request (a fifth of a whole native `verify`), mostly per-field dispatch
-//! and a `memcpy` call per name; this writer takes a fraction of that
-//! (BENCHMARKS.md, issue #4). The layout is postcard's and stays defined by
+//! and postcard that was a fifth of a whole native `verify`, mostly
+//! per-field dispatch and a `memcpy` call per name; this writer takes a
+//! fraction of that (BENCHMARKS.md). The layout is postcard's and stays defined by
 //! [`wire::ReqRef`](super::wire::ReqRef): the property tests below hold
 //! this writer to `postcard::to_slice(&ReqRef)` for every request, in
 //! bytes and in what fits.

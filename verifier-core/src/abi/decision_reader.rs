@@ -10,7 +10,7 @@
 //! dispatch and a general `from_utf8` call for a
 //! 17-byte principal. This reader takes a fraction of that
 //! (`cargo bench -p verifier-core --bench verify -- abi_decode`,
-//! BENCHMARKS.md, issue #4).
+//! BENCHMARKS.md).
 //!
 //! What it accepts is exactly what postcard accepts, down to its varints
 //! (overlong forms included, the last byte bounded), its bool and option

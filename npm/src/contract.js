@@ -1,5 +1,5 @@
 // Generated from the Rust sources (verifier-core's Reason, tally::reason,
-// tally::gateway::METHOD_ACTIONS) by host/tests/it/contract.rs; do not edit.
+// tally::gateway::action_of) by host/tests/it/contract.rs; do not edit.
 // Rewrite: TALLY_BLESS=1 cargo test -p tally --test it contract
 
 /** Decision reasons, in wire order (the ABI's variant index). */

@@ -6,12 +6,11 @@ use serde::Deserialize;
 use serde_json::json;
 use verifier_core::{Grant, OpaqueSecret, validate_grants};
 
-use super::views::{AppCreated, AppView};
-
 use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
 use super::validation::{check_origins, check_text, check_url, is_whole_service};
+use super::views::{AppCreated, AppView};
 use crate::random;
 use crate::storage::AppRow;
 

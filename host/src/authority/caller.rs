@@ -7,8 +7,7 @@ use verifier_core::{
 };
 
 use super::Authority;
-use super::error::{AuthorityError, unauthorized};
-use crate::reason::Reason;
+use super::error::{AuthorityError, not_granted, unauthorized};
 
 /// Who made a call, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +71,9 @@ impl Authority {
     pub fn authenticate_admin(&self, header: &str) -> Result<Actor, AuthorityError> {
         let caller = self.authenticate(header)?;
         if !caller.is_admin {
-            return Err(AuthorityError::Forbidden {
-                reason: Reason::Decision(Decision::NotGranted),
-                message: "this call needs a token with the management admin grant".into(),
-            });
+            return Err(not_granted(
+                "this call needs a token with the management admin grant",
+            ));
         }
         Ok(caller.actor)
     }
@@ -85,10 +83,9 @@ impl Authority {
     pub fn authenticate_replica(&self, header: &str) -> Result<Actor, AuthorityError> {
         let caller = self.authenticate(header)?;
         if !caller.is_replica {
-            return Err(AuthorityError::Forbidden {
-                reason: Reason::Decision(Decision::NotGranted),
-                message: "reading records needs the management admin or replica grant".into(),
-            });
+            return Err(not_granted(
+                "reading records needs the management admin or replica grant",
+            ));
         }
         Ok(caller.actor)
     }
@@ -103,10 +100,9 @@ impl Authority {
         if caller.is_admin || own {
             Ok(())
         } else {
-            Err(AuthorityError::Forbidden {
-                reason: Reason::Decision(Decision::NotGranted),
-                message: "only an admin or the installation's own tokens may do this".into(),
-            })
+            Err(not_granted(
+                "only an admin or the installation's own tokens may do this",
+            ))
         }
     }
 }

@@ -97,7 +97,6 @@ impl From<StoreError> for AuthorityError {
             StoreError::Conflict(what) => conflict(format!("{what} already exists")),
             StoreError::NotFound(what) => AuthorityError::NotFound(what),
             StoreError::Database(message) => AuthorityError::Internal(message),
-            StoreError::ReadOnly => AuthorityError::ReadOnly,
         }
     }
 }
@@ -118,6 +117,15 @@ pub(super) fn unauthorized(reason: Decision) -> AuthorityError {
             Decision::Revoked => "the token was revoked".into(),
             _ => "invalid token".into(),
         },
+    }
+}
+
+/// A 403 with the reason `not_granted`: authenticated, without the grant
+/// the call needs.
+pub(super) fn not_granted(message: &str) -> AuthorityError {
+    AuthorityError::Forbidden {
+        reason: Reason::Decision(Decision::NotGranted),
+        message: message.into(),
     }
 }
 

@@ -8,12 +8,11 @@ use verifier_core::exchange::{ExchangeRequest, ExchangeResponse};
 use verifier_core::token::hash_secret_text;
 use verifier_core::{InstallationStatus, IssuedToken, SecretHash, TokenKind};
 
-use super::views::IssuedTokenView;
-
 use super::Authority;
 use super::caller::Actor;
 use super::error::{AuthorityError, conflict};
 use super::tokens::TokenSpec;
+use super::views::IssuedTokenView;
 use crate::random;
 use crate::reason::Reason;
 use crate::storage::{AuditEntry, Redeem, TokenRow};

@@ -6,11 +6,10 @@ use serde::Deserialize;
 use serde_json::json;
 use verifier_core::{Installation, InstallationStatus, InstallationUpdate, OpaqueSecret};
 
-use super::views::{Installed, SetupCodeView};
-
 use super::Authority;
 use super::caller::{Actor, Caller};
 use super::error::{AuthorityError, conflict};
+use super::views::{Installed, SetupCodeView};
 use crate::random;
 use crate::storage::SetupCodeRow;
 
@@ -22,7 +21,7 @@ pub struct NewInstallation {
     pub app_id: String,
 }
 
-pub(super) fn setup_url(base: &str, code: &str) -> String {
+fn setup_url(base: &str, code: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}code={code}")
 }
@@ -66,7 +65,7 @@ impl Authority {
         })
     }
 
-    pub(super) fn new_setup_code(
+    fn new_setup_code(
         &self,
         installation: &Installation,
     ) -> Result<(OpaqueSecret, SetupCodeRow), AuthorityError> {

@@ -5,12 +5,11 @@ use serde::Deserialize;
 use serde_json::json;
 use verifier_core::{Api, Grant, validate_grants};
 
-use super::views::{EnvironmentView, ProjectListing, ProjectView};
-
 use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
 use super::validation::{check_id, check_text};
+use super::views::{EnvironmentView, ProjectListing, ProjectView};
 use crate::storage::{EnvironmentRow, Project};
 
 /// Body of `POST /v1/projects`.

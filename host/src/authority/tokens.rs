@@ -6,12 +6,11 @@ use serde::Deserialize;
 use serde_json::json;
 use verifier_core::{Api, Grant, IssuedToken, TokenId, TokenKind, TokenRecord, validate_grants};
 
-use super::views::{IssuedTokenView, TokenView};
-
 use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
 use super::validation::{check_management_scope, check_text};
+use super::views::{IssuedTokenView, TokenView};
 use crate::random;
 use crate::reason::Reason;
 use crate::storage::{StoreError, TokenRow};

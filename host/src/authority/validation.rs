@@ -5,9 +5,9 @@ use verifier_core::{Api, Grant, Scope};
 
 use super::error::AuthorityError;
 
-pub(super) const MAX_ID: usize = 64;
+const MAX_ID: usize = 64;
 
-pub(super) const MAX_TEXT: usize = 256;
+const MAX_TEXT: usize = 256;
 
 pub(super) fn check_id(field: &str, id: &str) -> Result<(), AuthorityError> {
     let ok = !id.is_empty()

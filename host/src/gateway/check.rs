@@ -42,7 +42,7 @@ pub(crate) enum CheckError {
 
 /// Where a check may look rows up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lookup {
+enum Lookup {
     /// Memory only (the store's caches): safe on an async worker.
     Memory,
     /// Anywhere, storage included: blocking.
@@ -50,7 +50,7 @@ pub(super) enum Lookup {
 }
 
 /// A check that could not be decided with [`Lookup::Memory`].
-pub(super) enum Undecided {
+enum Undecided {
     /// It needs storage: run it again with [`Lookup::Store`].
     NeedsStore,
     /// It failed.
@@ -64,7 +64,7 @@ impl From<CheckError> for Undecided {
 }
 
 /// A row from memory or the store, as `lookup` allows.
-pub(super) fn row<T>(
+fn row<T>(
     lookup: Lookup,
     peek: impl FnOnce() -> Option<Option<T>>,
     load: impl FnOnce() -> Result<Option<T>, crate::storage::StoreError>,
@@ -79,7 +79,7 @@ pub(super) fn row<T>(
 /// Decides one request: the environment's policy, then on one plugin
 /// instance `parse` → the record → `verify` with both prepared. Also
 /// returns the rows it decided with (for the memo).
-pub(super) fn decide(
+fn decide(
     state: &AppState,
     plugin: &Plugin,
     header: &[u8],
@@ -137,7 +137,7 @@ pub(super) struct Outcome {
 }
 
 impl Outcome {
-    pub(super) fn of(view: DecisionView<'_>) -> Self {
+    fn of(view: DecisionView<'_>) -> Self {
         Outcome {
             reason: view.reason,
             allowed: view.allow.then(|| DecisionHeaders::of(&view)),
@@ -159,7 +159,7 @@ pub(crate) struct DecisionHeaders {
 }
 
 impl DecisionHeaders {
-    pub(super) fn of(view: &DecisionView<'_>) -> Self {
+    fn of(view: &DecisionView<'_>) -> Self {
         DecisionHeaders {
             principal: view.principal.and_then(|p| HeaderValue::from_str(p).ok()),
             filter: view.filter_conditions().and_then(|f| {
@@ -198,7 +198,7 @@ impl DecisionHeaders {
 /// it is a repeat within the second (`memo.rs`); else on this async worker
 /// when the rows are in memory and the plugin has not run into its deadline
 /// lately (a call is then a few microseconds); else on the blocking pool.
-pub(super) async fn decide_anywhere(
+async fn decide_anywhere(
     state: &Arc<AppState>,
     header: &HeaderValue,
     request: &Descriptor<'_>,
@@ -267,7 +267,7 @@ pub(super) async fn decide_anywhere(
     })
 }
 
-pub(super) fn denial(reason: Reason) -> Response {
+fn denial(reason: Reason) -> Response {
     let (status, message) = if reason.is_unauthenticated() {
         (
             StatusCode::UNAUTHORIZED,
@@ -318,7 +318,7 @@ pub(super) async fn check(
     }
 }
 
-pub(super) fn respond_error(state: &AppState, e: CheckError) -> Response {
+fn respond_error(state: &AppState, e: CheckError) -> Response {
     match e {
         CheckError::Descriptor(message) => {
             error(StatusCode::BAD_REQUEST, HostReason::BadRequest, &message)

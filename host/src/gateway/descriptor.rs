@@ -53,13 +53,13 @@ impl Descriptor<'_> {
 
 /// The request descriptor's headers, as names made once: a lookup by `&str`
 /// parses the name on every call.
-pub(super) const X_TALLY_API: HeaderName = HeaderName::from_static("x-tally-api");
+const X_TALLY_API: HeaderName = HeaderName::from_static("x-tally-api");
 
-pub(super) const X_TALLY_ACTION: HeaderName = HeaderName::from_static("x-tally-action");
+const X_TALLY_ACTION: HeaderName = HeaderName::from_static("x-tally-action");
 
-pub(super) const X_TALLY_ENVIRONMENT: HeaderName = HeaderName::from_static("x-tally-environment");
+const X_TALLY_ENVIRONMENT: HeaderName = HeaderName::from_static("x-tally-environment");
 
-pub(super) const X_TALLY_MODEL: HeaderName = HeaderName::from_static("x-tally-model");
+const X_TALLY_MODEL: HeaderName = HeaderName::from_static("x-tally-model");
 
 pub(super) const X_TALLY_STAGE: HeaderName = HeaderName::from_static("x-tally-stage");
 
@@ -76,7 +76,7 @@ pub(super) const X_TALLY_REASON: HeaderName = HeaderName::from_static("x-tally-r
 
 /// The descriptor headers' values, found in one pass over the request's
 /// headers (the first value of each name, as `HeaderMap::get` gives).
-pub(super) fn descriptor_values(headers: &HeaderMap) -> [Option<&HeaderValue>; 6] {
+fn descriptor_values(headers: &HeaderMap) -> [Option<&HeaderValue>; 6] {
     let mut found = [None; 6];
     for (name, value) in headers {
         let Some(rest) = name.as_str().strip_prefix("x-tally-") else {
@@ -129,7 +129,7 @@ pub(super) fn descriptor(headers: &HeaderMap, now: i64) -> Result<Descriptor<'_>
 /// A descriptor header's value as text, trimmed; `None` when absent or
 /// empty. ASCII trimming is all there is to do: `to_str` accepts visible
 /// ASCII, spaces and tabs only.
-pub(super) fn value_str<'h>(
+fn value_str<'h>(
     value: Option<&'h HeaderValue>,
     name: &HeaderName,
 ) -> Result<Option<&'h str>, CheckError> {

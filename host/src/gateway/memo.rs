@@ -36,7 +36,6 @@
 //! `tally serve --no-decision-memo` turns it off (for a plugin that breaks
 //! the ABI's rule and keeps state, and for measuring without it).
 
-use crate::storage::Records;
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -48,7 +47,7 @@ use verifier_core::TokenId;
 use verifier_core::abi::{self, wire::ReqRef};
 
 use super::check::Outcome;
-use crate::storage::{EnvironmentRow, TokenRow};
+use crate::storage::{EnvironmentRow, Records, TokenRow};
 
 /// Slots per thread.
 const SLOTS: usize = 256;

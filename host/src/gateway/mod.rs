@@ -63,4 +63,4 @@ pub(crate) use prepared::PreparedRows;
 
 pub(crate) use check::verify;
 pub(crate) use proxy::proxy;
-pub use proxy::{METHOD_ACTIONS, Upstream};
+pub use proxy::{Upstream, action_of};

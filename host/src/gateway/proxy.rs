@@ -41,24 +41,18 @@ impl Upstream {
     }
 }
 
-pub(super) fn action_of(method: &Method) -> Option<Action> {
-    METHOD_ACTIONS
-        .iter()
-        .find(|(name, _)| *name == method.as_str())
-        .map(|(_, action)| action.clone())
+/// The action the gateway checks for a method it forwards; `None` (405)
+/// for any other. The edge worker's copy (`npm/src/contract.js`) is
+/// generated from this function by the contract test.
+pub fn action_of(method: &Method) -> Option<Action> {
+    Some(match *method {
+        Method::GET | Method::HEAD => Action::READ,
+        Method::POST => Action::CREATE,
+        Method::PUT | Method::PATCH => Action::UPDATE,
+        Method::DELETE => Action::DELETE,
+        _ => return None,
+    })
 }
-
-/// The action the gateway checks for each method it forwards; any other
-/// method is 405. Exported to JavaScript (`npm/src/contract.js`, used by
-/// the edge worker) from this one table.
-pub const METHOD_ACTIONS: [(&str, Action); 6] = [
-    ("GET", Action::READ),
-    ("HEAD", Action::READ),
-    ("POST", Action::CREATE),
-    ("PUT", Action::UPDATE),
-    ("PATCH", Action::UPDATE),
-    ("DELETE", Action::DELETE),
-];
 
 /// `ANY /v1/content/{environment}/{model}[/{id}]`: check, then proxy. The
 /// target is read from the raw path and query by [`target::read`], and

@@ -13,15 +13,14 @@
 //! The cache is bounded: past [`MAX_ENTRIES`] it starts over empty, which
 //! costs a few lookups and never serves stale data.
 
-use crate::storage::Records;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use verifier_core::{Grant, Installation, SecretHash, TokenId};
 
 use super::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, HotMap, Project, Redeem,
-    SetupCodeRow, Store, StoreError, TokenRow, hot_map,
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, HotMap, Project, Records,
+    Redeem, SetupCodeRow, Store, StoreError, TokenRow, hot_map,
 };
 
 /// Most cached tokens (and, separately, environments).

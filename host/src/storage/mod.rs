@@ -66,9 +66,6 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
-    /// A replica was asked to change something.
-    #[error("this store is a read-only replica")]
-    ReadOnly,
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -17,7 +17,6 @@
 //! Connections come from an `r2d2` pool. `search_path` may be set per store
 //! ([`PgStore::open_in_schema`]) so tests, or tenants, get a schema each.
 
-use crate::storage::Records;
 use std::sync::Arc;
 
 use postgres::{NoTls, Row, Transaction};
@@ -26,8 +25,8 @@ use r2d2_postgres::PostgresConnectionManager;
 use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
 use super::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
-    Store, StoreError, TokenRow,
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Records, Redeem,
+    SetupCodeRow, Store, StoreError, TokenRow,
 };
 
 /// Key of the advisory lock that orders feed appends.

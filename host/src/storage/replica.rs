@@ -3,18 +3,18 @@
 //! (`GET /v1/records`, see [`crate::follow`]).
 //!
 //! `tally serve --replica-of URL` runs its gateway and `/v1/verify` on one,
-//! so every verification is local; every other operation answers
-//! [`StoreError::ReadOnly`]. Records are kept whole, revoked ones included
+//! so every verification is local. It implements [`Records`] alone: the
+//! authority over it refuses every change (`AuthorityError::ReadOnly`).
+//! Records are kept whole, revoked ones included
 //! (a revocation must replace what a verifier would otherwise still find).
 
-use crate::storage::Records;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use verifier_core::TokenId;
 
-use super::{Change, Changed, EnvironmentRow, StoreError, TokenRow};
+use super::{Change, Changed, EnvironmentRow, Records, StoreError, TokenRow};
 
 /// The replica.
 #[derive(Debug, Default)]

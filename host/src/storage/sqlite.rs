@@ -9,7 +9,6 @@
 //! power loss may lose the last transactions; `full` fsyncs the WAL on every
 //! commit and survives that too, at a cost measured in BENCHMARKS.md.
 
-use crate::storage::Records;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -17,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
 use super::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow,
-    Store, StoreError, TokenRow,
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Records, Redeem,
+    SetupCodeRow, Store, StoreError, TokenRow,
 };
 
 /// SQLite's `synchronous` setting for the WAL.

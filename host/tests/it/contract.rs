@@ -1,12 +1,13 @@
 //! The wire contract JavaScript shares with the host, generated from the
 //! Rust tables rather than copied: `npm/src/contract.js` must be exactly
 //! what [`render`] makes of them. After changing a reason or the gateway's
-//! method map, rewrite it with
+//! `action_of`, rewrite it with
 //! `TALLY_BLESS=1 cargo test -p tally --test it contract` and commit it.
 
 use std::path::PathBuf;
 
-use tally::gateway::METHOD_ACTIONS;
+use axum::http::Method;
+use tally::gateway::action_of;
 use tally::reason::Reason;
 
 fn list(names: impl Iterator<Item = String>) -> String {
@@ -28,13 +29,25 @@ fn render() -> String {
             .map(|r| r.as_str().to_owned()),
     );
     let host = list(Reason::HOST.iter().map(|r| r.as_str().to_owned()));
-    let actions: Vec<String> = METHOD_ACTIONS
+    // Every method HTTP defines; those the gateway maps are written out.
+    let methods = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    let actions: Vec<String> = methods
         .iter()
-        .map(|(method, action)| format!("  {method}: {:?},\n", action.as_str()))
+        .filter_map(|m| action_of(m).map(|a| format!("  {m}: {:?},\n", a.as_str())))
         .collect();
     format!(
         "// Generated from the Rust sources (verifier-core's Reason, tally::reason,\n\
-         // tally::gateway::METHOD_ACTIONS) by host/tests/it/contract.rs; do not edit.\n\
+         // tally::gateway::action_of) by host/tests/it/contract.rs; do not edit.\n\
          // Rewrite: TALLY_BLESS=1 cargo test -p tally --test it contract\n\
          \n\
          /** Decision reasons, in wire order (the ABI's variant index). */\n\

@@ -1,6 +1,7 @@
-// Every example of npm/README.md, as written there, type-checked against the
-// package's .d.ts files (tsc --strict). What the README leaves to the reader
-// (an API client, a toast, a record store, the request) is declared first.
+// Every example of npm/README.md, as written there (one cast marked below),
+// type-checked against the package's .d.ts files (tsc --strict). What the
+// README leaves to the reader (an API client, a toast, a record store, the
+// request) is declared first.
 import { Wrapper, useApp } from "tally-sdk/react";
 import { init } from "tally-sdk";
 import { createAppFrame } from "tally-sdk/parent";
@@ -52,10 +53,10 @@ export async function withoutReact() {
 
 // The platform side.
 export async function platformSide() {
-  const iframe = document.querySelector("iframe");
-  if (!iframe) return;
+  // TypeScript wants the element's null case ruled out; the rest is as written.
+  const iframe = document.querySelector("iframe") as HTMLIFrameElement;
   const frame = await createAppFrame({
-    iframe: document.querySelector("iframe")!,
+    iframe,
     appOrigin: "https://app.example.com",
     context, // { project, environment: { ..., authToken: <SESSION token> }, installation, user }
     handlers: {

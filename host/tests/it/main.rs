@@ -11,6 +11,8 @@
 //!   against the native decisions.
 //! - [`process`], [`replica`], [`two_nodes`]: the binary as a process,
 //!   a replica following the feed, two nodes on one database.
+// The whole crate is cfg(test), so clippy.toml's allow-*-in-tests covers
+// the helpers as well as the tests.
 #![cfg(test)]
 
 mod common;

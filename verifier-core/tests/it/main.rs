@@ -5,6 +5,8 @@
 //! - [`prepared`]: the module's prepared values, natively.
 //! - [`exchange`]: the exchange wire types and installation transitions.
 //! - [`properties`]: round trips and no panics on any input.
+// The whole crate is cfg(test), so clippy.toml's allow-*-in-tests covers
+// the helpers as well as the tests.
 #![cfg(test)]
 
 mod common;

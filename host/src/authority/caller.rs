@@ -69,23 +69,34 @@ impl Authority {
 
     /// Authenticates and requires the management `admin` grant (else 403).
     pub fn authenticate_admin(&self, header: &str) -> Result<Actor, AuthorityError> {
-        let caller = self.authenticate(header)?;
-        if !caller.is_admin {
-            return Err(not_granted(
-                "this call needs a token with the management admin grant",
-            ));
-        }
-        Ok(caller.actor)
+        self.authenticate_where(
+            header,
+            |c| c.is_admin,
+            "this call needs a token with the management admin grant",
+        )
     }
 
     /// Authenticates and requires the management `admin` or `replica` grant:
     /// who may read token records (`GET /v1/records…`).
     pub fn authenticate_replica(&self, header: &str) -> Result<Actor, AuthorityError> {
+        self.authenticate_where(
+            header,
+            |c| c.is_replica,
+            "reading records needs the management admin or replica grant",
+        )
+    }
+
+    /// Authenticates, then answers 403 `not_granted` with `message` unless
+    /// `allowed` holds for the caller.
+    fn authenticate_where(
+        &self,
+        header: &str,
+        allowed: fn(&Caller) -> bool,
+        message: &str,
+    ) -> Result<Actor, AuthorityError> {
         let caller = self.authenticate(header)?;
-        if !caller.is_replica {
-            return Err(not_granted(
-                "reading records needs the management admin or replica grant",
-            ));
+        if !allowed(&caller) {
+            return Err(not_granted(message));
         }
         Ok(caller.actor)
     }

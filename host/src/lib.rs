@@ -9,12 +9,16 @@
 //! Layout, one job a folder; where a new thing goes:
 //! - `storage/`: two traits by who needs them, [`storage::Records`] (the
 //!   read side: token and environment records, the feed's cursor; all a
-//!   replica has) and [`storage::Store`] (the management side); the SQLite
-//!   and PostgreSQL implementations (embedded SQLite: WAL, migrations, one server a data
-//!   dir by [`storage::DataDirLock`]), the read cache in front of them and
-//!   the replica's in-memory store. Secrets are stored as hashes only.
-//!   *A new column*: the row type in `storage/mod.rs`, a migration and the
-//!   queries in each backend, a case in the storage contract test.
+//!   replica has) and [`storage::Store`] (the management side); one
+//!   implementation of both, [`storage::SqlStore`], whose statements and
+//!   rules are written once for SQLite (embedded: WAL, one server a data
+//!   dir by [`storage::DataDirLock`]) and PostgreSQL, each of which only
+//!   supplies connections; one schema, versioned files in `host/migrations/`
+//!   applied by `refinery` on both; the read cache in front and the
+//!   replica's in-memory store. Secrets are stored as hashes only.
+//!   *A new column*: a migration file (once, for both databases), the
+//!   row type in `storage/mod.rs`, its columns in `storage/sql.rs`, a case
+//!   in the storage contract test.
 //! - `authority/`: the operations, independent of HTTP, one file a resource
 //!   (`projects`, `apps`, `installations`, `exchange`, `tokens`,
 //!   `records`, `audit`), with their audit entries; `validation` says what

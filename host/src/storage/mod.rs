@@ -1,11 +1,16 @@
 //! Storage, split by who needs it: [`Records`], the read side a verifier
 //! needs (token and environment records, the feed's cursor), and [`Store`],
-//! the management side the authority changes and lists through. The
-//! implementations: [`SqliteStore`] (the embedded default), [`PgStore`]
-//! (several authority nodes on one database), [`CachedStore`] (a read cache
-//! for the verify path in front of either) and [`ReplicaStore`] (a
-//! replica's records in memory, fed by the authority's feed: [`Records`]
-//! only, so a replica cannot be asked to change anything).
+//! the management side the authority changes and lists through.
+//!
+//! One implementation holds the data: [`SqlStore`] (`sql.rs`), its
+//! statements and rules written once over a database that supplies
+//! connections: [`SqliteStore`] (`sqlite.rs`, the embedded default) or
+//! [`PgStore`] (`postgres.rs`, several authority nodes on one database).
+//! One schema for both (`schema.rs`: the files of `host/migrations/`, run
+//! by `refinery`). In front of it, [`CachedStore`] keeps the verify path's
+//! records in memory; beside it, [`ReplicaStore`] is a replica's records in
+//! memory, fed by the authority's feed ([`Records`] only, so a replica
+//! cannot be asked to change anything).
 //!
 //! The trait is synchronous: SQLite is an in-process library, PostgreSQL is
 //! reached with the synchronous `postgres` client, and the HTTP layer calls
@@ -19,6 +24,8 @@
 mod cached;
 mod postgres;
 mod replica;
+mod schema;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -49,9 +56,10 @@ pub(crate) fn hot_map<K, V>() -> HotMap<K, V> {
     HotMap::with_hasher(hasher)
 }
 pub(crate) use cached::MAX_ENTRIES;
-pub use postgres::PgStore;
+pub use postgres::{PgDb, PgStore};
 pub use replica::ReplicaStore;
-pub use sqlite::{DataDirLock, Durability, SqliteStore};
+pub use sql::SqlStore;
+pub use sqlite::{DataDirLock, Durability, SqliteDb, SqliteStore};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]

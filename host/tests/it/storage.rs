@@ -66,3 +66,47 @@ fn sqlite_change_feed_in_order() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::change_feed_in_order(store(&dir, Durability::Normal).as_ref());
 }
+
+/// A copy of the data dir the build before `refinery` wrote.
+fn legacy_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/legacy/tally.db");
+    std::fs::copy(fixture, dir.path().join("tally.db")).unwrap();
+    dir
+}
+
+#[test]
+fn sqlite_opens_a_data_dir_from_before_refinery() {
+    let dir = legacy_dir();
+    storage_contract::legacy_data_carries_on(store(&dir, Durability::Normal).as_ref());
+    // Opened again, it is an ordinary database: nothing is applied twice.
+    let again = store(&dir, Durability::Normal);
+    assert_eq!(again.last_change().unwrap(), 11);
+    let applied: i64 = rusqlite::Connection::open(dir.path().join("tally.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM refinery_schema_history", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(applied, 3);
+}
+
+#[test]
+fn sqlite_refuses_a_schema_it_does_not_know() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(store(&dir, Durability::Normal));
+    // As a newer build would leave it: a migration this one lacks.
+    rusqlite::Connection::open(dir.path().join("tally.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES (99, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
+            [],
+        )
+        .unwrap();
+    let err = SqliteStore::open(dir.path(), Durability::Normal)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("schema migration failed"), "{err}");
+}

@@ -117,3 +117,38 @@ fn postgres_two_stores_on_one_schema_see_each_other() {
     assert_eq!(other.app_by_client_id("cl_1").unwrap().unwrap().id, "app_1");
     assert_eq!(other.last_change().unwrap(), f.store.last_change().unwrap());
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_opens_a_database_from_before_refinery() {
+    let url = std::env::var("TALLY_TEST_POSTGRES").expect(NEEDS);
+    let fresh = fresh();
+    // The fixture is a dump of schema `legacy_fixture`; restore it into
+    // this test's schema instead.
+    let dump = include_str!("fixtures/legacy/postgres.sql")
+        .replace("legacy_fixture", &fresh.schema)
+        .replace(&format!("CREATE SCHEMA {};", fresh.schema), "");
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "DROP SCHEMA {0} CASCADE; CREATE SCHEMA {0};",
+        fresh.schema
+    ))
+    .unwrap();
+    c.batch_execute(&dump).unwrap();
+    let store = PgStore::open_in_schema(&url, &fresh.schema).unwrap();
+    storage_contract::legacy_data_carries_on(&store);
+    drop(store);
+    let again = PgStore::open_in_schema(&url, &fresh.schema).unwrap();
+    assert_eq!(again.last_change().unwrap(), 11);
+    let applied: i64 = c
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {}.refinery_schema_history",
+                fresh.schema
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 3);
+}

@@ -69,7 +69,7 @@ use verifier_core::IssuedToken;
 
 use crate::authority::{Actor, Authority, AuthorityConfig, AuthorityError};
 use crate::clock::Clock;
-use crate::storage::{CachedStore, Durability, PgStore, Records, SqliteStore, Store, StoreError};
+use crate::storage::{Durability, PgStore, SqliteStore, Store, StoreError};
 
 /// Why the authority could not start; its text names what is wrong (a
 /// path and the cause, the database's own error), never just "internal".
@@ -102,8 +102,7 @@ pub fn open(
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
 ) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
-    let store: Arc<dyn Store> = Arc::new(CachedStore::new(SqliteStore::open(data, sync)?));
-    start(store, clock, config)
+    start(Arc::new(SqliteStore::open(data, sync)?), clock, config)
 }
 
 /// How often a node on PostgreSQL reads the change feed to drop what other
@@ -119,25 +118,26 @@ pub fn open_postgres(
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
 ) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
-    let cached = Arc::new(CachedStore::new(PgStore::open(url)?));
-    follow_changes(&cached)?;
-    start(cached, clock, config)
+    let (authority, admin) = start(Arc::new(PgStore::open(url)?), clock, config)?;
+    follow_changes(&authority)?;
+    Ok((authority, admin))
 }
 
-/// Keeps a node's cache in step with the other nodes: a thread that applies
-/// the change feed every [`CACHE_SYNC_INTERVAL`], until the store is dropped.
-fn follow_changes<S: Store>(cached: &Arc<CachedStore<S>>) -> Result<(), OpenError> {
-    let mut cursor = cached.last_change()?;
-    let weak = Arc::downgrade(cached);
+/// Keeps a node's read cache in step with the other nodes: a thread that
+/// catches up with the change feed every [`CACHE_SYNC_INTERVAL`], until the
+/// authority is dropped.
+fn follow_changes(authority: &Arc<Authority>) -> Result<(), OpenError> {
+    let weak = Arc::downgrade(authority);
     std::thread::Builder::new()
         .name("tally-cache-sync".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(CACHE_SYNC_INTERVAL);
-                let Some(cached) = weak.upgrade() else { return };
-                match cached.sync_changes(cursor) {
-                    Ok(next) => cursor = next,
-                    Err(e) => tracing::warn!(error = %e, "cannot read the change feed; retrying"),
+                let Some(authority) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = authority.catch_up() {
+                    tracing::warn!(error = %e, "cannot read the change feed; retrying");
                 }
             }
         })
@@ -151,7 +151,7 @@ fn start(
     config: AuthorityConfig,
 ) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
     let first_start = store.is_empty()?;
-    let authority = Arc::new(Authority::new(store, clock, config));
+    let authority = Arc::new(Authority::new(store, clock, config)?);
     let admin = if first_start {
         Some(authority.mint_admin_token(&Actor::cli(), "admin")?)
     } else {

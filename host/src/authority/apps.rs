@@ -63,7 +63,7 @@ impl Authority {
             &app.id,
             json!({"name": app.name, "clientId": app.client_id}),
         );
-        self.store()?.create_app(&app, &audit)?;
+        self.change(|s| s.create_app(&app, &audit))?;
         Ok(AppCreated {
             id: app.id,
             client_id: app.client_id,

@@ -117,16 +117,18 @@ impl Authority {
             target: installation_id,
             detail: json!({"tokenId": issued.token_id().to_string()}),
         };
-        match self.store()?.redeem_setup_code(
-            &code_hash,
-            &app.id,
-            now,
-            &TokenRow {
-                record,
-                created_at: now,
-            },
-            &audit,
-        )? {
+        match self.change(|s| {
+            s.redeem_setup_code(
+                &code_hash,
+                &app.id,
+                now,
+                &TokenRow {
+                    record,
+                    created_at: now,
+                },
+                &audit,
+            )
+        })? {
             Redeem::Redeemed => Ok(ExchangeResponse {
                 app_token: issued.token(),
             }),

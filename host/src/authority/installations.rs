@@ -55,8 +55,7 @@ impl Authority {
             &installation.id,
             json!({"app": app.id, "environment": env_id}),
         );
-        self.store()?
-            .create_installation(&installation, &row, &audit)?;
+        self.change(|s| s.create_installation(&installation, &row, &audit))?;
         Ok(Installed {
             setup_url: setup_url(&app.setup_url, code.text()),
             setup_code: code.text().into(),
@@ -95,8 +94,7 @@ impl Authority {
             .ok_or(AuthorityError::NotFound("app"))?;
         let (code, row) = self.new_setup_code(&installation)?;
         let audit = self.audit(actor, "installation.setup_code", id, json!({}));
-        self.store()?
-            .update_installation(&installation, false, Some(&row), &audit)?;
+        self.change(|s| s.update_installation(&installation, false, Some(&row), &audit))?;
         Ok(SetupCodeView {
             setup_url: setup_url(&app.setup_url, code.text()),
             setup_code: code.text().into(),
@@ -152,8 +150,7 @@ impl Authority {
             id,
             json!({"from": before.as_str(), "to": installation.status.as_str()}),
         );
-        self.store()?
-            .update_installation(&installation, disabling, None, &audit)?;
+        self.change(|s| s.update_installation(&installation, disabling, None, &audit))?;
         Ok(installation)
     }
 

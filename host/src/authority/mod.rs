@@ -36,7 +36,7 @@ mod views;
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::storage::{Records, Store};
+use crate::storage::{RecordCache, Records, Store, StoreError};
 
 pub use apps::NewApp;
 pub use caller::{Actor, Caller};
@@ -77,23 +77,32 @@ impl AuthorityConfig {
 
 /// The authority.
 pub struct Authority {
-    /// What verifiers read; on an authority, `store` itself.
+    /// What verifiers read: on an authority, `cache` in front of `store`.
     records: Arc<dyn Records>,
     /// The management side; `None` on a read-only replica.
     store: Option<Arc<dyn Store>>,
+    /// The read cache of `store`'s records, told of every change.
+    cache: Option<Arc<RecordCache>>,
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
 }
 
 impl Authority {
-    /// An authority over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AuthorityConfig) -> Self {
-        Authority {
-            records: Arc::clone(&store) as Arc<dyn Records>,
+    /// An authority over `store`, with a read cache of its records in
+    /// front of the verify path.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: AuthorityConfig,
+    ) -> Result<Self, StoreError> {
+        let cache = Arc::new(RecordCache::new(Arc::clone(&store))?);
+        Ok(Authority {
+            records: Arc::clone(&cache) as Arc<dyn Records>,
             store: Some(store),
+            cache: Some(cache),
             clock,
             config,
-        }
+        })
     }
 
     /// A read-only node over `records` (`--replica-of`): it authenticates
@@ -107,6 +116,7 @@ impl Authority {
         Authority {
             records,
             store: None,
+            cache: None,
             clock,
             config,
         }
@@ -117,10 +127,34 @@ impl Authority {
         &self.records
     }
 
-    /// The management side: the one place a replica refuses a change
-    /// ([`AuthorityError::ReadOnly`]).
+    /// The management side, to read: the one place a replica refuses
+    /// ([`AuthorityError::ReadOnly`]). Changes go through
+    /// [`Authority::change`].
     pub fn store(&self) -> Result<&dyn Store, AuthorityError> {
         self.store.as_deref().ok_or(AuthorityError::ReadOnly)
+    }
+
+    /// Makes a change: runs `f` on the store, then brings the read cache up
+    /// to date ([`RecordCache::catch_up`]) before returning, so the very next
+    /// verification on this node sees it. Every operation that changes the
+    /// store goes through here.
+    pub fn change<T, E: Into<AuthorityError>>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, E>,
+    ) -> Result<T, AuthorityError> {
+        let out = f(self.store()?);
+        self.catch_up()?;
+        out.map_err(Into::into)
+    }
+
+    /// Forgets from the read cache what changed in the store since it last
+    /// looked (on PostgreSQL, changes by other nodes too; `tally serve`
+    /// calls this a few times a second there).
+    pub fn catch_up(&self) -> Result<(), StoreError> {
+        match &self.cache {
+            Some(cache) => cache.catch_up(),
+            None => Ok(()),
+        }
     }
 
     /// Now, from the authority's clock.

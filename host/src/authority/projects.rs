@@ -55,7 +55,7 @@ impl Authority {
             &project.id,
             json!({"name": project.name}),
         );
-        self.store()?.create_project(&project, &audit)?;
+        self.change(|s| s.create_project(&project, &audit))?;
         Ok(ProjectView::new(project, &self.config.public_url))
     }
 
@@ -86,7 +86,7 @@ impl Authority {
             &env.id,
             json!({"project": project_id}),
         );
-        self.store()?.create_environment(&env, &audit)?;
+        self.change(|s| s.create_environment(&env, &audit))?;
         Ok(env.into())
     }
 
@@ -109,7 +109,7 @@ impl Authority {
             env_id,
             json!({"grants": grants.len()}),
         );
-        self.store()?.set_public_grants(env_id, &grants, &audit)?;
+        self.change(|s| s.set_public_grants(env_id, &grants, &audit))?;
         Ok(grants)
     }
 

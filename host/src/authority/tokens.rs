@@ -106,7 +106,7 @@ impl Authority {
             record: spec.record(&issued),
             created_at: self.now(),
         };
-        self.store()?.insert_token(&row, &audit)?;
+        self.change(|s| s.insert_token(&row, &audit))?;
         Ok(issued)
     }
 
@@ -184,7 +184,7 @@ impl Authority {
     pub fn revoke_token(&self, actor: &Actor, id: &str) -> Result<TokenView, AuthorityError> {
         let token_id = TokenId::parse(id).map_err(|_| AuthorityError::NotFound("token"))?;
         let audit = self.audit(actor, "token.revoke", id, json!({}));
-        self.store()?.revoke_token(&token_id, &audit)?;
+        self.change(|s| s.revoke_token(&token_id, &audit))?;
         let row = self
             .store()?
             .token(&token_id)?
@@ -232,8 +232,8 @@ impl Authority {
         // The successor keeps the original's expiry. A token is rotated
         // once: rotating it again (while its grace period runs) would copy
         // the grace period's end as the successor's expiry.
-        self.store()?
-            .rotate_token(
+        self.change(|s| {
+            s.rotate_token(
                 &token_id,
                 grace,
                 &TokenRow {
@@ -248,7 +248,8 @@ impl Authority {
                     message: "this token was rotated already; rotate its successor".into(),
                 },
                 e => e.into(),
-            })?;
+            })
+        })?;
         Ok(IssuedTokenView {
             token_id: issued.token_id().to_string(),
             token: issued.token(),

@@ -40,9 +40,9 @@
 //!   1. memo.rs      per worker thread: allowed decisions of this second
 //!                   keyed by header digest, request, rows and plugin
 //!                   (a new second, a new row or a reload misses)
-//!   2. storage::CachedStore   token and environment records in memory
-//!                   (dropped on every write, and by the change feed on
-//!                   other nodes)
+//!   2. storage::RecordCache   token and environment records in memory
+//!                   (forgotten by the change feed: after every change
+//!                   the authority makes, and on a timer for other nodes)
 //!   3. prepared.rs  each row encoded once for the plugin, used while the
 //!                   store hands out that very row (Arc::ptr_eq); every
 //!                   plugin instance decodes it once and keeps it

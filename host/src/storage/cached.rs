@@ -1,10 +1,16 @@
-//! A read cache in front of a store, for the hot verify path.
+//! A read cache of a store's [`Records`], for the hot verify path. It
+//! wraps the read side only: changes go to the store itself, and whoever
+//! makes them calls [`RecordCache::catch_up`] before answering (the
+//! authority does, after every change it makes).
 //!
 //! Token and environment lookups are cached, "not found" too (an attacker can
 //! mint well-formed unknown tokenIds at will, and each would otherwise reach
-//! storage). Every change made through this store invalidates what it touches
-//! before it returns, so a revoked or rotated token is denied on the very next
-//! request on this node. (Other nodes learn of changes from the record feed.)
+//! storage). What to forget comes from the store's change feed, which names
+//! every token and environment a change touched (the tokens a redeem or a
+//! disabled installation revoked included): catching up reads the feed from
+//! where the cache last stood and forgets each. So a revoked or rotated token
+//! is denied on the very next request on this node; on PostgreSQL a thread
+//! catches up a few times a second for the changes other nodes make.
 //!
 //! A lookup that raced with a change never caches what it read: changes bump
 //! a generation, and a loaded value is kept only if the generation did not
@@ -14,35 +20,74 @@
 //! costs a few lookups and never serves stale data.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use verifier_core::{Grant, Installation, SecretHash, TokenId};
+use verifier_core::TokenId;
 
-use super::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, HotMap, Project, Records,
-    Redeem, SetupCodeRow, Store, StoreError, TokenRow, hot_map,
-};
+use super::{Changed, EnvironmentRow, HotMap, Records, Store, StoreError, TokenRow, hot_map};
 
 /// Most cached tokens (and, separately, environments).
 pub const MAX_ENTRIES: usize = 1 << 20;
 
-/// A store with a read cache of tokens and environments.
-pub struct CachedStore<S> {
-    inner: S,
+/// Changes read from the feed at a time while catching up.
+const FEED_PAGE: u32 = 1000;
+
+/// A read cache of tokens and environments in front of a store.
+pub struct RecordCache {
+    inner: Arc<dyn Store>,
     tokens: RwLock<HotMap<TokenId, Option<Arc<TokenRow>>>>,
     environments: RwLock<HotMap<String, Option<Arc<EnvironmentRow>>>>,
     generation: AtomicU64,
+    /// The feed's `seq` up to which changes are forgotten.
+    cursor: Mutex<i64>,
 }
 
-impl<S: Store> CachedStore<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
-        CachedStore {
+impl RecordCache {
+    /// An empty cache of `inner`'s records, standing at its latest change.
+    pub fn new(inner: Arc<dyn Store>) -> Result<Self, StoreError> {
+        let cursor = inner.last_change()?;
+        Ok(RecordCache {
             inner,
             tokens: RwLock::new(hot_map()),
             environments: RwLock::new(hot_map()),
             generation: AtomicU64::new(0),
+            cursor: Mutex::new(cursor),
+        })
+    }
+
+    /// The invalidation hook: forgets every token and environment changed
+    /// since the last catch-up (by this node or any other sharing the
+    /// database). Should the feed be unreadable, forgets everything instead
+    /// (and says so), so no stale record outlives a change.
+    pub fn catch_up(&self) -> Result<(), StoreError> {
+        let mut cursor = self.cursor.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let changes = match self.inner.changes_after(*cursor, FEED_PAGE) {
+                Ok(changes) => changes,
+                Err(e) => {
+                    self.forget_everything();
+                    return Err(e);
+                }
+            };
+            for change in &changes {
+                match &change.changed {
+                    Changed::Token(record) => self.forget_token(&record.token_id),
+                    Changed::Environment(env) => self.forget_environment(&env.id),
+                }
+                *cursor = change.seq;
+            }
+            if changes.len() < FEED_PAGE as usize {
+                return Ok(());
+            }
         }
+    }
+
+    fn forget_everything(&self) {
+        let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        let mut environments = self.environments.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        tokens.clear();
+        environments.clear();
     }
 
     fn forget_token(&self, id: &TokenId) {
@@ -51,37 +96,10 @@ impl<S: Store> CachedStore<S> {
         map.remove(id);
     }
 
-    fn forget_all_tokens(&self) {
-        let mut map = self.tokens.write().unwrap_or_else(|p| p.into_inner());
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        map.clear();
-    }
-
     fn forget_environment(&self, id: &str) {
         let mut map = self.environments.write().unwrap_or_else(|p| p.into_inner());
         self.generation.fetch_add(1, Ordering::SeqCst);
         map.remove(id);
-    }
-
-    /// Applies the store's change feed after `cursor`: forgets every token
-    /// and environment changed since (by any node sharing the database) and
-    /// returns the new cursor. `tally serve` runs this a few times a second,
-    /// which bounds how long another node's revocation takes to reach this
-    /// node's cache.
-    pub fn sync_changes(&self, mut cursor: i64) -> Result<i64, StoreError> {
-        loop {
-            let changes = self.inner.changes_after(cursor, 1000)?;
-            for change in &changes {
-                match &change.changed {
-                    Changed::Token(record) => self.forget_token(&record.token_id),
-                    Changed::Environment(env) => self.forget_environment(&env.id),
-                }
-                cursor = change.seq;
-            }
-            if changes.len() < 1000 {
-                return Ok(cursor);
-            }
-        }
     }
 
     fn cached<K: std::hash::Hash + Eq + Clone, V: Clone>(
@@ -123,7 +141,7 @@ where
         .cloned()
 }
 
-impl<S: Store> Records for CachedStore<S> {
+impl Records for RecordCache {
     fn is_empty(&self) -> Result<bool, StoreError> {
         self.inner.is_empty()
     }
@@ -151,156 +169,5 @@ impl<S: Store> Records for CachedStore<S> {
 
     fn last_change(&self) -> Result<i64, StoreError> {
         self.inner.last_change()
-    }
-}
-
-impl<S: Store> Store for CachedStore<S> {
-    fn create_project(&self, project: &Project, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.inner.create_project(project, audit)
-    }
-
-    fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
-        self.inner.project(id)
-    }
-
-    fn create_environment(
-        &self,
-        env: &EnvironmentRow,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let out = self.inner.create_environment(env, audit);
-        self.forget_environment(&env.id);
-        out
-    }
-
-    fn set_public_grants(
-        &self,
-        id: &str,
-        grants: &[Grant],
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let out = self.inner.set_public_grants(id, grants, audit);
-        self.forget_environment(id);
-        out
-    }
-
-    fn create_app(&self, app: &AppRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.inner.create_app(app, audit)
-    }
-
-    fn app(&self, id: &str) -> Result<Option<AppRow>, StoreError> {
-        self.inner.app(id)
-    }
-
-    fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRow>, StoreError> {
-        self.inner.app_by_client_id(client_id)
-    }
-
-    fn create_installation(
-        &self,
-        installation: &Installation,
-        code: &SetupCodeRow,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        self.inner.create_installation(installation, code, audit)
-    }
-
-    fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError> {
-        self.inner.installation(id)
-    }
-
-    fn update_installation(
-        &self,
-        installation: &Installation,
-        revoke_tokens: bool,
-        new_code: Option<&SetupCodeRow>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let out = self
-            .inner
-            .update_installation(installation, revoke_tokens, new_code, audit);
-        if revoke_tokens {
-            // Which tokens belong to the installation is storage's knowledge;
-            // forgetting all is simple and always right.
-            self.forget_all_tokens();
-        }
-        out
-    }
-
-    fn setup_code_installation(
-        &self,
-        code_hash: &SecretHash,
-    ) -> Result<Option<String>, StoreError> {
-        self.inner.setup_code_installation(code_hash)
-    }
-
-    fn redeem_setup_code(
-        &self,
-        code_hash: &SecretHash,
-        app_id: &str,
-        now: i64,
-        token: &TokenRow,
-        audit: &AuditEntry,
-    ) -> Result<Redeem, StoreError> {
-        let out = self
-            .inner
-            .redeem_setup_code(code_hash, app_id, now, token, audit);
-        // A redeem revokes the installation's earlier APP tokens, which
-        // only storage knows: forget them all (exchanges are rare).
-        self.forget_all_tokens();
-        out
-    }
-
-    fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let out = self.inner.insert_token(token, audit);
-        self.forget_token(&token.record.token_id);
-        out
-    }
-
-    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
-        self.inner.tokens()
-    }
-
-    fn revoke_token(&self, id: &TokenId, audit: &AuditEntry) -> Result<(), StoreError> {
-        let out = self.inner.revoke_token(id, audit);
-        self.forget_token(id);
-        out
-    }
-
-    fn rotate_token(
-        &self,
-        old: &TokenId,
-        old_expires_at: Option<i64>,
-        new: &TokenRow,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let out = self.inner.rotate_token(old, old_expires_at, new, audit);
-        self.forget_token(old);
-        self.forget_token(&new.record.token_id);
-        out
-    }
-
-    fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-        self.inner.audit_after(after, limit)
-    }
-
-    fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        self.inner.projects()
-    }
-
-    fn environments(&self) -> Result<Vec<EnvironmentRow>, StoreError> {
-        self.inner.environments()
-    }
-
-    fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
-        self.inner.apps()
-    }
-
-    fn installations(&self) -> Result<Vec<Installation>, StoreError> {
-        self.inner.installations()
-    }
-
-    fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
-        self.inner.changes_after(after, limit)
     }
 }

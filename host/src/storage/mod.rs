@@ -7,8 +7,8 @@
 //! connections: [`SqliteStore`] (`sqlite.rs`, the embedded default) or
 //! [`PgStore`] (`postgres.rs`, several authority nodes on one database).
 //! One schema for both (`schema.rs`: the files of `host/migrations/`, run
-//! by `refinery`). In front of it, [`CachedStore`] keeps the verify path's
-//! records in memory; beside it, [`ReplicaStore`] is a replica's records in
+//! by `refinery`). In front of it, [`RecordCache`] keeps the verify path's
+//! records in memory (told of changes by the feed); beside it, [`ReplicaStore`] is a replica's records in
 //! memory, fed by the authority's feed ([`Records`] only, so a replica
 //! cannot be asked to change anything).
 //!
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
 
-pub use cached::CachedStore;
+pub use cached::RecordCache;
 
 /// The maps of the check's hot path (the store's caches, the prepared
 /// rows): foldhash instead of std's SipHash, which was a visible share of

@@ -42,7 +42,9 @@
 //!
 //! Built for `wasm32-unknown-unknown` with the `module` feature, the crate's
 //! cdylib is the verifier module: a small C-like ABI ([`abi`], specified in
-//! `ABI.md`) with no imports, so any wasm engine can drive it.
+//! `ABI.md`) with no imports, so any wasm engine can drive it. A plugin
+//! crate builds the same module with a rule of its own on top of the grants
+//! ([`abi::policy`]; `examples/policy-plugin`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -1,6 +1,14 @@
 //! The `extern "C"` surface of the verifier module: the only code in
 //! verifier-core that touches raw memory. Layout: `verifier-core/ABI.md`.
 //!
+//! The exports are defined by [`export_verifier_module!`], with the
+//! module's [`Policy`]: the `module` feature defines them here with
+//! [`AsGranted`](super::AsGranted) (the module `tally` embeds); a plugin crate
+//! defines them in its own cdylib with its own policy
+//! (`examples/policy-plugin`), and leaves the feature off. Each export is a
+//! one-line call into the functions below, which hold every `unsafe` block
+//! and its SAFETY note; they are public for the macro only.
+//!
 //! Results are written to the module's one result block: a little-endian
 //! `u32` length `n`, then `n` bytes of postcard, valid until the next call.
 //! The driver copies it out and does not free it. A returned pointer of 0
@@ -11,18 +19,117 @@ use alloc::alloc::{Layout, alloc, dealloc};
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
-use super::Instance;
+use super::{Instance, Policy};
 
-/// The ABI version; drivers refuse a module whose version they do not speak.
-#[unsafe(no_mangle)]
-pub extern "C" fn abi_version() -> u32 {
-    super::ABI_VERSION
+/// Defines the verifier module's exports (`abi_version`, `tally_alloc`,
+/// `tally_dealloc`, `tally_parse`, `tally_verify`, `tally_prepare`,
+/// `tally_release`, `tally_verify_prepared`; ABI.md) in the crate that
+/// names it, deciding with `$policy` (a [`Policy`](crate::abi::Policy)).
+/// Name it once, in a `cdylib` built for `wasm32-unknown-unknown`.
+#[macro_export]
+macro_rules! export_verifier_module {
+    ($policy:ty) => {
+        /// The ABI version (ABI.md).
+        #[unsafe(no_mangle)]
+        pub extern "C" fn abi_version() -> u32 {
+            $crate::abi::ABI_VERSION
+        }
+
+        /// `alloc(len)` (ABI.md).
+        #[unsafe(no_mangle)]
+        pub extern "C" fn tally_alloc(len: usize) -> *mut u8 {
+            $crate::abi::exports::alloc_block(len)
+        }
+
+        /// `dealloc(ptr, len)` (ABI.md).
+        ///
+        /// # Safety
+        /// `ptr` must come from `tally_alloc(len)` and not have been freed.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn tally_dealloc(ptr: *mut u8, len: usize) {
+            // SAFETY: forwarded caller contract.
+            unsafe { $crate::abi::exports::dealloc_block(ptr, len) }
+        }
+
+        /// `parse(header)` (ABI.md).
+        ///
+        /// # Safety
+        /// The range must be readable memory of this module (or empty).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn tally_parse(ptr: *const u8, len: usize) -> *mut u8 {
+            // SAFETY: forwarded caller contract.
+            unsafe { $crate::abi::exports::parse(ptr, len) }
+        }
+
+        /// `verify(header, input)` (ABI.md).
+        ///
+        /// # Safety
+        /// Both ranges must be readable memory of this module (or empty).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn tally_verify(
+            header_ptr: *const u8,
+            header_len: usize,
+            input_ptr: *const u8,
+            input_len: usize,
+        ) -> *mut u8 {
+            // SAFETY: forwarded caller contract.
+            unsafe {
+                $crate::abi::exports::verify::<$policy>(
+                    header_ptr, header_len, input_ptr, input_len,
+                )
+            }
+        }
+
+        /// `prepare(kind, value)` (ABI.md).
+        ///
+        /// # Safety
+        /// The range must be readable memory of this module (or empty).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn tally_prepare(kind: u32, ptr: *const u8, len: usize) -> u32 {
+            // SAFETY: forwarded caller contract.
+            unsafe { $crate::abi::exports::prepare(kind, ptr, len) }
+        }
+
+        /// `release(handle)` (ABI.md).
+        #[unsafe(no_mangle)]
+        pub extern "C" fn tally_release(handle: u32) {
+            $crate::abi::exports::release(handle)
+        }
+
+        /// `verify_prepared(header, record, environment, request)` (ABI.md).
+        ///
+        /// # Safety
+        /// Both ranges must be readable memory of this module (or empty).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn tally_verify_prepared(
+            header_ptr: *const u8,
+            header_len: usize,
+            record: u32,
+            environment: u32,
+            request_ptr: *const u8,
+            request_len: usize,
+        ) -> *mut u8 {
+            // SAFETY: forwarded caller contract.
+            unsafe {
+                $crate::abi::exports::verify_prepared::<$policy>(
+                    header_ptr,
+                    header_len,
+                    record,
+                    environment,
+                    request_ptr,
+                    request_len,
+                )
+            }
+        }
+    };
 }
+
+#[cfg(feature = "module")]
+export_verifier_module!(super::AsGranted);
 
 /// Allocates `len` bytes for the driver to write an input into; 0 when `len`
 /// is 0 or memory is exhausted.
-#[unsafe(no_mangle)]
-pub extern "C" fn tally_alloc(len: usize) -> *mut u8 {
+pub fn alloc_block(len: usize) -> *mut u8 {
     match Layout::from_size_align(len, 1) {
         // SAFETY: the layout has a non-zero size (checked in the guard).
         Ok(layout) if len > 0 => unsafe { alloc(layout) },
@@ -35,8 +142,7 @@ pub extern "C" fn tally_alloc(len: usize) -> *mut u8 {
 ///
 /// # Safety
 /// `ptr` must come from `tally_alloc(len)` and not have been freed yet.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tally_dealloc(ptr: *mut u8, len: usize) {
+pub unsafe fn dealloc_block(ptr: *mut u8, len: usize) {
     if ptr.is_null() || len == 0 {
         return;
     }
@@ -51,8 +157,7 @@ pub unsafe extern "C" fn tally_dealloc(ptr: *mut u8, len: usize) {
 /// # Safety
 /// `header_ptr..header_ptr+header_len` must be readable memory of this module
 /// (`header_len` may be 0, then the pointer is not read).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tally_parse(header_ptr: *const u8, header_len: usize) -> *mut u8 {
+pub unsafe fn parse(header_ptr: *const u8, header_len: usize) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let header = unsafe { input(header_ptr, header_len) };
     write_result(&instance().parse(header))
@@ -63,8 +168,7 @@ pub unsafe extern "C" fn tally_parse(header_ptr: *const u8, header_len: usize) -
 /// # Safety
 /// Both ranges must be readable memory of this module (a length of 0 means
 /// the pointer is not read).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tally_verify(
+pub unsafe fn verify<P: Policy>(
     header_ptr: *const u8,
     header_len: usize,
     input_ptr: *const u8,
@@ -72,7 +176,7 @@ pub unsafe extern "C" fn tally_verify(
 ) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let (header, input) = unsafe { (input(header_ptr, header_len), input(input_ptr, input_len)) };
-    instance().verify_input_then(header, input, |result| {
+    instance().verify_input_then::<P, _>(header, input, |result| {
         write_result(&super::wire::VerifyResultRef::from(result))
     })
 }
@@ -102,16 +206,14 @@ fn instance() -> &'static mut Instance {
 ///
 /// # Safety
 /// `ptr..ptr+len` must be readable memory of this module (or `len` 0).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tally_prepare(kind: u32, ptr: *const u8, len: usize) -> u32 {
+pub unsafe fn prepare(kind: u32, ptr: *const u8, len: usize) -> u32 {
     // SAFETY: forwarded caller contract.
     let value = unsafe { input(ptr, len) };
     instance().prepare(kind, value)
 }
 
 /// `release(handle)`: drops a prepared value; unknown handles are ignored.
-#[unsafe(no_mangle)]
-pub extern "C" fn tally_release(handle: u32) {
+pub fn release(handle: u32) {
     instance().release(handle);
 }
 
@@ -121,8 +223,7 @@ pub extern "C" fn tally_release(handle: u32) {
 /// # Safety
 /// Both ranges must be readable memory of this module (a length of 0 means
 /// the pointer is not read).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tally_verify_prepared(
+pub unsafe fn verify_prepared<P: Policy>(
     header_ptr: *const u8,
     header_len: usize,
     record: u32,
@@ -137,12 +238,9 @@ pub unsafe extern "C" fn tally_verify_prepared(
             input(request_ptr, request_len),
         )
     };
-    write_result(&super::wire::VerifyResultRef::from(&instance().decide(
-        header,
-        record,
-        environment,
-        request,
-    )))
+    write_result(&super::wire::VerifyResultRef::from(
+        &instance().decide::<P>(header, record, environment, request),
+    ))
 }
 
 /// # Safety

@@ -21,6 +21,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::policy::{self, AsGranted, Policy};
 use super::{MAX_INPUT_BYTES, credentials, decode, encode, parse_result, wire};
 use crate::decision::Verdict;
 use crate::error::ParseError;
@@ -110,25 +111,26 @@ impl Instance {
     /// One-shot `verify` of a whole [`wire::Input`] (using this check's
     /// parse when the header is the same).
     pub fn verify_input(&mut self, header: &[u8], input: &[u8]) -> wire::VerifyResult {
-        self.verify_input_then(header, input, |r| wire::VerifyResult::from(r))
+        self.verify_input_then::<AsGranted, _>(header, input, |r| wire::VerifyResult::from(r))
     }
 
     /// [`Instance::verify_input`], encoded as the module writes it.
     pub fn verify_input_bytes(&mut self, header: &[u8], input: &[u8]) -> Vec<u8> {
-        self.verify_input_then(header, input, |result| {
+        self.verify_input_then::<AsGranted, _>(header, input, |result| {
             encode(&wire::VerifyResultRef::from(result))
         })
     }
 
-    /// [`Instance::verify_input`], the decision or refusal handed to `then`.
-    pub(crate) fn verify_input_then<R>(
+    /// [`Instance::verify_input`] under the policy `P`, the decision or
+    /// refusal handed to `then`.
+    pub(crate) fn verify_input_then<P: Policy, R>(
         &mut self,
         header: &[u8],
         input: &[u8],
         then: impl FnOnce(&Result<Verdict<'_>, &'static str>) -> R,
     ) -> R {
         let parsed = self.credentials(header);
-        super::verify_input_with(|| parsed, input, then)
+        super::verify_input_with::<P, R>(|| parsed, input, then)
     }
 
     /// Decodes `bytes` as a value of `kind` ([`PREPARE_RECORD`] or
@@ -198,7 +200,7 @@ impl Instance {
         environment: u32,
         request: &[u8],
     ) -> wire::VerifyResult {
-        wire::VerifyResult::from(&self.decide(header, record, environment, request))
+        wire::VerifyResult::from(&self.decide::<AsGranted>(header, record, environment, request))
     }
 
     /// [`Instance::verify`], encoded as the module writes it (straight from
@@ -210,7 +212,7 @@ impl Instance {
         environment: u32,
         request: &[u8],
     ) -> Vec<u8> {
-        encode(&wire::VerifyResultRef::from(&self.decide(
+        encode(&wire::VerifyResultRef::from(&self.decide::<AsGranted>(
             header,
             record,
             environment,
@@ -218,9 +220,9 @@ impl Instance {
         )))
     }
 
-    /// [`Instance::verify`] before it is put on the wire: the decision, or
-    /// why the input was refused.
-    pub(crate) fn decide(
+    /// [`Instance::verify`] under the policy `P`, before it is put on the
+    /// wire: the decision, or why the input was refused.
+    pub(crate) fn decide<P: Policy>(
         &mut self,
         header: &[u8],
         record: u32,
@@ -250,12 +252,9 @@ impl Instance {
             .action
             .parse::<Action>()
             .map_err(|_| "input holds an invalid action name")?;
-        Ok(verify_parsed(
-            parsed,
-            found,
-            environment,
-            &request.view(&action),
-        ))
+        let request = request.view(&action);
+        let verdict = verify_parsed(parsed, found, environment, &request);
+        Ok(policy::apply::<P>(verdict, &request))
     }
 
     /// `Ok(None)` for handle 0, the value for a live handle, `Err` otherwise.

@@ -24,13 +24,16 @@ use crate::token::{Credentials, TokenId};
 use crate::verify::{Found, verify_parsed};
 
 mod decision_reader;
-#[cfg(all(target_arch = "wasm32", feature = "module"))]
-mod exports;
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod exports;
 mod instance;
+pub mod policy;
 mod request_writer;
 pub mod wire;
 
 pub use instance::{Instance, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD};
+pub use policy::{AsGranted, Policy};
 pub use wire::DecisionView;
 
 /// The ABI version the module reports from `abi_version`.
@@ -70,7 +73,18 @@ pub fn parse(header: &[u8]) -> wire::ParseResult {
 
 /// `verify`: an `Authorization` value and an encoded [`wire::Input`].
 pub fn verify_input(header: &[u8], input: &[u8]) -> wire::VerifyResult {
-    verify_input_with(
+    verify_input_with::<AsGranted, _>(
+        || credentials(header),
+        input,
+        |r| wire::VerifyResult::from(r),
+    )
+}
+
+/// [`verify_input`] as a module deciding under the policy `P` answers
+/// (under [`AsGranted`] it is [`verify_input`]): how a plugin crate tests
+/// its policy natively, with the code its module runs.
+pub fn verify_input_under<P: Policy>(header: &[u8], input: &[u8]) -> wire::VerifyResult {
+    verify_input_with::<P, _>(
         || credentials(header),
         input,
         |r| wire::VerifyResult::from(r),
@@ -78,9 +92,10 @@ pub fn verify_input(header: &[u8], input: &[u8]) -> wire::VerifyResult {
 }
 
 /// [`verify_input`] with the header's parse supplied (the module may have it
-/// from this check's `parse`); `then` gets the decision or the refusal
-/// (the decision borrows the decoded record, so it is used in place).
-pub(crate) fn verify_input_with<R>(
+/// from this check's `parse`) and the module's policy `P`; `then` gets the
+/// decision or the refusal (the decision borrows the decoded record, so it
+/// is used in place).
+pub(crate) fn verify_input_with<P: Policy, R>(
     parsed: impl FnOnce() -> Result<Credentials, ParseError>,
     input: &[u8],
     then: impl FnOnce(&Result<Verdict<'_>, &'static str>) -> R,
@@ -97,12 +112,14 @@ pub(crate) fn verify_input_with<R>(
     let (Ok(record), Ok(environment), Ok(action)) = (record, environment, action) else {
         return then(&Err("input holds an invalid action name"));
     };
-    then(&Ok(verify_parsed(
+    let request = input.request.view(&action);
+    let verdict = verify_parsed(
         parsed(),
         record.as_ref().map(Found::from),
         environment.as_ref(),
-        &input.request.view(&action),
-    )))
+        &request,
+    );
+    then(&Ok(policy::apply::<P>(verdict, &request)))
 }
 
 /// [`parse`], encoded as the module writes it.
@@ -112,7 +129,7 @@ pub fn parse_bytes(header: &[u8]) -> Vec<u8> {
 
 /// [`verify_input`], encoded as the module writes it.
 pub fn verify_bytes(header: &[u8], input: &[u8]) -> Vec<u8> {
-    verify_input_with(
+    verify_input_with::<AsGranted, _>(
         || credentials(header),
         input,
         |result| encode(&wire::VerifyResultRef::from(result)),

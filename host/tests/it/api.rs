@@ -2,12 +2,14 @@
 
 use crate::common;
 
-use common::{T0, bearer, start, start_with, str_of};
+use common::{T0, assert_refused, bearer, start, start_with, str_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+// ---- Projects and environments ------------------------------------------
+
 #[tokio::test(flavor = "multi_thread")]
-async fn projects_and_environments() {
+async fn a_project_is_created_once_and_answers_its_management_url() {
     let s = start().await;
     let (st, p) = s
         .admin(
@@ -19,28 +21,27 @@ async fn projects_and_environments() {
     assert_eq!(st, StatusCode::CREATED);
     assert_eq!(p["mgmtApi"], format!("{}/v1/management", s.base));
     assert_eq!(p["createdAt"], T0);
-    let (st, e) = s
+    let again = s
         .admin(
             Method::POST,
             "/v1/projects",
             Some(json!({"id": "p1", "name": "Again"})),
         )
         .await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::CONFLICT, Some("conflict"))
-    );
-    let (st, e) = s
+    assert_refused(&again, StatusCode::CONFLICT, "conflict");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_needs_a_valid_id() {
+    let s = start().await;
+    let bad = s
         .admin(
             Method::POST,
             "/v1/projects",
             Some(json!({"id": "bad id!", "name": "x"})),
         )
         .await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("bad_request"))
-    );
+    assert_refused(&bad, StatusCode::BAD_REQUEST, "bad_request");
     let (st, e) = s
         .admin(Method::POST, "/v1/projects", Some(json!({"name": "no id"})))
         .await;
@@ -52,7 +53,17 @@ async fn projects_and_environments() {
             .contains("missing field `id`"),
         "{e}"
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_environment_belongs_to_an_existing_project_and_has_a_default_stage() {
+    let s = start().await;
+    s.admin(
+        Method::POST,
+        "/v1/projects",
+        Some(json!({"id": "p1", "name": "One"})),
+    )
+    .await;
     let (st, env) = s
         .admin(
             Method::POST,
@@ -90,7 +101,12 @@ async fn projects_and_environments() {
         )
         .await;
     assert_eq!(st, StatusCode::CONFLICT);
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn public_grants_are_answered_in_full_form() {
+    let s = start().await;
+    s.project().await;
     let grants = json!([{"api": "content", "action": "read", "models": ["Post"]}]);
     let (st, g) = s
         .admin(
@@ -99,7 +115,7 @@ async fn projects_and_environments() {
             Some(grants.clone()),
         )
         .await;
-    // Answered in full form: omitted scopes are "*".
+    // Omitted scopes are "*".
     let full = json!([{"api": "content", "action": "read", "models": ["Post"],
                        "stages": "*", "locales": "*", "environments": "*"}]);
     assert_eq!((st, g), (StatusCode::OK, full));
@@ -111,6 +127,12 @@ async fn projects_and_environments() {
         )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_grants_refuse_unknown_fields_and_too_many_grants() {
+    let s = start().await;
+    s.project().await;
     let (st, _) = s
         .admin(
             Method::PUT,
@@ -134,6 +156,337 @@ async fn projects_and_environments() {
         e["message"].as_str().unwrap().contains("too many grants"),
         "{e}"
     );
+}
+
+// ---- Apps and installations ---------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_gets_ids_and_a_secret_and_needs_valid_urls_and_origins() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    assert!(app_id.starts_with("app_") && client_id.starts_with("cl_"));
+    assert_eq!(secret.len(), 43);
+    for bad in [
+        json!({"name": "x", "setupUrl": "ftp://x", "origins": ["http://a"], "grants": []}),
+        json!({"name": "x", "setupUrl": "http://a/s", "origins": [], "grants": []}),
+        json!({"name": "x", "setupUrl": "http://a/s", "origins": ["http://a/path"], "grants": []}),
+        json!({"name": "", "setupUrl": "http://a/s", "origins": ["http://a"], "grants": []}),
+    ] {
+        let (st, _) = s.admin(Method::POST, "/v1/apps", Some(bad.clone())).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_installation_starts_pending_with_a_setup_url() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, ..) = s.app().await;
+    let (st, v) = s
+        .admin(
+            Method::POST,
+            "/v1/environments/master/installations",
+            Some(json!({"appId": app_id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let code = str_of(&v, "setupCode");
+    assert_eq!(v["installation"]["status"], "PENDING");
+    assert_eq!(
+        v["setupUrl"],
+        format!("http://127.0.0.1:3000/setup?code={code}")
+    );
+    assert_eq!(v["expiresAt"], T0 + 600);
+    let path = format!("/v1/installations/{}", str_of(&v["installation"], "id"));
+    let (st, got) = s.admin(Method::GET, &path, None).await;
+    assert_eq!(
+        (st, got["status"].as_str()),
+        (StatusCode::OK, Some("PENDING"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_installation_needs_an_existing_app_and_environment() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, ..) = s.app().await;
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/v1/environments/master/installations",
+            Some(json!({"appId": "app_nope"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s
+        .admin(
+            Method::POST,
+            "/v1/environments/nope/installations",
+            Some(json!({"appId": app_id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s
+        .admin(Method::GET, "/v1/installations/in_nope", None)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+/// A project, an app and a completed exchange: the installation's path,
+/// its APP token's `Authorization` value, and the app's credentials.
+async fn installed(s: &common::TestServer) -> (String, String, (String, String, String)) {
+    s.project().await;
+    let app = s.app().await;
+    let (installation, code) = s.install(&app.0).await;
+    let (st, t) = s.exchange(&app.1, &app.2, &code).await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    (
+        format!("/v1/installations/{installation}"),
+        bearer(&str_of(&t, "appToken")),
+        app,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_apps_own_token_completes_its_installation_and_sets_its_config() {
+    let s = start().await;
+    let (path, app_token, _) = installed(&s).await;
+    let (st, got) = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app_token),
+            Some(json!({"status": "COMPLETED", "config": {"theme": "dark"}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{got}");
+    assert_eq!(
+        (got["status"].as_str(), &got["config"]),
+        (Some("COMPLETED"), &json!({"theme": "dark"}))
+    );
+    let back = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app_token),
+            Some(json!({"status": "PENDING"})),
+        )
+        .await;
+    assert_refused(&back, StatusCode::CONFLICT, "conflict");
+    assert_eq!(
+        back.1["message"],
+        "an installation cannot go from COMPLETED to PENDING"
+    );
+    for bad in [json!({"config": [1]}), json!({"state": "x"})] {
+        let (st, _) = s
+            .call(Method::PATCH, &path, Some(&app_token), Some(bad.clone()))
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_installations_token_may_not_touch_it() {
+    let s = start().await;
+    let (path, _, (app_id, client_id, secret)) = installed(&s).await;
+    let (_, other_code) = s.install(&app_id).await;
+    let (_, t2) = s.exchange(&client_id, &secret, &other_code).await;
+    let (st, _) = s
+        .call(
+            Method::GET,
+            &path,
+            Some(&bearer(&str_of(&t2, "appToken"))),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_token_for_the_frame_lasts_an_hour() {
+    let s = start().await;
+    let (path, ..) = installed(&s).await;
+    let (st, session) = s
+        .admin(Method::POST, &format!("{path}/session-token"), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(session["expiresAt"], T0 + 3600);
+    let session_token = bearer(&str_of(&session, "token"));
+    let (st, _) = s.call(Method::GET, &path, Some(&session_token), None).await;
+    assert_eq!(st, StatusCode::OK);
+    s.clock.advance(3600);
+    let late = s.call(Method::GET, &path, Some(&session_token), None).await;
+    assert_refused(&late, StatusCode::UNAUTHORIZED, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disabling_revokes_the_installations_tokens_and_it_can_be_set_up_again() {
+    let s = start().await;
+    let (path, app_token, (_, client_id, secret)) = installed(&s).await;
+    let (st, _) = s
+        .admin(Method::PATCH, &path, Some(json!({"status": "DISABLED"})))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let after = s.call(Method::GET, &path, Some(&app_token), None).await;
+    assert_refused(&after, StatusCode::UNAUTHORIZED, "revoked");
+    let (st, _) = s
+        .admin(Method::POST, &format!("{path}/session-token"), None)
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // Set up again: DISABLED -> PENDING, then a fresh code.
+    let (st, got) = s
+        .admin(Method::PATCH, &path, Some(json!({"status": "PENDING"})))
+        .await;
+    assert_eq!(
+        (st, got["status"].as_str()),
+        (StatusCode::OK, Some("PENDING"))
+    );
+    let (st, fresh) = s
+        .admin(Method::POST, &format!("{path}/setup-code"), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = s
+        .exchange(&client_id, &secret, &str_of(&fresh, "setupCode"))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+// ---- Tokens -------------------------------------------------------------
+
+/// A SYSTEM admin token expiring at `T0 + 100`.
+fn ci_token() -> Value {
+    json!({"kind": "SYSTEM", "name": "ci",
+           "grants": [{"api": "management", "action": "admin"}], "expiresAt": T0 + 100})
+}
+
+/// Creates [`ci_token`]: its id, its `Authorization` value and the answer.
+async fn create_ci_token(s: &common::TestServer) -> (String, String, Value) {
+    let (st, t) = s.admin(Method::POST, "/v1/tokens", Some(ci_token())).await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    (str_of(&t, "tokenId"), bearer(&str_of(&t, "token")), t)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_token_works_and_is_listed_without_its_secret() {
+    let s = start().await;
+    s.project().await;
+    // An admin token is bound to no environment (a bound one is refused).
+    let (id, token, t) = create_ci_token(&s).await;
+    assert!(str_of(&t, "token").starts_with(&format!("{id}.")));
+    let (st, _) = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
+    assert_eq!(st, StatusCode::OK);
+
+    let (st, list) = s.admin(Method::GET, "/v1/tokens", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2); // the admin token and this one
+    let listed = list.iter().find(|t| t["tokenId"] == id.as_str()).unwrap();
+    assert_eq!(
+        (listed["kind"].as_str(), listed["expiresAt"].as_i64()),
+        (Some("SYSTEM"), Some(T0 + 100))
+    );
+    let text = serde_json::to_string(&list).unwrap();
+    assert!(!text.contains("secret") && !text.contains(&str_of(&t, "token")[17..]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_request_that_breaks_a_rule_is_refused() {
+    let s = start().await;
+    s.project().await;
+    for (bad, why) in [
+        (
+            json!({"kind": "APP", "name": "x", "environmentId": "master", "grants": []}),
+            "APP",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "grants": []}),
+            "no environment",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "nope", "grants": []}),
+            "unknown env",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [], "expiresAt": T0}),
+            "past",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [{"api": "content", "action": "no way"}]}),
+            "action",
+        ),
+        (
+            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [{"api": "management", "action": "admin"}]}),
+            "admin bound to an environment",
+        ),
+        (
+            json!({"kind": "SYSTEM", "name": "x", "grants": [{"api": "management", "action": "admin", "condition": {"id": "x"}}]}),
+            "admin with a condition",
+        ),
+        (
+            json!({"kind": "SYSTEM", "name": "x", "grants": [{"api": "management", "action": "admin", "environments": ["master"]}]}),
+            "admin with a scope",
+        ),
+        (
+            json!({"kind": "SYSTEM", "name": "x\u{1}", "grants": []}),
+            "control character in the name",
+        ),
+    ] {
+        let (st, _) = s.admin(Method::POST, "/v1/tokens", Some(bad)).await;
+        assert!(
+            st == StatusCode::BAD_REQUEST || st == StatusCode::NOT_FOUND,
+            "{why}: {st}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotating_keeps_the_expiry_and_revokes_the_old_secret_at_once() {
+    let s = start().await;
+    let (id, token, _) = create_ci_token(&s).await;
+    let (st, r) = s
+        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let rotated = bearer(&str_of(&r, "token"));
+    assert_eq!(r["expiresAt"], T0 + 100);
+    let (st, _) = s
+        .call(Method::GET, "/v1/tokens", Some(&rotated), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let old = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
+    assert_refused(&old, StatusCode::UNAUTHORIZED, "revoked");
+    let again = s
+        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
+        .await;
+    assert_refused(&again, StatusCode::CONFLICT, "token_revoked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_is_refused_and_an_unknown_one_is_not_found() {
+    let s = start().await;
+    let (id, token, _) = create_ci_token(&s).await;
+    let (st, v) = s
+        .admin(Method::DELETE, &format!("/v1/tokens/{id}"), None)
+        .await;
+    assert_eq!((st, v["revoked"].as_bool()), (StatusCode::OK, Some(true)));
+    let after = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
+    assert_refused(&after, StatusCode::UNAUTHORIZED, "revoked");
+    for unknown in ["0000000000000000", "not-an-id"] {
+        let (st, _) = s
+            .admin(Method::DELETE, &format!("/v1/tokens/{unknown}"), None)
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{unknown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_expires_by_the_clock() {
+    let s = start().await;
+    let (_, token, _) = create_ci_token(&s).await;
+    s.clock.advance(100);
+    let late = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
+    assert_refused(&late, StatusCode::UNAUTHORIZED, "expired");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,316 +566,6 @@ async fn management_needs_an_admin_token() {
         )
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn apps_and_installations() {
-    let s = start().await;
-    s.project().await;
-    let (app_id, client_id, secret) = s.app().await;
-    assert!(app_id.starts_with("app_") && client_id.starts_with("cl_"));
-    assert_eq!(secret.len(), 43);
-    for bad in [
-        json!({"name": "x", "setupUrl": "ftp://x", "origins": ["http://a"], "grants": []}),
-        json!({"name": "x", "setupUrl": "http://a/s", "origins": [], "grants": []}),
-        json!({"name": "x", "setupUrl": "http://a/s", "origins": ["http://a/path"], "grants": []}),
-        json!({"name": "", "setupUrl": "http://a/s", "origins": ["http://a"], "grants": []}),
-    ] {
-        let (st, _) = s.admin(Method::POST, "/v1/apps", Some(bad.clone())).await;
-        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
-    }
-
-    let (st, v) = s
-        .admin(
-            Method::POST,
-            "/v1/environments/master/installations",
-            Some(json!({"appId": app_id})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
-    let code = str_of(&v, "setupCode");
-    assert_eq!(v["installation"]["status"], "PENDING");
-    assert_eq!(
-        v["setupUrl"],
-        format!("http://127.0.0.1:3000/setup?code={code}")
-    );
-    assert_eq!(v["expiresAt"], T0 + 600);
-    let installation = str_of(&v["installation"], "id");
-    let (st, _) = s
-        .admin(
-            Method::POST,
-            "/v1/environments/master/installations",
-            Some(json!({"appId": "app_nope"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, _) = s
-        .admin(
-            Method::POST,
-            "/v1/environments/nope/installations",
-            Some(json!({"appId": app_id})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-
-    let path = format!("/v1/installations/{installation}");
-    let (st, got) = s.admin(Method::GET, &path, None).await;
-    assert_eq!(
-        (st, got["status"].as_str()),
-        (StatusCode::OK, Some("PENDING"))
-    );
-    let (st, _) = s
-        .admin(Method::GET, "/v1/installations/in_nope", None)
-        .await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-
-    // The app's own token may complete its installation and set its config.
-    let (st, t) = s.exchange(&client_id, &secret, &code).await;
-    assert_eq!(st, StatusCode::OK);
-    let app_token = bearer(&str_of(&t, "appToken"));
-    let (st, got) = s
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&app_token),
-            Some(json!({"status": "COMPLETED", "config": {"theme": "dark"}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{got}");
-    assert_eq!(
-        (got["status"].as_str(), &got["config"]),
-        (Some("COMPLETED"), &json!({"theme": "dark"}))
-    );
-    let (st, e) = s
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&app_token),
-            Some(json!({"status": "PENDING"})),
-        )
-        .await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::CONFLICT, Some("conflict"))
-    );
-    assert_eq!(
-        e["message"],
-        "an installation cannot go from COMPLETED to PENDING"
-    );
-    let (st, _) = s
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&app_token),
-            Some(json!({"config": [1]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-    let (st, _) = s
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&app_token),
-            Some(json!({"state": "x"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::BAD_REQUEST);
-
-    // Another installation's token may not touch this one.
-    let (_, other_code) = s.install(&app_id).await;
-    let (_, t2) = s.exchange(&client_id, &secret, &other_code).await;
-    let (st, _) = s
-        .call(
-            Method::GET,
-            &path,
-            Some(&bearer(&str_of(&t2, "appToken"))),
-            None,
-        )
-        .await;
-    assert_eq!(st, StatusCode::FORBIDDEN);
-
-    // A session token for the frame: SESSION kind, an hour at most.
-    let (st, session) = s
-        .admin(Method::POST, &format!("{path}/session-token"), None)
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
-    assert_eq!(session["expiresAt"], T0 + 3600);
-    let session_token = bearer(&str_of(&session, "token"));
-    let (st, _) = s.call(Method::GET, &path, Some(&session_token), None).await;
-    assert_eq!(st, StatusCode::OK);
-    s.clock.advance(3600);
-    let (st, e) = s.call(Method::GET, &path, Some(&session_token), None).await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("expired"))
-    );
-
-    // DISABLED revokes the installation's tokens at once.
-    let (st, _) = s
-        .admin(Method::PATCH, &path, Some(json!({"status": "DISABLED"})))
-        .await;
-    assert_eq!(st, StatusCode::OK);
-    let (st, e) = s.call(Method::GET, &path, Some(&app_token), None).await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("revoked"))
-    );
-    let (st, _) = s
-        .admin(Method::POST, &format!("{path}/session-token"), None)
-        .await;
-    assert_eq!(st, StatusCode::CONFLICT);
-    // Set up again: DISABLED -> PENDING, then a fresh code.
-    let (st, got) = s
-        .admin(Method::PATCH, &path, Some(json!({"status": "PENDING"})))
-        .await;
-    assert_eq!(
-        (st, got["status"].as_str()),
-        (StatusCode::OK, Some("PENDING"))
-    );
-    let (st, fresh) = s
-        .admin(Method::POST, &format!("{path}/setup-code"), None)
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
-    let (st, _) = s
-        .exchange(&client_id, &secret, &str_of(&fresh, "setupCode"))
-        .await;
-    assert_eq!(st, StatusCode::OK);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn tokens_create_list_revoke_rotate() {
-    let s = start().await;
-    s.project().await;
-    // An admin token is bound to no environment (a bound one is refused, below).
-    let body = json!({"kind": "SYSTEM", "name": "ci",
-                      "grants": [{"api": "management", "action": "admin"}], "expiresAt": T0 + 100});
-    let (st, t) = s
-        .admin(Method::POST, "/v1/tokens", Some(body.clone()))
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
-    let id = str_of(&t, "tokenId");
-    let token = bearer(&str_of(&t, "token"));
-    assert!(str_of(&t, "token").starts_with(&format!("{id}.")));
-    let (st, _) = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
-    assert_eq!(st, StatusCode::OK);
-
-    for (bad, why) in [
-        (
-            json!({"kind": "APP", "name": "x", "environmentId": "master", "grants": []}),
-            "APP",
-        ),
-        (
-            json!({"kind": "PAT", "name": "x", "grants": []}),
-            "no environment",
-        ),
-        (
-            json!({"kind": "PAT", "name": "x", "environmentId": "nope", "grants": []}),
-            "unknown env",
-        ),
-        (
-            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [], "expiresAt": T0}),
-            "past",
-        ),
-        (
-            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [{"api": "content", "action": "no way"}]}),
-            "action",
-        ),
-        (
-            json!({"kind": "PAT", "name": "x", "environmentId": "master", "grants": [{"api": "management", "action": "admin"}]}),
-            "admin bound to an environment",
-        ),
-        (
-            json!({"kind": "SYSTEM", "name": "x", "grants": [{"api": "management", "action": "admin", "condition": {"id": "x"}}]}),
-            "admin with a condition",
-        ),
-        (
-            json!({"kind": "SYSTEM", "name": "x", "grants": [{"api": "management", "action": "admin", "environments": ["master"]}]}),
-            "admin with a scope",
-        ),
-        (
-            json!({"kind": "SYSTEM", "name": "x\u{1}", "grants": []}),
-            "control character in the name",
-        ),
-    ] {
-        let (st, _) = s.admin(Method::POST, "/v1/tokens", Some(bad)).await;
-        assert!(
-            st == StatusCode::BAD_REQUEST || st == StatusCode::NOT_FOUND,
-            "{why}: {st}"
-        );
-    }
-
-    // The list holds metadata only.
-    let (st, list) = s.admin(Method::GET, "/v1/tokens", None).await;
-    assert_eq!(st, StatusCode::OK);
-    let list = list.as_array().unwrap();
-    assert_eq!(list.len(), 2); // the admin token and this one
-    let listed = list.iter().find(|t| t["tokenId"] == id.as_str()).unwrap();
-    assert_eq!(
-        (listed["kind"].as_str(), listed["expiresAt"].as_i64()),
-        (Some("SYSTEM"), Some(T0 + 100))
-    );
-    let text = serde_json::to_string(&list).unwrap();
-    assert!(!text.contains("secret") && !text.contains(&str_of(&t, "token")[17..]));
-
-    // Rotate: the new token works, the old one is revoked (grace 0).
-    let (st, r) = s
-        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
-        .await;
-    assert_eq!(st, StatusCode::CREATED);
-    let rotated = bearer(&str_of(&r, "token"));
-    assert_eq!(r["expiresAt"], T0 + 100);
-    let (st, _) = s
-        .call(Method::GET, "/v1/tokens", Some(&rotated), None)
-        .await;
-    assert_eq!(st, StatusCode::OK);
-    let (st, e) = s.call(Method::GET, "/v1/tokens", Some(&token), None).await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("revoked"))
-    );
-    let (st, e) = s
-        .admin(Method::POST, &format!("/v1/tokens/{id}/rotate"), None)
-        .await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::CONFLICT, Some("token_revoked"))
-    );
-
-    // Revoke the rotated one.
-    let new_id = str_of(&r, "tokenId");
-    let (st, v) = s
-        .admin(Method::DELETE, &format!("/v1/tokens/{new_id}"), None)
-        .await;
-    assert_eq!((st, v["revoked"].as_bool()), (StatusCode::OK, Some(true)));
-    let (st, e) = s
-        .call(Method::GET, "/v1/tokens", Some(&rotated), None)
-        .await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("revoked"))
-    );
-    let (st, _) = s
-        .admin(Method::DELETE, "/v1/tokens/0000000000000000", None)
-        .await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, _) = s.admin(Method::DELETE, "/v1/tokens/not-an-id", None).await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-
-    // Expiry follows the clock.
-    let (_, t) = s.admin(Method::POST, "/v1/tokens", Some(body)).await;
-    s.clock.advance(100);
-    let (st, e) = s
-        .call(
-            Method::GET,
-            "/v1/tokens",
-            Some(&bearer(&str_of(&t, "token"))),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (st, e["reason"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("expired"))
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

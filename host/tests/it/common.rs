@@ -213,6 +213,19 @@ pub fn str_of(v: &Value, key: &str) -> String {
         .to_owned()
 }
 
+/// Asserts that `answer` (status and JSON body, as [`TestServer::call`] and
+/// [`TestServer::admin`] return it) refuses with `status` and the error
+/// body's `reason`; the body is shown when it does not.
+#[track_caller]
+pub fn assert_refused(answer: &(StatusCode, Value), status: StatusCode, reason: &str) {
+    assert_eq!(
+        (answer.0, answer.1["reason"].as_str()),
+        (status, Some(reason)),
+        "{}",
+        answer.1
+    );
+}
+
 pub fn bearer(token: &str) -> String {
     format!("AppToken {token}")
 }

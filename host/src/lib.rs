@@ -22,9 +22,15 @@
 //! - `authority/`: the operations, independent of HTTP, one file a resource
 //!   (`projects`, `apps`, `installations`, `exchange`, `tokens`,
 //!   `records`, `audit`), with their audit entries; `validation` says what
-//!   input is accepted, `error` what fails ([`authority::Authority`]).
+//!   input is accepted and `schema` how the OpenAPI document states it,
+//!   `error` what fails ([`authority::Authority`]).
 //!   *A new endpoint*: its operation in the resource's file, its handler
-//!   and route in `http/mod.rs`, its path in `openapi.json` and `API.md`.
+//!   (with its `#[utoipa::path]`) and route in `http/mod.rs`, the handler
+//!   named in `http/openapi.rs` (which generates the OpenAPI document;
+//!   `TALLY_BLESS=1 cargo test -p tally --lib openapi` rewrites
+//!   `host/openapi.json`), its prose in `API.md`. Its body types derive
+//!   `utoipa::ToSchema`; what a derive cannot see goes in
+//!   `authority/schema.rs`.
 //! - [`reason`]: every stable reason an answer carries. *A new reason*: a
 //!   variant there, with its wire name; `error_response` in `http/` is the
 //!   one place an error becomes JSON.
@@ -37,7 +43,8 @@
 //! - `http/`: the axum router and handlers; the server loop with its
 //!   timeouts and connection cap ([`http::ServerLimits`]); the client's
 //!   address behind trusted proxies ([`http::TrustedProxies`]); errors to
-//!   statuses and JSON (`http/error.rs`).
+//!   statuses and JSON (`http/error.rs`); the OpenAPI document
+//!   (`http/openapi.rs`).
 //! - `studio/`: the studio page at `/studio` and its sessions.
 //! - [`follow`]: a replica following an authority's record feed
 //!   (`--replica-of`) into its `storage::ReplicaStore`.

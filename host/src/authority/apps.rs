@@ -9,22 +9,26 @@ use verifier_core::{Grant, OpaqueSecret, validate_grants};
 use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
-use super::validation::{check_origins, check_text, check_url, is_whole_service};
+use super::validation::{MAX_ORIGINS, check_origins, check_text, check_url, is_whole_service};
 use super::views::{AppCreated, AppView};
 use crate::random;
 use crate::storage::AppRow;
 
 /// Body of `POST /v1/apps`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewApp {
     /// Name.
+    #[schema(schema_with = crate::authority::schema::text)]
     pub name: String,
     /// The app's setup page.
+    #[schema(schema_with = crate::authority::schema::setup_url)]
     pub setup_url: String,
     /// Origins its frames come from.
+    #[schema(schema_with = crate::authority::schema::origins)]
     pub origins: Vec<String>,
     /// What its app tokens may do.
+    #[schema(schema_with = crate::authority::schema::app_grants)]
     pub grants: Vec<Grant>,
 }
 
@@ -33,10 +37,10 @@ impl Authority {
     pub fn create_app(&self, actor: &Actor, body: NewApp) -> Result<AppCreated, AuthorityError> {
         check_text("name", &body.name)?;
         check_url("setupUrl", &body.setup_url)?;
-        if body.origins.is_empty() || body.origins.len() > 16 {
-            return Err(AuthorityError::BadRequest(
-                "origins must list 1 to 16 origins".into(),
-            ));
+        if body.origins.is_empty() || body.origins.len() > MAX_ORIGINS {
+            return Err(AuthorityError::BadRequest(format!(
+                "origins must list 1 to {MAX_ORIGINS} origins"
+            )));
         }
         let mut origins = check_origins(&body.origins)?;
         origins.dedup();

@@ -14,7 +14,7 @@ use crate::random;
 use crate::storage::SetupCodeRow;
 
 /// Body of `POST /v1/environments/{e}/installations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewInstallation {
     /// The app to install.

@@ -29,6 +29,7 @@ mod exchange;
 mod installations;
 mod projects;
 mod records;
+pub mod schema;
 mod tokens;
 mod validation;
 mod views;

@@ -13,25 +13,30 @@ use super::views::{EnvironmentView, ProjectListing, ProjectView};
 use crate::storage::{EnvironmentRow, Project};
 
 /// Body of `POST /v1/projects`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
     /// Id.
+    #[schema(schema_with = crate::authority::schema::id)]
     pub id: String,
     /// Name.
+    #[schema(schema_with = crate::authority::schema::text)]
     pub name: String,
 }
 
 /// Body of `POST /v1/projects/{p}/environments`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewEnvironment {
     /// Id, unique across projects.
+    #[schema(schema_with = crate::authority::schema::id)]
     pub id: String,
     /// Name.
+    #[schema(schema_with = crate::authority::schema::text)]
     pub name: String,
     /// Default stage (`PUBLISHED` if absent).
     #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_id)]
     pub default_stage: Option<String>,
 }
 

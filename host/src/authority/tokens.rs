@@ -16,20 +16,24 @@ use crate::reason::Reason;
 use crate::storage::{StoreError, TokenRow};
 
 /// Body of `POST /v1/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewToken {
     /// `PAT` or `SYSTEM`.
+    #[schema(schema_with = crate::authority::schema::new_token_kind)]
     pub kind: TokenKind,
     /// Name.
+    #[schema(schema_with = crate::authority::schema::text)]
     pub name: String,
     /// The environment it is bound to; `null` = none (SYSTEM tokens).
     #[serde(default)]
     pub environment_id: Option<String>,
     /// Grants.
+    #[schema(schema_with = crate::authority::schema::grants)]
     pub grants: Vec<Grant>,
     /// Expiry, unix seconds; must be in the future.
     #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::expires_at)]
     pub expires_at: Option<i64>,
 }
 

@@ -5,9 +5,15 @@ use verifier_core::{Api, Grant, Scope};
 
 use super::error::AuthorityError;
 
-const MAX_ID: usize = 64;
+pub(super) const MAX_ID: usize = 64;
 
-const MAX_TEXT: usize = 256;
+pub(super) const MAX_TEXT: usize = 256;
+
+/// Longest URL or origin, characters.
+pub(super) const MAX_URL: usize = 2048;
+
+/// Most origins an app may list.
+pub(super) const MAX_ORIGINS: usize = 16;
 
 pub(super) fn check_id(field: &str, id: &str) -> Result<(), AuthorityError> {
     let ok = !id.is_empty()
@@ -40,7 +46,7 @@ pub(super) fn check_text(field: &str, text: &str) -> Result<(), AuthorityError> 
 
 pub(super) fn check_url(field: &str, url: &str) -> Result<(), AuthorityError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.chars().count() <= 2048
+        && url.chars().count() <= MAX_URL
         && !url.contains('#')
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
@@ -66,8 +72,8 @@ pub fn valid_origin(origin: &str) -> bool {
 /// no control characters, whitespace, `;`, `,`, quotes or backslashes
 /// (which a CSP or a header would read as a separator or something else).
 pub fn canonical_origin(origin: &str) -> Result<String, String> {
-    if origin.len() > 2048 {
-        return Err("is longer than 2048 characters".into());
+    if origin.len() > MAX_URL {
+        return Err(format!("is longer than {MAX_URL} characters"));
     }
     if let Some(c) = origin
         .chars()

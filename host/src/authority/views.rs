@@ -6,8 +6,9 @@ use verifier_core::{Grant, Installation, TokenKind};
 use crate::storage::{AppRow, EnvironmentRow, Project, TokenRow};
 
 /// A project, with its management API URL.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Project)]
 pub struct ProjectView {
     /// Id.
     pub id: String,
@@ -32,8 +33,9 @@ impl ProjectView {
 }
 
 /// An environment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Environment)]
 pub struct EnvironmentView {
     /// Id.
     pub id: String,
@@ -44,6 +46,7 @@ pub struct EnvironmentView {
     /// Default stage.
     pub default_stage: String,
     /// Public grants (none = public access off).
+    #[schema(schema_with = crate::authority::schema::grant_list)]
     pub public_grants: Vec<Grant>,
     /// Unix seconds.
     pub created_at: i64,
@@ -63,7 +66,7 @@ impl From<EnvironmentRow> for EnvironmentView {
 }
 
 /// A project with its environments (`GET /v1/projects`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectListing {
     /// The project.
@@ -74,8 +77,9 @@ pub struct ProjectListing {
 }
 
 /// A registered app, without its secret (`GET /v1/apps`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = App)]
 pub struct AppView {
     /// Id.
     pub id: String,
@@ -88,6 +92,7 @@ pub struct AppView {
     /// Origins the app's frames are served from.
     pub origins: Vec<String>,
     /// What its app tokens may do.
+    #[schema(schema_with = crate::authority::schema::grant_list)]
     pub grants: Vec<Grant>,
     /// Unix seconds.
     pub created_at: i64,
@@ -108,7 +113,7 @@ impl From<AppRow> for AppView {
 }
 
 /// A new app: the client secret appears here only.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppCreated {
     /// App id.
@@ -120,10 +125,11 @@ pub struct AppCreated {
 }
 
 /// A new installation and its setup code (shown once).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Installed {
     /// The installation, PENDING.
+    #[schema(schema_with = crate::authority::schema::installation)]
     pub installation: Installation,
     /// The one-time setup code.
     pub setup_code: String,
@@ -134,8 +140,9 @@ pub struct Installed {
 }
 
 /// A fresh setup code.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SetupCode)]
 pub struct SetupCodeView {
     /// The one-time setup code.
     pub setup_code: String,
@@ -146,8 +153,9 @@ pub struct SetupCodeView {
 }
 
 /// A new token: the token string appears here only.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = IssuedToken)]
 pub struct IssuedTokenView {
     /// Its public id.
     pub token_id: String,
@@ -159,12 +167,14 @@ pub struct IssuedTokenView {
 }
 
 /// Token metadata: no secret, no hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TokenMeta)]
 pub struct TokenView {
     /// Public id.
     pub token_id: String,
     /// Kind.
+    #[schema(schema_with = crate::authority::schema::token_kind)]
     pub kind: TokenKind,
     /// Name.
     pub name: String,
@@ -175,6 +185,7 @@ pub struct TokenView {
     /// Installation.
     pub installation_id: Option<String>,
     /// Grants.
+    #[schema(schema_with = crate::authority::schema::grant_list)]
     pub grants: Vec<Grant>,
     /// Expiry, unix seconds.
     pub expires_at: Option<i64>,

@@ -342,6 +342,16 @@ fn respond_error(state: &AppState, e: CheckError) -> Response {
 }
 
 /// `GET /v1/verify`.
+#[utoipa::path(get, path = "/v1/verify", summary = "Check a request (auth_request / ext_authz style)",
+    security(("appToken" = []), ()),
+    responses(
+        (status = 200, description = "Allowed; the decision is in X-Tally-Principal, X-Tally-Filter (JSON list of alternatives), X-Tally-Masked (comma-separated), X-Tally-Reason",
+            headers(("X-Tally-Principal" = String), ("X-Tally-Filter" = String), ("X-Tally-Masked" = String), ("X-Tally-Reason" = String))),
+        (status = 400, description = "Bad request descriptor", body = crate::http::ErrorBody),
+        (status = 401, description = "No valid credentials (reason: the verifier's)", body = crate::http::ErrorBody),
+        (status = 403, description = "Not granted / wrong environment", body = crate::http::ErrorBody),
+        (status = 429, description = "Throttled: too many failed verifications from this address", body = crate::http::ErrorBody),
+        (status = 503, description = "The verifier plugin failed: denied (reason verifier_failed)", body = crate::http::ErrorBody)))]
 pub(crate) async fn verify(
     State(state): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,

@@ -151,6 +151,52 @@ pub(super) fn authorization(headers: &HeaderMap) -> &HeaderValue {
         .unwrap_or(&NONE)
 }
 
+/// The descriptor headers as OpenAPI parameters of `GET /v1/verify` (the
+/// document's `http/openapi.rs` puts them there), from the names above.
+pub(crate) fn openapi_parameters() -> serde_json::Value {
+    use crate::authority::schema as written;
+    let value = written::header_value_json();
+    let header =
+        |name: &HeaderName, required: bool, schema: serde_json::Value, description: &str| {
+            let display: Vec<String> = name
+                .as_str()
+                .split('-')
+                .map(|part| {
+                    let mut chars = part.chars();
+                    chars
+                        .next()
+                        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let mut parameter = serde_json::json!({
+                "name": display.join("-"), "in": "header", "required": required, "schema": schema,
+            });
+            if !description.is_empty() {
+                parameter["description"] = description.into();
+            }
+            parameter
+        };
+    serde_json::json!([
+        header(
+            &X_TALLY_ENVIRONMENT,
+            false,
+            value.clone(),
+            "the environment the request is for; a token bound to an environment is denied (wrong_environment) without it"
+        ),
+        header(&X_TALLY_API, false, written::api_name_json(), ""),
+        header(&X_TALLY_ACTION, true, written::action_name_json(), ""),
+        header(&X_TALLY_MODEL, false, value.clone(), ""),
+        header(
+            &X_TALLY_STAGE,
+            false,
+            value.clone(),
+            "default: the environment's default stage"
+        ),
+        header(&X_TALLY_LOCALE, false, value, ""),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,7 @@ pub mod throttle;
 
 pub(crate) use prepared::PreparedRows;
 
-pub(crate) use check::verify;
-pub(crate) use proxy::proxy;
+pub(crate) use check::{__path_verify, verify};
+pub(crate) use descriptor::openapi_parameters;
+pub(crate) use proxy::{__path_proxy, proxy};
 pub use proxy::{Upstream, action_of};

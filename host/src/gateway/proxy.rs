@@ -57,6 +57,21 @@ pub fn action_of(method: &Method) -> Option<Action> {
 /// `ANY /v1/content/{environment}/{model}[/{id}]`: check, then proxy. The
 /// target is read from the raw path and query by [`target::read`], and
 /// the upstream gets that very path and query.
+#[utoipa::path(method(get, post, put, patch, delete), path = "/v1/content/{environment}/{model}",
+    summary = "Gateway: check (method → action), then proxy to --upstream",
+    description = "Also served at /v1/content/{environment}/{model}/{id}.",
+    security(("appToken" = []), ()),
+    params(("environment" = String, Path), ("model" = String, Path),
+        ("stage" = Option<String>, Query), ("locale" = Option<String>, Query)),
+    responses(
+        (status = 200, description = "The upstream's answer (any status)"),
+        (status = 400, description = "Bad request descriptor", body = crate::http::ErrorBody),
+        (status = 401, description = "No valid credentials (reason: the verifier's)", body = crate::http::ErrorBody),
+        (status = 403, description = "Not granted / wrong environment", body = crate::http::ErrorBody),
+        (status = 429, description = "Throttled: too many failed verifications from this address", body = crate::http::ErrorBody),
+        (status = 503, description = "The verifier plugin failed: denied (reason verifier_failed)", body = crate::http::ErrorBody),
+        (status = 502, description = "The upstream could not be reached", body = crate::http::ErrorBody),
+        (status = 404, description = "No upstream configured", body = crate::http::ErrorBody)))]
 pub(crate) async fn proxy(
     State(state): State<Arc<AppState>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,

@@ -16,7 +16,6 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::authority::AuthorityError;
 use crate::reason::Reason;
@@ -87,11 +86,11 @@ impl IntoResponse for ApiError {
 /// An error answer: `status` with `{ message, reason }`, `X-Tally-Reason`,
 /// and `WWW-Authenticate` on a 401.
 pub fn error_response(status: StatusCode, reason: Reason, message: &str) -> Response {
-    let mut response = (
-        status,
-        Json(json!({ "message": message, "reason": reason.as_str() })),
-    )
-        .into_response();
+    let body = ErrorBody {
+        message,
+        reason: reason.as_str(),
+    };
+    let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(REASON_HEADER, HeaderValue::from_static(reason.as_str()));
     if status == StatusCode::UNAUTHORIZED {
@@ -101,6 +100,17 @@ pub fn error_response(status: StatusCode, reason: Reason, message: &str) -> Resp
         );
     }
     response
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// What went wrong, for people.
+    pub message: &'a str,
+    /// Why, for programs: a stable reason ([`Reason`]).
+    #[schema(schema_with = crate::http::openapi::reason_names)]
+    pub reason: &'static str,
 }
 
 /// Marks an answer that the gateway passed through from its upstream:

@@ -14,6 +14,7 @@
 mod client;
 mod error;
 mod extract;
+pub mod openapi;
 mod server;
 
 use std::path::PathBuf;
@@ -31,7 +32,7 @@ use tower_http::trace::TraceLayer;
 use verifier_core::{Grant, InstallationUpdate};
 
 pub use client::TrustedProxies;
-pub use error::{ApiError, UpstreamAnswer, error_response};
+pub use error::{ApiError, ErrorBody, UpstreamAnswer, error_response};
 pub(crate) use extract::JsonBody;
 use extract::{Admin, Authed, RawBody, Replica};
 pub use server::{Server, ServerLimits};
@@ -222,6 +223,8 @@ async fn not_found() -> ApiError {
     ApiError(AuthorityError::NotFound("route"))
 }
 
+#[utoipa::path(get, path = "/healthz", summary = "Liveness and storage check", security(()),
+    responses((status = 200, description = "ok")))]
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
     blocking(&state, |a| {
         a.store()?.project("").map_err(AuthorityError::from)
@@ -230,10 +233,14 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, Api
     Ok("ok")
 }
 
+#[utoipa::path(get, path = "/livez", summary = "Liveness: 204, touching nothing", security(()),
+    responses((status = 204, description = "alive")))]
 async fn livez() -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+#[utoipa::path(get, path = "/metrics", summary = "Prometheus metrics", security(()),
+    responses((status = 200, description = "text exposition")))]
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
@@ -243,8 +250,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/v1/openapi.json", summary = "This document", security(()),
+    responses((status = 200, description = "OpenAPI 3.1")))]
 async fn openapi() -> Response {
-    let mut response = include_str!("../../openapi.json").into_response();
+    let mut response = openapi::served().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -255,6 +264,10 @@ async fn openapi() -> Response {
 type Answer<T> = Result<Json<T>, ApiError>;
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
+#[utoipa::path(post, path = "/v1/projects", summary = "Create a project", request_body = NewProject,
+    responses((status = 201, description = "Created", body = crate::authority::ProjectView),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn create_project(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -264,6 +277,12 @@ async fn create_project(
     Ok((StatusCode::CREATED, Json(project)))
 }
 
+#[utoipa::path(post, path = "/v1/projects/{p}/environments", summary = "Create an environment",
+    params(("p" = String, Path)), request_body = NewEnvironment,
+    responses((status = 201, description = "Created", body = crate::authority::EnvironmentView),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn create_environment(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -274,6 +293,11 @@ async fn create_environment(
     Ok((StatusCode::CREATED, Json(env)))
 }
 
+#[utoipa::path(put, path = "/v1/environments/{e}/public-grants", summary = "Replace public grants",
+    params(("e" = String, Path)), request_body = inline(crate::authority::schema::PublicGrants),
+    responses((status = 200, description = "OK", body = inline(crate::authority::schema::GrantList)),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 async fn set_public_grants(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -285,6 +309,9 @@ async fn set_public_grants(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/apps", summary = "Register an app (client secret shown once)", request_body = NewApp,
+    responses((status = 201, description = "Created", body = crate::authority::AppCreated),
+        (status = 400, description = "Bad input", body = ErrorBody)))]
 async fn create_app(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -294,6 +321,11 @@ async fn create_app(
     Ok((StatusCode::CREATED, Json(app)))
 }
 
+#[utoipa::path(post, path = "/v1/environments/{e}/installations", summary = "Install an app: PENDING + setup code",
+    params(("e" = String, Path)), request_body = NewInstallation,
+    responses((status = 201, description = "Created", body = crate::authority::Installed),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 async fn install(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -304,6 +336,10 @@ async fn install(
     Ok((StatusCode::CREATED, Json(installed)))
 }
 
+#[utoipa::path(get, path = "/v1/installations/{i}", summary = "Read an installation (admin or its own tokens)",
+    params(("i" = String, Path)),
+    responses((status = 200, description = "OK", body = crate::authority::schema::InstallationSchema),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 async fn get_installation(
     State(s): State<Arc<AppState>>,
     Authed(caller): Authed,
@@ -314,6 +350,12 @@ async fn get_installation(
     ))
 }
 
+#[utoipa::path(patch, path = "/v1/installations/{i}", summary = "Update status/config (admin or its own tokens)",
+    params(("i" = String, Path)), request_body = crate::authority::schema::InstallationUpdateSchema,
+    responses((status = 200, description = "OK", body = crate::authority::schema::InstallationSchema),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn update_installation(
     State(s): State<Arc<AppState>>,
     Authed(caller): Authed,
@@ -325,6 +367,11 @@ async fn update_installation(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/installations/{i}/session-token", summary = "A SESSION token for the app frame (1 h)",
+    params(("i" = String, Path)),
+    responses((status = 201, description = "Created", body = crate::authority::IssuedTokenView),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn session_token(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -334,6 +381,11 @@ async fn session_token(
     Ok((StatusCode::CREATED, Json(token)))
 }
 
+#[utoipa::path(post, path = "/v1/installations/{i}/setup-code", summary = "A fresh setup code for a PENDING installation",
+    params(("i" = String, Path)),
+    responses((status = 201, description = "Created", body = crate::authority::SetupCodeView),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn new_setup_code(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -343,6 +395,10 @@ async fn new_setup_code(
     Ok((StatusCode::CREATED, Json(code)))
 }
 
+#[utoipa::path(post, path = "/v1/tokens", summary = "Create a PAT or SYSTEM token (shown once)", request_body = NewToken,
+    responses((status = 201, description = "Created", body = crate::authority::IssuedTokenView),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 async fn create_token(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -352,6 +408,8 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(token)))
 }
 
+#[utoipa::path(get, path = "/v1/projects", summary = "List projects with their environments",
+    responses((status = 200, description = "OK", body = [crate::authority::ProjectListing])))]
 async fn list_projects(
     State(s): State<Arc<AppState>>,
     Admin(_): Admin,
@@ -359,6 +417,8 @@ async fn list_projects(
     Ok(Json(blocking(&s, |a| a.projects()).await?))
 }
 
+#[utoipa::path(get, path = "/v1/apps", summary = "List apps (no secrets)",
+    responses((status = 200, description = "OK", body = [crate::authority::AppView])))]
 async fn list_apps(
     State(s): State<Arc<AppState>>,
     Admin(_): Admin,
@@ -366,6 +426,8 @@ async fn list_apps(
     Ok(Json(blocking(&s, |a| a.apps()).await?))
 }
 
+#[utoipa::path(get, path = "/v1/installations", summary = "List installations",
+    responses((status = 200, description = "OK", body = [crate::authority::schema::InstallationSchema])))]
 async fn list_installations(
     State(s): State<Arc<AppState>>,
     Admin(_): Admin,
@@ -373,6 +435,10 @@ async fn list_installations(
     Ok(Json(blocking(&s, |a| a.installations()).await?))
 }
 
+#[utoipa::path(get, path = "/v1/records/{t}", summary = "A token's verifier record (for edges and replicas) (admin or management replica grant)",
+    params(("t" = String, Path)),
+    responses((status = 200, description = "OK", body = crate::authority::schema::TokenRecordSchema),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 async fn token_record(
     State(s): State<Arc<AppState>>,
     _: Replica,
@@ -381,6 +447,10 @@ async fn token_record(
     Ok(Json(blocking(&s, move |a| a.record(&t)).await?))
 }
 
+#[utoipa::path(get, path = "/v1/environments/{e}/record", summary = "An environment's verifier record (admin or management replica grant)",
+    params(("e" = String, Path)),
+    responses((status = 200, description = "OK", body = crate::authority::schema::EnvironmentRecordSchema),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 async fn environment_record(
     State(s): State<Arc<AppState>>,
     _: Replica,
@@ -389,14 +459,21 @@ async fn environment_record(
     Ok(Json(blocking(&s, move |a| a.environment_record(&e)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct FeedQuery {
+    /// changes with a larger seq
     #[serde(default)]
+    #[param(default = 0)]
     after: i64,
+    /// at most this many; read as 1 to 10000
     #[serde(default)]
+    #[param(default = 1000, format = Int64, minimum = 0, maximum = 4294967295_u32)]
     limit: Option<u32>,
+    /// seconds to hold an empty page; read as at most 30
     #[serde(default)]
+    #[param(default = 0)]
     wait: Option<u64>,
 }
 
@@ -408,6 +485,9 @@ const FEED_MAX_WAIT: u64 = 30;
 /// `GET /v1/records?after=&limit=&wait=`: the change feed, long-polled: with
 /// `wait` (seconds, at most 30) an empty page is held until a change arrives
 /// or the wait is over.
+#[utoipa::path(get, path = "/v1/records", summary = "The record feed (admin or management replica grant), long-polled with wait",
+    params(FeedQuery),
+    responses((status = 200, description = "OK", body = crate::authority::schema::FeedPageSchema)))]
 async fn feed(
     State(s): State<Arc<AppState>>,
     _: Replica,
@@ -445,6 +525,8 @@ async fn feed(
     }
 }
 
+#[utoipa::path(get, path = "/v1/tokens", summary = "List tokens (metadata only)",
+    responses((status = 200, description = "OK", body = [crate::authority::TokenView])))]
 async fn list_tokens(
     State(s): State<Arc<AppState>>,
     Admin(_): Admin,
@@ -452,6 +534,10 @@ async fn list_tokens(
     Ok(Json(blocking(&s, |a| a.tokens()).await?))
 }
 
+#[utoipa::path(delete, path = "/v1/tokens/{t}", summary = "Revoke a token",
+    params(("t" = String, Path)),
+    responses((status = 200, description = "OK", body = crate::authority::TokenView),
+        (status = 404, description = "Not found", body = ErrorBody)))]
 async fn revoke_token(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -462,6 +548,11 @@ async fn revoke_token(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/tokens/{t}/rotate", summary = "Rotate a token",
+    params(("t" = String, Path)),
+    responses((status = 201, description = "Created", body = crate::authority::IssuedTokenView),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not rotated: the token is revoked (token_revoked), expired (token_expired) or rotated already (token_rotated: rotate its successor)", body = ErrorBody)))]
 async fn rotate_token(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
@@ -471,6 +562,9 @@ async fn rotate_token(
     Ok((StatusCode::CREATED, Json(token)))
 }
 
+#[utoipa::path(post, path = "/v1/plugin/reload", summary = "Reload the verifier plugin (admin)",
+    responses((status = 200, description = "Reloaded", body = inline(crate::authority::schema::Reloaded)),
+        (status = 400, description = "The plugin does not load; the current one stays", body = ErrorBody)))]
 async fn reload_plugin(State(s): State<Arc<AppState>>, Admin(actor): Admin) -> Response {
     let state = Arc::clone(&s);
     match tokio::task::spawn_blocking(move || state.reload_plugin()).await {
@@ -484,13 +578,22 @@ async fn reload_plugin(State(s): State<Arc<AppState>>, Admin(actor): Admin) -> R
 }
 
 /// `?after=&limit=` of `GET /v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditPage {
+    /// events with a larger seq
     #[serde(default)]
+    #[param(default = 0)]
     after: i64,
+    /// at most this many; read as 1 to 1000
+    #[param(default = 100, format = Int64, minimum = 0, maximum = 4294967295_u32)]
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/v1/audit", summary = "Audit log, oldest first",
+    params(AuditPage),
+    responses((status = 200, description = "OK", body = [crate::storage::AuditEvent]),
+        (status = 400, description = "Bad input", body = ErrorBody)))]
 async fn audit(
     State(s): State<Arc<AppState>>,
     Admin(_): Admin,
@@ -504,6 +607,14 @@ async fn audit(
 /// `POST /v1/app-exchange-token`. Wrong client credentials count against
 /// the caller's address in the throttle; a throttled address gets 429 for
 /// a wrong secret (never for a right one).
+#[utoipa::path(post, path = "/v1/app-exchange-token", summary = "Exchange a setup code for an app token", security(()),
+    request_body = crate::authority::schema::ExchangeRequestSchema,
+    responses((status = 200, description = "OK", body = crate::authority::schema::ExchangeResponseSchema),
+        (status = 400, description = "Bad body (names the missing fields)", body = ErrorBody),
+        (status = 401, description = "Bad client credentials", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 410, description = "The code was used (code_used), has expired (code_expired), or its installation is no longer PENDING (installation_not_pending)", body = ErrorBody),
+        (status = 429, description = "Throttled (reason throttled): too many failed credential checks from this address; a request with good credentials is never refused for it", body = ErrorBody)))]
 async fn exchange(
     State(s): State<Arc<AppState>>,
     client: extract::ClientIp,

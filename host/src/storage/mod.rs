@@ -172,7 +172,7 @@ pub struct TokenRow {
 }
 
 /// One audit log entry to write with a change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Unix seconds.
     pub at: i64,
@@ -183,11 +183,12 @@ pub struct AuditEntry {
     /// On what: an id.
     pub target: String,
     /// Details (never a secret).
+    #[schema(schema_with = crate::authority::schema::object)]
     pub detail: serde_json::Value,
 }
 
 /// An audit log entry as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// Position in the log, increasing; page with `after`.
     pub seq: i64,

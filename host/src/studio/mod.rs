@@ -183,6 +183,8 @@ fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Respo
 
 /// `GET /studio`: the page, with a policy that frames only registered
 /// apps, and those only for a signed-in session.
+#[utoipa::path(get, path = "/studio", summary = "The studio page (HTML; CSP frame-src = registered app origins)", security(()),
+    responses((status = 200, description = "HTML", content_type = "text/html")))]
 async fn page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -250,6 +252,8 @@ async fn page(
 }
 
 /// `GET /studio/session`: `{ signedIn }`.
+#[utoipa::path(get, path = "/studio/session", summary = "Whether the studio session cookie is valid", security(()),
+    responses((status = 200, description = "OK", body = inline(crate::authority::schema::StudioSession))))]
 async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let now = state.authority.now();
     let signed_in = session_cookie(&headers)
@@ -265,6 +269,13 @@ struct SignIn {
 }
 
 /// `POST /studio/session { token }`: checks the admin token, opens a session.
+#[utoipa::path(post, path = "/studio/session", summary = "Sign in with an admin token; sets the HttpOnly, SameSite=Strict tally_studio cookie", security(()),
+    request_body = inline(crate::authority::schema::StudioSignIn),
+    responses((status = 204, description = "Signed in (Set-Cookie)"),
+        (status = 400, description = "Bad input", body = crate::http::ErrorBody),
+        (status = 401, description = "No or bad credentials", body = crate::http::ErrorBody),
+        (status = 403, description = "Not granted", body = crate::http::ErrorBody),
+        (status = 429, description = "Throttled (reason throttled): too many failed credential checks from this address; a request with good credentials is never refused for it", body = crate::http::ErrorBody)))]
 async fn sign_in(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<SignIn>,
@@ -296,6 +307,8 @@ async fn sign_in(
 }
 
 /// `DELETE /studio/session`: closes the session and clears the cookie.
+#[utoipa::path(delete, path = "/studio/session", summary = "Sign out", security(()),
+    responses((status = 204, description = "Signed out")))]
 async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(value) = session_cookie(&headers) {
         state.sessions.close(value);

@@ -117,7 +117,9 @@ impl TestServer {
         auth: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(auth) = auth {
             req = req.header("Authorization", auth);
         }
@@ -128,6 +130,7 @@ impl TestServer {
         let status = res.status();
         let text = res.text().await.unwrap();
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        contract::check(&method, path, status, &value);
         (status, value)
     }
 
@@ -464,4 +467,146 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 pub fn fixture(name: &str) -> Value {
     let path = format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The OpenAPI document the server serves, compiled once per schema: every
+/// answer [`TestServer::call`] receives is checked against it, so the
+/// document is held to real traffic (and not only to Schemathesis's).
+mod contract {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use reqwest::{Method, StatusCode};
+    use serde_json::{Value, json};
+
+    fn document() -> &'static Value {
+        static DOCUMENT: OnceLock<Value> = OnceLock::new();
+        DOCUMENT.get_or_init(|| tally::http::openapi::document().unwrap())
+    }
+
+    /// The operation's path template for `path` (the studio's copy of the
+    /// management API under `/studio/api` is the same operations): the
+    /// matching template with the most literal segments.
+    fn template(path: &str) -> Option<&'static str> {
+        let path = path.split('?').next().unwrap_or(path);
+        let path = path.strip_prefix("/studio/api").unwrap_or(path);
+        let segments: Vec<&str> = path.split('/').collect();
+        document()["paths"]
+            .as_object()?
+            .keys()
+            .filter_map(|t| {
+                let parts: Vec<&str> = t.split('/').collect();
+                let matches = parts.len() == segments.len()
+                    && parts
+                        .iter()
+                        .zip(&segments)
+                        .all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s);
+                matches.then(|| (parts.iter().filter(|p| !p.starts_with('{')).count(), t))
+            })
+            .max_by_key(|(literal, _)| *literal)
+            .map(|(_, t)| t.as_str())
+    }
+
+    /// Validates `body` against `schema` (resolved in the document).
+    fn validate(schema: &Value, body: &Value) -> Result<(), String> {
+        static COMPILED: OnceLock<Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>> =
+            OnceLock::new();
+        let key = schema.to_string();
+        let validator = {
+            let mut cache = COMPILED.get_or_init(Default::default).lock().unwrap();
+            std::sync::Arc::clone(cache.entry(key).or_insert_with(|| {
+                let root = json!({
+                    "$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "allOf": [schema],
+                    "components": document()["components"],
+                });
+                std::sync::Arc::new(jsonschema::validator_for(&root).unwrap())
+            }))
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// Panics unless the answer `status`/`body` to `method path` is one the
+    /// document describes: a documented status with a body of its schema;
+    /// an error status the operation does not list (or a path it does not
+    /// have) must still carry the error body every error has.
+    pub fn check(method: &Method, path: &str, status: StatusCode, body: &Value) {
+        let error_schema = json!({ "$ref": "#/components/schemas/Error" });
+        let operation = template(path)
+            .and_then(|t| document()["paths"][t].get(method.as_str().to_ascii_lowercase()));
+        let documented = operation.and_then(|op| op["responses"].get(status.as_str()));
+        let schema = match documented {
+            Some(response) => match response.pointer("/content/application~1json/schema") {
+                Some(schema) => schema.clone(),
+                None => return,
+            },
+            None if status.as_u16() >= 400 => error_schema,
+            None => panic!(
+                "{method} {path} answered {status}, which the OpenAPI document does not list: {body}"
+            ),
+        };
+        if let Err(e) = validate(&schema, body) {
+            panic!(
+                "{method} {path} answered {status} with a body the OpenAPI document refuses: {e}\n{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_documented_answer_passes() {
+        check(&Method::GET, "/v1/projects", StatusCode::OK, &json!([]));
+        check(
+            &Method::POST,
+            "/studio/api/v1/projects",
+            StatusCode::CONFLICT,
+            &json!({"message": "p1 already exists", "reason": "conflict"}),
+        );
+        check(
+            &Method::GET,
+            "/v1/nope",
+            StatusCode::NOT_FOUND,
+            &json!({"message": "route not found", "reason": "not_found"}),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "refuses")]
+    fn a_body_not_of_its_schema_fails() {
+        check(
+            &Method::GET,
+            "/v1/projects",
+            StatusCode::OK,
+            &json!({"projects": []}),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "refuses")]
+    fn an_error_with_an_unknown_reason_fails() {
+        check(
+            &Method::GET,
+            "/v1/tokens",
+            StatusCode::UNAUTHORIZED,
+            &json!({"message": "x", "reason": "nope"}),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "does not list")]
+    fn an_undocumented_success_fails() {
+        check(
+            &Method::GET,
+            "/v1/projects",
+            StatusCode::ACCEPTED,
+            &json!([]),
+        );
+    }
 }

@@ -1,0 +1,540 @@
+//! JSON schemas of what the authority accepts and answers, where a derive
+//! cannot see it: the shapes `verifier-core` serializes by hand (a grant's
+//! scopes are `"*"` or a list; a token record's id and hash are hex) and
+//! the limits `validation` checks (an id's characters, a name's length, an
+//! origin's form). `http/openapi.rs` assembles them with the derived
+//! schemas of this module's request and view types into the OpenAPI
+//! document. Each is written from the constants the checks use, so the
+//! document and the checks cannot drift.
+//!
+//! `utoipa`'s schema model lacks some JSON Schema 2020-12 keywords these
+//! need (`const` without a type, `propertyNames`, `not`), so each is put
+//! into the derived document as a placeholder naming it, and `expand`
+//! writes the JSON in its place once the document is serialized.
+
+use std::borrow::Cow;
+
+use serde_json::{Value, json};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+use verifier_core::grant::{MAX_GRANTS, MAX_LIST, MAX_NAME};
+
+use super::validation::{MAX_ID, MAX_ORIGINS, MAX_TEXT, MAX_URL};
+
+/// Where a schema written here goes: an object naming it, which [`expand`]
+/// replaces.
+fn placeholder(name: &'static str) -> RefOr<Schema> {
+    let mut extensions = utoipa::openapi::extensions::Extensions::default();
+    extensions.insert(PLACEHOLDER.into(), json!(name));
+    RefOr::T(Schema::Object(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .extensions(Some(extensions))
+            .build(),
+    ))
+}
+
+/// The key of a placeholder's name.
+const PLACEHOLDER: &str = "x-tally-schema";
+
+/// Writes every schema of this module where the document holds its
+/// placeholder; an error names a placeholder this module does not know.
+pub(crate) fn expand(document: &mut Value) -> Result<(), String> {
+    match document {
+        Value::Object(map) => {
+            if let Some(name) = map.get(PLACEHOLDER) {
+                let name = name.as_str().unwrap_or_default().to_owned();
+                let written = WRITTEN
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .ok_or_else(|| format!("no schema is written for {name:?}"))?;
+                *document = (written.1)();
+                return Ok(());
+            }
+            map.values_mut().try_for_each(expand)
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(expand),
+        _ => Ok(()),
+    }
+}
+
+/// A reference to the component `name`.
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// Declares `$name()`, a field's schema (a placeholder), and `$name::json`,
+/// the JSON [`expand`] writes for it (listed in [`WRITTEN`]).
+macro_rules! field {
+    ($(#[$doc:meta])* $name:ident, $json:expr) => {
+        $(#[$doc])*
+        pub(crate) fn $name() -> RefOr<Schema> {
+            placeholder(stringify!($name))
+        }
+
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            pub(super) fn json() -> Value {
+                $json
+            }
+        }
+    };
+}
+
+/// Declares a schema written here as the component `$name` (a
+/// placeholder; its JSON is `$type::json`, listed in [`WRITTEN`]).
+macro_rules! component {
+    ($(#[$doc:meta])* $type:ident = $name:literal, $json:expr) => {
+        $(#[$doc])*
+        pub struct $type;
+
+        impl $type {
+            fn json() -> Value {
+                $json
+            }
+        }
+
+        impl PartialSchema for $type {
+            fn schema() -> RefOr<Schema> {
+                placeholder($name)
+            }
+        }
+
+        impl ToSchema for $type {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+field!(
+    /// An id: 1 to [`MAX_ID`] of `[A-Za-z0-9_-]` (`validation::check_id`).
+    id,
+    id_json()
+);
+
+fn id_json() -> Value {
+    json!({
+        "type": "string",
+        "pattern": format!("^[A-Za-z0-9_-]{{1,{MAX_ID}}}$"),
+        "description": format!("1 to {MAX_ID} of [A-Za-z0-9_-]"),
+    })
+}
+
+field!(
+    /// An optional id (`null` or absent: the default).
+    optional_id, {
+    let mut value = id_json();
+    value["type"] = json!(["string", "null"]);
+    value
+});
+
+field!(
+/// A name: 1 to [`MAX_TEXT`] characters, not all white space, no control
+/// characters (`validation::check_text`).
+    text,
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_TEXT,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        "description": format!("1 to {MAX_TEXT} characters, not all white space, no control characters"),
+    })
+);
+
+field!(
+/// An app's setup URL (`validation::check_url`).
+    setup_url,
+    json!({
+        "type": "string",
+        "maxLength": MAX_URL,
+        "pattern": "^https?://[^#\\s\\u0000-\\u001f\\u007f-\\u009f]*$",
+        "description": "an http(s) URL without a fragment",
+    })
+);
+
+field!(
+/// An app's origins (`validation::check_origins`).
+    origins,
+    json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_ORIGINS,
+        "items": {
+            "type": "string",
+            "maxLength": MAX_URL,
+            "pattern": "^https?://([a-z0-9]+(-[a-z0-9]+)*\\.)*[a-z][a-z0-9]*(-[a-z0-9]+)*(:[1-9][0-9]{0,3})?$",
+            "description": "scheme://host[:port]. Other spellings of an origin that browsers read the same (an upper-case host, a default port, a trailing slash, an IP address) are accepted too and stored as browsers serialise them; anything with a path, query, fragment, user info, white space, control characters, quotes, backslashes, ',' or ';' is refused.",
+        },
+    })
+);
+
+field!(
+/// Grants a token may hold (at most [`MAX_GRANTS`]).
+    grants,
+    json!({ "type": "array", "maxItems": MAX_GRANTS, "items": reference("Grant") })
+);
+
+field!(
+/// An app's grants: never the management admin or replica grant
+/// (`validation::check_management_scope`).
+    app_grants,
+    json!({
+        "type": "array",
+        "maxItems": MAX_GRANTS,
+        "items": { "allOf": [reference("Grant"), { "not": {
+            "type": "object",
+            "required": ["api", "action"],
+            "properties": { "api": { "const": "management" }, "action": { "enum": ["admin", "replica"] } },
+        } }] },
+        "description": "what its app tokens may do; never the management admin or replica grant",
+    })
+);
+
+field!(
+/// An environment's public grants: content grants only.
+    public_grants,
+    json!({
+        "type": "array",
+        "maxItems": MAX_GRANTS,
+        "items": { "allOf": [reference("Grant"), {
+            "type": "object", "properties": { "api": { "const": "content" } },
+        }] },
+        "description": "content grants only",
+    })
+);
+
+field!(
+/// Grants as answered.
+    grant_list,
+    json!({ "type": "array", "items": reference("Grant") })
+);
+
+field!(
+/// A token's kind as answered.
+    token_kind,
+    json!({ "type": "string", "enum": ["APP", "PAT", "SYSTEM", "SESSION"] })
+);
+
+field!(
+/// The kinds `POST /v1/tokens` makes.
+    new_token_kind,
+    json!({ "type": "string", "enum": ["PAT", "SYSTEM"] })
+);
+
+field!(
+/// Unix seconds, in the future.
+    expires_at,
+    json!({
+        "type": ["integer", "null"],
+        "format": "int64",
+        "description": "unix seconds, in the future",
+    })
+);
+
+field!(
+/// An installation, as [`Installed`](super::Installed) holds it.
+    installation,
+    reference("Installation")
+);
+
+field!(
+/// A JSON object: an installation's config or an audit entry's detail.
+    object,
+    json!({ "type": "object" })
+);
+
+/// Names in a grant's scope: `"*"` or a list.
+fn scope() -> Value {
+    json!({ "oneOf": [{ "const": "*" }, {
+        "type": "array", "maxItems": MAX_LIST,
+        "items": { "type": "string", "minLength": 1, "maxLength": MAX_NAME },
+    }] })
+}
+
+component!(
+    /// `verifier_core::Grant`.
+    GrantSchema = "Grant",
+    json!({
+        "type": "object",
+        "properties": {
+            "api": { "enum": ["content", "management"] },
+            "action": { "type": "string", "pattern": format!("^[A-Za-z0-9_.:-]{{1,{MAX_NAME}}}$") },
+            "models": scope(),
+            "stages": scope(),
+            "locales": scope(),
+            "environments": scope(),
+            "condition": { "anyOf": [{
+                "type": "object", "minProperties": 1, "maxProperties": MAX_LIST,
+                "propertyNames": { "type": "string", "minLength": 1, "maxLength": MAX_NAME },
+                "additionalProperties": { "type": "string", "maxLength": MAX_NAME },
+            }, { "type": "null" }] },
+            "unmask": {
+                "type": "array", "maxItems": MAX_LIST,
+                "items": { "type": "string", "minLength": 1, "maxLength": MAX_NAME },
+            },
+        },
+        "required": ["api", "action"],
+        "additionalProperties": false,
+    })
+);
+
+const STATUSES: [&str; 3] = ["PENDING", "COMPLETED", "DISABLED"];
+
+component!(
+    /// `verifier_core::Installation`.
+    InstallationSchema = "Installation",
+    json!({
+        "type": "object",
+        "required": ["id", "appId", "environmentId", "status", "config"],
+        "properties": {
+            "id": { "type": "string" },
+            "appId": { "type": "string" },
+            "environmentId": { "type": "string" },
+            "status": { "enum": STATUSES },
+            "config": { "type": "object" },
+        },
+    })
+);
+
+component!(
+    /// `verifier_core::InstallationUpdate`.
+    InstallationUpdateSchema = "InstallationUpdate",
+    json!({
+        "type": "object",
+        "properties": {
+            "status": { "type": ["string", "null"], "enum": STATUSES },
+            "config": { "type": ["object", "null"], "description": "at most 64 KiB as JSON" },
+        },
+        "additionalProperties": false,
+    })
+);
+
+component!(
+    /// `verifier_core::TokenRecord`, as `GET /v1/records` answers it.
+    TokenRecordSchema = "TokenRecord",
+    json!({
+        "type": "object",
+        "description": "The verifier's token record (verifier-core/ABI.md); the secret only as its SHA-256.",
+        "required": ["tokenId", "secretHash", "kind", "name", "grants", "revoked"],
+        "properties": {
+            "tokenId": { "type": "string", "pattern": "^[0-9a-f]{16}$" },
+            "secretHash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+            "kind": { "type": "string", "enum": ["APP", "PAT", "SYSTEM", "SESSION"] },
+            "name": { "type": "string" },
+            "projectId": { "type": "string" },
+            "environmentId": { "type": "string" },
+            "installationId": { "type": "string" },
+            "principal": { "type": "string" },
+            "grants": { "type": "array", "items": reference("Grant") },
+            "expiresAt": { "type": "integer" },
+            "revoked": { "type": "boolean" },
+        },
+    })
+);
+
+component!(
+    /// `verifier_core::Environment`, as `GET /v1/records` answers it.
+    EnvironmentRecordSchema = "EnvironmentRecord",
+    json!({
+        "type": "object",
+        "required": ["id", "defaultStage", "publicGrants"],
+        "properties": {
+            "id": { "type": "string" },
+            "defaultStage": { "type": "string" },
+            "publicGrants": { "type": "array", "items": reference("Grant") },
+        },
+    })
+);
+
+component!(
+    /// A page of the change feed (`GET /v1/records`).
+    FeedPageSchema = "FeedPage",
+    json!({
+        "type": "object",
+        "required": ["changes", "cursor"],
+        "properties": {
+            "cursor": { "type": "integer", "description": "Pass as `after` to read on" },
+            "changes": { "type": "array", "items": {
+                "type": "object",
+                "required": ["seq"],
+                "properties": {
+                    "seq": { "type": "integer" },
+                    "record": reference("TokenRecord"),
+                    "environment": reference("EnvironmentRecord"),
+                },
+            } },
+        },
+    })
+);
+
+component!(
+    /// `verifier_core::exchange::ExchangeRequest`.
+    ExchangeRequestSchema = "ExchangeRequest",
+    json!({
+        "type": "object",
+        "properties": {
+            "clientId": { "type": "string", "minLength": 1 },
+            "clientSecret": { "type": "string", "minLength": 1 },
+            "exchangeCode": { "type": "string", "minLength": 1 },
+        },
+        "required": ["clientId", "clientSecret", "exchangeCode"],
+    })
+);
+
+component!(
+    /// `verifier_core::exchange::ExchangeResponse`.
+    ExchangeResponseSchema = "ExchangeResponse",
+    json!({
+        "type": "object",
+        "required": ["appToken"],
+        "properties": { "appToken": { "type": "string" } },
+    })
+);
+
+/// Declares `$type`, one of this module's schemas as a type, for where
+/// `utoipa` takes a type (a request body, a parameter, a response).
+macro_rules! typed {
+    ($(#[$doc:meta])* $type:ident = $name:ident) => {
+        $(#[$doc])*
+        pub struct $type;
+
+        impl PartialSchema for $type {
+            fn schema() -> RefOr<Schema> {
+                $name()
+            }
+        }
+
+        impl ToSchema for $type {}
+    };
+}
+
+typed!(
+    /// The body of `PUT /v1/environments/{e}/public-grants`.
+    PublicGrants = public_grants
+);
+typed!(
+    /// Grants as answered.
+    GrantList = grant_list
+);
+
+/// A descriptor header's value: visible ASCII, no white space at
+/// either end (what the gateway accepts in an `X-Tally-*` header); an
+/// empty value reads as none.
+pub(crate) fn header_value_json() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "^([\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?)?$",
+        "description": "visible ASCII; empty: as if absent",
+    })
+}
+
+/// An action's name.
+pub(crate) fn action_name_json() -> Value {
+    json!({ "type": "string", "pattern": format!("^[A-Za-z0-9_.:-]{{1,{MAX_NAME}}}$") })
+}
+
+/// `X-Tally-Api`.
+pub(crate) fn api_name_json() -> Value {
+    json!({ "type": "string", "enum": ["content", "management"], "default": "content" })
+}
+
+field!(
+    /// The body of `POST /studio/session`.
+    studio_sign_in,
+    json!({
+        "type": "object",
+        "required": ["token"],
+        "properties": { "token": { "type": "string" } },
+        "additionalProperties": false,
+    })
+);
+typed!(
+    /// See `studio_sign_in`.
+    StudioSignIn = studio_sign_in
+);
+
+field!(
+    /// The answer of `GET /studio/session`.
+    studio_session,
+    json!({
+        "type": "object",
+        "required": ["signedIn"],
+        "properties": { "signedIn": { "type": "boolean" } },
+    })
+);
+typed!(
+    /// See `studio_session`.
+    StudioSession = studio_session
+);
+
+field!(
+    /// The answer of `POST /v1/plugin/reload`.
+    reloaded,
+    json!({ "type": "object", "properties": { "reloaded": { "type": "boolean" } } })
+);
+typed!(
+    /// See `reloaded`.
+    Reloaded = reloaded
+);
+
+/// Every schema written here, by the name its placeholder carries.
+/// A schema written here: the name its placeholder carries, and its JSON.
+type Written = (&'static str, fn() -> Value);
+
+const WRITTEN: &[Written] = &[
+    ("Grant", GrantSchema::json),
+    ("Installation", InstallationSchema::json),
+    ("InstallationUpdate", InstallationUpdateSchema::json),
+    ("TokenRecord", TokenRecordSchema::json),
+    ("EnvironmentRecord", EnvironmentRecordSchema::json),
+    ("FeedPage", FeedPageSchema::json),
+    ("ExchangeRequest", ExchangeRequestSchema::json),
+    ("ExchangeResponse", ExchangeResponseSchema::json),
+    ("id", id::json),
+    ("optional_id", optional_id::json),
+    ("text", text::json),
+    ("setup_url", setup_url::json),
+    ("origins", origins::json),
+    ("grants", grants::json),
+    ("app_grants", app_grants::json),
+    ("public_grants", public_grants::json),
+    ("grant_list", grant_list::json),
+    ("token_kind", token_kind::json),
+    ("new_token_kind", new_token_kind::json),
+    ("expires_at", expires_at::json),
+    ("installation", installation::json),
+    ("object", object::json),
+    ("studio_sign_in", studio_sign_in::json),
+    ("studio_session", studio_session::json),
+    ("reloaded", reloaded::json),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_placeholder_expands_to_its_json() {
+        for (name, json) in WRITTEN {
+            let mut doc = json!({ "a": [serde_json::to_value(placeholder(name)).unwrap()] });
+            expand(&mut doc).unwrap();
+            assert_eq!(doc, json!({ "a": [json()] }), "{name}");
+        }
+        let mut unknown = serde_json::to_value(placeholder("nope")).unwrap();
+        assert!(expand(&mut unknown).is_err());
+    }
+
+    #[test]
+    fn limits_are_the_checks_own() {
+        assert_eq!(text::json()["maxLength"], MAX_TEXT);
+        assert_eq!(origins::json()["maxItems"], MAX_ORIGINS);
+        assert_eq!(grants::json()["maxItems"], MAX_GRANTS);
+        assert_eq!(
+            GrantSchema::json()["properties"]["condition"]["anyOf"][0]["maxProperties"],
+            MAX_LIST
+        );
+    }
+}

@@ -19,8 +19,8 @@
 //! The cache is bounded: past [`MAX_ENTRIES`] it starts over empty, which
 //! costs a few lookups and never serves stale data.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use verifier_core::TokenId;
 
@@ -39,7 +39,7 @@ pub struct RecordCache {
     environments: RwLock<HotMap<String, Option<Arc<EnvironmentRow>>>>,
     generation: AtomicU64,
     /// The feed's `seq` up to which changes are forgotten.
-    cursor: Mutex<i64>,
+    cursor: AtomicI64,
 }
 
 impl RecordCache {
@@ -51,7 +51,7 @@ impl RecordCache {
             tokens: RwLock::new(hot_map()),
             environments: RwLock::new(hot_map()),
             generation: AtomicU64::new(0),
-            cursor: Mutex::new(cursor),
+            cursor: AtomicI64::new(cursor),
         })
     }
 
@@ -60,9 +60,14 @@ impl RecordCache {
     /// database). Should the feed be unreadable, forgets everything instead
     /// (and says so), so no stale record outlives a change.
     pub fn catch_up(&self) -> Result<(), StoreError> {
-        let mut cursor = self.cursor.lock().unwrap_or_else(|p| p.into_inner());
+        // No lock across the read: concurrent catch-ups may read the same
+        // changes and forget twice, which is harmless. The cursor moves
+        // only past changes already forgotten, so a caller that starts
+        // after its own change committed finds it at or after the cursor,
+        // or already forgotten.
+        let mut from = self.cursor.load(Ordering::SeqCst);
         loop {
-            let changes = match self.inner.changes_after(*cursor, FEED_PAGE) {
+            let changes = match self.inner.changes_after(from, FEED_PAGE) {
                 Ok(changes) => changes,
                 Err(e) => {
                     self.forget_everything();
@@ -74,7 +79,10 @@ impl RecordCache {
                     Changed::Token(record) => self.forget_token(&record.token_id),
                     Changed::Environment(env) => self.forget_environment(&env.id),
                 }
-                *cursor = change.seq;
+            }
+            if let Some(last) = changes.last() {
+                from = last.seq;
+                self.cursor.fetch_max(from, Ordering::SeqCst);
             }
             if changes.len() < FEED_PAGE as usize {
                 return Ok(());

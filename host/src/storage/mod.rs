@@ -2,7 +2,7 @@
 //! needs (token and environment records, the feed's cursor), and [`Store`],
 //! the management side the authority changes and lists through.
 //!
-//! One implementation holds the data: [`SqlStore`] (`sql.rs`), its
+//! One implementation holds the data: [`SqlStore`] (`sql/`), its
 //! statements and rules written once over a database that supplies
 //! connections: [`SqliteStore`] (`sqlite.rs`, the embedded default) or
 //! [`PgStore`] (`postgres.rs`, several authority nodes on one database).

@@ -1,7 +1,7 @@
 //! PostgreSQL storage, for several `tally serve` nodes on one database
 //! (`tally serve --database postgres://…`).
 //!
-//! Same schema and statements as the SQLite store (`schema.rs`, `sql.rs`);
+//! Same schema and statements as the SQLite store (`schema.rs`, `sql/`);
 //! what differs is how the guarantees are kept with many writers:
 //! - **Setup codes:** redeeming selects the code `FOR UPDATE`, so of
 //!   concurrent redeems — on any nodes — exactly one sees it unused.
@@ -244,23 +244,4 @@ impl<C: GenericClient> Conn for PgConn<'_, C> {
     }
 }
 
-impl Row for postgres::Row {
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn bool(&self, i: usize) -> Result<bool, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-}
+super::sql::row_by!(postgres::Row, try_get);

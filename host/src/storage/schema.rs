@@ -13,7 +13,8 @@
 //!
 //! Adding a column: a new file `V<n>__<what>.sql` here (never edit an
 //! applied one), its line in [`MIGRATIONS`], then the column in the row's
-//! column list, decoder and encoder in `storage/sql.rs`.
+//! column list in `storage/sql/statements.rs`, its read and write in
+//! `storage/sql/rows.rs`.
 //!
 //! Databases made before migrations ran through `refinery` counted them in
 //! `PRAGMA user_version` (SQLite) or the `tally_schema_version` table

@@ -1,5 +1,5 @@
 //! SQLite, the embedded default: one file in the data dir (`tally.db`), WAL
-//! mode, the schema migrated by `schema.rs`; the statements are `sql.rs`'s.
+//! mode, the schema migrated by `schema.rs`; the statements are `sql/`'s.
 //!
 //! One writer connection (SQLite allows one writer at a time anyway) and a
 //! few reader connections, so reads do not queue behind writes.
@@ -274,23 +274,4 @@ impl Conn for SqliteConn<'_> {
     }
 }
 
-impl Row for rusqlite::Row<'_> {
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn bool(&self, i: usize) -> Result<bool, StoreError> {
-        Ok(self.get(i)?)
-    }
-}
+super::sql::row_by!(rusqlite::Row<'_>, get);

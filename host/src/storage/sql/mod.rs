@@ -1,0 +1,198 @@
+//! The store, once for both databases: [`SqlStore`] implements [`Records`]
+//! and [`Store`] over a [`Database`] (SQLite in `sqlite.rs`, PostgreSQL in
+//! `postgres.rs`), which supplies connections and transactions and runs the
+//! statements written here.
+//!
+//! Every statement is written once, in the SQL both databases speak, with
+//! PostgreSQL's numbered parameters (`$1`); SQLite's adapter reads them as
+//! its own `?1`. One clause differs: a `SELECT … FOR UPDATE` takes row
+//! locks on PostgreSQL, where several nodes write; on SQLite, whose write
+//! transaction already holds the database's one write lock, the adapter
+//! drops it.
+//!
+//! The rules of the data (what redeeming a code ends in, when codes are
+//! spent, that a token is rotated once) are decided here, above the SQL, in
+//! one place for both databases.
+//!
+//! The rooms: this file is the contract with a database ([`Param`],
+//! [`Row`], [`Conn`], [`Database`]) and [`SqlStore`]; `statements` every
+//! statement; `rows` reading and writing rows; `rules` the rules above;
+//! `store` the [`Records`] and [`Store`] operations. A new column: its
+//! name in `statements`' column list, its read and write in `rows`.
+
+use super::{AuditEntry, StoreError};
+#[cfg(doc)]
+use super::{Records, Store};
+
+/// A statement's parameter.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    /// `BIGINT`.
+    Int(i64),
+    /// `BIGINT`, or NULL.
+    OptInt(Option<i64>),
+    /// `TEXT`.
+    Text(&'a str),
+    /// `TEXT`, or NULL.
+    OptText(Option<&'a str>),
+    /// `{bytes}`.
+    Bytes(&'a [u8]),
+    /// `BOOLEAN`.
+    Bool(bool),
+}
+
+impl From<i64> for Param<'_> {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+impl From<Option<i64>> for Param<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Param::OptInt(v)
+    }
+}
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(v: &'a str) -> Self {
+        Param::Text(v)
+    }
+}
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(v: &'a String) -> Self {
+        Param::Text(v)
+    }
+}
+impl<'a> From<&'a Option<String>> for Param<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Param::OptText(v.as_deref())
+    }
+}
+impl<'a> From<&'a [u8]> for Param<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Param::Bytes(v)
+    }
+}
+impl From<bool> for Param<'_> {
+    fn from(v: bool) -> Self {
+        Param::Bool(v)
+    }
+}
+
+/// The parameters of a statement, each converted with [`Param::from`].
+macro_rules! params {
+    ($($p:expr),* $(,)?) => { &[$(Param::from($p)),*] as &[Param<'_>] };
+}
+
+/// A row of a result, read by column index.
+pub trait Row {
+    /// A `BIGINT` column.
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    /// A `BIGINT` column that may be NULL.
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    /// A `TEXT` column.
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    /// A `TEXT` column that may be NULL.
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    /// A `{bytes}` column.
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError>;
+    /// A `BOOLEAN` column (or a boolean expression).
+    fn bool(&self, i: usize) -> Result<bool, StoreError>;
+}
+
+/// Implements [`Row`] for a database's row type whose `$get(i)` reads any
+/// column type the driver converts (both drivers convert every type
+/// [`Row`] names).
+macro_rules! row_by {
+    ($row:ty, $get:ident) => {
+        impl $crate::storage::sql::Row for $row {
+            fn int(&self, i: usize) -> Result<i64, StoreError> {
+                Ok(self.$get(i)?)
+            }
+            fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+                Ok(self.$get(i)?)
+            }
+            fn text(&self, i: usize) -> Result<String, StoreError> {
+                Ok(self.$get(i)?)
+            }
+            fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+                Ok(self.$get(i)?)
+            }
+            fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+                Ok(self.$get(i)?)
+            }
+            fn bool(&self, i: usize) -> Result<bool, StoreError> {
+                Ok(self.$get(i)?)
+            }
+        }
+    };
+}
+pub(super) use row_by;
+
+/// A connection, or a transaction on one, that runs this module's statements.
+pub trait Conn {
+    /// Runs a statement; how many rows it changed.
+    fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    /// Runs an `INSERT`; a key that exists already is `Conflict(what)`.
+    fn insert(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        what: &'static str,
+    ) -> Result<(), StoreError>;
+    /// Runs a query, handing each row to `each` in order.
+    fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// Orders appends to the change feed among concurrent writers, for the
+    /// rest of the transaction: a `seq` must never become visible after a
+    /// larger one (a follower's cursor would skip it). A no-op where there
+    /// is one writer.
+    fn lock_feed(&mut self) -> Result<(), StoreError>;
+}
+
+/// A database: connections to read on and transactions to write in.
+pub trait Database: Send + Sync + 'static {
+    /// Runs `f` on a connection for reading.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError>;
+    /// Runs `f` in a write transaction, committed when it returns `Ok`,
+    /// rolled back otherwise.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError>;
+}
+
+/// The store, over the connections of SQLite ([`super::SqliteStore`]) or
+/// PostgreSQL ([`super::PgStore`]).
+pub struct SqlStore<D> {
+    db: D,
+}
+
+impl<D: Database> SqlStore<D> {
+    pub(super) fn new(db: D) -> Self {
+        SqlStore { db }
+    }
+
+    /// Runs `f` and writes `audit` in one transaction.
+    fn write<T>(
+        &self,
+        audit: &AuditEntry,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.db.write(|c| {
+            let out = f(c)?;
+            rows::insert_audit(c, audit)?;
+            Ok(out)
+        })
+    }
+}
+
+mod rows;
+mod rules;
+mod statements;
+mod store;

@@ -1,0 +1,181 @@
+//! Rows read and written: decoders of each table's columns, and the
+//! writes several operations share.
+
+use verifier_core::{Installation, SecretHash, TokenId, TokenRecord};
+
+use super::statements::*;
+use super::{Conn, Param, Row};
+use crate::storage::{
+    AppRow, AuditEntry, EnvironmentRow, Project, SetupCodeRow, StoreError, TokenRow,
+};
+
+pub(super) fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Database("stored hash is not 32 bytes".into()))?;
+    Ok(SecretHash::from_bytes(bytes))
+}
+
+/// A token from the columns of `statements::token_columns!` starting at column `at`.
+pub(super) fn token_from(row: &dyn Row, at: usize) -> Result<TokenRow, StoreError> {
+    let kind = row.text(at + 2)?;
+    Ok(TokenRow {
+        record: TokenRecord {
+            token_id: crate::storage::stored_token_id(&row.bytes(at)?)?,
+            secret_hash: hash_from(row.bytes(at + 1)?)?,
+            kind: kind
+                .parse()
+                .map_err(|_| StoreError::Database(format!("unknown token kind {kind}")))?,
+            name: row.text(at + 3)?,
+            project_id: row.opt_text(at + 4)?,
+            environment_id: row.opt_text(at + 5)?,
+            installation_id: row.opt_text(at + 6)?,
+            principal: row.opt_text(at + 7)?,
+            grants: serde_json::from_str(&row.text(at + 8)?)?,
+            expires_at: row.opt_int(at + 9)?,
+            revoked: row.bool(at + 10)?,
+        },
+        created_at: row.int(at + 11)?,
+    })
+}
+
+pub(super) fn insert_token(c: &mut dyn Conn, t: &TokenRow) -> Result<(), StoreError> {
+    let r = &t.record;
+    c.insert(
+        INSERT_TOKEN,
+        params![
+            &r.token_id.as_bytes()[..],
+            &r.secret_hash.as_bytes()[..],
+            r.kind.as_str(),
+            &r.name,
+            &r.project_id,
+            &r.environment_id,
+            &r.installation_id,
+            &r.principal,
+            serde_json::to_string(&r.grants)?.as_str(),
+            r.expires_at,
+            r.revoked,
+            t.created_at,
+        ],
+        "token",
+    )?;
+    token_changed(c, &r.token_id)
+}
+
+/// An environment from the columns of `statements::environment_columns!` starting at
+/// column `at`.
+pub(super) fn environment_from(row: &dyn Row, at: usize) -> Result<EnvironmentRow, StoreError> {
+    Ok(EnvironmentRow {
+        id: row.text(at)?,
+        project_id: row.text(at + 1)?,
+        name: row.text(at + 2)?,
+        default_stage: row.text(at + 3)?,
+        public_grants: serde_json::from_str(&row.text(at + 4)?)?,
+        created_at: row.int(at + 5)?,
+    })
+}
+
+pub(super) fn project_from(row: &dyn Row) -> Result<Project, StoreError> {
+    Ok(Project {
+        id: row.text(0)?,
+        name: row.text(1)?,
+        created_at: row.int(2)?,
+    })
+}
+
+pub(super) fn app_from(row: &dyn Row) -> Result<AppRow, StoreError> {
+    Ok(AppRow {
+        id: row.text(0)?,
+        name: row.text(1)?,
+        client_id: row.text(2)?,
+        client_secret_hash: hash_from(row.bytes(3)?)?,
+        setup_url: row.text(4)?,
+        origins: serde_json::from_str(&row.text(5)?)?,
+        grants: serde_json::from_str(&row.text(6)?)?,
+        created_at: row.int(7)?,
+    })
+}
+
+pub(super) fn installation_from(row: &dyn Row) -> Result<Installation, StoreError> {
+    let status = row.text(3)?;
+    Ok(Installation {
+        id: row.text(0)?,
+        app_id: row.text(1)?,
+        environment_id: row.text(2)?,
+        status: status
+            .parse()
+            .map_err(|_| StoreError::Database(format!("unknown installation status {status}")))?,
+        config: serde_json::from_str(&row.text(4)?)?,
+    })
+}
+
+pub(super) fn insert_code(c: &mut dyn Conn, code: &SetupCodeRow) -> Result<(), StoreError> {
+    c.insert(
+        INSERT_CODE,
+        params![
+            &code.code_hash.as_bytes()[..],
+            &code.installation_id,
+            &code.app_id,
+            code.expires_at
+        ],
+        "setup code",
+    )
+}
+
+pub(super) fn insert_audit(c: &mut dyn Conn, e: &AuditEntry) -> Result<(), StoreError> {
+    c.execute(
+        INSERT_AUDIT,
+        params![
+            e.at,
+            &e.actor,
+            &e.action,
+            &e.target,
+            e.detail.to_string().as_str()
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn token_changed(c: &mut dyn Conn, id: &TokenId) -> Result<(), StoreError> {
+    c.lock_feed()?;
+    c.execute(TOKEN_CHANGED, params![&id.as_bytes()[..]])?;
+    Ok(())
+}
+
+pub(super) fn environment_changed(c: &mut dyn Conn, id: &str) -> Result<(), StoreError> {
+    c.lock_feed()?;
+    c.execute(ENVIRONMENT_CHANGED, params![id])?;
+    Ok(())
+}
+
+/// The first row of `sql`, decoded.
+pub(super) fn one<T>(
+    c: &mut dyn Conn,
+    sql: &'static str,
+    params: &[Param<'_>],
+    decode: impl Fn(&dyn Row) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut found = None;
+    c.query(sql, params, &mut |row| {
+        if found.is_none() {
+            found = Some(decode(row)?);
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// Every row of `sql`, decoded.
+pub(super) fn all<T>(
+    c: &mut dyn Conn,
+    sql: &'static str,
+    params: &[Param<'_>],
+    decode: impl Fn(&dyn Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    c.query(sql, params, &mut |row| {
+        out.push(decode(row)?);
+        Ok(())
+    })?;
+    Ok(out)
+}

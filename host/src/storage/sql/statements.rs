@@ -1,0 +1,191 @@
+//! Every statement, once for both databases (see the module above).
+
+/// The columns of a token row, in `rows::token_from`'s order.
+macro_rules! token_columns {
+    ($t:literal) => {
+        concat!(
+            $t,
+            "token_id, ",
+            $t,
+            "secret_hash, ",
+            $t,
+            "kind, ",
+            $t,
+            "name, ",
+            $t,
+            "project_id, ",
+            $t,
+            "environment_id, ",
+            $t,
+            "installation_id, ",
+            $t,
+            "principal, ",
+            $t,
+            "grants, ",
+            $t,
+            "expires_at, ",
+            $t,
+            "revoked, ",
+            $t,
+            "created_at"
+        )
+    };
+}
+/// How many columns [`token_columns`] names.
+pub(super) const TOKEN_WIDTH: usize = 12;
+
+/// The columns of an environment row, in `rows::environment_from`'s order.
+macro_rules! environment_columns {
+    ($t:literal) => {
+        concat!(
+            $t,
+            "id, ",
+            $t,
+            "project_id, ",
+            $t,
+            "name, ",
+            $t,
+            "default_stage, ",
+            $t,
+            "public_grants, ",
+            $t,
+            "created_at"
+        )
+    };
+}
+
+/// The columns of an app row, in `rows::app_from`'s order.
+macro_rules! app_columns {
+    () => {
+        "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at"
+    };
+}
+
+/// The columns of an installation row, in `rows::installation_from`'s order.
+macro_rules! installation_columns {
+    () => {
+        "id, app_id, environment_id, status, config"
+    };
+}
+
+pub(super) const COUNT_TOKENS: &str = "SELECT count(*) FROM tokens";
+pub(super) const TOKEN_BY_ID: &str = concat!(
+    "SELECT ",
+    token_columns!(""),
+    " FROM tokens WHERE token_id = $1"
+);
+pub(super) const TOKENS_NEWEST_FIRST: &str = concat!(
+    "SELECT ",
+    token_columns!(""),
+    " FROM tokens ORDER BY created_at DESC, token_id"
+);
+pub(super) const INSERT_TOKEN: &str = concat!(
+    "INSERT INTO tokens (",
+    token_columns!(""),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+);
+pub(super) const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = TRUE WHERE token_id = $1";
+pub(super) const LIVE_APP_TOKENS: &str = "SELECT token_id FROM tokens WHERE installation_id = $1 \
+     AND kind = 'APP' AND NOT revoked ORDER BY created_at";
+pub(super) const REVOKE_INSTALLATION_TOKENS: &str =
+    "UPDATE tokens SET revoked = TRUE WHERE installation_id = $1";
+pub(super) const ROTATE_NOW: &str = "UPDATE tokens SET revoked = TRUE, replaced_by = $2 \
+     WHERE token_id = $1 AND NOT revoked AND replaced_by IS NULL";
+pub(super) const ROTATE_WITH_GRACE: &str = "UPDATE tokens SET expires_at = \
+     CASE WHEN expires_at IS NOT NULL AND expires_at < $2 THEN expires_at ELSE $2 END, \
+     replaced_by = $3 WHERE token_id = $1 AND NOT revoked AND replaced_by IS NULL";
+pub(super) const ROTATED_BEFORE: &str =
+    "SELECT count(*) FROM tokens WHERE token_id = $1 AND replaced_by IS NOT NULL";
+
+pub(super) const ENVIRONMENT_BY_ID: &str = concat!(
+    "SELECT ",
+    environment_columns!(""),
+    " FROM environments WHERE id = $1"
+);
+pub(super) const ENVIRONMENTS_OLDEST_FIRST: &str = concat!(
+    "SELECT ",
+    environment_columns!(""),
+    " FROM environments ORDER BY created_at, id"
+);
+pub(super) const INSERT_ENVIRONMENT: &str = concat!(
+    "INSERT INTO environments (",
+    environment_columns!(""),
+    ") VALUES ($1, $2, $3, $4, $5, $6)"
+);
+pub(super) const SET_PUBLIC_GRANTS: &str =
+    "UPDATE environments SET public_grants = $2 WHERE id = $1";
+
+pub(super) const PROJECT_BY_ID: &str = "SELECT id, name, created_at FROM projects WHERE id = $1";
+pub(super) const PROJECTS_OLDEST_FIRST: &str =
+    "SELECT id, name, created_at FROM projects ORDER BY created_at, id";
+pub(super) const INSERT_PROJECT: &str =
+    "INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)";
+
+pub(super) const APP_BY_ID: &str = concat!("SELECT ", app_columns!(), " FROM apps WHERE id = $1");
+pub(super) const APP_BY_CLIENT_ID: &str =
+    concat!("SELECT ", app_columns!(), " FROM apps WHERE client_id = $1");
+pub(super) const APPS_OLDEST_FIRST: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM apps ORDER BY created_at, id"
+);
+pub(super) const INSERT_APP: &str = concat!(
+    "INSERT INTO apps (",
+    app_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+);
+
+pub(super) const INSTALLATION_BY_ID: &str = concat!(
+    "SELECT ",
+    installation_columns!(),
+    " FROM installations WHERE id = $1"
+);
+pub(super) const INSTALLATIONS_OLDEST_FIRST: &str = concat!(
+    "SELECT ",
+    installation_columns!(),
+    " FROM installations ORDER BY created_at, id"
+);
+pub(super) const INSERT_INSTALLATION: &str = "INSERT INTO installations \
+     (id, app_id, environment_id, status, config, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6)";
+pub(super) const UPDATE_INSTALLATION: &str =
+    "UPDATE installations SET status = $2, config = $3, updated_at = $4 WHERE id = $1";
+
+pub(super) const INSERT_CODE: &str = "INSERT INTO setup_codes (code_hash, installation_id, app_id, expires_at) \
+     VALUES ($1, $2, $3, $4)";
+pub(super) const CODE_INSTALLATION: &str =
+    "SELECT installation_id FROM setup_codes WHERE code_hash = $1";
+/// The code and its installation's status. `FOR UPDATE`: a concurrent
+/// redeem of this code, on any node, waits here and then sees it used; the
+/// installation's row is locked too, so a status change waits for this
+/// redeem (or this redeem for it).
+pub(super) const CODE_FOR_REDEEM: &str = "SELECT c.app_id, c.expires_at, c.used_at, i.status \
+     FROM setup_codes c JOIN installations i ON i.id = c.installation_id \
+     WHERE c.code_hash = $1 FOR UPDATE";
+pub(super) const SPEND_CODE: &str =
+    "UPDATE setup_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL";
+pub(super) const SPEND_INSTALLATION_CODES: &str =
+    "UPDATE setup_codes SET used_at = $2 WHERE installation_id = $1 AND used_at IS NULL";
+
+pub(super) const INSERT_AUDIT: &str =
+    "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)";
+pub(super) const AUDIT_AFTER: &str = "SELECT seq, at, actor, action, target, detail FROM audit \
+     WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+pub(super) const TOKEN_CHANGED: &str = "INSERT INTO changes (token_id) VALUES ($1)";
+pub(super) const INSTALLATION_TOKENS_CHANGED: &str = "INSERT INTO changes (token_id) \
+     SELECT token_id FROM tokens WHERE installation_id = $1 ORDER BY created_at";
+pub(super) const ENVIRONMENT_CHANGED: &str = "INSERT INTO changes (environment_id) VALUES ($1)";
+pub(super) const LAST_CHANGE: &str = "SELECT coalesce(max(seq), 0) FROM changes";
+/// A change with the row as it is now: the token's columns from 2, the
+/// environment's from `2 + TOKEN_WIDTH`.
+pub(super) const CHANGES_AFTER: &str = concat!(
+    "SELECT c.seq, c.token_id IS NOT NULL, ",
+    token_columns!("t."),
+    ", ",
+    environment_columns!("e."),
+    " FROM changes c \
+     LEFT JOIN tokens t ON t.token_id = c.token_id \
+     LEFT JOIN environments e ON e.id = c.environment_id \
+     WHERE c.seq > $1 ORDER BY c.seq LIMIT $2"
+);

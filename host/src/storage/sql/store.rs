@@ -1,0 +1,343 @@
+//! [`Records`] and [`Store`] over a [`Database`]: each operation's
+//! statements, in one transaction where it writes.
+
+use std::sync::Arc;
+
+use verifier_core::{Grant, Installation, SecretHash, TokenId};
+
+use super::rows::*;
+use super::rules::{FoundCode, redeem_outcome, spends_codes};
+use super::statements::*;
+use super::{Database, Param, SqlStore};
+use crate::storage::{
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Records, Redeem,
+    SetupCodeRow, Store, StoreError, TokenRow,
+};
+
+impl<D: Database> Records for SqlStore<D> {
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .read(|c| one(c, COUNT_TOKENS, params![], |r| r.int(0)))?;
+        Ok(n.unwrap_or(0) == 0)
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Arc<TokenRow>>, StoreError> {
+        self.db.read(|c| {
+            one(c, TOKEN_BY_ID, params![&id.as_bytes()[..]], |r| {
+                token_from(r, 0).map(Arc::new)
+            })
+        })
+    }
+
+    fn environment(&self, id: &str) -> Result<Option<Arc<EnvironmentRow>>, StoreError> {
+        self.db.read(|c| {
+            one(c, ENVIRONMENT_BY_ID, params![id], |r| {
+                environment_from(r, 0).map(Arc::new)
+            })
+        })
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        let seq = self
+            .db
+            .read(|c| one(c, LAST_CHANGE, params![], |r| r.int(0)))?;
+        Ok(seq.unwrap_or(0))
+    }
+}
+
+impl<D: Database> Store for SqlStore<D> {
+    fn create_project(&self, p: &Project, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            c.insert(
+                INSERT_PROJECT,
+                params![&p.id, &p.name, p.created_at],
+                "project",
+            )
+        })
+    }
+
+    fn project(&self, id: &str) -> Result<Option<Project>, StoreError> {
+        self.db
+            .read(|c| one(c, PROJECT_BY_ID, params![id], project_from))
+    }
+
+    fn create_environment(&self, e: &EnvironmentRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            if one(c, PROJECT_BY_ID, params![&e.project_id], project_from)?.is_none() {
+                return Err(StoreError::NotFound("project"));
+            }
+            c.insert(
+                INSERT_ENVIRONMENT,
+                params![
+                    &e.id,
+                    &e.project_id,
+                    &e.name,
+                    &e.default_stage,
+                    serde_json::to_string(&e.public_grants)?.as_str(),
+                    e.created_at
+                ],
+                "environment",
+            )?;
+            environment_changed(c, &e.id)
+        })
+    }
+
+    fn set_public_grants(
+        &self,
+        id: &str,
+        grants: &[Grant],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            let grants = serde_json::to_string(grants)?;
+            if c.execute(SET_PUBLIC_GRANTS, params![id, grants.as_str()])? == 0 {
+                return Err(StoreError::NotFound("environment"));
+            }
+            environment_changed(c, id)
+        })
+    }
+
+    fn create_app(&self, a: &AppRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            c.insert(
+                INSERT_APP,
+                params![
+                    &a.id,
+                    &a.name,
+                    &a.client_id,
+                    &a.client_secret_hash.as_bytes()[..],
+                    &a.setup_url,
+                    serde_json::to_string(&a.origins)?.as_str(),
+                    serde_json::to_string(&a.grants)?.as_str(),
+                    a.created_at
+                ],
+                "app",
+            )
+        })
+    }
+
+    fn app(&self, id: &str) -> Result<Option<AppRow>, StoreError> {
+        self.db.read(|c| one(c, APP_BY_ID, params![id], app_from))
+    }
+
+    fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRow>, StoreError> {
+        self.db
+            .read(|c| one(c, APP_BY_CLIENT_ID, params![client_id], app_from))
+    }
+
+    fn create_installation(
+        &self,
+        i: &Installation,
+        code: &SetupCodeRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            c.insert(
+                INSERT_INSTALLATION,
+                params![
+                    &i.id,
+                    &i.app_id,
+                    &i.environment_id,
+                    i.status.as_str(),
+                    i.config.to_string().as_str(),
+                    audit.at
+                ],
+                "installation",
+            )?;
+            insert_code(c, code)
+        })
+    }
+
+    fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError> {
+        self.db
+            .read(|c| one(c, INSTALLATION_BY_ID, params![id], installation_from))
+    }
+
+    fn update_installation(
+        &self,
+        i: &Installation,
+        revoke_tokens: bool,
+        new_code: Option<&SetupCodeRow>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            let config = i.config.to_string();
+            let changed = c.execute(
+                UPDATE_INSTALLATION,
+                params![&i.id, i.status.as_str(), config.as_str(), audit.at],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound("installation"));
+            }
+            if revoke_tokens {
+                c.execute(REVOKE_INSTALLATION_TOKENS, params![&i.id])?;
+                c.lock_feed()?;
+                c.execute(INSTALLATION_TOKENS_CHANGED, params![&i.id])?;
+            }
+            if spends_codes(i.status, revoke_tokens) {
+                c.execute(SPEND_INSTALLATION_CODES, params![&i.id, audit.at])?;
+            }
+            if let Some(code) = new_code {
+                insert_code(c, code)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn setup_code_installation(
+        &self,
+        code_hash: &SecretHash,
+    ) -> Result<Option<String>, StoreError> {
+        self.db.read(|c| {
+            one(
+                c,
+                CODE_INSTALLATION,
+                params![&code_hash.as_bytes()[..]],
+                |r| r.text(0),
+            )
+        })
+    }
+
+    fn redeem_setup_code(
+        &self,
+        code_hash: &SecretHash,
+        app_id: &str,
+        now: i64,
+        token: &TokenRow,
+        audit: &AuditEntry,
+    ) -> Result<Redeem, StoreError> {
+        let hash = &code_hash.as_bytes()[..];
+        self.db.write(|c| {
+            let found = one(c, CODE_FOR_REDEEM, params![hash], |r| {
+                Ok(FoundCode {
+                    app_id: r.text(0)?,
+                    expires_at: r.int(1)?,
+                    used: r.opt_int(2)?.is_some(),
+                    installation_status: r.text(3)?,
+                })
+            })?;
+            let outcome = redeem_outcome(found.as_ref(), app_id, now);
+            if outcome != Redeem::Redeemed {
+                return Ok(outcome);
+            }
+            c.execute(SPEND_CODE, params![hash, now])?;
+            // One live APP token an installation: this one replaces the rest.
+            let replaced = all(
+                c,
+                LIVE_APP_TOKENS,
+                params![&token.record.installation_id],
+                |r| r.bytes(0),
+            )?;
+            for id in &replaced {
+                c.execute(REVOKE_TOKEN, params![id.as_slice()])?;
+                token_changed(c, &crate::storage::stored_token_id(id)?)?;
+                insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
+            }
+            insert_token(c, token)?;
+            insert_audit(c, audit)?;
+            Ok(Redeem::Redeemed)
+        })
+    }
+
+    fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| insert_token(c, token))
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        self.db
+            .read(|c| all(c, TOKENS_NEWEST_FIRST, params![], |r| token_from(r, 0)))
+    }
+
+    fn revoke_token(&self, id: &TokenId, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            if c.execute(REVOKE_TOKEN, params![&id.as_bytes()[..]])? == 0 {
+                return Err(StoreError::NotFound("token"));
+            }
+            token_changed(c, id)
+        })
+    }
+
+    fn rotate_token(
+        &self,
+        old: &TokenId,
+        old_expires_at: Option<i64>,
+        new: &TokenRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            let (old_id, new_id) = (&old.as_bytes()[..], &new.record.token_id.as_bytes()[..]);
+            let changed = match old_expires_at {
+                None => c.execute(ROTATE_NOW, params![old_id, new_id])?,
+                Some(at) => c.execute(ROTATE_WITH_GRACE, params![old_id, at, new_id])?,
+            };
+            if changed == 0 {
+                // A token is rotated once: a second rotation is a conflict,
+                // not a missing token.
+                let rotated = one(c, ROTATED_BEFORE, params![old_id], |r| r.int(0))?;
+                return Err(match rotated {
+                    Some(n) if n > 0 => StoreError::Conflict("a successor of this token"),
+                    _ => StoreError::NotFound("token"),
+                });
+            }
+            token_changed(c, old)?;
+            insert_token(c, new)
+        })
+    }
+
+    fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        self.db.read(|c| {
+            all(c, AUDIT_AFTER, params![after, i64::from(limit)], |r| {
+                Ok(AuditEvent {
+                    seq: r.int(0)?,
+                    entry: AuditEntry {
+                        at: r.int(1)?,
+                        actor: r.text(2)?,
+                        action: r.text(3)?,
+                        target: r.text(4)?,
+                        detail: serde_json::from_str(&r.text(5)?)?,
+                    },
+                })
+            })
+        })
+    }
+
+    fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        self.db
+            .read(|c| all(c, PROJECTS_OLDEST_FIRST, params![], project_from))
+    }
+
+    fn environments(&self) -> Result<Vec<EnvironmentRow>, StoreError> {
+        self.db.read(|c| {
+            all(c, ENVIRONMENTS_OLDEST_FIRST, params![], |r| {
+                environment_from(r, 0)
+            })
+        })
+    }
+
+    fn apps(&self) -> Result<Vec<AppRow>, StoreError> {
+        self.db
+            .read(|c| all(c, APPS_OLDEST_FIRST, params![], app_from))
+    }
+
+    fn installations(&self) -> Result<Vec<Installation>, StoreError> {
+        self.db
+            .read(|c| all(c, INSTALLATIONS_OLDEST_FIRST, params![], installation_from))
+    }
+
+    fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        self.db.read(|c| {
+            all(c, CHANGES_AFTER, params![after, i64::from(limit)], |r| {
+                let changed = if r.bool(1)? {
+                    Changed::Token(token_from(r, 2)?.record)
+                } else {
+                    Changed::Environment(environment_from(r, 2 + TOKEN_WIDTH)?)
+                };
+                Ok(Change {
+                    seq: r.int(0)?,
+                    changed,
+                })
+            })
+        })
+    }
+}

@@ -35,10 +35,12 @@
 //! - [`reason`]: every stable reason an answer carries. *A new reason*: a
 //!   variant there, with its wire name; `error_response` in `http/` is the
 //!   one place an error becomes JSON.
-//! - `gateway/`: `/v1/verify` and the content proxy, both deciding with the
-//!   plugin: `descriptor` (what is asked), `check` (deciding; the cache
-//!   layers are drawn in its module doc), `proxy`, `target` (how a target
-//!   is read), `forward` (what reaches the upstream), `throttle`.
+//! - `gateway/`: `/v1/verify`, the content proxy and `/v1/management`, all
+//!   deciding with the plugin: `descriptor` (what is asked), `check`
+//!   (deciding; the cache layers are drawn in its module doc), `proxy`,
+//!   `target` (how a target is read), `forward` (what reaches the
+//!   upstream), `management` and `graphql` (management GraphQL, each root
+//!   field an action), `throttle`.
 //! - `runtime/`: the verifier module (or an operator's plugin) under
 //!   wasmtime: pooled instances, deadlines, memory limits, hot reload.
 //! - `http/`: the axum router and handlers; the server loop with its

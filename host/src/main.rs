@@ -67,6 +67,10 @@ enum Command {
         /// Upstream that the gateway (/v1/content/...) forwards allowed requests to.
         #[arg(long, env = "TALLY_UPSTREAM")]
         upstream: Option<String>,
+        /// The platform's management GraphQL endpoint (a full URL) that
+        /// `POST /v1/management` forwards allowed operations to.
+        #[arg(long, env = "TALLY_MANAGEMENT_UPSTREAM")]
+        management_upstream: Option<String>,
         /// Failed verifications from one address within the window before 429 (0: off).
         #[arg(long, default_value_t = 50)]
         throttle_failures: u32,
@@ -139,6 +143,7 @@ fn main() -> anyhow::Result<()> {
             plugin,
             plugin_deadline_ms,
             upstream,
+            management_upstream,
             throttle_failures,
             throttle_window,
             no_decision_memo,
@@ -168,6 +173,7 @@ fn main() -> anyhow::Result<()> {
             let mut options = Options::new(Arc::new(verifier));
             options.plugin_path = plugin;
             options.upstream = upstream;
+            options.management_upstream = management_upstream;
             options.throttle_failures = throttle_failures;
             options.throttle_window = throttle_window;
             options.decision_memo = !no_decision_memo;

@@ -59,11 +59,21 @@ pub enum Reason {
     VerifierFailed,
     /// The gateway's upstream could not be reached or addressed (502).
     BadGateway,
+    /// Not an executable GraphQL document, or no single operation (400).
+    InvalidDocument,
+    /// A GraphQL document over the size limit (400).
+    DocumentTooLarge,
+    /// A GraphQL document nested over the depth limit (400).
+    DocumentTooDeep,
+    /// A GraphQL operation with more root fields than the limit (400).
+    TooManyRootFields,
+    /// No upstream is configured for what was allowed (501).
+    NoUpstream,
 }
 
 impl Reason {
     /// Every reason the host adds to the decisions' own.
-    pub const HOST: [Reason; 21] = [
+    pub const HOST: [Reason; 26] = [
         Reason::BadRequest,
         Reason::AmbiguousRequest,
         Reason::NotFound,
@@ -85,6 +95,11 @@ impl Reason {
         Reason::BadClientCredentials,
         Reason::VerifierFailed,
         Reason::BadGateway,
+        Reason::InvalidDocument,
+        Reason::DocumentTooLarge,
+        Reason::DocumentTooDeep,
+        Reason::TooManyRootFields,
+        Reason::NoUpstream,
     ];
 
     /// The stable wire name.
@@ -112,6 +127,11 @@ impl Reason {
             Reason::BadClientCredentials => "bad_client_credentials",
             Reason::VerifierFailed => "verifier_failed",
             Reason::BadGateway => "bad_gateway",
+            Reason::InvalidDocument => "invalid_document",
+            Reason::DocumentTooLarge => "document_too_large",
+            Reason::DocumentTooDeep => "document_too_deep",
+            Reason::TooManyRootFields => "too_many_root_fields",
+            Reason::NoUpstream => "no_upstream",
         }
     }
 }

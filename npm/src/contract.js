@@ -49,6 +49,11 @@ export const HOST_REASONS = Object.freeze([
   "bad_client_credentials",
   "verifier_failed",
   "bad_gateway",
+  "invalid_document",
+  "document_too_large",
+  "document_too_deep",
+  "too_many_root_fields",
+  "no_upstream",
 ]);
 
 /** The action the gateway checks for each method it forwards; any other is 405. */

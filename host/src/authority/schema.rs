@@ -480,10 +480,52 @@ typed!(
     Reloaded = reloaded
 );
 
-/// Every schema written here, by the name its placeholder carries.
+field!(
+    /// The body of `POST /v1/management`: GraphQL over HTTP.
+    graphql_request,
+    json!({
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": { "type": "string", "minLength": 1 },
+            "variables": { "type": ["object", "null"], "description": "environmentId, if given, names the environment the fields are checked in" },
+            "operationName": { "type": ["string", "null"] },
+        },
+    })
+);
+typed!(
+    /// See `graphql_request`.
+    GraphqlRequest = graphql_request
+);
+
+component!(
+    /// GraphQL's error shape, as `POST /v1/management` refuses.
+    GraphqlErrorsSchema = "GraphQLErrors",
+    json!({
+        "type": "object",
+        "required": ["errors"],
+        "properties": { "errors": { "type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "required": ["message", "extensions"],
+            "properties": {
+                "message": { "type": "string" },
+                "extensions": {
+                    "type": "object",
+                    "required": ["reason"],
+                    "properties": {
+                        "reason": { "type": "string" },
+                        "field": { "type": "string", "description": "the root field refused" },
+                    },
+                },
+            },
+        } } },
+    })
+);
+
 /// A schema written here: the name its placeholder carries, and its JSON.
 type Written = (&'static str, fn() -> Value);
 
+/// Every schema written here, by the name its placeholder carries.
 const WRITTEN: &[Written] = &[
     ("Grant", GrantSchema::json),
     ("Installation", InstallationSchema::json),
@@ -510,6 +552,8 @@ const WRITTEN: &[Written] = &[
     ("studio_sign_in", studio_sign_in::json),
     ("studio_session", studio_session::json),
     ("reloaded", reloaded::json),
+    ("graphql_request", graphql_request::json),
+    ("GraphQLErrors", GraphqlErrorsSchema::json),
 ];
 
 #[cfg(test)]

@@ -202,7 +202,7 @@ async fn decide_anywhere(
     state: &Arc<AppState>,
     header: &HeaderValue,
     request: &Descriptor<'_>,
-) -> Result<Result<Outcome, CheckError>, Response> {
+) -> Result<Result<Outcome, CheckError>, Refusal> {
     // One plugin for the whole check, even if a reload swaps it meanwhile.
     let plugin = state.verifier.plugin();
     let key = if state.decision_memo {
@@ -259,7 +259,7 @@ async fn decide_anywhere(
     })
     .await
     .map_err(|_| {
-        error(
+        Refusal::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             HostReason::Internal,
             "internal error",
@@ -267,7 +267,49 @@ async fn decide_anywhere(
     })
 }
 
-fn denial(reason: Reason) -> Response {
+/// A request a check did not allow: the status, reason and message it is
+/// answered with (as `{message, reason}` by [`check`]; the management
+/// endpoint answers it in GraphQL's error shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) reason: HostReason,
+    pub(crate) message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, reason: HostReason, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The error answer (`{message, reason}`, `X-Tally-Reason`).
+    pub(crate) fn respond(&self) -> Response {
+        error(self.status, self.reason, &self.message)
+    }
+}
+
+impl From<AuthorityError> for Refusal {
+    fn from(e: AuthorityError) -> Self {
+        let e = crate::http::ApiError(e);
+        if let AuthorityError::Internal(detail) = &e.0 {
+            tracing::error!(%detail, "internal error");
+        }
+        Refusal::new(e.status(), e.0.reason(), e.0.to_string())
+    }
+}
+
+impl From<Reason> for Refusal {
+    /// A decision's denial.
+    fn from(reason: Reason) -> Self {
+        denial(reason)
+    }
+}
+
+fn denial(reason: Reason) -> Refusal {
     let (status, message) = if reason.is_unauthenticated() {
         (
             StatusCode::UNAUTHORIZED,
@@ -279,7 +321,7 @@ fn denial(reason: Reason) -> Response {
             "the credentials do not grant this request",
         )
     };
-    error(status, reason.into(), message)
+    Refusal::new(status, reason.into(), message)
 }
 
 /// Runs a check at `now` and turns failures into answers; `Ok` carries the
@@ -294,7 +336,20 @@ pub(super) async fn check(
     now: i64,
     request: Result<Descriptor<'_>, CheckError>,
 ) -> Result<DecisionHeaders, Response> {
-    let request = request.map_err(|e| respond_error(state, e))?;
+    refusing(state, client, header, now, request)
+        .await
+        .map_err(|refusal| refusal.respond())
+}
+
+/// [`check`], a refusal left as a [`Refusal`] for the caller to answer.
+pub(super) async fn refusing(
+    state: &Arc<AppState>,
+    client: impl FnOnce() -> IpAddr,
+    header: &HeaderValue,
+    now: i64,
+    request: Result<Descriptor<'_>, CheckError>,
+) -> Result<DecisionHeaders, Refusal> {
+    let request = request.map_err(|e| refusal(state, e))?;
     let outcome = decide_anywhere(state, header, &request).await?;
     match outcome {
         Ok(Outcome { reason, allowed }) => {
@@ -306,38 +361,36 @@ pub(super) async fn check(
                         && reason != Reason::MissingCredentials
                         && state.throttle.refuse_failure(client(), now)
                     {
-                        return Err(
-                            crate::http::ApiError(AuthorityError::Throttled).into_response()
-                        );
+                        return Err(AuthorityError::Throttled.into());
                     }
                     Err(denial(reason))
                 }
             }
         }
-        Err(e) => Err(respond_error(state, e)),
+        Err(e) => Err(refusal(state, e)),
     }
 }
 
-fn respond_error(state: &AppState, e: CheckError) -> Response {
+fn refusal(state: &AppState, e: CheckError) -> Refusal {
     match e {
         CheckError::Descriptor(message) => {
-            error(StatusCode::BAD_REQUEST, HostReason::BadRequest, &message)
+            Refusal::new(StatusCode::BAD_REQUEST, HostReason::BadRequest, message)
         }
-        CheckError::Ambiguous(message) => error(
+        CheckError::Ambiguous(message) => Refusal::new(
             StatusCode::BAD_REQUEST,
             HostReason::AmbiguousRequest,
-            &message,
+            message,
         ),
         CheckError::Plugin(e) => {
             state.metrics.plugin_failure(e.kind());
             tracing::warn!(error = %e, "verifier plugin failed; denying");
-            error(
+            Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 HostReason::VerifierFailed,
                 "the verifier failed; the request is denied",
             )
         }
-        CheckError::Store(e) => crate::http::ApiError(e).into_response(),
+        CheckError::Store(e) => e.into(),
     }
 }
 

@@ -57,7 +57,7 @@ const X_TALLY_API: HeaderName = HeaderName::from_static("x-tally-api");
 
 const X_TALLY_ACTION: HeaderName = HeaderName::from_static("x-tally-action");
 
-const X_TALLY_ENVIRONMENT: HeaderName = HeaderName::from_static("x-tally-environment");
+pub(super) const X_TALLY_ENVIRONMENT: HeaderName = HeaderName::from_static("x-tally-environment");
 
 const X_TALLY_MODEL: HeaderName = HeaderName::from_static("x-tally-model");
 

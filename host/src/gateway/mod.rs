@@ -1,7 +1,8 @@
 //! Checking requests with the verifier plugin: `GET /v1/verify` (an nginx
-//! `auth_request` / Envoy `ext_authz` style check) and the gateway that
+//! `auth_request` / Envoy `ext_authz` style check), the gateway that
 //! proxies `/v1/content/{environment}/{model}[/{id}]` to an upstream after a
-//! check.
+//! check, and `POST /v1/management`, management GraphQL checked field by
+//! field and forwarded to the platform's management endpoint.
 //!
 //! The path of one check, on one plugin instance: the plugin's `parse` names
 //! the tokenId → the record comes from the cached store → the plugin's
@@ -32,7 +33,9 @@
 //!
 //! One job a file: `descriptor` (what is asked), `check` (deciding it, and
 //! `/v1/verify`), `proxy` (the gateway), `target` and `forward` (reading a
-//! content target, what reaches the upstream), `throttle`. What a check
+//! content target, what reaches the upstream), `management` (the
+//! management GraphQL endpoint, each root field checked) and `graphql`
+//! (reading its documents), `throttle`. What a check
 //! looks through, nearest first; each layer is dropped by what changes it:
 //!
 //! ```text
@@ -53,6 +56,8 @@
 mod check;
 mod descriptor;
 mod forward;
+mod graphql;
+mod management;
 mod memo;
 mod prepared;
 mod proxy;
@@ -63,5 +68,6 @@ pub(crate) use prepared::PreparedRows;
 
 pub(crate) use check::{__path_verify, verify};
 pub(crate) use descriptor::openapi_parameters;
+pub(crate) use management::{__path_management, management};
 pub(crate) use proxy::{__path_proxy, proxy};
 pub use proxy::{Upstream, action_of};

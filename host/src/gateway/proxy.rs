@@ -21,8 +21,8 @@ use super::{forward, target};
 
 /// Where the gateway forwards allowed requests.
 pub struct Upstream {
-    base: String,
-    client: hyper_util::client::legacy::Client<
+    pub(super) base: String,
+    pub(super) client: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         Body,
     >,
@@ -125,6 +125,28 @@ pub(crate) async fn proxy(
         );
     };
     parts.uri = uri;
+    match send(&state, upstream, addr, parts, body, Some(allowed)).await {
+        Some(response) => response,
+        None => error(
+            StatusCode::BAD_GATEWAY,
+            HostReason::BadGateway,
+            "the upstream could not be reached",
+        ),
+    }
+}
+
+/// Sends an allowed request, its URI already the upstream's, with the
+/// headers `forward.rs` makes of the client's and the decision's `allowed`;
+/// the upstream's answer as it is (its own errors marked as its own), or
+/// `None` when it could not be reached.
+pub(super) async fn send(
+    state: &AppState,
+    upstream: &Upstream,
+    addr: SocketAddr,
+    mut parts: axum::http::request::Parts,
+    body: Body,
+    allowed: Option<super::check::DecisionHeaders>,
+) -> Option<Response> {
     let host = parts.headers.get(axum::http::header::HOST).cloned();
     let origin = forward::Origin {
         trusted_peer: state.trusted_proxies.trusts(addr.ip()),
@@ -132,7 +154,9 @@ pub(crate) async fn proxy(
         host: host.as_ref(),
     };
     forward::request_headers(&mut parts.headers, &origin);
-    allowed.put(&mut parts.headers);
+    if let Some(allowed) = allowed {
+        allowed.put(&mut parts.headers);
+    }
     match upstream
         .client
         .request(axum::http::Request::from_parts(parts, body))
@@ -143,15 +167,11 @@ pub(crate) async fn proxy(
             forward::strip_hop_by_hop(response.headers_mut());
             // The upstream's own errors are its own: passed through as they are.
             response.extensions_mut().insert(UpstreamAnswer);
-            response
+            Some(response)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "upstream unreachable");
-            error(
-                StatusCode::BAD_GATEWAY,
-                HostReason::BadGateway,
-                "the upstream could not be reached",
-            )
+            tracing::warn!(error = %e, uri = %upstream.base, "upstream unreachable");
+            None
         }
     }
 }

@@ -62,6 +62,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// The gateway's upstream, if any.
     pub upstream: Option<Upstream>,
+    /// The platform's management endpoint, if any (`/v1/management`).
+    pub management_upstream: Option<Upstream>,
     /// Open studio sessions.
     pub sessions: crate::studio::Sessions,
     /// Records and environments in the verifier's prepared form.
@@ -85,6 +87,8 @@ pub struct Options {
     pub throttle_window: i64,
     /// The gateway's upstream base URL.
     pub upstream: Option<String>,
+    /// The platform's management GraphQL endpoint, a full URL.
+    pub management_upstream: Option<String>,
     /// Answer a check repeated within the same second (same `Authorization`,
     /// request, rows and plugin) with the allowed decision the plugin gave
     /// it, without calling the plugin again. Sound for any plugin that keeps
@@ -105,6 +109,7 @@ impl Options {
             throttle_failures: 50,
             throttle_window: 60,
             upstream: None,
+            management_upstream: None,
             decision_memo: true,
             trusted_proxies: TrustedProxies::default(),
         }
@@ -147,6 +152,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         plugin_path: options.plugin_path,
         throttle: Throttle::new(options.throttle_failures, options.throttle_window),
         upstream: options.upstream.as_deref().map(Upstream::new),
+        management_upstream: options.management_upstream.as_deref().map(Upstream::new),
         sessions: crate::studio::Sessions::default(),
         prepared: Default::default(),
         decision_memo: options.decision_memo,
@@ -164,6 +170,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .nest("/studio/api", studio_api)
         .route("/v1/app-exchange-token", post(exchange))
         .route("/v1/verify", get(gateway::verify))
+        .route("/v1/management", post(gateway::management))
         // `/v1/content/{environment}/{model}[/{id}]`, read from the raw path
         // by the gateway itself: any other path under the prefix (`a/../b`
         // and the like) is its to refuse as ambiguous, not a plain 404.

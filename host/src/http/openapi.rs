@@ -64,6 +64,7 @@ use crate::reason::Reason;
         super::feed,
         crate::gateway::verify,
         crate::gateway::proxy,
+        crate::gateway::management,
         crate::studio::page,
         crate::studio::session,
         crate::studio::sign_in,
@@ -79,6 +80,7 @@ use crate::reason::Reason;
         written::FeedPageSchema,
         written::ExchangeRequestSchema,
         written::ExchangeResponseSchema,
+        written::GraphqlErrorsSchema,
     )),
     modifiers(&Shared)
 )]

@@ -22,6 +22,7 @@ mod api;
 mod contract;
 mod differential;
 mod exchange;
+mod management;
 mod policy_plugin;
 mod process;
 mod replica;

@@ -177,6 +177,8 @@ test("install an app from the studio and use it through the gateway and the edge
   await setup.click("#open");
   const main = await waitForAppFrame("/");
   await main.waitForFunction(() => document.getElementById("where").textContent.includes("COMPLETED"));
+  // context.user is who signed in to the studio: the admin token, by name and actor.
+  assert.match(await main.textContent("#where"), /for admin \(token:[0-9a-f]{16}\)/);
   const viaGateway = await createModel(main, "gateway", "Post");
   assert.equal(viaGateway.status, 201, viaGateway.text);
   assert.match(viaGateway.text, /gateway: 201 created model Post/);

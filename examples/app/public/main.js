@@ -9,8 +9,9 @@ if (!edge) $("via").querySelector("[value=edge]").disabled = true;
 try {
   const app = await init({ parentOrigin });
   window.tallyApp = app;
-  const { project, environment, installation } = app.context;
-  $("where").textContent = `${project.name} / ${environment.name} — installation ${installation.status}`;
+  const { project, environment, installation, user } = app.context;
+  $("where").textContent =
+    `${project.name} / ${environment.name} — installation ${installation.status} — for ${user.name} (${user.id})`;
   $("model-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("error").textContent = "";

@@ -462,7 +462,18 @@ field!(
     json!({
         "type": "object",
         "required": ["signedIn"],
-        "properties": { "signedIn": { "type": "boolean" } },
+        "properties": {
+            "signedIn": { "type": "boolean" },
+            "user": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {
+                    "id": { "type": "string", "description": "token:<tokenId>, as the audit log names it" },
+                    "name": { "type": "string" },
+                },
+                "description": "who signed in (while signed in)",
+            },
+        },
     })
 );
 typed!(

@@ -251,15 +251,28 @@ async fn page(
         .into_response())
 }
 
-/// `GET /studio/session`: `{ signedIn }`.
+/// `GET /studio/session`: `{ signedIn, user? }`. Signed in while the
+/// session lives and its admin token still authenticates; `user` is who
+/// signed in, as the studio tells the apps it frames (`context.user`):
+/// the token's actor (`token:<tokenId>`, as the audit log names it) and its
+/// name. People with accounts of their own come with identity; until then
+/// the admin token is the studio's user.
 #[utoipa::path(get, path = "/studio/session", summary = "Whether the studio session cookie is valid", security(()),
     responses((status = 200, description = "OK", body = inline(crate::authority::schema::StudioSession))))]
 async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let now = state.authority.now();
-    let signed_in = session_cookie(&headers)
-        .and_then(|value| state.sessions.token(value, now))
-        .is_some();
-    axum::Json(serde_json::json!({ "signedIn": signed_in })).into_response()
+    let user = match session_cookie(&headers).and_then(|value| state.sessions.token(value, now)) {
+        Some(header) => blocking(&state, move |a| a.authenticate(&header))
+            .await
+            .ok()
+            .map(|caller| serde_json::json!({ "id": caller.actor.as_str(), "name": caller.record.name })),
+        None => None,
+    };
+    let body = match user {
+        Some(user) => serde_json::json!({ "signedIn": true, "user": user }),
+        None => serde_json::json!({ "signedIn": false }),
+    };
+    axum::Json(body).into_response()
 }
 
 #[derive(Deserialize)]

@@ -72,7 +72,21 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_is_not_the_token() {
     assert!(!full.contains(secret), "the cookie carries the admin token");
 
     let (st, v) = with_cookie(&s, Method::GET, "/studio/session", &pair, false).await;
-    assert_eq!((st, v), (StatusCode::OK, json!({ "signedIn": true })));
+    let admin_id = s
+        .admin
+        .split_once(' ')
+        .unwrap()
+        .1
+        .split('.')
+        .next()
+        .unwrap();
+    assert_eq!(
+        (st, v),
+        (
+            StatusCode::OK,
+            json!({ "signedIn": true, "user": { "id": format!("token:{admin_id}"), "name": "admin" } })
+        )
+    );
     let (st, v) = s.call(Method::GET, "/studio/session", None, None).await;
     assert_eq!((st, v), (StatusCode::OK, json!({ "signedIn": false })));
 

@@ -7,7 +7,7 @@
 import { createAppFrame } from "/studio/bridge/src/parent.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null };
+const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null };
 
 // The management API as the studio reaches it: under /studio/api, the only
 // place the session cookie (Path=/studio) is sent to and read at.
@@ -79,6 +79,7 @@ function guard(handler) {
 
 async function start() {
   const session = await api("GET", "/studio/session");
+  state.user = session.user ?? null;
   $("#sign-in").hidden = session.signedIn;
   $("#studio").hidden = !session.signedIn;
   $("#sign-out").hidden = !session.signedIn;
@@ -275,7 +276,8 @@ async function showFrame(installation, url) {
       authToken: session.token,
     },
     installation,
-    user: { id: "studio-admin", name: "Studio admin" },
+    // Who signed in to the studio (GET /studio/session).
+    user: state.user,
   };
   state.frame?.destroy();
   const iframe = $("#app-frame");

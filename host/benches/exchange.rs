@@ -121,6 +121,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
                 NewApp {
                     name: "bench".into(),
                     setup_url: "http://127.0.0.1:3000/setup".into(),
+                    url: None,
                     origins: vec!["http://127.0.0.1:3000".into()],
                     grants: vec![Grant::new(Api::Content, Action::READ)],
                 },

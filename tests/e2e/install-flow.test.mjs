@@ -129,6 +129,7 @@ test("install an app from the studio and use it through the gateway and the edge
   await page.waitForFunction(() => document.querySelector("#projects tbody").textContent.includes("Master (master)"));
   await page.fill("#app-form [name=name]", "Example app");
   await page.fill("#app-form [name=setupUrl]", `${appOrigin}/setup`);
+  await page.fill("#app-form [name=url]", `${appOrigin}/`);
   await page.click("#app-form button[type=submit]");
   await page.waitForSelector("#app-secret:not([hidden])");
   const clientId = (await page.textContent("#client-id")).trim();
@@ -185,6 +186,12 @@ test("install an app from the studio and use it through the gateway and the edge
   const viaEdge = await createModel(main, "edge", "Author");
   assert.equal(viaEdge.status, 201, `${viaEdge.text}\n${edge.output().slice(-3000)}`);
   await screenshot("app-model-created", page.locator("#app-frame"));
+
+  // --- the studio opens the installed app at its main page --------------------------
+  await page.locator("#installations tbody tr button", { hasText: "Open" }).click();
+  await page.waitForFunction((url) => document.getElementById("app-frame").getAttribute("src") === url, `${appOrigin}/`);
+  const reopened = await waitForAppFrame("/");
+  await reopened.waitForFunction(() => document.getElementById("where").textContent.includes("COMPLETED"));
 
   // --- revoke the app token in the studio -----------------------------------------
   // The row whose Kind cell is exactly APP (names such as "Example app" also say "app").

@@ -24,6 +24,11 @@ pub struct NewApp {
     /// The app's setup page.
     #[schema(schema_with = crate::authority::schema::setup_url)]
     pub setup_url: String,
+    /// The app's main page, opened once it is installed (optional: without
+    /// it the setup page is opened then too).
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_url)]
+    pub url: Option<String>,
     /// Origins its frames come from.
     #[schema(schema_with = crate::authority::schema::origins)]
     pub origins: Vec<String>,
@@ -37,6 +42,9 @@ impl Authority {
     pub fn create_app(&self, actor: &Actor, body: NewApp) -> Result<AppCreated, AuthorityError> {
         check_text("name", &body.name)?;
         check_url("setupUrl", &body.setup_url)?;
+        if let Some(url) = &body.url {
+            check_url("url", url)?;
+        }
         if body.origins.is_empty() || body.origins.len() > MAX_ORIGINS {
             return Err(AuthorityError::BadRequest(format!(
                 "origins must list 1 to {MAX_ORIGINS} origins"
@@ -44,6 +52,16 @@ impl Authority {
         }
         let mut origins = check_origins(&body.origins)?;
         origins.dedup();
+        // The studio frames only the app's origins: a main page elsewhere
+        // could never be opened.
+        if let Some(url) = &body.url {
+            let origin = url::Url::parse(url).map(|u| u.origin().ascii_serialization());
+            if !origin.is_ok_and(|o| origins.contains(&o)) {
+                return Err(AuthorityError::BadRequest(
+                    "url must be served from one of the app's origins".into(),
+                ));
+            }
+        }
         validate_grants(&body.grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
         if body.grants.iter().any(is_whole_service) {
             return Err(AuthorityError::BadRequest(
@@ -57,6 +75,7 @@ impl Authority {
             client_id: random::id("cl_")?,
             client_secret_hash: secret.hash(),
             setup_url: body.setup_url,
+            url: body.url,
             origins,
             grants: body.grants,
             created_at: self.now(),

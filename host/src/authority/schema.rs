@@ -132,8 +132,8 @@ field!(
 });
 
 field!(
-/// A name: 1 to [`MAX_TEXT`] characters, not all white space, no control
-/// characters (`validation::check_text`).
+    /// A name: 1 to [`MAX_TEXT`] characters, not all white space, no control
+    /// characters (`validation::check_text`).
     text,
     json!({
         "type": "string",
@@ -145,7 +145,7 @@ field!(
 );
 
 field!(
-/// An app's setup URL (`validation::check_url`).
+    /// An app's setup URL (`validation::check_url`).
     setup_url,
     json!({
         "type": "string",
@@ -156,7 +156,17 @@ field!(
 );
 
 field!(
-/// An app's origins (`validation::check_origins`).
+    /// An app's main page: a setup URL, or `null`.
+    optional_url,
+    {
+        let mut value = setup_url::json();
+        value["type"] = json!(["string", "null"]);
+        value
+    }
+);
+
+field!(
+    /// An app's origins (`validation::check_origins`).
     origins,
     json!({
         "type": "array",
@@ -172,14 +182,14 @@ field!(
 );
 
 field!(
-/// Grants a token may hold (at most [`MAX_GRANTS`]).
+    /// Grants a token may hold (at most [`MAX_GRANTS`]).
     grants,
     json!({ "type": "array", "maxItems": MAX_GRANTS, "items": reference("Grant") })
 );
 
 field!(
-/// An app's grants: never the management admin or replica grant
-/// (`validation::check_management_scope`).
+    /// An app's grants: never the management admin or replica grant
+    /// (`validation::check_management_scope`).
     app_grants,
     json!({
         "type": "array",
@@ -194,7 +204,7 @@ field!(
 );
 
 field!(
-/// An environment's public grants: content grants only.
+    /// An environment's public grants: content grants only.
     public_grants,
     json!({
         "type": "array",
@@ -207,25 +217,25 @@ field!(
 );
 
 field!(
-/// Grants as answered.
+    /// Grants as answered.
     grant_list,
     json!({ "type": "array", "items": reference("Grant") })
 );
 
 field!(
-/// A token's kind as answered.
+    /// A token's kind as answered.
     token_kind,
     json!({ "type": "string", "enum": ["APP", "PAT", "SYSTEM", "SESSION"] })
 );
 
 field!(
-/// The kinds `POST /v1/tokens` makes.
+    /// The kinds `POST /v1/tokens` makes.
     new_token_kind,
     json!({ "type": "string", "enum": ["PAT", "SYSTEM"] })
 );
 
 field!(
-/// Unix seconds, in the future.
+    /// Unix seconds, in the future.
     expires_at,
     json!({
         "type": ["integer", "null"],
@@ -235,13 +245,13 @@ field!(
 );
 
 field!(
-/// An installation, as [`Installed`](super::Installed) holds it.
+    /// An installation, as [`Installed`](super::Installed) holds it.
     installation,
     reference("Installation")
 );
 
 field!(
-/// A JSON object: an installation's config or an audit entry's detail.
+    /// A JSON object: an installation's config or an audit entry's detail.
     object,
     json!({ "type": "object" })
 );
@@ -550,6 +560,7 @@ const WRITTEN: &[Written] = &[
     ("optional_id", optional_id::json),
     ("text", text::json),
     ("setup_url", setup_url::json),
+    ("optional_url", optional_url::json),
     ("origins", origins::json),
     ("grants", grants::json),
     ("app_grants", app_grants::json),

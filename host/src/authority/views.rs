@@ -89,6 +89,9 @@ pub struct AppView {
     pub client_id: String,
     /// Where the platform opens the app's setup page.
     pub setup_url: String,
+    /// The app's main page, opened once it is installed (`null`: the
+    /// setup page).
+    pub url: Option<String>,
     /// Origins the app's frames are served from.
     pub origins: Vec<String>,
     /// What its app tokens may do.
@@ -105,6 +108,7 @@ impl From<AppRow> for AppView {
             name: a.name,
             client_id: a.client_id,
             setup_url: a.setup_url,
+            url: a.url,
             origins: a.origins,
             grants: a.grants,
             created_at: a.created_at,

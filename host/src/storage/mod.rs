@@ -141,6 +141,9 @@ pub struct AppRow {
     pub client_secret_hash: SecretHash,
     /// Where the platform opens the app's setup page.
     pub setup_url: String,
+    /// The app's main page, opened once it is installed (`None`: the
+    /// setup page serves as both).
+    pub url: Option<String>,
     /// Origins the app's frames are served from.
     pub origins: Vec<String>,
     /// What its app tokens may do.

@@ -40,6 +40,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V3__token_successor",
         include_str!("../../migrations/V3__token_successor.sql"),
     ),
+    (
+        "V4__app_url",
+        include_str!("../../migrations/V4__app_url.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

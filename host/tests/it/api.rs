@@ -172,10 +172,31 @@ async fn an_app_gets_ids_and_a_secret_and_needs_valid_urls_and_origins() {
         json!({"name": "x", "setupUrl": "http://a/s", "origins": [], "grants": []}),
         json!({"name": "x", "setupUrl": "http://a/s", "origins": ["http://a/path"], "grants": []}),
         json!({"name": "", "setupUrl": "http://a/s", "origins": ["http://a"], "grants": []}),
+        json!({"name": "x", "setupUrl": "http://a/s", "url": "http://b/", "origins": ["http://a"], "grants": []}),
+        json!({"name": "x", "setupUrl": "http://a/s", "url": "http://a/#main", "origins": ["http://a"], "grants": []}),
     ] {
         let (st, _) = s.admin(Method::POST, "/v1/apps", Some(bad.clone())).await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_may_name_a_main_page_on_one_of_its_origins() {
+    let s = start().await;
+    let (st, created) = s
+        .admin(
+            Method::POST,
+            "/v1/apps",
+            Some(
+                json!({"name": "With a main page", "setupUrl": "http://a.example/setup",
+                        "url": "http://a.example/", "origins": ["http://a.example"], "grants": []}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let (_, apps) = s.admin(Method::GET, "/v1/apps", None).await;
+    let urls: Vec<&Value> = apps.as_array().unwrap().iter().map(|a| &a["url"]).collect();
+    assert_eq!(urls, [&json!("http://a.example/")]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -75,6 +75,7 @@ fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
         client_id: "cl_1".into(),
         client_secret_hash: secret.hash(),
         setup_url: "http://a/setup".into(),
+        url: Some("http://a/".into()),
         origins: vec!["http://a".into()],
         grants: vec![Grant::new(Api::Content, Action::READ)],
         created_at: 1,
@@ -117,6 +118,7 @@ pub fn rows_round_trip_and_conflict(store: &dyn Store) {
         ("app_1", app.origins.clone())
     );
     assert!(got.client_secret_hash.ct_eq(&app.client_secret_hash));
+    assert_eq!(got.url.as_deref(), Some("http://a/"));
     assert_eq!(store.installation("in_1").unwrap().unwrap(), installation);
 
     let before = store.audit_after(0, 1000).unwrap().len();
@@ -505,7 +507,10 @@ pub fn legacy_data_carries_on(store: &dyn Store) {
         |hex: &str| TokenId::from_bytes(<[u8; 8]>::try_from(hex::decode(hex).unwrap()).unwrap());
 
     assert_eq!(store.project("p").unwrap().unwrap().name, "P");
-    assert_eq!(store.app("app_1").unwrap().unwrap().client_id, "cl_1");
+    let app = store.app("app_1").unwrap().unwrap();
+    assert_eq!(app.client_id, "cl_1");
+    // An app made before apps had a main page has none.
+    assert_eq!(app.url, None);
     let tokens = store.tokens().unwrap();
     assert_eq!(tokens.len(), 5);
     assert_eq!(tokens.iter().filter(|t| t.record.revoked).count(), 3);

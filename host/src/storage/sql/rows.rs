@@ -93,6 +93,7 @@ pub(super) fn app_from(row: &dyn Row) -> Result<AppRow, StoreError> {
         origins: serde_json::from_str(&row.text(5)?)?,
         grants: serde_json::from_str(&row.text(6)?)?,
         created_at: row.int(7)?,
+        url: row.opt_text(8)?,
     })
 }
 

@@ -57,7 +57,7 @@ macro_rules! environment_columns {
 /// The columns of an app row, in `rows::app_from`'s order.
 macro_rules! app_columns {
     () => {
-        "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at"
+        "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at, url"
     };
 }
 
@@ -132,7 +132,7 @@ pub(super) const APPS_OLDEST_FIRST: &str = concat!(
 pub(super) const INSERT_APP: &str = concat!(
     "INSERT INTO apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 );
 
 pub(super) const INSTALLATION_BY_ID: &str = concat!(

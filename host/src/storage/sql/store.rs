@@ -110,7 +110,8 @@ impl<D: Database> Store for SqlStore<D> {
                     &a.setup_url,
                     serde_json::to_string(&a.origins)?.as_str(),
                     serde_json::to_string(&a.grants)?.as_str(),
-                    a.created_at
+                    a.created_at,
+                    &a.url
                 ],
                 "app",
             )

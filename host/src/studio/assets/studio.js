@@ -217,7 +217,7 @@ $("#environment-form").addEventListener("submit", guard(async () => {
 }));
 
 $("#app-form").addEventListener("submit", guard(async () => {
-  const { name, setupUrl, origins, grants } = form("#app-form");
+  const { name, setupUrl, url, origins, grants } = form("#app-form");
   const list = origins.trim() ? origins.split(",").map((o) => o.trim()).filter(Boolean) : [new URL(setupUrl).origin];
   let parsed;
   try {
@@ -225,7 +225,9 @@ $("#app-form").addEventListener("submit", guard(async () => {
   } catch {
     throw new Error("Grants must be JSON, e.g. [{\"api\":\"content\",\"action\":\"read\"}]");
   }
-  const created = await api("POST", "/v1/apps", { name, setupUrl, origins: list, grants: parsed });
+  const body = { name, setupUrl, origins: list, grants: parsed };
+  if (url.trim()) body.url = url.trim();
+  const created = await api("POST", "/v1/apps", body);
   $("#client-id").textContent = created.clientId;
   $("#client-secret").textContent = created.clientSecret;
   $("#app-secret").hidden = false;
@@ -257,7 +259,8 @@ async function openInstallation(id) {
     const fresh = await api("POST", `/v1/installations/${encodeURIComponent(id)}/setup-code`);
     return showFrame(installation, fresh.setupUrl);
   }
-  return showFrame(installation, app.setupUrl);
+  // Installed: the app's main page (its setup page if it has none).
+  return showFrame(installation, app.url ?? app.setupUrl);
 }
 
 // --- the app frame -----------------------------------------------------------

@@ -303,25 +303,22 @@ impl From<AuthorityError> for Refusal {
 }
 
 impl From<Reason> for Refusal {
-    /// A decision's denial.
+    /// A decision's denial: 401 when the caller's identity was not
+    /// established, 403 when it was.
     fn from(reason: Reason) -> Self {
-        denial(reason)
+        let (status, message) = if reason.is_unauthenticated() {
+            (
+                StatusCode::UNAUTHORIZED,
+                "the request has no valid credentials",
+            )
+        } else {
+            (
+                StatusCode::FORBIDDEN,
+                "the credentials do not grant this request",
+            )
+        };
+        Refusal::new(status, reason.into(), message)
     }
-}
-
-fn denial(reason: Reason) -> Refusal {
-    let (status, message) = if reason.is_unauthenticated() {
-        (
-            StatusCode::UNAUTHORIZED,
-            "the request has no valid credentials",
-        )
-    } else {
-        (
-            StatusCode::FORBIDDEN,
-            "the credentials do not grant this request",
-        )
-    };
-    Refusal::new(status, reason.into(), message)
 }
 
 /// Runs a check at `now` and turns failures into answers; `Ok` carries the
@@ -363,7 +360,7 @@ pub(super) async fn refusing(
                     {
                         return Err(AuthorityError::Throttled.into());
                     }
-                    Err(denial(reason))
+                    Err(reason.into())
                 }
             }
         }
@@ -371,7 +368,8 @@ pub(super) async fn refusing(
     }
 }
 
-fn refusal(state: &AppState, e: CheckError) -> Refusal {
+/// The answer to a check that could not be decided.
+pub(super) fn refusal(state: &AppState, e: CheckError) -> Refusal {
     match e {
         CheckError::Descriptor(message) => {
             Refusal::new(StatusCode::BAD_REQUEST, HostReason::BadRequest, message)

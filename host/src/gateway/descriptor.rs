@@ -129,7 +129,7 @@ pub(super) fn descriptor(headers: &HeaderMap, now: i64) -> Result<Descriptor<'_>
 /// A descriptor header's value as text, trimmed; `None` when absent or
 /// empty. ASCII trimming is all there is to do: `to_str` accepts visible
 /// ASCII, spaces and tabs only.
-fn value_str<'h>(
+pub(super) fn value_str<'h>(
     value: Option<&'h HeaderValue>,
     name: &HeaderName,
 ) -> Result<Option<&'h str>, CheckError> {

@@ -15,8 +15,6 @@
 //! A document with anything but operations and fragments in it (type
 //! definitions, schema extensions) is refused: the endpoint executes.
 
-use std::collections::HashSet;
-
 use apollo_parser::Parser;
 use apollo_parser::cst;
 
@@ -215,7 +213,6 @@ impl Reader<'_> {
         stack: &mut Vec<String>,
         out: &mut Vec<String>,
     ) -> Result<(), Refused> {
-        let mut seen: HashSet<String> = out.iter().cloned().collect();
         for selection in set.selections() {
             match selection {
                 cst::Selection::Field(field) => {
@@ -223,7 +220,8 @@ impl Reader<'_> {
                         .name()
                         .map(|n| n.text().to_string())
                         .ok_or_else(|| Refused::Invalid("a field has no name".into()))?;
-                    if name != "__typename" && seen.insert(name.clone()) {
+                    // At most MAX_ROOT_FIELDS + 1 names: a scan is enough.
+                    if name != "__typename" && !out.contains(&name) {
                         out.push(name);
                         if out.len() > MAX_ROOT_FIELDS {
                             return Err(Refused::TooManyRootFields);
@@ -233,7 +231,6 @@ impl Reader<'_> {
                 cst::Selection::InlineFragment(inline) => {
                     if let Some(inner) = inline.selection_set() {
                         self.root_fields(&inner, stack, out)?;
-                        seen = out.iter().cloned().collect();
                     }
                 }
                 cst::Selection::FragmentSpread(spread) => {
@@ -241,7 +238,6 @@ impl Reader<'_> {
                     Self::enter(stack, Self::name_of(fragment))?;
                     if let Some(inner) = fragment.selection_set() {
                         self.root_fields(&inner, stack, out)?;
-                        seen = out.iter().cloned().collect();
                     }
                     stack.pop();
                 }

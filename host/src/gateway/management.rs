@@ -26,16 +26,16 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use verifier_core::{Action, Api};
 
-use crate::http::{AppState, MAX_BODY_BYTES};
+use crate::http::{AppState, MAX_BODY_BYTES, error_with_body};
 use crate::reason::Reason as HostReason;
 
-use super::check::{DecisionHeaders, Refusal, refusing};
-use super::descriptor::{Descriptor, X_TALLY_ENVIRONMENT, authorization};
+use super::check::{CheckError, DecisionHeaders, Refusal, refusal, refusing};
+use super::descriptor::{Descriptor, X_TALLY_ENVIRONMENT, authorization, value_str};
 use super::graphql::{self, Refused};
 use super::proxy::send;
 
@@ -62,16 +62,7 @@ fn graphql_error(
         extensions["field"] = json!(field);
     }
     let body = json!({ "errors": [{ "message": message, "extensions": extensions }] });
-    let mut response = (status, axum::Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert("x-tally-reason", HeaderValue::from_static(reason.as_str()));
-    if status == StatusCode::UNAUTHORIZED {
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("AppToken, Bearer"),
-        );
-    }
-    response
+    error_with_body(status, reason, axum::Json(body))
 }
 
 fn refused(refusal: &Refusal, field: Option<&str>) -> Response {
@@ -83,31 +74,25 @@ fn bad(reason: HostReason, message: &str) -> Response {
 }
 
 /// The environment the request names: `variables.environmentId` or
-/// `X-Tally-Environment`; `Err` when both are given and differ, or either
-/// is not a string.
+/// `X-Tally-Environment` (read as `/v1/verify` reads it); an incomplete
+/// descriptor when both are given and differ, or either is not text.
 fn environment<'r>(
     variables: Option<&'r Value>,
     header: Option<&'r HeaderValue>,
-) -> Result<Option<&'r str>, String> {
+) -> Result<Option<&'r str>, CheckError> {
     let from_variables = match variables.and_then(|v| v.get("environmentId")) {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(id.as_str()),
-        Some(_) => return Err("variables.environmentId must be a string".into()),
+        Some(_) => {
+            return Err(CheckError::Descriptor(
+                "variables.environmentId must be a string".into(),
+            ));
+        }
     };
-    let from_header = match header {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| "X-Tally-Environment must be visible ASCII".to_owned())?
-                .trim(),
-        )
-        .filter(|v| !v.is_empty()),
-    };
-    match (from_variables, from_header) {
-        (Some(a), Some(b)) if a != b => Err(format!(
+    match (from_variables, value_str(header, &X_TALLY_ENVIRONMENT)?) {
+        (Some(a), Some(b)) if a != b => Err(CheckError::Descriptor(format!(
             "variables.environmentId ({a:?}) and X-Tally-Environment ({b:?}) disagree"
-        )),
+        ))),
         (a, b) => Ok(a.or(b)),
     }
 }
@@ -192,7 +177,7 @@ pub(crate) async fn management(
         parts.headers.get(&X_TALLY_ENVIRONMENT),
     ) {
         Ok(id) => id,
-        Err(message) => return bad(HostReason::BadRequest, &message),
+        Err(e) => return refused(&refusal(&state, e), None),
     };
     let now = state.authority.now();
     let mut first: Option<DecisionHeaders> = None;
@@ -267,11 +252,14 @@ mod tests {
         let vars = json!({ "environmentId": "master" });
         let master = HeaderValue::from_static("master");
         let dev = HeaderValue::from_static("dev");
-        assert_eq!(environment(Some(&vars), None), Ok(Some("master")));
-        assert_eq!(environment(None, Some(&dev)), Ok(Some("dev")));
-        assert_eq!(environment(Some(&vars), Some(&master)), Ok(Some("master")));
+        assert_eq!(environment(Some(&vars), None).ok(), Some(Some("master")));
+        assert_eq!(environment(None, Some(&dev)).ok(), Some(Some("dev")));
+        assert_eq!(
+            environment(Some(&vars), Some(&master)).ok(),
+            Some(Some("master"))
+        );
         assert!(environment(Some(&vars), Some(&dev)).is_err());
         assert!(environment(Some(&json!({ "environmentId": 1 })), None).is_err());
-        assert_eq!(environment(Some(&json!({})), None), Ok(None));
+        assert_eq!(environment(Some(&json!({})), None).ok(), Some(None));
     }
 }

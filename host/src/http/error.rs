@@ -90,7 +90,15 @@ pub fn error_response(status: StatusCode, reason: Reason, message: &str) -> Resp
         message,
         reason: reason.as_str(),
     };
-    let mut response = (status, Json(body)).into_response();
+    error_with_body(status, reason, Json(body))
+}
+
+/// An error answer with `body` (the JSON shape is the caller's: the API's
+/// `{ message, reason }`, or GraphQL's errors at `/v1/management`) and the
+/// headers every error answer carries: `X-Tally-Reason`, and
+/// `WWW-Authenticate` on a 401.
+pub fn error_with_body(status: StatusCode, reason: Reason, body: impl IntoResponse) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(REASON_HEADER, HeaderValue::from_static(reason.as_str()));
     if status == StatusCode::UNAUTHORIZED {

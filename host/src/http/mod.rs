@@ -32,7 +32,7 @@ use tower_http::trace::TraceLayer;
 use verifier_core::{Grant, InstallationUpdate};
 
 pub use client::TrustedProxies;
-pub use error::{ApiError, ErrorBody, UpstreamAnswer, error_response};
+pub use error::{ApiError, ErrorBody, UpstreamAnswer, error_response, error_with_body};
 pub(crate) use extract::JsonBody;
 use extract::{Admin, Authed, RawBody, Replica};
 pub use server::{Server, ServerLimits};

@@ -58,6 +58,10 @@ enum Command {
         /// Seconds a rotated token's old secret keeps working.
         #[arg(long, default_value_t = 0)]
         rotation_grace: i64,
+        /// Lifetime of an app frame's SESSION token, seconds (1 to 3600); the
+        /// studio refreshes it before it runs out.
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=3600))]
+        session_ttl: i64,
         /// A verifier plugin (.wasm speaking verifier-core's ABI) instead of the embedded module.
         #[arg(long, env = "TALLY_PLUGIN")]
         plugin: Option<PathBuf>,
@@ -140,6 +144,7 @@ fn main() -> anyhow::Result<()> {
             replica_token,
             setup_code_ttl,
             rotation_grace,
+            session_ttl,
             plugin,
             plugin_deadline_ms,
             upstream,
@@ -157,6 +162,7 @@ fn main() -> anyhow::Result<()> {
             let mut config = AuthorityConfig::new(public_url.unwrap_or_default());
             config.setup_code_ttl = setup_code_ttl.max(1);
             config.rotation_grace = rotation_grace.max(0);
+            config.session_ttl = session_ttl;
             let limits = Limits {
                 deadline: Duration::from_millis(plugin_deadline_ms.max(1)),
                 ..Limits::default()

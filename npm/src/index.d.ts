@@ -14,7 +14,10 @@ export interface Context {
     id: string;
     name: string;
     endpoint: string;
-    /** A short-lived SESSION token minted for this frame. */
+    /**
+     * A short-lived SESSION token minted for this frame, with the app's
+     * grants; the platform refreshes it before it expires (onContextChange).
+     */
     authToken: string;
     [more: string]: unknown;
   };
@@ -24,8 +27,14 @@ export interface Context {
 }
 
 export interface InitOptions {
-  /** The one origin the platform is served from, e.g. "https://studio.example.com". No "*". */
-  parentOrigin: string;
+  /**
+   * Pins the one origin the platform is served from, e.g.
+   * "https://studio.example.com" (no "*"). Without it (and without
+   * `parentOrigins`) the origin is learned from the browser.
+   */
+  parentOrigin?: string;
+  /** Pins several origins; the browser's report picks the one framing the app. */
+  parentOrigins?: string[];
   /** How long the handshake and each call wait for the parent (default 10000). */
   timeoutMs?: number;
 }
@@ -39,6 +48,8 @@ export interface InstallationUpdate {
 export type TallyErrorCode =
   | "invalid_argument"
   | "not_in_frame"
+  | "no_parent_origin"
+  | "parent_not_pinned"
   | "timeout"
   | "protocol"
   | "closed"
@@ -68,12 +79,14 @@ export declare class App {
   updateInstallation(update: InstallationUpdate): Promise<Installation>;
   /** Posts { code, environmentId, managementApiBaseUrl } to the app backend (default /api/exchangeSetupCode). */
   exchangeSetupCode<T = Record<string, unknown>>(options?: { endpoint?: string }): Promise<T>;
+  /** A session token that is not due for refresh (fetched by the platform when needed). */
+  getSessionToken(): Promise<string>;
   showToast(toast: { message: string; variant?: "info" | "success" | "warning" | "error" }): Promise<unknown>;
   resize(size: { height: number; width?: number }): Promise<unknown>;
   onContextChange(callback: (context: Context) => void): () => void;
   close(): void;
 }
 
-export declare function init(options: InitOptions): Promise<App>;
+export declare function init(options?: InitOptions): Promise<App>;
 export declare function ready(): Promise<unknown>;
 export declare function isTallyError(err: unknown): err is TallyError;

@@ -13,8 +13,10 @@ export function ready() {
 /**
  * Connects to the parent frame. Resolves once the parent answered with the
  * context; rejects with a TallyError (`code` "timeout", "not_in_frame",
- * "invalid_argument", ...).
- * @param {{ parentOrigin: string, timeoutMs?: number }} options
+ * "no_parent_origin", "parent_not_pinned", "invalid_argument", ...).
+ * Without `parentOrigin`/`parentOrigins` the platform's origin is learned
+ * from the browser (see README, "Which page may talk to the app").
+ * @param {{ parentOrigin?: string, parentOrigins?: string[], timeoutMs?: number }} [options]
  * @returns {Promise<App>}
  */
 export async function init(options) {
@@ -53,13 +55,21 @@ export class App {
   exchangeSetupCode(options) {
     return this.#app.exchangeSetupCode(options);
   }
+  /**
+   * A session token for this frame that is not due for refresh (the
+   * platform refreshes it and pushes the new context).
+   * @returns {Promise<string>}
+   */
+  getSessionToken() {
+    return this.#app.request("getSessionToken");
+  }
   /** @param {{ message: string, variant?: "info"|"success"|"warning"|"error" }} toast */
   showToast(toast) {
-    return this.#app.showToast(toast);
+    return this.#app.request("showToast", toast);
   }
   /** @param {{ height: number, width?: number }} size */
   resize(size) {
-    return this.#app.resize(size);
+    return this.#app.request("resize", size);
   }
   /**
    * Calls `callback(context)` on every context the parent pushes.

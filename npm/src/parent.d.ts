@@ -6,13 +6,30 @@ export interface AppFrameHandlers {
   showToast?(toast: { message: string; variant?: "info" | "success" | "warning" | "error" }): unknown;
   /** Without it the bridge sets the iframe's height (and width) itself. */
   resize?(size: { height: number; width?: number }): unknown;
+  /**
+   * Mint a SESSION token for the frame (`POST /v1/installations/{i}/session-token`);
+   * `expiresIn` in seconds. With it the bridge owns `context.environment.authToken`:
+   * fetched when the app connects, refreshed at 80 % of its lifetime and pushed,
+   * and given to the app's `getSessionToken()`.
+   */
+  getSessionToken?(): { token: string; expiresIn: number } | Promise<{ token: string; expiresIn: number }>;
+}
+
+/** A context whose session token the bridge fills in (`handlers.getSessionToken`). */
+export interface ContextWithoutToken {
+  project: Context["project"];
+  environment: { id: string; name: string; endpoint: string; authToken?: string; [more: string]: unknown };
+  installation: Installation;
+  user?: Context["user"];
+  [more: string]: unknown;
 }
 
 export interface AppFrameOptions {
   iframe: HTMLIFrameElement;
   /** The app's one origin, e.g. "https://app.example.com". No "*". */
   appOrigin: string;
-  context: Context;
+  /** `environment.authToken` may be left out when `handlers.getSessionToken` is given. */
+  context: Context | ContextWithoutToken;
   handlers?: AppFrameHandlers;
 }
 
@@ -22,8 +39,8 @@ export declare class AppFrame {
   readonly context: Context;
   /** Whether an app has completed the handshake. */
   readonly connected: boolean;
-  /** Replaces the context and pushes it to the app. */
-  setContext(context: Context): void;
+  /** Replaces the context and pushes it to the app (keeping the bridge's session token, if it has one). */
+  setContext(context: Context | ContextWithoutToken): void;
   /** Stops answering and removes the listener. */
   destroy(): void;
 }

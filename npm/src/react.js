@@ -2,7 +2,7 @@
 // @hygraph/app-sdk-react, over the same connection as tally-sdk.
 //
 // One page has one connection to its parent: Wrapper connects once per
-// parentOrigin and shares the connection across re-mounts (React's
+// set of options and shares the connection across re-mounts (React's
 // StrictMode mounts twice; a second init would find the setup code already
 // scrubbed from the URL).
 import { createContext, createElement, useContext, useEffect, useState } from "react";
@@ -11,10 +11,9 @@ import { init } from "./index.js";
 const AppState = createContext(null);
 const connections = new Map();
 
-function connect(parentOrigin, timeoutMs) {
-  const key = `${parentOrigin} ${timeoutMs ?? ""}`;
+function connect(options, key) {
   if (!connections.has(key)) {
-    const pending = init(timeoutMs === undefined ? { parentOrigin } : { parentOrigin, timeoutMs });
+    const pending = init(options);
     // A failed attempt is not cached: a remount may try again.
     pending.catch(() => connections.delete(key));
     connections.set(key, pending);
@@ -22,17 +21,30 @@ function connect(parentOrigin, timeoutMs) {
   return connections.get(key);
 }
 
+/** What Wrapper shows when connecting fails and no errorFallback is given. */
+function shownError(error) {
+  return createElement("p", { role: "alert", "data-tally-error": error?.code ?? "" }, String(error?.message ?? error));
+}
+
 /**
  * Connects to the parent and renders `children` once the context is there.
- * `fallback` renders while connecting; `errorFallback` (an element or
- * `(error) => element`) when the connection fails (default: `fallback`).
+ * `parentOrigin` / `parentOrigins` pin the platform's origin (without them it
+ * is learned from the browser). `fallback` renders while connecting;
+ * `errorFallback` (an element or `(error) => element`) when the connection
+ * fails — by default the error's message, so a misplaced app never shows a
+ * blank page.
  */
-export function Wrapper({ parentOrigin, timeoutMs, fallback = null, errorFallback, children }) {
+export function Wrapper({ parentOrigin, parentOrigins, timeoutMs, fallback = null, errorFallback = shownError, children }) {
   const [state, setState] = useState({ status: "connecting" });
+  const options = {};
+  if (parentOrigin !== undefined) options.parentOrigin = parentOrigin;
+  if (parentOrigins !== undefined) options.parentOrigins = parentOrigins;
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const key = JSON.stringify(options);
   useEffect(() => {
     let live = true;
     let unsubscribe;
-    connect(parentOrigin, timeoutMs).then(
+    connect(options, key).then(
       (app) => {
         if (!live) return;
         setState({ status: "ready", app, context: app.context });
@@ -44,18 +56,20 @@ export function Wrapper({ parentOrigin, timeoutMs, fallback = null, errorFallbac
       live = false;
       unsubscribe?.();
     };
-  }, [parentOrigin, timeoutMs]);
+    // `options` is rebuilt each render; `key` is its identity.
+  }, [key]);
   if (state.status === "connecting") return fallback;
   if (state.status === "error") {
-    const shown = errorFallback === undefined ? fallback : errorFallback;
-    return typeof shown === "function" ? shown(state.error) : shown;
+    return typeof errorFallback === "function" ? errorFallback(state.error) : errorFallback;
   }
   return createElement(AppState.Provider, { value: state }, children);
 }
 
 /**
  * The app inside <Wrapper>: `{ context, installation, updateInstallation,
- * exchangeSetupCode, setupCode, showToast, resize, app }`.
+ * exchangeSetupCode, setupCode, getSessionToken, showToast, resize, app }`.
+ * Re-renders when the platform pushes a new context (a refreshed
+ * `context.environment.authToken`, an updated installation).
  */
 export function useApp() {
   const state = useContext(AppState);
@@ -67,6 +81,7 @@ export function useApp() {
     updateInstallation: (update) => app.updateInstallation(update),
     exchangeSetupCode: (options) => app.exchangeSetupCode(options),
     setupCode: app.setupCode(),
+    getSessionToken: () => app.getSessionToken(),
     showToast: (toast) => app.showToast(toast),
     resize: (size) => app.resize(size),
     app,

@@ -47,23 +47,59 @@ pub struct App {
 
 /// Connects the app frame to its parent.
 ///
-/// `options`: `{ parentOrigin, timeoutMs? }`. `parentOrigin` is the one origin
-/// the platform is served from (no `*`): the handshake is addressed to it only
-/// and only its messages are accepted. Captures and scrubs `?code=` first,
-/// then resolves with an [`App`] once the parent has answered with the
-/// context, or rejects with `code: "timeout"` after `timeoutMs` (default
-/// 10 000), `"not_in_frame"` outside an iframe, `"invalid_argument"` for bad
-/// options.
+/// `options` (optional): `{ parentOrigin?, parentOrigins?, timeoutMs? }`.
+/// `parentOrigin` pins the one origin the platform is served from (no `*`);
+/// `parentOrigins` pins a list of them. Without either, the origin is learned
+/// from the browser (`crate::parent_origin`). Either way the handshake is
+/// addressed to that origin only and only its messages from `window.parent`
+/// are accepted. Captures and scrubs `?code=` first, then resolves with an
+/// [`App`] once the parent has answered with the context, or rejects with
+/// `code: "timeout"` after `timeoutMs` (default 10 000), `"not_in_frame"`
+/// outside an iframe, `"no_parent_origin"` when the origin can be neither
+/// learned nor picked from the pins, `"parent_not_pinned"` when the browser
+/// names a parent outside the pins, `"invalid_argument"` for bad options.
 #[wasm_bindgen]
 pub async fn init(options: JsValue) -> Result<App, JsValue> {
     App::connect(options).await
 }
 
+/// The pinned origins in `options`: `parentOrigin` or `parentOrigins`, not
+/// both (none: learn it from the browser).
+fn pins(options: &JsValue) -> Result<Vec<String>, SdkError> {
+    let one = js::get(options, "parentOrigin");
+    let list = js::get(options, "parentOrigins");
+    let list: js_sys::Array = match (one.is_undefined(), list.is_undefined()) {
+        (true, true) => return Ok(Vec::new()),
+        (false, true) => js_sys::Array::of1(&one),
+        (true, false)
+            if js_sys::Array::is_array(&list) && js_sys::Array::from(&list).length() > 0 =>
+        {
+            list.unchecked_into()
+        }
+        _ => {
+            return Err(SdkError::InvalidArgument(String::from(
+                "init options: give parentOrigin (an origin) or parentOrigins (a non-empty array of origins), not both",
+            )));
+        }
+    };
+    list.iter()
+        .map(|o| protocol::check_origin(&o.as_string().unwrap_or_default(), "parentOrigin"))
+        .collect()
+}
+
 impl App {
     async fn connect(options: JsValue) -> Result<App, JsValue> {
-        js::only_keys(&options, &["parentOrigin", "timeoutMs"], "init options")?;
-        let parent_origin = js::string(&options, "parentOrigin", "init options")?;
-        let parent_origin = protocol::check_origin(&parent_origin, "parentOrigin")?;
+        let options = if options.is_undefined() || options.is_null() {
+            JsValue::from(js_sys::Object::new())
+        } else {
+            options
+        };
+        js::only_keys(
+            &options,
+            &["parentOrigin", "parentOrigins", "timeoutMs"],
+            "init options",
+        )?;
+        let pins = pins(&options)?;
         let timeout_ms = match js::opt_number(&options, "timeoutMs", "init options")? {
             None => DEFAULT_TIMEOUT_MS,
             Some(ms) if ms >= 1.0 && ms <= f64::from(u32::MAX) => ms as u32,
@@ -78,6 +114,7 @@ impl App {
             .map_err(|e| SdkError::browser("window.parent", &e))?
             .filter(|p| !js_sys::Object::is(p.as_ref(), window.as_ref()))
             .ok_or(SdkError::NotInFrame)?;
+        let parent_origin = crate::parent_origin::resolve(&window, &parent, &pins)?;
         let setup_code = crate::setup_code::take(&window)?;
         let conn = protocol::connection_id(&window)?;
         let inner = Rc::new(Inner {
@@ -198,7 +235,12 @@ impl App {
     pub fn management_api_base_url(&self) -> Result<String, JsValue> {
         let context = self.context_fields()?;
         management_api_base_url(&context.mgmt_api)
-            .map_err(|e| SdkError::Protocol(format!("context.project.mgmtApi: {e}")).into())
+            // verifier-core's message is not carried: its formatting would
+            // pull list joining into the module for one error.
+            .map_err(|_| {
+                let message = "context.project.mgmtApi is not an http(s) URL with a path";
+                SdkError::Protocol(String::from(message)).into()
+            })
     }
 
     /// Asks the parent to change the installation (`{ status?, config? }`) and
@@ -238,15 +280,23 @@ impl App {
         Ok(answer)
     }
 
-    /// Asks the parent to show a toast: `{ message, variant? }`.
-    #[wasm_bindgen(js_name = showToast)]
-    pub async fn show_toast(&self, toast: JsValue) -> Result<JsValue, JsValue> {
-        self.call("showToast", toast).await
-    }
-
-    /// Asks the parent to resize the frame: `{ height, width? }` in CSS pixels.
-    pub async fn resize(&self, size: JsValue) -> Result<JsValue, JsValue> {
-        self.call("resize", size).await
+    /// Calls one of the parent's methods whose params the bridge checks:
+    /// `showToast` (`{ message, variant? }`), `resize` (`{ height, width? }`
+    /// in CSS pixels) or `getSessionToken` (no params; resolves with a
+    /// session token that is not due for refresh — when the parent fetched a
+    /// new one it pushes the new context first, so `context` and
+    /// `onContextChange` already carry it). One export for the three keeps the
+    /// module small; the npm package gives each its own method.
+    pub async fn request(&self, method: String, params: JsValue) -> Result<JsValue, JsValue> {
+        const METHODS: [&str; 3] = ["showToast", "resize", "getSessionToken"];
+        if !METHODS.contains(&method.as_str()) {
+            return Err(SdkError::InvalidArgument(format!("no method \"{method}\"")).into());
+        }
+        let answer = self.call(&method, params).await?;
+        if method == "getSessionToken" && answer.as_string().is_none_or(|t| t.is_empty()) {
+            return Err(SdkError::Protocol(String::from("getSessionToken: no token")).into());
+        }
+        Ok(answer)
     }
 
     /// Calls `callback(context)` whenever the parent pushes a new context

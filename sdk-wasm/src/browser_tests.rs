@@ -223,12 +223,18 @@ async fn init_outside_a_frame_is_refused() {
         window().parent().unwrap().unwrap().as_ref(),
         window().as_ref()
     ));
-    let options = js(r#"{"parentOrigin":"https://platform.example.com","timeoutMs":50}"#);
-    let err = crate::init(options).await.err().unwrap();
-    assert_eq!(
-        get(&err, "code").as_string().as_deref(),
-        Some("not_in_frame")
-    );
+    // Pinned or not (no options at all is valid: the origin would be learned).
+    for options in [
+        js(r#"{"parentOrigin":"https://platform.example.com","timeoutMs":50}"#),
+        js("{}"),
+        JsValue::UNDEFINED,
+    ] {
+        let err = crate::init(options).await.err().unwrap();
+        assert_eq!(
+            get(&err, "code").as_string().as_deref(),
+            Some("not_in_frame")
+        );
+    }
 }
 
 #[wasm_bindgen_test]
@@ -236,7 +242,10 @@ async fn init_refuses_a_wildcard_parent_origin_and_unknown_options() {
     for options in [
         r#"{"parentOrigin":"*"}"#,
         r#"{"parentOrigin":"https://a.example","timeout":5}"#,
-        "{}",
+        r#"{"parentOrigins":[]}"#,
+        r#"{"parentOrigins":"https://a.example"}"#,
+        r#"{"parentOrigins":["https://a.example","*"]}"#,
+        r#"{"parentOrigin":"https://a.example","parentOrigins":["https://b.example"]}"#,
     ] {
         let err = crate::init(js(options)).await.err().unwrap();
         assert_eq!(

@@ -28,12 +28,19 @@ pub(crate) struct Context {
 
 impl Context {
     /// Reads and checks a context value; `who` names the side for the message.
+    #[cfg(feature = "app")]
     pub(crate) fn check(value: &JsValue, who: &str) -> Result<Context, SdkError> {
-        let fields = Context::read(value);
+        Context::check_with(value, who, true)
+    }
+
+    /// As [`Context::check`]; `environment.authToken` may be absent unless
+    /// `token` (a bridge that fetches session tokens itself fills it in).
+    pub(crate) fn check_with(value: &JsValue, who: &str, token: bool) -> Result<Context, SdkError> {
+        let fields = Context::read(value, token);
         fields.map_err(|e| SdkError::InvalidArgument(format!("{who}: {e}")))
     }
 
-    fn read(value: &JsValue) -> Result<Context, SdkError> {
+    fn read(value: &JsValue, token: bool) -> Result<Context, SdkError> {
         let project = section(value, "project")?;
         let environment = section(value, "environment")?;
         js::string(&project, "id", "context.project")?;
@@ -42,7 +49,9 @@ impl Context {
         let environment_id = js::string(&environment, "id", "context.environment")?;
         js::string(&environment, "name", "context.environment")?;
         js::string(&environment, "endpoint", "context.environment")?;
-        js::string(&environment, "authToken", "context.environment")?;
+        if token || !js::get(&environment, "authToken").is_undefined() {
+            js::string(&environment, "authToken", "context.environment")?;
+        }
         check_installation(&js::get(value, "installation"), "context.installation")?;
         Ok(Context {
             mgmt_api,

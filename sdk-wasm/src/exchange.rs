@@ -6,11 +6,15 @@
 //! credentials and calls the authority's `/app-exchange-token`. The backend's
 //! JSON answer is handed to the app as it is; an error status becomes
 //! [`SdkError::Exchange`] with the backend's `{ message }`.
-
-use gloo_net::http::Request;
+//!
+//! The request is the browser's `fetch` through `web-sys`, called directly:
+//! one POST needs none of a client library's builder, and gloo-net's cost
+//! the app module about 2 KB (BENCHMARKS.md, "SDK size").
 
 use verifier_core::exchange::SetupCodeExchange;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestInit, Response};
 
 use crate::error::SdkError;
 use crate::js;
@@ -32,23 +36,29 @@ pub(crate) async fn post(endpoint: &str, body: &SetupCodeExchange) -> Result<JsV
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| SdkError::Protocol(String::from("could not encode the exchange body")))?;
-    let response = Request::post(endpoint)
-        .header("Content-Type", "application/json")
-        .body(json)
-        .map_err(|e| SdkError::Network(e.to_string()))?
-        .send()
+    let init = RequestInit::new();
+    init.set_method("POST");
+    let content_type = JsValue::from_str("application/json");
+    init.set_headers(&js::object(&[("Content-Type", &content_type)]));
+    init.set_body(&JsValue::from_str(&json));
+    let network = |e: JsValue| SdkError::Network(crate::error::describe(&e));
+    let fetched = crate::protocol::window()?.fetch_with_str_and_init(endpoint, &init);
+    let response: Response = JsFuture::from(fetched)
         .await
-        .map_err(|e| SdkError::Network(e.to_string()))?;
+        .map_err(network)?
+        .unchecked_into();
     let status = response.status();
-    let text = response
-        .text()
+    let text = JsFuture::from(response.text().map_err(network)?)
         .await
-        .map_err(|e| SdkError::Network(e.to_string()))?;
+        .map_err(network)?
+        .as_string()
+        .unwrap_or_default();
     let parsed = js_sys::JSON::parse(&text).ok();
     if response.ok() {
         return parsed.filter(JsValue::is_object).ok_or_else(|| {
             SdkError::Protocol(format!(
-                "the exchange route answered {status} without a JSON object"
+                "the exchange route answered {} without a JSON object",
+                crate::error::number(f64::from(status))
             ))
         });
     }

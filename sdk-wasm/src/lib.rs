@@ -3,14 +3,17 @@
 //! Two sides of one frame protocol (`PROTOCOL.md` next to this crate):
 //!
 //! - **App side** ([`init`] → [`App`]): runs in the app's page inside the
-//!   platform's iframe. It pins the parent's origin, captures and scrubs the
-//!   one-time `?code=`, receives the context (project, environment with a
-//!   short-lived session token, installation, user), exchanges the setup code
-//!   through the app's own backend, and calls the parent's
-//!   `updateInstallation`, `showToast` and `resize`.
+//!   platform's iframe. It pins the parent's origin (given, or learned from
+//!   the browser: `parent_origin`), captures and scrubs the one-time
+//!   `?code=`, receives the context (project, environment with a short-lived
+//!   session token, installation, user), exchanges the setup code through the
+//!   app's own backend, and calls the parent's `updateInstallation`,
+//!   `getSessionToken`, `showToast` and `resize`.
 //! - **Parent side** ([`create_app_frame`] → [`AppFrame`]): runs in the
 //!   platform's page. It pins the app's origin and frame window, answers the
-//!   app's calls with the platform's handlers and pushes context changes.
+//!   app's calls with the platform's handlers, keeps the frame's session
+//!   token fresh when given a `getSessionToken` handler, and pushes context
+//!   changes.
 //!
 //! Every rejection is a JavaScript `Error` named `TallyError` with a stable
 //! `code` ([`SdkError::code`]); nothing waits forever: the handshake and every
@@ -41,6 +44,8 @@ mod exchange;
 mod js;
 #[cfg(feature = "parent")]
 mod parent;
+#[cfg(feature = "app")]
+mod parent_origin;
 mod protocol;
 #[cfg(feature = "app")]
 mod setup_code;

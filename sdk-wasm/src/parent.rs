@@ -15,6 +15,8 @@ use crate::protocol::{self, Envelope, Kind, Link, RemoteError};
 
 /// Largest frame size `resize` accepts, in CSS pixels.
 const MAX_FRAME_PX: u32 = 100_000;
+/// A session token is refreshed once this share of its lifetime has passed.
+const REFRESH_AT: f64 = 0.8;
 
 type MessageListener = Closure<dyn FnMut(MessageEvent)>;
 
@@ -59,6 +61,33 @@ struct Inner {
     context: RefCell<JsValue>,
     handlers: JsValue,
     on_message: RefCell<Option<MessageListener>>,
+    session: RefCell<Session>,
+}
+
+/// The session token the bridge keeps, when the platform gave it a
+/// `getSessionToken` handler.
+#[derive(Default)]
+struct Session {
+    /// `Date.now()` after which the token is refreshed; 0: never fetched.
+    fresh_until: f64,
+    /// Bumped on every new token, so an older refresh timer does nothing.
+    generation: u32,
+    /// The handler's answer while a refresh is in flight, shared by every
+    /// caller that needs a token meanwhile.
+    in_flight: Option<js_sys::Promise>,
+}
+
+/// Checks a `getSessionToken` handler's answer, `{ token, expiresIn }`
+/// (`expiresIn` in seconds, as OAuth's `expires_in`), and returns both.
+fn check_session(value: &JsValue) -> Result<(String, f64), SdkError> {
+    const WHAT: &str = "getSessionToken handler";
+    let token = js::string(value, "token", WHAT)?;
+    match js::opt_number(value, "expiresIn", WHAT)? {
+        Some(s) if !token.is_empty() && s.is_finite() && s > 0.0 => Ok((token, s)),
+        _ => Err(SdkError::InvalidArgument(format!(
+            "{WHAT}: must resolve with {{ token, expiresIn }} (a token and its lifetime in seconds)"
+        ))),
+    }
 }
 
 /// The parent's end of one app frame.
@@ -77,9 +106,17 @@ pub struct AppFrame {
 /// (resolves with the updated installation; the bridge then pushes the new
 /// context to the app), `showToast({ message, variant })` and
 /// `resize({ height, width })` (without a handler the bridge sets the iframe's
-/// height itself). `getContext` is answered by the bridge. A handler may
-/// return a value or a promise; if it throws, the app's call rejects with the
-/// thrown `code` (or `"handler_failed"`) and message.
+/// height itself) and `getSessionToken()`. `getContext` is answered by the
+/// bridge. A handler may return a value or a promise; if it throws, the app's
+/// call rejects with the thrown `code` (or `"handler_failed"`) and message.
+///
+/// With `getSessionToken` (resolving `{ token, expiresIn }`, seconds) the
+/// bridge owns `context.environment.authToken`, which the context may then
+/// leave out: it fetches a token when the app connects, fetches the next
+/// once [`REFRESH_AT`] of its lifetime has passed and pushes the new context,
+/// and answers the app's `getSessionToken` with a token that is not due for
+/// refresh. Without the handler the app's `getSessionToken` gets the
+/// context's token as it is.
 #[wasm_bindgen(js_name = createAppFrame)]
 pub fn create_app_frame(options: JsValue) -> Result<AppFrame, JsValue> {
     js::only_keys(
@@ -98,8 +135,9 @@ pub fn create_app_frame(options: JsValue) -> Result<AppFrame, JsValue> {
     })?;
     let app_origin = protocol::check_origin(&app_origin, "appOrigin")?;
     let context = get("context");
-    Context::check(&context, "createAppFrame")?;
     let handlers = get("handlers");
+    let owns_token = js::get(&handlers, "getSessionToken").is_function();
+    Context::check_with(&context, "createAppFrame", !owns_token)?;
     let window = protocol::window()?;
     let target = iframe.content_window().ok_or_else(|| {
         SdkError::InvalidArgument(String::from(
@@ -113,6 +151,7 @@ pub fn create_app_frame(options: JsValue) -> Result<AppFrame, JsValue> {
         context: RefCell::new(context),
         handlers,
         on_message: RefCell::new(None),
+        session: RefCell::new(Session::default()),
     });
     let weak = Rc::downgrade(&inner);
     let listener: MessageListener = Closure::new(move |event: MessageEvent| {
@@ -132,8 +171,18 @@ pub fn create_app_frame(options: JsValue) -> Result<AppFrame, JsValue> {
 impl AppFrame {
     /// Replaces the context and pushes it to the app (if connected).
     #[wasm_bindgen(js_name = setContext)]
+    /// With a `getSessionToken` handler the bridge's token is kept (the
+    /// context given may leave `environment.authToken` out).
     pub fn set_context(&self, context: JsValue) -> Result<(), JsValue> {
-        Context::check(&context, "setContext")?;
+        let owned = self
+            .inner
+            .handler("getSessionToken")
+            .and(self.inner.token());
+        Context::check_with(&context, "setContext", owned.is_none())?;
+        let context = match owned {
+            Some(token) => with_token(&context, &token),
+            None => context,
+        };
         *self.inner.context.borrow_mut() = context;
         self.inner.push_context()?;
         Ok(())
@@ -171,11 +220,20 @@ impl Inner {
         match envelope.kind {
             // A hello opens a connection, or re-opens it after the app
             // reloaded or navigated (same window, same origin, new id).
+            // With a session-token handler the welcome waits for a fresh
+            // token (a failed fetch welcomes with what the context has).
             Kind::Hello => {
                 this.link.set_conn(envelope.conn);
-                let mut welcome = Envelope::new(Kind::Welcome, &this.link.conn());
-                welcome.payload = this.context.borrow().clone();
-                let _ = this.link.post(&welcome);
+                let weak = Rc::downgrade(this);
+                spawn_local(async move {
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.handler("getSessionToken").is_some() {
+                        let _ = Inner::session_token(&inner, false).await;
+                    }
+                    let mut welcome = Envelope::new(Kind::Welcome, &inner.link.conn());
+                    welcome.payload = inner.context.borrow().clone();
+                    let _ = inner.link.post(&welcome);
+                });
             }
             Kind::Call if envelope.conn == this.link.conn() => {
                 let Some(id) = envelope.id else { return };
@@ -200,6 +258,77 @@ impl Inner {
         self.link.post(&push)
     }
 
+    /// `context.environment.authToken` now, if it is a string.
+    fn token(&self) -> Option<String> {
+        js::get(&js::get(&self.context.borrow(), "environment"), "authToken").as_string()
+    }
+
+    /// A session token not due for refresh: the context's (without a
+    /// handler, or while fresh), else the handler's next one, which replaces
+    /// the context's and is pushed to the app. `force` refreshes anyway (the
+    /// timer's call, which may fire a hair before `fresh_until`).
+    async fn session_token(this: &Rc<Inner>, force: bool) -> Result<String, RemoteError> {
+        let current = this.token();
+        let Some(handler) = this.handler("getSessionToken") else {
+            return current.ok_or_else(|| RemoteError {
+                code: String::from("not_handled"),
+                message: String::from("the context has no authToken"),
+            });
+        };
+        let fresh = js_sys::Date::now() < this.session.borrow().fresh_until;
+        if let (Some(token), true, false) = (&current, fresh, force) {
+            return Ok(token.clone());
+        }
+        let pending = this.session.borrow().in_flight.clone();
+        let promise = match pending {
+            Some(promise) => promise,
+            None => {
+                let value = handler.call0(&this.handlers).map_err(handler_failed)?;
+                let promise = js_sys::Promise::resolve(&value);
+                this.session.borrow_mut().in_flight = Some(promise.clone());
+                promise
+            }
+        };
+        let answer = JsFuture::from(promise).await;
+        this.session.borrow_mut().in_flight = None;
+        let (token, expires_in) =
+            check_session(&answer.map_err(handler_failed)?).map_err(|e| RemoteError {
+                code: String::from("handler_failed"),
+                message: e.to_string(),
+            })?;
+        if this.token().as_deref() != Some(token.as_str()) {
+            let lifetime_ms = expires_in * 1000.0 * REFRESH_AT;
+            let generation = {
+                let mut session = this.session.borrow_mut();
+                session.fresh_until = js_sys::Date::now() + lifetime_ms;
+                session.generation = session.generation.wrapping_add(1);
+                session.generation
+            };
+            let context = with_token(&this.context.borrow(), &token);
+            *this.context.borrow_mut() = context;
+            let _ = this.push_context();
+            Inner::refresh_later(this, generation, lifetime_ms);
+        }
+        Ok(token)
+    }
+
+    /// Refreshes the token after `ms`, if no newer token came meanwhile, the
+    /// frame is still there and an app is connected (a later hello fetches
+    /// one anyway).
+    fn refresh_later(this: &Rc<Inner>, generation: u32, ms: f64) {
+        let weak = Rc::downgrade(this);
+        let ms = ms.clamp(250.0, f64::from(i32::MAX)) as u32;
+        let _ = protocol::after(ms, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let live = !inner.link.is_closed() && !inner.link.conn().is_empty();
+            if live && inner.session.borrow().generation == generation {
+                spawn_local(async move {
+                    let _ = Inner::session_token(&inner, true).await;
+                });
+            }
+        });
+    }
+
     fn handler(&self, name: &str) -> Option<js_sys::Function> {
         js_sys::Reflect::get(&self.handlers, &name.into())
             .ok()?
@@ -222,38 +351,43 @@ impl Inner {
         }
     }
 
-    async fn dispatch(&self, method: &str, params: JsValue) -> Result<JsValue, RemoteError> {
+    async fn dispatch(
+        this: &Rc<Inner>,
+        method: &str,
+        params: JsValue,
+    ) -> Result<JsValue, RemoteError> {
         match method {
-            "getContext" => Ok(self.context.borrow().clone()),
+            "getContext" => Ok(this.context.borrow().clone()),
+            "getSessionToken" => Ok(JsValue::from(Inner::session_token(this, false).await?)),
             "updateInstallation" => {
                 context::check_update(&params, method).map_err(invalid)?;
-                let installation = self.run("updateInstallation", &params).await?;
+                let installation = this.run("updateInstallation", &params).await?;
                 context::check_installation(&installation, "updateInstallation handler").map_err(
                     |e| RemoteError {
                         code: String::from("handler_failed"),
                         message: e.to_string(),
                     },
                 )?;
-                let context = self.context.borrow().clone();
+                let context = this.context.borrow().clone();
                 let _ = js_sys::Reflect::set(&context, &"installation".into(), &installation);
-                let _ = self.push_context();
+                let _ = this.push_context();
                 Ok(installation)
             }
             "showToast" => {
                 check_toast(&params).map_err(invalid)?;
-                self.run("showToast", &params).await
+                this.run("showToast", &params).await
             }
             "resize" => {
                 let (height, width) = check_size(&params).map_err(invalid)?;
-                if self.handler("resize").is_some() {
-                    return self.run("resize", &params).await;
+                if this.handler("resize").is_some() {
+                    return this.run("resize", &params).await;
                 }
-                let _ = self
+                let _ = this
                     .iframe
                     .style()
                     .set_property("height", &format!("{height}px"));
                 if let Some(width) = width {
-                    let _ = self
+                    let _ = this
                         .iframe
                         .style()
                         .set_property("width", &format!("{width}px"));
@@ -271,7 +405,7 @@ impl Inner {
 /// Answers call `id` once its handler has run.
 async fn answer(weak: Weak<Inner>, id: u32, method: String, params: JsValue) {
     let Some(inner) = weak.upgrade() else { return };
-    let outcome = inner.dispatch(&method, params).await;
+    let outcome = Inner::dispatch(&inner, &method, params).await;
     let mut reply = match outcome {
         Ok(result) => {
             let mut e = Envelope::new(Kind::Result, &inner.link.conn());
@@ -286,6 +420,19 @@ async fn answer(weak: Weak<Inner>, id: u32, method: String, params: JsValue) {
     };
     reply.id = Some(id);
     let _ = inner.link.post(&reply);
+}
+
+/// A copy of `context` whose `environment.authToken` is `token` (the
+/// platform's objects are not changed).
+fn with_token(context: &JsValue, token: &str) -> JsValue {
+    let copy = |value: &JsValue| -> js_sys::Object {
+        js_sys::Object::assign(&js_sys::Object::new(), value.unchecked_ref())
+    };
+    let environment = copy(&js::get(context, "environment"));
+    let _ = js_sys::Reflect::set(&environment, &"authToken".into(), &token.into());
+    let context = copy(context);
+    let _ = js_sys::Reflect::set(&context, &"environment".into(), &environment);
+    context.into()
 }
 
 fn invalid(err: SdkError) -> RemoteError {

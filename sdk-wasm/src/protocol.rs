@@ -188,7 +188,6 @@ pub(crate) fn connection_id(window: &Window) -> Result<String, SdkError> {
     Ok(hex::encode(bytes))
 }
 
-#[cfg(feature = "app")]
 /// Runs `f` once after `ms` milliseconds. The callback frees itself when it
 /// runs; timers are never cancelled (a late timer finds nothing to do).
 pub(crate) fn after(ms: u32, f: impl FnOnce() + 'static) -> Result<(), SdkError> {

@@ -92,14 +92,21 @@ after(async () => {
 });
 
 /** Opens the platform page hosting `appPage` with `code`; returns { page, frame }. */
-async function open({ appPage = "app.html", code, mgmt = `${authority.origin}/v1/management`, bridge = true, timeout, withOther = false } = {}) {
+// `pin`: the app's parentOrigin (null: none, the SDK learns it); `pins`:
+// parentOrigins instead; `session`: the bridge's session-token lifetime in
+// seconds (it then owns authToken); `host`: the page framing the app
+// (default the platform's parent.html).
+async function open({ appPage = "app.html", code, mgmt = `${authority.origin}/v1/management`, bridge = true, timeout, withOther = false, pin = platform.origin, pins, session, query = {}, host } = {}) {
   const page = await browser.newPage();
   const problems = watch(page);
   const appUrl = new URL(`${app.origin}/${appPage}`);
-  appUrl.searchParams.set("parent", platform.origin);
+  if (pin) appUrl.searchParams.set("parent", pin);
+  if (pins) appUrl.searchParams.set("parents", pins.join(","));
   if (timeout) appUrl.searchParams.set("timeout", String(timeout));
+  for (const [k, v] of Object.entries(query)) appUrl.searchParams.set(k, v);
   if (code) appUrl.searchParams.set("code", code);
-  const parentUrl = new URL(`${platform.origin}/parent.html`);
+  const parentUrl = new URL(host ?? `${platform.origin}/parent.html`);
+  if (session) parentUrl.searchParams.set("session", String(session));
   parentUrl.searchParams.set("app", appUrl.href);
   parentUrl.searchParams.set("mgmt", mgmt);
   if (!bridge) parentUrl.searchParams.set("bridge", "0");
@@ -301,6 +308,117 @@ describe("React bindings", () => {
     await frame.waitForSelector("#waiting");
     await frame.waitForSelector("#failed", { timeout: 10_000 });
     assert.equal(await frame.textContent("#failed"), "timeout");
+    await page.close();
+  });
+});
+
+describe("which page may talk to the app", () => {
+  test("without parentOrigin the SDK learns the platform's origin and pins to it", async () => {
+    const { page, frame, problems } = await open({ code: "good-code", pin: null });
+    assert.deepEqual(await connected(frame), { ok: true }, problems.join("\n"));
+    assert.equal(await frame.evaluate(() => window.app.context.project.name), "Shop");
+    // Pinned as an explicit parentOrigin would be: a third origin's messages
+    // with the real connection id change nothing.
+    await page.close();
+    const withOther = await open({ code: "good-code", pin: null, withOther: true });
+    await connected(withOther.frame);
+    const conn = await withOther.page.evaluate(() => window.hellos[0]);
+    const otherFrame = withOther.page.frames().find((f) => f.url().startsWith(other.origin));
+    await otherFrame.evaluate((c) => { window.conn = c; }, conn);
+    await otherFrame.waitForFunction(() => window.sent >= 40);
+    const state = await withOther.frame.evaluate(() => ({ name: window.app.context.project.name, pushes: window.contexts.length }));
+    assert.deepEqual(state, { name: "Shop", pushes: 0 });
+    await withOther.page.close();
+  });
+
+  test("parentOrigins picks the origin that frames the app", async () => {
+    const { page, frame, problems } = await open({ code: "good-code", pin: null, pins: [other.origin, platform.origin] });
+    assert.deepEqual(await connected(frame), { ok: true }, problems.join("\n"));
+    assert.equal(await frame.evaluate(() => window.app.context.environment.id), "e1");
+    await page.close();
+  });
+
+  test("a pinned app framed by another origin is refused at once, naming it", async () => {
+    const started = Date.now();
+    const { page, frame } = await open({ code: "good-code", pin: other.origin, timeout: 20_000 });
+    const result = await connected(frame);
+    assert.equal(result.code, "parent_not_pinned");
+    assert.ok(result.message.includes(platform.origin), result.message);
+    assert.ok(Date.now() - started < 10_000, "refused without waiting for the timeout");
+    await page.close();
+  });
+
+  test("bad pins are invalid arguments", async () => {
+    for (const query of [{ parent: "*" }, { parents: `${platform.origin},app.example.com` }]) {
+      const { page, frame } = await open({ code: "good-code", pin: null, query });
+      const result = await connected(frame);
+      assert.equal(result.code, "invalid_argument", JSON.stringify(query));
+      await page.close();
+    }
+  });
+
+  test("an app framed by a third page talks to that page only: no platform context", async () => {
+    const host = `${other.origin}/framer.html`;
+    const { page, frame } = await open({ code: "good-code", pin: null, timeout: 500, host });
+    const result = await connected(frame);
+    assert.equal(result.code, "timeout");
+    // Its hellos went to the page that framed it, and to nobody else.
+    const seen = await page.evaluate(() => window.messages.filter((m) => m && m.kind === "hello").length);
+    assert.ok(seen >= 1, "the framing page got the hellos");
+    await page.close();
+  });
+
+  test("Wrapper's default error fallback shows the error, never a blank page", async () => {
+    const { page, frame } = await open({ appPage: "react-app.html", code: "good-code", bridge: false, timeout: 300, query: { "default-error": "1" } });
+    const alert = await frame.waitForSelector("[role=alert]", { timeout: 10_000 });
+    assert.equal(await alert.getAttribute("data-tally-error"), "timeout");
+    assert.match(await alert.textContent(), /handshake got no answer within 300 ms/);
+    await page.close();
+  });
+});
+
+describe("session tokens kept fresh by the bridge", () => {
+  test("fetched when the app connects, refreshed before expiry and pushed; React re-renders", async () => {
+    const { page, frame, problems } = await open({ appPage: "react-app.html", code: "good-code", pin: null, session: 2 });
+    await frame.waitForSelector("#token", { timeout: 10_000 }).catch(() => assert.fail(problems.join("\n")));
+    assert.equal(await frame.textContent("#token"), "session-1");
+    // 80 % of 2 s later the bridge fetches the next one and pushes it.
+    await frame.waitForFunction(() => document.getElementById("token").textContent === "session-2", null, { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => window.frame.context.environment.authToken), "session-2");
+    await page.close();
+  });
+
+  test("getSessionToken answers a token not due for refresh, fetching one only when due", async () => {
+    const { page, frame, problems } = await open({ code: "good-code", pin: null, session: 3600 });
+    assert.deepEqual(await connected(frame), { ok: true }, problems.join("\n"));
+    assert.equal(await frame.evaluate(() => window.app.context.environment.authToken), "session-1");
+    assert.equal(await frame.evaluate(() => window.app.getSessionToken()), "session-1");
+    assert.equal(await frame.evaluate(() => window.app.getSessionToken()), "session-1");
+    assert.equal(await page.evaluate(() => window.sessionTokens), 1, "a fresh token is not fetched again");
+    await page.close();
+  });
+
+  test("a token past its refresh point is replaced on demand, without a reload", async () => {
+    // 1 s tokens: the bridge's timer and the app's call race; either way the
+    // app gets a new token and the context carries it when the call resolves.
+    const { page, frame } = await open({ code: "good-code", pin: null, session: 1 });
+    await connected(frame);
+    const first = await frame.evaluate(() => {
+      window.sameDocument = true;
+      return window.app.context.environment.authToken;
+    });
+    await frame.waitForTimeout(1_200);
+    const fresh = await frame.evaluate(async () => ({ token: await window.app.getSessionToken(), context: window.app.context.environment.authToken }));
+    assert.notEqual(fresh.token, first);
+    assert.equal(fresh.context, fresh.token);
+    assert.equal(await frame.evaluate(() => window.sameDocument), true, "no reload");
+    await page.close();
+  });
+
+  test("without a getSessionToken handler the app gets the context's token", async () => {
+    const { page, frame } = await open({ code: "good-code" });
+    await connected(frame);
+    assert.match(await frame.evaluate(() => window.app.getSessionToken()), /^AppToken 0011223344556677\./);
     await page.close();
   });
 });

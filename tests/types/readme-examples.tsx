@@ -6,12 +6,16 @@ import { Wrapper, useApp } from "tally-sdk/react";
 import { init } from "tally-sdk";
 import { createAppFrame } from "tally-sdk/parent";
 import { loadVerifier, decide, METHOD_ACTIONS, UNAUTHENTICATED, httpStatus } from "tally-sdk/verifier";
-import type { Context, Installation, InstallationUpdate } from "tally-sdk";
+import type { Installation, InstallationUpdate } from "tally-sdk";
 import type { TokenRecord } from "tally-sdk/verifier";
+import type { ContextWithoutToken } from "tally-sdk/parent";
 
-declare const api: { patchInstallation(id: string, update: InstallationUpdate): Promise<Installation> };
+declare const api: {
+  patchInstallation(id: string, update: InstallationUpdate): Promise<Installation>;
+  sessionToken(installationId: string): Promise<{ token: string; expiresIn: number }>;
+};
 declare function toast(message: string, variant?: string): void;
-declare const context: Context;
+declare const context: ContextWithoutToken;
 declare const setupUrl: string;
 declare const records: Map<string, TokenRecord>;
 declare const request: Request;
@@ -35,7 +39,7 @@ function Setup() {
 
 export default function SetupPage() {
   return (
-    <Wrapper parentOrigin="https://studio.example.com" fallback={<p>Connecting…</p>}>
+    <Wrapper fallback={<p>Connecting…</p>}>
       <Setup />
     </Wrapper>
   );
@@ -43,7 +47,7 @@ export default function SetupPage() {
 
 // Without React.
 export async function withoutReact() {
-  const app = await init({ parentOrigin: "https://studio.example.com" });
+  const app = await init({ parentOrigin: "https://studio.example.com" }); // or init()
   app.context.project.name; // the platform's context
   if (app.setupCode()) {
     await app.exchangeSetupCode(); // your backend exchanges and keeps the token
@@ -58,10 +62,12 @@ export async function platformSide() {
   const frame = await createAppFrame({
     iframe,
     appOrigin: "https://app.example.com",
-    context, // { project, environment: { ..., authToken: <SESSION token> }, installation, user }
+    context, // { project, environment: { id, name, endpoint }, installation, user }
     handlers: {
       updateInstallation: (update) => api.patchInstallation(context.installation.id, update),
       showToast: ({ message, variant }) => toast(message, variant),
+      // The bridge fills in environment.authToken and keeps it fresh.
+      getSessionToken: () => api.sessionToken(context.installation.id), // { token, expiresIn }
     },
   });
   iframe.src = setupUrl; // with ?code=<setup code>

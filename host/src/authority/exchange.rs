@@ -54,11 +54,12 @@ impl Authority {
         };
         let issued =
             self.store_new_token(actor, spec, json!({"kind": "SESSION", "installation": id}))?;
-        Ok(IssuedTokenView {
-            token_id: issued.token_id().to_string(),
-            token: issued.token(),
-            expires_at: Some(expires_at),
-        })
+        Ok(IssuedTokenView::new(
+            issued.token_id().to_string(),
+            issued.token(),
+            Some(expires_at),
+            self.now(),
+        ))
     }
 
     /// `POST /v1/app-exchange-token`, on Hygraph's wire: 400 bad body, 401

@@ -167,11 +167,12 @@ impl Authority {
             ..TokenSpec::new(body.kind, &body.name, body.grants)
         };
         let issued = self.store_new_token(actor, spec, detail)?;
-        Ok(IssuedTokenView {
-            token_id: issued.token_id().to_string(),
-            token: issued.token(),
-            expires_at: body.expires_at,
-        })
+        Ok(IssuedTokenView::new(
+            issued.token_id().to_string(),
+            issued.token(),
+            body.expires_at,
+            self.now(),
+        ))
     }
 
     /// `GET /v1/tokens`: metadata, never secrets or hashes.
@@ -254,10 +255,11 @@ impl Authority {
                 e => e.into(),
             })
         })?;
-        Ok(IssuedTokenView {
-            token_id: issued.token_id().to_string(),
-            token: issued.token(),
-            expires_at: old.record.expires_at,
-        })
+        Ok(IssuedTokenView::new(
+            issued.token_id().to_string(),
+            issued.token(),
+            old.record.expires_at,
+            self.now(),
+        ))
     }
 }

@@ -168,6 +168,22 @@ pub struct IssuedTokenView {
     /// Expiry, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Seconds from now to expiry (as OAuth's `expires_in`), so a client can
+    /// schedule a refresh without trusting its own clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+}
+
+impl IssuedTokenView {
+    /// The view of a token just issued as `token_id`.`token`, at `now`.
+    pub(crate) fn new(token_id: String, token: String, expires_at: Option<i64>, now: i64) -> Self {
+        IssuedTokenView {
+            token_id,
+            token,
+            expires_at,
+            expires_in: expires_at.map(|at| at.saturating_sub(now).max(0)),
+        }
+    }
 }
 
 /// Token metadata: no secret, no hash.

@@ -333,6 +333,8 @@ async fn a_session_token_for_the_frame_lasts_an_hour() {
         .await;
     assert_eq!(st, StatusCode::CREATED);
     assert_eq!(session["expiresAt"], T0 + 3600);
+    // Relative too, so a frame's bridge schedules the refresh on its own clock.
+    assert_eq!(session["expiresIn"], 3600);
     let session_token = bearer(&str_of(&session, "token"));
     let (st, _) = s.call(Method::GET, &path, Some(&session_token), None).await;
     assert_eq!(st, StatusCode::OK);

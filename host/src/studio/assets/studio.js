@@ -269,14 +269,14 @@ async function showFrame(installation, url) {
   const app = state.apps.find((a) => a.id === installation.appId);
   const project = state.projects.find((p) => p.environments.some((e) => e.id === installation.environmentId));
   const environment = project.environments.find((e) => e.id === installation.environmentId);
-  const session = await api("POST", `/v1/installations/${encodeURIComponent(installation.id)}/session-token`);
+  // No authToken here: the bridge asks getSessionToken (below) when the app
+  // connects and again before each token runs out, and pushes the new context.
   const context = {
     project: { id: project.id, name: project.name, mgmtApi: project.mgmtApi },
     environment: {
       id: environment.id,
       name: environment.name,
       endpoint: `${location.origin}/v1/content/${environment.id}`,
-      authToken: session.token,
     },
     installation,
     // Who signed in to the studio (GET /studio/session).
@@ -298,6 +298,10 @@ async function showFrame(installation, url) {
         return updated;
       },
       showToast: ({ message, variant }) => toast(message, variant),
+      getSessionToken: async () => {
+        const session = await api("POST", `/v1/installations/${encodeURIComponent(installation.id)}/session-token`);
+        return { token: session.token, expiresIn: session.expiresIn };
+      },
     },
   });
   $("#frame-origin").textContent = appOrigin;

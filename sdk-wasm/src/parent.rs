@@ -113,7 +113,7 @@ pub struct AppFrame {
 /// With `getSessionToken` (resolving `{ token, expiresIn }`, seconds) the
 /// bridge owns `context.environment.authToken`, which the context may then
 /// leave out: it fetches a token when the app connects, fetches the next
-/// once [`REFRESH_AT`] of its lifetime has passed and pushes the new context,
+/// once 80 % of its lifetime has passed and pushes the new context,
 /// and answers the app's `getSessionToken` with a token that is not due for
 /// refresh. Without the handler the app's `getSessionToken` gets the
 /// context's token as it is.

@@ -14,6 +14,14 @@
 //!
 //! A document with anything but operations and fragments in it (type
 //! definitions, schema extensions) is refused: the endpoint executes.
+//!
+//! The environment an operation acts on is named in its root fields'
+//! arguments, as Hygraph's management API has it (`createModel(data: {
+//! environmentId, … })`, usually through a variable): every `environmentId`
+//! there — a literal, a variable in its place, or a key inside a variable's
+//! JSON value — is collected ([`EnvironmentRefs`]) so that the endpoint
+//! authorizes the environment the upstream will act on, and refuses an
+//! operation that names two.
 
 use apollo_parser::Parser;
 use apollo_parser::cst;
@@ -49,6 +57,64 @@ pub(crate) struct Operation {
     pub(crate) kind: &'static str,
     /// The names of its root fields, each once, in document order.
     pub(crate) root_fields: Vec<String>,
+    /// Where its root fields' arguments name an environment.
+    pub(crate) environments: EnvironmentRefs,
+}
+
+/// The argument or input-object key that names an environment.
+pub(crate) const ENVIRONMENT_KEY: &str = "environmentId";
+
+/// Every place the root fields' arguments may name an environment.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct EnvironmentRefs {
+    /// `environmentId: "…"` written in the document.
+    pub(crate) literals: Vec<String>,
+    /// `environmentId: $v`: variables whose value is the id.
+    pub(crate) variables: Vec<String>,
+    /// Other variables passed in arguments, whose JSON values may hold
+    /// `environmentId` keys at any depth.
+    pub(crate) containers: Vec<String>,
+}
+
+impl EnvironmentRefs {
+    /// Collects from one argument or object field, `name: value`.
+    fn collect(
+        &mut self,
+        name: Option<cst::Name>,
+        value: Option<cst::Value>,
+    ) -> Result<(), Refused> {
+        let Some(value) = value else { return Ok(()) };
+        let is_key = name.is_some_and(|n| n.text() == ENVIRONMENT_KEY);
+        match value {
+            cst::Value::StringValue(text) if is_key => self.literals.push(String::from(&text)),
+            cst::Value::Variable(var) => {
+                let var = var.name().map(|n| n.text().to_string()).unwrap_or_default();
+                if is_key {
+                    self.variables.push(var);
+                } else {
+                    self.containers.push(var);
+                }
+            }
+            cst::Value::ObjectValue(object) => {
+                for field in object.object_fields() {
+                    self.collect(field.name(), field.value())?;
+                }
+            }
+            cst::Value::ListValue(list) => {
+                for item in list.values() {
+                    self.collect(None, Some(item))?;
+                }
+            }
+            cst::Value::NullValue(_) => {}
+            _ if is_key => {
+                return Err(Refused::Invalid(format!(
+                    "{ENVIRONMENT_KEY} must be a string"
+                )));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// Reads `document`, selecting `operation_name` (required when the
@@ -98,7 +164,13 @@ pub(crate) fn read(document: &str, operation_name: Option<&str>) -> Result<Opera
         return Err(Refused::TooDeep);
     }
     let mut root_fields = Vec::new();
-    reader.root_fields(&selection_set, &mut Vec::new(), &mut root_fields)?;
+    let mut environments = EnvironmentRefs::default();
+    reader.root_fields(
+        &selection_set,
+        &mut Vec::new(),
+        &mut root_fields,
+        &mut environments,
+    )?;
     if root_fields.len() > MAX_ROOT_FIELDS {
         return Err(Refused::TooManyRootFields);
     }
@@ -108,7 +180,11 @@ pub(crate) fn read(document: &str, operation_name: Option<&str>) -> Result<Opera
         Some(t) if t.subscription_token().is_some() => "subscription",
         Some(_) => "query",
     };
-    Ok(Operation { kind, root_fields })
+    Ok(Operation {
+        kind,
+        root_fields,
+        environments,
+    })
 }
 
 /// The operation named `name`, or the only one.
@@ -206,12 +282,14 @@ impl Reader<'_> {
         Ok(deepest + 1)
     }
 
-    /// The field names `set` selects at its own level, through fragments.
+    /// The field names `set` selects at its own level, through fragments,
+    /// and the environments their arguments name (every occurrence's).
     fn root_fields(
         &self,
         set: &cst::SelectionSet,
         stack: &mut Vec<String>,
         out: &mut Vec<String>,
+        environments: &mut EnvironmentRefs,
     ) -> Result<(), Refused> {
         for selection in set.selections() {
             match selection {
@@ -220,6 +298,9 @@ impl Reader<'_> {
                         .name()
                         .map(|n| n.text().to_string())
                         .ok_or_else(|| Refused::Invalid("a field has no name".into()))?;
+                    for argument in field.arguments().iter().flat_map(|a| a.arguments()) {
+                        environments.collect(argument.name(), argument.value())?;
+                    }
                     // At most MAX_ROOT_FIELDS + 1 names: a scan is enough.
                     if name != "__typename" && !out.contains(&name) {
                         out.push(name);
@@ -230,14 +311,14 @@ impl Reader<'_> {
                 }
                 cst::Selection::InlineFragment(inline) => {
                     if let Some(inner) = inline.selection_set() {
-                        self.root_fields(&inner, stack, out)?;
+                        self.root_fields(&inner, stack, out, environments)?;
                     }
                 }
                 cst::Selection::FragmentSpread(spread) => {
                     let fragment = self.fragment(&spread)?;
                     Self::enter(stack, Self::name_of(fragment))?;
                     if let Some(inner) = fragment.selection_set() {
-                        self.root_fields(&inner, stack, out)?;
+                        self.root_fields(&inner, stack, out, environments)?;
                     }
                     stack.pop();
                 }
@@ -250,6 +331,34 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environments_are_found_in_literals_variables_and_inputs() {
+        let op = read(
+            r#"mutation M($input: CreateModelInput!, $env: String, $n: Int) {
+                 createModel(data: $input) { migration { id } }
+                 a: updateModel(data: { environmentId: "prod", list: [{ environmentId: $env }] }, n: $n) { id }
+                 ... on Mutation { deleteModel(environmentId: null) { id } }
+               }"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            op.environments,
+            EnvironmentRefs {
+                literals: vec!["prod".into()],
+                variables: vec!["env".into()],
+                containers: vec!["input".into(), "n".into()],
+            }
+        );
+        assert!(matches!(
+            read(
+                "mutation { createModel(data: { environmentId: 7 }) { id } }",
+                None
+            ),
+            Err(Refused::Invalid(_))
+        ));
+    }
 
     fn fields(document: &str) -> Vec<String> {
         read(document, None).unwrap().root_fields

@@ -2,8 +2,10 @@
 //! GraphQL over HTTP (`{ query, variables, operationName }` as JSON); every
 //! root field of the selected operation is checked as a management action
 //! of its name (`createModel` → `{api: management, action: createModel}`),
-//! in the environment named by `variables.environmentId` or
-//! `X-Tally-Environment` (both given must agree). All allowed: the request
+//! in the environment the request names — `X-Tally-Environment`,
+//! `variables.environmentId`, or an `environmentId` in the root fields'
+//! arguments or in the variables they pass (all given must agree; see
+//! [`environment`]). All allowed: the request
 //! goes on to the platform's management endpoint
 //! (`tally serve --management-upstream URL`) with the first field's
 //! decision headers, as the content gateway forwards (credentials never).
@@ -36,7 +38,7 @@ use crate::reason::Reason as HostReason;
 
 use super::check::{CheckError, DecisionHeaders, Refusal, refusal, refusing};
 use super::descriptor::{Descriptor, X_TALLY_ENVIRONMENT, authorization, value_str};
-use super::graphql::{self, Refused};
+use super::graphql::{self, ENVIRONMENT_KEY, EnvironmentRefs, Refused};
 use super::proxy::send;
 
 /// A GraphQL request over HTTP.
@@ -73,28 +75,83 @@ fn bad(reason: HostReason, message: &str) -> Response {
     graphql_error(StatusCode::BAD_REQUEST, reason, message, None)
 }
 
-/// The environment the request names: `variables.environmentId` or
-/// `X-Tally-Environment` (read as `/v1/verify` reads it); an incomplete
-/// descriptor when both are given and differ, or either is not text.
-fn environment<'r>(
-    variables: Option<&'r Value>,
-    header: Option<&'r HeaderValue>,
-) -> Result<Option<&'r str>, CheckError> {
-    let from_variables = match variables.and_then(|v| v.get("environmentId")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(id)) => Some(id.as_str()),
-        Some(_) => {
-            return Err(CheckError::Descriptor(
-                "variables.environmentId must be a string".into(),
-            ));
-        }
-    };
-    match (from_variables, value_str(header, &X_TALLY_ENVIRONMENT)?) {
-        (Some(a), Some(b)) if a != b => Err(CheckError::Descriptor(format!(
-            "variables.environmentId ({a:?}) and X-Tally-Environment ({b:?}) disagree"
-        ))),
-        (a, b) => Ok(a.or(b)),
+/// The environment the request names: `X-Tally-Environment` (read as
+/// `/v1/verify` reads it), `variables.environmentId`, and every
+/// `environmentId` the operation's root fields pass ([`EnvironmentRefs`]:
+/// literals, variables in its place, keys inside the JSON of variables
+/// passed as arguments). All that are given must agree — the upstream acts
+/// on the one in the mutation's input, so that is the one authorized; an
+/// incomplete descriptor (400) when two differ or one is not text.
+fn environment(
+    variables: Option<&Value>,
+    header: Option<&HeaderValue>,
+    refs: &EnvironmentRefs,
+) -> Result<Option<String>, CheckError> {
+    let mut named: Vec<(String, String)> = Vec::new();
+    let not_text = |place: &str| CheckError::Descriptor(format!("{place} must be a string"));
+    if let Some(id) = value_str(header, &X_TALLY_ENVIRONMENT)? {
+        named.push(("X-Tally-Environment".into(), id.to_string()));
     }
+    let variable = |name: &str| variables.and_then(|v| v.get(name));
+    match variable(ENVIRONMENT_KEY) {
+        None | Some(Value::Null) => {}
+        Some(Value::String(id)) => named.push(("variables.environmentId".into(), id.clone())),
+        Some(_) => return Err(not_text("variables.environmentId")),
+    }
+    for id in &refs.literals {
+        named.push(("the document's environmentId".into(), id.clone()));
+    }
+    for name in &refs.variables {
+        match variable(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(id)) => named.push((format!("${name}"), id.clone())),
+            Some(_) => return Err(not_text(&format!("${name}"))),
+        }
+    }
+    for name in &refs.containers {
+        if let Some(value) = variable(name) {
+            keys_in(value, &format!("${name}"), &mut named)?;
+        }
+    }
+    let Some((first_place, first)) = named.first() else {
+        return Ok(None);
+    };
+    match named.iter().find(|(_, id)| id != first) {
+        Some((place, other)) => Err(CheckError::Descriptor(format!(
+            "the request names two environments: {first:?} ({first_place}) and {other:?} ({place})"
+        ))),
+        None => Ok(Some(first.clone())),
+    }
+}
+
+/// Every `environmentId` key inside `value` (a variable's JSON, nested at
+/// most as deep as the JSON parser allows), with where it was found.
+fn keys_in(value: &Value, place: &str, out: &mut Vec<(String, String)>) -> Result<(), CheckError> {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                let here = format!("{place}.{key}");
+                if key == ENVIRONMENT_KEY {
+                    match inner {
+                        Value::Null => {}
+                        Value::String(id) => out.push((here, id.clone())),
+                        _ => {
+                            return Err(CheckError::Descriptor(format!("{here} must be a string")));
+                        }
+                    }
+                } else {
+                    keys_in(inner, &here, out)?;
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                keys_in(inner, &format!("{place}[{i}]"), out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `POST /v1/management` (see the module docs).
@@ -175,10 +232,12 @@ pub(crate) async fn management(
     let environment_id = match environment(
         request.variables.as_ref(),
         parts.headers.get(&X_TALLY_ENVIRONMENT),
+        &operation.environments,
     ) {
         Ok(id) => id,
         Err(e) => return refused(&refusal(&state, e), None),
     };
+    let environment_id = environment_id.as_deref();
     let now = state.authority.now();
     let mut first: Option<DecisionHeaders> = None;
     for field in &operation.root_fields {
@@ -247,19 +306,53 @@ pub(crate) async fn management(
 mod tests {
     use super::*;
 
+    fn env(vars: Option<&Value>, header: Option<&HeaderValue>) -> Option<Option<String>> {
+        environment(vars, header, &EnvironmentRefs::default()).ok()
+    }
+
     #[test]
     fn the_environment_comes_from_variables_or_the_header_never_two() {
         let vars = json!({ "environmentId": "master" });
         let master = HeaderValue::from_static("master");
         let dev = HeaderValue::from_static("dev");
-        assert_eq!(environment(Some(&vars), None).ok(), Some(Some("master")));
-        assert_eq!(environment(None, Some(&dev)).ok(), Some(Some("dev")));
-        assert_eq!(
-            environment(Some(&vars), Some(&master)).ok(),
-            Some(Some("master"))
+        let some = |s: &str| Some(Some(s.to_string()));
+        assert_eq!(env(Some(&vars), None), some("master"));
+        assert_eq!(env(None, Some(&dev)), some("dev"));
+        assert_eq!(env(Some(&vars), Some(&master)), some("master"));
+        assert!(env(Some(&vars), Some(&dev)).is_none());
+        assert!(env(Some(&json!({ "environmentId": 1 })), None).is_none());
+        assert_eq!(env(Some(&json!({})), None), Some(None));
+    }
+
+    #[test]
+    fn the_environment_in_the_mutations_input_is_the_one_checked() {
+        let refs = |doc: &str| graphql::read(doc, None).unwrap().environments;
+        let guide = refs(
+            "mutation M($input: CreateModelInput!) { createModel(data: $input) { migration { id } } }",
         );
-        assert!(environment(Some(&vars), Some(&dev)).is_err());
-        assert!(environment(Some(&json!({ "environmentId": 1 })), None).is_err());
-        assert_eq!(environment(Some(&json!({})), None).ok(), Some(None));
+        let vars = json!({ "input": { "environmentId": "master", "apiId": "Post" } });
+        assert_eq!(
+            environment(Some(&vars), None, &guide).unwrap(),
+            Some("master".to_string())
+        );
+        // The header says master, the input says prod: refused, not master.
+        let prod = json!({ "input": { "environmentId": "prod" } });
+        let master = HeaderValue::from_static("master");
+        assert!(environment(Some(&prod), Some(&master), &guide).is_err());
+        let nested = json!({ "environmentId": "master", "input": { "fields": [{ "environmentId": "prod" }] } });
+        assert!(environment(Some(&nested), None, &guide).is_err());
+        let literal = refs(r#"mutation { createModel(data: { environmentId: "prod" }) { id } }"#);
+        let top = json!({ "environmentId": "master" });
+        assert!(environment(Some(&top), None, &literal).is_err());
+        assert_eq!(
+            environment(None, None, &literal).unwrap(),
+            Some("prod".to_string())
+        );
+        let direct = refs("mutation($e: String) { deleteModel(environmentId: $e) { id } }");
+        assert!(environment(Some(&json!({ "e": 5 })), None, &direct).is_err());
+        assert_eq!(
+            environment(Some(&json!({ "e": "dev" })), None, &direct).unwrap(),
+            Some("dev".to_string())
+        );
     }
 }

@@ -226,3 +226,53 @@ async fn an_allowed_operation_without_an_upstream_is_not_implemented() {
         (StatusCode::NOT_IMPLEMENTED, Some("no_upstream"))
     );
 }
+
+/// Hygraph's guide names the environment inside the mutation's input only;
+/// that is the environment checked, and a request naming a second one
+/// anywhere (header, top-level variable, a literal) is refused before the
+/// upstream sees it — else a token of `master` could be checked in
+/// `master` while the upstream acts on `prod`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_environment_in_the_mutations_input_is_the_one_authorized() {
+    let (s, seen, token) = server().await;
+    let guide = |env: &str| json!({"query": CREATE_MODEL, "variables": {"input": {"environmentId": env, "apiId": "Post"}}});
+    let (st, body) = s
+        .call(
+            Method::POST,
+            "/v1/management",
+            Some(&token),
+            Some(guide("master")),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // Only in the input, another environment: the token is bound to master.
+    let (st, body) = s
+        .call(
+            Method::POST,
+            "/v1/management",
+            Some(&token),
+            Some(guide("prod")),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(refusal(&body).0, Some("wrong_environment"));
+    for smuggled in [
+        json!({"query": CREATE_MODEL, "variables": {"environmentId": "master", "input": {"environmentId": "prod"}}}),
+        json!({"query": "mutation { createModel(data: { environmentId: \"prod\" }) { id } }", "variables": {"environmentId": "master"}}),
+    ] {
+        let (st, body) = s
+            .call(
+                Method::POST,
+                "/v1/management",
+                Some(&token),
+                Some(smuggled.clone()),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{smuggled}: {body}");
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "only the first request was forwarded"
+    );
+}

@@ -152,6 +152,21 @@ async function refreshInstallations() {
     open.addEventListener("click", guard(() => openInstallation(i.id)));
     const actions = document.createElement("td");
     actions.append(open);
+    if (i.status !== "DISABLED") {
+      // Disabling revokes the installation's tokens (its APP token and every
+      // frame's SESSION token) at once.
+      const disable = document.createElement("button");
+      disable.type = "button";
+      disable.textContent = "Disable";
+      disable.addEventListener("click", guard(async () => {
+        await api("PATCH", `/v1/installations/${encodeURIComponent(i.id)}`, { status: "DISABLED" });
+        toast(`Installation ${i.id} disabled`, "success");
+        await Promise.all([refreshInstallations(), refreshTokens(), refreshAudit()]);
+      }));
+      actions.append(disable);
+    } else {
+      open.disabled = true;
+    }
     tr.append(cell(i.id), cell(app?.name ?? i.appId), cell(i.environmentId), cell(i.status, `status status-${i.status}`), actions);
     return tr;
   }));

@@ -1,0 +1,13 @@
+// Where the backend keeps each environment's app token after the exchange.
+// In memory here; a real app stores it encrypted (a database, a secret
+// store) and uses it for work without a user: webhooks, background jobs.
+// It never goes to the browser: pages use context.environment.authToken.
+const tokens = new Map<string, string>();
+
+export function keepAppToken(environmentId: string, appToken: string) {
+  tokens.set(environmentId, appToken);
+}
+
+export function hasAppToken(environmentId: string) {
+  return tokens.has(environmentId);
+}

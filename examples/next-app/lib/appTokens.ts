@@ -7,7 +7,3 @@ const tokens = new Map<string, string>();
 export function keepAppToken(environmentId: string, appToken: string) {
   tokens.set(environmentId, appToken);
 }
-
-export function hasAppToken(environmentId: string) {
-  return tokens.has(environmentId);
-}

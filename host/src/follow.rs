@@ -144,6 +144,7 @@ impl Entry {
                 default_stage: env.default_stage,
                 public_grants: env.public_grants,
                 created_at: 0,
+                models: env.models,
             }),
             _ => {
                 return Err(ReplicaError::Decode(format!(

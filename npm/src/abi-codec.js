@@ -177,11 +177,23 @@ function writeRecord(w, r) {
   w.bool(r.revoked === true);
 }
 
+const MODEL_FIELDS = ["apiId", "apiIdPlural", "ownerField", "sensitiveFields"];
+function writeModel(w, m, what) {
+  fields(m, what, MODEL_FIELDS);
+  w.str(string(m.apiId, `${what}.apiId`));
+  w.str(string(m.apiIdPlural, `${what}.apiIdPlural`));
+  w.option(optString(m.ownerField, `${what}.ownerField`), (s) => w.str(s));
+  w.seq(m.sensitiveFields === undefined ? [] : strings(m.sensitiveFields, `${what}.sensitiveFields`), (s) => w.str(s));
+}
+
 function writeEnvironment(w, e) {
-  fields(e, "environment", ["id", "defaultStage", "publicGrants"]);
+  fields(e, "environment", ["id", "defaultStage", "publicGrants", "models"]);
   w.str(string(e.id, "environment.id"));
   w.str(e.defaultStage === undefined ? "PUBLISHED" : string(e.defaultStage, "environment.defaultStage"));
   writeGrants(w, e.publicGrants ?? [], "environment.publicGrants");
+  const models = e.models ?? [];
+  if (!Array.isArray(models)) throw new CodecError("environment.models must be a list");
+  w.seq(models.map((m, i) => [m, i]), ([m, i]) => writeModel(w, m, `environment.models[${i}]`));
 }
 
 const REQUEST_FIELDS = ["api", "action", "environmentId", "model", "stage", "locale", "document", "sensitiveFields", "now"];

@@ -1,4 +1,4 @@
-// Reference driver of the verifier module ABI (verifier-core/ABI.md), version 2:
+// Reference driver of the verifier module ABI (verifier-core/ABI.md), version 3:
 // the one-shot verify, and prepared values (verifyPrepared) for a caller that
 // verifies the same records again and again, as an edge with a cache does.
 //
@@ -18,7 +18,7 @@ import {
 } from "./abi-codec.js";
 
 /** The ABI version this driver speaks. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 const encoder = new TextEncoder();
 

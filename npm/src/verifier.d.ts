@@ -35,10 +35,20 @@ export interface Grant {
   unmask?: string[];
 }
 
+/** A content model the environment registers (verifier-core's Model). */
+export interface ContentModel {
+  apiId: string;
+  apiIdPlural: string;
+  ownerField?: string | null;
+  /** Masked unless a grant unmasks them, whatever the request lists. */
+  sensitiveFields?: string[];
+}
+
 export interface EnvironmentRecord {
   id: string;
   defaultStage?: string;
   publicGrants?: Grant[];
+  models?: ContentModel[];
 }
 
 export interface VerifyRequest {

@@ -127,6 +127,15 @@ test("the guide's app, import changed only, installs and calls mgmtApi", async (
   await page.fill("#environment-form [name=name]", "Master");
   await page.click("#environment-form button");
   await page.waitForFunction(() => document.querySelector("#projects tbody").textContent.includes("Master (master)"));
+  // The content model registry, through the studio's form.
+  await page.selectOption("#model-form [name=environment]", "master");
+  await page.fill("#model-form [name=apiId]", "Post");
+  await page.fill("#model-form [name=apiIdPlural]", "Posts");
+  await page.fill("#model-form [name=ownerField]", "ownerId");
+  await page.fill("#model-form [name=sensitiveFields]", "internalNotes, email");
+  await page.click("#model-form button");
+  await page.waitForSelector('#models tr[data-model="master/Post"]');
+  assert.match(await page.textContent('#models tr[data-model="master/Post"]'), /Posts.*ownerId.*internalNotes, email/);
   await page.fill("#app-form [name=name]", "Model maker");
   await page.fill("#app-form [name=setupUrl]", `${appOrigin}/setup`);
   await page.fill("#app-form [name=url]", `${appOrigin}/`);

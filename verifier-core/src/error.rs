@@ -95,6 +95,33 @@ pub enum GrantError {
     Action,
 }
 
+/// A content model (or a registry of them) the authority refuses to store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A name that is not a GraphQL name (`[A-Za-z][A-Za-z0-9_]*`) within
+    /// [`MAX_NAME`](crate::grant::MAX_NAME), or a list past
+    /// [`MAX_LIST`](crate::grant::MAX_LIST).
+    #[error("{field} must be GraphQL names ([A-Za-z][A-Za-z0-9_]*, at most 128 bytes)")]
+    Name {
+        /// The offending field.
+        field: &'static str,
+    },
+    /// `apiIdPlural` equals `apiId` (ignoring case).
+    #[error("apiIdPlural must differ from apiId")]
+    PluralIsSingular,
+    /// A name given twice: a sensitive field, or a model name (singular or
+    /// plural) another model of the environment already uses.
+    #[error("{0:?} is used twice")]
+    Duplicate(String),
+    /// More models than the environment may hold.
+    #[error("an environment holds at most {max} models")]
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+}
+
 /// A JSON request body that is not what the endpoint takes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -21,7 +21,8 @@
 //! expiry); only that exposes grants and can [`Authenticated::authorize`].
 //!
 //! It also holds the types the SDK and the host share: the setup-code
-//! [`exchange`] wire format and [`installation`] statuses.
+//! [`exchange`] wire format, [`installation`] statuses and the content
+//! [`model`]s an environment registers.
 //!
 //! ## What it never does
 //!
@@ -35,7 +36,8 @@
 //!
 //! Explicit and safe by default: [`token::MAX_HEADER_BYTES`] for headers,
 //! [`grant::MAX_GRANTS`], [`grant::MAX_LIST`] and [`grant::MAX_NAME`] for
-//! grants ([`validate_grants`] before storing), [`abi::MAX_INPUT_BYTES`] for
+//! grants ([`validate_grants`] before storing), [`model::MAX_MODELS`] for an
+//! environment's models ([`validate_models`]), [`abi::MAX_INPUT_BYTES`] for
 //! the module's input.
 //!
 //! ## The module
@@ -58,6 +60,7 @@ mod error;
 pub mod exchange;
 pub mod grant;
 pub mod installation;
+pub mod model;
 mod record;
 mod request;
 pub mod token;
@@ -66,10 +69,11 @@ mod verify;
 // The public interface is:
 pub use crate::decision::{Decision, Reason};
 pub use crate::error::{
-    BodyError, GrantError, Malformed, ParseError, TransitionError, UnknownName,
+    BodyError, GrantError, Malformed, ModelError, ParseError, TransitionError, UnknownName,
 };
 pub use crate::grant::{Action, Api, Condition, Grant, Scope, validate_grants};
 pub use crate::installation::{Installation, InstallationStatus, InstallationUpdate};
+pub use crate::model::{Model, validate_models};
 pub use crate::record::{TokenKind, TokenRecord};
 pub use crate::request::{DEFAULT_STAGE, Environment, Request};
 pub use crate::token::{Credentials, IssuedToken, OpaqueSecret, SecretHash, TokenId};

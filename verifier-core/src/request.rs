@@ -12,8 +12,9 @@
 //! ```
 //!
 //! Environment JSON: `{ "id": "master", "defaultStage": "PUBLISHED",
-//! "publicGrants": [] }`; both optional fields default as shown (a new
-//! environment has public access off).
+//! "publicGrants": [], "models": [] }`; the optional fields default as shown
+//! (a new environment has public access off and registers no
+//! [`Model`](crate::Model)).
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -22,6 +23,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::grant::{Action, Api, Grant};
+use crate::model::Model;
 
 /// The stage a request without one is read at, unless the environment says
 /// otherwise.
@@ -169,16 +171,27 @@ pub struct Environment {
     /// access off).
     #[serde(default)]
     pub public_grants: Vec<Grant>,
+    /// The content models the environment registers: their names and
+    /// sensitive fields, which every check of a model adds to the request's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<Model>,
 }
 
 impl Environment {
-    /// An environment with the default stage and public access off.
+    /// An environment with the default stage, public access off and no
+    /// models.
     pub fn new(id: impl Into<String>) -> Self {
         Environment {
             id: id.into(),
             default_stage: default_stage(),
             public_grants: Vec::new(),
+            models: Vec::new(),
         }
+    }
+
+    /// The registered model named `api_id`, if any.
+    pub fn model(&self, api_id: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.api_id == api_id)
     }
 }
 

@@ -29,7 +29,7 @@ use crate::decision::{Decision, Reason, Verdict};
 use crate::error::ParseError;
 use crate::grant::{Condition, Grant, ModelIndex, PRINCIPAL_PLACEHOLDER, same_name};
 use crate::record::TokenRecord;
-use crate::request::{DEFAULT_STAGE, Environment, Request, RequestView};
+use crate::request::{DEFAULT_STAGE, Environment, Names, Request, RequestView};
 use crate::token::Credentials;
 
 /// Decides one request. `header` is the `Authorization` value (`""` when the
@@ -87,6 +87,21 @@ pub(crate) fn verify_parsed<'r>(
             .environment_id
             .is_some_and(|id| same_name(id, &e.id))
     });
+    // The registry's sensitive fields of the addressed model join the
+    // request's own, so a caller that passes none still masks them.
+    let merged: Vec<&str>;
+    let widened: RequestView<'_>;
+    let request = match registered_sensitive(environment, request) {
+        Some(fields) => {
+            merged = with_sensitive(request, fields);
+            widened = RequestView {
+                sensitive_fields: Names::Borrowed(&merged),
+                ..*request
+            };
+            &widened
+        }
+        None => request,
+    };
     let credentials = match parsed {
         Ok(credentials) => credentials,
         Err(ParseError::Missing) => return authorize_public(environment, request),
@@ -99,6 +114,34 @@ pub(crate) fn verify_parsed<'r>(
         Ok(token) => token.authorize_view(environment, request, found),
         Err(reason) => Verdict::deny(reason),
     }
+}
+
+/// The request's sensitive fields and then `registered`'s that it lacks.
+/// Out of line: in the module, inlined into each export it costs kilobytes
+/// for what only requests of registered models run.
+#[inline(never)]
+fn with_sensitive<'a>(request: &RequestView<'a>, registered: &'a [String]) -> Vec<&'a str> {
+    let own = request.sensitive_fields;
+    own.iter()
+        .chain(
+            registered
+                .iter()
+                .map(String::as_str)
+                .filter(|f| !own.iter().any(|g| g == *f)),
+        )
+        .collect()
+}
+
+/// The sensitive fields `environment` registers for the request's model,
+/// when it registers any.
+#[inline(never)]
+fn registered_sensitive<'e>(
+    environment: Option<&'e Environment>,
+    request: &RequestView<'_>,
+) -> Option<&'e [String]> {
+    let model = request.model?;
+    let fields = &environment?.model(model)?.sensitive_fields;
+    (!fields.is_empty()).then_some(&fields[..])
 }
 
 /// A token whose secret matched its record, which is neither revoked nor

@@ -83,6 +83,7 @@ impl Authority {
             name: body.name,
             default_stage,
             public_grants: Vec::new(),
+            models: Vec::new(),
             created_at: self.now(),
         };
         let audit = self.audit(

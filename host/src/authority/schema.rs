@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 use verifier_core::grant::{MAX_GRANTS, MAX_LIST, MAX_NAME};
+use verifier_core::model::MAX_MODELS;
 
 use super::validation::{MAX_ID, MAX_ORIGINS, MAX_TEXT, MAX_URL};
 
@@ -355,9 +356,60 @@ component!(
             "id": { "type": "string" },
             "defaultStage": { "type": "string" },
             "publicGrants": { "type": "array", "items": reference("Grant") },
+            "models": { "type": "array", "maxItems": MAX_MODELS, "items": reference("Model") },
         },
     })
 );
+
+/// A GraphQL name within the limits (`verifier_core::Model::validate`).
+fn graphql_name_json() -> Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$", "maxLength": MAX_NAME })
+}
+
+component!(
+    /// `verifier_core::Model`: a content model an environment registers.
+    ModelSchema = "Model",
+    json!({
+        "type": "object",
+        "required": ["apiId", "apiIdPlural"],
+        "properties": {
+            "apiId": graphql_name_json(),
+            "apiIdPlural": graphql_name_json(),
+            "ownerField": graphql_name_json(),
+            "sensitiveFields": { "type": "array", "maxItems": MAX_LIST, "uniqueItems": true, "items": graphql_name_json() },
+        },
+        "additionalProperties": false,
+    })
+);
+
+component!(
+    /// The body of `PUT /v1/environments/{e}/models/{apiId}`.
+    ModelBodySchema = "ModelBody",
+    json!({
+        "type": "object",
+        "required": ["apiIdPlural"],
+        "properties": {
+            "apiId": { "type": "string", "description": "if given, the path's" },
+            "apiIdPlural": graphql_name_json(),
+            "ownerField": { "type": ["string", "null"], "pattern": "^[A-Za-z][A-Za-z0-9_]*$", "maxLength": MAX_NAME },
+            "sensitiveFields": { "type": "array", "maxItems": MAX_LIST, "uniqueItems": true, "items": graphql_name_json() },
+        },
+        "additionalProperties": false,
+    })
+);
+
+/// A list of models, as `GET /v1/environments/{e}/models` answers it.
+pub struct ModelList;
+
+impl PartialSchema for ModelList {
+    fn schema() -> RefOr<Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Model")))
+            .into()
+    }
+}
+
+impl ToSchema for ModelList {}
 
 component!(
     /// A page of the change feed (`GET /v1/records`).
@@ -553,6 +605,8 @@ const WRITTEN: &[Written] = &[
     ("InstallationUpdate", InstallationUpdateSchema::json),
     ("TokenRecord", TokenRecordSchema::json),
     ("EnvironmentRecord", EnvironmentRecordSchema::json),
+    ("Model", ModelSchema::json),
+    ("ModelBody", ModelBodySchema::json),
     ("FeedPage", FeedPageSchema::json),
     ("ExchangeRequest", ExchangeRequestSchema::json),
     ("ExchangeResponse", ExchangeResponseSchema::json),

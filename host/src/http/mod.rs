@@ -14,6 +14,7 @@
 mod client;
 mod error;
 mod extract;
+mod models;
 pub mod openapi;
 mod server;
 
@@ -197,6 +198,13 @@ fn management() -> Router<Arc<AppState>> {
         .route("/v1/projects", post(create_project).get(list_projects))
         .route("/v1/projects/{p}/environments", post(create_environment))
         .route("/v1/environments/{e}/public-grants", put(set_public_grants))
+        .route("/v1/environments/{e}/models", get(models::list_models))
+        .route(
+            "/v1/environments/{e}/models/{m}",
+            get(models::get_model)
+                .put(models::put_model)
+                .delete(models::delete_model),
+        )
         .route("/v1/apps", post(create_app).get(list_apps))
         .route("/v1/installations", get(list_installations))
         .route("/v1/records", get(feed))
@@ -516,11 +524,7 @@ async fn feed(
                     }
                     crate::storage::Changed::Environment(e) => serde_json::json!({
                         "seq": c.seq,
-                        "environment": verifier_core::Environment {
-                            id: e.id,
-                            default_stage: e.default_stage,
-                            public_grants: e.public_grants,
-                        },
+                        "environment": e.policy(),
                     }),
                 })
                 .collect();

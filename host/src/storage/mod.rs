@@ -31,7 +31,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use serde::Serialize;
-use verifier_core::{Grant, Installation, SecretHash, TokenId, TokenRecord};
+use verifier_core::{Grant, Installation, Model, SecretHash, TokenId, TokenRecord};
 
 pub use cached::RecordCache;
 
@@ -115,6 +115,8 @@ pub struct EnvironmentRow {
     pub public_grants: Vec<Grant>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The content models it registers.
+    pub models: Vec<Model>,
 }
 
 impl EnvironmentRow {
@@ -124,6 +126,7 @@ impl EnvironmentRow {
             id: self.id.clone(),
             default_stage: self.default_stage.clone(),
             public_grants: self.public_grants.clone(),
+            models: self.models.clone(),
         }
     }
 }
@@ -309,6 +312,18 @@ pub trait Store: Records {
         grants: &[Grant],
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
+
+    /// Changes an environment's models: `change` gets the registry as stored
+    /// and returns the one to store, or an error that stores nothing. Read,
+    /// changed and written in one transaction with the environment's row
+    /// locked, so two changes of one registry never lose each other; a
+    /// change is an environment change in the feed. Returns what was stored.
+    fn change_models(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(Vec<Model>) -> Result<Vec<Model>, StoreError>,
+        audit: &AuditEntry,
+    ) -> Result<Vec<Model>, StoreError>;
 
     /// Registers an app.
     fn create_app(&self, app: &AppRow, audit: &AuditEntry) -> Result<(), StoreError>;

@@ -44,6 +44,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V4__app_url",
         include_str!("../../migrations/V4__app_url.sql"),
     ),
+    (
+        "V5__environment_models",
+        include_str!("../../migrations/V5__environment_models.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

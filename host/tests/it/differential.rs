@@ -14,8 +14,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::json;
 use tally::runtime::{Limits, Prepared, Verifier};
 use verifier_core::{
-    Action, Api, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord, abi,
-    verify,
+    Action, Api, Environment, Grant, IssuedToken, Model, Request, Scope, TokenKind, TokenRecord,
+    abi, verify,
 };
 
 const CASES: usize = 10_000;
@@ -123,8 +123,13 @@ fn case() -> impl Strategy<Value = Case> {
         )),
         prop::collection::vec(name(), 0..3),
     );
-    let environment =
-        prop::option::weighted(0.9, (name(), name(), prop::collection::vec(grant(), 1..4)));
+    // Sometimes a registry: a model named like the requests' (so its
+    // sensitive fields join theirs), with fields of its own.
+    let models = prop::collection::vec((name(), prop::collection::vec(name(), 0..3)), 0..3);
+    let environment = prop::option::weighted(
+        0.9,
+        (name(), name(), prop::collection::vec(grant(), 1..4), models),
+    );
     // 0-3: valid header; 4: none; 5: another secret for the id; 6: malformed;
     // 7: Bearer; 8: one character of the secret replaced
     let header_kind = prop_oneof![
@@ -200,11 +205,25 @@ fn case() -> impl Strategy<Value = Case> {
                 request.locale = locale;
                 request.document = document.map(|d: BTreeMap<String, String>| d);
                 request.sensitive_fields = sensitive;
-                let environment = environment.map(|(id, stage, public)| Environment {
+                let environment = environment.map(|(id, stage, public, models)| Environment {
                     // Often the request's own environment, so public grants apply.
                     id: req_env.filter(|_| secret[0] % 10 != 0).unwrap_or(id),
                     default_stage: stage,
                     public_grants: public,
+                    models: models
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (api_id, sensitive_fields))| Model {
+                            // The first often the request's model.
+                            api_id: match (&request.model, i) {
+                                (Some(m), 0) if secret[1] % 2 == 0 => m.clone(),
+                                _ => api_id,
+                            },
+                            api_id_plural: format!("Many{i}"),
+                            owner_field: None,
+                            sensitive_fields,
+                        })
+                        .collect(),
                 });
                 Case {
                     header,

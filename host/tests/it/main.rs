@@ -23,6 +23,7 @@ mod contract;
 mod differential;
 mod exchange;
 mod management;
+mod models;
 mod policy_plugin;
 mod process;
 mod replica;

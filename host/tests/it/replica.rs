@@ -1,7 +1,8 @@
 //! `tally serve --replica-of`: a verify-only node fed by an authority's
 //! record feed. A token made on the authority verifies on the replica; a
 //! revocation there is denied here within a second (the lag is printed for
-//! BENCHMARKS.md); public grants follow; changes are refused with 503.
+//! BENCHMARKS.md); public grants and the model registry follow; changes are
+//! refused with 503.
 
 use crate::common;
 
@@ -100,6 +101,41 @@ async fn a_replica_verifies_locally_and_follows_revocations() {
         Duration::from_secs(2),
     )
     .await;
+
+    // And the model registry: the sensitive fields it registers are masked
+    // there too.
+    let (st, _) = s
+        .admin(
+            Method::PUT,
+            "/v1/environments/master/models/Post",
+            Some(json!({"apiIdPlural": "Posts", "sensitiveFields": ["internalNotes"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let started = Instant::now();
+    loop {
+        let res = http
+            .get(format!("{}/v1/verify", replica.base))
+            .header("x-tally-environment", "master")
+            .header("x-tally-action", "read")
+            .header("x-tally-model", "Post")
+            .send()
+            .await
+            .unwrap();
+        if res
+            .headers()
+            .get("x-tally-masked")
+            .and_then(|v| v.to_str().ok())
+            == Some("internalNotes")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the replica never masked the registered field"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     // It refuses changes, with a reason that says where to make them.
     let res = http

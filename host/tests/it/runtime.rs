@@ -298,7 +298,7 @@ fn plugins_used_on_one_thread_never_share_instances() {
 // Hostile plugins: each exports the whole ABI, and misbehaves in one way.
 const ABI_OK: &str = r#"
   (memory (export "memory") 1)
-  (func (export "abi_version") (result i32) i32.const 2)
+  (func (export "abi_version") (result i32) i32.const 3)
   (func (export "tally_alloc") (param i32) (result i32) i32.const 1024)
   (func (export "tally_dealloc") (param i32 i32))
   (func (export "tally_prepare") (param i32 i32 i32) (result i32) i32.const 1)
@@ -398,25 +398,26 @@ fn a_wrong_abi_version_or_missing_export_does_not_load() {
         runtime.load(&v1, Limits::default()).err(),
         Some(PluginError::AbiVersion(1))
     );
-    // Every export present, another version.
-    let v3 = ABI_OK.replacen(
-        r#"(func (export "abi_version") (result i32) i32.const 2)"#,
+    // Every export present, another version (the one before this: its Env
+    // has no models).
+    let v2 = ABI_OK.replacen(
         r#"(func (export "abi_version") (result i32) i32.const 3)"#,
+        r#"(func (export "abi_version") (result i32) i32.const 2)"#,
         1,
     );
-    assert!(v3.contains("i32.const 3"));
-    let v3 = wat::parse_str(format!(
-        r#"(module {v3}
+    assert!(v2.contains("i32.const 2"));
+    let v2 = wat::parse_str(format!(
+        r#"(module {v2}
           (func (export "tally_parse") (param i32 i32) (result i32) i32.const 0)
           (func (export "tally_verify") (param i32 i32 i32 i32) (result i32) i32.const 0)
           (func (export "tally_verify_prepared") (param i32 i32 i32 i32 i32 i32) (result i32) i32.const 0))"#
     ))
     .unwrap();
     assert_eq!(
-        runtime.load(&v3, Limits::default()).err(),
-        Some(PluginError::AbiVersion(3))
+        runtime.load(&v2, Limits::default()).err(),
+        Some(PluginError::AbiVersion(2))
     );
-    let missing = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "abi_version") (result i32) i32.const 2))"#).unwrap();
+    let missing = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "abi_version") (result i32) i32.const 3))"#).unwrap();
     assert_eq!(
         runtime.load(&missing, Limits::default()).err(),
         Some(PluginError::MissingExport("tally_alloc"))

@@ -89,7 +89,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 5);
 }
 
 #[test]

@@ -64,6 +64,7 @@ fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
         default_stage: "PUBLISHED".into(),
         public_grants: vec![],
         created_at: 1,
+        models: vec![],
     };
     store
         .create_environment(&env, &audit("environment.create", "e"))
@@ -141,6 +142,7 @@ pub fn rows_round_trip_and_conflict(store: &dyn Store) {
         default_stage: "PUBLISHED".into(),
         public_grants: vec![],
         created_at: 1,
+        models: vec![],
     };
     assert!(matches!(
         store.create_environment(&orphan, &audit("environment.create", "x")),

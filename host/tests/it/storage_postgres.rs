@@ -150,5 +150,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 5);
 }

@@ -37,7 +37,7 @@ pub use policy::{AsGranted, Policy};
 pub use wire::DecisionView;
 
 /// The ABI version the module reports from `abi_version`.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// Largest `verify` input, bytes; a larger one is `BadInput`.
 pub const MAX_INPUT_BYTES: usize = 1 << 20;
 

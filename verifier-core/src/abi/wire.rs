@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::decision::{Decision, Reason, Verdict};
 use crate::error::GrantError;
 use crate::grant::{Action, Api, Condition, Grant, Scope};
+use crate::model::Model;
 use crate::record::{TokenKind, TokenRecord};
 use crate::request::{Document, Environment, Names, Request, RequestView};
 use crate::token::{SecretHash, TokenId};
@@ -99,6 +100,21 @@ pub struct Env {
     pub default_stage: String,
     /// Public grants.
     pub public_grants: Vec<WireGrant>,
+    /// Registered content models (ABI version 3).
+    pub models: Vec<WireModel>,
+}
+
+/// A registered content model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireModel {
+    /// `apiId`.
+    pub api_id: String,
+    /// `apiIdPlural`.
+    pub api_id_plural: String,
+    /// The owner field.
+    pub owner_field: Option<String>,
+    /// Sensitive fields.
+    pub sensitive_fields: Vec<String>,
 }
 
 /// A request.
@@ -429,6 +445,16 @@ impl TryFrom<Env> for Environment {
             id: e.id,
             default_stage: e.default_stage,
             public_grants: grants_from_wire(e.public_grants)?,
+            models: e
+                .models
+                .into_iter()
+                .map(|m| Model {
+                    api_id: m.api_id,
+                    api_id_plural: m.api_id_plural,
+                    owner_field: m.owner_field,
+                    sensitive_fields: m.sensitive_fields,
+                })
+                .collect(),
         })
     }
 }
@@ -533,6 +559,16 @@ impl From<&Environment> for Env {
             id: e.id.clone(),
             default_stage: e.default_stage.clone(),
             public_grants: e.public_grants.iter().map(WireGrant::from).collect(),
+            models: e
+                .models
+                .iter()
+                .map(|m| WireModel {
+                    api_id: m.api_id.clone(),
+                    api_id_plural: m.api_id_plural.clone(),
+                    owner_field: m.owner_field.clone(),
+                    sensitive_fields: m.sensitive_fields.clone(),
+                })
+                .collect(),
         }
     }
 }

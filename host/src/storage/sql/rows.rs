@@ -72,6 +72,7 @@ pub(super) fn environment_from(row: &dyn Row, at: usize) -> Result<EnvironmentRo
         default_stage: row.text(at + 3)?,
         public_grants: serde_json::from_str(&row.text(at + 4)?)?,
         created_at: row.int(at + 5)?,
+        models: serde_json::from_str(&row.text(at + 6)?)?,
     })
 }
 

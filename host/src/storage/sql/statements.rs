@@ -49,7 +49,9 @@ macro_rules! environment_columns {
             $t,
             "public_grants, ",
             $t,
-            "created_at"
+            "created_at, ",
+            $t,
+            "models"
         )
     };
 }
@@ -110,10 +112,15 @@ pub(super) const ENVIRONMENTS_OLDEST_FIRST: &str = concat!(
 pub(super) const INSERT_ENVIRONMENT: &str = concat!(
     "INSERT INTO environments (",
     environment_columns!(""),
-    ") VALUES ($1, $2, $3, $4, $5, $6)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
 );
 pub(super) const SET_PUBLIC_GRANTS: &str =
     "UPDATE environments SET public_grants = $2 WHERE id = $1";
+/// An environment's models, its row locked until the transaction ends (the
+/// registry is read, changed and written back).
+pub(super) const MODELS_FOR_UPDATE: &str =
+    "SELECT models FROM environments WHERE id = $1 FOR UPDATE";
+pub(super) const SET_MODELS: &str = "UPDATE environments SET models = $2 WHERE id = $1";
 
 pub(super) const PROJECT_BY_ID: &str = "SELECT id, name, created_at FROM projects WHERE id = $1";
 pub(super) const PROJECTS_OLDEST_FIRST: &str =

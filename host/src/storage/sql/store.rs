@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use verifier_core::{Grant, Installation, SecretHash, TokenId};
+use verifier_core::{Grant, Installation, Model, SecretHash, TokenId};
 
 use super::rows::*;
 use super::rules::{FoundCode, redeem_outcome, spends_codes};
@@ -75,7 +75,8 @@ impl<D: Database> Store for SqlStore<D> {
                     &e.name,
                     &e.default_stage,
                     serde_json::to_string(&e.public_grants)?.as_str(),
-                    e.created_at
+                    e.created_at,
+                    serde_json::to_string(&e.models)?.as_str()
                 ],
                 "environment",
             )?;
@@ -95,6 +96,25 @@ impl<D: Database> Store for SqlStore<D> {
                 return Err(StoreError::NotFound("environment"));
             }
             environment_changed(c, id)
+        })
+    }
+
+    fn change_models(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(Vec<Model>) -> Result<Vec<Model>, StoreError>,
+        audit: &AuditEntry,
+    ) -> Result<Vec<Model>, StoreError> {
+        self.write(audit, |c| {
+            let stored = one(c, MODELS_FOR_UPDATE, params![id], |row| row.text(0))?
+                .ok_or(StoreError::NotFound("environment"))?;
+            let models = change(serde_json::from_str(&stored)?)?;
+            c.execute(
+                SET_MODELS,
+                params![id, serde_json::to_string(&models)?.as_str()],
+            )?;
+            environment_changed(c, id)?;
+            Ok(models)
         })
     }
 

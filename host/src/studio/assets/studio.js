@@ -128,6 +128,32 @@ async function refreshProjects() {
   options($("#environment-form [name=project]"), state.projects, (p) => p.name);
   const environments = state.projects.flatMap((p) => p.environments.map((e) => ({ ...e, project: p })));
   options($("#install-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
+  options($("#model-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
+  await refreshModels(environments);
+}
+
+async function refreshModels(environments) {
+  const rows = [];
+  for (const e of environments) {
+    const models = await api("GET", `/v1/environments/${encodeURIComponent(e.id)}/models`);
+    for (const m of models) {
+      const tr = document.createElement("tr");
+      tr.dataset.model = `${e.id}/${m.apiId}`;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", guard(async () => {
+        await api("DELETE", `/v1/environments/${encodeURIComponent(e.id)}/models/${encodeURIComponent(m.apiId)}`);
+        toast(`Model ${m.apiId} removed`, "success");
+        await Promise.all([refreshProjects(), refreshAudit()]);
+      }));
+      const actions = document.createElement("td");
+      actions.append(remove);
+      tr.append(cell(`${e.project.name} / ${e.name}`), cell(m.apiId), cell(m.apiIdPlural), cell(m.ownerField ?? "—"), cell((m.sensitiveFields ?? []).join(", ") || "—"), actions);
+      rows.push(tr);
+    }
+  }
+  fill("#models", rows);
 }
 
 async function refreshApps() {
@@ -228,6 +254,16 @@ $("#environment-form").addEventListener("submit", guard(async () => {
   $("#environment-form [name=id]").value = "";
   $("#environment-form [name=name]").value = "";
   toast(`Environment ${name} created`, "success");
+  await Promise.all([refreshProjects(), refreshAudit()]);
+}));
+
+$("#model-form").addEventListener("submit", guard(async () => {
+  const { environment, apiId, apiIdPlural, ownerField, sensitiveFields } = form("#model-form");
+  const body = { apiIdPlural, sensitiveFields: sensitiveFields.split(",").map((f) => f.trim()).filter(Boolean) };
+  if (ownerField.trim()) body.ownerField = ownerField.trim();
+  await api("PUT", `/v1/environments/${encodeURIComponent(environment)}/models/${encodeURIComponent(apiId)}`, body);
+  $("#model-form").reset();
+  toast(`Model ${apiId} saved`, "success");
   await Promise.all([refreshProjects(), refreshAudit()]);
 }));
 

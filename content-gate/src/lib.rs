@@ -1,0 +1,40 @@
+//! # Tally's content gate
+//!
+//! A GraphQL content API (Hygraph-style: one endpoint per environment,
+//! `post`/`posts`/`createPost`/… generated from each model) put behind
+//! Tally, with the verifier's answers enforced rather than advised. One
+//! request goes through three steps, the same wherever the gate runs (the
+//! host's gateway, natively; an edge worker, as wasm):
+//!
+//! 1. [`Plan::new`] reads the request within limits ([`document`]) and maps
+//!    every root field to its model, verb, stages and locales by the
+//!    environment's registered models ([`naming`], [`plan`]): the
+//!    [`Check`]s, each a `verifier_core::Request` for the caller to decide.
+//! 2. [`Plan::authorize`] takes the decisions: all must allow; masked
+//!    fields may not be written; rows limited by a grant's condition are
+//!    written into the document's `where`, or checked by a preflight query
+//!    before a one-row write ([`authorize`]). Out comes what to send
+//!    upstream ([`Authorized`]), or a [`Denied`] in GraphQL's error shape.
+//! 3. [`Authorized::finish`] holds the upstream's answer to the decisions:
+//!    rows outside the caller's dropped, masked fields `null`, the masked
+//!    paths listed ([`answer`]).
+//!
+//! The gate does no I/O and keeps nothing between calls: the caller sends
+//! the preflight and the forwarded request, and brings back the answers.
+//! Values travel as JSON (`serde_json`); documents are read by
+//! `apollo-parser`. What it does not see: types. Nested selections (a
+//! post's `author { … }`) are the upstream schema's to authorize; the gate
+//! authorizes the root fields, which are what name a model.
+
+pub mod answer;
+pub mod authorize;
+pub mod document;
+pub mod error;
+pub mod naming;
+pub mod plan;
+pub mod values;
+
+pub use crate::authorize::{Authorized, Enforced};
+pub use crate::document::{Document, Refused};
+pub use crate::error::{Denied, FieldError, GateReason, Stop};
+pub use crate::plan::{Check, GraphqlRequest, Options, Plan};

@@ -35,9 +35,11 @@
 //! - [`reason`]: every stable reason an answer carries. *A new reason*: a
 //!   variant there, with its wire name; `error_response` in `http/` is the
 //!   one place an error becomes JSON.
-//! - `gateway/`: `/v1/verify`, the content proxy and `/v1/management`, all
+//! - `gateway/`: `/v1/verify`, the content proxy, the GraphQL content
+//!   endpoint `/v2/{project}/{environment}` and `/v1/management`, all
 //!   deciding with the plugin: `descriptor` (what is asked), `check`
 //!   (deciding; the cache layers are drawn in its module doc), `proxy`,
+//!   `content` (GraphQL content, enforced by the `content-gate` crate),
 //!   `target` (how a target is read), `forward` (what reaches the
 //!   upstream), `management` and `graphql` (management GraphQL, each root
 //!   field an action), `throttle`.

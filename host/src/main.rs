@@ -75,6 +75,10 @@ enum Command {
         /// `POST /v1/management` forwards allowed operations to.
         #[arg(long, env = "TALLY_MANAGEMENT_UPSTREAM")]
         management_upstream: Option<String>,
+        /// Open GraphQL introspection (`__schema`, `__type`) at /v2/… to every
+        /// caller; without it a grant of the action `introspect` is needed.
+        #[arg(long, env = "TALLY_GRAPHQL_INTROSPECTION")]
+        graphql_introspection: bool,
         /// Failed verifications from one address within the window before 429 (0: off).
         #[arg(long, default_value_t = 50)]
         throttle_failures: u32,
@@ -149,6 +153,7 @@ fn main() -> anyhow::Result<()> {
             plugin_deadline_ms,
             upstream,
             management_upstream,
+            graphql_introspection,
             throttle_failures,
             throttle_window,
             no_decision_memo,
@@ -180,6 +185,7 @@ fn main() -> anyhow::Result<()> {
             options.plugin_path = plugin;
             options.upstream = upstream;
             options.management_upstream = management_upstream;
+            options.graphql_introspection = graphql_introspection;
             options.throttle_failures = throttle_failures;
             options.throttle_window = throttle_window;
             options.decision_memo = !no_decision_memo;

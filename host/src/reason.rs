@@ -69,11 +69,25 @@ pub enum Reason {
     TooManyRootFields,
     /// No upstream is configured for what was allowed (501).
     NoUpstream,
+    /// A GraphQL document with more aliases than the limit (400).
+    TooManyAliases,
+    /// A GraphQL root field that addresses no registered model (403).
+    UnknownField,
+    /// A write of a field masked for the caller (403).
+    MaskedField,
+    /// Rows limited by a condition the gateway cannot write into the
+    /// request (403).
+    UnenforceableFilter,
+    /// A one-row write outside the caller's rows, or of no row (403).
+    NotYourRow,
+    /// The upstream's answer cannot be held to the decisions (not JSON)
+    /// (502).
+    UnreadableAnswer,
 }
 
 impl Reason {
     /// Every reason the host adds to the decisions' own.
-    pub const HOST: [Reason; 26] = [
+    pub const HOST: [Reason; 32] = [
         Reason::BadRequest,
         Reason::AmbiguousRequest,
         Reason::NotFound,
@@ -100,6 +114,12 @@ impl Reason {
         Reason::DocumentTooDeep,
         Reason::TooManyRootFields,
         Reason::NoUpstream,
+        Reason::TooManyAliases,
+        Reason::UnknownField,
+        Reason::MaskedField,
+        Reason::UnenforceableFilter,
+        Reason::NotYourRow,
+        Reason::UnreadableAnswer,
     ];
 
     /// The stable wire name.
@@ -132,7 +152,24 @@ impl Reason {
             Reason::DocumentTooDeep => "document_too_deep",
             Reason::TooManyRootFields => "too_many_root_fields",
             Reason::NoUpstream => "no_upstream",
+            Reason::TooManyAliases => "too_many_aliases",
+            Reason::UnknownField => "unknown_field",
+            Reason::MaskedField => "masked_field",
+            Reason::UnenforceableFilter => "unenforceable_filter",
+            Reason::NotYourRow => "not_your_row",
+            Reason::UnreadableAnswer => "unreadable_answer",
         }
+    }
+}
+
+impl Reason {
+    /// The reason named `name` on the wire, if any (the content gate names
+    /// its reasons by their wire names).
+    pub fn from_wire(name: &str) -> Option<Reason> {
+        Reason::HOST
+            .into_iter()
+            .chain(verifier_core::Reason::ALL.map(Reason::Decision))
+            .find(|r| r.as_str() == name)
     }
 }
 
@@ -170,5 +207,26 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), all, "a wire name is used twice");
+    }
+
+    #[test]
+    fn the_content_gates_reasons_are_host_reasons() {
+        for name in [
+            "unknown_field",
+            "masked_field",
+            "unenforceable_filter",
+            "not_your_row",
+            "too_many_aliases",
+            "invalid_document",
+            "document_too_large",
+            "document_too_deep",
+            "too_many_root_fields",
+        ] {
+            assert_eq!(Reason::from_wire(name).map(Reason::as_str), Some(name));
+        }
+        assert_eq!(
+            Reason::from_wire("not_granted"),
+            Some(Reason::Decision(verifier_core::Reason::NotGranted))
+        );
     }
 }

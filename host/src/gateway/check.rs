@@ -86,6 +86,18 @@ fn decide(
     request: ReqRef<'_>,
     lookup: Lookup,
 ) -> Result<(Outcome, memo::Rows), Undecided> {
+    decide_with(state, plugin, header, request, lookup, Outcome::of)
+}
+
+/// [`decide`], the decision read in place by `read`.
+fn decide_with<T>(
+    state: &AppState,
+    plugin: &Plugin,
+    header: &[u8],
+    request: ReqRef<'_>,
+    lookup: Lookup,
+    read: impl FnOnce(DecisionView<'_>) -> T,
+) -> Result<(T, memo::Rows), Undecided> {
     let store = state.authority.records();
     let environment_row = match request.environment_id {
         Some(id) => Some(row(
@@ -112,12 +124,7 @@ fn decide(
         .and_then(|(_, row)| row.as_ref())
         .map(|row| state.prepared.record(row));
     let outcome = call
-        .decide(
-            record.as_deref(),
-            environment.as_deref(),
-            request,
-            Outcome::of,
-        )
+        .decide(record.as_deref(), environment.as_deref(), request, read)
         .map_err(CheckError::Plugin)?;
     let rows = memo::Rows {
         token,
@@ -159,6 +166,17 @@ pub(crate) struct DecisionHeaders {
 }
 
 impl DecisionHeaders {
+    /// The headers of a decision whose filter the gateway enforced itself:
+    /// the principal, the masked fields and the reason, no filter.
+    pub(crate) fn enforced(principal: Option<&str>, masked: &[String], reason: Reason) -> Self {
+        DecisionHeaders {
+            principal: principal.and_then(|p| HeaderValue::from_str(p).ok()),
+            filter: None,
+            masked: HeaderValue::from_str(&masked.join(",")).ok(),
+            reason,
+        }
+    }
+
     fn of(view: &DecisionView<'_>) -> Self {
         DecisionHeaders {
             principal: view.principal.and_then(|p| HeaderValue::from_str(p).ok()),
@@ -366,6 +384,64 @@ pub(super) async fn refusing(
         }
         Err(e) => Err(refusal(state, e)),
     }
+}
+
+/// Decides several requests made with one `Authorization` (a GraphQL
+/// operation's checks) on the blocking pool, with one plugin, each to its
+/// whole [`verifier_core::Decision`] (filters and masked fields are
+/// enforced by the caller). Throttled as [`refusing`] is: after a denial
+/// for bad credentials.
+pub(crate) async fn decisions(
+    state: &Arc<AppState>,
+    client: impl FnOnce() -> IpAddr,
+    header: &HeaderValue,
+    now: i64,
+    requests: Vec<verifier_core::Request>,
+) -> Result<Vec<verifier_core::Decision>, Refusal> {
+    let s = Arc::clone(state);
+    let header = header.clone();
+    let decided = tokio::task::spawn_blocking(move || {
+        let plugin = s.verifier.plugin();
+        requests
+            .iter()
+            .map(|request| {
+                decide_with(
+                    &s,
+                    &plugin,
+                    header.as_bytes(),
+                    request.into(),
+                    Lookup::Store,
+                    |view| view.to_decision(),
+                )
+                .map(|(decision, _)| decision)
+                .map_err(|e| match e {
+                    Undecided::Failed(e) => e,
+                    Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(
+                        "a store lookup was refused".into(),
+                    )),
+                })
+            })
+            .collect::<Result<Vec<_>, CheckError>>()
+    })
+    .await
+    .map_err(|_| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            HostReason::Internal,
+            "internal error",
+        )
+    })?
+    .map_err(|e| refusal(state, e))?;
+    for d in &decided {
+        state.metrics.decision(d.reason);
+    }
+    let bad_credentials = decided
+        .iter()
+        .any(|d| d.reason.is_unauthenticated() && d.reason != Reason::MissingCredentials);
+    if bad_credentials && state.throttle.refuse_failure(client(), now) {
+        return Err(AuthorityError::Throttled.into());
+    }
+    Ok(decided)
 }
 
 /// The answer to a check that could not be decided.

@@ -33,9 +33,11 @@
 //!
 //! One job a file: `descriptor` (what is asked), `check` (deciding it, and
 //! `/v1/verify`), `proxy` (the gateway), `target` and `forward` (reading a
-//! content target, what reaches the upstream), `management` (the
-//! management GraphQL endpoint, each root field checked) and `graphql`
-//! (reading its documents), `throttle`. What a check
+//! content target, what reaches the upstream), `content` (the GraphQL
+//! content endpoint `/v2/{project}/{environment}`, enforced by the
+//! `content-gate` crate), `management` (the management GraphQL endpoint,
+//! each root field checked) and `graphql` (reading its documents),
+//! `throttle`. What a check
 //! looks through, nearest first; each layer is dropped by what changes it:
 //!
 //! ```text
@@ -54,6 +56,7 @@
 //! ```
 
 mod check;
+mod content;
 mod descriptor;
 mod forward;
 mod graphql;
@@ -67,6 +70,7 @@ pub mod throttle;
 pub(crate) use prepared::PreparedRows;
 
 pub(crate) use check::{__path_verify, verify};
+pub(crate) use content::{__path_graphql, __path_graphql_get, graphql, graphql_get};
 pub(crate) use descriptor::openapi_parameters;
 pub(crate) use management::{__path_management, management};
 pub(crate) use proxy::{__path_proxy, proxy};

@@ -74,6 +74,9 @@ pub struct AppState {
     pub(crate) decision_memo: bool,
     /// Peers whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// GraphQL introspection through `/v2/…` open to every caller
+    /// (`--graphql-introspection`); else a grant of the action `introspect`.
+    pub graphql_introspection: bool,
 }
 
 /// How the verify path and the gateway are set up.
@@ -98,6 +101,8 @@ pub struct Options {
     /// Peers whose `Forwarded` / `X-Forwarded-For` name the client
     /// (`--trusted-proxy`); none by default.
     pub trusted_proxies: TrustedProxies,
+    /// Open GraphQL introspection at `/v2/…` to every caller.
+    pub graphql_introspection: bool,
 }
 
 impl Options {
@@ -113,6 +118,7 @@ impl Options {
             management_upstream: None,
             decision_memo: true,
             trusted_proxies: TrustedProxies::default(),
+            graphql_introspection: false,
         }
     }
 }
@@ -158,6 +164,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         prepared: Default::default(),
         decision_memo: options.decision_memo,
         trusted_proxies: options.trusted_proxies,
+        graphql_introspection: options.graphql_introspection,
     });
     let studio_api = management()
         .layer(middleware::from_fn(extract::mark_studio))
@@ -172,6 +179,10 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .route("/v1/app-exchange-token", post(exchange))
         .route("/v1/verify", get(gateway::verify))
         .route("/v1/management", post(gateway::management))
+        .route(
+            "/v2/{p}/{e}",
+            post(gateway::graphql).get(gateway::graphql_get),
+        )
         // `/v1/content/{environment}/{model}[/{id}]`, read from the raw path
         // by the gateway itself: any other path under the prefix (`a/../b`
         // and the like) is its to refuse as ambiguous, not a plain 404.

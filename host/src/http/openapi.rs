@@ -69,6 +69,8 @@ use crate::reason::Reason;
         crate::gateway::verify,
         crate::gateway::proxy,
         crate::gateway::management,
+        crate::gateway::graphql,
+        crate::gateway::graphql_get,
         crate::studio::page,
         crate::studio::session,
         crate::studio::sign_in,

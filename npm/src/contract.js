@@ -54,6 +54,12 @@ export const HOST_REASONS = Object.freeze([
   "document_too_deep",
   "too_many_root_fields",
   "no_upstream",
+  "too_many_aliases",
+  "unknown_field",
+  "masked_field",
+  "unenforceable_filter",
+  "not_your_row",
+  "unreadable_answer",
 ]);
 
 /** The action the gateway checks for each method it forwards; any other is 405. */

@@ -163,6 +163,9 @@ pub(crate) struct DecisionHeaders {
     pub(super) filter: Option<HeaderValue>,
     pub(super) masked: Option<HeaderValue>,
     pub(super) reason: Reason,
+    /// The rows and fields the decision limits, when it limits any: what
+    /// the content proxy enforces on the answer (`hold.rs`).
+    pub(super) limits: Option<Arc<super::hold::Limits>>,
 }
 
 impl DecisionHeaders {
@@ -174,6 +177,7 @@ impl DecisionHeaders {
             filter: None,
             masked: HeaderValue::from_str(&masked.join(",")).ok(),
             reason,
+            limits: None,
         }
     }
 
@@ -189,6 +193,7 @@ impl DecisionHeaders {
                 HeaderValue::from_str(&view.masked.join(",")).ok()
             },
             reason: view.reason,
+            limits: super::hold::Limits::of(view).map(Arc::new),
         }
     }
 

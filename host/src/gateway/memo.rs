@@ -201,6 +201,7 @@ mod tests {
                 filter: None,
                 masked: Some(HeaderValue::from_static("")),
                 reason: Reason::Allowed,
+                limits: None,
             }),
         }
     }

@@ -60,6 +60,7 @@ mod content;
 mod descriptor;
 mod forward;
 mod graphql;
+mod hold;
 mod management;
 mod memo;
 mod prepared;

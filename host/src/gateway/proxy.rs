@@ -12,11 +12,14 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use verifier_core::{Action, Api};
 
+use serde_json::Value;
+
 use crate::http::{AppState, UpstreamAnswer, error_response as error};
 use crate::reason::Reason as HostReason;
 
 use super::check::{CheckError, check};
 use super::descriptor::{Descriptor, authorization};
+use super::hold::Limits;
 use super::{forward, target};
 
 /// Where the gateway forwards allowed requests.
@@ -125,14 +128,169 @@ pub(crate) async fn proxy(
         );
     };
     parts.uri = uri;
-    match send(&state, upstream, addr, parts, body, Some(allowed)).await {
-        Some(response) => response,
-        None => error(
-            StatusCode::BAD_GATEWAY,
-            HostReason::BadGateway,
-            "the upstream could not be reached",
-        ),
+    let Some(limits) = allowed.limits.clone() else {
+        return match send(&state, upstream, addr, parts, body, Some(allowed)).await {
+            Some(response) => response,
+            None => unreachable_upstream(),
+        };
+    };
+    let single = target.as_ref().is_ok_and(|t| t.id.is_some());
+    held(
+        &state, upstream, addr, parts, body, allowed, &limits, single,
+    )
+    .await
+}
+
+fn unreachable_upstream() -> Response {
+    error(
+        StatusCode::BAD_GATEWAY,
+        HostReason::BadGateway,
+        "the upstream could not be reached",
+    )
+}
+
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, HostReason::NotFound, "no such row")
+}
+
+fn unreadable() -> Response {
+    error(
+        StatusCode::BAD_GATEWAY,
+        HostReason::UnreadableAnswer,
+        "the upstream's answer is not JSON; it cannot be held to the caller's rows and fields",
+    )
+}
+
+/// An answer's status and JSON (`Null` for an empty body), read whole;
+/// `Err` when it is not JSON.
+async fn read_json(response: Response) -> Result<(Response, Value), Response> {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, super::content::MAX_ANSWER_BYTES)
+        .await
+        .map_err(|_| unreadable())?;
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|_| unreadable())?
+    };
+    Ok((Response::from_parts(parts, Body::empty()), value))
+}
+
+/// A request whose decision limits rows or fields, held to them (`hold.rs`).
+#[allow(clippy::too_many_arguments)]
+async fn held(
+    state: &AppState,
+    upstream: &Upstream,
+    addr: SocketAddr,
+    mut parts: axum::http::request::Parts,
+    body: Body,
+    allowed: super::check::DecisionHeaders,
+    limits: &Limits,
+    single: bool,
+) -> Response {
+    let method = parts.method.clone();
+    // A HEAD of rows the caller may not see must not tell whether they
+    // exist: it is answered from a GET held like any read.
+    let head = method == Method::HEAD && limits.filter.is_some();
+    if head {
+        parts.method = Method::GET;
     }
+    let writes = matches!(method, Method::POST | Method::PUT | Method::PATCH);
+    let Ok(bytes) = axum::body::to_bytes(body, crate::http::MAX_BODY_BYTES).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            HostReason::TooLarge,
+            "the request body is too large",
+        );
+    };
+    if writes {
+        let Ok(written) = serde_json::from_slice::<Value>(&bytes) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                HostReason::BadRequest,
+                "the body must be JSON: these credentials' rows and fields are checked in it",
+            );
+        };
+        if let Err((reason, message)) = limits.write(&written, method == Method::POST) {
+            return error(StatusCode::FORBIDDEN, reason, &message);
+        }
+    }
+    let one_row_write = matches!(method, Method::PUT | Method::PATCH | Method::DELETE);
+    if one_row_write && limits.filter.is_some() {
+        if !single {
+            return error(
+                StatusCode::FORBIDDEN,
+                HostReason::UnenforceableFilter,
+                "the credentials' rows are limited: write one row at a time (its path names it)",
+            );
+        }
+        // The row as it is now: the write goes on only if it is the caller's.
+        let mut read = axum::http::Request::new(Body::empty());
+        *read.method_mut() = Method::GET;
+        *read.uri_mut() = parts.uri.clone();
+        *read.headers_mut() = parts.headers.clone();
+        read.headers_mut()
+            .remove(axum::http::header::CONTENT_LENGTH);
+        read.headers_mut().remove(axum::http::header::CONTENT_TYPE);
+        let (read_parts, read_body) = read.into_parts();
+        let Some(found) = send(
+            state,
+            upstream,
+            addr,
+            read_parts,
+            read_body,
+            Some(allowed.clone()),
+        )
+        .await
+        else {
+            return unreachable_upstream();
+        };
+        if !found.status().is_success() {
+            return not_found();
+        }
+        match read_json(found).await {
+            Ok((_, row)) if limits.meets(&row) => {}
+            Ok(_) => return not_found(),
+            Err(response) => return response,
+        }
+    }
+    let Some(response) = send(
+        state,
+        upstream,
+        addr,
+        parts,
+        Body::from(bytes),
+        Some(allowed),
+    )
+    .await
+    else {
+        return unreachable_upstream();
+    };
+    if !response.status().is_success() || (method == Method::HEAD && !head) {
+        return response;
+    }
+    let (mut response, value) = match read_json(response).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let read = method == Method::GET || head;
+    let Some(value) = limits.answer(single && read, value) else {
+        return not_found();
+    };
+    if head {
+        response
+            .headers_mut()
+            .remove(axum::http::header::CONTENT_LENGTH);
+        return response;
+    }
+    let headers = response.headers_mut();
+    headers.remove(axum::http::header::CONTENT_LENGTH);
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    *response.body_mut() = Body::from(value.to_string());
+    response
 }
 
 /// Sends an allowed request, its URI already the upstream's, with the

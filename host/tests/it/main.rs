@@ -22,6 +22,7 @@ mod api;
 mod contract;
 mod differential;
 mod exchange;
+mod held;
 mod management;
 mod models;
 mod policy_plugin;

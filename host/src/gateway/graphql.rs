@@ -2,18 +2,15 @@
 //! runs and which root fields that operation selects, each of which is
 //! authorized as a management action of its name.
 //!
-//! Parsed with `apollo-parser` (Apollo's spec-compliant parser), within
-//! limits set before any work: the document's size, the parser's recursion
-//! and tokens, the nesting of selections and the number of root fields.
-//! Root fields are found through inline fragments and fragment spreads at
-//! the root too (a field hidden in `... on Mutation { … }` or a named
-//! fragment is a field all the same), under their names, never their
-//! aliases. `__typename` asks nothing of the platform and is not
-//! authorized; every other field, introspection's `__schema` and `__type`
-//! included, is.
-//!
-//! A document with anything but operations and fragments in it (type
-//! definitions, schema extensions) is refused: the endpoint executes.
+//! The document is read by `content-gate`'s reader — the same parser and
+//! the same limits as the content gateway: the document's size, the
+//! parser's recursion and tokens, the nesting of selections, the number of
+//! root fields and of aliases, the expanded size of fragments. Root fields
+//! are found through inline fragments and fragment spreads at the root too
+//! (a field hidden in `... on Mutation { … }` or a named fragment is a
+//! field all the same), under their names, never their aliases.
+//! `__typename` asks nothing of the platform and is not authorized; every
+//! other field, introspection's `__schema` and `__type` included, is.
 //!
 //! The environment an operation acts on is named in its root fields'
 //! arguments, as Hygraph's management API has it (`createModel(data: {
@@ -23,32 +20,10 @@
 //! authorizes the environment the upstream will act on, and refuses an
 //! operation that names two.
 
-use apollo_parser::Parser;
-use apollo_parser::cst;
-
-/// Largest document, bytes.
-pub(crate) const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
-/// Deepest nesting of selection sets, the operation's own being 1.
-pub(crate) const MAX_DEPTH: usize = 32;
-/// Most root fields an operation may select.
-pub(crate) const MAX_ROOT_FIELDS: usize = 32;
-/// The parser's own bounds, so no document can make it recurse or scan
-/// without end (each well above what the limits above admit).
-const PARSER_RECURSION: usize = 256;
-const PARSER_TOKENS: usize = 50_000;
-
-/// Why a document is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// Larger than [`MAX_DOCUMENT_BYTES`] (or than the parser's token bound).
-    TooLarge,
-    /// Nested deeper than [`MAX_DEPTH`].
-    TooDeep,
-    /// More than [`MAX_ROOT_FIELDS`] root fields.
-    TooManyRootFields,
-    /// Not an executable GraphQL document, or no single operation to run.
-    Invalid(String),
-}
+pub(crate) use content_gate::document::Refused;
+use content_gate::document::{Document, OperationKind, Written};
+#[cfg(test)]
+use content_gate::document::{MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_ROOT_FIELDS};
 
 /// The operation to run, as far as authorizing it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,34 +53,23 @@ pub(crate) struct EnvironmentRefs {
 
 impl EnvironmentRefs {
     /// Collects from one argument or object field, `name: value`.
-    fn collect(
-        &mut self,
-        name: Option<cst::Name>,
-        value: Option<cst::Value>,
-    ) -> Result<(), Refused> {
-        let Some(value) = value else { return Ok(()) };
-        let is_key = name.is_some_and(|n| n.text() == ENVIRONMENT_KEY);
+    fn collect(&mut self, name: Option<&str>, value: &Written) -> Result<(), Refused> {
+        let is_key = name == Some(ENVIRONMENT_KEY);
         match value {
-            cst::Value::StringValue(text) if is_key => self.literals.push(String::from(&text)),
-            cst::Value::Variable(var) => {
-                let var = var.name().map(|n| n.text().to_string()).unwrap_or_default();
-                if is_key {
-                    self.variables.push(var);
-                } else {
-                    self.containers.push(var);
+            Written::String(text) if is_key => self.literals.push(text.clone()),
+            Written::Variable(var) if is_key => self.variables.push(var.clone()),
+            Written::Variable(var) => self.containers.push(var.clone()),
+            Written::Object(fields) => {
+                for (field, inner) in fields {
+                    self.collect(Some(field), inner)?;
                 }
             }
-            cst::Value::ObjectValue(object) => {
-                for field in object.object_fields() {
-                    self.collect(field.name(), field.value())?;
+            Written::List(items) => {
+                for item in items {
+                    self.collect(None, item)?;
                 }
             }
-            cst::Value::ListValue(list) => {
-                for item in list.values() {
-                    self.collect(None, Some(item))?;
-                }
-            }
-            cst::Value::NullValue(_) => {}
+            Written::Null => {}
             _ if is_key => {
                 return Err(Refused::Invalid(format!(
                     "{ENVIRONMENT_KEY} must be a string"
@@ -120,212 +84,27 @@ impl EnvironmentRefs {
 /// Reads `document`, selecting `operation_name` (required when the
 /// document holds more than one operation).
 pub(crate) fn read(document: &str, operation_name: Option<&str>) -> Result<Operation, Refused> {
-    if document.len() > MAX_DOCUMENT_BYTES {
-        return Err(Refused::TooLarge);
-    }
-    let tree = Parser::new(document)
-        .recursion_limit(PARSER_RECURSION)
-        .token_limit(PARSER_TOKENS)
-        .parse();
-    if tree.token_limit().high > PARSER_TOKENS {
-        return Err(Refused::TooLarge);
-    }
-    if tree.recursion_limit().high > PARSER_RECURSION {
-        return Err(Refused::TooDeep);
-    }
-    if let Some(error) = tree.errors().next() {
-        return Err(Refused::Invalid(format!(
-            "the document does not parse: {} at byte {}",
-            error.message(),
-            error.index()
-        )));
-    }
-    let mut operations = Vec::new();
-    let mut fragments = Vec::new();
-    for definition in tree.document().definitions() {
-        match definition {
-            cst::Definition::OperationDefinition(op) => operations.push(op),
-            cst::Definition::FragmentDefinition(fragment) => fragments.push(fragment),
-            _ => {
-                return Err(Refused::Invalid(
-                    "the document may hold operations and fragments only".into(),
-                ));
-            }
+    let doc = Document::parse(document, operation_name)?;
+    let mut root_fields: Vec<String> = Vec::new();
+    let mut environments = EnvironmentRefs::default();
+    for field in &doc.root_fields {
+        for (name, value) in &field.arguments {
+            environments.collect(Some(name), value)?;
+        }
+        if !root_fields.contains(&field.name) {
+            root_fields.push(field.name.clone());
         }
     }
-    let operation = select(&operations, operation_name)?;
-    let reader = Reader {
-        fragments: &fragments,
-    };
-    let selection_set = operation
-        .selection_set()
-        .ok_or_else(|| Refused::Invalid("the operation selects nothing".into()))?;
-    if reader.depth(&selection_set, &mut Vec::new())? > MAX_DEPTH {
-        return Err(Refused::TooDeep);
-    }
-    let mut root_fields = Vec::new();
-    let mut environments = EnvironmentRefs::default();
-    reader.root_fields(
-        &selection_set,
-        &mut Vec::new(),
-        &mut root_fields,
-        &mut environments,
-    )?;
-    if root_fields.len() > MAX_ROOT_FIELDS {
-        return Err(Refused::TooManyRootFields);
-    }
-    let kind = match operation.operation_type() {
-        None => "query",
-        Some(t) if t.mutation_token().is_some() => "mutation",
-        Some(t) if t.subscription_token().is_some() => "subscription",
-        Some(_) => "query",
+    let kind = match doc.kind {
+        OperationKind::Query => "query",
+        OperationKind::Mutation => "mutation",
+        OperationKind::Subscription => "subscription",
     };
     Ok(Operation {
         kind,
         root_fields,
         environments,
     })
-}
-
-/// The operation named `name`, or the only one.
-fn select<'d>(
-    operations: &'d [cst::OperationDefinition],
-    name: Option<&str>,
-) -> Result<&'d cst::OperationDefinition, Refused> {
-    match name {
-        Some(name) => operations
-            .iter()
-            .find(|op| op.name().is_some_and(|n| n.text() == name))
-            .ok_or_else(|| Refused::Invalid(format!("the document has no operation {name:?}"))),
-        None => match operations {
-            [only] => Ok(only),
-            [] => Err(Refused::Invalid("the document has no operation".into())),
-            _ => Err(Refused::Invalid(
-                "the document has several operations: name one in operationName".into(),
-            )),
-        },
-    }
-}
-
-/// Walks selections, expanding fragments.
-struct Reader<'d> {
-    fragments: &'d [cst::FragmentDefinition],
-}
-
-impl Reader<'_> {
-    fn fragment(&self, spread: &cst::FragmentSpread) -> Result<&cst::FragmentDefinition, Refused> {
-        let name = spread
-            .fragment_name()
-            .and_then(|n| n.name())
-            .map(|n| n.text().to_string())
-            .unwrap_or_default();
-        self.fragments
-            .iter()
-            .find(|f| {
-                f.fragment_name()
-                    .and_then(|n| n.name())
-                    .is_some_and(|n| n.text() == name.as_str())
-            })
-            .ok_or_else(|| Refused::Invalid(format!("no fragment named {name:?}")))
-    }
-
-    /// Enters fragment `name`: an error if it is already being expanded
-    /// (fragments must not form cycles).
-    fn enter(stack: &mut Vec<String>, name: String) -> Result<(), Refused> {
-        if stack.contains(&name) {
-            return Err(Refused::Invalid(format!(
-                "fragment {name:?} spreads itself"
-            )));
-        }
-        stack.push(name);
-        Ok(())
-    }
-
-    fn name_of(fragment: &cst::FragmentDefinition) -> String {
-        fragment
-            .fragment_name()
-            .and_then(|n| n.name())
-            .map(|n| n.text().to_string())
-            .unwrap_or_default()
-    }
-
-    /// How deeply `set` nests (1 for a set of leaves). Stops counting once
-    /// past [`MAX_DEPTH`].
-    fn depth(&self, set: &cst::SelectionSet, stack: &mut Vec<String>) -> Result<usize, Refused> {
-        let mut deepest = 0;
-        for selection in set.selections() {
-            let below = match selection {
-                cst::Selection::Field(field) => match field.selection_set() {
-                    Some(inner) => self.depth(&inner, stack)?,
-                    None => 0,
-                },
-                cst::Selection::InlineFragment(inline) => match inline.selection_set() {
-                    Some(inner) => self.depth(&inner, stack)?.saturating_sub(1),
-                    None => 0,
-                },
-                cst::Selection::FragmentSpread(spread) => {
-                    let fragment = self.fragment(&spread)?;
-                    Self::enter(stack, Self::name_of(fragment))?;
-                    let below = match fragment.selection_set() {
-                        Some(inner) => self.depth(&inner, stack)?.saturating_sub(1),
-                        None => 0,
-                    };
-                    stack.pop();
-                    below
-                }
-            };
-            deepest = deepest.max(below);
-            if deepest > MAX_DEPTH {
-                break;
-            }
-        }
-        Ok(deepest + 1)
-    }
-
-    /// The field names `set` selects at its own level, through fragments,
-    /// and the environments their arguments name (every occurrence's).
-    fn root_fields(
-        &self,
-        set: &cst::SelectionSet,
-        stack: &mut Vec<String>,
-        out: &mut Vec<String>,
-        environments: &mut EnvironmentRefs,
-    ) -> Result<(), Refused> {
-        for selection in set.selections() {
-            match selection {
-                cst::Selection::Field(field) => {
-                    let name = field
-                        .name()
-                        .map(|n| n.text().to_string())
-                        .ok_or_else(|| Refused::Invalid("a field has no name".into()))?;
-                    for argument in field.arguments().iter().flat_map(|a| a.arguments()) {
-                        environments.collect(argument.name(), argument.value())?;
-                    }
-                    // At most MAX_ROOT_FIELDS + 1 names: a scan is enough.
-                    if name != "__typename" && !out.contains(&name) {
-                        out.push(name);
-                        if out.len() > MAX_ROOT_FIELDS {
-                            return Err(Refused::TooManyRootFields);
-                        }
-                    }
-                }
-                cst::Selection::InlineFragment(inline) => {
-                    if let Some(inner) = inline.selection_set() {
-                        self.root_fields(&inner, stack, out, environments)?;
-                    }
-                }
-                cst::Selection::FragmentSpread(spread) => {
-                    let fragment = self.fragment(&spread)?;
-                    Self::enter(stack, Self::name_of(fragment))?;
-                    if let Some(inner) = fragment.selection_set() {
-                        self.root_fields(&inner, stack, out, environments)?;
-                    }
-                    stack.pop();
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

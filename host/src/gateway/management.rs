@@ -38,7 +38,7 @@ use crate::reason::Reason as HostReason;
 
 use super::check::{CheckError, DecisionHeaders, Refusal, refusal, refusing};
 use super::descriptor::{Descriptor, X_TALLY_ENVIRONMENT, authorization, value_str};
-use super::graphql::{self, ENVIRONMENT_KEY, EnvironmentRefs, Refused};
+use super::graphql::{self, ENVIRONMENT_KEY, EnvironmentRefs};
 use super::proxy::send;
 
 /// A GraphQL request over HTTP.
@@ -203,31 +203,12 @@ pub(crate) async fn management(
     };
     let operation = match graphql::read(&request.query, request.operation_name.as_deref()) {
         Ok(operation) => operation,
-        Err(Refused::TooLarge) => {
-            return bad(
-                HostReason::DocumentTooLarge,
-                &format!(
-                    "the document is larger than {} bytes",
-                    graphql::MAX_DOCUMENT_BYTES
-                ),
-            );
+        // The same reasons as the content gateway's, with the reader's message.
+        Err(refused) => {
+            let reason =
+                HostReason::from_wire(refused.reason()).unwrap_or(HostReason::InvalidDocument);
+            return bad(reason, &refused.to_string());
         }
-        Err(Refused::TooDeep) => {
-            return bad(
-                HostReason::DocumentTooDeep,
-                &format!("the document nests deeper than {}", graphql::MAX_DEPTH),
-            );
-        }
-        Err(Refused::TooManyRootFields) => {
-            return bad(
-                HostReason::TooManyRootFields,
-                &format!(
-                    "the operation selects more than {} root fields",
-                    graphql::MAX_ROOT_FIELDS
-                ),
-            );
-        }
-        Err(Refused::Invalid(message)) => return bad(HostReason::InvalidDocument, &message),
     };
     let environment_id = match environment(
         request.variables.as_ref(),

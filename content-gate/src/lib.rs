@@ -19,6 +19,10 @@
 //!    rows outside the caller's dropped, masked fields `null`, the masked
 //!    paths listed ([`answer`]).
 //!
+//! [`session`] runs the three steps as JSON calls on handles, and
+//! `module` (feature `module`, wasm32) exports them as the gate module
+//! (`content-gate/build-module.sh`), which edge workers load.
+//!
 //! The gate does no I/O and keeps nothing between calls: the caller sends
 //! the preflight and the forwarded request, and brings back the answers.
 //! Values travel as JSON (`serde_json`); documents are read by
@@ -30,8 +34,11 @@ pub mod answer;
 pub mod authorize;
 pub mod document;
 pub mod error;
+#[cfg(feature = "module")]
+pub mod module;
 pub mod naming;
 pub mod plan;
+pub mod session;
 pub mod values;
 
 pub use crate::authorize::{Authorized, Enforced};

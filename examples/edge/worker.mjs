@@ -10,11 +10,19 @@
 //     (GET /v1/records?after=&wait=25, long-polled), so no request waits on
 //     the authority and a revocation arrives as soon as it is committed.
 // Either way the token needs the management `admin` or `replica` grant.
+//
+// GraphQL content requests to /v2/{project}/{environment} go through the
+// gate module (tally-sdk/gate, the code the host's /v2 gateway runs
+// natively): every root field checked with the verifier, the caller's row
+// conditions written into the forwarded document, one-row writes preceded
+// by a preflight query, masked fields nulled in the answer — the same
+// answers the host gives.
 // Denials are 401/403 with { message, reason } (and X-Tally-Reason), as the
 // gateway answers. Targets are read and headers forwarded by the gateway's
 // rules (rules.mjs): ambiguous targets are 400 ambiguous_request, and the
 // caller's credentials and X-Tally-* headers never reach the upstream.
 import { METHOD_ACTIONS, decide, httpStatus, loadVerifier } from "tally-sdk/verifier";
+import { loadGate } from "tally-sdk/gate";
 
 import { Ambiguous, CONTENT_PREFIX, forwardHeaders, readTarget, stripHopByHop } from "./rules.mjs";
 
@@ -23,6 +31,19 @@ const json = (status, body, headers = {}) => {
   const extra = { "x-tally-reason": body.reason, ...(status === 401 ? { "www-authenticate": "AppToken, Bearer" } : {}) };
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...extra, ...headers } });
 };
+
+/** `/v2/{project}/{environment}`: GraphQL content. */
+const GRAPHQL_PATH = /^\/v2\/([^/]+)\/([^/]+)$/;
+
+/** An error in GraphQL's shape, as the host's gateway answers it. */
+const gqlError = (status, reason, message) =>
+  json(status, { errors: [{ message, extensions: { reason, path: [] } }] }, { "x-tally-reason": reason });
+
+/** An upstream answer that is not JSON. */
+class Unreadable extends Error {}
+
+/** A gate denial: its status and GraphQL errors. */
+const denied = ({ status, reason, body }) => json(status, body, { "x-tally-reason": reason });
 
 /** A cache whose entries are at most `ttlMs` old. Errors are not kept; a not-found is, for the
  *  same bound, so made-up tokenIds cannot make every request reach the authority. */
@@ -43,8 +64,9 @@ function ttlCache(ttlMs, now) {
  *           cacheTtlMs?: number, verifier?: import("tally-sdk/verifier").Verifier, now?: () => number }} options
  * @returns {Promise<{ fetch(request: Request): Promise<Response> }>}
  */
-export async function createWorker({ authorityUrl, authorityToken, upstreamUrl = null, cacheTtlMs = 5000, follow = false, verifier, now = Date.now }) {
+export async function createWorker({ authorityUrl, authorityToken, upstreamUrl = null, cacheTtlMs = 5000, follow = false, verifier, gate, now = Date.now }) {
   const wasm = verifier ?? (await loadVerifier());
+  const gateway = gate ?? (await loadGate());
   const cached = ttlCache(cacheTtlMs, now);
   const authority = authorityUrl.replace(/\/+$/, "");
   const authorization = /\s/.test(authorityToken) ? authorityToken : `AppToken ${authorityToken}`;
@@ -92,6 +114,91 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
   const recordOf = (tokenId) =>
     follow ? replica.records.get(tokenId) ?? null : cached(`token:${tokenId}`, () => fromAuthority(`/v1/records/${tokenId}`));
 
+  /** A GraphQL content request through the gate (see the module comment). */
+  async function graphql(request, project, environmentId, url, peer) {
+    let body;
+    if (request.method === "GET") {
+      const q = url.searchParams;
+      body = { query: q.get("query") ?? "", operationName: q.get("operationName") };
+      try {
+        if (q.has("variables")) body.variables = JSON.parse(q.get("variables"));
+      } catch {
+        return gqlError(400, "bad_request", "variables is not a JSON object");
+      }
+    } else if (request.method === "POST") {
+      try {
+        body = await request.json();
+      } catch {
+        return gqlError(400, "bad_request", "the body is not a GraphQL request ({ query, variables, operationName })");
+      }
+    } else {
+      return gqlError(405, "method_not_allowed", "GraphQL is served by GET and POST");
+    }
+    if (!upstreamUrl) return gqlError(404, "not_found", "no upstream is configured");
+    let environment;
+    try {
+      environment = await environmentOf(environmentId);
+    } catch (e) {
+      return gqlError(503, "unavailable", `cannot check the request: ${e.message}`);
+    }
+    if (!environment) return gqlError(404, "not_found", "no such environment");
+    const locales = (request.headers.get("x-tally-locale") ?? "").split(",").map((l) => l.trim()).filter(Boolean);
+    const options = { now: Math.floor(now() / 1000), locales };
+    const stage = request.headers.get("x-tally-stage");
+    if (stage) options.stage = stage;
+    let handle = null;
+    try {
+      const planned = gateway.plan({ request: body, environment, options });
+      if (planned.refused) return gqlError(400, planned.refused.reason, planned.refused.message);
+      if (planned.denied) return denied(planned.denied);
+      handle = planned.handle;
+      if (request.method === "GET" && planned.kind !== "query") return gqlError(405, "method_not_allowed", "mutations are sent with POST");
+      const decisions = [];
+      for (const check of planned.checks) {
+        decisions.push(await decide(wasm, { authorization: request.headers.get("authorization"), lookup: recordOf, environment, request: check }));
+      }
+      const authorized = gateway.authorize(handle, decisions);
+      if (authorized.denied) {
+        handle = null;
+        return denied(authorized.denied);
+      }
+      const headers = forwardHeaders(request.headers, { peer });
+      if (authorized.principal) headers.set("x-tally-principal", authorized.principal);
+      headers.set("x-tally-masked", authorized.masked.join(","));
+      headers.set("x-tally-reason", authorized.reason);
+      headers.set("content-type", "application/json");
+      headers.set("accept", "application/json");
+      const upstream = `${upstreamUrl.replace(/\/+$/, "")}/v2/${project}/${encodeURIComponent(environmentId)}`;
+      const send = async (payload) => {
+        const answer = await fetch(upstream, { method: "POST", headers, body: JSON.stringify(payload) });
+        const text = await answer.text();
+        try {
+          return { status: answer.status, json: JSON.parse(text) };
+        } catch {
+          throw new Unreadable();
+        }
+      };
+      if (authorized.preflight) {
+        const checked = gateway.preflight(handle, (await send({ query: authorized.preflight })).json);
+        if (checked.denied) {
+          handle = null;
+          return denied(checked.denied);
+        }
+      }
+      const answer = await send(authorized.forward);
+      const held = gateway.finish(handle, answer.json);
+      handle = null;
+      return new Response(JSON.stringify(held.answer), { status: answer.status, headers: { "content-type": "application/json" } });
+    } catch (e) {
+      // Fail closed: a gate, verifier or upstream failure denies; an answer
+      // that is not JSON cannot be held to the decisions, so it is not passed on.
+      if (e instanceof Unreadable) return gqlError(502, "unreadable_answer", "the upstream's answer is not JSON; it is not passed on unchecked");
+      return gqlError(502, "bad_gateway", `cannot answer the request: ${e.message}`);
+    } finally {
+      if (handle !== null) gateway.release(handle);
+    }
+  }
+
   return {
     /** Resolves once a following worker has caught up with the feed. */
     ready,
@@ -113,6 +220,8 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
     async fetch(request, { target, peer = "unknown" } = {}) {
       const url = new URL(request.url);
       const raw = target ?? `${url.pathname}${url.search}`;
+      const graphqlPath = GRAPHQL_PATH.exec(raw.split("?")[0]);
+      if (graphqlPath) return graphql(request, graphqlPath[1], decodeURIComponent(graphqlPath[2]), url, peer);
       if (!raw.startsWith(CONTENT_PREFIX)) return json(404, { message: "not found", reason: "not_found" });
       // Own keys only: a method spelled like an Object property ("constructor") maps to nothing.
       const action = Object.hasOwn(METHOD_ACTIONS, request.method) ? METHOD_ACTIONS[request.method] : undefined;

@@ -5,7 +5,9 @@
 //   3. wasm-opt -Oz from the `binaryen` npm package and esbuild --minify of the
 //      glue, when installed (devDependencies; both come from the npm registry);
 //   4. the verifier module (verifier-core/build-module.sh) -> dist/tally-verifier.wasm,
-//      byte for byte the module the host embeds.
+//      byte for byte the module the host embeds;
+//   5. the gate module (content-gate/build-module.sh) -> dist/tally-content-gate.wasm,
+//      the GraphQL content gate the host's /v2 gateway runs natively.
 // `--check` (prepack) only verifies that dist/ is there.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -16,7 +18,7 @@ import { fileURLToPath } from "node:url";
 const npmDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const root = path.resolve(npmDir, "..");
 const dist = path.join(npmDir, "dist");
-const outputs = ["app", "parent"].flatMap((side) => [path.join(dist, side, "tally_sdk.js"), path.join(dist, side, "tally_sdk_bg.wasm")]).concat(path.join(dist, "tally-verifier.wasm"));
+const outputs = ["app", "parent"].flatMap((side) => [path.join(dist, side, "tally_sdk.js"), path.join(dist, side, "tally_sdk_bg.wasm")]).concat(path.join(dist, "tally-verifier.wasm"), path.join(dist, "tally-content-gate.wasm"));
 
 if (process.argv.includes("--check")) {
   const missing = outputs.filter((f) => !existsSync(f));
@@ -80,4 +82,7 @@ for (const side of ["app", "parent"]) {
 
 const verifier = run("bash", ["verifier-core/build-module.sh"]).toString().trim().split("\n").pop();
 copyFileSync(verifier, path.join(dist, "tally-verifier.wasm"));
+// 5. the gate module (content-gate/build-module.sh) -> dist/tally-content-gate.wasm.
+const gate = run("bash", ["content-gate/build-module.sh"]).toString().trim().split("\n").pop();
+copyFileSync(gate, path.join(dist, "tally-content-gate.wasm"));
 console.log(`built ${path.relative(root, dist)}`);

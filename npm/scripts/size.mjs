@@ -11,6 +11,7 @@ const entries = {
   "tally-sdk (app)": ["src/index.js", "dist/app/tally_sdk.js", "dist/app/tally_sdk_bg.wasm"],
   "tally-sdk/parent": ["src/parent.js", "dist/parent/tally_sdk.js", "dist/parent/tally_sdk_bg.wasm"],
   "tally-sdk/verifier": ["src/verifier.js", "src/verifier-abi.js", "src/abi-codec.js", "dist/tally-verifier.wasm"],
+  "tally-sdk/gate": ["src/gate.js", "dist/tally-content-gate.wasm"],
 };
 const limit = Number(process.env.TALLY_APP_ENTRY_LIMIT ?? 40_000);
 let appTotal = 0;

@@ -6,6 +6,7 @@ import { Wrapper, useApp } from "tally-sdk/react";
 import { init } from "tally-sdk";
 import { createAppFrame } from "tally-sdk/parent";
 import { loadVerifier, decide, METHOD_ACTIONS, UNAUTHENTICATED, httpStatus } from "tally-sdk/verifier";
+import { loadGate } from "tally-sdk/gate";
 import type { Installation, InstallationUpdate } from "tally-sdk";
 import type { TokenRecord } from "tally-sdk/verifier";
 import type { ContextWithoutToken } from "tally-sdk/parent";
@@ -87,4 +88,22 @@ export async function edge() {
   const status: 200 | 401 | 403 = httpStatus(decision);
   const action: string = METHOD_ACTIONS.GET;
   return { decision, status, action, unauthenticated: UNAUTHENTICATED.includes(decision.reason) };
+}
+
+// The GraphQL content gate.
+declare const body: { query: string; variables?: Record<string, unknown> };
+declare const environment: import("tally-sdk/verifier").EnvironmentRecord;
+declare const authorization: string | null;
+declare function lookup(tokenId: string): TokenRecord | null;
+declare const upstreamAnswer: unknown;
+export async function gateAtTheEdge() {
+  const gate = await loadGate();
+  const verifier = await loadVerifier();
+  const planned = gate.plan({ request: body, environment, options: { now: Math.floor(Date.now() / 1000) } });
+  if ("refused" in planned || "denied" in planned) return planned;
+  const decisions = [];
+  for (const check of planned.checks) decisions.push(await decide(verifier, { authorization, lookup, environment, request: check }));
+  const authorized = gate.authorize(planned.handle, decisions);
+  const { answer } = gate.finish(planned.handle, upstreamAnswer);
+  return { authorized, answer };
 }

@@ -298,7 +298,7 @@ fn answer(rng: &mut Rng, authorized: &Value, sessions_fields: &[content_gate::En
     for e in sessions_fields {
         let row = |rng: &mut Rng| {
             let mut r = serde_json::Map::new();
-            for s in &e.below {
+            for s in &e.root.below {
                 r.insert(s.key.clone(), json!(format!("{}-{}", s.name, rng.below(9))));
             }
             for (alias, _) in &e.hidden {

@@ -91,7 +91,7 @@ fn hold(e: &Enforced, value: &mut Value, masked: &mut Vec<String>) {
                     rows.retain(|row| row_meets(e, row));
                 }
                 for row in rows.iter_mut() {
-                    tidy_row(e, row, &e.below, &e.key, masked);
+                    tidy_row(e, row, &e.root.below, &e.key, masked);
                 }
             }
         }
@@ -100,7 +100,7 @@ fn hold(e: &Enforced, value: &mut Value, masked: &mut Vec<String>) {
             if e.checks_rows && !value.is_null() && !row_meets(e, value) {
                 *value = Value::Null;
             }
-            tidy_row(e, value, &e.below, &e.key, masked);
+            tidy_row(e, value, &e.root.below, &e.key, masked);
         }
         None => {}
     }
@@ -125,7 +125,7 @@ fn hold_connection(e: &Enforced, value: &mut Value, masked: &mut Vec<String>) {
             })
             .unwrap_or_default()
     });
-    for edges_sel in e.below.iter().filter(|s| s.name == "edges") {
+    for edges_sel in e.root.below.iter().filter(|s| s.name == "edges") {
         let Some(edges) = connection
             .get_mut(&edges_sel.key)
             .and_then(Value::as_array_mut)

@@ -27,7 +27,9 @@
 use serde_json::{Map, Value};
 use verifier_core::Decision;
 
-use crate::document::Selected;
+use std::sync::Arc;
+
+use crate::document::RootField;
 use crate::error::{Denied, FieldError, GateReason};
 use crate::naming::{Shape, Verb};
 use crate::plan::{Plan, PlannedField, RESERVED_PREFIX};
@@ -49,8 +51,8 @@ pub struct Enforced {
     pub hidden: Vec<(String, String)>,
     /// The fields to null in its rows.
     pub masked: Vec<String>,
-    /// What it selects.
-    pub below: Vec<Selected>,
+    /// The root field (what it selects: `root.below`).
+    pub root: Arc<RootField>,
     /// The alias of its row in the preflight answer.
     pub preflight: Option<String>,
 }
@@ -264,7 +266,7 @@ impl Plan {
                 checks_rows,
                 hidden,
                 masked,
-                below: field.root.below.clone(),
+                root: Arc::clone(&field.root),
                 preflight,
             });
         }

@@ -13,6 +13,8 @@
 //! then applies conditions to it: a create outside the caller's rows is
 //! denied, not filtered), and an upsert's create with `upsert.create`.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use verifier_core::{Action, Api, Environment, Model, Request};
@@ -79,7 +81,7 @@ pub struct PlannedField {
     /// Its response key.
     pub key: String,
     /// The root field as read.
-    pub root: RootField,
+    pub root: Arc<RootField>,
     /// Its target.
     pub target: Target,
     /// The model, for a model field.
@@ -105,7 +107,7 @@ impl PlannedField {
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The document.
-    pub document: Document,
+    pub document: Arc<Document>,
     /// The variables, as given.
     pub variables: Map<String, Value>,
     /// `operationName`, as given.
@@ -128,6 +130,19 @@ impl Plan {
         options: &Options,
     ) -> Result<Plan, Stop> {
         let document = Document::parse(&request.query, request.operation_name.as_deref())?;
+        Plan::of(Arc::new(document), request, environment, options)
+    }
+
+    /// As [`Plan::new`], the document read already (from a
+    /// [`crate::document::DocumentCache`]): `request`'s variables,
+    /// `operationName` and `extensions` are taken from `request`, its
+    /// `query` is `document`'s.
+    pub fn of(
+        document: Arc<Document>,
+        request: &GraphqlRequest,
+        environment: &Environment,
+        options: &Options,
+    ) -> Result<Plan, Stop> {
         if document.kind == OperationKind::Subscription {
             return Err(Refused::Invalid("subscriptions are not served".into()).into());
         }
@@ -190,7 +205,7 @@ impl Plan {
             };
             let field = PlannedField {
                 key: root.key.clone(),
-                root: root.clone(),
+                root: Arc::clone(root),
                 target,
                 model,
                 where_,

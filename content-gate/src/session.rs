@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use verifier_core::{Decision, Environment};
 
 use crate::authorize::Authorized;
+use crate::document::DocumentCache;
 use crate::error::{Denied, Stop};
 use crate::plan::{GraphqlRequest, Options, Plan};
 
@@ -39,6 +40,7 @@ enum Stage {
 pub struct Sessions {
     live: Vec<(u32, Stage)>,
     next: u32,
+    documents: DocumentCache,
 }
 
 #[derive(Deserialize)]
@@ -133,7 +135,14 @@ impl Sessions {
             introspection: input.options.introspection,
             now: input.options.now,
         };
-        match Plan::new(&input.request, &input.environment, &options) {
+        let document = self
+            .documents
+            .get(
+                &input.request.query,
+                input.request.operation_name.as_deref(),
+            )
+            .map_err(Stop::Refused);
+        match document.and_then(|d| Plan::of(d, &input.request, &input.environment, &options)) {
             Ok(plan) => {
                 let checks: Vec<Value> = plan
                     .checks

@@ -8,7 +8,8 @@
 //
 // Like every upstream behind Tally it listens on loopback only. Each
 // operation it runs is logged as one JSON line (query, variables, the
-// decision headers), which tests read. `IGNORE_WHERE=1` makes it ignore
+// decision headers), which tests read (`QUIET=1`: none, for load tests).
+// `IGNORE_WHERE=1` makes it ignore
 // `where` on lists, as a careless upstream might: the gateway still answers
 // only the caller's rows.
 //
@@ -17,6 +18,7 @@ import { createServer } from "node:http";
 import { createSchema, createYoga } from "graphql-yoga";
 
 const ignoreWhere = process.env.IGNORE_WHERE === "1";
+const quiet = process.env.QUIET === "1";
 
 // Each post has a draft (the latest) and, once published, a published copy.
 const posts = [
@@ -127,6 +129,7 @@ const yoga = createYoga({
   plugins: [
     {
       onExecute({ args }) {
+        if (quiet) return;
         const h = args.contextValue.request.headers;
         console.log(JSON.stringify({
           query: args.document.loc?.source.body,

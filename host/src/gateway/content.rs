@@ -24,6 +24,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
+use content_gate::document::DocumentCache;
 use content_gate::{Denied, GraphqlRequest, Options, Plan, Stop};
 use serde_json::{Value, json};
 
@@ -38,6 +39,12 @@ use super::proxy::send;
 /// The largest upstream answer the gateway reads to hold it to the
 /// decisions.
 pub(crate) const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+thread_local! {
+    /// Each worker thread's documents read lately (`DocumentCache`): a
+    /// repeated document is not read again.
+    static DOCUMENTS: std::cell::RefCell<DocumentCache> = std::cell::RefCell::default();
+}
 
 /// `X-Tally-Locale`: the locales of fields that name none.
 const X_TALLY_LOCALE: &str = "x-tally-locale";
@@ -223,7 +230,15 @@ pub(crate) async fn graphql(
         introspection: state.graphql_introspection,
         now,
     };
-    let plan = match Plan::new(&graphql, &row.policy(), &options) {
+    let document = DOCUMENTS.with(|cache| {
+        cache
+            .borrow_mut()
+            .get(&graphql.query, graphql.operation_name.as_deref())
+    });
+    let plan = match document
+        .map_err(Stop::Refused)
+        .and_then(|document| Plan::of(document, &graphql, &row.policy(), &options))
+    {
         Ok(plan) => plan,
         Err(Stop::Refused(r)) => {
             let reason = HostReason::from_wire(r.reason()).unwrap_or(HostReason::InvalidDocument);

@@ -19,7 +19,9 @@
 //!    rows outside the caller's dropped, masked fields `null`, the masked
 //!    paths listed ([`answer`]).
 //!
-//! [`session`] runs the three steps as JSON calls on handles, and
+//! [`rest`] holds the REST gateway's answers and writes to a limiting
+//! decision the same way. [`session`] runs the three steps (and the REST
+//! rules) as JSON calls, and
 //! `module` (feature `module`, wasm32) exports them as the gate module
 //! (`content-gate/build-module.sh`), which edge workers load.
 //!
@@ -38,6 +40,7 @@ pub mod error;
 pub mod module;
 pub mod naming;
 pub mod plan;
+pub mod rest;
 pub mod session;
 pub mod values;
 

@@ -10,6 +10,8 @@
 //! | 3 preflight | `{ handle, answer }` | `{ ok: true }`, or `{ denied }` |
 //! | 4 finish | `{ handle, answer }` | `{ answer, masked }` |
 //! | 5 release | `{ handle }` | `{ ok: true }` |
+//! | 6 REST write | `{ decision, body, create }` | `{ ok: true }`, or `{ refused: { reason, message } }` |
+//! | 7 REST answer | `{ decision, single, answer }` | `{ answer }`, or `{ absent: true }` (one row not the caller's: 404) |
 //!
 //! `options` is `{ stage?, locales?, introspection?, now }`; `checks` are
 //! verifier requests (`verifier_core::Request` JSON), `decisions` the
@@ -25,6 +27,7 @@ use crate::authorize::Authorized;
 use crate::document::DocumentCache;
 use crate::error::{Denied, Stop};
 use crate::plan::{GraphqlRequest, Options, Plan};
+use crate::rest::Limits;
 
 /// Most requests in flight at once.
 pub const MAX_SESSIONS: usize = 4096;
@@ -79,6 +82,22 @@ struct AnswerInput {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RestWriteInput {
+    decision: Decision,
+    body: Value,
+    create: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestAnswerInput {
+    decision: Decision,
+    single: bool,
+    answer: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HandleInput {
     handle: u32,
 }
@@ -99,6 +118,8 @@ impl Sessions {
             2 => self.authorize(input),
             3 => self.preflight(input),
             4 => self.finish(input),
+            6 => self.rest_write(input),
+            7 => self.rest_answer(input),
             5 => match serde_json::from_slice::<HandleInput>(input) {
                 Ok(h) => {
                     self.take(h.handle);
@@ -206,6 +227,34 @@ impl Sessions {
                 self.take(input.handle);
                 denied(&d)
             }
+        }
+    }
+
+    fn rest_write(&mut self, input: &[u8]) -> Value {
+        let input: RestWriteInput = match serde_json::from_slice(input) {
+            Ok(i) => i,
+            Err(e) => return error(e.to_string()),
+        };
+        match Limits::of(&input.decision).map(|l| l.write(&input.body, input.create)) {
+            Some(Err(refused)) => {
+                json!({ "refused": { "reason": refused.reason, "message": refused.message } })
+            }
+            _ => json!({ "ok": true }),
+        }
+    }
+
+    fn rest_answer(&mut self, input: &[u8]) -> Value {
+        let input: RestAnswerInput = match serde_json::from_slice(input) {
+            Ok(i) => i,
+            Err(e) => return error(e.to_string()),
+        };
+        let held = match Limits::of(&input.decision) {
+            Some(limits) => limits.answer(input.single, input.answer),
+            None => Some(input.answer),
+        };
+        match held {
+            Some(answer) => json!({ "answer": answer }),
+            None => json!({ "absent": true }),
         }
     }
 

@@ -132,7 +132,7 @@ pub fn requirement_input(requirement: &Requirement) -> Value {
 
 /// Whether a row whose condition fields read `field(name)` meets the
 /// requirement.
-pub fn meets(requirement: &Requirement, field: impl Fn(&str) -> Option<String>) -> bool {
+pub fn meets(requirement: &[Vec<Condition>], field: impl Fn(&str) -> Option<String>) -> bool {
     requirement.iter().all(|alternatives| {
         alternatives.iter().any(|c| {
             c.iter()

@@ -18,7 +18,9 @@
 // by a preflight query, masked fields nulled in the answer — the same
 // answers the host gives.
 // Denials are 401/403 with { message, reason } (and X-Tally-Reason), as the
-// gateway answers. Targets are read and headers forwarded by the gateway's
+// gateway answers. A decision that limits rows or masks fields is held as
+// the gateway holds it: only the caller's rows answered, masked fields
+// removed, writes checked (the gate module's REST rules). Targets are read and headers forwarded by the gateway's
 // rules (rules.mjs): ambiguous targets are 400 ambiguous_request, and the
 // caller's credentials and X-Tally-* headers never reach the upstream.
 import { METHOD_ACTIONS, decide, httpStatus, loadVerifier } from "tally-sdk/verifier";
@@ -113,6 +115,66 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
     follow ? replica.environments.get(id) ?? null : cached(`env:${id}`, () => fromAuthority(`/v1/environments/${encodeURIComponent(id)}/record`));
   const recordOf = (tokenId) =>
     follow ? replica.records.get(tokenId) ?? null : cached(`token:${tokenId}`, () => fromAuthority(`/v1/records/${tokenId}`));
+
+  /**
+   * A REST request whose decision limits rows or masks fields: the body
+   * checked, a one-row write preceded by a read of the row, the answer read
+   * as JSON and held (rows outside the caller's dropped, one such row 404,
+   * masked fields removed). The host's proxy answers the same.
+   */
+  async function held(method, to, headers, body, decision, single) {
+    const notFound = () => json(404, { message: "no such row", reason: "not_found" });
+    const unreadable = () => json(502, { message: "the upstream's answer is not JSON; it cannot be held to the caller's rows and fields", reason: "unreadable_answer" });
+    const readJson = async (answer) => {
+      const text = await answer.text();
+      if (text === "") return { ok: true, value: null };
+      try {
+        return { ok: true, value: JSON.parse(text) };
+      } catch {
+        return { ok: false };
+      }
+    };
+    try {
+      if (method === "POST" || method === "PUT" || method === "PATCH") {
+        let written;
+        try {
+          written = JSON.parse(new TextDecoder().decode(body));
+        } catch {
+          return json(400, { message: "the body must be JSON: these credentials' rows and fields are checked in it", reason: "bad_request" });
+        }
+        const checked = gateway.restWrite(decision, written, method === "POST");
+        if (checked.refused) return json(403, checked.refused);
+      }
+      const oneRowWrite = method === "PUT" || method === "PATCH" || method === "DELETE";
+      if (oneRowWrite && decision.filter) {
+        if (!single) return json(403, { message: "the credentials' rows are limited: write one row at a time (its path names it)", reason: "unenforceable_filter" });
+        const readHeaders = new Headers(headers);
+        readHeaders.delete("content-type");
+        const found = await fetch(to, { method: "GET", headers: readHeaders });
+        if (!found.ok) return notFound();
+        const row = await readJson(found);
+        if (!row.ok) return unreadable();
+        if (gateway.restAnswer(decision, true, row.value).absent) return notFound();
+      }
+      // A HEAD of rows the caller may not see must not tell whether they exist.
+      const head = method === "HEAD" && Boolean(decision.filter);
+      const answer = await fetch(to, { method: head ? "GET" : method, headers, body });
+      if (!answer.ok || (method === "HEAD" && !head)) {
+        const answerHeaders = new Headers(answer.headers);
+        stripHopByHop(answerHeaders);
+        return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: answerHeaders });
+      }
+      const read = await readJson(answer);
+      if (!read.ok) return unreadable();
+      // Nothing answered (a 204): nothing to hold.
+      if (read.value === null && !(single && (method === "GET" || head))) return new Response(null, { status: answer.status });
+      const kept = gateway.restAnswer(decision, single && (method === "GET" || head), read.value);
+      if (kept.absent) return notFound();
+      return new Response(head ? null : JSON.stringify(kept.answer), { status: answer.status, headers: { "content-type": "application/json" } });
+    } catch (e) {
+      return json(502, { message: `the upstream could not be reached: ${e.message}`, reason: "bad_gateway" });
+    }
+  }
 
   /** A GraphQL content request through the gate (see the module comment). */
   async function graphql(request, project, environmentId, url, peer) {
@@ -267,8 +329,12 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
       headers.set("x-tally-reason", decision.reason);
       if (!upstreamUrl) return json(200, { allow: true, reason: decision.reason, principal: decision.principal ?? null });
       const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
+      const to = `${upstreamUrl.replace(/\/+$/, "")}${raw}`;
+      // A decision that limits rows or masks fields is held, as the host's
+      // proxy holds it (content-gate's REST rules, through the gate module).
+      if (decision.filter || decision.masked.length) return held(request.method, to, headers, body, decision, read.id !== null);
       try {
-        const answer = await fetch(`${upstreamUrl.replace(/\/+$/, "")}${raw}`, { method: request.method, headers, body });
+        const answer = await fetch(to, { method: request.method, headers, body });
         const answerHeaders = new Headers(answer.headers);
         stripHopByHop(answerHeaders);
         return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: answerHeaders });

@@ -43,6 +43,8 @@ export declare class Gate {
   preflight(handle: number, answer: unknown): { ok: true } | Denial;
   finish(handle: number, answer: unknown): { answer: unknown; masked: string[] };
   release(handle: number): void;
+  restWrite(decision: Decision, body: unknown, create: boolean): { ok: true } | { refused: { reason: string; message: string } };
+  restAnswer(decision: Decision, single: boolean, answer: unknown): { answer: unknown } | { absent: true };
 }
 
 export declare function loadGate(source?: BufferSource | WebAssembly.Module): Promise<Gate>;

@@ -2,7 +2,9 @@
 // (dist/tally-content-gate.wasm, built from the content-gate crate, the very
 // code the tally host's /v2 gateway runs natively): a GraphQL request mapped
 // to verifier checks, the decisions turned into the document to forward (and
-// a preflight query for one-row writes), the upstream's answer held to them.
+// a preflight query for one-row writes), the upstream's answer held to them;
+// and the REST gateway's rules for a decision that limits rows or masks
+// fields (restWrite, restAnswer).
 //
 // Plain WebAssembly, no imports: Node, Deno, workers and browsers alike.
 // Every failure throws a GateError; callers deny on it (fail closed).
@@ -96,6 +98,23 @@ export class Gate {
   /** Drops a request's handle (after a failure between the calls above). */
   release(handle) {
     this.#call(5, { handle });
+  }
+
+  /**
+   * REST: whether a written body may go on under an allowed `decision`:
+   * `{ ok: true }` or `{ refused: { reason, message } }` (403).
+   */
+  restWrite(decision, body, create) {
+    return this.#call(6, { decision, body, create });
+  }
+
+  /**
+   * REST: an upstream answer held to an allowed `decision` (rows outside
+   * the caller's dropped, masked fields removed): `{ answer }`, or
+   * `{ absent: true }` when the one row read (`single`) is not the caller's.
+   */
+  restAnswer(decision, single, answer) {
+    return this.#call(7, { decision, single, answer });
   }
 }
 

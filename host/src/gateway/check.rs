@@ -193,7 +193,7 @@ impl DecisionHeaders {
                 HeaderValue::from_str(&view.masked.join(",")).ok()
             },
             reason: view.reason,
-            limits: super::hold::Limits::of(view).map(Arc::new),
+            limits: super::hold::limits_of(view).map(Arc::new),
         }
     }
 

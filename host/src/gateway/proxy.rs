@@ -211,7 +211,8 @@ async fn held(
                 "the body must be JSON: these credentials' rows and fields are checked in it",
             );
         };
-        if let Err((reason, message)) = limits.write(&written, method == Method::POST) {
+        if let Err((reason, message)) = super::hold::write(limits, &written, method == Method::POST)
+        {
             return error(StatusCode::FORBIDDEN, reason, &message);
         }
     }
@@ -270,6 +271,8 @@ async fn held(
         return response;
     }
     let (mut response, value) = match read_json(response).await {
+        // Nothing answered (a 204): nothing to hold.
+        Ok((response, Value::Null)) if !single || method != Method::GET => return response,
         Ok(read) => read,
         Err(response) => return response,
     };

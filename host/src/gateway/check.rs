@@ -24,6 +24,7 @@ use super::descriptor::{
     Descriptor, X_TALLY_FILTER, X_TALLY_MASKED, X_TALLY_PRINCIPAL, X_TALLY_REASON, authorization,
     descriptor,
 };
+use super::forwarded::Forwarded;
 use super::memo;
 
 /// Why a check could not be decided.
@@ -473,6 +474,27 @@ pub(super) fn refusal(state: &AppState, e: CheckError) -> Refusal {
     }
 }
 
+/// `/v1/verify/{original path}` with the original method: the check as
+/// Envoy's `ext_authz` (HTTP) asks it (`forwarded.rs`).
+#[utoipa::path(method(get, head, post, put, patch, delete), path = "/v1/verify/{path}",
+    summary = "Check a request in Envoy ext_authz's form: the original method, the original path after /v1/verify",
+    security(("appToken" = []), ()),
+    params(("path" = String, Path, description = "The original path, e.g. v1/content/master/Post/7")),
+    responses(
+        (status = 200, description = "Allowed; the decision is in X-Tally-Principal, X-Tally-Filter, X-Tally-Masked, X-Tally-Reason"),
+        (status = 400, description = "Not a content path with X-Tally-* headers, or an X-Tally-* header the path contradicts", body = crate::http::ErrorBody),
+        (status = 401, description = "No valid credentials (reason: the verifier's)", body = crate::http::ErrorBody),
+        (status = 403, description = "Not granted / wrong environment", body = crate::http::ErrorBody),
+        (status = 429, description = "Throttled: too many failed verifications from this address", body = crate::http::ErrorBody),
+        (status = 503, description = "The verifier plugin failed: denied (reason verifier_failed)", body = crate::http::ErrorBody)))]
+pub(crate) async fn verify_envoy(
+    state: State<Arc<AppState>>,
+    addr: ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    verify(state, addr, request).await
+}
+
 /// `GET /v1/verify`.
 #[utoipa::path(get, path = "/v1/verify", summary = "Check a request (auth_request / ext_authz style)",
     security(("appToken" = []), ()),
@@ -492,7 +514,25 @@ pub(crate) async fn verify(
 ) -> Response {
     let headers = request.headers();
     let now = state.authority.now();
-    let descriptor = descriptor(headers, now);
+    // A proxy's forwarded request (`forwarded.rs`): a content path is read
+    // by the gateway's rules; anything else by the X-Tally-* headers.
+    let forwarded = Forwarded::of(request.uri(), request.method(), headers);
+    let target;
+    let descriptor = match &forwarded {
+        Err(_) => Err(CheckError::Descriptor(String::new())),
+        Ok(Some(f)) if f.is_content() => match f.target(headers) {
+            Ok(t) => {
+                target = t;
+                f.descriptor(&target, headers, now)
+            }
+            Err(e) => Err(e),
+        },
+        Ok(_) => descriptor(headers, now),
+    };
+    let descriptor = match (forwarded, descriptor) {
+        (Err(e), _) => Err(e),
+        (_, d) => d,
+    };
     let client = || state.trusted_proxies.client(addr, headers);
     match check(&state, client, authorization(headers), now, descriptor).await {
         Ok(allowed) => {

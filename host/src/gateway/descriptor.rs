@@ -53,13 +53,13 @@ impl Descriptor<'_> {
 
 /// The request descriptor's headers, as names made once: a lookup by `&str`
 /// parses the name on every call.
-const X_TALLY_API: HeaderName = HeaderName::from_static("x-tally-api");
+pub(super) const X_TALLY_API: HeaderName = HeaderName::from_static("x-tally-api");
 
-const X_TALLY_ACTION: HeaderName = HeaderName::from_static("x-tally-action");
+pub(super) const X_TALLY_ACTION: HeaderName = HeaderName::from_static("x-tally-action");
 
 pub(super) const X_TALLY_ENVIRONMENT: HeaderName = HeaderName::from_static("x-tally-environment");
 
-const X_TALLY_MODEL: HeaderName = HeaderName::from_static("x-tally-model");
+pub(super) const X_TALLY_MODEL: HeaderName = HeaderName::from_static("x-tally-model");
 
 pub(super) const X_TALLY_STAGE: HeaderName = HeaderName::from_static("x-tally-stage");
 

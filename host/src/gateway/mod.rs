@@ -59,6 +59,7 @@ mod check;
 mod content;
 mod descriptor;
 mod forward;
+mod forwarded;
 mod graphql;
 mod hold;
 mod management;
@@ -70,7 +71,7 @@ pub mod throttle;
 
 pub(crate) use prepared::PreparedRows;
 
-pub(crate) use check::{__path_verify, verify};
+pub(crate) use check::{__path_verify, __path_verify_envoy, verify, verify_envoy};
 pub(crate) use content::{__path_graphql, __path_graphql_get, graphql, graphql_get};
 pub(crate) use descriptor::openapi_parameters;
 pub(crate) use management::{__path_management, management};

@@ -178,6 +178,16 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .nest("/studio/api", studio_api)
         .route("/v1/app-exchange-token", post(exchange))
         .route("/v1/verify", get(gateway::verify))
+        // Envoy's ext_authz (HTTP) form: the original method, the original
+        // path after the check's (`gateway/forwarded.rs`).
+        .route(
+            "/v1/verify/{*path}",
+            get(gateway::verify_envoy)
+                .post(gateway::verify_envoy)
+                .put(gateway::verify_envoy)
+                .patch(gateway::verify_envoy)
+                .delete(gateway::verify_envoy),
+        )
         .route("/v1/management", post(gateway::management))
         .route(
             "/v2/{p}/{e}",

@@ -67,6 +67,7 @@ use crate::reason::Reason;
         super::environment_record,
         super::feed,
         crate::gateway::verify,
+        crate::gateway::verify_envoy,
         crate::gateway::proxy,
         crate::gateway::management,
         crate::gateway::graphql,
@@ -238,12 +239,14 @@ pub fn document() -> Result<Value, String> {
     }
     paths.insert("/v1/content/{environment}/{model}/{id}".into(), item);
     // One handler, five methods: an operation id each.
-    if let Some(item) = paths
-        .get_mut("/v1/content/{environment}/{model}")
-        .and_then(Value::as_object_mut)
-    {
-        for (method, operation) in item.iter_mut() {
-            operation["operationId"] = json!(format!("content_{method}"));
+    for (path, prefix) in [
+        ("/v1/content/{environment}/{model}", "content"),
+        ("/v1/verify/{path}", "verify_envoy"),
+    ] {
+        if let Some(item) = paths.get_mut(path).and_then(Value::as_object_mut) {
+            for (method, operation) in item.iter_mut() {
+                operation["operationId"] = json!(format!("{prefix}_{method}"));
+            }
         }
     }
     Ok(doc)

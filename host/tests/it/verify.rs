@@ -784,3 +784,93 @@ async fn denials_carry_their_reason_in_a_header_and_401s_a_challenge() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.headers()["x-tally-reason"], "bad_request");
 }
+
+/// The forms reverse proxies send: Caddy's and Traefik's
+/// `X-Forwarded-Method` / `X-Forwarded-Uri`, and Envoy's
+/// `/v1/verify/{original path}` with the original method, read by the
+/// gateway's rules; a client's own `X-Tally-Action` cannot contradict them.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_reads_the_request_a_proxy_forwards() {
+    let s = start().await;
+    let (_, token) = installed(&s).await;
+    let forwarded =
+        |method: &'static str, uri: &'static str| -> Vec<(&'static str, &'static str)> {
+            vec![("X-Forwarded-Method", method), ("X-Forwarded-Uri", uri)]
+        };
+    let (st, h, _) = check(
+        &s,
+        Some(&token),
+        &forwarded("GET", "/v1/content/master/Post/7?stage=PUBLISHED"),
+    )
+    .await;
+    assert_eq!(
+        (st, h["x-tally-reason"].to_str().unwrap()),
+        (StatusCode::OK, "allowed")
+    );
+    // The test app may read Post, not delete it, nor read Author.
+    let (st, _, e) = check(
+        &s,
+        Some(&token),
+        &forwarded("DELETE", "/v1/content/master/Post/7"),
+    )
+    .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_granted"))
+    );
+    let (st, _, e) = check(
+        &s,
+        Some(&token),
+        &forwarded("GET", "/v1/content/master/Author"),
+    )
+    .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_granted"))
+    );
+    // A client's header that contradicts the forwarded request.
+    let mut lying = forwarded("DELETE", "/v1/content/master/Post/7");
+    lying.push(("X-Tally-Action", "read"));
+    let (st, _, e) = check(&s, Some(&token), &lying).await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("ambiguous_request"))
+    );
+    // A target the gateway would refuse is refused here too.
+    let (st, _, e) = check(
+        &s,
+        Some(&token),
+        &forwarded("GET", "/v1/content/master/Post?stage=A&stage=B"),
+    )
+    .await;
+    assert_eq!(
+        (st, e["reason"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("ambiguous_request"))
+    );
+    // Not a content path: the X-Tally-* headers say what is asked.
+    let mut other = forwarded("POST", "/api/whatever");
+    other.extend_from_slice(READ_POST);
+    let (st, _, _) = check(&s, Some(&token), &other).await;
+    assert_eq!(st, StatusCode::OK);
+
+    // Envoy: the original method, the original path after /v1/verify.
+    let envoy = |method: Method, path: &str| {
+        s.http
+            .request(method, format!("{}/v1/verify{path}", s.base))
+            .header("Authorization", &token)
+            .send()
+    };
+    let res = envoy(Method::GET, "/v1/content/master/Post/7")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-tally-reason"], "allowed");
+    let res = envoy(Method::DELETE, "/v1/content/master/Post/7")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = envoy(Method::GET, "/v1/content/master/Post/%2F..")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}

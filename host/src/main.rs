@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use tally::authority::{Actor, AuthorityConfig};
 use tally::clock::SystemClock;
 use tally::http::{AppState, Options, ServerLimits, TrustedProxies};
 use tally::runtime::{DEFAULT_MODULE, Limits, Verifier};
 use tally::storage::Durability;
+
+mod config;
 
 /// Tally: app tokens for platforms.
 #[derive(Parser)]
@@ -28,6 +30,13 @@ struct Cli {
 enum Command {
     /// Run the authority's HTTP API.
     Serve {
+        /// A TOML file of these options (one key per option); the command
+        /// line and the TALLY_* environment win over it.
+        #[arg(long, env = "TALLY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Log lines as text (colours only on a terminal) or as JSON objects.
+        #[arg(long, value_enum, default_value = "text", env = "TALLY_LOG_FORMAT")]
+        log_format: LogFormat,
         /// Data directory (SQLite database).
         #[arg(long, default_value = "./tally-data", env = "TALLY_DATA")]
         data: PathBuf,
@@ -38,7 +47,7 @@ enum Command {
         #[arg(long, env = "TALLY_PUBLIC_URL")]
         public_url: Option<String>,
         /// SQLite durability: normal survives process crashes, full also power loss.
-        #[arg(long, value_enum, default_value = "normal")]
+        #[arg(long, value_enum, default_value = "normal", env = "TALLY_SQLITE_SYNC")]
         sqlite_sync: Durability,
         /// A PostgreSQL URL (`postgres://user:password@host/db`) instead of
         /// SQLite in --data: several nodes may share it.
@@ -53,20 +62,20 @@ enum Command {
         #[arg(long, env = "TALLY_REPLICA_TOKEN", requires = "replica_of")]
         replica_token: Option<String>,
         /// Seconds a setup code stays redeemable.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 600, env = "TALLY_SETUP_CODE_TTL")]
         setup_code_ttl: i64,
         /// Seconds a rotated token's old secret keeps working.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, env = "TALLY_ROTATION_GRACE")]
         rotation_grace: i64,
         /// Lifetime of an app frame's SESSION token, seconds (1 to 3600); the
         /// studio refreshes it before it runs out.
-        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=3600))]
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..=3600), env = "TALLY_SESSION_TTL")]
         session_ttl: i64,
         /// A verifier plugin (.wasm speaking verifier-core's ABI) instead of the embedded module.
         #[arg(long, env = "TALLY_PLUGIN")]
         plugin: Option<PathBuf>,
         /// Deadline of one plugin call, milliseconds.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, env = "TALLY_PLUGIN_DEADLINE_MS")]
         plugin_deadline_ms: u64,
         /// Upstream that the gateway (/v1/content/...) forwards allowed requests to.
         #[arg(long, env = "TALLY_UPSTREAM")]
@@ -80,16 +89,16 @@ enum Command {
         #[arg(long, env = "TALLY_GRAPHQL_INTROSPECTION")]
         graphql_introspection: bool,
         /// Failed verifications from one address within the window before 429 (0: off).
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, env = "TALLY_THROTTLE_FAILURES")]
         throttle_failures: u32,
         /// The throttle's window, seconds.
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, default_value_t = 60, env = "TALLY_THROTTLE_WINDOW")]
         throttle_window: i64,
         /// Call the plugin for every check, even one repeated within the same
         /// second (by default such a repeat is answered with the allowed
         /// decision the plugin gave it; needed only for a plugin that keeps
         /// state between calls, which ABI.md forbids).
-        #[arg(long)]
+        #[arg(long, env = "TALLY_NO_DECISION_MEMO")]
         no_decision_memo: bool,
         /// A proxy in front of tally (address or CIDR, repeatable): its
         /// `Forwarded` / `X-Forwarded-For` name the client, for the
@@ -98,16 +107,16 @@ enum Command {
         trusted_proxies: Vec<ipnet::IpNet>,
         /// Seconds a client has to send a request's headers (also the
         /// longest wait for the next request on a kept-alive connection).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), env = "TALLY_HEADER_TIMEOUT")]
         header_timeout: u64,
         /// Seconds a request body may stall before 408.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), env = "TALLY_BODY_TIMEOUT")]
         body_timeout: u64,
         /// Seconds a connection may pass with no byte moving before it is closed.
-        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), env = "TALLY_IDLE_TIMEOUT")]
         idle_timeout: u64,
         /// Most connections open at once; past it new ones wait to be accepted.
-        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), env = "TALLY_MAX_CONNECTIONS")]
         max_connections: u64,
     },
     /// Write the embedded verifier module (the same bytes edges should run).
@@ -129,16 +138,55 @@ enum Command {
     },
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines; ANSI colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line (tracing-subscriber's json layer).
+    Json,
+}
+
+/// Logs to stderr through a writer thread, so a request never waits on the
+/// terminal or the pipe (the access log writes a line per request). Under
+/// a flood the writer's queue may drop lines rather than slow requests.
+/// Keep the guard: dropping it flushes.
+fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+    guard
+}
+
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    match Cli::parse().command {
+    // `tally serve --config tally.toml`: the file's options become arguments
+    // where neither the command line nor the environment gives them.
+    let command = Cli::command();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match command.find_subcommand("serve") {
+        Some(serve) if args.get(1).is_some_and(|a| a == "serve") => config::merge(args, serve)?,
+        _ => args,
+    };
+    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let _logs = match &cli.command {
+        Command::Serve { log_format, .. } => init_logs(*log_format),
+        _ => init_logs(LogFormat::Text),
+    };
+    match cli.command {
         Command::Serve {
+            config: _,
+            log_format: _,
             data,
             listen,
             public_url,

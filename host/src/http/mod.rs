@@ -172,6 +172,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
         .merge(management())
@@ -245,13 +246,39 @@ fn management() -> Router<Arc<AppState>> {
         .route("/v1/plugin/reload", post(reload_plugin))
 }
 
+/// Counts every response by status class and route, times it, and writes
+/// the access-log line: method, path (never the query, which may carry
+/// values a log must not keep), status, latency and reason. Credentials are
+/// in headers and bodies, which are never logged.
 async fn count_responses(
     State(state): State<Arc<AppState>>,
     req: axum::extract::Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
     let response = next.run(req).await;
-    state.metrics.response(response.status().as_u16());
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics.response(status);
+    state
+        .metrics
+        .latency(crate::metrics::route_of(&path), elapsed);
+    let reason = response
+        .headers()
+        .get(error::REASON_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info!(
+        target: "tally::access",
+        method = %method,
+        path = %path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        reason,
+        "request"
+    );
     response
 }
 
@@ -267,6 +294,30 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<&'static str, Api
     })
     .await?;
     Ok("ok")
+}
+
+#[utoipa::path(get, path = "/readyz", summary = "Readiness: 204 when storage answers and the verifier plugin is loaded, else 503", security(()),
+    responses((status = 204, description = "ready"),
+        (status = 503, description = "not ready: storage unreachable, or no plugin", body = ErrorBody)))]
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let storage = blocking(&state, |a| {
+        a.store()?.project("").map_err(AuthorityError::from)
+    })
+    .await;
+    let plugin = state.verifier.is_loaded();
+    match (storage, plugin) {
+        (Ok(_), true) => StatusCode::NO_CONTENT.into_response(),
+        (Err(_), _) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::reason::Reason::Internal,
+            "not ready: storage does not answer",
+        ),
+        (_, false) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::reason::Reason::VerifierFailed,
+            "not ready: no verifier plugin is loaded",
+        ),
+    }
 }
 
 #[utoipa::path(get, path = "/livez", summary = "Liveness: 204, touching nothing", security(()),

@@ -59,6 +59,7 @@ use crate::reason::Reason;
         super::exchange,
         super::healthz,
         super::livez,
+        super::readyz,
         super::metrics,
         super::openapi,
         super::reload_plugin,

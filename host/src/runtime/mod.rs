@@ -479,6 +479,16 @@ impl Verifier {
         Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Whether the current plugin answers: an instance parses an empty
+    /// header (what `/readyz` asks).
+    pub fn is_loaded(&self) -> bool {
+        let plugin = self.plugin();
+        plugin
+            .call(b"")
+            .and_then(|mut call| call.parse().map(|_| ()))
+            .is_ok()
+    }
+
     /// Loads `wasm` and makes it current. A plugin that does not load leaves
     /// the current one in place.
     pub fn reload(&self, wasm: &[u8]) -> Result<(), PluginError> {

@@ -25,6 +25,7 @@ mod exchange;
 mod held;
 mod management;
 mod models;
+mod operations;
 mod policy_plugin;
 mod process;
 mod replica;

@@ -418,6 +418,17 @@ async fn a_failing_plugin_denies_and_the_server_keeps_serving_until_reloaded() {
         "{metrics}"
     );
 
+    // Not ready while its plugin does not answer; live all the same.
+    let (st, v) = s.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (st, v["reason"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("verifier_failed"))
+    );
+    assert_eq!(
+        s.call(Method::GET, "/livez", None, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+
     // Reload (no --plugin path: the embedded module) and it decides again.
     let (st, _) = s.call(Method::POST, "/v1/plugin/reload", None, None).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
@@ -431,6 +442,10 @@ async fn a_failing_plugin_denies_and_the_server_keeps_serving_until_reloaded() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.call(Method::GET, "/readyz", None, None).await.0,
+        StatusCode::NO_CONTENT
+    );
 }
 
 /// An upstream that echoes what it received.

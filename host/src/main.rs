@@ -43,6 +43,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787", env = "TALLY_LISTEN")]
         listen: SocketAddr,
+        /// Serve HTTPS with this certificate chain (PEM); read again on SIGHUP.
+        #[arg(long, env = "TALLY_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM); read again on SIGHUP.
+        #[arg(long, env = "TALLY_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Base URL clients reach this server at (default: `http://<bound address>`).
         #[arg(long, env = "TALLY_PUBLIC_URL")]
         public_url: Option<String>,
@@ -189,6 +195,8 @@ fn main() -> anyhow::Result<()> {
             log_format: _,
             data,
             listen,
+            tls_cert,
+            tls_key,
             public_url,
             sqlite_sync,
             database,
@@ -262,7 +270,13 @@ fn main() -> anyhow::Result<()> {
                 ),
                 _ => None,
             };
-            runtime.block_on(serve(store, listen, config, options, limits))
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(Arc::new(
+                    tally::http::Tls::load(&cert, &key).context("cannot serve TLS")?,
+                )),
+                _ => None,
+            };
+            runtime.block_on(serve(store, listen, tls, config, options, limits))
         }
         Command::ExportModule { path } => {
             std::fs::write(&path, DEFAULT_MODULE)
@@ -332,6 +346,7 @@ impl Backend {
 async fn serve(
     backend: Backend,
     listen: SocketAddr,
+    tls: Option<Arc<tally::http::Tls>>,
     mut config: AuthorityConfig,
     options: Options,
     limits: ServerLimits,
@@ -340,8 +355,9 @@ async fn serve(
     let listener = tally::http::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     if config.public_url.is_empty() {
-        config.public_url = format!("http://{}", listener.local_addr()?);
+        config.public_url = format!("{scheme}://{}", listener.local_addr()?);
     }
     let public_url = config.public_url.clone();
     let (authority, admin) = match backend {
@@ -364,18 +380,19 @@ async fn serve(
         println!("admin token: {}", admin.header());
     }
     let (router, state) = tally::http::router(authority, options);
-    reload_on_sighup(state);
-    let server = tally::http::Server::spawn_with(listener, router, limits, shutdown_signal())?;
+    reload_on_sighup(state, tls.clone());
+    let server = tally::http::Server::spawn_tls(listener, router, limits, tls, shutdown_signal())?;
     tracing::info!(addr = %server.addr, %public_url, "tally is serving");
-    println!("listening on http://{}", server.addr);
+    println!("listening on {scheme}://{}", server.addr);
     println!("studio: {}/studio", public_url.trim_end_matches('/'));
     server.wait().await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// SIGHUP reloads the verifier plugin; requests in flight finish on the old one.
-fn reload_on_sighup(state: Arc<AppState>) {
+/// SIGHUP reloads the verifier plugin (requests in flight finish on the old
+/// one) and the TLS certificate and key (open connections keep theirs).
+fn reload_on_sighup(state: Arc<AppState>, tls: Option<Arc<tally::http::Tls>>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -383,6 +400,14 @@ fn reload_on_sighup(state: Arc<AppState>) {
             return;
         };
         while hup.recv().await.is_some() {
+            if let Some(tls) = &tls {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("TLS certificate and key reloaded (SIGHUP)"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS reload failed; keeping the current pair")
+                    }
+                }
+            }
             let state = Arc::clone(&state);
             match tokio::task::spawn_blocking(move || state.reload_plugin()).await {
                 Ok(Ok(())) => tracing::info!("verifier plugin reloaded (SIGHUP)"),
@@ -394,7 +419,7 @@ fn reload_on_sighup(state: Arc<AppState>) {
         }
     });
     #[cfg(not(unix))]
-    drop(state);
+    drop((state, tls));
 }
 
 async fn shutdown_signal() {

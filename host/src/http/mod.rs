@@ -17,6 +17,7 @@ mod extract;
 mod models;
 pub mod openapi;
 mod server;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use error::{ApiError, ErrorBody, UpstreamAnswer, error_response, error_with_
 pub(crate) use extract::JsonBody;
 use extract::{Admin, Authed, RawBody, Replica};
 pub use server::{Server, ServerLimits};
+pub use tls::{Tls, TlsError};
 
 use crate::authority::{
     Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,

@@ -88,8 +88,20 @@ impl Server {
         limits: ServerLimits,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<Server> {
+        Server::spawn_tls(listener, router, limits, None, shutdown)
+    }
+
+    /// Like [`Server::spawn_with`], speaking TLS when `tls` is given (the
+    /// handshake must finish within the header timeout).
+    pub fn spawn_tls(
+        listener: TcpListener,
+        router: Router,
+        limits: ServerLimits,
+        tls: Option<Arc<super::Tls>>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<Server> {
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(serve(listener, router, limits, shutdown));
+        let task = tokio::spawn(serve(listener, router, limits, tls, shutdown));
         Ok(Server { addr, task })
     }
 
@@ -103,6 +115,7 @@ async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ServerLimits,
+    tls: Option<Arc<super::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -134,11 +147,11 @@ async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(AtomicU64::new(0));
-        let io = TokioIo::new(Tracked {
+        let tracked = Tracked {
             inner: stream,
             activity: Arc::clone(&activity),
             start: Instant::now(),
-        });
+        };
         let router = router.clone();
         let body_timeout = limits.body_timeout;
         let service = hyper::service::service_fn(
@@ -148,12 +161,39 @@ async fn serve(
                 router.clone().oneshot(request)
             },
         );
-        let connection = graceful.watch(http.serve_connection(io, service));
         let idle = limits.idle_timeout;
+        let handshake = limits.header_timeout;
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
             let _permit = permit;
+            let served = async {
+                match acceptor {
+                    None => {
+                        let connection = http.serve_connection(TokioIo::new(tracked), service);
+                        watcher.watch(connection).await
+                    }
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(handshake, acceptor.accept(tracked)).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                    return Ok(());
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return Ok(());
+                                }
+                            };
+                        let connection = http.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(connection).await
+                    }
+                }
+            };
             tokio::select! {
-                result = connection => {
+                result = served => {
                     if let Err(e) = result {
                         tracing::debug!(error = %e, %peer, "connection ended with an error");
                     }

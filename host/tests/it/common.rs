@@ -323,6 +323,13 @@ impl Drop for TallyProcess {
 /// Runs `tally serve --listen 127.0.0.1:0 <args>` with `RUST_LOG=warn` and
 /// reads its stdout up to the `listening on` line (stderr is discarded, so
 /// it can never fill a pipe).
+impl TallyProcess {
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 pub fn tally_process(args: &[&str], env: &[(&str, &str)]) -> TallyProcess {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))

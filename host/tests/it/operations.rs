@@ -197,3 +197,105 @@ fn the_options_table_is_the_options() {
         );
     }
 }
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written as PEM
+/// to `cert` and `key`; its certificate, for a client to trust.
+fn certificate(cert: &std::path::Path, key: &std::path::Path) -> reqwest::Certificate {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    std::fs::write(cert, made.cert.pem()).unwrap();
+    std::fs::write(key, made.signing_key.serialize_pem()).unwrap();
+    reqwest::Certificate::from_pem(made.cert.pem().as_bytes()).unwrap()
+}
+
+fn trusting(root: &reqwest::Certificate) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(root.clone())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_serves_https_with_the_given_pair_and_reloads_it_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let first = certificate(&cert, &key);
+    let p = tally_process(
+        &[
+            "--data",
+            dir.path().join("data").to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(p.base.starts_with("https://127.0.0.1:"), "{}", p.base);
+    let res = trusting(&first)
+        .get(format!("{}/livez", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    // The public URL is https too.
+    let project: Value = trusting(&first)
+        .post(format!("{}/v1/projects", p.base))
+        .header("authorization", p.admin.as_deref().unwrap())
+        .json(&json!({"id": "p", "name": "P"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        project["mgmtApi"].as_str().unwrap().starts_with("https://"),
+        "{project}"
+    );
+    // Plain HTTP on the TLS port gets no answer; a client that does not
+    // trust the certificate refuses the server.
+    let plain = p.base.replace("https://", "http://");
+    assert!(reqwest::get(format!("{plain}/livez")).await.is_err());
+    let stranger = reqwest::Client::builder().use_rustls_tls().build().unwrap();
+    assert!(
+        stranger
+            .get(format!("{}/livez", p.base))
+            .send()
+            .await
+            .is_err()
+    );
+
+    // A new pair in the same files, SIGHUP: new connections get it.
+    let second = certificate(&cert, &key);
+    let hup = Command::new("kill")
+        .args(["-HUP", &p.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let mut served = false;
+    for _ in 0..50 {
+        if trusting(&second)
+            .get(format!("{}/livez", p.base))
+            .send()
+            .await
+            .is_ok()
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "the reloaded certificate was never served");
+    assert!(
+        trusting(&first)
+            .get(format!("{}/livez", p.base))
+            .send()
+            .await
+            .is_err(),
+        "the old certificate is still served"
+    );
+}

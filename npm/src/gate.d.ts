@@ -48,3 +48,4 @@ export declare class Gate {
 }
 
 export declare function loadGate(source?: BufferSource | WebAssembly.Module): Promise<Gate>;
+export declare function instantiateGate(source: BufferSource | WebAssembly.Module): Promise<Gate>;

@@ -1,18 +1,19 @@
 // tally-sdk/verifier: the edge verifier. Runs the same verifier module that
 // the tally host embeds (dist/tally-verifier.wasm, built from verifier-core),
-// through the ABI driver in verifier-abi.js, in Node, Deno, browsers and
-// workers.
+// through the ABI driver in verifier-abi.js. This entry is for Node, Deno and
+// Bun: it finds the module next to itself, by import.meta.url, when it is
+// first loaded — not at import, so a runtime without import.meta.url can
+// still import it and pass the module in. Browsers get verifier-browser.js
+// (fetch only, no node: import for a bundler to trip on), Workers
+// (workerd) verifier-workerd.js, which imports the module.
 import { loadVerifier as instantiate } from "./verifier-abi.js";
-import { UNAUTHENTICATED_REASONS } from "./contract.js";
 
-export { DECISION_REASONS, HOST_REASONS, METHOD_ACTIONS } from "./contract.js";
-
-export { ABI_VERSION, MAX_PREPARED, Verifier, VerifierError } from "./verifier-abi.js";
-
-const bundled = new URL("../dist/tally-verifier.wasm", import.meta.url);
+export * from "./verifier-api.js";
 
 async function bundledBytes() {
+  const bundled = new URL("../dist/tally-verifier.wasm", import.meta.url);
   if (bundled.protocol === "file:") {
+    // Deno reads it only with --allow-read; pass the module in to avoid that.
     const { readFile } = await import("node:fs/promises");
     return readFile(bundled);
   }
@@ -28,35 +29,4 @@ async function bundledBytes() {
  */
 export async function loadVerifier(source) {
   return instantiate(source ?? (await bundledBytes()));
-}
-
-/**
- * One decision, DESIGN's request flow: parse the Authorization value, look
- * the token record up (your cache, KV or the authority), verify.
- * @param {import("./verifier-abi.js").Verifier} verifier
- * @param {{ authorization?: string|null, lookup: (tokenId: string) => object|null|Promise<object|null>,
- *           environment?: object|null, request: object }} input
- */
-export async function decide(verifier, { authorization, lookup, environment = null, request }) {
-  const header = authorization ?? "";
-  const parsed = verifier.parse(header);
-  const record = "tokenId" in parsed ? await lookup(parsed.tokenId) : null;
-  // Prepared: a record or environment object seen before (from the caller's
-  // cache) is not encoded and decoded again. Between parse and verify, the
-  // lookup may have run other checks on this instance, so the module's
-  // remembered parse is simply not used then; the decision is the same.
-  return verifier.verifyPrepared(header, { record: record ?? null, environment, request });
-}
-
-/** Reasons that mean "no valid credentials" (HTTP 401); other denials are 403. */
-export const UNAUTHENTICATED = UNAUTHENTICATED_REASONS;
-
-/**
- * The HTTP status for a decision, as the tally gateway answers: 200 allowed,
- * 401 without valid credentials, 403 not granted.
- * @param {{ allow: boolean, reason: string }} decision
- */
-export function httpStatus(decision) {
-  if (decision.allow) return 200;
-  return UNAUTHENTICATED.includes(decision.reason) ? 401 : 403;
 }

@@ -1,12 +1,19 @@
 //! Issues a token from fresh randomness, then verifies a request with it.
 //!
 //! `cargo run -p verifier-core --example issue_and_verify`
+// Native only (getrandom's OS source): in a browser build `main` is empty.
+#![cfg_attr(target_arch = "wasm32", allow(unused_imports))]
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use verifier_core::{
     Action, Api, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord, verify,
 };
 
+/// In a browser build there is nothing to run: the example is native.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() -> Result<(), getrandom::Error> {
     // The verifier has no randomness of its own; the caller brings it.
     let mut secret = [0u8; 32];

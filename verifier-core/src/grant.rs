@@ -471,7 +471,9 @@ fn check_names(list: &[String], index: usize, field: &'static str) -> Result<(),
     }
 }
 
+// proptest is a native dev-dependency (the browser tests are tests/browser.rs).
 #[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::same_name;

@@ -427,7 +427,9 @@ impl fmt::Debug for OpaqueSecret {
     }
 }
 
+// proptest is a native dev-dependency (the browser tests are tests/browser.rs).
 #[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::ct_eq_bytes;
     use proptest::prelude::*;

@@ -133,7 +133,9 @@ impl<'a> Reader<'a> {
     }
 }
 
+// proptest is a native dev-dependency (the browser tests are tests/browser.rs).
 #[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use alloc::string::String;

@@ -104,7 +104,9 @@ impl Writer<'_> {
     }
 }
 
+// proptest is a native dev-dependency (the browser tests are tests/browser.rs).
 #[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use alloc::string::String;

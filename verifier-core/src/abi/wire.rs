@@ -304,6 +304,7 @@ impl From<&Result<Verdict<'_>, &'static str>> for VerifyResult {
 /// [`VerifyResult`], its names borrowed from the output bytes. Drivers use
 /// the hand-written reader held to it by test (`decision_reader.rs`).
 #[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Deserialize)]
 pub(crate) enum VerifyResultIn<'a> {
     #[serde(borrow)]

@@ -8,6 +8,8 @@
 // The whole crate is cfg(test), so clippy.toml's allow-*-in-tests covers
 // the helpers as well as the tests.
 #![cfg(test)]
+// Native only: it reads files and uses proptest (tests/browser.rs is the browser's).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

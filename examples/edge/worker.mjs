@@ -10,6 +10,8 @@
 //     (GET /v1/records?after=&wait=25, long-polled), so no request waits on
 //     the authority and a revocation arrives as soon as it is committed.
 // Either way the token needs the management `admin` or `replica` grant.
+// Where no loop may outlive a request (Workers), `loop: false` and `poll()`
+// on every request keep one long poll of the feed going (workers.mjs).
 //
 // GraphQL content requests to /v2/{project}/{environment} go through the
 // gate module (tally-sdk/gate, the code the host's /v2 gateway runs
@@ -66,7 +68,7 @@ function ttlCache(ttlMs, now) {
  *           cacheTtlMs?: number, verifier?: import("tally-sdk/verifier").Verifier, now?: () => number }} options
  * @returns {Promise<{ fetch(request: Request): Promise<Response> }>}
  */
-export async function createWorker({ authorityUrl, authorityToken, upstreamUrl = null, cacheTtlMs = 5000, follow = false, verifier, gate, now = Date.now }) {
+export async function createWorker({ authorityUrl, authorityToken, upstreamUrl = null, cacheTtlMs = 5000, follow = false, loop = true, verifier, gate, now = Date.now }) {
   const wasm = verifier ?? (await loadVerifier());
   const gateway = gate ?? (await loadGate());
   const cached = ttlCache(cacheTtlMs, now);
@@ -93,10 +95,13 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
     return page.changes.length;
   }
   let ready = Promise.resolve();
+  let polling = null;
   if (follow) {
     ready = (async () => {
       while ((await readFeed(0)) > 0);
     })();
+  }
+  if (follow && loop) {
     ready
       .then(async () => {
         while (!stop.signal.aborted) {
@@ -264,6 +269,19 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
   return {
     /** Resolves once a following worker has caught up with the feed. */
     ready,
+    /**
+     * For runtimes that keep no loop between requests (Workers: `loop:
+     * false`): one long poll of the feed (`wait` seconds), unless one is
+     * in flight; hand it to `ctx.waitUntil`.
+     */
+    poll(wait = 25) {
+      polling ??= readFeed(wait)
+        .catch((e) => console.warn(`record feed: ${e.message}`))
+        .finally(() => {
+          polling = null;
+        });
+      return polling;
+    },
     /** How many token records a following worker holds. */
     get replicaSize() {
       return replica.records.size;

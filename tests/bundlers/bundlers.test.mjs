@@ -1,13 +1,17 @@
 // tally-sdk in an app's build: Vite bundles every entry (., ./react,
 // ./parent, ./verifier, ./gate) for the browser without an error or a
 // warning — no node: import reaches the browser build, the .wasm modules
-// are emitted as assets. (The Next.js build of examples/next-app is
-// tests/e2e/next-app.test.mjs's.)
+// are emitted as assets; and Next.js (`next build`, Turbopack) builds a
+// client page with tally-sdk and tally-sdk/react and a server route with
+// tally-sdk/verifier without an error or a warning. Next comes from
+// examples/next-app's install, linked into tests/bundlers/next.
 //
 //   (cd npm && npm run build) && node --test tests/bundlers/
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,4 +53,30 @@ test("Vite builds an app that imports every tally-sdk entry, warning-free", asyn
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
+});
+
+test("Next.js builds a client page with tally-sdk/react and a route with tally-sdk/verifier, warning-free", async () => {
+  const root = path.resolve(here, "../..");
+  const app = path.join(here, "next");
+  const from = path.join(root, "examples/next-app/node_modules");
+  const modules = path.join(app, "node_modules");
+  await rm(modules, { recursive: true, force: true });
+  await mkdir(modules, { recursive: true });
+  for (const name of ["next", "react", "react-dom", "typescript", "@types"]) {
+    await symlink(path.join(from, name), path.join(modules, name));
+  }
+  await symlink(path.join(root, "npm"), path.join(modules, "tally-sdk"));
+  let out;
+  try {
+    out = execFileSync(path.join(from, ".bin/next"), ["build"], {
+      cwd: app,
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    }).toString();
+  } catch (e) {
+    assert.fail(`next build failed:\n${e.stdout}\n${e.stderr}`);
+  }
+  assert.ok(existsSync(path.join(app, ".next/BUILD_ID")), out);
+  const warnings = out.split("\n").filter((l) => /warn|⚠/i.test(l));
+  assert.deepEqual(warnings, [], out);
 });

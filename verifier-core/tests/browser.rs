@@ -45,13 +45,22 @@ fn vectors_parse_and_verify() {
         let token = v["token"].as_str().unwrap();
         for scheme in ["AppToken", "apptoken", "Bearer", "BEARER"] {
             let parsed = Credentials::from_header(&format!("{scheme} {token}")).unwrap();
-            assert_eq!(parsed.token_id().to_string(), v["tokenId"].as_str().unwrap());
+            assert_eq!(
+                parsed.token_id().to_string(),
+                v["tokenId"].as_str().unwrap()
+            );
         }
     }
     for v in vectors["invalidHeaders"].as_array().unwrap() {
         let header = v["header"].as_str().unwrap();
-        let err = Credentials::from_header(header).err().unwrap_or_else(|| panic!("{header:?} parsed"));
-        assert_eq!(err.reason().as_str(), v["reason"].as_str().unwrap(), "{header:?}");
+        let err = Credentials::from_header(header)
+            .err()
+            .unwrap_or_else(|| panic!("{header:?} parsed"));
+        assert_eq!(
+            err.reason().as_str(),
+            v["reason"].as_str().unwrap(),
+            "{header:?}"
+        );
     }
 }
 
@@ -68,7 +77,16 @@ fn the_decision_table() {
             .then(|| serde_json::from_value(merged(&table, case, "environment")).unwrap());
         let request: Request = serde_json::from_value(merged(&table, case, "request")).unwrap();
         let header = merged(&table, case, "header");
-        let decision = verify(header.as_str().unwrap(), record.as_ref(), environment.as_ref(), &request);
-        assert_eq!(serde_json::to_value(&decision).unwrap(), case["expect"], "{name}");
+        let decision = verify(
+            header.as_str().unwrap(),
+            record.as_ref(),
+            environment.as_ref(),
+            &request,
+        );
+        assert_eq!(
+            serde_json::to_value(&decision).unwrap(),
+            case["expect"],
+            "{name}"
+        );
     }
 }

@@ -53,6 +53,11 @@ pub enum Reason {
     TokenExpired,
     /// Rotating a token already rotated (409).
     TokenRotated,
+    /// Deleting an app that has installations not yet uninstalled (409;
+    /// the message lists them).
+    AppInstalled,
+    /// Changing an installation that is UNINSTALLED (409).
+    InstallationUninstalled,
     /// The exchange's client id and secret do not match (401).
     BadClientCredentials,
     /// The verifier module failed; the request is denied (503).
@@ -87,7 +92,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason the host adds to the decisions' own.
-    pub const HOST: [Reason; 32] = [
+    pub const HOST: [Reason; 34] = [
         Reason::BadRequest,
         Reason::AmbiguousRequest,
         Reason::NotFound,
@@ -106,6 +111,8 @@ impl Reason {
         Reason::TokenRevoked,
         Reason::TokenExpired,
         Reason::TokenRotated,
+        Reason::AppInstalled,
+        Reason::InstallationUninstalled,
         Reason::BadClientCredentials,
         Reason::VerifierFailed,
         Reason::BadGateway,
@@ -144,6 +151,8 @@ impl Reason {
             Reason::TokenRevoked => "token_revoked",
             Reason::TokenExpired => "token_expired",
             Reason::TokenRotated => "token_rotated",
+            Reason::AppInstalled => "app_installed",
+            Reason::InstallationUninstalled => "installation_uninstalled",
             Reason::BadClientCredentials => "bad_client_credentials",
             Reason::VerifierFailed => "verifier_failed",
             Reason::BadGateway => "bad_gateway",

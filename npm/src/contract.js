@@ -46,6 +46,8 @@ export const HOST_REASONS = Object.freeze([
   "token_revoked",
   "token_expired",
   "token_rotated",
+  "app_installed",
+  "installation_uninstalled",
   "bad_client_credentials",
   "verifier_failed",
   "bad_gateway",

@@ -1,5 +1,5 @@
 /** Which installation states exist (verifier-core's InstallationStatus). */
-export type InstallationStatus = "PENDING" | "COMPLETED" | "DISABLED";
+export type InstallationStatus = "PENDING" | "COMPLETED" | "DISABLED" | "UNINSTALLED";
 
 export interface Installation {
   id: string;

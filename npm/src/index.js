@@ -47,7 +47,7 @@ export class App {
   managementApiBaseUrl() {
     return this.#app.managementApiBaseUrl();
   }
-  /** @param {{ status?: "PENDING"|"COMPLETED"|"DISABLED", config?: object }} update */
+  /** @param {{ status?: "PENDING"|"COMPLETED"|"DISABLED"|"UNINSTALLED", config?: object }} update */
   updateInstallation(update) {
     return this.#app.updateInstallation(update);
   }

@@ -85,7 +85,7 @@ pub(crate) fn check_installation(
 pub(crate) fn status(name: &str, what: &str) -> Result<InstallationStatus, SdkError> {
     name.parse().map_err(|_| {
         SdkError::InvalidArgument(format!(
-            "{what}: status \"{name}\" is not PENDING, COMPLETED or DISABLED"
+            "{what}: status \"{name}\" is not PENDING, COMPLETED, DISABLED or UNINSTALLED"
         ))
     })
 }

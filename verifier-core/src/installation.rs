@@ -9,9 +9,12 @@
 //! | PENDING   | DISABLED               | abandoned before it completed             |
 //! | COMPLETED | DISABLED               | switched off: its tokens are revoked      |
 //! | DISABLED  | PENDING                | set up again (a new setup code is needed) |
+//! | any       | UNINSTALLED            | removed: tokens revoked, config erased    |
 //!
 //! DISABLED never goes straight back to COMPLETED: its tokens were revoked,
 //! so the app must run its setup (and exchange a new code) again.
+//! UNINSTALLED is the end: nothing leaves it (installing the app again
+//! makes a new installation); the row stays for the audit.
 
 use alloc::string::String;
 use core::fmt;
@@ -31,6 +34,8 @@ pub enum InstallationStatus {
     Completed,
     /// Switched off.
     Disabled,
+    /// Removed; kept for the audit, never changed again.
+    Uninstalled,
 }
 
 impl InstallationStatus {
@@ -40,6 +45,7 @@ impl InstallationStatus {
             InstallationStatus::Pending => "PENDING",
             InstallationStatus::Completed => "COMPLETED",
             InstallationStatus::Disabled => "DISABLED",
+            InstallationStatus::Uninstalled => "UNINSTALLED",
         }
     }
 
@@ -48,7 +54,8 @@ impl InstallationStatus {
         use InstallationStatus::*;
         match (self, to) {
             (a, b) if a == b => Ok(to),
-            (Pending, Completed)
+            (Pending | Completed | Disabled, Uninstalled)
+            | (Pending, Completed)
             | (Pending, Disabled)
             | (Completed, Disabled)
             | (Disabled, Pending) => Ok(to),
@@ -59,10 +66,10 @@ impl InstallationStatus {
 
 impl core::str::FromStr for InstallationStatus {
     type Err = UnknownName;
-    /// Parses a wire name (`PENDING`, `COMPLETED`, `DISABLED`).
+    /// Parses a wire name (`PENDING`, `COMPLETED`, `DISABLED`, `UNINSTALLED`).
     fn from_str(s: &str) -> Result<Self, UnknownName> {
         use InstallationStatus::*;
-        [Pending, Completed, Disabled]
+        [Pending, Completed, Disabled, Uninstalled]
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or(UnknownName)

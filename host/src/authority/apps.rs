@@ -1,18 +1,30 @@
 //! Apps: registering one (name, setup page, frame origins, the grants its
-//! app tokens get) and listing them. The client secret appears once, in the
-//! answer that creates it; only its hash is stored.
+//! app tokens get), listing, editing and deleting them, and rotating their
+//! client secret. A client secret appears once, in the answer that makes
+//! it; only its hash is stored.
+//!
+//! Rotation keeps one previous secret: the one just replaced, accepted until
+//! its grace period ends ([`MAX_GRACE_SECONDS`] at most). Rotating again
+//! within a grace period ends the older secret at once, so at most two
+//! secrets ever work. Deleting an app keeps its row (its uninstalled
+//! installations and the audit log name it) and removes it from every
+//! read: listings, lookups, the exchange.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use verifier_core::{Grant, OpaqueSecret, validate_grants};
+use verifier_core::{Grant, OpaqueSecret, SecretHash, validate_grants};
 
 use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
 use super::validation::{MAX_ORIGINS, check_origins, check_text, check_url, is_whole_service};
-use super::views::{AppCreated, AppView};
+use super::views::{AppCreated, AppView, ClientSecretView};
 use crate::random;
-use crate::storage::AppRow;
+use crate::reason::Reason;
+use crate::storage::{AppRow, PreviousSecret, StoreError};
+
+/// Longest grace period of a rotated client secret: seven days.
+pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
 
 /// Body of `POST /v1/apps`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -37,31 +49,99 @@ pub struct NewApp {
     pub grants: Vec<Grant>,
 }
 
+/// Body of `PATCH /v1/apps/{id}`: each field given replaces the stored one
+/// (absent or `null`: unchanged), except `url`, where `null` removes the
+/// main page (the setup page is opened instead). The result is checked as
+/// a new app is. Grants change through their own call.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppUpdate {
+    /// Name.
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_text)]
+    pub name: Option<String>,
+    /// The app's setup page.
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_url)]
+    pub setup_url: Option<String>,
+    /// The app's main page; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = crate::authority::schema::optional_url)]
+    pub url: Option<Option<String>>,
+    /// Origins its frames come from.
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_origins)]
+    pub origins: Option<Vec<String>>,
+}
+
+/// A field that is present, `null` or not: absent stays `None` (serde's
+/// default), present is `Some(value)`, `null` included.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Body of `POST /v1/apps/{id}/client-secret/rotate`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRotation {
+    /// How long the replaced secret keeps working, seconds: 0 (the
+    /// default) ends it now; at most 604800 (seven days).
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 604800)]
+    pub grace_seconds: i64,
+}
+
+/// An integer as JSON Schema reads one: `20` or `20.0`, never `20.5`.
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // Exact: within ±2^53 every whole f64 is an exact integer.
+        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number of seconds"
+        ))),
+    }
+}
+
+/// What a stored app must be: checked when it is made and after each edit.
+fn check_app(app: &AppRow) -> Result<(), AuthorityError> {
+    check_text("name", &app.name)?;
+    check_url("setupUrl", &app.setup_url)?;
+    if let Some(url) = &app.url {
+        check_url("url", url)?;
+    }
+    // The studio frames only the app's origins: a main page elsewhere
+    // could never be opened.
+    if let Some(url) = &app.url {
+        let origin = url::Url::parse(url).map(|u| u.origin().ascii_serialization());
+        if !origin.is_ok_and(|o| app.origins.contains(&o)) {
+            return Err(AuthorityError::BadRequest(
+                "url must be served from one of the app's origins".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Origins as stored: 1 to [`MAX_ORIGINS`], canonical, without repeats.
+fn app_origins(origins: &[String]) -> Result<Vec<String>, AuthorityError> {
+    if origins.is_empty() || origins.len() > MAX_ORIGINS {
+        return Err(AuthorityError::BadRequest(format!(
+            "origins must list 1 to {MAX_ORIGINS} origins"
+        )));
+    }
+    let mut origins = check_origins(origins)?;
+    origins.dedup();
+    Ok(origins)
+}
+
 impl Authority {
     /// `POST /v1/apps`: the client secret is in the answer, this once.
     pub fn create_app(&self, actor: &Actor, body: NewApp) -> Result<AppCreated, AuthorityError> {
-        check_text("name", &body.name)?;
-        check_url("setupUrl", &body.setup_url)?;
-        if let Some(url) = &body.url {
-            check_url("url", url)?;
-        }
-        if body.origins.is_empty() || body.origins.len() > MAX_ORIGINS {
-            return Err(AuthorityError::BadRequest(format!(
-                "origins must list 1 to {MAX_ORIGINS} origins"
-            )));
-        }
-        let mut origins = check_origins(&body.origins)?;
-        origins.dedup();
-        // The studio frames only the app's origins: a main page elsewhere
-        // could never be opened.
-        if let Some(url) = &body.url {
-            let origin = url::Url::parse(url).map(|u| u.origin().ascii_serialization());
-            if !origin.is_ok_and(|o| origins.contains(&o)) {
-                return Err(AuthorityError::BadRequest(
-                    "url must be served from one of the app's origins".into(),
-                ));
-            }
-        }
+        let origins = app_origins(&body.origins)?;
         validate_grants(&body.grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
         if body.grants.iter().any(is_whole_service) {
             return Err(AuthorityError::BadRequest(
@@ -79,7 +159,9 @@ impl Authority {
             origins,
             grants: body.grants,
             created_at: self.now(),
+            previous_secret: None,
         };
+        check_app(&app)?;
         let audit = self.audit(
             actor,
             "app.create",
@@ -96,11 +178,135 @@ impl Authority {
 
     /// `GET /v1/apps`: every app, without secrets.
     pub fn apps(&self) -> Result<Vec<AppView>, AuthorityError> {
+        let now = self.now();
         Ok(self
             .store()?
             .apps()?
             .into_iter()
-            .map(AppView::from)
+            .map(|a| AppView::new(a, now))
             .collect())
     }
+
+    /// `GET /v1/apps/{id}`.
+    pub fn app(&self, id: &str) -> Result<AppView, AuthorityError> {
+        let app = self
+            .store()?
+            .app(id)?
+            .ok_or(AuthorityError::NotFound("app"))?;
+        Ok(AppView::new(app, self.now()))
+    }
+
+    /// `PATCH /v1/apps/{id}`: name, pages and origins; audited with each
+    /// changed field before and after.
+    pub fn edit_app(
+        &self,
+        actor: &Actor,
+        id: &str,
+        update: AppUpdate,
+    ) -> Result<AppView, AuthorityError> {
+        let origins = update.origins.as_deref().map(app_origins).transpose()?;
+        let mut edit = |before: AppRow| {
+            let mut app = before.clone();
+            if let Some(name) = &update.name {
+                app.name.clone_from(name);
+            }
+            if let Some(setup_url) = &update.setup_url {
+                app.setup_url.clone_from(setup_url);
+            }
+            if let Some(url) = &update.url {
+                app.url.clone_from(url);
+            }
+            if let Some(origins) = &origins {
+                app.origins.clone_from(origins);
+            }
+            check_app(&app).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let audit = self.audit(actor, "app.update", id, edits(&before, &app));
+            Ok((app, audit))
+        };
+        let stored = self.change(|s| s.change_app(id, &mut edit))?;
+        Ok(AppView::new(stored, self.now()))
+    }
+
+    /// `POST /v1/apps/{id}/client-secret/rotate`: a new client secret, in
+    /// the answer this once; the replaced one works `graceSeconds` more.
+    pub fn rotate_client_secret(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: SecretRotation,
+    ) -> Result<ClientSecretView, AuthorityError> {
+        let grace = body.grace_seconds;
+        if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
+            return Err(AuthorityError::BadRequest(format!(
+                "graceSeconds must be 0 to {MAX_GRACE_SECONDS}"
+            )));
+        }
+        let now = self.now();
+        let secret = OpaqueSecret::from_random(random::secret_bytes()?);
+        let mut rotate = |mut app: AppRow| {
+            app.previous_secret = (grace > 0).then_some(PreviousSecret {
+                hash: app.client_secret_hash,
+                expires_at: now + grace,
+            });
+            app.client_secret_hash = secret.hash();
+            let audit = self.audit(
+                actor,
+                "app.client_secret.rotate",
+                id,
+                json!({"graceSeconds": grace, "previousValidUntil": app.previous_secret.map(|p| p.expires_at)}),
+            );
+            Ok((app, audit))
+        };
+        let app = self.change(|s| s.change_app(id, &mut rotate))?;
+        Ok(ClientSecretView {
+            client_id: app.client_id,
+            client_secret: secret.text().into(),
+            previous_secret_expires_at: app.previous_secret.map(|p| p.expires_at),
+        })
+    }
+
+    /// `DELETE /v1/apps/{id}`: only an app whose installations are all
+    /// UNINSTALLED (409 `app_installed` naming them otherwise).
+    pub fn delete_app(&self, actor: &Actor, id: &str) -> Result<(), AuthorityError> {
+        let audit = self.audit(actor, "app.delete", id, json!({}));
+        let live = self.change(|s| s.delete_app(id, audit.at, &audit))?;
+        if live.is_empty() {
+            return Ok(());
+        }
+        Err(AuthorityError::Conflict {
+            reason: Reason::AppInstalled,
+            message: format!(
+                "the app is installed ({}); uninstall it first",
+                live.join(", ")
+            ),
+        })
+    }
+}
+
+/// Whether `presented` is one of `app`'s client secrets at `now`: its
+/// current one, or the one a rotation replaced while its grace lasts. Both
+/// are compared, in constant time, whatever the first comparison says.
+pub(super) fn client_secret_matches(app: &AppRow, presented: &SecretHash, now: i64) -> bool {
+    let current = app.client_secret_hash.ct_eq(presented);
+    let previous = app
+        .previous_secret
+        .map_or(SecretHash::from_bytes([0; 32]), |p| p.hash)
+        .ct_eq(presented);
+    let previous_live = app.previous_secret.is_some_and(|p| now < p.expires_at);
+    current | (previous & previous_live)
+}
+
+/// The audit detail of an edit: each field that changed, `{from, to}`.
+fn edits(before: &AppRow, after: &AppRow) -> serde_json::Value {
+    let mut changed = serde_json::Map::new();
+    let mut field = |name: &str, from: serde_json::Value, to: serde_json::Value| {
+        if from != to {
+            changed.insert(name.into(), json!({"from": from, "to": to}));
+        }
+    };
+    field("name", json!(before.name), json!(after.name));
+    field("setupUrl", json!(before.setup_url), json!(after.setup_url));
+    field("url", json!(before.url), json!(after.url));
+    field("origins", json!(before.origins), json!(after.origins));
+    serde_json::Value::Object(changed)
 }

@@ -96,6 +96,7 @@ impl From<StoreError> for AuthorityError {
         match e {
             StoreError::Conflict(what) => conflict(format!("{what} already exists")),
             StoreError::NotFound(what) => AuthorityError::NotFound(what),
+            StoreError::Invalid(message) => AuthorityError::BadRequest(message),
             StoreError::Database(message) => AuthorityError::Internal(message),
         }
     }
@@ -126,6 +127,14 @@ pub(super) fn not_granted(message: &str) -> AuthorityError {
     AuthorityError::Forbidden {
         reason: Reason::Decision(Decision::NotGranted),
         message: message.into(),
+    }
+}
+
+/// A 409 with the reason `installation_uninstalled`.
+pub(super) fn uninstalled() -> AuthorityError {
+    AuthorityError::Conflict {
+        reason: Reason::InstallationUninstalled,
+        message: "the installation is uninstalled".into(),
     }
 }
 

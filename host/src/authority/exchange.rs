@@ -9,8 +9,9 @@ use verifier_core::token::hash_secret_text;
 use verifier_core::{InstallationStatus, IssuedToken, SecretHash, TokenKind};
 
 use super::Authority;
+use super::apps::client_secret_matches;
 use super::caller::Actor;
-use super::error::{AuthorityError, conflict};
+use super::error::{AuthorityError, conflict, uninstalled};
 use super::tokens::TokenSpec;
 use super::views::IssuedTokenView;
 use crate::random;
@@ -29,8 +30,10 @@ impl Authority {
             .store()?
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))?;
-        if installation.status == InstallationStatus::Disabled {
-            return Err(conflict("the installation is disabled"));
+        match installation.status {
+            InstallationStatus::Disabled => return Err(conflict("the installation is disabled")),
+            InstallationStatus::Uninstalled => return Err(uninstalled()),
+            InstallationStatus::Pending | InstallationStatus::Completed => {}
         }
         let app = self
             .store()?
@@ -68,13 +71,15 @@ impl Authority {
         let request = ExchangeRequest::from_json(body)
             .map_err(|e| AuthorityError::BadRequest(capitalize(&e.to_string())))?;
         let app = self.store()?.app_by_client_id(&request.client_id)?;
+        let now = self.now();
         // Compare even for an unknown client or a malformed secret, so timing
         // does not tell those apart from a wrong secret.
         let presented = hash_secret_text(&request.client_secret);
-        let stored = app
-            .as_ref()
-            .map_or(SecretHash::from_bytes([0; 32]), |a| a.client_secret_hash);
-        let matches = stored.ct_eq(&presented.unwrap_or(SecretHash::from_bytes([0xff; 32])));
+        let probe = presented.unwrap_or(SecretHash::from_bytes([0xff; 32]));
+        let matches = match &app {
+            Some(app) => client_secret_matches(app, &probe, now),
+            None => SecretHash::from_bytes([0; 32]).ct_eq(&probe),
+        };
         let app = match app {
             Some(app) if matches && presented.is_some() => app,
             _ => {
@@ -87,7 +92,6 @@ impl Authority {
         let Some(code_hash) = hash_secret_text(&request.exchange_code) else {
             return Err(AuthorityError::NotFound("exchange code"));
         };
-        let now = self.now();
         let issued = IssuedToken::from_random(random::secret_bytes()?);
         let installation = self.store()?.setup_code_installation(&code_hash)?;
         let (env, installation_id) = match installation {

@@ -1,6 +1,8 @@
 //! Installations: an app installed into an environment, its one-time setup
-//! code (and a new one for a PENDING installation whose code expired), and
-//! its status and config, readable and writable by its own tokens.
+//! code (and a new one for a PENDING installation whose code expired), its
+//! status and config, readable and writable by its own tokens, and its
+//! uninstall: tokens revoked, codes spent, config erased, the row kept as
+//! UNINSTALLED for the audit, never changed again.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -8,7 +10,7 @@ use verifier_core::{Installation, InstallationStatus, InstallationUpdate, Opaque
 
 use super::Authority;
 use super::caller::{Actor, Caller};
-use super::error::{AuthorityError, conflict};
+use super::error::{AuthorityError, conflict, uninstalled};
 use super::views::{Installed, SetupCodeView};
 use crate::random;
 use crate::storage::SetupCodeRow;
@@ -94,7 +96,15 @@ impl Authority {
             .ok_or(AuthorityError::NotFound("app"))?;
         let (code, row) = self.new_setup_code(&installation)?;
         let audit = self.audit(actor, "installation.setup_code", id, json!({}));
-        self.change(|s| s.update_installation(&installation, false, Some(&row), &audit))?;
+        self.change(|s| {
+            s.update_installation(
+                &installation,
+                installation.status,
+                false,
+                Some(&row),
+                &audit,
+            )
+        })?;
         Ok(SetupCodeView {
             setup_url: setup_url(&app.setup_url, code.text()),
             setup_code: code.text().into(),
@@ -124,6 +134,14 @@ impl Authority {
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))?;
         let before = installation.status;
+        if before == InstallationStatus::Uninstalled {
+            return Err(uninstalled());
+        }
+        if update.status == Some(InstallationStatus::Uninstalled) {
+            return Err(AuthorityError::BadRequest(
+                "uninstalling is DELETE /v1/installations/{id}".into(),
+            ));
+        }
         if let Some(status) = update.status {
             installation.status = before
                 .transition(status)
@@ -150,7 +168,34 @@ impl Authority {
             id,
             json!({"from": before.as_str(), "to": installation.status.as_str()}),
         );
-        self.change(|s| s.update_installation(&installation, disabling, None, &audit))?;
+        self.change(|s| s.update_installation(&installation, before, disabling, None, &audit))?;
+        Ok(installation)
+    }
+
+    /// `DELETE /v1/installations/{i}`: uninstalls, in one transaction —
+    /// every token of the installation revoked (in the feed, so replicas
+    /// and edges refuse them within the revocation bound), every
+    /// outstanding setup code spent, the config erased, the status
+    /// UNINSTALLED. Uninstalling an uninstalled installation changes
+    /// nothing.
+    pub fn uninstall(&self, actor: &Actor, id: &str) -> Result<Installation, AuthorityError> {
+        let mut installation = self
+            .store()?
+            .installation(id)?
+            .ok_or(AuthorityError::NotFound("installation"))?;
+        let before = installation.status;
+        if before == InstallationStatus::Uninstalled {
+            return Ok(installation);
+        }
+        installation.status = InstallationStatus::Uninstalled;
+        installation.config = json!({});
+        let audit = self.audit(
+            actor,
+            "installation.uninstall",
+            id,
+            json!({"from": before.as_str(), "app": installation.app_id}),
+        );
+        self.change(|s| s.update_installation(&installation, before, true, None, &audit))?;
         Ok(installation)
     }
 

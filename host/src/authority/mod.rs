@@ -12,7 +12,10 @@
 //! - a setup code presented by another app than its own is "unknown" (404),
 //!   never "used": it tells the wrong app nothing;
 //! - a PENDING installation whose code expired gets a new one from
-//!   `POST /v1/installations/{i}/setup-code`.
+//!   `POST /v1/installations/{i}/setup-code`;
+//! - a change decided on a read (an installation's status, an app's
+//!   fields) is written only over what was read: concurrent changes
+//!   conflict or are serialized, never lost.
 //!
 //! One file a resource, each an `impl Authority` block with its request
 //! types: `projects`, `apps`, `installations`, `exchange` (setup codes and
@@ -40,7 +43,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::storage::{RecordCache, Records, Store, StoreError};
 
-pub use apps::NewApp;
+pub use apps::{AppUpdate, MAX_GRACE_SECONDS, NewApp, SecretRotation};
 pub use caller::{Actor, Caller};
 pub use error::AuthorityError;
 pub use installations::NewInstallation;
@@ -49,8 +52,8 @@ pub use projects::{NewEnvironment, NewProject};
 pub use tokens::NewToken;
 pub use validation::{canonical_origin, valid_origin};
 pub use views::{
-    AppCreated, AppView, EnvironmentView, Installed, IssuedTokenView, ProjectListing, ProjectView,
-    SetupCodeView, TokenView,
+    AppCreated, AppView, ClientSecretView, EnvironmentView, Installed, IssuedTokenView,
+    ProjectListing, ProjectView, SetupCodeView, TokenView,
 };
 
 /// Settings of the authority.

@@ -146,6 +146,16 @@ field!(
 );
 
 field!(
+    /// A name, or `null`.
+    optional_text,
+    {
+        let mut value = text::json();
+        value["type"] = json!(["string", "null"]);
+        value
+    }
+);
+
+field!(
     /// An app's setup URL (`validation::check_url`).
     setup_url,
     json!({
@@ -180,6 +190,16 @@ field!(
             "description": "scheme://host[:port]. Other spellings of an origin that browsers read the same (an upper-case host, a default port, a trailing slash, an IP address) are accepted too and stored as browsers serialise them; anything with a path, query, fragment, user info, white space, control characters, quotes, backslashes, ',' or ';' is refused.",
         },
     })
+);
+
+field!(
+    /// An app's origins, or `null`.
+    optional_origins,
+    {
+        let mut value = origins::json();
+        value["type"] = json!(["array", "null"]);
+        value
+    }
 );
 
 field!(
@@ -292,7 +312,10 @@ component!(
     })
 );
 
-const STATUSES: [&str; 3] = ["PENDING", "COMPLETED", "DISABLED"];
+const STATUSES: [&str; 4] = ["PENDING", "COMPLETED", "DISABLED", "UNINSTALLED"];
+/// What `PATCH /v1/installations/{i}` may set: uninstalling is
+/// `DELETE /v1/installations/{i}`.
+const SETTABLE_STATUSES: [&str; 3] = ["PENDING", "COMPLETED", "DISABLED"];
 
 component!(
     /// `verifier_core::Installation`.
@@ -316,7 +339,7 @@ component!(
     json!({
         "type": "object",
         "properties": {
-            "status": { "type": ["string", "null"], "enum": STATUSES },
+            "status": { "type": ["string", "null"], "enum": SETTABLE_STATUSES },
             "config": { "type": ["object", "null"], "description": "at most 64 KiB as JSON" },
         },
         "additionalProperties": false,
@@ -613,9 +636,11 @@ const WRITTEN: &[Written] = &[
     ("id", id::json),
     ("optional_id", optional_id::json),
     ("text", text::json),
+    ("optional_text", optional_text::json),
     ("setup_url", setup_url::json),
     ("optional_url", optional_url::json),
     ("origins", origins::json),
+    ("optional_origins", optional_origins::json),
     ("grants", grants::json),
     ("app_grants", app_grants::json),
     ("public_grants", public_grants::json),

@@ -99,10 +99,14 @@ pub struct AppView {
     pub grants: Vec<Grant>,
     /// Unix seconds.
     pub created_at: i64,
+    /// Until when (unix seconds) the client secret a rotation replaced is
+    /// still accepted; `null` when only the current one is.
+    pub previous_secret_expires_at: Option<i64>,
 }
 
-impl From<AppRow> for AppView {
-    fn from(a: AppRow) -> Self {
+impl AppView {
+    /// `a` as the API shows it at `now`.
+    pub fn new(a: AppRow, now: i64) -> Self {
         AppView {
             id: a.id,
             name: a.name,
@@ -112,8 +116,25 @@ impl From<AppRow> for AppView {
             origins: a.origins,
             grants: a.grants,
             created_at: a.created_at,
+            previous_secret_expires_at: a
+                .previous_secret
+                .map(|p| p.expires_at)
+                .filter(|&at| now < at),
         }
     }
+}
+
+/// A rotated client secret: the new one appears here only.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSecretView {
+    /// The app's client id (unchanged).
+    pub client_id: String,
+    /// The new client secret, shown once.
+    pub client_secret: String,
+    /// Until when (unix seconds) the replaced secret is still accepted;
+    /// `null`: it stopped working now.
+    pub previous_secret_expires_at: Option<i64>,
 }
 
 /// A new app: the client secret appears here only.

@@ -157,8 +157,25 @@ impl FromRequestParts<Arc<AppState>> for Authed {
     }
 }
 
-/// A JSON body; a body that does not decode is a 400 whose message says why.
+/// A JSON object body; anything else, or an object that does not decode,
+/// is a 400 whose message says why. (serde reads a struct from an array of
+/// its fields too; an API documented as taking objects must not.)
 pub struct JsonBody<T>(pub T);
+
+/// A JSON array body, e.g. a list of grants; else as [`JsonBody`].
+pub struct JsonList<T>(pub T);
+
+/// Decodes `bytes` as a `T` if its JSON value opens with `open`.
+fn decode<T: DeserializeOwned>(bytes: &[u8], open: u8, kind: &str) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != open) {
+        return Err(ApiError::bad_request(format!(
+            "invalid JSON body: expected a JSON {kind}"
+        )));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -166,9 +183,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(ApiError::body)?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+        decode(&bytes, b'{', "object").map(JsonBody)
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonList<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(ApiError::body)?;
+        decode(&bytes, b'[', "array").map(JsonList)
     }
 }
 

@@ -11,6 +11,7 @@
 //! `/studio/api/v1/…` for the studio, the only place where its session
 //! cookie (scoped to `Path=/studio`) is read.
 
+mod apps;
 mod client;
 mod error;
 mod extract;
@@ -35,13 +36,13 @@ use verifier_core::{Grant, InstallationUpdate};
 
 pub use client::TrustedProxies;
 pub use error::{ApiError, ErrorBody, UpstreamAnswer, error_response, error_with_body};
-pub(crate) use extract::JsonBody;
 use extract::{Admin, Authed, RawBody, Replica};
+pub(crate) use extract::{JsonBody, JsonList};
 pub use server::{Server, ServerLimits};
 pub use tls::{Tls, TlsError};
 
 use crate::authority::{
-    Authority, AuthorityError, NewApp, NewEnvironment, NewInstallation, NewProject, NewToken,
+    Authority, AuthorityError, NewEnvironment, NewInstallation, NewProject, NewToken,
 };
 use crate::gateway::throttle::Throttle;
 use crate::gateway::{self, Upstream};
@@ -229,7 +230,17 @@ fn management() -> Router<Arc<AppState>> {
                 .put(models::put_model)
                 .delete(models::delete_model),
         )
-        .route("/v1/apps", post(create_app).get(list_apps))
+        .route("/v1/apps", post(apps::create_app).get(apps::list_apps))
+        .route(
+            "/v1/apps/{id}",
+            get(apps::get_app)
+                .patch(apps::edit_app)
+                .delete(apps::delete_app),
+        )
+        .route(
+            "/v1/apps/{id}/client-secret/rotate",
+            post(apps::rotate_client_secret),
+        )
         .route("/v1/installations", get(list_installations))
         .route("/v1/records", get(feed))
         .route("/v1/records/{t}", get(token_record))
@@ -237,7 +248,9 @@ fn management() -> Router<Arc<AppState>> {
         .route("/v1/environments/{e}/installations", post(install))
         .route(
             "/v1/installations/{i}",
-            get(get_installation).patch(update_installation),
+            get(get_installation)
+                .patch(update_installation)
+                .delete(uninstall),
         )
         .route("/v1/installations/{i}/session-token", post(session_token))
         .route("/v1/installations/{i}/setup-code", post(new_setup_code))
@@ -391,23 +404,11 @@ async fn set_public_grants(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
     Path(env): Path<String>,
-    JsonBody(grants): JsonBody<Vec<Grant>>,
+    JsonList(grants): JsonList<Vec<Grant>>,
 ) -> Answer<Vec<Grant>> {
     Ok(Json(
         blocking(&s, move |a| a.set_public_grants(&actor, &env, grants)).await?,
     ))
-}
-
-#[utoipa::path(post, path = "/v1/apps", summary = "Register an app (client secret shown once)", request_body = NewApp,
-    responses((status = 201, description = "Created", body = crate::authority::AppCreated),
-        (status = 400, description = "Bad input", body = ErrorBody)))]
-async fn create_app(
-    State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
-    JsonBody(body): JsonBody<NewApp>,
-) -> Created<crate::authority::AppCreated> {
-    let app = blocking(&s, move |a| a.create_app(&actor, body)).await?;
-    Ok((StatusCode::CREATED, Json(app)))
 }
 
 #[utoipa::path(post, path = "/v1/environments/{e}/installations", summary = "Install an app: PENDING + setup code",
@@ -454,6 +455,18 @@ async fn update_installation(
     Ok(Json(
         blocking(&s, move |a| a.update_installation(&caller, &id, update)).await?,
     ))
+}
+
+#[utoipa::path(delete, path = "/v1/installations/{i}", summary = "Uninstall: tokens revoked, codes spent, config erased; kept as UNINSTALLED",
+    params(("i" = String, Path)),
+    responses((status = 200, description = "Uninstalled (or was already)", body = crate::authority::schema::InstallationSchema),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+async fn uninstall(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> Answer<verifier_core::Installation> {
+    Ok(Json(blocking(&s, move |a| a.uninstall(&actor, &id)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/installations/{i}/session-token", summary = "A SESSION token for the app frame (1 h)",
@@ -504,15 +517,6 @@ async fn list_projects(
     Admin(_): Admin,
 ) -> Answer<Vec<crate::authority::ProjectListing>> {
     Ok(Json(blocking(&s, |a| a.projects()).await?))
-}
-
-#[utoipa::path(get, path = "/v1/apps", summary = "List apps (no secrets)",
-    responses((status = 200, description = "OK", body = [crate::authority::AppView])))]
-async fn list_apps(
-    State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
-) -> Answer<Vec<crate::authority::AppView>> {
-    Ok(Json(blocking(&s, |a| a.apps()).await?))
 }
 
 #[utoipa::path(get, path = "/v1/installations", summary = "List installations",

@@ -31,7 +31,9 @@ mod sqlite;
 use std::sync::Arc;
 
 use serde::Serialize;
-use verifier_core::{Grant, Installation, Model, SecretHash, TokenId, TokenRecord};
+use verifier_core::{
+    Grant, Installation, InstallationStatus, Model, SecretHash, TokenId, TokenRecord,
+};
 
 pub use cached::RecordCache;
 
@@ -71,6 +73,10 @@ pub enum StoreError {
     /// A row the operation needs does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A change's own rule refused what it would store (a change closure's
+    /// answer, e.g. [`Store::change_app`]'s): nothing was stored.
+    #[error("{0}")]
+    Invalid(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
@@ -153,6 +159,17 @@ pub struct AppRow {
     pub grants: Vec<Grant>,
     /// Unix seconds.
     pub created_at: i64,
+    /// The client secret a rotation replaced, while its grace period lasts.
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A client secret replaced by a rotation, still accepted until `expires_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct PreviousSecret {
+    /// SHA-256 of the replaced secret.
+    pub hash: SecretHash,
+    /// Unix seconds; accepted while `now < expires_at`.
+    pub expires_at: i64,
 }
 
 /// A one-time setup code, by hash.
@@ -327,12 +344,30 @@ pub trait Store: Records {
 
     /// Registers an app.
     fn create_app(&self, app: &AppRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// An app by id.
+    /// An app by id (`None` once deleted).
     fn app(&self, id: &str) -> Result<Option<AppRow>, StoreError>;
-    /// An app by client id.
+    /// An app by client id (`None` once deleted).
     fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRow>, StoreError>;
+    /// Changes an app: `change` gets the app as stored and returns the one
+    /// to store (its id, client id and creation time are kept whatever it
+    /// says) with the audit entry that describes the change, or an error
+    /// that stores nothing. Read, changed and written in one transaction
+    /// with the app's row locked, so concurrent changes never lose each
+    /// other. Returns what was stored.
+    fn change_app(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(AppRow) -> Result<(AppRow, AuditEntry), StoreError>,
+    ) -> Result<AppRow, StoreError>;
+    /// Deletes an app at `at` unless an installation of it is not
+    /// UNINSTALLED: then nothing changes and those installations' ids are
+    /// returned (empty: deleted). The app's row is locked first, so an
+    /// installation made concurrently either comes before (and blocks the
+    /// delete) or finds the app gone.
+    fn delete_app(&self, id: &str, at: i64, audit: &AuditEntry) -> Result<Vec<String>, StoreError>;
 
-    /// Creates an installation with its first setup code.
+    /// Creates an installation with its first setup code; `NotFound("app")`
+    /// if its app is deleted (checked in the same transaction).
     fn create_installation(
         &self,
         installation: &Installation,
@@ -341,12 +376,16 @@ pub trait Store: Records {
     ) -> Result<(), StoreError>;
     /// An installation by id.
     fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError>;
-    /// Stores an installation's new status and config. With `revoke_tokens`,
-    /// revokes every token of the installation in the same transaction; with
-    /// `new_code`, stores a fresh setup code.
+    /// Stores an installation's new status and config, if its status is
+    /// still `from` (what the caller read): `Conflict` if a concurrent
+    /// change moved it, so a change decided on a stale read (completing an
+    /// installation being disabled or uninstalled) never lands. With
+    /// `revoke_tokens`, revokes every token of the installation in the same
+    /// transaction; with `new_code`, stores a fresh setup code.
     fn update_installation(
         &self,
         installation: &Installation,
+        from: InstallationStatus,
         revoke_tokens: bool,
         new_code: Option<&SetupCodeRow>,
         audit: &AuditEntry,

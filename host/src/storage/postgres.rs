@@ -197,6 +197,7 @@ fn bind<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
                 Param::Text(v) => v,
                 Param::OptText(v) => v,
                 Param::Bytes(v) => v,
+                Param::OptBytes(v) => v,
                 Param::Bool(v) => v,
             }
         })

@@ -48,6 +48,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V5__environment_models",
         include_str!("../../migrations/V5__environment_models.sql"),
     ),
+    (
+        "V6__app_lifecycle",
+        include_str!("../../migrations/V6__app_lifecycle.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

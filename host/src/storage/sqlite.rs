@@ -219,6 +219,7 @@ impl rusqlite::ToSql for Param<'_> {
             Param::Text(v) => v.to_sql(),
             Param::OptText(v) => v.to_sql(),
             Param::Bytes(v) => v.to_sql(),
+            Param::OptBytes(v) => v.to_sql(),
             Param::Bool(v) => v.to_sql(),
         }
     }

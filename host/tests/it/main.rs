@@ -5,7 +5,8 @@
 //!   binary), HTTP helpers and the shared fixture tables.
 //! - [`storage_contract`]: what every store must do, run by [`storage`]
 //!   (SQLite) and [`storage_postgres`] (a real PostgreSQL server).
-//! - [`api`], [`exchange`], [`studio`], [`verify`]: the HTTP surface.
+//! - [`api`], [`exchange`], [`lifecycle`], [`studio`], [`verify`]: the
+//!   HTTP surface.
 //! - [`contract`]: `npm/src/contract.js`, generated from the Rust tables.
 //! - [`runtime`], [`differential`]: the verifier module under wasmtime
 //!   against the native decisions.
@@ -23,6 +24,7 @@ mod contract;
 mod differential;
 mod exchange;
 mod held;
+mod lifecycle;
 mod management;
 mod models;
 mod operations;

@@ -18,6 +18,14 @@ fn sqlite_rows_round_trip_and_conflict() {
 }
 
 #[test]
+fn sqlite_apps_change_whole_and_go_only_when_uninstalled() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::apps_change_whole_and_go_only_when_uninstalled(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());
@@ -89,7 +97,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 5);
+    assert_eq!(applied, 6);
 }
 
 #[test]

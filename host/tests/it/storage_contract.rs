@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tally::storage::{
-    AppRow, AuditEntry, Changed, EnvironmentRow, Project, Redeem, SetupCodeRow, Store, StoreError,
-    TokenRow,
+    AppRow, AuditEntry, Changed, EnvironmentRow, PreviousSecret, Project, Redeem, SetupCodeRow,
+    Store, StoreError, TokenRow,
 };
 use verifier_core::{
     Action, Api, Grant, Installation, InstallationStatus, IssuedToken, OpaqueSecret, TokenKind,
@@ -80,6 +80,7 @@ fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
         origins: vec!["http://a".into()],
         grants: vec![Grant::new(Api::Content, Action::READ)],
         created_at: 1,
+        previous_secret: None,
     };
     store
         .create_app(&app, &audit("app.create", "app_1"))
@@ -219,6 +220,7 @@ pub fn redeem_outcomes(store: &dyn Store) {
     store
         .update_installation(
             &installation,
+            InstallationStatus::Pending,
             false,
             Some(&row),
             &audit("installation.setup_code", "in_1"),
@@ -348,6 +350,7 @@ pub fn tokens_revoke_rotate_and_disable(store: &dyn Store) {
     store
         .update_installation(
             &installation,
+            InstallationStatus::Pending,
             true,
             None,
             &audit("installation.update", "in_1"),
@@ -449,6 +452,7 @@ pub fn change_feed_in_order(store: &dyn Store) {
     store
         .update_installation(
             &installation,
+            InstallationStatus::Pending,
             true,
             None,
             &audit("installation.update", "in_1"),
@@ -546,4 +550,130 @@ pub fn legacy_data_carries_on(store: &dyn Store) {
             .record
             .revoked
     );
+}
+
+pub fn apps_change_whole_and_go_only_when_uninstalled(store: &dyn Store) {
+    let (app, mut installation, _) = seed(store);
+
+    // A change stores what the closure returns (but never a new id, client
+    // id or creation time) with its audit entry, in one transaction.
+    let previous = OpaqueSecret::from_random([9; 32]).hash();
+    let stored = store
+        .change_app("app_1", &mut |mut a| {
+            a.name = "B".into();
+            a.client_id = "cl_stolen".into();
+            a.created_at = 99;
+            a.previous_secret = Some(PreviousSecret {
+                hash: previous,
+                expires_at: 500,
+            });
+            Ok((a, audit("app.update", "app_1")))
+        })
+        .unwrap();
+    let read = store.app("app_1").unwrap().unwrap();
+    for a in [&stored, &read] {
+        assert_eq!(
+            (a.name.as_str(), a.client_id.as_str(), a.created_at),
+            ("B", "cl_1", 1)
+        );
+        let p = a.previous_secret.unwrap();
+        assert!(p.hash.ct_eq(&previous) && p.expires_at == 500);
+    }
+    assert_eq!(store.app_by_client_id("cl_1").unwrap().unwrap().name, "B");
+    // A refused change stores nothing, audit included.
+    let audits = store.audit_after(0, 1000).unwrap().len();
+    let refused = store.change_app("app_1", &mut |mut a| {
+        a.name = "C".into();
+        Err(StoreError::Invalid("no".into()))
+    });
+    assert!(matches!(refused, Err(StoreError::Invalid(_))));
+    assert_eq!(store.app("app_1").unwrap().unwrap().name, "B");
+    assert_eq!(store.audit_after(0, 1000).unwrap().len(), audits);
+    assert!(matches!(
+        store.change_app("app_x", &mut |a| Ok((a, audit("x", "x")))),
+        Err(StoreError::NotFound("app"))
+    ));
+
+    // An installation moves only from the status its change was decided on.
+    installation.status = InstallationStatus::Completed;
+    let stale = store.update_installation(
+        &installation,
+        InstallationStatus::Disabled,
+        false,
+        None,
+        &audit("installation.update", "in_1"),
+    );
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(
+        store.installation("in_1").unwrap().unwrap().status,
+        InstallationStatus::Pending
+    );
+    let missing = Installation {
+        id: "in_x".into(),
+        ..installation.clone()
+    };
+    assert!(matches!(
+        store.update_installation(
+            &missing,
+            InstallationStatus::Pending,
+            false,
+            None,
+            &audit("x", "in_x")
+        ),
+        Err(StoreError::NotFound("installation"))
+    ));
+
+    // Deleting: refused, naming them, while an installation is not
+    // UNINSTALLED; then gone from every read, its installation kept.
+    assert_eq!(
+        store
+            .delete_app("app_1", 200, &audit("app.delete", "app_1"))
+            .unwrap(),
+        vec!["in_1".to_owned()]
+    );
+    assert!(store.app("app_1").unwrap().is_some());
+    installation.status = InstallationStatus::Uninstalled;
+    store
+        .update_installation(
+            &installation,
+            InstallationStatus::Pending,
+            true,
+            None,
+            &audit("installation.uninstall", "in_1"),
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_app("app_1", 200, &audit("app.delete", "app_1"))
+            .unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(store.app("app_1").unwrap().is_none());
+    assert!(store.app_by_client_id("cl_1").unwrap().is_none());
+    assert!(store.apps().unwrap().is_empty());
+    assert_eq!(
+        store.installation("in_1").unwrap().unwrap().status,
+        InstallationStatus::Uninstalled
+    );
+    assert!(matches!(
+        store.delete_app("app_1", 201, &audit("app.delete", "app_1")),
+        Err(StoreError::NotFound("app"))
+    ));
+    // A deleted app is installed nowhere again.
+    let again = Installation {
+        id: "in_2".into(),
+        status: InstallationStatus::Pending,
+        ..installation
+    };
+    let code = SetupCodeRow {
+        code_hash: OpaqueSecret::from_random([7; 32]).hash(),
+        installation_id: "in_2".into(),
+        app_id: app.id.clone(),
+        expires_at: 1000,
+    };
+    assert!(matches!(
+        store.create_installation(&again, &code, &audit("installation.create", "in_2")),
+        Err(StoreError::NotFound("app"))
+    ));
+    assert!(store.installation("in_2").unwrap().is_none());
 }

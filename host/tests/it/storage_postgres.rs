@@ -57,6 +57,13 @@ fn postgres_rows_round_trip_and_conflict() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_apps_change_whole_and_go_only_when_uninstalled() {
+    let f = fresh();
+    storage_contract::apps_change_whole_and_go_only_when_uninstalled(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_redeem_outcomes() {
     let f = fresh();
     storage_contract::redeem_outcomes(f.store.as_ref());
@@ -150,5 +157,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 5);
+    assert_eq!(applied, 6);
 }

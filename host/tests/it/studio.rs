@@ -281,7 +281,9 @@ async fn listings_and_verifier_records() {
     let (_, apps) = s.admin(Method::GET, "/v1/apps", None).await;
     assert_eq!(apps[0]["clientId"], client_id.as_str());
     let listed = apps.to_string();
-    assert!(!listed.contains(&secret) && !listed.contains("Secret") && !listed.contains("Hash"));
+    assert!(
+        !listed.contains(&secret) && !listed.contains("clientSecret") && !listed.contains("Hash")
+    );
 
     let (_, installations) = s.admin(Method::GET, "/v1/installations", None).await;
     assert_eq!(installations[0]["id"], installation.as_str());

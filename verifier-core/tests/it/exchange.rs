@@ -134,9 +134,13 @@ fn installation_transitions_follow_the_table() {
         (Pending, Disabled),
         (Completed, Disabled),
         (Disabled, Pending),
+        (Pending, Uninstalled),
+        (Completed, Uninstalled),
+        (Disabled, Uninstalled),
     ];
-    for from in [Pending, Completed, Disabled] {
-        for to in [Pending, Completed, Disabled] {
+    // UNINSTALLED is the end: nothing leaves it.
+    for from in [Pending, Completed, Disabled, Uninstalled] {
+        for to in [Pending, Completed, Disabled, Uninstalled] {
             let ok = from == to || allowed.contains(&(from, to));
             assert_eq!(from.transition(to).is_ok(), ok, "{from} -> {to}");
         }
@@ -170,6 +174,7 @@ fn wire_names_parse_back() {
         InstallationStatus::Pending,
         InstallationStatus::Completed,
         InstallationStatus::Disabled,
+        InstallationStatus::Uninstalled,
     ] {
         assert_eq!(status.as_str().parse::<InstallationStatus>(), Ok(status));
     }

@@ -37,6 +37,8 @@ pub enum Param<'a> {
     OptText(Option<&'a str>),
     /// `{bytes}`.
     Bytes(&'a [u8]),
+    /// `{bytes}`, or NULL.
+    OptBytes(Option<&'a [u8]>),
     /// `BOOLEAN`.
     Bool(bool),
 }
@@ -71,6 +73,11 @@ impl<'a> From<&'a [u8]> for Param<'a> {
         Param::Bytes(v)
     }
 }
+impl<'a> From<Option<&'a [u8]>> for Param<'a> {
+    fn from(v: Option<&'a [u8]>) -> Self {
+        Param::OptBytes(v)
+    }
+}
 impl From<bool> for Param<'_> {
     fn from(v: bool) -> Self {
         Param::Bool(v)
@@ -94,6 +101,8 @@ pub trait Row {
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
     /// A `{bytes}` column.
     fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError>;
+    /// A `{bytes}` column that may be NULL.
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError>;
     /// A `BOOLEAN` column (or a boolean expression).
     fn bool(&self, i: usize) -> Result<bool, StoreError>;
 }
@@ -117,6 +126,9 @@ macro_rules! row_by {
                 Ok(self.$get(i)?)
             }
             fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+                Ok(self.$get(i)?)
+            }
+            fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
                 Ok(self.$get(i)?)
             }
             fn bool(&self, i: usize) -> Result<bool, StoreError> {

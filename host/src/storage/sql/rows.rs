@@ -6,7 +6,7 @@ use verifier_core::{Installation, SecretHash, TokenId, TokenRecord};
 use super::statements::*;
 use super::{Conn, Param, Row};
 use crate::storage::{
-    AppRow, AuditEntry, EnvironmentRow, Project, SetupCodeRow, StoreError, TokenRow,
+    AppRow, AuditEntry, EnvironmentRow, PreviousSecret, Project, SetupCodeRow, StoreError, TokenRow,
 };
 
 pub(super) fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
@@ -95,7 +95,38 @@ pub(super) fn app_from(row: &dyn Row) -> Result<AppRow, StoreError> {
         grants: serde_json::from_str(&row.text(6)?)?,
         created_at: row.int(7)?,
         url: row.opt_text(8)?,
+        previous_secret: match (row.opt_bytes(9)?, row.opt_int(10)?) {
+            (Some(hash), Some(expires_at)) => Some(PreviousSecret {
+                hash: hash_from(hash)?,
+                expires_at,
+            }),
+            _ => None,
+        },
     })
+}
+
+/// Runs `write` with an app's columns as parameters, in `app_columns!`'s
+/// order from `$1` (for [`INSERT_APP`] and [`UPDATE_APP`]).
+pub(super) fn with_app<T>(
+    a: &AppRow,
+    write: impl FnOnce(&[Param<'_>]) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let origins = serde_json::to_string(&a.origins)?;
+    let grants = serde_json::to_string(&a.grants)?;
+    let previous = a.previous_secret.map(|p| p.hash);
+    write(params![
+        &a.id,
+        &a.name,
+        &a.client_id,
+        &a.client_secret_hash.as_bytes()[..],
+        &a.setup_url,
+        origins.as_str(),
+        grants.as_str(),
+        a.created_at,
+        &a.url,
+        previous.as_ref().map(|h| &h.as_bytes()[..]),
+        a.previous_secret.map(|p| p.expires_at),
+    ])
 }
 
 pub(super) fn installation_from(row: &dyn Row) -> Result<Installation, StoreError> {

@@ -59,7 +59,8 @@ macro_rules! environment_columns {
 /// The columns of an app row, in `rows::app_from`'s order.
 macro_rules! app_columns {
     () => {
-        "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at, url"
+        "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at, url, \
+         previous_secret_hash, previous_secret_expires_at"
     };
 }
 
@@ -128,19 +129,46 @@ pub(super) const PROJECTS_OLDEST_FIRST: &str =
 pub(super) const INSERT_PROJECT: &str =
     "INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)";
 
-pub(super) const APP_BY_ID: &str = concat!("SELECT ", app_columns!(), " FROM apps WHERE id = $1");
-pub(super) const APP_BY_CLIENT_ID: &str =
-    concat!("SELECT ", app_columns!(), " FROM apps WHERE client_id = $1");
+// A deleted app is gone from every read.
+pub(super) const APP_BY_ID: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM apps WHERE id = $1 AND deleted_at IS NULL"
+);
+/// An app, its row locked until the transaction ends (it is read, changed
+/// and written back, or deleted).
+pub(super) const APP_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM apps WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+);
+pub(super) const APP_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    app_columns!(),
+    " FROM apps WHERE client_id = $1 AND deleted_at IS NULL"
+);
 pub(super) const APPS_OLDEST_FIRST: &str = concat!(
     "SELECT ",
     app_columns!(),
-    " FROM apps ORDER BY created_at, id"
+    " FROM apps WHERE deleted_at IS NULL ORDER BY created_at, id"
 );
 pub(super) const INSERT_APP: &str = concat!(
     "INSERT INTO apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 );
+/// An app's changeable columns, its parameters numbered as
+/// [`INSERT_APP`]'s; what never changes (client id, creation time) must
+/// match.
+pub(super) const UPDATE_APP: &str = "UPDATE apps SET name = $2, client_secret_hash = $4, \
+     setup_url = $5, origins = $6, grants = $7, url = $9, previous_secret_hash = $10, \
+     previous_secret_expires_at = $11 \
+     WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
+pub(super) const DELETE_APP: &str =
+    "UPDATE apps SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL";
+/// The installations that keep an app from being deleted.
+pub(super) const LIVE_INSTALLATIONS_OF_APP: &str = "SELECT id FROM installations \
+     WHERE app_id = $1 AND status <> 'UNINSTALLED' ORDER BY created_at, id";
 
 pub(super) const INSTALLATION_BY_ID: &str = concat!(
     "SELECT ",
@@ -155,8 +183,10 @@ pub(super) const INSTALLATIONS_OLDEST_FIRST: &str = concat!(
 pub(super) const INSERT_INSTALLATION: &str = "INSERT INTO installations \
      (id, app_id, environment_id, status, config, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $6)";
-pub(super) const UPDATE_INSTALLATION: &str =
-    "UPDATE installations SET status = $2, config = $3, updated_at = $4 WHERE id = $1";
+/// Writes only over the status the change was decided on (`$5`).
+pub(super) const UPDATE_INSTALLATION: &str = "UPDATE installations SET status = $2, \
+     config = $3, updated_at = $4 WHERE id = $1 AND status = $5";
+pub(super) const INSTALLATION_EXISTS: &str = "SELECT count(*) FROM installations WHERE id = $1";
 
 pub(super) const INSERT_CODE: &str = "INSERT INTO setup_codes (code_hash, installation_id, app_id, expires_at) \
      VALUES ($1, $2, $3, $4)";

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use verifier_core::{Grant, Installation, Model, SecretHash, TokenId};
+use verifier_core::{Grant, Installation, InstallationStatus, Model, SecretHash, TokenId};
 
 use super::rows::*;
 use super::rules::{FoundCode, redeem_outcome, spends_codes};
@@ -119,23 +119,7 @@ impl<D: Database> Store for SqlStore<D> {
     }
 
     fn create_app(&self, a: &AppRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.write(audit, |c| {
-            c.insert(
-                INSERT_APP,
-                params![
-                    &a.id,
-                    &a.name,
-                    &a.client_id,
-                    &a.client_secret_hash.as_bytes()[..],
-                    &a.setup_url,
-                    serde_json::to_string(&a.origins)?.as_str(),
-                    serde_json::to_string(&a.grants)?.as_str(),
-                    a.created_at,
-                    &a.url
-                ],
-                "app",
-            )
-        })
+        self.write(audit, |c| with_app(a, |p| c.insert(INSERT_APP, p, "app")))
     }
 
     fn app(&self, id: &str) -> Result<Option<AppRow>, StoreError> {
@@ -147,6 +131,41 @@ impl<D: Database> Store for SqlStore<D> {
             .read(|c| one(c, APP_BY_CLIENT_ID, params![client_id], app_from))
     }
 
+    fn change_app(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(AppRow) -> Result<(AppRow, AuditEntry), StoreError>,
+    ) -> Result<AppRow, StoreError> {
+        self.db.write(|c| {
+            let stored = one(c, APP_FOR_UPDATE, params![id], app_from)?
+                .ok_or(StoreError::NotFound("app"))?;
+            let kept = (
+                stored.id.clone(),
+                stored.client_id.clone(),
+                stored.created_at,
+            );
+            let (mut app, audit) = change(stored)?;
+            (app.id, app.client_id, app.created_at) = kept;
+            with_app(&app, |p| c.execute(UPDATE_APP, p))?;
+            insert_audit(c, &audit)?;
+            Ok(app)
+        })
+    }
+
+    fn delete_app(&self, id: &str, at: i64, audit: &AuditEntry) -> Result<Vec<String>, StoreError> {
+        self.db.write(|c| {
+            if one(c, APP_FOR_UPDATE, params![id], app_from)?.is_none() {
+                return Err(StoreError::NotFound("app"));
+            }
+            let live = all(c, LIVE_INSTALLATIONS_OF_APP, params![id], |r| r.text(0))?;
+            if live.is_empty() {
+                c.execute(DELETE_APP, params![id, at])?;
+                insert_audit(c, audit)?;
+            }
+            Ok(live)
+        })
+    }
+
     fn create_installation(
         &self,
         i: &Installation,
@@ -154,6 +173,11 @@ impl<D: Database> Store for SqlStore<D> {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         self.write(audit, |c| {
+            // The app's row locked: a concurrent delete waits for this
+            // installation (and then sees it), or this finds the app gone.
+            if one(c, APP_FOR_UPDATE, params![&i.app_id], |r| r.text(0))?.is_none() {
+                return Err(StoreError::NotFound("app"));
+            }
             c.insert(
                 INSERT_INSTALLATION,
                 params![
@@ -178,6 +202,7 @@ impl<D: Database> Store for SqlStore<D> {
     fn update_installation(
         &self,
         i: &Installation,
+        from: InstallationStatus,
         revoke_tokens: bool,
         new_code: Option<&SetupCodeRow>,
         audit: &AuditEntry,
@@ -186,10 +211,22 @@ impl<D: Database> Store for SqlStore<D> {
             let config = i.config.to_string();
             let changed = c.execute(
                 UPDATE_INSTALLATION,
-                params![&i.id, i.status.as_str(), config.as_str(), audit.at],
+                params![
+                    &i.id,
+                    i.status.as_str(),
+                    config.as_str(),
+                    audit.at,
+                    from.as_str()
+                ],
             )?;
             if changed == 0 {
-                return Err(StoreError::NotFound("installation"));
+                let exists = one(c, INSTALLATION_EXISTS, params![&i.id], |r| r.int(0))?;
+                return Err(match exists {
+                    Some(n) if n > 0 => {
+                        StoreError::Conflict("a concurrent change of this installation")
+                    }
+                    _ => StoreError::NotFound("installation"),
+                });
             }
             if revoke_tokens {
                 c.execute(REVOKE_INSTALLATION_TOKENS, params![&i.id])?;

@@ -7,7 +7,7 @@
 import { createAppFrame } from "/studio/bridge/src/parent.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null };
+const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null };
 
 // The management API as the studio reaches it: under /studio/api, the only
 // place the session cookie (Path=/studio) is sent to and read at.
@@ -156,14 +156,84 @@ async function refreshModels(environments) {
   fill("#models", rows);
 }
 
+function button(text, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.addEventListener("click", guard(onClick));
+  return b;
+}
+
+const GRACE = [["0", "no grace"], ["3600", "old works 1 h"], ["86400", "old works 1 day"], ["604800", "old works 7 days"]];
+
 async function refreshApps() {
   state.apps = await api("GET", "/v1/apps");
   fill("#apps", state.apps.map((a) => {
     const tr = document.createElement("tr");
-    tr.append(cell(a.name), cell(a.clientId), cell(a.setupUrl), cell(a.origins.join(", ")));
+    tr.dataset.app = a.id;
+    const secret = a.previousSecretExpiresAt
+      ? `rotated; old one works until ${new Date(a.previousSecretExpiresAt * 1000).toISOString()}`
+      : "";
+    const grace = document.createElement("select");
+    grace.name = "grace";
+    grace.replaceChildren(...GRACE.map(([value, label]) => Object.assign(document.createElement("option"), { value, textContent: label })));
+    const actions = document.createElement("td");
+    actions.append(
+      button("Edit", () => editApp(a)),
+      grace,
+      button("Rotate secret", async () => {
+        const rotated = await api("POST", `/v1/apps/${encodeURIComponent(a.id)}/client-secret/rotate`, { graceSeconds: Number(grace.value) });
+        showSecret(rotated.clientId, rotated.clientSecret, rotated.previousSecretExpiresAt);
+        await Promise.all([refreshApps(), refreshAudit()]);
+      }),
+      button("Delete", async () => {
+        if (!confirm(`Delete the app ${a.name}? Its client credentials stop working.`)) return;
+        await api("DELETE", `/v1/apps/${encodeURIComponent(a.id)}`);
+        toast(`App ${a.name} deleted`, "success");
+        await Promise.all([refreshApps(), refreshAudit()]);
+      }),
+    );
+    tr.append(cell(a.name), cell(a.clientId), cell(a.setupUrl), cell(a.origins.join(", ")), cell(secret), actions);
     return tr;
   }));
   options($("#install-form [name=app]"), state.apps, (a) => a.name);
+}
+
+// The client secret, shown once: after registering an app or rotating its
+// secret. "Done" reloads the page, which drops it.
+function showSecret(clientId, clientSecret, previousUntil) {
+  $("#client-id").textContent = clientId;
+  $("#client-secret").textContent = clientSecret;
+  const previous = $("#previous-secret");
+  previous.hidden = previousUntil === undefined;
+  previous.textContent = previousUntil
+    ? `The old secret works until ${new Date(previousUntil * 1000).toISOString()}.`
+    : "The old secret stopped working.";
+  $("#app-secret").hidden = false;
+}
+
+// Editing an app reuses the registration form: its fields filled in, grants
+// left out (they change through their own call), submitted as a PATCH.
+function editApp(app) {
+  state.editing = app.id;
+  const f = $("#app-form");
+  f.elements.name.value = app.name;
+  f.elements.setupUrl.value = app.setupUrl;
+  f.elements.url.value = app.url ?? "";
+  f.elements.origins.value = app.origins.join(", ");
+  f.elements.grants.disabled = true;
+  f.querySelector("button[type=submit]").textContent = "Save app";
+  $("#app-edit-cancel").hidden = false;
+  f.elements.name.focus();
+}
+
+function endEdit() {
+  state.editing = null;
+  const f = $("#app-form");
+  f.reset();
+  f.elements.grants.disabled = false;
+  f.querySelector("button[type=submit]").textContent = "Register app";
+  $("#app-edit-cancel").hidden = true;
 }
 
 async function refreshInstallations() {
@@ -178,7 +248,9 @@ async function refreshInstallations() {
     open.addEventListener("click", guard(() => openInstallation(i.id)));
     const actions = document.createElement("td");
     actions.append(open);
-    if (i.status !== "DISABLED") {
+    if (i.status === "UNINSTALLED") {
+      open.disabled = true;
+    } else if (i.status !== "DISABLED") {
       // Disabling revokes the installation's tokens (its APP token and every
       // frame's SESSION token) at once.
       const disable = document.createElement("button");
@@ -192,6 +264,23 @@ async function refreshInstallations() {
       actions.append(disable);
     } else {
       open.disabled = true;
+    }
+    if (i.status !== "UNINSTALLED") {
+      // Uninstalling revokes its tokens, spends its codes and erases its
+      // config; the row stays, UNINSTALLED, for the audit.
+      actions.append(button("Uninstall", async () => {
+        if (!confirm(`Uninstall ${app?.name ?? i.appId} from ${i.environmentId}? Its tokens stop working and its config is erased.`)) return;
+        await api("DELETE", `/v1/installations/${encodeURIComponent(i.id)}`);
+        if (state.frameInstallation === i.id) {
+          state.frame?.destroy();
+          state.frame = null;
+          state.frameInstallation = null;
+          $("#app-frame").src = "about:blank";
+          $("#frame-panel").hidden = true;
+        }
+        toast(`Installation ${i.id} uninstalled`, "success");
+        await Promise.all([refreshInstallations(), refreshTokens(), refreshAudit()]);
+      }));
     }
     tr.append(cell(i.id), cell(app?.name ?? i.appId), cell(i.environmentId), cell(i.status, `status status-${i.status}`), actions);
     return tr;
@@ -270,6 +359,14 @@ $("#model-form").addEventListener("submit", guard(async () => {
 $("#app-form").addEventListener("submit", guard(async () => {
   const { name, setupUrl, url, origins, grants } = form("#app-form");
   const list = origins.trim() ? origins.split(",").map((o) => o.trim()).filter(Boolean) : [new URL(setupUrl).origin];
+  if (state.editing) {
+    await api("PATCH", `/v1/apps/${encodeURIComponent(state.editing)}`, { name, setupUrl, url: url.trim() || null, origins: list });
+    endEdit();
+    // The page's frame-src lists the apps' origins: a reload applies new ones.
+    toast(`App ${name} saved`, "success");
+    await Promise.all([refreshApps(), refreshAudit()]);
+    return;
+  }
   let parsed;
   try {
     parsed = JSON.parse(grants);
@@ -279,12 +376,12 @@ $("#app-form").addEventListener("submit", guard(async () => {
   const body = { name, setupUrl, origins: list, grants: parsed };
   if (url.trim()) body.url = url.trim();
   const created = await api("POST", "/v1/apps", body);
-  $("#client-id").textContent = created.clientId;
-  $("#client-secret").textContent = created.clientSecret;
-  $("#app-secret").hidden = false;
+  showSecret(created.clientId, created.clientSecret);
   $("#app-form").reset();
   await Promise.all([refreshApps(), refreshAudit()]);
 }));
+
+$("#app-edit-cancel").addEventListener("click", endEdit);
 
 $("#copy-secret").addEventListener("click", guard(async () => {
   await navigator.clipboard.writeText($("#client-secret").textContent);

@@ -1,0 +1,90 @@
+//! The apps' routes: registering, listing, reading, editing and deleting an
+//! app, and rotating its client secret (admin).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::extract::{Admin, JsonBody};
+use super::{Answer, AppState, Created, ErrorBody, blocking};
+use crate::authority::{AppUpdate, AppView, NewApp, SecretRotation};
+
+#[utoipa::path(post, path = "/v1/apps", summary = "Register an app (client secret shown once)", request_body = NewApp,
+    responses((status = 201, description = "Created", body = crate::authority::AppCreated),
+        (status = 400, description = "Bad input", body = ErrorBody)))]
+pub(super) async fn create_app(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    JsonBody(body): JsonBody<NewApp>,
+) -> Created<crate::authority::AppCreated> {
+    let app = blocking(&s, move |a| a.create_app(&actor, body)).await?;
+    Ok((StatusCode::CREATED, Json(app)))
+}
+
+#[utoipa::path(get, path = "/v1/apps", summary = "List apps (no secrets)",
+    responses((status = 200, description = "OK", body = [crate::authority::AppView])))]
+pub(super) async fn list_apps(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+) -> Answer<Vec<crate::authority::AppView>> {
+    Ok(Json(blocking(&s, |a| a.apps()).await?))
+}
+
+#[utoipa::path(get, path = "/v1/apps/{id}", summary = "Read an app (no secrets)",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = AppView),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+pub(super) async fn get_app(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+    Path(id): Path<String>,
+) -> Answer<AppView> {
+    Ok(Json(blocking(&s, move |a| a.app(&id)).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/apps/{id}", summary = "Edit an app: name, pages, origins",
+    params(("id" = String, Path)), request_body = AppUpdate,
+    responses((status = 200, description = "OK", body = AppView),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+pub(super) async fn edit_app(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AppUpdate>,
+) -> Answer<AppView> {
+    Ok(Json(
+        blocking(&s, move |a| a.edit_app(&actor, &id, body)).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/apps/{id}", summary = "Delete an app whose installations are all uninstalled",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted"),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Installed (app_installed; the message names the installations)", body = ErrorBody)))]
+pub(super) async fn delete_app(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, super::ApiError> {
+    blocking(&s, move |a| a.delete_app(&actor, &id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/apps/{id}/client-secret/rotate", summary = "A new client secret (shown once); the old one works for graceSeconds",
+    params(("id" = String, Path)), request_body = SecretRotation,
+    responses((status = 201, description = "Rotated", body = crate::authority::ClientSecretView),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+pub(super) async fn rotate_client_secret(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SecretRotation>,
+) -> Created<crate::authority::ClientSecretView> {
+    let secret = blocking(&s, move |a| a.rotate_client_secret(&actor, &id, body)).await?;
+    Ok((StatusCode::CREATED, Json(secret)))
+}

@@ -1,0 +1,153 @@
+// An app's life after install, driven through the studio in headless
+// Chromium against a real `tally serve` on loopback: edit the app, rotate
+// its client secret with a grace period (old and new both exchange until
+// it ends), install it, uninstall it, delete it. Each screen is saved to
+// $E2E_ARTIFACTS (default target/e2e-artifacts) as lifecycle-*.png.
+//
+//   cargo build -p tally && (cd npm && npm run build) && node --test tests/e2e/
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { launch, watch } from "../support/browser.mjs";
+import { start } from "../support/processes.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const tallyBin = process.env.TALLY_BIN ?? path.join(root, "target/debug/tally");
+const artifacts = process.env.E2E_ARTIFACTS ?? path.join(root, "target/e2e-artifacts");
+
+let dataDir, tally, browser, page, tallyUrl, adminToken;
+let shot = 0;
+
+async function screenshot(name) {
+  shot += 1;
+  await page.screenshot({ path: path.join(artifacts, `lifecycle-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  await mkdir(artifacts, { recursive: true });
+  dataDir = await mkdtemp(path.join(tmpdir(), "tally-lifecycle-"));
+  tally = start("tally", tallyBin, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0"]);
+  adminToken = (await tally.waitFor(/admin token: (AppToken \S+)/, 120_000))[1];
+  tallyUrl = (await tally.waitFor(/listening on (http:\/\/\S+)/))[1];
+  browser = await launch();
+  page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
+});
+
+after(async () => {
+  await browser?.close();
+  await tally?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+/// Whether the exchange takes these client credentials: an unknown code is
+/// 404 for the right ones, 401 for wrong ones.
+async function accepted(clientId, clientSecret) {
+  const response = await fetch(`${tallyUrl}/v1/app-exchange-token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ clientId, clientSecret, exchangeCode: "no-such-code" }),
+  });
+  assert.ok([401, 404].includes(response.status), `exchange answered ${response.status}`);
+  return response.status === 404;
+}
+
+const row = (table, key, id) => page.locator(`#${table} tbody tr[data-${key}="${id}"]`);
+const toastSays = (text) => page.waitForFunction((t) => document.getElementById("toast").textContent.includes(t), text);
+
+test("edit, rotate, uninstall and delete an app from the studio", async () => {
+  const problems = watch(page);
+  page.on("dialog", (dialog) => dialog.accept());
+  await page.goto(`${tallyUrl}/studio`);
+  await page.fill("#admin-token", adminToken);
+  await page.click("#sign-in-form button[type=submit]");
+  await page.waitForSelector("#studio:not([hidden])");
+
+  await page.fill("#project-form [name=id]", "demo");
+  await page.fill("#project-form [name=name]", "Demo");
+  await page.click("#project-form button");
+  await page.waitForSelector("#environment-form [name=project] option[value=demo]", { state: "attached" });
+  await page.fill("#environment-form [name=id]", "master");
+  await page.fill("#environment-form [name=name]", "Master");
+  await page.click("#environment-form button");
+  await page.waitForFunction(() => document.querySelector("#projects tbody").textContent.includes("Master (master)"));
+
+  // Register.
+  await page.fill("#app-form [name=name]", "Lifecycle app");
+  await page.fill("#app-form [name=setupUrl]", "http://127.0.0.1:3999/setup");
+  await page.click("#app-form button[type=submit]");
+  await page.waitForSelector("#app-secret:not([hidden])");
+  const clientId = (await page.textContent("#client-id")).trim();
+  const first = (await page.textContent("#client-secret")).trim();
+  await page.click("#secret-done");
+  await page.waitForSelector("#apps tbody tr[data-app]");
+  const appId = await page.getAttribute("#apps tbody tr[data-app]", "data-app");
+
+  // Edit: the form fills in, grants are left alone, a PATCH saves.
+  await row("apps", "app", appId).locator("button", { hasText: "Edit" }).click();
+  assert.equal(await page.inputValue("#app-form [name=name]"), "Lifecycle app");
+  assert.equal(await page.isDisabled("#app-form [name=grants]"), true);
+  await screenshot("app-edit");
+  await page.fill("#app-form [name=name]", "Renamed app");
+  await page.fill("#app-form [name=url]", "http://127.0.0.1:3999/main");
+  await page.click("#app-form button[type=submit]");
+  await toastSays("App Renamed app saved");
+  await page.waitForFunction(() => document.querySelector("#apps tbody").textContent.includes("Renamed app"));
+  const app = await (await fetch(`${tallyUrl}/v1/apps/${appId}`, { headers: { authorization: adminToken } })).json();
+  assert.equal(app.name, "Renamed app");
+  assert.equal(app.url, "http://127.0.0.1:3999/main");
+  // A refused edit says why and changes nothing.
+  await row("apps", "app", appId).locator("button", { hasText: "Edit" }).click();
+  await page.fill("#app-form [name=url]", "https://elsewhere.example/");
+  await page.click("#app-form button[type=submit]");
+  await toastSays("url must be served from one of the app's origins");
+  await screenshot("app-edit-refused");
+  await page.click("#app-edit-cancel");
+
+  // Rotate with a grace period: the new secret is shown once, both work.
+  await row("apps", "app", appId).locator("select[name=grace]").selectOption("3600");
+  await row("apps", "app", appId).locator("button", { hasText: "Rotate secret" }).click();
+  await page.waitForSelector("#app-secret:not([hidden])");
+  const second = (await page.textContent("#client-secret")).trim();
+  assert.notEqual(second, first);
+  assert.match(await page.textContent("#previous-secret"), /The old secret works until \d{4}-/);
+  await screenshot("client-secret-rotated");
+  assert.equal(await accepted(clientId, first), true, "the old secret works in its grace");
+  assert.equal(await accepted(clientId, second), true);
+  await page.click("#secret-done");
+  await page.waitForFunction(() => document.querySelector("#apps tbody").textContent.includes("old one works until"));
+  // Without grace the old one stops at once.
+  await row("apps", "app", appId).locator("button", { hasText: "Rotate secret" }).click();
+  await page.waitForSelector("#app-secret:not([hidden])");
+  const third = (await page.textContent("#client-secret")).trim();
+  assert.equal(await page.textContent("#previous-secret"), "The old secret stopped working.");
+  assert.equal(await accepted(clientId, second), false);
+  assert.equal(await accepted(clientId, third), true);
+  await page.click("#secret-done");
+  await page.waitForSelector("#apps tbody tr[data-app]");
+
+  // Installed, it cannot be deleted; uninstalled, it can.
+  await page.selectOption("#install-form [name=environment]", "master");
+  await page.click("#install-form button");
+  await page.waitForSelector("#installations tbody tr[data-installation]");
+  const installationId = await page.getAttribute("#installations tbody tr[data-installation]", "data-installation");
+  await row("apps", "app", appId).locator("button", { hasText: "Delete" }).click();
+  await toastSays("the app is installed");
+  await screenshot("app-delete-refused");
+  await row("installations", "installation", installationId).locator("button", { hasText: "Uninstall" }).click();
+  await page.waitForFunction((id) => document.querySelector(`#installations tr[data-installation="${id}"] .status`)?.textContent === "UNINSTALLED", installationId);
+  assert.equal(await row("installations", "installation", installationId).locator("button", { hasText: "Open" }).isDisabled(), true);
+  assert.equal(await row("installations", "installation", installationId).locator("button", { hasText: "Uninstall" }).count(), 0);
+  await screenshot("installation-uninstalled");
+  await row("apps", "app", appId).locator("button", { hasText: "Delete" }).click();
+  await toastSays("App Renamed app deleted");
+  await page.waitForFunction(() => document.querySelectorAll("#apps tbody tr").length === 0);
+  assert.equal(await accepted(clientId, third), false, "a deleted app's credentials stop working");
+  await page.waitForFunction(() => document.querySelector("#audit tbody").textContent.includes("app.delete"));
+  await screenshot("app-deleted");
+  // The refused edit and delete are 4xx answers by design; no script failed.
+  assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
+});

@@ -134,6 +134,46 @@ test("edit, rotate, uninstall and delete an app from the studio", async () => {
   await page.click("#install-form button");
   await page.waitForSelector("#installations tbody tr[data-installation]");
   const installationId = await page.getAttribute("#installations tbody tr[data-installation]", "data-installation");
+  const installation = async () =>
+    (await fetch(`${tallyUrl}/v1/installations/${installationId}`, { headers: { authorization: adminToken } })).json();
+
+  // Wider grants: published as version 2, requested from the installation,
+  // reviewed before and after, approved.
+  const wider = [
+    { api: "content", action: "read" },
+    { api: "content", action: "create" },
+    { api: "content", action: "update", models: ["Post"] },
+  ];
+  await row("apps", "app", appId).locator("button", { hasText: "Grants" }).click();
+  await page.fill("#grants-form [name=grants]", JSON.stringify(wider));
+  await screenshot("grants-publish");
+  await page.click("#grants-form button[type=submit]");
+  await toastSays("Grants version 2: applied to 0, approval requested from 1");
+  const requested = row("installations", "installation", installationId).locator(".update-requested");
+  await requested.waitFor();
+  assert.equal(await requested.textContent(), "update requested (v2)");
+  await row("installations", "installation", installationId).locator("button", { hasText: "Review grants" }).click();
+  assert.match(await page.textContent("#review-to"), /"update"/);
+  assert.doesNotMatch(await page.textContent("#review-from"), /"update"/);
+  assert.equal(await page.textContent("#review-warning"), "The requested grants allow writes.");
+  await screenshot("grants-review");
+  await page.click("#review-approve");
+  await toastSays(`Grant update approved for ${installationId}`);
+  await requested.waitFor({ state: "detached" });
+  assert.equal((await installation()).grantsVersion, 2);
+  // Wider again, declined: nothing moves, nothing is requested any more.
+  await row("apps", "app", appId).locator("button", { hasText: "Grants" }).click();
+  await page.fill("#grants-form [name=grants]", JSON.stringify([...wider, { api: "content", action: "delete" }]));
+  await page.click("#grants-form button[type=submit]");
+  await toastSays("Grants version 3");
+  await requested.waitFor();
+  await row("installations", "installation", installationId).locator("button", { hasText: "Review grants" }).click();
+  await page.click("#review-decline");
+  await toastSays(`Grant update declined for ${installationId}`);
+  await requested.waitFor({ state: "detached" });
+  const declined = await installation();
+  assert.equal(declined.grantsVersion, 2);
+  assert.equal(declined.requestedVersion, null);
   await row("apps", "app", appId).locator("button", { hasText: "Delete" }).click();
   await toastSays("the app is installed");
   await screenshot("app-delete-refused");

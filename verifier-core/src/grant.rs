@@ -203,6 +203,17 @@ impl Scope {
         }
     }
 
+    /// Whether every value `other` covers, this covers too.
+    pub fn includes(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Any, _) => true,
+            (Scope::Only(_), Scope::Any) => false,
+            (Scope::Only(mine), Scope::Only(theirs)) => {
+                theirs.iter().all(|v| mine.iter().any(|m| same_name(m, v)))
+            }
+        }
+    }
+
     fn check(&self, index: usize, field: &'static str) -> Result<(), GrantError> {
         match self {
             Scope::Any => Ok(()),
@@ -303,6 +314,28 @@ impl Grant {
     /// The management `admin` grant that the authority's admin token carries.
     pub fn admin() -> Self {
         Grant::new(Api::Management, Action::ADMIN)
+    }
+
+    /// Whether everything `self` allows, `wider` allows too: the same api,
+    /// an action `wider` covers, every scope inside `wider`'s, at least
+    /// `wider`'s row condition (more conditions cover fewer rows), and no
+    /// field unmasked that `wider` keeps masked.
+    pub fn within(&self, wider: &Grant) -> bool {
+        self.api == wider.api
+            && (wider.action.is_admin() || wider.action == self.action)
+            && wider.models.includes(&self.models)
+            && wider.stages.includes(&self.stages)
+            && wider.locales.includes(&self.locales)
+            && wider.environments.includes(&self.environments)
+            && wider.condition.as_ref().is_none_or(|theirs| {
+                self.condition
+                    .as_ref()
+                    .is_some_and(|mine| theirs.iter().all(|(k, v)| mine.get(k) == Some(v)))
+            })
+            && self
+                .unmask
+                .iter()
+                .all(|f| wider.unmask.iter().any(|w| same_name(w, f)))
     }
 
     /// Whether the grant's api, action and scopes cover the request (its
@@ -428,6 +461,14 @@ fn word4(bytes: &[u8], at: usize) -> u32 {
         .map_or(0, u32::from_le_bytes)
 }
 
+/// Whether a holder of `narrower` can do nothing a holder of `wider` cannot:
+/// each grant of `narrower` is [`Grant::within`] one grant of `wider`. A
+/// grant covered only by several of `wider`'s together counts as wider
+/// (the answer errs towards asking for consent).
+pub fn grants_within(narrower: &[Grant], wider: &[Grant]) -> bool {
+    narrower.iter().all(|g| wider.iter().any(|w| g.within(w)))
+}
+
 /// Checks a grant list against the limits before the authority stores it.
 pub fn validate_grants(grants: &[Grant]) -> Result<(), GrantError> {
     if grants.len() > MAX_GRANTS {
@@ -476,8 +517,81 @@ fn check_names(list: &[String], index: usize, field: &'static str) -> Result<(),
 #[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::same_name;
+    use super::{Grant, grants_within, same_name};
     use proptest::prelude::*;
+
+    fn grant(json: &str) -> Grant {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn narrower_grants_are_within_wider_ones() {
+        let wide = grant(r#"{"api":"content","action":"read","models":["Post","Author"]}"#);
+        for (g, within) in [
+            (
+                r#"{"api":"content","action":"read","models":["Post"]}"#,
+                true,
+            ),
+            (
+                r#"{"api":"content","action":"read","models":["Post","Author"],"stages":["DRAFT"]}"#,
+                true,
+            ),
+            (
+                r#"{"api":"content","action":"read","models":["Post"],"condition":{"author":"$principal"}}"#,
+                true,
+            ),
+            (
+                r#"{"api":"content","action":"read","models":["Post","Tag"]}"#,
+                false,
+            ),
+            (r#"{"api":"content","action":"read"}"#, false),
+            (
+                r#"{"api":"content","action":"create","models":["Post"]}"#,
+                false,
+            ),
+            (
+                r#"{"api":"content","action":"admin","models":["Post"]}"#,
+                false,
+            ),
+            (
+                r#"{"api":"management","action":"read","models":["Post"]}"#,
+                false,
+            ),
+            (
+                r#"{"api":"content","action":"read","models":["Post"],"unmask":["email"]}"#,
+                false,
+            ),
+        ] {
+            assert_eq!(grant(g).within(&wide), within, "{g}");
+        }
+        // An admin action covers every action; a condition narrows rows.
+        let admin = grant(r#"{"api":"content","action":"admin"}"#);
+        assert!(grant(r#"{"api":"content","action":"delete"}"#).within(&admin));
+        let own = grant(r#"{"api":"content","action":"read","condition":{"author":"$principal"}}"#);
+        assert!(!grant(r#"{"api":"content","action":"read"}"#).within(&own));
+        assert!(grant(r#"{"api":"content","action":"read","condition":{"author":"$principal","lang":"en"}}"#).within(&own));
+        assert!(
+            !grant(r#"{"api":"content","action":"read","condition":{"author":"x"}}"#).within(&own)
+        );
+        let unmasked = grant(r#"{"api":"content","action":"read","unmask":["email"]}"#);
+        assert!(grant(r#"{"api":"content","action":"read","unmask":["email"]}"#).within(&unmasked));
+        // Lists: each grant needs one grant that holds it whole.
+        let reads = [
+            wide.clone(),
+            grant(r#"{"api":"content","action":"create"}"#),
+        ];
+        assert!(grants_within(&[], &reads));
+        assert!(grants_within(&reads[..1], &reads));
+        assert!(!grants_within(&reads, &reads[..1]));
+        let split = [
+            grant(r#"{"api":"content","action":"read","models":["Post"]}"#),
+            grant(r#"{"api":"content","action":"read","models":["Author"]}"#),
+        ];
+        assert!(
+            !grants_within(&[wide], &split),
+            "covered only together: asks"
+        );
+    }
 
     #[test]
     fn same_name_agrees_with_eq_at_every_length_and_position() {

@@ -18,7 +18,7 @@ use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
 use super::validation::{MAX_ORIGINS, check_origins, check_text, check_url, is_whole_service};
-use super::views::{AppCreated, AppView, ClientSecretView};
+use super::views::{AppCreated, AppView, ClientSecretView, PublishedView};
 use crate::random;
 use crate::reason::Reason;
 use crate::storage::{AppRow, PreviousSecret, StoreError};
@@ -86,24 +86,9 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 pub struct SecretRotation {
     /// How long the replaced secret keeps working, seconds: 0 (the
     /// default) ends it now; at most 604800 (seven days).
-    #[serde(default, deserialize_with = "whole_number")]
+    #[serde(default, deserialize_with = "super::validation::whole_number")]
     #[schema(minimum = 0, maximum = 604800)]
     pub grace_seconds: i64,
-}
-
-/// An integer as JSON Schema reads one: `20` or `20.0`, never `20.5`.
-fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    if let Some(i) = n.as_i64() {
-        return Ok(i);
-    }
-    match n.as_f64() {
-        // Exact: within ±2^53 every whole f64 is an exact integer.
-        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Ok(f as i64),
-        _ => Err(serde::de::Error::custom(format!(
-            "{n} is not a whole number of seconds"
-        ))),
-    }
 }
 
 /// What a stored app must be: checked when it is made and after each edit.
@@ -126,6 +111,18 @@ fn check_app(app: &AppRow) -> Result<(), AuthorityError> {
     Ok(())
 }
 
+/// What an app's grants may be: within the limits, never the management
+/// admin or replica grant.
+fn check_app_grants(grants: &[Grant]) -> Result<(), AuthorityError> {
+    validate_grants(grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
+    if grants.iter().any(is_whole_service) {
+        return Err(AuthorityError::BadRequest(
+            "an app's grants cannot include the management admin or replica grant".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Origins as stored: 1 to [`MAX_ORIGINS`], canonical, without repeats.
 fn app_origins(origins: &[String]) -> Result<Vec<String>, AuthorityError> {
     if origins.is_empty() || origins.len() > MAX_ORIGINS {
@@ -142,12 +139,7 @@ impl Authority {
     /// `POST /v1/apps`: the client secret is in the answer, this once.
     pub fn create_app(&self, actor: &Actor, body: NewApp) -> Result<AppCreated, AuthorityError> {
         let origins = app_origins(&body.origins)?;
-        validate_grants(&body.grants).map_err(|e| AuthorityError::BadRequest(e.to_string()))?;
-        if body.grants.iter().any(is_whole_service) {
-            return Err(AuthorityError::BadRequest(
-                "an app's grants cannot include the management admin or replica grant".into(),
-            ));
-        }
+        check_app_grants(&body.grants)?;
         let secret = OpaqueSecret::from_random(random::secret_bytes()?);
         let app = AppRow {
             id: random::id("app_")?,
@@ -262,6 +254,37 @@ impl Authority {
             client_id: app.client_id,
             client_secret: secret.text().into(),
             previous_secret_expires_at: app.previous_secret.map(|p| p.expires_at),
+        })
+    }
+
+    /// `PUT /v1/apps/{id}/grants`: the app's grants, next version. Where
+    /// they are no wider than an installation approved they apply at once
+    /// (narrowing needs no consent); elsewhere they wait for an admin of
+    /// the environment to approve. Audited with before and after.
+    pub fn publish_grants(
+        &self,
+        actor: &Actor,
+        id: &str,
+        grants: Vec<Grant>,
+    ) -> Result<PublishedView, AuthorityError> {
+        check_app_grants(&grants)?;
+        let before = self
+            .store()?
+            .app(id)?
+            .ok_or(AuthorityError::NotFound("app"))?
+            .grants;
+        let audit = self.audit(
+            actor,
+            "app.grants_publish",
+            id,
+            json!({"from": before, "to": grants}),
+        );
+        let published = self.change(|s| s.publish_grants(id, &grants, &audit))?;
+        Ok(PublishedView {
+            version: published.version,
+            grants,
+            applied: published.applied,
+            requested: published.requested,
         })
     }
 

@@ -26,10 +26,8 @@ impl Authority {
         actor: &Actor,
         id: &str,
     ) -> Result<IssuedTokenView, AuthorityError> {
-        let installation = self
-            .store()?
-            .installation(id)?
-            .ok_or(AuthorityError::NotFound("installation"))?;
+        let row = self.stored(id)?;
+        let installation = &row.installation;
         match installation.status {
             InstallationStatus::Disabled => return Err(conflict("the installation is disabled")),
             InstallationStatus::Uninstalled => return Err(uninstalled()),
@@ -52,7 +50,7 @@ impl Authority {
             ..TokenSpec::new(
                 TokenKind::Session,
                 &format!("{} (session)", app.name),
-                app.grants,
+                row.grants.clone(),
             )
         };
         let issued =
@@ -94,25 +92,25 @@ impl Authority {
         };
         let issued = IssuedToken::from_random(random::secret_bytes()?);
         let installation = self.store()?.setup_code_installation(&code_hash)?;
-        let (env, installation_id) = match installation {
+        let (env, installation) = match installation {
             Some(id) => {
-                let installation = self
-                    .store()?
-                    .installation(&id)?
-                    .ok_or(AuthorityError::NotFound("installation"))?;
+                let installation = self.stored(&id)?;
                 let env = self
                     .store()?
-                    .environment(&installation.environment_id)?
+                    .environment(&installation.installation.environment_id)?
                     .ok_or(AuthorityError::NotFound("environment"))?;
-                (env, id)
+                (env, installation)
             }
             None => return Err(AuthorityError::NotFound("exchange code")),
         };
+        let installation_id = installation.installation.id;
+        // The grants its environment approved (the store reads them again
+        // under the installation's lock when it stores the token).
         let record = TokenSpec {
             project_id: Some(env.project_id.clone()),
             environment_id: Some(env.id.clone()),
             installation_id: Some(installation_id.clone()),
-            ..TokenSpec::new(TokenKind::App, &app.name, app.grants.clone())
+            ..TokenSpec::new(TokenKind::App, &app.name, installation.grants)
         }
         .record(&issued);
         let audit = AuditEntry {

@@ -2,7 +2,15 @@
 //! code (and a new one for a PENDING installation whose code expired), its
 //! status and config, readable and writable by its own tokens, and its
 //! uninstall: tokens revoked, codes spent, config erased, the row kept as
-//! UNINSTALLED for the audit, never changed again.
+//! UNINSTALLED for the audit, never changed again; and the consent its
+//! environment gives (or refuses) to the app's wider grants.
+//!
+//! Grants are versioned per app (`apps.rs` publishes them). An
+//! installation approves the version current when it is made; a later
+//! version no wider than that applies at once, a wider one is "update
+//! requested" until an admin approves it (the installation and its live
+//! tokens move in one transaction, through the feed to replicas and edges)
+//! or declines it (nothing moves; a later version asks again).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -11,9 +19,20 @@ use verifier_core::{Installation, InstallationStatus, InstallationUpdate, Opaque
 use super::Authority;
 use super::caller::{Actor, Caller};
 use super::error::{AuthorityError, conflict, uninstalled};
-use super::views::{Installed, SetupCodeView};
+use super::views::{InstallationView, Installed, SetupCodeView};
 use crate::random;
-use crate::storage::SetupCodeRow;
+use crate::storage::{InstallationRow, SetupCodeRow};
+
+/// Body of `POST /v1/installations/{i}/grants/approve` and `…/decline`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrantsDecision {
+    /// The requested version decided on; when given and no longer the one
+    /// requested (a newer one was published meanwhile), 409 and nothing
+    /// changes.
+    #[serde(default, deserialize_with = "super::validation::optional_whole_number")]
+    pub version: Option<i64>,
+}
 
 /// Body of `POST /v1/environments/{e}/installations`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -62,7 +81,7 @@ impl Authority {
             setup_url: setup_url(&app.setup_url, code.text()),
             setup_code: code.text().into(),
             expires_at: row.expires_at,
-            installation,
+            installation: self.stored(&installation.id)?.into(),
         })
     }
 
@@ -83,10 +102,7 @@ impl Authority {
     /// `POST /v1/installations/{i}/setup-code`: a fresh code for a PENDING
     /// installation (the old one stays valid until it expires).
     pub fn new_code(&self, actor: &Actor, id: &str) -> Result<SetupCodeView, AuthorityError> {
-        let installation = self
-            .store()?
-            .installation(id)?
-            .ok_or(AuthorityError::NotFound("installation"))?;
+        let installation = self.stored(id)?.installation;
         if installation.status != InstallationStatus::Pending {
             return Err(conflict("only a PENDING installation takes a setup code"));
         }
@@ -112,12 +128,21 @@ impl Authority {
         })
     }
 
-    /// `GET /v1/installations/{i}`.
-    pub fn installation(&self, caller: &Caller, id: &str) -> Result<Installation, AuthorityError> {
-        self.require_installation_access(caller, id)?;
+    /// An installation as stored.
+    pub(super) fn stored(&self, id: &str) -> Result<InstallationRow, AuthorityError> {
         self.store()?
             .installation(id)?
             .ok_or(AuthorityError::NotFound("installation"))
+    }
+
+    /// `GET /v1/installations/{i}`.
+    pub fn installation(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<InstallationView, AuthorityError> {
+        self.require_installation_access(caller, id)?;
+        Ok(self.stored(id)?.into())
     }
 
     /// `PATCH /v1/installations/{i}`. DISABLED revokes the installation's
@@ -127,12 +152,9 @@ impl Authority {
         caller: &Caller,
         id: &str,
         update: InstallationUpdate,
-    ) -> Result<Installation, AuthorityError> {
+    ) -> Result<InstallationView, AuthorityError> {
         self.require_installation_access(caller, id)?;
-        let mut installation = self
-            .store()?
-            .installation(id)?
-            .ok_or(AuthorityError::NotFound("installation"))?;
+        let mut installation = self.stored(id)?.installation;
         let before = installation.status;
         if before == InstallationStatus::Uninstalled {
             return Err(uninstalled());
@@ -169,7 +191,7 @@ impl Authority {
             json!({"from": before.as_str(), "to": installation.status.as_str()}),
         );
         self.change(|s| s.update_installation(&installation, before, disabling, None, &audit))?;
-        Ok(installation)
+        Ok(self.stored(id)?.into())
     }
 
     /// `DELETE /v1/installations/{i}`: uninstalls, in one transaction —
@@ -178,14 +200,12 @@ impl Authority {
     /// outstanding setup code spent, the config erased, the status
     /// UNINSTALLED. Uninstalling an uninstalled installation changes
     /// nothing.
-    pub fn uninstall(&self, actor: &Actor, id: &str) -> Result<Installation, AuthorityError> {
-        let mut installation = self
-            .store()?
-            .installation(id)?
-            .ok_or(AuthorityError::NotFound("installation"))?;
+    pub fn uninstall(&self, actor: &Actor, id: &str) -> Result<InstallationView, AuthorityError> {
+        let row = self.stored(id)?;
+        let mut installation = row.installation.clone();
         let before = installation.status;
         if before == InstallationStatus::Uninstalled {
-            return Ok(installation);
+            return Ok(row.into());
         }
         installation.status = InstallationStatus::Uninstalled;
         installation.config = json!({});
@@ -196,11 +216,84 @@ impl Authority {
             json!({"from": before.as_str(), "app": installation.app_id}),
         );
         self.change(|s| s.update_installation(&installation, before, true, None, &audit))?;
-        Ok(installation)
+        Ok(self.stored(id)?.into())
     }
 
     /// `GET /v1/installations`: every installation.
-    pub fn installations(&self) -> Result<Vec<Installation>, AuthorityError> {
-        Ok(self.store()?.installations()?)
+    pub fn installations(&self) -> Result<Vec<InstallationView>, AuthorityError> {
+        Ok(self
+            .store()?
+            .installations()?
+            .into_iter()
+            .map(InstallationView::from)
+            .collect())
+    }
+
+    /// `POST /v1/installations/{i}/grants/approve`: the installation and its
+    /// live tokens move to the app's requested grants at once. `version`,
+    /// when given, must be the version requested (what the approver saw).
+    pub fn approve_grants(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: GrantsDecision,
+    ) -> Result<InstallationView, AuthorityError> {
+        self.decide_grants(actor, id, body, true)
+    }
+
+    /// `POST /v1/installations/{i}/grants/decline`: the installation keeps
+    /// its grants; the requested version stops being requested.
+    pub fn decline_grants(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: GrantsDecision,
+    ) -> Result<InstallationView, AuthorityError> {
+        self.decide_grants(actor, id, body, false)
+    }
+
+    fn decide_grants(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: GrantsDecision,
+        approve: bool,
+    ) -> Result<InstallationView, AuthorityError> {
+        let row = self.stored(id)?;
+        if row.installation.status == InstallationStatus::Uninstalled {
+            return Err(uninstalled());
+        }
+        let Some(requested) = row.requested else {
+            return Err(conflict("no grant update is requested"));
+        };
+        if body.version.is_some_and(|v| v != requested.version) {
+            return Err(conflict(format!(
+                "version {} is requested, not {}",
+                requested.version,
+                body.version.unwrap_or_default()
+            )));
+        }
+        let (action, detail) = if approve {
+            (
+                "installation.grants_approve",
+                json!({"from": row.grants, "to": requested.grants,
+                       "fromVersion": row.grants_version, "version": requested.version}),
+            )
+        } else {
+            (
+                "installation.grants_decline",
+                json!({"kept": row.grants, "declined": requested.grants,
+                       "keptVersion": row.grants_version, "version": requested.version}),
+            )
+        };
+        let audit = self.audit(actor, action, id, detail);
+        self.change(|s| {
+            if approve {
+                s.approve_grants(id, requested.version, &audit)
+            } else {
+                s.decline_grants(id, requested.version, &audit)
+            }
+        })?;
+        Ok(self.stored(id)?.into())
     }
 }

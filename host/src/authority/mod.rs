@@ -46,14 +46,14 @@ use crate::storage::{RecordCache, Records, Store, StoreError};
 pub use apps::{AppUpdate, MAX_GRACE_SECONDS, NewApp, SecretRotation};
 pub use caller::{Actor, Caller};
 pub use error::AuthorityError;
-pub use installations::NewInstallation;
+pub use installations::{GrantsDecision, NewInstallation};
 pub use models::ModelBody;
 pub use projects::{NewEnvironment, NewProject};
 pub use tokens::NewToken;
 pub use validation::{canonical_origin, valid_origin};
 pub use views::{
-    AppCreated, AppView, ClientSecretView, EnvironmentView, Installed, IssuedTokenView,
-    ProjectListing, ProjectView, SetupCodeView, TokenView,
+    AppCreated, AppView, ClientSecretView, EnvironmentView, InstallationView, Installed,
+    IssuedTokenView, ProjectListing, ProjectView, PublishedView, SetupCodeView, TokenView,
 };
 
 /// Settings of the authority.

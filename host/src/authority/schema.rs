@@ -318,17 +318,24 @@ const STATUSES: [&str; 4] = ["PENDING", "COMPLETED", "DISABLED", "UNINSTALLED"];
 const SETTABLE_STATUSES: [&str; 3] = ["PENDING", "COMPLETED", "DISABLED"];
 
 component!(
-    /// `verifier_core::Installation`.
+    /// An installation (`authority::InstallationView`).
     InstallationSchema = "Installation",
     json!({
         "type": "object",
-        "required": ["id", "appId", "environmentId", "status", "config"],
+        "required": ["id", "appId", "environmentId", "status", "config", "grants",
+            "grantsVersion", "requestedGrants", "requestedVersion"],
         "properties": {
             "id": { "type": "string" },
             "appId": { "type": "string" },
             "environmentId": { "type": "string" },
             "status": { "enum": STATUSES },
             "config": { "type": "object" },
+            "grants": { "type": "array", "items": reference("Grant"),
+                "description": "the grants approved: what its tokens get" },
+            "grantsVersion": { "type": "integer", "format": "int64", "minimum": 1 },
+            "requestedGrants": { "type": ["array", "null"], "items": reference("Grant"),
+                "description": "the app's newer grants waiting for approval (update requested); null when none" },
+            "requestedVersion": { "type": ["integer", "null"], "format": "int64" },
         },
     })
 );
@@ -503,6 +510,10 @@ typed!(
 typed!(
     /// Grants as answered.
     GrantList = grant_list
+);
+typed!(
+    /// The body of `PUT /v1/apps/{id}/grants`.
+    AppGrants = app_grants
 );
 
 /// A descriptor header's value: visible ASCII, no white space at

@@ -1,6 +1,8 @@
 //! What the authority accepts as input: ids, text, URLs, frame origins
 //! (canonical, as browsers read them) and the shape of management grants.
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use verifier_core::{Api, Grant, Scope};
 
 use super::error::AuthorityError;
@@ -156,4 +158,26 @@ pub(super) fn check_management_scope(grants: &[Grant]) -> Result<(), AuthorityEr
         }
     }
     Ok(())
+}
+
+/// An integer as JSON Schema reads one: `20` or `20.0`, never `20.5`.
+pub(super) fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // Exact: within ±2^53 every whole f64 is an exact integer.
+        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Ok(f as i64),
+        _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+    }
+}
+
+/// [`whole_number`], or `null`.
+pub(super) fn optional_whole_number<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(d)?
+        .map(|n| whole_number(n).map_err(D::Error::custom))
+        .transpose()
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use verifier_core::{Grant, Installation, TokenKind};
 
-use crate::storage::{AppRow, EnvironmentRow, Project, TokenRow};
+use crate::storage::{AppRow, EnvironmentRow, InstallationRow, Project, TokenRow};
 
 /// A project, with its management API URL.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -124,6 +124,21 @@ impl AppView {
     }
 }
 
+/// What publishing an app's grants did.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedView {
+    /// The new version.
+    pub version: i64,
+    /// The grants published.
+    #[schema(schema_with = crate::authority::schema::grant_list)]
+    pub grants: Vec<Grant>,
+    /// Installations moved to them at once (no wider than they approved).
+    pub applied: Vec<String>,
+    /// Installations asked for their consent ("update requested").
+    pub requested: Vec<String>,
+}
+
 /// A rotated client secret: the new one appears here only.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -155,13 +170,48 @@ pub struct AppCreated {
 pub struct Installed {
     /// The installation, PENDING.
     #[schema(schema_with = crate::authority::schema::installation)]
-    pub installation: Installation,
+    pub installation: InstallationView,
     /// The one-time setup code.
     pub setup_code: String,
     /// The app's setup URL with `?code=`.
     pub setup_url: String,
     /// When the code expires, unix seconds.
     pub expires_at: i64,
+}
+
+/// An installation as the API shows it: what the app sees of it, the
+/// grants its environment approved, and a grant update waiting for consent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallationView {
+    /// Id, app, environment, status, config.
+    #[serde(flatten)]
+    pub installation: Installation,
+    /// The grants approved: what its tokens get.
+    pub grants: Vec<Grant>,
+    /// The version of the app's grants they are.
+    pub grants_version: i64,
+    /// The app's newer grants, waiting for approval ("update requested");
+    /// `null` when none (or the newest were declined).
+    pub requested_grants: Option<Vec<Grant>>,
+    /// Their version; `null` when none.
+    pub requested_version: Option<i64>,
+}
+
+impl From<InstallationRow> for InstallationView {
+    fn from(row: InstallationRow) -> Self {
+        let (requested_grants, requested_version) = match row.requested {
+            Some(v) => (Some(v.grants), Some(v.version)),
+            None => (None, None),
+        };
+        InstallationView {
+            installation: row.installation,
+            grants: row.grants,
+            grants_version: row.grants_version,
+            requested_grants,
+            requested_version,
+        }
+    }
 }
 
 /// A fresh setup code.

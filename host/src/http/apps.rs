@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::extract::{Admin, JsonBody};
+use super::extract::{Admin, JsonBody, JsonList};
 use super::{Answer, AppState, Created, ErrorBody, blocking};
 use crate::authority::{AppUpdate, AppView, NewApp, SecretRotation};
 
@@ -87,4 +87,20 @@ pub(super) async fn rotate_client_secret(
 ) -> Created<crate::authority::ClientSecretView> {
     let secret = blocking(&s, move |a| a.rotate_client_secret(&actor, &id, body)).await?;
     Ok((StatusCode::CREATED, Json(secret)))
+}
+
+#[utoipa::path(put, path = "/v1/apps/{id}/grants", summary = "Publish the app's next grants version: applied where no wider, requested elsewhere",
+    params(("id" = String, Path)), request_body = inline(crate::authority::schema::AppGrants),
+    responses((status = 200, description = "Published", body = crate::authority::PublishedView),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+pub(super) async fn publish_grants(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+    JsonList(grants): JsonList<Vec<verifier_core::Grant>>,
+) -> Answer<crate::authority::PublishedView> {
+    Ok(Json(
+        blocking(&s, move |a| a.publish_grants(&actor, &id, grants)).await?,
+    ))
 }

@@ -42,7 +42,8 @@ pub use server::{Server, ServerLimits};
 pub use tls::{Tls, TlsError};
 
 use crate::authority::{
-    Authority, AuthorityError, NewEnvironment, NewInstallation, NewProject, NewToken,
+    Authority, AuthorityError, GrantsDecision, NewEnvironment, NewInstallation, NewProject,
+    NewToken,
 };
 use crate::gateway::throttle::Throttle;
 use crate::gateway::{self, Upstream};
@@ -241,6 +242,7 @@ fn management() -> Router<Arc<AppState>> {
             "/v1/apps/{id}/client-secret/rotate",
             post(apps::rotate_client_secret),
         )
+        .route("/v1/apps/{id}/grants", put(apps::publish_grants))
         .route("/v1/installations", get(list_installations))
         .route("/v1/records", get(feed))
         .route("/v1/records/{t}", get(token_record))
@@ -252,6 +254,8 @@ fn management() -> Router<Arc<AppState>> {
                 .patch(update_installation)
                 .delete(uninstall),
         )
+        .route("/v1/installations/{i}/grants/approve", post(approve_grants))
+        .route("/v1/installations/{i}/grants/decline", post(decline_grants))
         .route("/v1/installations/{i}/session-token", post(session_token))
         .route("/v1/installations/{i}/setup-code", post(new_setup_code))
         .route("/v1/tokens", post(create_token).get(list_tokens))
@@ -434,7 +438,7 @@ async fn get_installation(
     State(s): State<Arc<AppState>>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Answer<verifier_core::Installation> {
+) -> Answer<crate::authority::InstallationView> {
     Ok(Json(
         blocking(&s, move |a| a.installation(&caller, &id)).await?,
     ))
@@ -451,7 +455,7 @@ async fn update_installation(
     Authed(caller): Authed,
     Path(id): Path<String>,
     JsonBody(update): JsonBody<InstallationUpdate>,
-) -> Answer<verifier_core::Installation> {
+) -> Answer<crate::authority::InstallationView> {
     Ok(Json(
         blocking(&s, move |a| a.update_installation(&caller, &id, update)).await?,
     ))
@@ -465,8 +469,42 @@ async fn uninstall(
     State(s): State<Arc<AppState>>,
     Admin(actor): Admin,
     Path(id): Path<String>,
-) -> Answer<verifier_core::Installation> {
+) -> Answer<crate::authority::InstallationView> {
     Ok(Json(blocking(&s, move |a| a.uninstall(&actor, &id)).await?))
+}
+
+#[utoipa::path(post, path = "/v1/installations/{i}/grants/approve", summary = "Approve the app's requested grants: the installation and its live tokens move at once",
+    params(("i" = String, Path)), request_body = GrantsDecision,
+    responses((status = 200, description = "Approved", body = crate::authority::schema::InstallationSchema),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "No update requested, another version requested, or uninstalled", body = ErrorBody)))]
+async fn approve_grants(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<GrantsDecision>,
+) -> Answer<crate::authority::InstallationView> {
+    Ok(Json(
+        blocking(&s, move |a| a.approve_grants(&actor, &id, body)).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/installations/{i}/grants/decline", summary = "Decline the app's requested grants: nothing moves",
+    params(("i" = String, Path)), request_body = GrantsDecision,
+    responses((status = 200, description = "Declined", body = crate::authority::schema::InstallationSchema),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "No update requested, another version requested, or uninstalled", body = ErrorBody)))]
+async fn decline_grants(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<GrantsDecision>,
+) -> Answer<crate::authority::InstallationView> {
+    Ok(Json(
+        blocking(&s, move |a| a.decline_grants(&actor, &id, body)).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/installations/{i}/session-token", summary = "A SESSION token for the app frame (1 h)",
@@ -524,7 +562,7 @@ async fn list_projects(
 async fn list_installations(
     State(s): State<Arc<AppState>>,
     Admin(_): Admin,
-) -> Answer<Vec<verifier_core::Installation>> {
+) -> Answer<Vec<crate::authority::InstallationView>> {
     Ok(Json(blocking(&s, |a| a.installations()).await?))
 }
 

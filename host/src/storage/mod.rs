@@ -172,6 +172,42 @@ pub struct PreviousSecret {
     pub expires_at: i64,
 }
 
+/// An installation as stored: what the app sees of it, and the grants its
+/// environment approved, which its tokens get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstallationRow {
+    /// Status, config and what it joins.
+    pub installation: Installation,
+    /// The app's grants as approved for this installation.
+    pub grants: Vec<Grant>,
+    /// The version of the app's grants they are.
+    pub grants_version: i64,
+    /// The app's newer grants, waiting for this environment's consent
+    /// (`None` when there are none, or the newest were declined).
+    pub requested: Option<GrantsVersion>,
+}
+
+/// One version of an app's grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantsVersion {
+    /// Its number: 1 at registration, one more at each publication.
+    pub version: i64,
+    /// The grants.
+    pub grants: Vec<Grant>,
+}
+
+/// What publishing an app's grants did ([`Store::publish_grants`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The new version.
+    pub version: i64,
+    /// Installations moved to it at once: for them it was no wider than
+    /// what they had approved.
+    pub applied: Vec<String>,
+    /// Installations asked for their consent: it is wider.
+    pub requested: Vec<String>,
+}
+
 /// A one-time setup code, by hash.
 #[derive(Debug, Clone)]
 pub struct SetupCodeRow {
@@ -366,8 +402,9 @@ pub trait Store: Records {
     /// delete) or finds the app gone.
     fn delete_app(&self, id: &str, at: i64, audit: &AuditEntry) -> Result<Vec<String>, StoreError>;
 
-    /// Creates an installation with its first setup code; `NotFound("app")`
-    /// if its app is deleted (checked in the same transaction).
+    /// Creates an installation with its first setup code, approving the
+    /// app's grants as they are in the same transaction; `NotFound("app")`
+    /// if its app is deleted.
     fn create_installation(
         &self,
         installation: &Installation,
@@ -375,7 +412,7 @@ pub trait Store: Records {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
     /// An installation by id.
-    fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError>;
+    fn installation(&self, id: &str) -> Result<Option<InstallationRow>, StoreError>;
     /// Stores an installation's new status and config, if its status is
     /// still `from` (what the caller read): `Conflict` if a concurrent
     /// change moved it, so a change decided on a stale read (completing an
@@ -397,6 +434,8 @@ pub trait Store: Records {
     /// Redeems a setup code for `app_id` at `now` and, if it is redeemable,
     /// stores `token` in the same transaction. A code is redeemable only
     /// while its installation is PENDING ([`Redeem::NotPending`] else).
+    /// The token gets the installation's approved grants, as
+    /// [`Store::insert_token`] gives them.
     /// One live APP token an installation: the same transaction revokes
     /// the installation's earlier live APP tokens, each with a
     /// `token.revoke` audit entry (by the redeem's actor), and puts them in
@@ -410,7 +449,10 @@ pub trait Store: Records {
         audit: &AuditEntry,
     ) -> Result<Redeem, StoreError>;
 
-    /// Stores a new token.
+    /// Stores a new token. A token of an installation gets the grants the
+    /// installation approved, read in the same transaction (whatever
+    /// `token` says), so no token outlives an approval or a narrowing with
+    /// the grants from before it.
     fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Every token, newest first.
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
@@ -439,7 +481,30 @@ pub trait Store: Records {
     fn apps(&self) -> Result<Vec<AppRow>, StoreError>;
 
     /// Every installation, oldest first.
-    fn installations(&self) -> Result<Vec<Installation>, StoreError>;
+    fn installations(&self) -> Result<Vec<InstallationRow>, StoreError>;
+
+    /// Publishes `grants` as an app's next version. In one transaction,
+    /// with the app's and its installations' rows locked: every
+    /// installation not UNINSTALLED for which they are no wider than what
+    /// it approved ([`verifier_core::grants_within`]) moves to them at
+    /// once, with its live tokens (each in the feed, each move audited as
+    /// `installation.grants_update` by `audit`'s actor); the others keep
+    /// theirs and see the version requested.
+    fn publish_grants(
+        &self,
+        app_id: &str,
+        grants: &[Grant],
+        audit: &AuditEntry,
+    ) -> Result<Published, StoreError>;
+    /// Moves an installation to its app's grants `version`, with its live
+    /// tokens (APP and SESSION: each in the feed), in one transaction.
+    /// `Conflict` unless `version` is the app's newest and newer than the
+    /// installation's.
+    fn approve_grants(&self, id: &str, version: i64, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Records that an installation declined its app's grants `version`
+    /// (its grants and tokens stay as they are; a later version asks
+    /// again). `Conflict` like [`Store::approve_grants`].
+    fn decline_grants(&self, id: &str, version: i64, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// The change feed: changes with `seq > after`, in commit order, at most
     /// `limit`. Every token ever stored appears (its creation is a change),

@@ -52,6 +52,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V6__app_lifecycle",
         include_str!("../../migrations/V6__app_lifecycle.sql"),
     ),
+    (
+        "V7__grant_versions",
+        include_str!("../../migrations/V7__grant_versions.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

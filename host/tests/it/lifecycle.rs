@@ -354,3 +354,185 @@ async fn an_app_is_deleted_only_when_nothing_is_installed() {
     let answer = s.admin(Method::DELETE, &path, None).await;
     assert_refused(&answer, StatusCode::NOT_FOUND, "not_found");
 }
+
+/// `GET {base}/v1/verify` for reading `model` in master.
+async fn may_read(http: &reqwest::Client, base: &str, token: &str, model: &str) -> bool {
+    let status = http
+        .get(format!("{base}/v1/verify"))
+        .header("x-tally-environment", "master")
+        .header("x-tally-action", "read")
+        .header("x-tally-model", model)
+        .header("authorization", token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    match status {
+        StatusCode::OK => true,
+        StatusCode::FORBIDDEN => false,
+        other => panic!("verify answered {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wider_grant_update_waits_for_consent_then_moves_every_token() {
+    let s = start().await;
+    s.project().await;
+    let (app_id, client_id, secret) = s.app().await;
+    let (installation, code) = s.install(&app_id).await;
+    let (_, exchanged) = s.exchange(&client_id, &secret, &code).await;
+    let app_token = bearer(&str_of(&exchanged, "appToken"));
+    let path = format!("/v1/installations/{installation}");
+    let session_path = format!("{path}/session-token");
+    let session = async |s: &common::TestServer| {
+        let (_, v) = s.admin(Method::POST, &session_path, None).await;
+        bearer(&str_of(&v, "token"))
+    };
+    let first_session = session(&s).await;
+    let replica = common::tally_process(
+        &["--replica-of", &s.base],
+        &[("TALLY_REPLICA_TOKEN", &s.admin)],
+    );
+    let http = reqwest::Client::new();
+    // Grants as the API writes them back (every scope spelt out).
+    let read = |model: &str| {
+        let grant: verifier_core::Grant =
+            serde_json::from_value(json!({"api": "content", "action": "read", "models": [model]}))
+                .unwrap();
+        serde_json::to_value(grant).unwrap()
+    };
+    let (read_post, read_author) = (read("Post"), read("Author"));
+    let grants = format!("/v1/apps/{app_id}/grants");
+
+    // Wider: requested, nothing moves.
+    let (st, published) = s
+        .admin(Method::PUT, &grants, Some(json!([read_post, read_author])))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{published}");
+    assert_eq!(published["version"], 2);
+    assert_eq!(published["applied"], json!([]));
+    assert_eq!(published["requested"], json!([installation]));
+    let (_, seen) = s.admin(Method::GET, &path, None).await;
+    assert_eq!(
+        (&seen["grantsVersion"], &seen["requestedVersion"]),
+        (&json!(1), &json!(2))
+    );
+    assert_eq!(seen["grants"], json!([read_post]));
+    assert_eq!(seen["requestedGrants"], json!([read_post, read_author]));
+    // The app sees the request on its own installation, too.
+    let (_, own) = s.call(Method::GET, &path, Some(&app_token), None).await;
+    assert_eq!(own["requestedVersion"], 2);
+    let new_session = session(&s).await;
+    for token in [&app_token, &first_session, &new_session] {
+        assert!(may_read(&http, &s.base, token, "Post").await);
+        assert!(
+            !may_read(&http, &s.base, token, "Author").await,
+            "not before consent"
+        );
+    }
+
+    // Approving another version than the one requested changes nothing.
+    let answer = s
+        .admin(
+            Method::POST,
+            &format!("{path}/grants/approve"),
+            Some(json!({"version": 3})),
+        )
+        .await;
+    assert_refused(&answer, StatusCode::CONFLICT, "conflict");
+    let (st, approved) = s
+        .admin(
+            Method::POST,
+            &format!("{path}/grants/approve"),
+            Some(json!({"version": 2})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{approved}");
+    assert_eq!(
+        (&approved["grantsVersion"], &approved["requestedGrants"]),
+        (&json!(2), &Value::Null)
+    );
+    // At once on this node, for the APP token and every session token.
+    for token in [&app_token, &first_session, &new_session] {
+        assert!(may_read(&http, &s.base, token, "Author").await);
+    }
+    // Within a second on a replica, through the feed.
+    let started = std::time::Instant::now();
+    while !may_read(&http, &replica.base, &app_token, "Author").await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "replica lags"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let answer = s
+        .admin(
+            Method::POST,
+            &format!("{path}/grants/approve"),
+            Some(json!({})),
+        )
+        .await;
+    assert_refused(&answer, StatusCode::CONFLICT, "conflict");
+
+    // Declined: nothing moves, and the request is gone.
+    let read_tag = read("Tag");
+    s.admin(
+        Method::PUT,
+        &grants,
+        Some(json!([read_post, read_author, read_tag])),
+    )
+    .await;
+    let (st, declined) = s
+        .admin(
+            Method::POST,
+            &format!("{path}/grants/decline"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{declined}");
+    assert_eq!(
+        (&declined["grantsVersion"], &declined["requestedVersion"]),
+        (&json!(2), &Value::Null)
+    );
+    assert!(!may_read(&http, &s.base, &app_token, "Tag").await);
+
+    // Narrower: applies at once, without consent, to tokens and replicas.
+    let (_, narrowed) = s
+        .admin(Method::PUT, &grants, Some(json!([read_post])))
+        .await;
+    assert_eq!(narrowed["applied"], json!([installation]));
+    assert!(!may_read(&http, &s.base, &app_token, "Author").await);
+    assert!(!may_read(&http, &s.base, &new_session, "Author").await);
+    assert!(may_read(&http, &s.base, &app_token, "Post").await);
+    let started = std::time::Instant::now();
+    while may_read(&http, &replica.base, &app_token, "Author").await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "replica lags"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // A token made after the narrowing gets the narrowed grants too.
+    let (_, after) = s.admin(Method::GET, &path, None).await;
+    assert_eq!(after["grants"], json!([read_post]));
+
+    // Every step audited with before and after.
+    let publish = audited(&s, "app.grants_publish").await;
+    assert_eq!(publish.len(), 3);
+    assert_eq!(publish[0]["detail"]["from"], json!([read_post]));
+    let approve = audited(&s, "installation.grants_approve").await;
+    assert_eq!(approve[0]["detail"]["to"], json!([read_post, read_author]));
+    assert_eq!(approve[0]["detail"]["from"], json!([read_post]));
+    assert_eq!(audited(&s, "installation.grants_decline").await.len(), 1);
+    let narrowed = audited(&s, "installation.grants_update").await;
+    assert_eq!(narrowed[0]["detail"]["to"], json!([read_post]));
+
+    // Bad grants are refused; an app's grants never hold the admin grant.
+    for body in [
+        json!([{"api": "management", "action": "admin"}]),
+        json!({"api": "content", "action": "read"}),
+    ] {
+        let answer = s.admin(Method::PUT, &grants, Some(body)).await;
+        assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_request");
+    }
+}

@@ -26,6 +26,14 @@ fn sqlite_apps_change_whole_and_go_only_when_uninstalled() {
 }
 
 #[test]
+fn sqlite_grant_versions_apply_narrower_and_wait_for_wider() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::grant_versions_apply_narrower_and_wait_for_wider(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());
@@ -97,7 +105,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 6);
+    assert_eq!(applied, 7);
 }
 
 #[test]

@@ -121,7 +121,11 @@ pub fn rows_round_trip_and_conflict(store: &dyn Store) {
     );
     assert!(got.client_secret_hash.ct_eq(&app.client_secret_hash));
     assert_eq!(got.url.as_deref(), Some("http://a/"));
-    assert_eq!(store.installation("in_1").unwrap().unwrap(), installation);
+    let stored = store.installation("in_1").unwrap().unwrap();
+    assert_eq!(stored.installation, installation);
+    // An installation approves its app's grants as they are when it is made.
+    assert_eq!((&stored.grants, stored.grants_version), (&app.grants, 1));
+    assert_eq!(stored.requested, None);
 
     let before = store.audit_after(0, 1000).unwrap().len();
     let dup = store.create_project(
@@ -210,7 +214,7 @@ pub fn redeem_outcomes(store: &dyn Store) {
     assert!(store.token(&t2.record.token_id).unwrap().is_none());
 
     let late = OpaqueSecret::from_random([3; 32]);
-    let installation = store.installation("in_1").unwrap().unwrap();
+    let installation = store.installation("in_1").unwrap().unwrap().installation;
     let row = SetupCodeRow {
         code_hash: late.hash(),
         installation_id: "in_1".into(),
@@ -382,7 +386,12 @@ pub fn tokens_revoke_rotate_and_disable(store: &dyn Store) {
         "a disabled installation's codes are spent"
     );
     assert_eq!(
-        store.installation("in_1").unwrap().unwrap().status,
+        store
+            .installation("in_1")
+            .unwrap()
+            .unwrap()
+            .installation
+            .status,
         InstallationStatus::Disabled
     );
 }
@@ -421,7 +430,10 @@ pub fn listings_hold_everything_oldest_first(store: &dyn Store) {
     let apps = store.apps().unwrap();
     assert_eq!(apps[0].client_id, "cl_1");
     let installations = store.installations().unwrap();
-    assert_eq!(installations[0].status, InstallationStatus::Pending);
+    assert_eq!(
+        installations[0].installation.status,
+        InstallationStatus::Pending
+    );
 }
 
 /// The change feed: creation, revocation, rotation, disabling and public
@@ -517,6 +529,15 @@ pub fn legacy_data_carries_on(store: &dyn Store) {
     assert_eq!(app.client_id, "cl_1");
     // An app made before apps had a main page has none.
     assert_eq!(app.url, None);
+    // Installations made before grants were versioned approved the app's
+    // grants as version 1, with nothing requested; no secret is in grace.
+    assert!(app.previous_secret.is_none());
+    let installations = store.installations().unwrap();
+    assert!(!installations.is_empty());
+    for i in &installations {
+        assert_eq!((&i.grants, i.grants_version), (&app.grants, 1));
+        assert_eq!(i.requested, None);
+    }
     let tokens = store.tokens().unwrap();
     assert_eq!(tokens.len(), 5);
     assert_eq!(tokens.iter().filter(|t| t.record.revoked).count(), 3);
@@ -605,7 +626,12 @@ pub fn apps_change_whole_and_go_only_when_uninstalled(store: &dyn Store) {
     );
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     assert_eq!(
-        store.installation("in_1").unwrap().unwrap().status,
+        store
+            .installation("in_1")
+            .unwrap()
+            .unwrap()
+            .installation
+            .status,
         InstallationStatus::Pending
     );
     let missing = Installation {
@@ -652,7 +678,12 @@ pub fn apps_change_whole_and_go_only_when_uninstalled(store: &dyn Store) {
     assert!(store.app_by_client_id("cl_1").unwrap().is_none());
     assert!(store.apps().unwrap().is_empty());
     assert_eq!(
-        store.installation("in_1").unwrap().unwrap().status,
+        store
+            .installation("in_1")
+            .unwrap()
+            .unwrap()
+            .installation
+            .status,
         InstallationStatus::Uninstalled
     );
     assert!(matches!(
@@ -676,4 +707,135 @@ pub fn apps_change_whole_and_go_only_when_uninstalled(store: &dyn Store) {
         Err(StoreError::NotFound("app"))
     ));
     assert!(store.installation("in_2").unwrap().is_none());
+}
+
+pub fn grant_versions_apply_narrower_and_wait_for_wider(store: &dyn Store) {
+    let (app, mut installation, _) = seed(store);
+    let read_post = Grant {
+        models: verifier_core::Scope::Only(vec!["Post".into()]),
+        ..Grant::new(Api::Content, Action::READ)
+    };
+    let write = Grant::new(Api::Content, Action::CREATE);
+    let (_, app_token) = token(5, Some("in_1"), 10);
+    // An installation's token gets its approved grants, whatever it says.
+    let wide = TokenRow {
+        record: TokenRecord {
+            grants: vec![write.clone()],
+            ..app_token.record.clone()
+        },
+        ..app_token.clone()
+    };
+    store
+        .insert_token(&wide, &audit("token.create", "t"))
+        .unwrap();
+    let stored = |store: &dyn Store| {
+        store
+            .token(&app_token.record.token_id)
+            .unwrap()
+            .unwrap()
+            .record
+            .grants
+            .clone()
+    };
+    assert_eq!(stored(store), app.grants);
+
+    // Wider: requested; nothing moves.
+    let before = store.last_change().unwrap();
+    let published = store
+        .publish_grants(
+            "app_1",
+            &[app.grants[0].clone(), write.clone()],
+            &audit("p", "app_1"),
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            published.version,
+            published.applied.len(),
+            published.requested.clone()
+        ),
+        (2, 0, vec!["in_1".to_owned()])
+    );
+    assert_eq!(store.last_change().unwrap(), before, "nothing in the feed");
+    let row = store.installation("in_1").unwrap().unwrap();
+    assert_eq!(
+        (
+            row.grants_version,
+            row.requested.as_ref().map(|r| r.version)
+        ),
+        (1, Some(2))
+    );
+    assert_eq!(stored(store), app.grants);
+    // Only the version requested is decided on.
+    assert!(matches!(
+        store.approve_grants("in_1", 1, &audit("a", "in_1")),
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .approve_grants("in_1", 2, &audit("a", "in_1"))
+        .unwrap();
+    let row = store.installation("in_1").unwrap().unwrap();
+    assert_eq!((row.grants_version, row.requested), (2, None));
+    assert_eq!(stored(store), vec![app.grants[0].clone(), write.clone()]);
+    let moved = store.changes_after(before, 100).unwrap();
+    assert!(moved.iter().any(|c| matches!(&c.changed,
+        Changed::Token(t) if t.token_id == app_token.record.token_id)));
+    assert!(matches!(
+        store.approve_grants("in_1", 2, &audit("a", "in_1")),
+        Err(StoreError::Conflict(_))
+    ));
+
+    // Declined: kept, and no longer requested; a later version asks again.
+    store
+        .publish_grants(
+            "app_1",
+            &[Grant::new(Api::Content, Action::ADMIN)],
+            &audit("p", "app_1"),
+        )
+        .unwrap();
+    store
+        .decline_grants("in_1", 3, &audit("d", "in_1"))
+        .unwrap();
+    let row = store.installation("in_1").unwrap().unwrap();
+    assert_eq!((row.grants_version, row.requested), (2, None));
+
+    // Narrower: applied at once, tokens included.
+    let published = store
+        .publish_grants(
+            "app_1",
+            std::slice::from_ref(&read_post),
+            &audit("p", "app_1"),
+        )
+        .unwrap();
+    assert_eq!(
+        (published.version, published.applied),
+        (4, vec!["in_1".to_owned()])
+    );
+    assert_eq!(stored(store), vec![read_post.clone()]);
+    let row = store.installation("in_1").unwrap().unwrap();
+    assert_eq!((row.grants_version, row.requested), (4, None));
+
+    // An uninstalled installation is left alone and decides nothing.
+    installation.status = InstallationStatus::Uninstalled;
+    store
+        .update_installation(
+            &installation,
+            InstallationStatus::Pending,
+            true,
+            None,
+            &audit("u", "in_1"),
+        )
+        .unwrap();
+    let published = store
+        .publish_grants("app_1", &[write], &audit("p", "app_1"))
+        .unwrap();
+    assert!(published.applied.is_empty() && published.requested.is_empty());
+    assert!(matches!(
+        store.approve_grants("in_1", 5, &audit("a", "in_1")),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.publish_grants("app_x", &[], &audit("p", "app_x")),
+        Err(StoreError::NotFound("app"))
+    ));
 }

@@ -64,6 +64,13 @@ fn postgres_apps_change_whole_and_go_only_when_uninstalled() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_grant_versions_apply_narrower_and_wait_for_wider() {
+    let f = fresh();
+    storage_contract::grant_versions_apply_narrower_and_wait_for_wider(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_redeem_outcomes() {
     let f = fresh();
     storage_contract::redeem_outcomes(f.store.as_ref());
@@ -157,5 +164,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 6);
+    assert_eq!(applied, 7);
 }

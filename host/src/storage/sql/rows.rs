@@ -1,12 +1,14 @@
 //! Rows read and written: decoders of each table's columns, and the
 //! writes several operations share.
 
-use verifier_core::{Installation, SecretHash, TokenId, TokenRecord};
+use verifier_core::{Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
+use super::rules::requested;
 use super::statements::*;
 use super::{Conn, Param, Row};
 use crate::storage::{
-    AppRow, AuditEntry, EnvironmentRow, PreviousSecret, Project, SetupCodeRow, StoreError, TokenRow,
+    AppRow, AuditEntry, EnvironmentRow, GrantsVersion, InstallationRow, PreviousSecret, Project,
+    SetupCodeRow, StoreError, TokenRow,
 };
 
 pub(super) fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
@@ -129,17 +131,31 @@ pub(super) fn with_app<T>(
     ])
 }
 
-pub(super) fn installation_from(row: &dyn Row) -> Result<Installation, StoreError> {
+pub(super) fn installation_from(row: &dyn Row) -> Result<InstallationRow, StoreError> {
     let status = row.text(3)?;
-    Ok(Installation {
-        id: row.text(0)?,
-        app_id: row.text(1)?,
-        environment_id: row.text(2)?,
-        status: status
-            .parse()
-            .map_err(|_| StoreError::Database(format!("unknown installation status {status}")))?,
-        config: serde_json::from_str(&row.text(4)?)?,
+    let grants_version = row.int(6)?;
+    let newest = GrantsVersion {
+        version: row.int(9)?,
+        grants: serde_json::from_str(&row.text(8)?)?,
+    };
+    Ok(InstallationRow {
+        installation: Installation {
+            id: row.text(0)?,
+            app_id: row.text(1)?,
+            environment_id: row.text(2)?,
+            status: status_from(&status)?,
+            config: serde_json::from_str(&row.text(4)?)?,
+        },
+        grants: serde_json::from_str(&row.text(5)?)?,
+        grants_version,
+        requested: requested(grants_version, row.opt_int(7)?, newest),
     })
+}
+
+pub(super) fn status_from(status: &str) -> Result<InstallationStatus, StoreError> {
+    status
+        .parse()
+        .map_err(|_| StoreError::Database(format!("unknown installation status {status}")))
 }
 
 pub(super) fn insert_code(c: &mut dyn Conn, code: &SetupCodeRow) -> Result<(), StoreError> {

@@ -2,7 +2,9 @@
 
 use verifier_core::InstallationStatus;
 
-use crate::storage::Redeem;
+use verifier_core::Grant;
+
+use crate::storage::{AuditEntry, GrantsVersion, Redeem};
 
 /// A setup code as a redeem finds it.
 pub(super) struct FoundCode {
@@ -24,6 +26,46 @@ pub(super) fn redeem_outcome(found: Option<&FoundCode>, app_id: &str, now: i64) 
         Some(code) if code.used => Redeem::Used,
         Some(code) if now >= code.expires_at => Redeem::Expired,
         Some(_) => Redeem::Redeemed,
+    }
+}
+
+/// The app's newest grants as an installation sees them: requested while
+/// they are newer than those it approved, unless it declined that very
+/// version (a later one asks again).
+pub(super) fn requested(
+    approved: i64,
+    declined: Option<i64>,
+    newest: GrantsVersion,
+) -> Option<GrantsVersion> {
+    (newest.version > approved && declined != Some(newest.version)).then_some(newest)
+}
+
+/// Whether an app's newly published grants apply to an installation at
+/// once: when they allow nothing beyond what it approved. Anything wider
+/// waits for the environment's consent.
+pub(super) fn applies_without_consent(published: &[Grant], approved: &[Grant]) -> bool {
+    verifier_core::grants_within(published, approved)
+}
+
+/// The audit entry of an installation moved to narrower grants by a
+/// publication (`publish`, by its actor, at its time).
+pub(super) fn narrowed_audit(
+    publish: &AuditEntry,
+    installation: &str,
+    from: &[Grant],
+    to: &[Grant],
+    version: i64,
+) -> AuditEntry {
+    AuditEntry {
+        action: "installation.grants_update".into(),
+        target: installation.into(),
+        detail: serde_json::json!({
+            "from": from,
+            "to": to,
+            "version": version,
+            "approval": "none needed: no wider than approved",
+        }),
+        ..publish.clone()
     }
 }
 

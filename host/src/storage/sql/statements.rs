@@ -64,10 +64,12 @@ macro_rules! app_columns {
     };
 }
 
-/// The columns of an installation row, in `rows::installation_from`'s order.
+/// The columns of an installation row and its app's newest grants, in
+/// `rows::installation_from`'s order (`FROM installations i JOIN apps a`).
 macro_rules! installation_columns {
     () => {
-        "id, app_id, environment_id, status, config"
+        "i.id, i.app_id, i.environment_id, i.status, i.config, i.grants, i.grants_version, \
+         i.declined_version, a.grants, a.grants_version"
     };
 }
 
@@ -173,16 +175,41 @@ pub(super) const LIVE_INSTALLATIONS_OF_APP: &str = "SELECT id FROM installations
 pub(super) const INSTALLATION_BY_ID: &str = concat!(
     "SELECT ",
     installation_columns!(),
-    " FROM installations WHERE id = $1"
+    " FROM installations i JOIN apps a ON a.id = i.app_id WHERE i.id = $1"
 );
 pub(super) const INSTALLATIONS_OLDEST_FIRST: &str = concat!(
     "SELECT ",
     installation_columns!(),
-    " FROM installations ORDER BY created_at, id"
+    " FROM installations i JOIN apps a ON a.id = i.app_id ORDER BY i.created_at, i.id"
 );
+/// Approves the app's grants as they are (its row is locked by then).
 pub(super) const INSERT_INSTALLATION: &str = "INSERT INTO installations \
-     (id, app_id, environment_id, status, config, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $6)";
+     (id, app_id, environment_id, status, config, created_at, updated_at, grants, grants_version) \
+     SELECT $1, $2, $3, $4, $5, $6, $6, a.grants, a.grants_version FROM apps a WHERE a.id = $2";
+/// An installation's approved grants and version and its app's newest,
+/// both rows locked until the transaction ends.
+pub(super) const INSTALLATION_GRANTS_FOR_UPDATE: &str = "SELECT i.grants, i.grants_version, \
+     a.grants, a.grants_version, i.status FROM installations i JOIN apps a ON a.id = i.app_id \
+     WHERE i.id = $1 FOR UPDATE";
+/// The live installations of an app, for a publication, locked.
+pub(super) const LIVE_INSTALLATION_GRANTS: &str = "SELECT id, grants FROM installations \
+     WHERE app_id = $1 AND status <> 'UNINSTALLED' ORDER BY created_at, id FOR UPDATE";
+pub(super) const SET_INSTALLATION_GRANTS: &str = "UPDATE installations SET grants = $2, \
+     grants_version = $3, declined_version = NULL, updated_at = $4 WHERE id = $1";
+pub(super) const DECLINE_GRANTS: &str =
+    "UPDATE installations SET declined_version = $2, updated_at = $3 WHERE id = $1";
+pub(super) const PUBLISH_APP_GRANTS: &str =
+    "UPDATE apps SET grants = $2, grants_version = grants_version + 1 WHERE id = $1";
+pub(super) const APP_GRANTS_VERSION: &str = "SELECT grants_version FROM apps WHERE id = $1";
+/// The grants an installation's tokens get, the row locked (an approval
+/// waits for the token, or the token for the approval).
+pub(super) const INSTALLATION_TOKEN_GRANTS: &str =
+    "SELECT grants FROM installations WHERE id = $1 FOR UPDATE";
+/// Moves an installation's live tokens to new grants.
+pub(super) const MOVE_TOKEN_GRANTS: &str =
+    "UPDATE tokens SET grants = $2 WHERE installation_id = $1 AND NOT revoked";
+pub(super) const LIVE_INSTALLATION_TOKENS_CHANGED: &str = "INSERT INTO changes (token_id) \
+     SELECT token_id FROM tokens WHERE installation_id = $1 AND NOT revoked ORDER BY created_at";
 /// Writes only over the status the change was decided on (`$5`).
 pub(super) const UPDATE_INSTALLATION: &str = "UPDATE installations SET status = $2, \
      config = $3, updated_at = $4 WHERE id = $1 AND status = $5";

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use verifier_core::{Grant, Installation, InstallationStatus, Model, SecretHash, TokenId};
 
 use super::rows::*;
-use super::rules::{FoundCode, redeem_outcome, spends_codes};
+use super::rules::{
+    FoundCode, applies_without_consent, narrowed_audit, redeem_outcome, spends_codes,
+};
 use super::statements::*;
-use super::{Database, Param, SqlStore};
+use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, Project, Records, Redeem,
-    SetupCodeRow, Store, StoreError, TokenRow,
+    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, InstallationRow, Project,
+    Published, Records, Redeem, SetupCodeRow, Store, StoreError, TokenRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -194,7 +196,7 @@ impl<D: Database> Store for SqlStore<D> {
         })
     }
 
-    fn installation(&self, id: &str) -> Result<Option<Installation>, StoreError> {
+    fn installation(&self, id: &str) -> Result<Option<InstallationRow>, StoreError> {
         self.db
             .read(|c| one(c, INSTALLATION_BY_ID, params![id], installation_from))
     }
@@ -292,14 +294,18 @@ impl<D: Database> Store for SqlStore<D> {
                 token_changed(c, &crate::storage::stored_token_id(id)?)?;
                 insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
             }
-            insert_token(c, token)?;
+            let token = with_installation_grants(c, token)?;
+            insert_token(c, &token)?;
             insert_audit(c, audit)?;
             Ok(Redeem::Redeemed)
         })
     }
 
     fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.write(audit, |c| insert_token(c, token))
+        self.write(audit, |c| {
+            let token = with_installation_grants(c, token)?;
+            insert_token(c, &token)
+        })
     }
 
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
@@ -378,9 +384,59 @@ impl<D: Database> Store for SqlStore<D> {
             .read(|c| all(c, APPS_OLDEST_FIRST, params![], app_from))
     }
 
-    fn installations(&self) -> Result<Vec<Installation>, StoreError> {
+    fn installations(&self) -> Result<Vec<InstallationRow>, StoreError> {
         self.db
             .read(|c| all(c, INSTALLATIONS_OLDEST_FIRST, params![], installation_from))
+    }
+
+    fn publish_grants(
+        &self,
+        app_id: &str,
+        grants: &[Grant],
+        audit: &AuditEntry,
+    ) -> Result<Published, StoreError> {
+        self.write(audit, |c| {
+            if one(c, APP_FOR_UPDATE, params![app_id], |r| r.text(0))?.is_none() {
+                return Err(StoreError::NotFound("app"));
+            }
+            let text = serde_json::to_string(grants)?;
+            c.execute(PUBLISH_APP_GRANTS, params![app_id, text.as_str()])?;
+            let version = one(c, APP_GRANTS_VERSION, params![app_id], |r| r.int(0))?
+                .ok_or(StoreError::NotFound("app"))?;
+            let live = all(c, LIVE_INSTALLATION_GRANTS, params![app_id], |r| {
+                Ok((r.text(0)?, serde_json::from_str::<Vec<Grant>>(&r.text(1)?)?))
+            })?;
+            let mut published = Published {
+                version,
+                applied: Vec::new(),
+                requested: Vec::new(),
+            };
+            for (id, approved) in live {
+                if !applies_without_consent(grants, &approved) {
+                    published.requested.push(id);
+                    continue;
+                }
+                move_grants(c, &id, grants, version, audit.at)?;
+                insert_audit(c, &narrowed_audit(audit, &id, &approved, grants, version))?;
+                published.applied.push(id);
+            }
+            Ok(published)
+        })
+    }
+
+    fn approve_grants(&self, id: &str, version: i64, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            let grants = pending_grants(c, id, version)?;
+            move_grants(c, id, &grants, version, audit.at)
+        })
+    }
+
+    fn decline_grants(&self, id: &str, version: i64, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            pending_grants(c, id, version)?;
+            c.execute(DECLINE_GRANTS, params![id, version, audit.at])?;
+            Ok(())
+        })
     }
 
     fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
@@ -398,4 +454,58 @@ impl<D: Database> Store for SqlStore<D> {
             })
         })
     }
+}
+
+/// `token` with the grants its installation approved (read with the row
+/// locked), or as it is for a token of no installation.
+fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenRow, StoreError> {
+    let Some(installation) = &token.record.installation_id else {
+        return Ok(token.clone());
+    };
+    let grants = one(c, INSTALLATION_TOKEN_GRANTS, params![installation], |r| {
+        r.text(0)
+    })?
+    .ok_or(StoreError::NotFound("installation"))?;
+    let mut token = token.clone();
+    token.record.grants = serde_json::from_str(&grants)?;
+    Ok(token)
+}
+
+/// Moves an installation and its live tokens to `grants` (`version`), the
+/// tokens into the feed.
+fn move_grants(
+    c: &mut dyn Conn,
+    id: &str,
+    grants: &[Grant],
+    version: i64,
+    at: i64,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(grants)?;
+    c.execute(
+        SET_INSTALLATION_GRANTS,
+        params![id, text.as_str(), version, at],
+    )?;
+    c.execute(MOVE_TOKEN_GRANTS, params![id, text.as_str()])?;
+    c.lock_feed()?;
+    c.execute(LIVE_INSTALLATION_TOKENS_CHANGED, params![id])?;
+    Ok(())
+}
+
+/// The app's grants `version` an installation may approve or decline now
+/// (its row and its app's locked): `Conflict` unless `version` is the
+/// app's newest and newer than the installation's, or the installation is
+/// UNINSTALLED.
+fn pending_grants(c: &mut dyn Conn, id: &str, version: i64) -> Result<Vec<Grant>, StoreError> {
+    let found = one(c, INSTALLATION_GRANTS_FOR_UPDATE, params![id], |r| {
+        Ok((r.int(1)?, r.text(2)?, r.int(3)?, r.text(4)?))
+    })?;
+    let (approved, newest, newest_version, status) =
+        found.ok_or(StoreError::NotFound("installation"))?;
+    if status_from(&status)? == InstallationStatus::Uninstalled
+        || newest_version != version
+        || approved >= version
+    {
+        return Err(StoreError::Conflict("a newer decision on these grants"));
+    }
+    Ok(serde_json::from_str(&newest)?)
 }

@@ -7,7 +7,7 @@
 import { createAppFrame } from "/studio/bridge/src/parent.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null };
+const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null };
 
 // The management API as the studio reaches it: under /studio/api, the only
 // place the session cookie (Path=/studio) is sent to and read at.
@@ -180,6 +180,7 @@ async function refreshApps() {
     const actions = document.createElement("td");
     actions.append(
       button("Edit", () => editApp(a)),
+      button("Grants", () => editGrants(a)),
       grace,
       button("Rotate secret", async () => {
         const rotated = await api("POST", `/v1/apps/${encodeURIComponent(a.id)}/client-secret/rotate`, { graceSeconds: Number(grace.value) });
@@ -227,6 +228,56 @@ function editApp(app) {
   f.elements.name.focus();
 }
 
+// Publishing grants: a new version; the answer says where it applied at
+// once (no wider than approved) and where it waits for approval.
+function editGrants(app) {
+  state.grantsApp = app.id;
+  $("#grants-app").textContent = app.name;
+  $("#grants-form [name=grants]").value = JSON.stringify(app.grants, null, 2);
+  $("#grants-form").hidden = false;
+}
+
+$("#grants-form").addEventListener("submit", guard(async () => {
+  let grants;
+  try {
+    grants = JSON.parse($("#grants-form [name=grants]").value);
+  } catch {
+    throw new Error("Grants must be JSON, e.g. [{\"api\":\"content\",\"action\":\"read\"}]");
+  }
+  const published = await api("PUT", `/v1/apps/${encodeURIComponent(state.grantsApp)}/grants`, grants);
+  $("#grants-form").hidden = true;
+  toast(`Grants version ${published.version}: applied to ${published.applied.length}, approval requested from ${published.requested.length}`, "success");
+  await Promise.all([refreshApps(), refreshInstallations(), refreshAudit()]);
+}));
+
+$("#grants-cancel").addEventListener("click", () => ($("#grants-form").hidden = true));
+
+// Reviewing a grant update: before and after side by side, then approve
+// (the installation and its tokens move at once) or decline (nothing moves).
+function reviewGrants(installation) {
+  state.review = installation;
+  $("#review-installation").textContent = installation.id;
+  $("#review-from-version").textContent = `version ${installation.grantsVersion}`;
+  $("#review-to-version").textContent = `version ${installation.requestedVersion}`;
+  $("#review-from").textContent = JSON.stringify(installation.grants, null, 2);
+  $("#review-to").textContent = JSON.stringify(installation.requestedGrants, null, 2);
+  const writes = installation.requestedGrants.some((g) => g.action !== "read");
+  $("#review-warning").textContent = writes ? "The requested grants allow writes." : "";
+  $("#grant-review").hidden = false;
+}
+
+async function decideGrants(decision) {
+  const i = state.review;
+  await api("POST", `/v1/installations/${encodeURIComponent(i.id)}/grants/${decision}`, { version: i.requestedVersion });
+  $("#grant-review").hidden = true;
+  toast(`Grant update ${decision === "approve" ? "approved" : "declined"} for ${i.id}`, "success");
+  await Promise.all([refreshInstallations(), refreshAudit()]);
+}
+
+$("#review-approve").addEventListener("click", guard(() => decideGrants("approve")));
+$("#review-decline").addEventListener("click", guard(() => decideGrants("decline")));
+$("#review-close").addEventListener("click", () => ($("#grant-review").hidden = true));
+
 function endEdit() {
   state.editing = null;
   const f = $("#app-form");
@@ -265,6 +316,12 @@ async function refreshInstallations() {
     } else {
       open.disabled = true;
     }
+    if (i.requestedVersion !== null && i.status !== "UNINSTALLED") {
+      const badge = document.createElement("span");
+      badge.className = "update-requested";
+      badge.textContent = `update requested (v${i.requestedVersion})`;
+      actions.append(badge, button("Review grants", () => reviewGrants(i)));
+    }
     if (i.status !== "UNINSTALLED") {
       // Uninstalling revokes its tokens, spends its codes and erases its
       // config; the row stays, UNINSTALLED, for the audit.
@@ -283,6 +340,7 @@ async function refreshInstallations() {
       }));
     }
     tr.append(cell(i.id), cell(app?.name ?? i.appId), cell(i.environmentId), cell(i.status, `status status-${i.status}`), actions);
+
     return tr;
   }));
   if (state.frame && state.frameInstallation) {

@@ -124,6 +124,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
                     url: None,
                     origins: vec!["http://127.0.0.1:3000".into()],
                     grants: vec![Grant::new(Api::Content, Action::READ)],
+                    webhook_url: None,
                 },
             )
             .unwrap();

@@ -73,6 +73,7 @@ pub mod reason;
 pub mod runtime;
 pub mod storage;
 pub mod studio;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use tally::clock::SystemClock;
 use tally::http::{AppState, Options, ServerLimits, TrustedProxies};
 use tally::runtime::{DEFAULT_MODULE, Limits, Verifier};
 use tally::storage::Durability;
+use tally::webhooks::{WebhookKey, WorkerOptions};
 
 mod config;
 
@@ -124,6 +125,20 @@ enum Command {
         /// Most connections open at once; past it new ones wait to be accepted.
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), env = "TALLY_MAX_CONNECTIONS")]
         max_connections: u64,
+        /// The key apps' webhook signing secrets are derived from (32
+        /// bytes, base64). With SQLite, made as <data>/webhook.key when not
+        /// given; every node of a PostgreSQL deployment needs the same file,
+        /// and without one webhooks are off there.
+        #[arg(long, env = "TALLY_WEBHOOK_KEY_FILE")]
+        webhook_key_file: Option<PathBuf>,
+        /// Let webhooks reach private, loopback and link-local addresses
+        /// (refused by default).
+        #[arg(long, env = "TALLY_ALLOW_PRIVATE_WEBHOOKS")]
+        allow_private_webhooks: bool,
+        /// The first webhook retry's wait, milliseconds; each later one
+        /// doubles (at most an hour), for 24 hours.
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..), env = "TALLY_WEBHOOK_BACKOFF_MS")]
+        webhook_backoff_ms: i64,
     },
     /// Write the embedded verifier module (the same bytes edges should run).
     ExportModule {
@@ -218,6 +233,9 @@ fn main() -> anyhow::Result<()> {
             body_timeout,
             idle_timeout,
             max_connections,
+            webhook_key_file,
+            allow_private_webhooks,
+            webhook_backoff_ms,
         } => {
             // Without --public-url, the bound address fills it in (see serve).
             let mut config = AuthorityConfig::new(public_url.unwrap_or_default());
@@ -270,13 +288,28 @@ fn main() -> anyhow::Result<()> {
                 ),
                 _ => None,
             };
+            config.webhook_key = match (&store, webhook_key_file) {
+                (Backend::Replica { .. }, _) => None,
+                // Several nodes must share one key: it is never made here.
+                (Backend::Postgres(_), Some(path)) => Some(WebhookKey::load(&path)?),
+                (Backend::Postgres(_), None) => None,
+                (Backend::Sqlite(data, _), path) => Some(WebhookKey::load_or_create(
+                    &path.unwrap_or_else(|| data.join("webhook.key")),
+                )?),
+            }
+            .map(Arc::new);
+            let webhooks = WorkerOptions {
+                backoff_ms: webhook_backoff_ms,
+                allow_private: allow_private_webhooks,
+                ..WorkerOptions::default()
+            };
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(Arc::new(
                     tally::http::Tls::load(&cert, &key).context("cannot serve TLS")?,
                 )),
                 _ => None,
             };
-            runtime.block_on(serve(store, listen, tls, config, options, limits))
+            runtime.block_on(serve(store, listen, tls, config, options, limits, webhooks))
         }
         Command::ExportModule { path } => {
             std::fs::write(&path, DEFAULT_MODULE)
@@ -350,6 +383,7 @@ async fn serve(
     mut config: AuthorityConfig,
     options: Options,
     limits: ServerLimits,
+    webhooks: WorkerOptions,
 ) -> anyhow::Result<()> {
     // Bind first: with port 0 the public URL needs the port actually bound.
     let listener = tally::http::bind(listen)
@@ -378,6 +412,13 @@ async fn serve(
     if let Some(admin) = admin {
         // Printed once, on stdout, never logged.
         println!("admin token: {}", admin.header());
+    }
+    // Every node of an authority delivers webhooks (a claim keeps two from
+    // sending one delivery); a replica changes nothing and sends none.
+    if let (Some(key), Ok(_)) = (authority.webhook_key(), authority.store()) {
+        let worker = tally::webhooks::Worker::new(Arc::clone(&authority), key, webhooks)
+            .map_err(|e| anyhow::anyhow!("cannot start the webhook worker: {e}"))?;
+        tokio::spawn(worker.run());
     }
     let (router, state) = tally::http::router(authority, options);
     reload_on_sighup(state, tls.clone());

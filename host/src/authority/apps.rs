@@ -18,10 +18,10 @@ use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
 use super::validation::{MAX_ORIGINS, check_origins, check_text, check_url, is_whole_service};
-use super::views::{AppCreated, AppView, ClientSecretView, PublishedView};
+use super::views::{AppCreated, AppView, ClientSecretView, PublishedView, WebhookSecretView};
 use crate::random;
 use crate::reason::Reason;
-use crate::storage::{AppRow, PreviousSecret, StoreError};
+use crate::storage::{AppRow, DeliveryRow, PreviousSecret, StoreError};
 
 /// Longest grace period of a rotated client secret: seven days.
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
@@ -47,6 +47,10 @@ pub struct NewApp {
     /// What its app tokens may do.
     #[schema(schema_with = crate::authority::schema::app_grants)]
     pub grants: Vec<Grant>,
+    /// Where its backend takes webhooks (optional).
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_url)]
+    pub webhook_url: Option<String>,
 }
 
 /// Body of `PATCH /v1/apps/{id}`: each field given replaces the stored one
@@ -72,6 +76,10 @@ pub struct AppUpdate {
     #[serde(default)]
     #[schema(schema_with = crate::authority::schema::optional_origins)]
     pub origins: Option<Vec<String>>,
+    /// Where its backend takes webhooks; `null` stops them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = crate::authority::schema::optional_url)]
+    pub webhook_url: Option<Option<String>>,
 }
 
 /// A field that is present, `null` or not: absent stays `None` (serde's
@@ -97,6 +105,9 @@ fn check_app(app: &AppRow) -> Result<(), AuthorityError> {
     check_url("setupUrl", &app.setup_url)?;
     if let Some(url) = &app.url {
         check_url("url", url)?;
+    }
+    if let Some(url) = &app.webhook_url {
+        check_url("webhookUrl", url)?;
     }
     // The studio frames only the app's origins: a main page elsewhere
     // could never be opened.
@@ -152,8 +163,11 @@ impl Authority {
             grants: body.grants,
             created_at: self.now(),
             previous_secret: None,
+            webhook_url: body.webhook_url,
+            webhook_secret_version: 1,
         };
         check_app(&app)?;
+        self.check_webhooks_on(&app)?;
         let audit = self.audit(
             actor,
             "app.create",
@@ -162,6 +176,7 @@ impl Authority {
         );
         self.change(|s| s.create_app(&app, &audit))?;
         Ok(AppCreated {
+            webhook_secret: self.webhook_secret(&app),
             id: app.id,
             client_id: app.client_id,
             client_secret: secret.text().into(),
@@ -211,7 +226,12 @@ impl Authority {
             if let Some(origins) = &origins {
                 app.origins.clone_from(origins);
             }
-            check_app(&app).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            if let Some(webhook_url) = &update.webhook_url {
+                app.webhook_url.clone_from(webhook_url);
+            }
+            check_app(&app)
+                .and_then(|()| self.check_webhooks_on(&app))
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
             let audit = self.audit(actor, "app.update", id, edits(&before, &app));
             Ok((app, audit))
         };
@@ -288,6 +308,80 @@ impl Authority {
         })
     }
 
+    /// `POST /v1/apps/{id}/webhook-secret/rotate`: the app's next webhook
+    /// signing secret, in the answer this once; deliveries are signed with
+    /// it from now on (those in flight too).
+    pub fn rotate_webhook_secret(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<WebhookSecretView, AuthorityError> {
+        if self.config.webhook_key.is_none() {
+            return Err(webhooks_off());
+        }
+        let mut rotate = |mut app: AppRow| {
+            app.webhook_secret_version += 1;
+            let audit = self.audit(
+                actor,
+                "app.webhook_secret.rotate",
+                id,
+                json!({"version": app.webhook_secret_version}),
+            );
+            Ok((app, audit))
+        };
+        let app = self.change(|s| s.change_app(id, &mut rotate))?;
+        Ok(WebhookSecretView {
+            webhook_secret: self.webhook_secret(&app).unwrap_or_default(),
+        })
+    }
+
+    /// `GET /v1/apps/{id}/deliveries`: the app's webhook deliveries,
+    /// newest first.
+    pub fn deliveries(
+        &self,
+        id: &str,
+        limit: Option<u32>,
+    ) -> Result<Vec<DeliveryRow>, AuthorityError> {
+        let store = self.store()?;
+        store.app(id)?.ok_or(AuthorityError::NotFound("app"))?;
+        Ok(store.deliveries(id, limit.unwrap_or(100).clamp(1, 1000))?)
+    }
+
+    /// `POST /v1/apps/{id}/deliveries/{d}/retry`: sends a delivery again
+    /// (whatever its status) as soon as a worker takes it, with a fresh
+    /// 24 hours of retries.
+    pub fn retry_delivery(
+        &self,
+        actor: &Actor,
+        id: &str,
+        delivery: &str,
+    ) -> Result<DeliveryRow, AuthorityError> {
+        self.store()?
+            .app(id)?
+            .ok_or(AuthorityError::NotFound("app"))?;
+        let audit = self.audit(
+            actor,
+            "app.delivery.retry",
+            id,
+            json!({"delivery": delivery}),
+        );
+        self.change(|s| s.retry_delivery(id, delivery, &audit))
+    }
+
+    /// The app's signing secret, if webhooks are on.
+    fn webhook_secret(&self, app: &AppRow) -> Option<String> {
+        let key = self.config.webhook_key.as_ref()?;
+        Some(key.secret(&app.id, app.webhook_secret_version).text())
+    }
+
+    /// A webhook URL needs webhooks on.
+    fn check_webhooks_on(&self, app: &AppRow) -> Result<(), AuthorityError> {
+        if app.webhook_url.is_some() && self.config.webhook_key.is_none() {
+            return Err(webhooks_off());
+        }
+        Ok(())
+    }
+
     /// `DELETE /v1/apps/{id}`: only an app whose installations are all
     /// UNINSTALLED (409 `app_installed` naming them otherwise).
     pub fn delete_app(&self, actor: &Actor, id: &str) -> Result<(), AuthorityError> {
@@ -304,6 +398,12 @@ impl Authority {
             ),
         })
     }
+}
+
+fn webhooks_off() -> AuthorityError {
+    AuthorityError::BadRequest(
+        "webhooks are off on this server: give every node the same --webhook-key-file".into(),
+    )
 }
 
 /// Whether `presented` is one of `app`'s client secrets at `now`: its
@@ -331,5 +431,10 @@ fn edits(before: &AppRow, after: &AppRow) -> serde_json::Value {
     field("setupUrl", json!(before.setup_url), json!(after.setup_url));
     field("url", json!(before.url), json!(after.url));
     field("origins", json!(before.origins), json!(after.origins));
+    field(
+        "webhookUrl",
+        json!(before.webhook_url),
+        json!(after.webhook_url),
+    );
     serde_json::Value::Object(changed)
 }

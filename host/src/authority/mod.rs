@@ -54,6 +54,7 @@ pub use validation::{canonical_origin, valid_origin};
 pub use views::{
     AppCreated, AppView, ClientSecretView, EnvironmentView, InstallationView, Installed,
     IssuedTokenView, ProjectListing, ProjectView, PublishedView, SetupCodeView, TokenView,
+    WebhookSecretView,
 };
 
 /// Settings of the authority.
@@ -67,6 +68,9 @@ pub struct AuthorityConfig {
     pub session_ttl: i64,
     /// How long a rotated token's old secret keeps working, seconds (default 0).
     pub rotation_grace: i64,
+    /// The deployment's webhook key, from which apps' signing secrets are
+    /// derived; `None`: webhooks are off (no URL may be set).
+    pub webhook_key: Option<Arc<crate::webhooks::WebhookKey>>,
 }
 
 impl AuthorityConfig {
@@ -77,6 +81,7 @@ impl AuthorityConfig {
             setup_code_ttl: 600,
             session_ttl: 3600,
             rotation_grace: 0,
+            webhook_key: None,
         }
     }
 }
@@ -166,6 +171,11 @@ impl Authority {
     /// Now, from the authority's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The deployment's webhook key, if webhooks are on.
+    pub fn webhook_key(&self) -> Option<Arc<crate::webhooks::WebhookKey>> {
+        self.config.webhook_key.clone()
     }
 
     /// The public base URL (`--public-url`, or `http://<listen address>`).

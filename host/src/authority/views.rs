@@ -102,6 +102,8 @@ pub struct AppView {
     /// Until when (unix seconds) the client secret a rotation replaced is
     /// still accepted; `null` when only the current one is.
     pub previous_secret_expires_at: Option<i64>,
+    /// Where its webhooks go; `null` when none.
+    pub webhook_url: Option<String>,
 }
 
 impl AppView {
@@ -120,6 +122,7 @@ impl AppView {
                 .previous_secret
                 .map(|p| p.expires_at)
                 .filter(|&at| now < at),
+            webhook_url: a.webhook_url,
         }
     }
 }
@@ -162,6 +165,17 @@ pub struct AppCreated {
     pub client_id: String,
     /// Client secret, shown once.
     pub client_secret: String,
+    /// The webhook signing secret (`whsec_…`), shown once; `null` when
+    /// webhooks are off on this server.
+    pub webhook_secret: Option<String>,
+}
+
+/// A rotated webhook signing secret, shown once.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSecretView {
+    /// The new secret (`whsec_…`).
+    pub webhook_secret: String,
 }
 
 /// A new installation and its setup code (shown once).

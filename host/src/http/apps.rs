@@ -1,15 +1,19 @@
 //! The apps' routes: registering, listing, reading, editing and deleting an
-//! app, and rotating its client secret (admin).
+//! app, publishing its grants, rotating its client and webhook secrets, and
+//! its webhook deliveries (admin).
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
 use super::extract::{Admin, JsonBody, JsonList};
 use super::{Answer, AppState, Created, ErrorBody, blocking};
+use serde::Deserialize;
+
 use crate::authority::{AppUpdate, AppView, NewApp, SecretRotation};
+use crate::storage::DeliveryRow;
 
 #[utoipa::path(post, path = "/v1/apps", summary = "Register an app (client secret shown once)", request_body = NewApp,
     responses((status = 201, description = "Created", body = crate::authority::AppCreated),
@@ -102,5 +106,56 @@ pub(super) async fn publish_grants(
 ) -> Answer<crate::authority::PublishedView> {
     Ok(Json(
         blocking(&s, move |a| a.publish_grants(&actor, &id, grants)).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/apps/{id}/webhook-secret/rotate", summary = "A new webhook signing secret (shown once)",
+    params(("id" = String, Path)),
+    responses((status = 201, description = "Rotated", body = crate::authority::WebhookSecretView),
+        (status = 400, description = "Webhooks are off on this server", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+pub(super) async fn rotate_webhook_secret(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path(id): Path<String>,
+) -> Created<crate::authority::WebhookSecretView> {
+    let secret = blocking(&s, move |a| a.rotate_webhook_secret(&actor, &id)).await?;
+    Ok((StatusCode::CREATED, Json(secret)))
+}
+
+/// `?limit=` of a listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Limit {
+    /// at most this many; read as 1 to 1000
+    #[param(default = 100, format = Int64, minimum = 0, maximum = 4294967295_u32)]
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/v1/apps/{id}/deliveries", summary = "The app's webhook deliveries, newest first",
+    params(("id" = String, Path), Limit),
+    responses((status = 200, description = "OK", body = [DeliveryRow]),
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+pub(super) async fn deliveries(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+    Path(id): Path<String>,
+    Query(Limit { limit }): Query<Limit>,
+) -> Answer<Vec<DeliveryRow>> {
+    Ok(Json(blocking(&s, move |a| a.deliveries(&id, limit)).await?))
+}
+
+#[utoipa::path(post, path = "/v1/apps/{id}/deliveries/{d}/retry", summary = "Send a webhook delivery again",
+    params(("id" = String, Path), ("d" = String, Path)),
+    responses((status = 200, description = "Due again", body = DeliveryRow),
+        (status = 404, description = "Not found", body = ErrorBody)))]
+pub(super) async fn retry_delivery(
+    State(s): State<Arc<AppState>>,
+    Admin(actor): Admin,
+    Path((id, delivery)): Path<(String, String)>,
+) -> Answer<DeliveryRow> {
+    Ok(Json(
+        blocking(&s, move |a| a.retry_delivery(&actor, &id, &delivery)).await?,
     ))
 }

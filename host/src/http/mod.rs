@@ -243,6 +243,15 @@ fn management() -> Router<Arc<AppState>> {
             post(apps::rotate_client_secret),
         )
         .route("/v1/apps/{id}/grants", put(apps::publish_grants))
+        .route(
+            "/v1/apps/{id}/webhook-secret/rotate",
+            post(apps::rotate_webhook_secret),
+        )
+        .route("/v1/apps/{id}/deliveries", get(apps::deliveries))
+        .route(
+            "/v1/apps/{id}/deliveries/{d}/retry",
+            post(apps::retry_delivery),
+        )
         .route("/v1/installations", get(list_installations))
         .route("/v1/records", get(feed))
         .route("/v1/records/{t}", get(token_record))

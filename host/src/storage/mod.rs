@@ -161,6 +161,10 @@ pub struct AppRow {
     pub created_at: i64,
     /// The client secret a rotation replaced, while its grace period lasts.
     pub previous_secret: Option<PreviousSecret>,
+    /// Where its webhooks go (`None`: it gets none).
+    pub webhook_url: Option<String>,
+    /// The version of its webhook signing secret (one more at each rotation).
+    pub webhook_secret_version: i64,
 }
 
 /// A client secret replaced by a rotation, still accepted until `expires_at`.
@@ -206,6 +210,67 @@ pub struct Published {
     pub applied: Vec<String>,
     /// Installations asked for their consent: it is wider.
     pub requested: Vec<String>,
+}
+
+/// One webhook event in the outbox, and how its delivery stands.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRow {
+    /// Its id: also its `webhook-id`, the same on every attempt.
+    pub id: String,
+    /// The app it is for.
+    pub app_id: String,
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The body delivered, JSON text.
+    pub payload: String,
+    /// When the change happened, unix seconds.
+    pub created_at: i64,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When the next attempt is due, unix milliseconds (pending only).
+    pub next_attempt_ms: i64,
+    /// When attempts stop, unix milliseconds (set at the first attempt).
+    pub give_up_ms: Option<i64>,
+    /// The last attempt's answer status, if it got one.
+    pub last_status: Option<i64>,
+    /// The last failure, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was delivered, unix milliseconds.
+    pub delivered_ms: Option<i64>,
+}
+
+/// A delivery due, with where it goes as its app says now.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    /// The delivery.
+    pub delivery: DeliveryRow,
+    /// The app's webhook URL (`None`: it has none any more).
+    pub url: Option<String>,
+    /// The version of the app's signing secret.
+    pub secret_version: i64,
+}
+
+/// How a delivery attempt ended ([`Store::record_attempt`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    /// A 2xx answer.
+    Delivered {
+        /// Its status.
+        status: u16,
+    },
+    /// No 2xx: tried again at `retry_at_ms`, or never if `None` (given up).
+    Failed {
+        /// The answer's status, if there was one.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+        /// The next attempt, unix milliseconds; `None` gives up.
+        retry_at_ms: Option<i64>,
+    },
 }
 
 /// A one-time setup code, by hash.
@@ -505,6 +570,32 @@ pub trait Store: Records {
     /// (its grants and tokens stay as they are; a later version asks
     /// again). `Conflict` like [`Store::approve_grants`].
     fn decline_grants(&self, id: &str, version: i64, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Webhook deliveries due at `now_ms` and not claimed by a node,
+    /// oldest due first, at most `limit`.
+    fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Claims a due delivery until `until_ms`: `true` for exactly one of
+    /// any number of concurrent claims (on any node) while the claim lasts.
+    fn claim_delivery(&self, id: &str, now_ms: i64, until_ms: i64) -> Result<bool, StoreError>;
+    /// Records an attempt at `now_ms` and releases the claim. The first
+    /// attempt sets when attempts stop: `give_up_ms`.
+    fn record_attempt(
+        &self,
+        id: &str,
+        attempt: &Attempt,
+        now_ms: i64,
+        give_up_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// An app's deliveries, newest first, at most `limit`.
+    fn deliveries(&self, app_id: &str, limit: u32) -> Result<Vec<DeliveryRow>, StoreError>;
+    /// Makes an app's delivery due now again, with a new give-up time from
+    /// its next attempt; `NotFound` if it is not the app's.
+    fn retry_delivery(
+        &self,
+        app_id: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<DeliveryRow, StoreError>;
 
     /// The change feed: changes with `seq > after`, in commit order, at most
     /// `limit`. Every token ever stored appears (its creation is a change),

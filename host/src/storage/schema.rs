@@ -56,6 +56,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V7__grant_versions",
         include_str!("../../migrations/V7__grant_versions.sql"),
     ),
+    (
+        "V8__webhooks",
+        include_str!("../../migrations/V8__webhooks.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

@@ -45,6 +45,7 @@ pub struct TestServer {
     /// Held for its drop: the server stops when the test's server does.
     _shutdown: oneshot::Sender<()>,
     _server: Server,
+    _worker: Option<AbortOnDrop>,
 }
 
 pub async fn start() -> TestServer {
@@ -90,6 +91,17 @@ pub async fn start_full(
     let admin = admin
         .expect("a fresh data dir mints an admin token")
         .header();
+    // With a webhook key, the node's delivery worker runs too: quick
+    // retries, loopback receivers allowed.
+    let worker = authority.webhook_key().map(|key| {
+        let options = tally::webhooks::WorkerOptions {
+            backoff_ms: 50,
+            poll: std::time::Duration::from_millis(25),
+            allow_private: true,
+        };
+        let worker = tally::webhooks::Worker::new(Arc::clone(&authority), key, options).unwrap();
+        AbortOnDrop(tokio::spawn(worker.run()))
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let mut opts = options(verifier());
     set(&mut opts);
@@ -106,6 +118,16 @@ pub async fn start_full(
         http: reqwest::Client::new(),
         _shutdown: tx,
         _server: server,
+        _worker: worker,
+    }
+}
+
+/// A task aborted when dropped.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -6,7 +6,7 @@
 //! - [`storage_contract`]: what every store must do, run by [`storage`]
 //!   (SQLite) and [`storage_postgres`] (a real PostgreSQL server).
 //! - [`api`], [`exchange`], [`lifecycle`], [`studio`], [`verify`]: the
-//!   HTTP surface.
+//!   HTTP surface; [`webhooks`]: deliveries to a receiver on loopback.
 //! - [`contract`]: `npm/src/contract.js`, generated from the Rust tables.
 //! - [`runtime`], [`differential`]: the verifier module under wasmtime
 //!   against the native decisions.
@@ -37,3 +37,4 @@ mod storage_postgres;
 mod studio;
 mod two_nodes;
 mod verify;
+mod webhooks;

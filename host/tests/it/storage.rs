@@ -34,6 +34,14 @@ fn sqlite_grant_versions_apply_narrower_and_wait_for_wider() {
 }
 
 #[test]
+fn sqlite_webhook_deliveries_are_queued_with_their_change_and_claimed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::webhook_deliveries_are_queued_with_their_change_and_claimed_once(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());
@@ -105,7 +113,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 7);
+    assert_eq!(applied, 8);
 }
 
 #[test]

@@ -81,6 +81,8 @@ fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
         grants: vec![Grant::new(Api::Content, Action::READ)],
         created_at: 1,
         previous_secret: None,
+        webhook_url: None,
+        webhook_secret_version: 1,
     };
     store
         .create_app(&app, &audit("app.create", "app_1"))
@@ -837,5 +839,122 @@ pub fn grant_versions_apply_narrower_and_wait_for_wider(store: &dyn Store) {
     assert!(matches!(
         store.publish_grants("app_x", &[], &audit("p", "app_x")),
         Err(StoreError::NotFound("app"))
+    ));
+}
+
+pub fn webhook_deliveries_are_queued_with_their_change_and_claimed_once(store: &dyn Store) {
+    let (app, installation, _) = seed(store);
+    // No webhook URL: the change has no delivery.
+    assert!(store.deliveries("app_1", 10).unwrap().is_empty());
+    store
+        .change_app("app_1", &mut |mut a| {
+            a.webhook_url = Some("https://hooks.example.com/".into());
+            Ok((a, audit("app.update", "app_1")))
+        })
+        .unwrap();
+    let disabled = Installation {
+        status: InstallationStatus::Disabled,
+        ..installation.clone()
+    };
+    store
+        .update_installation(
+            &disabled,
+            InstallationStatus::Pending,
+            true,
+            None,
+            &AuditEntry {
+                detail: json!({"from": "PENDING", "to": "DISABLED"}),
+                ..audit("installation.update", "in_1")
+            },
+        )
+        .unwrap();
+    // A change that fails queues nothing (same transaction).
+    assert!(
+        store
+            .update_installation(
+                &disabled,
+                InstallationStatus::Completed,
+                true,
+                None,
+                &AuditEntry {
+                    detail: json!({"from": "COMPLETED", "to": "DISABLED"}),
+                    ..audit("installation.update", "in_1")
+                },
+            )
+            .is_err()
+    );
+    let queued = store.deliveries("app_1", 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    let d = &queued[0];
+    assert_eq!(
+        (d.event_type.as_str(), d.status.as_str(), d.attempts),
+        ("installation.disabled", "pending", 0)
+    );
+    let payload: serde_json::Value = serde_json::from_str(&d.payload).unwrap();
+    assert_eq!(payload["data"]["installationId"], "in_1");
+    assert_eq!(payload["data"]["appId"], app.id.as_str());
+
+    // Due now; of two claims one wins, until the claim lapses.
+    let due = store.due_deliveries(1_000, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].url.as_deref(), Some("https://hooks.example.com/"));
+    assert!(store.claim_delivery(&d.id, 1_000, 2_000).unwrap());
+    assert!(!store.claim_delivery(&d.id, 1_000, 2_000).unwrap());
+    assert!(
+        store.due_deliveries(1_500, 10).unwrap().is_empty(),
+        "claimed"
+    );
+    assert!(store.claim_delivery(&d.id, 2_001, 3_000).unwrap(), "lapsed");
+
+    // A failure is retried when its time comes; then delivered.
+    store
+        .record_attempt(
+            &d.id,
+            &tally::storage::Attempt::Failed {
+                status: Some(503),
+                error: "answered 503".into(),
+                retry_at_ms: Some(5_000),
+            },
+            2_100,
+            90_000,
+        )
+        .unwrap();
+    assert!(store.due_deliveries(4_999, 10).unwrap().is_empty());
+    let due = store.due_deliveries(5_000, 10).unwrap();
+    assert_eq!(
+        (due[0].delivery.attempts, due[0].delivery.last_status),
+        (1, Some(503))
+    );
+    assert_eq!(due[0].delivery.give_up_ms, Some(90_000));
+    assert!(store.claim_delivery(&d.id, 5_000, 6_000).unwrap());
+    store
+        .record_attempt(
+            &d.id,
+            &tally::storage::Attempt::Delivered { status: 200 },
+            5_100,
+            1,
+        )
+        .unwrap();
+    let done = &store.deliveries("app_1", 10).unwrap()[0];
+    assert_eq!(
+        (
+            done.status.as_str(),
+            done.attempts,
+            done.delivered_ms,
+            done.give_up_ms
+        ),
+        ("delivered", 2, Some(5_100), Some(90_000))
+    );
+    assert!(store.due_deliveries(i64::MAX, 10).unwrap().is_empty());
+
+    // Sent again on request.
+    let again = store
+        .retry_delivery("app_1", &d.id, &audit("app.delivery.retry", "app_1"))
+        .unwrap();
+    assert_eq!((again.status.as_str(), again.give_up_ms), ("pending", None));
+    assert_eq!(store.due_deliveries(0, 10).unwrap().len(), 1);
+    assert!(matches!(
+        store.retry_delivery("app_x", &d.id, &audit("x", "x")),
+        Err(StoreError::NotFound("delivery"))
     ));
 }

@@ -71,6 +71,15 @@ fn postgres_grant_versions_apply_narrower_and_wait_for_wider() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_webhook_deliveries_are_queued_with_their_change_and_claimed_once() {
+    let f = fresh();
+    storage_contract::webhook_deliveries_are_queued_with_their_change_and_claimed_once(
+        f.store.as_ref(),
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_redeem_outcomes() {
     let f = fresh();
     storage_contract::redeem_outcomes(f.store.as_ref());
@@ -164,5 +173,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 7);
+    assert_eq!(applied, 8);
 }

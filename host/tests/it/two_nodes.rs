@@ -265,3 +265,97 @@ async fn tokens_and_revocations_cross_nodes_within_a_second() {
     assert!(ours[0]["seq"].as_i64() < ours[1]["seq"].as_i64());
     assert_eq!(ours[1]["record"]["revoked"], true);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+async fn each_webhook_is_delivered_once_by_two_nodes() {
+    let hooks = crate::webhooks::receiver(0).await;
+    let schema = Schema::new("hooks");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("webhook.key");
+    // One key for every node (made here as an operator would).
+    std::fs::write(&key, "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=").unwrap();
+    let args = |url: &str| {
+        vec![
+            "--database".to_owned(),
+            url.to_owned(),
+            "--webhook-key-file".to_owned(),
+            key.display().to_string(),
+            "--allow-private-webhooks".to_owned(),
+        ]
+    };
+    let url = schema.url();
+    let a_args = args(&url);
+    let a = tally_process(&a_args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let b = tally_process(&a_args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let admin = a.admin.clone().unwrap();
+    let http = reqwest::Client::new();
+    for (path, body) in [
+        ("/v1/projects", json!({"id": "p1", "name": "P"})),
+        (
+            "/v1/projects/p1/environments",
+            json!({"id": "master", "name": "Master"}),
+        ),
+    ] {
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{}{path}", a.base),
+            &admin,
+            Some(body),
+        )
+        .await;
+    }
+    let (st, app) = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/v1/apps", a.base),
+        &admin,
+        Some(
+            json!({"name": "App", "setupUrl": "http://127.0.0.1:3000/setup",
+                    "origins": ["http://127.0.0.1:3000"], "webhookUrl": hooks.url,
+                    "grants": []}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{app}");
+    let app = app["id"].as_str().unwrap().to_owned();
+    // Events made on both nodes; both nodes' workers race for each.
+    for i in 0..10 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let (st, _) = call(
+            &http,
+            reqwest::Method::POST,
+            format!("{}/v1/environments/master/installations", node.base),
+            &admin,
+            Some(json!({"appId": app})),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+    }
+    hooks
+        .until(Duration::from_secs(10), |g| g.len() >= 10)
+        .await;
+    // Time for a duplicate to show, were there one.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut ids: Vec<String> = hooks.got().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 10, "{ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10, "a delivery was sent twice");
+    let (_, log) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}/v1/apps/{app}/deliveries", b.base),
+        &admin,
+        None,
+    )
+    .await;
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "delivered" && d["attempts"] == 1),
+        "{log}"
+    );
+}

@@ -73,6 +73,11 @@ impl<'a> From<&'a [u8]> for Param<'a> {
         Param::Bytes(v)
     }
 }
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Param::OptText(v)
+    }
+}
 impl<'a> From<Option<&'a [u8]>> for Param<'a> {
     fn from(v: Option<&'a [u8]>) -> Self {
         Param::OptBytes(v)

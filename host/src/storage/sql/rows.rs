@@ -7,9 +7,10 @@ use super::rules::requested;
 use super::statements::*;
 use super::{Conn, Param, Row};
 use crate::storage::{
-    AppRow, AuditEntry, EnvironmentRow, GrantsVersion, InstallationRow, PreviousSecret, Project,
-    SetupCodeRow, StoreError, TokenRow,
+    AppRow, AuditEntry, DeliveryRow, EnvironmentRow, GrantsVersion, InstallationRow,
+    PreviousSecret, Project, SetupCodeRow, StoreError, TokenRow,
 };
+use crate::webhooks::events::{self, Subject};
 
 pub(super) fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
     let bytes: [u8; 32] = bytes
@@ -104,6 +105,8 @@ pub(super) fn app_from(row: &dyn Row) -> Result<AppRow, StoreError> {
             }),
             _ => None,
         },
+        webhook_url: row.opt_text(11)?,
+        webhook_secret_version: row.int(12)?,
     })
 }
 
@@ -128,7 +131,28 @@ pub(super) fn with_app<T>(
         &a.url,
         previous.as_ref().map(|h| &h.as_bytes()[..]),
         a.previous_secret.map(|p| p.expires_at),
+        &a.webhook_url,
+        a.webhook_secret_version,
     ])
+}
+
+/// A delivery from the columns of `statements::delivery_columns!`
+/// starting at column `at`.
+pub(super) fn delivery_from(row: &dyn Row, at: usize) -> Result<DeliveryRow, StoreError> {
+    Ok(DeliveryRow {
+        id: row.text(at)?,
+        app_id: row.text(at + 1)?,
+        event_type: row.text(at + 2)?,
+        payload: row.text(at + 3)?,
+        created_at: row.int(at + 4)?,
+        status: row.text(at + 5)?,
+        attempts: row.int(at + 6)?,
+        next_attempt_ms: row.int(at + 7)?,
+        give_up_ms: row.opt_int(at + 8)?,
+        last_status: row.opt_int(at + 9)?,
+        last_error: row.opt_text(at + 10)?,
+        delivered_ms: row.opt_int(at + 11)?,
+    })
 }
 
 pub(super) fn installation_from(row: &dyn Row) -> Result<InstallationRow, StoreError> {
@@ -171,15 +195,68 @@ pub(super) fn insert_code(c: &mut dyn Conn, code: &SetupCodeRow) -> Result<(), S
     )
 }
 
+/// Writes an audit entry and, when the change it records is a webhook
+/// event ([`events::of_audit`]) of an app with a webhook URL, the event's
+/// delivery into the outbox: same transaction, so an event is sent for
+/// exactly the changes that happened. Its id is `msg_<audit seq>`.
 pub(super) fn insert_audit(c: &mut dyn Conn, e: &AuditEntry) -> Result<(), StoreError> {
+    let detail = e.detail.to_string();
+    let params = params![e.at, &e.actor, &e.action, &e.target, detail.as_str()];
+    let Some(event) = events::of_audit(e) else {
+        c.execute(INSERT_AUDIT, params)?;
+        return Ok(());
+    };
+    let seq = one(c, INSERT_AUDIT_SEQ, params, |r| r.int(0))?
+        .ok_or_else(|| StoreError::Database("the audit insert answered no seq".into()))?;
+    let mut data = event.data;
+    let app = match event.subject {
+        Subject::App(app) => {
+            data["appId"] = app.into();
+            app.to_owned()
+        }
+        Subject::Installation(id) => {
+            let Some((app, env)) = one(c, EVENT_INSTALLATION, params![id], |r| {
+                Ok((r.text(0)?, r.text(1)?))
+            })?
+            else {
+                return Ok(());
+            };
+            data["installationId"] = id.into();
+            data["appId"] = app.as_str().into();
+            data["environmentId"] = env.into();
+            app
+        }
+        Subject::Token(hex_id) => {
+            let Ok(bytes) = hex::decode(hex_id) else {
+                return Ok(());
+            };
+            let Some((kind, installation, app, env)) =
+                one(c, EVENT_TOKEN, params![bytes.as_slice()], |r| {
+                    Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?))
+                })?
+            else {
+                // Not an installation's token: no app to tell.
+                return Ok(());
+            };
+            data["tokenId"] = hex_id.into();
+            data["kind"] = kind.into();
+            data["installationId"] = installation.into();
+            data["appId"] = app.as_str().into();
+            data["environmentId"] = env.into();
+            app
+        }
+    };
+    let id = format!("msg_{seq}");
+    let body = events::payload(event.kind, e.at, data);
     c.execute(
-        INSERT_AUDIT,
+        ENQUEUE_DELIVERY,
         params![
+            id.as_str(),
+            app.as_str(),
+            event.kind,
+            body.as_str(),
             e.at,
-            &e.actor,
-            &e.action,
-            &e.target,
-            e.detail.to_string().as_str()
+            seq
         ],
     )?;
     Ok(())

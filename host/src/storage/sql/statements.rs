@@ -60,7 +60,7 @@ macro_rules! environment_columns {
 macro_rules! app_columns {
     () => {
         "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at, url, \
-         previous_secret_hash, previous_secret_expires_at"
+         previous_secret_hash, previous_secret_expires_at, webhook_url, webhook_secret_version"
     };
 }
 
@@ -157,14 +157,14 @@ pub(super) const APPS_OLDEST_FIRST: &str = concat!(
 pub(super) const INSERT_APP: &str = concat!(
     "INSERT INTO apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 /// An app's changeable columns, its parameters numbered as
 /// [`INSERT_APP`]'s; what never changes (client id, creation time) must
 /// match.
 pub(super) const UPDATE_APP: &str = "UPDATE apps SET name = $2, client_secret_hash = $4, \
      setup_url = $5, origins = $6, grants = $7, url = $9, previous_secret_hash = $10, \
-     previous_secret_expires_at = $11 \
+     previous_secret_expires_at = $11, webhook_url = $12, webhook_secret_version = $13 \
      WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
 pub(super) const DELETE_APP: &str =
     "UPDATE apps SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL";
@@ -233,6 +233,80 @@ pub(super) const SPEND_INSTALLATION_CODES: &str =
 
 pub(super) const INSERT_AUDIT: &str =
     "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)";
+/// [`INSERT_AUDIT`], answering the entry's `seq` (an event's delivery id).
+pub(super) const INSERT_AUDIT_SEQ: &str = "INSERT INTO audit (at, actor, action, target, detail) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING seq";
+
+/// The columns of a delivery, in `rows::delivery_from`'s order.
+macro_rules! delivery_columns {
+    ($t:literal) => {
+        concat!(
+            $t,
+            "id, ",
+            $t,
+            "app_id, ",
+            $t,
+            "event_type, ",
+            $t,
+            "payload, ",
+            $t,
+            "created_at, ",
+            $t,
+            "status, ",
+            $t,
+            "attempts, ",
+            $t,
+            "next_attempt_ms, ",
+            $t,
+            "give_up_ms, ",
+            $t,
+            "last_status, ",
+            $t,
+            "last_error, ",
+            $t,
+            "delivered_ms"
+        )
+    };
+}
+pub(super) const EVENT_INSTALLATION: &str =
+    "SELECT app_id, environment_id FROM installations WHERE id = $1";
+pub(super) const EVENT_TOKEN: &str = "SELECT t.kind, i.id, i.app_id, i.environment_id \
+     FROM tokens t JOIN installations i ON i.id = t.installation_id WHERE t.token_id = $1";
+/// An event into the outbox, if its app has a webhook URL.
+pub(super) const ENQUEUE_DELIVERY: &str = "INSERT INTO webhook_deliveries \
+     (id, app_id, event_type, payload, created_at, status, seq) \
+     SELECT CAST($1 AS TEXT), a.id, CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BIGINT), \
+     'pending', CAST($6 AS BIGINT) \
+     FROM apps a WHERE a.id = $2 AND a.webhook_url IS NOT NULL AND a.deleted_at IS NULL";
+pub(super) const DUE_DELIVERIES: &str = concat!(
+    "SELECT ",
+    delivery_columns!("d."),
+    ", a.webhook_url, a.webhook_secret_version FROM webhook_deliveries d \
+     JOIN apps a ON a.id = d.app_id WHERE d.status = 'pending' AND d.next_attempt_ms <= $1 \
+     AND (d.claimed_until_ms IS NULL OR d.claimed_until_ms < $1) \
+     ORDER BY d.next_attempt_ms, d.seq LIMIT $2"
+);
+/// Re-checked as it writes: of concurrent claims, one changes the row.
+pub(super) const CLAIM_DELIVERY: &str = "UPDATE webhook_deliveries SET claimed_until_ms = $3 \
+     WHERE id = $1 AND status = 'pending' AND next_attempt_ms <= $2 \
+     AND (claimed_until_ms IS NULL OR claimed_until_ms < $2)";
+pub(super) const RECORD_ATTEMPT: &str = "UPDATE webhook_deliveries SET status = $2, \
+     attempts = attempts + 1, last_status = $3, last_error = $4, next_attempt_ms = $5, \
+     delivered_ms = $6, give_up_ms = coalesce(give_up_ms, $7), claimed_until_ms = NULL \
+     WHERE id = $1";
+pub(super) const DELIVERIES_NEWEST_FIRST: &str = concat!(
+    "SELECT ",
+    delivery_columns!(""),
+    " FROM webhook_deliveries WHERE app_id = $1 ORDER BY seq DESC LIMIT $2"
+);
+pub(super) const DELIVERY_OF_APP: &str = concat!(
+    "SELECT ",
+    delivery_columns!(""),
+    " FROM webhook_deliveries WHERE app_id = $1 AND id = $2"
+);
+pub(super) const RETRY_DELIVERY: &str = "UPDATE webhook_deliveries SET status = 'pending', \
+     next_attempt_ms = 0, give_up_ms = NULL, claimed_until_ms = NULL \
+     WHERE app_id = $1 AND id = $2";
 pub(super) const AUDIT_AFTER: &str = "SELECT seq, at, actor, action, target, detail FROM audit \
      WHERE seq > $1 ORDER BY seq LIMIT $2";
 

@@ -12,8 +12,9 @@ use super::rules::{
 use super::statements::*;
 use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
-    AppRow, AuditEntry, AuditEvent, Change, Changed, EnvironmentRow, InstallationRow, Project,
-    Published, Records, Redeem, SetupCodeRow, Store, StoreError, TokenRow,
+    AppRow, Attempt, AuditEntry, AuditEvent, Change, Changed, DeliveryRow, DueDelivery,
+    EnvironmentRow, InstallationRow, Project, Published, Records, Redeem, SetupCodeRow, Store,
+    StoreError, TokenRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -436,6 +437,93 @@ impl<D: Database> Store for SqlStore<D> {
             pending_grants(c, id, version)?;
             c.execute(DECLINE_GRANTS, params![id, version, audit.at])?;
             Ok(())
+        })
+    }
+
+    fn due_deliveries(&self, now_ms: i64, limit: u32) -> Result<Vec<DueDelivery>, StoreError> {
+        self.db.read(|c| {
+            all(c, DUE_DELIVERIES, params![now_ms, i64::from(limit)], |r| {
+                Ok(DueDelivery {
+                    delivery: delivery_from(r, 0)?,
+                    url: r.opt_text(12)?,
+                    secret_version: r.int(13)?,
+                })
+            })
+        })
+    }
+
+    fn claim_delivery(&self, id: &str, now_ms: i64, until_ms: i64) -> Result<bool, StoreError> {
+        self.db
+            .write(|c| Ok(c.execute(CLAIM_DELIVERY, params![id, now_ms, until_ms])? == 1))
+    }
+
+    fn record_attempt(
+        &self,
+        id: &str,
+        attempt: &Attempt,
+        now_ms: i64,
+        give_up_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (status, answered, error, next, delivered) = match attempt {
+            Attempt::Delivered { status } => ("delivered", Some(*status), None, 0, Some(now_ms)),
+            Attempt::Failed {
+                status,
+                error,
+                retry_at_ms,
+            } => (
+                if retry_at_ms.is_some() {
+                    "pending"
+                } else {
+                    "failed"
+                },
+                *status,
+                Some(error.as_str()),
+                retry_at_ms.unwrap_or(0),
+                None,
+            ),
+        };
+        self.db.write(|c| {
+            c.execute(
+                RECORD_ATTEMPT,
+                params![
+                    id,
+                    status,
+                    answered.map(i64::from),
+                    error,
+                    next,
+                    delivered,
+                    give_up_ms
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn deliveries(&self, app_id: &str, limit: u32) -> Result<Vec<DeliveryRow>, StoreError> {
+        self.db.read(|c| {
+            all(
+                c,
+                DELIVERIES_NEWEST_FIRST,
+                params![app_id, i64::from(limit)],
+                |r| delivery_from(r, 0),
+            )
+        })
+    }
+
+    fn retry_delivery(
+        &self,
+        app_id: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<DeliveryRow, StoreError> {
+        self.write(audit, |c| {
+            if c.execute(RETRY_DELIVERY, params![app_id, id])? == 0 {
+                return Err(StoreError::NotFound("delivery"));
+            }
+            one(c, DELIVERY_OF_APP, params![app_id, id], |r| {
+                delivery_from(r, 0)
+            })?
+            .ok_or(StoreError::NotFound("delivery"))
         })
     }
 

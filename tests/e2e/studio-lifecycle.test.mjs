@@ -8,6 +8,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +31,9 @@ async function screenshot(name) {
 before(async () => {
   await mkdir(artifacts, { recursive: true });
   dataDir = await mkdtemp(path.join(tmpdir(), "tally-lifecycle-"));
-  tally = start("tally", tallyBin, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0"]);
+  // Webhooks to the test's loopback receiver; no automatic retry within the
+  // test, so the studio's Retry is what sends one again.
+  tally = start("tally", tallyBin, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0", "--allow-private-webhooks", "--webhook-backoff-ms", "600000"]);
   adminToken = (await tally.waitFor(/admin token: (AppToken \S+)/, 120_000))[1];
   tallyUrl = (await tally.waitFor(/listening on (http:\/\/\S+)/))[1];
   browser = await launch();
@@ -65,6 +68,10 @@ test("edit, rotate, uninstall and delete an app from the studio", async () => {
   await page.fill("#admin-token", adminToken);
   await page.click("#sign-in-form button[type=submit]");
   await page.waitForSelector("#studio:not([hidden])");
+  // Panels start closed.
+  for (const panel of ["#grants-form", "#grant-review", "#deliveries-panel", "#app-secret"]) {
+    assert.equal(await page.isVisible(panel), false, panel);
+  }
 
   await page.fill("#project-form [name=id]", "demo");
   await page.fill("#project-form [name=name]", "Demo");
@@ -75,13 +82,25 @@ test("edit, rotate, uninstall and delete an app from the studio", async () => {
   await page.click("#environment-form button");
   await page.waitForFunction(() => document.querySelector("#projects tbody").textContent.includes("Master (master)"));
 
-  // Register.
+  // Register, with webhooks to a receiver that fails each delivery's first
+  // attempt.
+  const received = [];
+  const receiver = createServer((req, res) => {
+    const id = req.headers["webhook-id"];
+    const again = received.includes(id);
+    received.push(id);
+    res.writeHead(again ? 204 : 503).end();
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  after(() => receiver.close());
   await page.fill("#app-form [name=name]", "Lifecycle app");
   await page.fill("#app-form [name=setupUrl]", "http://127.0.0.1:3999/setup");
+  await page.fill("#app-form [name=webhookUrl]", `http://127.0.0.1:${receiver.address().port}/hooks`);
   await page.click("#app-form button[type=submit]");
   await page.waitForSelector("#app-secret:not([hidden])");
   const clientId = (await page.textContent("#client-id")).trim();
   const first = (await page.textContent("#client-secret")).trim();
+  assert.match(await page.textContent("#webhook-secret"), /^whsec_/);
   await page.click("#secret-done");
   await page.waitForSelector("#apps tbody tr[data-app]");
   const appId = await page.getAttribute("#apps tbody tr[data-app]", "data-app");
@@ -134,6 +153,35 @@ test("edit, rotate, uninstall and delete an app from the studio", async () => {
   await page.click("#install-form button");
   await page.waitForSelector("#installations tbody tr[data-installation]");
   const installationId = await page.getAttribute("#installations tbody tr[data-installation]", "data-installation");
+  // The installation's webhook failed once; the deliveries say so, and
+  // Retry sends it again.
+  await row("apps", "app", appId).locator("button", { hasText: "Deliveries" }).click();
+  await page.waitForSelector("#deliveries-panel:not([hidden])");
+  const delivery = page.locator("#deliveries tbody tr", { hasText: "installation.created" });
+  for (let i = 0; i < 100 && !/answered 503/.test((await delivery.textContent().catch(() => "")) ?? ""); i++) {
+    await page.waitForTimeout(100);
+    await page.click("#deliveries-refresh");
+  }
+  assert.match(await delivery.textContent(), /installation\.createdpending1answered 503/);
+  const deliveryId = await delivery.getAttribute("data-delivery");
+  await screenshot("webhook-delivery-failed");
+  await delivery.locator("button", { hasText: "Retry" }).click();
+  await toastSays("queued again");
+  for (let i = 0; i < 100 && !/delivered/.test(await delivery.textContent()); i++) {
+    await page.waitForTimeout(100);
+    await page.click("#deliveries-refresh");
+  }
+  assert.match(await delivery.textContent(), /installation\.createddelivered2answered 204/);
+  assert.equal(received.filter((id) => id === deliveryId).length, 2, "the same webhook-id both times");
+  await screenshot("webhook-delivery-retried");
+  await page.click("#deliveries-close");
+  // A new signing secret, shown once.
+  await row("apps", "app", appId).locator("button", { hasText: "Rotate webhook secret" }).click();
+  await page.waitForSelector("#app-secret:not([hidden])");
+  assert.match(await page.textContent("#webhook-secret"), /^whsec_/);
+  await page.click("#secret-done");
+  await page.waitForSelector("#apps tbody tr[data-app]");
+
   const installation = async () =>
     (await fetch(`${tallyUrl}/v1/installations/${installationId}`, { headers: { authorization: adminToken } })).json();
 

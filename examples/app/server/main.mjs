@@ -7,7 +7,9 @@
 //
 // Environment: PORT (3000), TALLY_URL (http://127.0.0.1:8787: the authority,
 // whose origin is also the studio's, the parent frame), GATEWAY_URL (defaults
-// to TALLY_URL), EDGE_URL (optional), CLIENT_ID, CLIENT_SECRET.
+// to TALLY_URL), EDGE_URL (optional), CLIENT_ID, CLIENT_SECRET,
+// WEBHOOK_SECRET (the app's `whsec_…`, for POST /api/webhooks: register the
+// app with webhookUrl <app>/api/webhooks).
 // Logs carry method and path only: never a query string (the setup code
 // arrives as ?code=) and never a token.
 import { createServer } from "node:http";
@@ -16,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { exchangeSetupCode } from "./exchange.mjs";
+import { handleWebhook } from "./webhooks.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const publicDir = path.resolve(here, "../public");
@@ -30,6 +33,7 @@ export function config(env = process.env) {
     edgeUrl: env.EDGE_URL ? env.EDGE_URL.replace(/\/+$/, "") : null,
     clientId: env.CLIENT_ID,
     clientSecret: env.CLIENT_SECRET,
+    webhookSecret: env.WEBHOOK_SECRET,
   };
 }
 
@@ -76,6 +80,14 @@ export async function start(cfg = config()) {
           trustedAuthorities: [`${cfg.tallyUrl}/v1`],
           onToken: (token, { environmentId }) => tokens.set(environmentId, token),
         });
+        return send(res, status, answer);
+      }
+      if (req.method === "POST" && url.pathname === "/api/webhooks") {
+        const { status, body: answer } = handleWebhook(await body(req), req.headers, { secret: cfg.webhookSecret, tokens });
+        if (answer === undefined) {
+          res.writeHead(status);
+          return res.end();
+        }
         return send(res, status, answer);
       }
       if (req.method === "GET" && url.pathname === "/api/status") {

@@ -7,3 +7,13 @@ const tokens = new Map<string, string>();
 export function keepAppToken(environmentId: string, appToken: string) {
   tokens.set(environmentId, appToken);
 }
+
+/** The id of the token kept for an environment (`<tokenId>.<secret>`). */
+export function keptAppTokenId(environmentId: string): string | undefined {
+  return tokens.get(environmentId)?.split(".")[0];
+}
+
+/** Forgets an environment's token: uninstalled, disabled or revoked (webhooks). */
+export function dropAppToken(environmentId: string) {
+  tokens.delete(environmentId);
+}

@@ -7,7 +7,7 @@
 import { createAppFrame } from "/studio/bridge/src/parent.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null };
+const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null, deliveriesApp: null };
 
 // The management API as the studio reaches it: under /studio/api, the only
 // place the session cookie (Path=/studio) is sent to and read at.
@@ -181,6 +181,12 @@ async function refreshApps() {
     actions.append(
       button("Edit", () => editApp(a)),
       button("Grants", () => editGrants(a)),
+      button("Deliveries", () => showDeliveries(a)),
+      button("Rotate webhook secret", async () => {
+        const rotated = await api("POST", `/v1/apps/${encodeURIComponent(a.id)}/webhook-secret/rotate`);
+        showSecret(a.clientId, null, undefined, rotated.webhookSecret);
+        await refreshAudit();
+      }),
       grace,
       button("Rotate secret", async () => {
         const rotated = await api("POST", `/v1/apps/${encodeURIComponent(a.id)}/client-secret/rotate`, { graceSeconds: Number(grace.value) });
@@ -202,9 +208,12 @@ async function refreshApps() {
 
 // The client secret, shown once: after registering an app or rotating its
 // secret. "Done" reloads the page, which drops it.
-function showSecret(clientId, clientSecret, previousUntil) {
+function showSecret(clientId, clientSecret, previousUntil, webhookSecret) {
   $("#client-id").textContent = clientId;
-  $("#client-secret").textContent = clientSecret;
+  $("#client-secret").textContent = clientSecret ?? "";
+  $("#client-secret").parentElement.hidden = clientSecret === null;
+  $("#webhook-secret-line").hidden = !webhookSecret;
+  $("#webhook-secret").textContent = webhookSecret ?? "";
   const previous = $("#previous-secret");
   previous.hidden = previousUntil === undefined;
   previous.textContent = previousUntil
@@ -212,6 +221,30 @@ function showSecret(clientId, clientSecret, previousUntil) {
     : "The old secret stopped working.";
   $("#app-secret").hidden = false;
 }
+
+// An app's webhook deliveries: what was sent, how it went, and Retry.
+async function showDeliveries(app) {
+  state.deliveriesApp = app;
+  const deliveries = await api("GET", `/v1/apps/${encodeURIComponent(app.id)}/deliveries?limit=50`);
+  $("#deliveries-app").textContent = app.name;
+  fill("#deliveries", deliveries.map((d) => {
+    const tr = document.createElement("tr");
+    tr.dataset.delivery = d.id;
+    const last = d.lastError ?? (d.lastStatus === null ? "" : `answered ${d.lastStatus}`);
+    const actions = document.createElement("td");
+    actions.append(button("Retry", async () => {
+      await api("POST", `/v1/apps/${encodeURIComponent(app.id)}/deliveries/${encodeURIComponent(d.id)}/retry`);
+      toast(`Delivery ${d.id} queued again`, "success");
+      await showDeliveries(app);
+    }));
+    tr.append(cell(d.id), cell(d.type), cell(d.status, `delivery-${d.status}`), cell(String(d.attempts)), cell(last), actions);
+    return tr;
+  }));
+  $("#deliveries-panel").hidden = false;
+}
+
+$("#deliveries-refresh").addEventListener("click", guard(() => showDeliveries(state.deliveriesApp)));
+$("#deliveries-close").addEventListener("click", () => ($("#deliveries-panel").hidden = true));
 
 // Editing an app reuses the registration form: its fields filled in, grants
 // left out (they change through their own call), submitted as a PATCH.
@@ -222,6 +255,7 @@ function editApp(app) {
   f.elements.setupUrl.value = app.setupUrl;
   f.elements.url.value = app.url ?? "";
   f.elements.origins.value = app.origins.join(", ");
+  f.elements.webhookUrl.value = app.webhookUrl ?? "";
   f.elements.grants.disabled = true;
   f.querySelector("button[type=submit]").textContent = "Save app";
   $("#app-edit-cancel").hidden = false;
@@ -415,10 +449,10 @@ $("#model-form").addEventListener("submit", guard(async () => {
 }));
 
 $("#app-form").addEventListener("submit", guard(async () => {
-  const { name, setupUrl, url, origins, grants } = form("#app-form");
+  const { name, setupUrl, url, origins, grants, webhookUrl } = form("#app-form");
   const list = origins.trim() ? origins.split(",").map((o) => o.trim()).filter(Boolean) : [new URL(setupUrl).origin];
   if (state.editing) {
-    await api("PATCH", `/v1/apps/${encodeURIComponent(state.editing)}`, { name, setupUrl, url: url.trim() || null, origins: list });
+    await api("PATCH", `/v1/apps/${encodeURIComponent(state.editing)}`, { name, setupUrl, url: url.trim() || null, origins: list, webhookUrl: webhookUrl.trim() || null });
     endEdit();
     // The page's frame-src lists the apps' origins: a reload applies new ones.
     toast(`App ${name} saved`, "success");
@@ -433,8 +467,9 @@ $("#app-form").addEventListener("submit", guard(async () => {
   }
   const body = { name, setupUrl, origins: list, grants: parsed };
   if (url.trim()) body.url = url.trim();
+  if (webhookUrl.trim()) body.webhookUrl = webhookUrl.trim();
   const created = await api("POST", "/v1/apps", body);
-  showSecret(created.clientId, created.clientSecret);
+  showSecret(created.clientId, created.clientSecret, undefined, webhookUrl.trim() ? created.webhookSecret : null);
   $("#app-form").reset();
   await Promise.all([refreshApps(), refreshAudit()]);
 }));

@@ -239,3 +239,85 @@ test("edit, rotate, uninstall and delete an app from the studio", async () => {
   // The refused edit and delete are 4xx answers by design; no script failed.
   assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
 });
+
+test("tokens with the grant builder, public grants and a filtered audit log from the studio", async () => {
+  const problems = watch(page);
+  let answerDialogs = true;
+  page.removeAllListeners("dialog");
+  page.on("dialog", (dialog) => (answerDialogs ? dialog.accept() : dialog.dismiss()));
+  await page.goto(`${tallyUrl}/studio`);
+  await page.waitForSelector("#studio:not([hidden])");
+  const verify = (token, headers = {}) =>
+    fetch(`${tallyUrl}/v1/verify`, {
+      headers: {
+        "x-tally-environment": "master",
+        "x-tally-action": "read",
+        "x-tally-model": "Post",
+        ...(token ? { authorization: token } : {}),
+        ...headers,
+      },
+    }).then((r) => r.status);
+
+  // A registered model, then public grants initialized from it.
+  await page.selectOption("#model-form [name=environment]", "master");
+  await page.fill("#model-form [name=apiId]", "Post");
+  await page.fill("#model-form [name=apiIdPlural]", "Posts");
+  await page.click("#model-form button[type=submit]");
+  await toastSays("Model Post saved");
+  assert.equal(await verify(null), 401, "nothing public yet");
+  await row("projects", "environment", "master").locator("button", { hasText: "Public grants" }).click();
+  await page.click("#public-grants-defaults");
+  await page.waitForFunction(() => document.querySelector("#public-grants-form [name=grants]").value.includes("PUBLISHED"));
+  const defaults = JSON.parse(await page.inputValue("#public-grants-form [name=grants]"));
+  assert.deepEqual(defaults, [{ api: "content", action: "read", models: ["Post"], stages: ["PUBLISHED"] }]);
+  await screenshot("public-grants-defaults");
+  await page.click("#public-grants-form button[type=submit]");
+  await toastSays("Public grants of master saved");
+  assert.equal(await verify(null), 200, "reading published posts is public now");
+  // Writes ask first; declined, nothing is saved.
+  await row("projects", "environment", "master").locator("button", { hasText: "Public grants" }).click();
+  await page.fill("#public-grants-form [name=grants]", JSON.stringify([...defaults, { api: "content", action: "create" }]));
+  answerDialogs = false;
+  await page.click("#public-grants-form button[type=submit]");
+  assert.match(await page.textContent("#public-grants-warning"), /anyone without credentials create/);
+  await screenshot("public-grants-write-warning");
+  answerDialogs = true;
+  await page.click("#public-grants-cancel");
+  const projects = await (await fetch(`${tallyUrl}/v1/projects`, { headers: { authorization: adminToken } })).json();
+  assert.deepEqual(projects[0].environments[0].publicGrants.map((g) => g.action), ["read"]);
+
+  // A PAT from the grant builder, shown once; rotated, the old one stops.
+  await page.fill("#token-form [name=name]", "reader");
+  await page.selectOption("#token-form [name=environment]", "master");
+  await page.fill("#grant-builder [name=models]", "Post");
+  await page.fill("#grant-builder [name=condition]", "author=$principal");
+  await page.click("#grant-add");
+  assert.deepEqual(JSON.parse(await page.inputValue("#token-form [name=grants]")), [
+    { api: "content", action: "read", models: ["Post"], condition: { author: "$principal" } },
+  ]);
+  await screenshot("token-grant-builder");
+  await page.click("#token-form button[type=submit]");
+  await page.waitForSelector("#token-secret:not([hidden])");
+  const token = (await page.textContent("#token-value")).trim();
+  const tokenId = (await page.textContent("#token-id")).trim();
+  assert.equal(await verify(`Bearer ${token}`, { "x-tally-stage": "DRAFT" }), 200, "the PAT reads drafts");
+  await page.click("#token-done");
+  assert.equal(await page.textContent("#token-value"), "", "gone after Done");
+  await row("tokens", "token", tokenId).locator("button", { hasText: "Rotate" }).click();
+  await page.waitForSelector("#token-secret:not([hidden])");
+  const rotated = (await page.textContent("#token-value")).trim();
+  assert.notEqual(rotated, token);
+  assert.equal(await verify(`Bearer ${rotated}`, { "x-tally-stage": "DRAFT" }), 200);
+  assert.equal(await verify(`Bearer ${token}`, { "x-tally-stage": "DRAFT" }), 401);
+  await screenshot("token-rotated");
+  await page.click("#token-done");
+
+  // The audit log, filtered.
+  await page.fill("#audit-filter [name=action]", "token.");
+  await page.click("#audit-filter button[type=submit]");
+  await page.waitForFunction(() => [...document.querySelectorAll("#audit tbody tr td:nth-child(4)")].every((td) => td.textContent.startsWith("token.")));
+  const shown = await page.$$eval("#audit tbody tr td:nth-child(4)", (tds) => tds.map((td) => td.textContent));
+  assert.ok(shown.includes("token.rotate") && shown.includes("token.create"), shown.join());
+  await screenshot("audit-filtered");
+  assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
+});

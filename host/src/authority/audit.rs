@@ -4,7 +4,7 @@
 use super::Authority;
 use super::caller::Actor;
 use super::error::AuthorityError;
-use crate::storage::{AuditEntry, AuditEvent};
+use crate::storage::{AuditEntry, AuditEvent, AuditFilter};
 
 impl Authority {
     pub(super) fn audit(
@@ -23,14 +23,16 @@ impl Authority {
         }
     }
 
-    /// `GET /v1/audit?after=&limit=`: at most 1000 events a page (default 100).
+    /// `GET /v1/audit?after=&limit=&action=&actor=&target=`: at most 1000
+    /// events a page (default 100), those `filter` keeps.
     pub fn audit_log(
         &self,
         after: i64,
         limit: Option<u32>,
+        filter: &AuditFilter,
     ) -> Result<Vec<AuditEvent>, AuthorityError> {
         Ok(self
             .store()?
-            .audit_after(after, limit.unwrap_or(100).clamp(1, 1000))?)
+            .audit_matching(after, limit.unwrap_or(100).clamp(1, 1000), filter)?)
     }
 }

@@ -724,6 +724,12 @@ struct AuditPage {
     /// at most this many; read as 1 to 1000
     #[param(default = 100, format = Int64, minimum = 0, maximum = 4294967295_u32)]
     limit: Option<u32>,
+    /// only actions starting with this (`app.` keeps every app action)
+    action: Option<String>,
+    /// only this actor (`token:<id>`, `client:<id>`, `cli`)
+    actor: Option<String>,
+    /// only this target id
+    target: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/audit", summary = "Audit log, oldest first",
@@ -736,7 +742,15 @@ async fn audit(
     Query(page): Query<AuditPage>,
 ) -> Answer<Vec<crate::storage::AuditEvent>> {
     Ok(Json(
-        blocking(&s, move |a| a.audit_log(page.after, page.limit)).await?,
+        blocking(&s, move |a| {
+            let filter = crate::storage::AuditFilter {
+                action: page.action,
+                actor: page.actor,
+                target: page.target,
+            };
+            a.audit_log(page.after, page.limit, &filter)
+        })
+        .await?,
     ))
 }
 

@@ -311,6 +311,17 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// Which audit events a page keeps: each given field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// The action starts with this (`app.` keeps every app action).
+    pub action: Option<String>,
+    /// The actor is this (`token:<id>`, `client:<id>`, `cli`).
+    pub actor: Option<String>,
+    /// The target is this id.
+    pub target: Option<String>,
+}
+
 /// An audit log entry as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
@@ -534,7 +545,16 @@ pub trait Store: Records {
     ) -> Result<(), StoreError>;
 
     /// Audit events with `seq > after`, oldest first, at most `limit`.
-    fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+    fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_matching(after, limit, &AuditFilter::default())
+    }
+    /// [`Store::audit_after`], only the events `filter` keeps.
+    fn audit_matching(
+        &self,
+        after: i64,
+        limit: u32,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Every project, oldest first.
     fn projects(&self) -> Result<Vec<Project>, StoreError>;

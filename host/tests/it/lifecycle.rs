@@ -536,3 +536,50 @@ async fn a_wider_grant_update_waits_for_consent_then_moves_every_token() {
         assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_request");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_filters_by_action_actor_and_target() {
+    let s = start().await;
+    s.project().await;
+    let (app, _, _) = s.app().await;
+    let (installation, _) = s.install(&app).await;
+    s.admin(
+        Method::PATCH,
+        &format!("/v1/apps/{app}"),
+        Some(json!({"name": "Renamed"})),
+    )
+    .await;
+    let s = &s;
+    let page = async |query: &str| {
+        let (st, v) = s
+            .admin(Method::GET, &format!("/v1/audit?{query}"), None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| str_of(e, "action"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(page("action=app.").await, ["app.create", "app.update"]);
+    assert_eq!(page("action=app.update").await, ["app.update"]);
+    assert_eq!(
+        page(&format!("target={app}")).await,
+        ["app.create", "app.update"]
+    );
+    assert_eq!(
+        page(&format!("target={installation}")).await,
+        ["installation.create"]
+    );
+    assert_eq!(page("actor=cli").await, ["token.create"]);
+    assert_eq!(page("action=app.&target=nope").await, Vec::<String>::new());
+    // Filters page like the whole log: after the last seq seen.
+    let (_, all) = s.admin(Method::GET, "/v1/audit?action=app.", None).await;
+    let first = all[0]["seq"].as_i64().unwrap();
+    assert_eq!(
+        page(&format!("action=app.&after={first}")).await,
+        ["app.update"]
+    );
+    // A filter is matched as text, never as a pattern.
+    assert_eq!(page("action=%25").await, Vec::<String>::new());
+}

@@ -42,6 +42,12 @@ fn sqlite_webhook_deliveries_are_queued_with_their_change_and_claimed_once() {
 }
 
 #[test]
+fn sqlite_audit_filters_match_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::audit_filters_match_as_text(store(&dir, Durability::Normal).as_ref());
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());

@@ -958,3 +958,45 @@ pub fn webhook_deliveries_are_queued_with_their_change_and_claimed_once(store: &
         Err(StoreError::NotFound("delivery"))
     ));
 }
+
+pub fn audit_filters_match_as_text(store: &dyn Store) {
+    seed(store);
+    let actions = |filter: tally::storage::AuditFilter| {
+        store
+            .audit_matching(0, 100, &filter)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.entry.action)
+            .collect::<Vec<_>>()
+    };
+    use tally::storage::AuditFilter;
+    assert_eq!(
+        actions(AuditFilter::default()).len(),
+        store.audit_after(0, 100).unwrap().len()
+    );
+    assert_eq!(
+        actions(AuditFilter {
+            action: Some("app.".into()),
+            ..AuditFilter::default()
+        }),
+        ["app.create"]
+    );
+    assert_eq!(
+        actions(AuditFilter {
+            target: Some("in_1".into()),
+            actor: Some("test".into()),
+            ..AuditFilter::default()
+        }),
+        ["installation.create"]
+    );
+    for pattern in ["%", "_pp.", "app.create%"] {
+        assert!(
+            actions(AuditFilter {
+                action: Some(pattern.into()),
+                ..AuditFilter::default()
+            })
+            .is_empty(),
+            "{pattern}"
+        );
+    }
+}

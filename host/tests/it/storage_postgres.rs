@@ -80,6 +80,13 @@ fn postgres_webhook_deliveries_are_queued_with_their_change_and_claimed_once() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_audit_filters_match_as_text() {
+    let f = fresh();
+    storage_contract::audit_filters_match_as_text(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_redeem_outcomes() {
     let f = fresh();
     storage_contract::redeem_outcomes(f.store.as_ref());

@@ -307,8 +307,14 @@ pub(super) const DELIVERY_OF_APP: &str = concat!(
 pub(super) const RETRY_DELIVERY: &str = "UPDATE webhook_deliveries SET status = 'pending', \
      next_attempt_ms = 0, give_up_ms = NULL, claimed_until_ms = NULL \
      WHERE app_id = $1 AND id = $2";
-pub(super) const AUDIT_AFTER: &str = "SELECT seq, at, actor, action, target, detail FROM audit \
-     WHERE seq > $1 ORDER BY seq LIMIT $2";
+/// The filters: `$3` a prefix of the action, `$4` the actor, `$5` the
+/// target, each NULL for any.
+pub(super) const AUDIT_MATCHING: &str = "SELECT seq, at, actor, action, target, detail FROM audit \
+     WHERE seq > $1 \
+     AND (CAST($3 AS TEXT) IS NULL OR substr(action, 1, length(CAST($3 AS TEXT))) = CAST($3 AS TEXT)) \
+     AND (CAST($4 AS TEXT) IS NULL OR actor = CAST($4 AS TEXT)) \
+     AND (CAST($5 AS TEXT) IS NULL OR target = CAST($5 AS TEXT)) \
+     ORDER BY seq LIMIT $2";
 
 pub(super) const TOKEN_CHANGED: &str = "INSERT INTO changes (token_id) VALUES ($1)";
 pub(super) const INSTALLATION_TOKENS_CHANGED: &str = "INSERT INTO changes (token_id) \

@@ -12,9 +12,9 @@ use super::rules::{
 use super::statements::*;
 use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
-    AppRow, Attempt, AuditEntry, AuditEvent, Change, Changed, DeliveryRow, DueDelivery,
-    EnvironmentRow, InstallationRow, Project, Published, Records, Redeem, SetupCodeRow, Store,
-    StoreError, TokenRow,
+    AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, DeliveryRow,
+    DueDelivery, EnvironmentRow, InstallationRow, Project, Published, Records, Redeem,
+    SetupCodeRow, Store, StoreError, TokenRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -350,9 +350,21 @@ impl<D: Database> Store for SqlStore<D> {
         })
     }
 
-    fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+    fn audit_matching(
+        &self,
+        after: i64,
+        limit: u32,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let params = params![
+            after,
+            i64::from(limit),
+            filter.action.as_deref(),
+            filter.actor.as_deref(),
+            filter.target.as_deref()
+        ];
         self.db.read(|c| {
-            all(c, AUDIT_AFTER, params![after, i64::from(limit)], |r| {
+            all(c, AUDIT_MATCHING, params, |r| {
                 Ok(AuditEvent {
                     seq: r.int(0)?,
                     entry: AuditEntry {

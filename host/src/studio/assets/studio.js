@@ -7,7 +7,7 @@
 import { createAppFrame } from "/studio/bridge/src/parent.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null, deliveriesApp: null };
+const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null, deliveriesApp: null, publicEnvironment: null };
 
 // The management API as the studio reaches it: under /studio/api, the only
 // place the session cookie (Path=/studio) is sent to and read at.
@@ -120,7 +120,12 @@ async function refreshProjects() {
     const environments = p.environments.length ? p.environments : [null];
     for (const e of environments) {
       const tr = document.createElement("tr");
-      tr.append(cell(`${p.name} (${p.id})`), cell(e ? `${e.name} (${e.id})` : "—"), cell(e?.defaultStage), cell(p.mgmtApi));
+      const actions = document.createElement("td");
+      if (e) {
+        tr.dataset.environment = e.id;
+        actions.append(button("Public grants", () => editPublicGrants(e)));
+      }
+      tr.append(cell(`${p.name} (${p.id})`), cell(e ? `${e.name} (${e.id})` : "—"), cell(e?.defaultStage), cell(p.mgmtApi), actions);
       rows.push(tr);
     }
   }
@@ -129,6 +134,7 @@ async function refreshProjects() {
   const environments = state.projects.flatMap((p) => p.environments.map((e) => ({ ...e, project: p })));
   options($("#install-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
   options($("#model-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
+  options($("#token-form [name=environment]"), [{ id: "" }, ...environments], (e) => (e.id ? `${e.project.name} / ${e.name}` : "no environment"));
   await refreshModels(environments);
 }
 
@@ -402,6 +408,13 @@ async function refreshTokens() {
         await Promise.all([refreshTokens(), refreshAudit()]);
       }));
       actions.append(revoke);
+      if (t.kind === "PAT" || t.kind === "SYSTEM") {
+        actions.append(button("Rotate", async () => {
+          const rotated = await api("POST", `/v1/tokens/${t.tokenId}/rotate`);
+          showToken(rotated);
+          await Promise.all([refreshTokens(), refreshAudit()]);
+        }));
+      }
     }
     tr.append(cell(t.tokenId), cell(t.kind), cell(t.name), cell(t.environmentId), cell(t.revoked ? "revoked" : "active", t.revoked ? "revoked" : ""), actions);
     return tr;
@@ -409,13 +422,120 @@ async function refreshTokens() {
 }
 
 async function refreshAudit() {
-  const events = await api("GET", "/v1/audit?limit=100");
+  // The newest page that the filter keeps: pages are oldest first, so the
+  // log is read to its end (1000 at a time) and the last 100 shown.
+  const query = new URLSearchParams(Object.entries(form("#audit-filter")).filter(([, v]) => v.trim()));
+  let events = [];
+  for (let after = 0; ; ) {
+    const page = await api("GET", `/v1/audit?limit=1000&after=${after}&${query}`);
+    events = events.concat(page).slice(-100);
+    if (page.length < 1000) break;
+    after = page[page.length - 1].seq;
+  }
   fill("#audit", events.slice().reverse().map((e) => {
     const tr = document.createElement("tr");
     tr.append(cell(String(e.seq)), cell(new Date(e.at * 1000).toISOString()), cell(e.actor), cell(e.action), cell(e.target));
     return tr;
   }));
 }
+
+// A token's value, shown once; Done drops it from the page.
+function showToken(issued) {
+  $("#token-id").textContent = issued.tokenId;
+  $("#token-value").textContent = issued.token;
+  $("#token-secret").hidden = false;
+}
+
+$("#token-done").addEventListener("click", () => {
+  $("#token-value").textContent = "";
+  $("#token-secret").hidden = true;
+});
+
+// The grant builder: one grant from the fields, appended to the JSON list
+// (which stays editable for anything the fields do not say).
+const list = (text) => text.split(",").map((v) => v.trim()).filter(Boolean);
+
+$("#grant-add").addEventListener("click", guard(async () => {
+  const f = $("#token-form").elements;
+  const grant = { api: f.api.value, action: f.action.value.trim() };
+  for (const scope of ["models", "stages", "locales", "environments"]) {
+    const values = list(f[scope].value);
+    if (values.length) grant[scope] = values;
+  }
+  const condition = list(f.condition.value);
+  if (condition.length) {
+    grant.condition = Object.fromEntries(condition.map((pair) => {
+      const at = pair.indexOf("=");
+      if (at < 1) throw new Error(`condition ${pair} is not field=value`);
+      return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+    }));
+  }
+  const unmask = list(f.unmask.value);
+  if (unmask.length) grant.unmask = unmask;
+  const grants = JSON.parse(f.grants.value || "[]");
+  grants.push(grant);
+  f.grants.value = JSON.stringify(grants);
+}));
+
+$("#token-form").addEventListener("submit", guard(async () => {
+  const f = $("#token-form").elements;
+  let grants;
+  try {
+    grants = JSON.parse(f.grants.value);
+  } catch {
+    throw new Error("Grants must be JSON, e.g. [{\"api\":\"content\",\"action\":\"read\"}]");
+  }
+  const body = { kind: f.kind.value, name: f.name.value, grants };
+  if (f.environment.value) body.environmentId = f.environment.value;
+  if (f.expiresAt.value) body.expiresAt = Math.floor(new Date(f.expiresAt.value).getTime() / 1000);
+  const issued = await api("POST", "/v1/tokens", body);
+  showToken(issued);
+  $("#token-form").reset();
+  f.grants.value = "[]";
+  await Promise.all([refreshTokens(), refreshAudit()]);
+}));
+
+// Public grants: what requests without credentials may do in an
+// environment. "Initialize defaults" fills in reading what is published,
+// for every registered model; writes are confirmed before they are saved.
+function editPublicGrants(environment) {
+  state.publicEnvironment = environment;
+  $("#public-grants-environment").textContent = `${environment.name} (${environment.id})`;
+  $("#public-grants-form [name=grants]").value = JSON.stringify(environment.publicGrants, null, 2);
+  $("#public-grants-warning").textContent = "";
+  $("#public-grants-form").hidden = false;
+}
+
+$("#public-grants-defaults").addEventListener("click", guard(async () => {
+  const e = state.publicEnvironment;
+  const models = await api("GET", `/v1/environments/${encodeURIComponent(e.id)}/models`);
+  if (!models.length) throw new Error("Register the environment's models first: the defaults read each one.");
+  const defaults = [{ api: "content", action: "read", models: models.map((m) => m.apiId), stages: ["PUBLISHED"] }];
+  $("#public-grants-form [name=grants]").value = JSON.stringify(defaults, null, 2);
+}));
+
+$("#public-grants-form").addEventListener("submit", guard(async () => {
+  let grants;
+  try {
+    grants = JSON.parse($("#public-grants-form [name=grants]").value);
+  } catch {
+    throw new Error("Public grants must be JSON, e.g. [{\"api\":\"content\",\"action\":\"read\"}]");
+  }
+  const writes = grants.filter((g) => g.action !== "read" && g.action !== "introspect");
+  if (writes.length) {
+    $("#public-grants-warning").textContent = `These grants let anyone without credentials ${writes.map((g) => g.action).join(", ")}.`;
+    if (!confirm("Let requests without any credentials change content here?")) return;
+  }
+  const e = state.publicEnvironment;
+  await api("PUT", `/v1/environments/${encodeURIComponent(e.id)}/public-grants`, grants);
+  $("#public-grants-form").hidden = true;
+  toast(`Public grants of ${e.id} saved`, "success");
+  await Promise.all([refreshProjects(), refreshAudit()]);
+}));
+
+$("#public-grants-cancel").addEventListener("click", () => ($("#public-grants-form").hidden = true));
+
+$("#audit-filter").addEventListener("submit", guard(() => refreshAudit()));
 
 // --- forms -----------------------------------------------------------------
 

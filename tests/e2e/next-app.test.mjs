@@ -62,6 +62,7 @@ before(async () => {
   tally = start("tally", tallyBin, [
     "serve", "--data", dataDir, "--listen", "127.0.0.1:0",
     "--management-upstream", managementUrl, "--session-ttl", String(SESSION_TTL),
+    "--allow-private-webhooks",
   ]);
   processes.push(tally);
   adminToken = (await tally.waitFor(/admin token: (AppToken \S+)/, 120_000))[1];
@@ -140,16 +141,18 @@ test("the guide's app, import changed only, installs and calls mgmtApi", async (
   await page.fill("#app-form [name=setupUrl]", `${appOrigin}/setup`);
   await page.fill("#app-form [name=url]", `${appOrigin}/`);
   await page.fill("#app-form [name=grants]", JSON.stringify([{ api: "management", action: "createModel" }]));
+  await page.fill("#app-form [name=webhookUrl]", `${appOrigin}/api/webhooks`);
   await page.click("#app-form button[type=submit]");
   await page.waitForSelector("#app-secret:not([hidden])");
   const clientId = (await page.textContent("#client-id")).trim();
   const clientSecret = (await page.textContent("#client-secret")).trim();
+  const webhookSecret = (await page.textContent("#webhook-secret")).trim();
   await page.click("#secret-done");
   await page.waitForSelector("#studio:not([hidden])");
 
   app = start("next-app", nextBin, ["start", "--hostname", "127.0.0.1", "--port", new URL(appOrigin).port], {
     cwd: appDir,
-    env: { NEXT_TELEMETRY_DISABLED: "1", TALLY_URL: tallyUrl, CLIENT_ID: clientId, CLIENT_SECRET: clientSecret },
+    env: { NEXT_TELEMETRY_DISABLED: "1", TALLY_URL: tallyUrl, CLIENT_ID: clientId, CLIENT_SECRET: clientSecret, WEBHOOK_SECRET: webhookSecret },
   });
   processes.push(app);
   await app.waitFor(/Ready in|started server/i);
@@ -208,10 +211,37 @@ test("the guide's app, import changed only, installs and calls mgmtApi", async (
   assert.equal(created().length, 2, "nothing more reached the upstream");
   await screenshot("denied-after-disable");
 
+  // The app's webhook route verified every event (it answers 400 to one
+  // that does not verify, as to this forged one), the disable included.
+  const apps = await (await fetch(`${tallyUrl}/v1/apps`, { headers: { authorization: adminToken } })).json();
+  const deliveries = `${tallyUrl}/v1/apps/${apps[0].id}/deliveries`;
+  let log = [];
+  for (let i = 0; i < 200 && !log.some((d) => d.type === "installation.disabled" && d.status === "delivered"); i++) {
+    await page.waitForTimeout(50);
+    log = await (await fetch(deliveries, { headers: { authorization: adminToken } })).json();
+  }
+  assert.deepEqual(
+    log.map((d) => [d.type, d.status, d.lastStatus]).sort(),
+    [
+      ["installation.completed", "delivered", 204],
+      ["installation.created", "delivered", 204],
+      ["installation.disabled", "delivered", 204],
+    ],
+  );
+  const forged = await fetch(`${appOrigin}/api/webhooks`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "webhook-id": log[0].id, "webhook-timestamp": String(Math.floor(Date.now() / 1000)), "webhook-signature": "v1,AAAA" },
+    body: log[0].payload,
+  });
+  assert.equal(forged.status, 400);
+
   // The guide's route posts to the exchange and passes the status through;
   // the setup code itself stays out of the app's URL.
   assert.ok(!setup.url().includes(setupCode));
-  for (const p of processes) assert.ok(!p.output().includes(clientSecret), "the client secret is in a process's output");
+  for (const p of processes) {
+    assert.ok(!p.output().includes(clientSecret), "the client secret is in a process's output");
+    assert.ok(!p.output().includes(webhookSecret.slice(6)), "the webhook secret is in a process's output");
+  }
 });
 
 test("a page of a third origin that frames the app gets its hellos; the app gets no context", async () => {

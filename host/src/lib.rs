@@ -21,8 +21,10 @@
 //!   and its read and write in `storage/sql/rows.rs`, a case in the
 //!   storage contract test.
 //! - `authority/`: the operations, independent of HTTP, one file a resource
-//!   (`projects`, `apps`, `installations`, `exchange`, `tokens`,
-//!   `records`, `audit`), with their audit entries; `validation` says what
+//!   (`projects`, `models`, `apps` — with their grants versions, secrets
+//!   and deliveries —, `installations` — with their uninstall and grant
+//!   consent —, `exchange`, `tokens`, `records`, `audit`), with their
+//!   audit entries; `validation` says what
 //!   input is accepted and `schema` how the OpenAPI document states it,
 //!   `error` what fails ([`authority::Authority`]).
 //!   *A new endpoint*: its operation in the resource's file, its handler
@@ -51,14 +53,20 @@
 //!   statuses and JSON (`http/error.rs`); the OpenAPI document
 //!   (`http/openapi.rs`).
 //! - `studio/`: the studio page at `/studio` and its sessions.
+//! - [`webhooks`]: what an app's backend is told and how: `events` (each
+//!   the projection of an audit entry, queued in its change's transaction
+//!   by `storage`), `sign` (Standard Webhooks; secrets derived from the
+//!   deployment's key), `client` (outbound requests, internal addresses
+//!   refused), `worker` (every node claims, sends and retries deliveries).
 //! - [`follow`]: a replica following an authority's record feed
 //!   (`--replica-of`) into its `storage::ReplicaStore`.
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
 //!   passed in so tests control them.
 //!
 //! What it never does: log or store a secret (token secrets, client secrets,
-//! setup codes appear once, in the response that creates them), compare one
-//! in variable time, or answer an error without a stable `reason`.
+//! setup codes and webhook signing secrets appear once, in the response
+//! that creates them), compare one in variable time, or answer an error
+//! without a stable `reason`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

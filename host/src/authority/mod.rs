@@ -18,8 +18,11 @@
 //!   conflict or are serialized, never lost.
 //!
 //! One file a resource, each an `impl Authority` block with its request
-//! types: `projects`, `apps`, `installations`, `exchange` (setup codes and
-//! session tokens), `tokens`, `records` (what verifiers read), `audit`.
+//! types: `projects`, `models` (each environment's registry), `apps`
+//! (registration, edits, grants versions, client and webhook secrets,
+//! deliveries, deletion), `installations` (status, uninstall, consent to
+//! grant updates), `exchange` (setup codes and session tokens), `tokens`,
+//! `records` (what verifiers read), `audit`.
 //! Beside them: `caller` (who is calling), `error` ([`AuthorityError`] and
 //! its reasons), `validation` (what input is accepted) and `views` (the
 //! JSON answers). A new endpoint's operation goes in its resource's file.

@@ -139,6 +139,27 @@ enum Command {
         /// doubles (at most an hour), for 24 hours.
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..), env = "TALLY_WEBHOOK_BACKOFF_MS")]
         webhook_backoff_ms: i64,
+        /// An OpenID provider people sign in to the studio with (its issuer
+        /// URL; discovered at start). Register `<public URL>/studio/oidc/callback`
+        /// as the client's redirect URI there.
+        #[arg(long, env = "TALLY_OIDC_ISSUER", requires = "oidc_client_id")]
+        oidc_issuer: Option<String>,
+        /// The studio's client id at the OpenID provider.
+        #[arg(long, env = "TALLY_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+        oidc_client_id: Option<String>,
+        /// The studio's client secret at the OpenID provider (prefer the
+        /// environment variable: a command line is visible to other users).
+        #[arg(
+            long,
+            env = "TALLY_OIDC_CLIENT_SECRET",
+            requires = "oidc_issuer",
+            hide_env_values = true
+        )]
+        oidc_client_secret: Option<String>,
+        /// Refuse studio sign-in with an admin token (people sign in with
+        /// OpenID Connect; tokens still call the API).
+        #[arg(long, env = "TALLY_NO_ADMIN_TOKEN_SIGN_IN", requires = "oidc_issuer")]
+        no_admin_token_sign_in: bool,
     },
     /// Write the embedded verifier module (the same bytes edges should run).
     ExportModule {
@@ -236,6 +257,10 @@ fn main() -> anyhow::Result<()> {
             webhook_key_file,
             allow_private_webhooks,
             webhook_backoff_ms,
+            oidc_issuer,
+            oidc_client_id,
+            oidc_client_secret,
+            no_admin_token_sign_in,
         } => {
             // Without --public-url, the bound address fills it in (see serve).
             let mut config = AuthorityConfig::new(public_url.unwrap_or_default());
@@ -298,6 +323,12 @@ fn main() -> anyhow::Result<()> {
                 )?),
             }
             .map(Arc::new);
+            let sign_in = SignIn {
+                oidc: oidc_issuer
+                    .zip(oidc_client_id)
+                    .map(|(issuer, client_id)| (issuer, client_id, oidc_client_secret)),
+                admin_token: !no_admin_token_sign_in,
+            };
             let webhooks = WorkerOptions {
                 backoff_ms: webhook_backoff_ms,
                 allow_private: allow_private_webhooks,
@@ -309,7 +340,8 @@ fn main() -> anyhow::Result<()> {
                 )),
                 _ => None,
             };
-            runtime.block_on(serve(store, listen, tls, config, options, limits, webhooks))
+            let people = People { webhooks, sign_in };
+            runtime.block_on(serve(store, listen, tls, config, options, limits, people))
         }
         Command::ExportModule { path } => {
             std::fs::write(&path, DEFAULT_MODULE)
@@ -344,6 +376,20 @@ fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("{text:?} is not an address or CIDR network"))
+}
+
+/// What the server does for people beyond the API: their sign-in to the
+/// studio, and webhooks to their apps' backends.
+struct People {
+    webhooks: WorkerOptions,
+    sign_in: SignIn,
+}
+
+/// How the studio's sign-in is configured.
+struct SignIn {
+    /// Issuer, client id and secret.
+    oidc: Option<(String, String, Option<String>)>,
+    admin_token: bool,
 }
 
 /// Where the data lives.
@@ -383,7 +429,7 @@ async fn serve(
     mut config: AuthorityConfig,
     options: Options,
     limits: ServerLimits,
-    webhooks: WorkerOptions,
+    People { webhooks, sign_in }: People,
 ) -> anyhow::Result<()> {
     // Bind first: with port 0 the public URL needs the port actually bound.
     let listener = tally::http::bind(listen)
@@ -419,6 +465,24 @@ async fn serve(
         let worker = tally::webhooks::Worker::new(Arc::clone(&authority), key, webhooks)
             .map_err(|e| anyhow::anyhow!("cannot start the webhook worker: {e}"))?;
         tokio::spawn(worker.run());
+    }
+    let mut options = options;
+    options.sign_in.admin_token = sign_in.admin_token;
+    if let Some((issuer, client_id, secret)) = &sign_in.oidc {
+        let oidc = tally::studio::Oidc::discover(issuer, client_id, secret.as_deref(), &public_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot use the OpenID provider: {e}"))?;
+        options.sign_in.oidc = Some(Arc::new(oidc));
+        // Printed once, on stdout, never logged: the first person to sign
+        // in and enter it owns every project.
+        if authority.store().is_ok() {
+            let claim = Arc::clone(&authority);
+            if let Some(code) =
+                tokio::task::spawn_blocking(move || claim.owner_claim_code()).await??
+            {
+                println!("owner claim code: {code}");
+            }
+        }
     }
     let (router, state) = tally::http::router(authority, options);
     reload_on_sighup(state, tls.clone());

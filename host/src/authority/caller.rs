@@ -1,6 +1,7 @@
-//! Who is calling: a token's `Authorization` value authenticated into a
-//! [`Caller`] (management admin, replica, or an installation's own tokens),
-//! and the [`Actor`] written in the audit log.
+//! Who is calling: a token's `Authorization` value, or a person signed in
+//! to the studio, authenticated into a [`Caller`] (management admin,
+//! replica, an installation's own tokens, or a user with their roles), and
+//! the [`Actor`] written in the audit log.
 
 use verifier_core::{
     Action, Api, Credentials, Reason as Decision, Request, TokenKind, TokenRecord,
@@ -8,6 +9,7 @@ use verifier_core::{
 
 use super::Authority;
 use super::error::{AuthorityError, not_granted, unauthorized};
+use crate::storage::{RoleGrant, UserRow};
 
 /// Who made a call, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,17 +27,39 @@ impl Actor {
     }
 }
 
-/// A caller authenticated by token: its actor and its record.
+/// A caller authenticated by token or as a signed-in user: its actor and
+/// what it may do.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// For the audit log.
     pub actor: Actor,
-    /// The token.
-    pub record: TokenRecord,
-    /// Whether its grants cover management `admin`.
+    /// The token, for a token's call.
+    pub record: Option<TokenRecord>,
+    /// The user, for a signed-in person's call.
+    pub user: Option<SignedIn>,
+    /// Whether its grants (or roles) cover management `admin`.
     pub is_admin: bool,
     /// Whether it may read the record feed: management `admin` or `replica`.
     pub is_replica: bool,
+}
+
+/// A signed-in person, with their roles as they are now.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// Who.
+    pub user: UserRow,
+    /// Their roles.
+    pub roles: Vec<RoleGrant>,
+}
+
+/// Credentials as a request presents them: an `Authorization` value, or a
+/// studio session opened by a person (their user id).
+#[derive(Debug, Clone)]
+pub enum Presented {
+    /// An `Authorization` header value (`""`: none).
+    Header(String),
+    /// The user a studio session was opened for.
+    User(String),
 }
 
 impl Authority {
@@ -61,16 +85,47 @@ impl Authority {
         let is_replica = is_admin || Action::new("replica").is_ok_and(whole);
         Ok(Caller {
             actor: Actor(format!("token:{}", row.record.token_id)),
-            record: row.record.clone(),
+            record: Some(row.record.clone()),
+            user: None,
             is_admin,
             is_replica,
         })
     }
 
+    /// Authenticates what a request presents ([`Presented`]).
+    pub fn caller(&self, presented: &Presented) -> Result<Caller, AuthorityError> {
+        match presented {
+            Presented::Header(header) => self.authenticate(header),
+            Presented::User(id) => self.authenticate_user(id),
+        }
+    }
+
+    /// A signed-in person as a caller, with their roles read now (a role
+    /// taken away applies to their next call). An owner or admin of every
+    /// project is a management admin; anyone else has no management grant
+    /// until given a role.
+    pub fn authenticate_user(&self, id: &str) -> Result<Caller, AuthorityError> {
+        let store = self.store()?;
+        let Some(user) = store.user(id)? else {
+            return Err(unauthorized(Decision::UnknownToken));
+        };
+        let roles = store.user_roles(id)?;
+        let is_admin = roles
+            .iter()
+            .any(|r| r.project_id == "*" && matches!(r.role.as_str(), "owner" | "admin"));
+        Ok(Caller {
+            actor: Actor(format!("user:{id}")),
+            record: None,
+            user: Some(SignedIn { user, roles }),
+            is_admin,
+            is_replica: is_admin,
+        })
+    }
+
     /// Authenticates and requires the management `admin` grant (else 403).
-    pub fn authenticate_admin(&self, header: &str) -> Result<Actor, AuthorityError> {
+    pub fn authenticate_admin(&self, presented: &Presented) -> Result<Actor, AuthorityError> {
         self.authenticate_where(
-            header,
+            presented,
             |c| c.is_admin,
             "this call needs a token with the management admin grant",
         )
@@ -78,9 +133,9 @@ impl Authority {
 
     /// Authenticates and requires the management `admin` or `replica` grant:
     /// who may read token records (`GET /v1/records…`).
-    pub fn authenticate_replica(&self, header: &str) -> Result<Actor, AuthorityError> {
+    pub fn authenticate_replica(&self, presented: &Presented) -> Result<Actor, AuthorityError> {
         self.authenticate_where(
-            header,
+            presented,
             |c| c.is_replica,
             "reading records needs the management admin or replica grant",
         )
@@ -90,11 +145,11 @@ impl Authority {
     /// `allowed` holds for the caller.
     fn authenticate_where(
         &self,
-        header: &str,
+        presented: &Presented,
         allowed: fn(&Caller) -> bool,
         message: &str,
     ) -> Result<Actor, AuthorityError> {
-        let caller = self.authenticate(header)?;
+        let caller = self.caller(presented)?;
         if !allowed(&caller) {
             return Err(not_granted(message));
         }
@@ -106,8 +161,10 @@ impl Authority {
         caller: &Caller,
         installation_id: &str,
     ) -> Result<(), AuthorityError> {
-        let own = matches!(caller.record.kind, TokenKind::App | TokenKind::Session)
-            && caller.record.installation_id.as_deref() == Some(installation_id);
+        let own = caller.record.as_ref().is_some_and(|record| {
+            matches!(record.kind, TokenKind::App | TokenKind::Session)
+                && record.installation_id.as_deref() == Some(installation_id)
+        });
         if caller.is_admin || own {
             Ok(())
         } else {

@@ -22,7 +22,8 @@
 //! (registration, edits, grants versions, client and webhook secrets,
 //! deliveries, deletion), `installations` (status, uninstall, consent to
 //! grant updates), `exchange` (setup codes and session tokens), `tokens`,
-//! `records` (what verifiers read), `audit`.
+//! `records` (what verifiers read), `audit`, `users` (people signed in to
+//! the studio, and the first owner's claim).
 //! Beside them: `caller` (who is calling), `error` ([`AuthorityError`] and
 //! its reasons), `validation` (what input is accepted) and `views` (the
 //! JSON answers). A new endpoint's operation goes in its resource's file.
@@ -38,6 +39,7 @@ mod projects;
 mod records;
 pub mod schema;
 mod tokens;
+mod users;
 mod validation;
 mod views;
 
@@ -47,7 +49,7 @@ use crate::clock::Clock;
 use crate::storage::{RecordCache, Records, Store, StoreError};
 
 pub use apps::{AppUpdate, MAX_GRACE_SECONDS, NewApp, SecretRotation};
-pub use caller::{Actor, Caller};
+pub use caller::{Actor, Caller, Presented, SignedIn};
 pub use error::AuthorityError;
 pub use installations::{GrantsDecision, NewInstallation};
 pub use models::ModelBody;

@@ -557,17 +557,39 @@ field!(
     studio_session,
     json!({
         "type": "object",
-        "required": ["signedIn"],
+        "required": ["signedIn", "signIn"],
         "properties": {
             "signedIn": { "type": "boolean" },
             "user": {
                 "type": "object",
-                "required": ["id", "name"],
+                "required": ["id"],
                 "properties": {
-                    "id": { "type": "string", "description": "token:<tokenId>, as the audit log names it" },
-                    "name": { "type": "string" },
+                    "id": { "type": "string", "description": "user:<id> for a person, token:<tokenId> for an admin token, as the audit log names them" },
+                    "name": { "type": ["string", "null"] },
+                    "email": { "type": ["string", "null"], "description": "a person's verified email" },
+                    "roles": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["projectId", "role"],
+                            "properties": {
+                                "projectId": { "type": "string", "description": "a project, or * for every project" },
+                                "role": { "enum": ["owner", "admin", "developer", "viewer"] },
+                            },
+                        },
+                    },
                 },
                 "description": "who signed in (while signed in)",
+            },
+            "access": { "type": "boolean", "description": "whether the management API is the session's" },
+            "claimable": { "type": "boolean", "description": "a person may claim ownership: no one owns the projects yet" },
+            "signIn": {
+                "type": "object",
+                "required": ["oidc", "adminToken"],
+                "properties": {
+                    "oidc": { "type": "boolean", "description": "sign-in with the OpenID provider is offered" },
+                    "adminToken": { "type": "boolean", "description": "sign-in with an admin token is accepted" },
+                },
             },
         },
     })

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use verifier_core::Reason as Decision;
 
 use super::{ApiError, AppState, blocking};
-use crate::authority::{Actor, Authority, AuthorityError, Caller};
+use crate::authority::{Actor, Authority, AuthorityError, Caller, Presented};
 use crate::reason::Reason;
 
 /// Marks a request that came in under `/studio/api`: only there does the
@@ -71,21 +71,24 @@ pub(super) fn throttle_failure(state: &AppState, client: IpAddr, e: ApiError) ->
 
 /// The caller's credentials: the `Authorization` value, or else, for a
 /// studio request (under `/studio/api`, with the session cookie and
-/// `X-Tally-Studio: 1`), the admin token its session was opened with.
-/// Nothing (`""`) when neither.
-fn authorization(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
+/// `X-Tally-Studio: 1`), what its session was opened with (an admin token,
+/// or a signed-in user). Nothing (`""`) when neither.
+fn authorization(parts: &Parts, state: &AppState) -> Result<Presented, ApiError> {
     match parts.headers.get(AUTHORIZATION) {
-        None => Ok(studio_credentials(parts, state).unwrap_or_default()),
-        Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
-            ApiError(AuthorityError::Unauthorized {
-                reason: Reason::Decision(Decision::Malformed),
-                message: "Authorization is not valid text".into(),
-            })
-        }),
+        None => Ok(studio_credentials(parts, state).unwrap_or(Presented::Header(String::new()))),
+        Some(value) => value
+            .to_str()
+            .map(|v| Presented::Header(v.to_owned()))
+            .map_err(|_| {
+                ApiError(AuthorityError::Unauthorized {
+                    reason: Reason::Decision(Decision::Malformed),
+                    message: "Authorization is not valid text".into(),
+                })
+            }),
     }
 }
 
-fn studio_credentials(parts: &Parts, state: &AppState) -> Option<String> {
+fn studio_credentials(parts: &Parts, state: &AppState) -> Option<Presented> {
     parts.extensions.get::<StudioRequest>()?;
     let value = crate::studio::session_cookie(&parts.headers)?;
     let marked = parts
@@ -93,7 +96,7 @@ fn studio_credentials(parts: &Parts, state: &AppState) -> Option<String> {
         .get(crate::studio::SESSION_HEADER)
         .is_some_and(|v| v.as_bytes() == b"1");
     // Without the header a cookie alone authenticates nothing (CSRF).
-    marked.then(|| state.sessions.token(value, state.authority.now()))?
+    marked.then(|| state.sessions.credential(value, state.authority.now()))?
 }
 
 /// Runs one of the authority's `authenticate*` checks on the caller's
@@ -102,11 +105,11 @@ fn studio_credentials(parts: &Parts, state: &AppState) -> Option<String> {
 async fn authenticated<T: Send + 'static>(
     parts: &Parts,
     state: &Arc<AppState>,
-    check: fn(&Authority, &str) -> Result<T, AuthorityError>,
+    check: fn(&Authority, &Presented) -> Result<T, AuthorityError>,
 ) -> Result<T, ApiError> {
     let client = client_ip(parts, state);
     let result = match authorization(parts, state) {
-        Ok(header) => blocking(state, move |a| check(a, &header)).await,
+        Ok(presented) => blocking(state, move |a| check(a, &presented)).await,
         Err(e) => Err(e),
     };
     result.map_err(|e| throttle_failure(state, client, e))
@@ -151,7 +154,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        authenticated(parts, state, Authority::authenticate)
+        authenticated(parts, state, Authority::caller)
             .await
             .map(Authed)
     }

@@ -81,6 +81,8 @@ pub struct AppState {
     /// GraphQL introspection through `/v2/…` open to every caller
     /// (`--graphql-introspection`); else a grant of the action `introspect`.
     pub graphql_introspection: bool,
+    /// How people and admin tokens sign in to the studio.
+    pub sign_in: crate::studio::SignInOptions,
 }
 
 /// How the verify path and the gateway are set up.
@@ -107,6 +109,8 @@ pub struct Options {
     pub trusted_proxies: TrustedProxies,
     /// Open GraphQL introspection at `/v2/…` to every caller.
     pub graphql_introspection: bool,
+    /// How people and admin tokens sign in to the studio.
+    pub sign_in: crate::studio::SignInOptions,
 }
 
 impl Options {
@@ -123,6 +127,7 @@ impl Options {
             decision_memo: true,
             trusted_proxies: TrustedProxies::default(),
             graphql_introspection: false,
+            sign_in: crate::studio::SignInOptions::default(),
         }
     }
 }
@@ -169,6 +174,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         decision_memo: options.decision_memo,
         trusted_proxies: options.trusted_proxies,
         graphql_introspection: options.graphql_introspection,
+        sign_in: options.sign_in,
     });
     let studio_api = management()
         .layer(middleware::from_fn(extract::mark_studio))

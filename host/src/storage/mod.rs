@@ -273,6 +273,34 @@ pub enum Attempt {
     },
 }
 
+/// A person, known by their OpenID provider's issuer and subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRow {
+    /// Id (`usr_…`).
+    pub id: String,
+    /// The provider that vouches for them.
+    pub issuer: String,
+    /// Their id at the provider (`sub`).
+    pub subject: String,
+    /// Email, as the provider last said.
+    pub email: Option<String>,
+    /// Name, as the provider last said.
+    pub name: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A user's role in a project (`*`: every project).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleGrant {
+    /// The project, or `*`.
+    pub project_id: String,
+    /// `owner`, `admin`, `developer` or `viewer`.
+    pub role: String,
+}
+
 /// A one-time setup code, by hash.
 #[derive(Debug, Clone)]
 pub struct SetupCodeRow {
@@ -616,6 +644,30 @@ pub trait Store: Records {
         id: &str,
         audit: &AuditEntry,
     ) -> Result<DeliveryRow, StoreError>;
+
+    /// The user a provider knows as `subject`, stored (or their email and
+    /// name brought up to date) at sign-in. `new` is the row to store when
+    /// there is none yet.
+    fn sign_in_user(&self, new: &UserRow, audit: &AuditEntry) -> Result<UserRow, StoreError>;
+    /// A user by id.
+    fn user(&self, id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// A user's roles.
+    fn user_roles(&self, id: &str) -> Result<Vec<RoleGrant>, StoreError>;
+    /// Whether any user owns every project.
+    fn has_owner(&self) -> Result<bool, StoreError>;
+    /// Replaces the outstanding owner claim code with `code_hash` (the
+    /// code printed at a start without an owner).
+    fn set_claim_code(&self, code_hash: &SecretHash, now: i64) -> Result<(), StoreError>;
+    /// Makes `user` the owner of every project if `code_hash` is the
+    /// outstanding claim code and no one owns them yet; `false` (nothing
+    /// changed) otherwise. Atomic: of concurrent claims one wins.
+    fn claim_ownership(
+        &self,
+        code_hash: &SecretHash,
+        user: &str,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 
     /// The change feed: changes with `seq > after`, in commit order, at most
     /// `limit`. Every token ever stored appears (its creation is a change),

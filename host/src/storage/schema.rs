@@ -60,6 +60,7 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V8__webhooks",
         include_str!("../../migrations/V8__webhooks.sql"),
     ),
+    ("V9__users", include_str!("../../migrations/V9__users.sql")),
 ];
 
 /// The database a migration is written out for.

@@ -1,6 +1,12 @@
 //! The studio: one page at `/studio` over the management API.
 //!
-//! - **Sign-in.** The admin token is posted once to `POST /studio/session`;
+//! - **Sign-in**, two ways. A person signs in with OpenID Connect
+//!   (`oidc`: `--oidc-issuer`); their session is theirs, and every call
+//!   it makes is authorized by their roles as they are then (the first
+//!   user claims ownership with the code printed at start, `POST
+//!   /studio/claim`). Or an admin token (bootstrap, automation; off with
+//!   `--no-admin-token-sign-in`):
+//!   the token is posted once to `POST /studio/session`;
 //!   the server checks it like any admin call and answers with a session
 //!   cookie `tally_studio` (`HttpOnly`, `SameSite=Strict`, `Path=/studio`,
 //!   `Secure` when the public URL is https, eight hours). The studio calls
@@ -40,7 +46,7 @@ use serde::Deserialize;
 use verifier_core::OpaqueSecret;
 use verifier_core::token::hash_secret_text;
 
-use crate::authority::AuthorityError;
+use crate::authority::{AuthorityError, Presented};
 use crate::http::{ApiError, AppState, JsonBody, blocking};
 
 /// The session cookie's name.
@@ -59,18 +65,30 @@ const BRIDGE_ENTRY: &str = include_str!("../../../npm/src/parent.js");
 const BRIDGE_GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/bridge/tally_sdk.js"));
 const BRIDGE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bridge/tally_sdk_bg.wasm"));
 
-/// An admin token held for a session; `Debug` does not show it.
-struct HeldToken(String);
+mod oidc;
 
-impl std::fmt::Debug for HeldToken {
+pub use oidc::{Oidc, SignInOptions};
+
+/// What a session was opened with; `Debug` does not show a token.
+enum Opened {
+    /// An admin token.
+    Token(String),
+    /// A person, by user id.
+    User(String),
+}
+
+impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HeldToken(<redacted>)")
+        match self {
+            Opened::Token(_) => f.write_str("Token(<redacted>)"),
+            Opened::User(id) => write!(f, "User({id})"),
+        }
     }
 }
 
 #[derive(Debug)]
 struct Session {
-    token: HeldToken,
+    opened: Opened,
     expires_at: i64,
 }
 
@@ -87,8 +105,8 @@ impl Sessions {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Opens a session for `token`; returns the cookie value.
-    fn create(&self, token: String, now: i64) -> Result<String, ApiError> {
+    /// Opens a session; returns the cookie value.
+    fn create(&self, opened: Opened, now: i64) -> Result<String, ApiError> {
         let bytes = crate::random::secret_bytes()
             .map_err(|e| ApiError(AuthorityError::Internal(e.to_string())))?;
         let secret = OpaqueSecret::from_random(bytes);
@@ -105,19 +123,22 @@ impl Sessions {
         open.insert(
             *secret.hash().as_bytes(),
             Session {
-                token: HeldToken(token),
+                opened,
                 expires_at: now + SESSION_SECONDS,
             },
         );
         Ok(secret.text().to_owned())
     }
 
-    /// The admin token of the session with cookie value `value`, if open.
-    pub(crate) fn token(&self, value: &str, now: i64) -> Option<String> {
+    /// What the session with cookie value `value` presents, if open.
+    pub(crate) fn credential(&self, value: &str, now: i64) -> Option<Presented> {
         let hash = hash_secret_text(value)?;
         let open = self.open();
         let session = open.get(hash.as_bytes())?;
-        (session.expires_at > now).then(|| session.token.0.clone())
+        (session.expires_at > now).then(|| match &session.opened {
+            Opened::Token(header) => Presented::Header(header.clone()),
+            Opened::User(id) => Presented::User(id.clone()),
+        })
     }
 
     fn close(&self, value: &str) {
@@ -129,14 +150,7 @@ impl Sessions {
 
 /// The `tally_studio` cookie of a request, if any.
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value)
+    cookie(headers, COOKIE_NAME)
 }
 
 /// The studio's routes.
@@ -168,6 +182,9 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             "/studio/session",
             get(session).post(sign_in).delete(sign_out),
         )
+        .route("/studio/oidc/login", get(oidc_login))
+        .route("/studio/oidc/callback", get(oidc_callback))
+        .route("/studio/claim", axum::routing::post(claim))
 }
 
 fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
@@ -191,7 +208,7 @@ async fn page(
 ) -> Result<Response, ApiError> {
     let now = state.authority.now();
     let signed_in = session_cookie(&headers)
-        .and_then(|value| state.sessions.token(value, now))
+        .and_then(|value| state.sessions.credential(value, now))
         .is_some();
     let mut origins: Vec<String> = if signed_in {
         let apps = blocking(&state, |a| a.apps()).await?;
@@ -251,26 +268,53 @@ async fn page(
         .into_response())
 }
 
-/// `GET /studio/session`: `{ signedIn, user? }`. Signed in while the
-/// session lives and its admin token still authenticates; `user` is who
-/// signed in, as the studio tells the apps it frames (`context.user`):
-/// the token's actor (`token:<tokenId>`, as the audit log names it) and its
-/// name. People with accounts of their own come with identity; until then
-/// the admin token is the studio's user.
+/// `GET /studio/session`: `{ signedIn, user?, access?, signIn }`. Signed
+/// in while the session lives and what it was opened with still
+/// authenticates; `user` is who signed in, as the studio tells the apps it
+/// frames (`context.user`): for a person `{ id: "user:<id>", name, email,
+/// roles }`, for an admin token its actor (`token:<tokenId>`) and name;
+/// `access` whether the management API is theirs (a person without a role
+/// has none until given one, or until they claim ownership: `claimable`);
+/// `signIn` the ways this server offers (`oidc`, `adminToken`).
 #[utoipa::path(get, path = "/studio/session", summary = "Whether the studio session cookie is valid", security(()),
     responses((status = 200, description = "OK", body = inline(crate::authority::schema::StudioSession))))]
 async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let now = state.authority.now();
-    let user = match session_cookie(&headers).and_then(|value| state.sessions.token(value, now)) {
-        Some(header) => blocking(&state, move |a| a.authenticate(&header))
+    let ways = serde_json::json!({
+        "oidc": state.sign_in.oidc.is_some(),
+        "adminToken": state.sign_in.admin_token,
+    });
+    let caller =
+        match session_cookie(&headers).and_then(|value| state.sessions.credential(value, now)) {
+            Some(presented) => blocking(&state, move |a| {
+                let caller = a.caller(&presented)?;
+                let claimable = caller.user.is_some() && !a.store()?.has_owner()?;
+                Ok((caller, claimable))
+            })
             .await
-            .ok()
-            .map(|caller| serde_json::json!({ "id": caller.actor.as_str(), "name": caller.record.name })),
-        None => None,
-    };
-    let body = match user {
-        Some(user) => serde_json::json!({ "signedIn": true, "user": user }),
-        None => serde_json::json!({ "signedIn": false }),
+            .ok(),
+            None => None,
+        };
+    let body = match caller {
+        Some((caller, claimable)) => {
+            let user = match (&caller.user, &caller.record) {
+                (Some(signed_in), _) => serde_json::json!({
+                    "id": caller.actor.as_str(),
+                    "name": signed_in.user.name.clone().or_else(|| signed_in.user.email.clone()),
+                    "email": signed_in.user.email,
+                    "roles": signed_in.roles,
+                }),
+                (None, Some(record)) => {
+                    serde_json::json!({ "id": caller.actor.as_str(), "name": record.name })
+                }
+                (None, None) => serde_json::json!({ "id": caller.actor.as_str() }),
+            };
+            serde_json::json!({
+                "signedIn": true, "user": user, "access": caller.is_admin,
+                "claimable": claimable, "signIn": ways,
+            })
+        }
+        None => serde_json::json!({ "signedIn": false, "signIn": ways }),
     };
     axum::Json(body).into_response()
 }
@@ -293,6 +337,13 @@ async fn sign_in(
     State(state): State<Arc<AppState>>,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
+    if !state.sign_in.admin_token {
+        return Err(ApiError(AuthorityError::Forbidden {
+            reason: crate::reason::Reason::Decision(verifier_core::Reason::NotGranted),
+            message: "signing in to the studio with an admin token is turned off on this server"
+                .into(),
+        }));
+    }
     let token = body.token.trim().to_owned();
     // Accept the token with or without its scheme, as it is printed.
     let header = if token.contains(' ') {
@@ -300,23 +351,185 @@ async fn sign_in(
     } else {
         format!("AppToken {token}")
     };
-    let checked = header.clone();
+    let checked = Presented::Header(header.clone());
     blocking(&state, move |a| a.authenticate_admin(&checked)).await?;
-    let value = state.sessions.create(header, state.authority.now())?;
-    let secure = if state.authority.public_url().starts_with("https://") {
+    let value = state
+        .sessions
+        .create(Opened::Token(header), state.authority.now())?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(SET_COOKIE, session_cookie_header(&state, &value)?)],
+    )
+        .into_response())
+}
+
+/// `; Secure` when the public URL is https.
+fn secure(state: &AppState) -> &'static str {
+    if state.authority.public_url().starts_with("https://") {
         "; Secure"
     } else {
         ""
-    };
-    let cookie = format!(
-        "{COOKIE_NAME}={value}; HttpOnly; SameSite=Strict; Path=/studio; Max-Age={SESSION_SECONDS}{secure}"
-    );
-    let cookie = HeaderValue::from_str(&cookie).map_err(|_| {
+    }
+}
+
+fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(text).map_err(|_| {
         ApiError(AuthorityError::Internal(
             "cookie is not a header value".into(),
         ))
-    })?;
-    Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, cookie)]).into_response())
+    })
+}
+
+fn session_cookie_header(state: &AppState, value: &str) -> Result<HeaderValue, ApiError> {
+    header_value(&format!(
+        "{COOKIE_NAME}={value}; HttpOnly; SameSite=Strict; Path=/studio; Max-Age={SESSION_SECONDS}{}",
+        secure(state)
+    ))
+}
+
+/// `GET /studio/oidc/login`: to the provider, with a flow bound to this
+/// browser (see `oidc`).
+async fn oidc_login(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let Some(oidc) = &state.sign_in.oidc else {
+        return Err(ApiError(AuthorityError::NotFound("route")));
+    };
+    let (url, binding) = oidc
+        .start(state.authority.now())
+        .map_err(|e| ApiError(AuthorityError::Internal(e)))?;
+    let cookie = header_value(&format!(
+        "{}={binding}; HttpOnly; SameSite=Lax; Path=/studio/oidc; Max-Age=600{}",
+        oidc::FLOW_COOKIE,
+        secure(&state)
+    ))?;
+    let location = header_value(&url)?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (axum::http::header::LOCATION, location),
+            (SET_COOKIE, cookie),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct Callback {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /studio/oidc/callback`: completes the flow, opens a session for
+/// the user, back to the studio; any failure goes back with
+/// `?signInError=<reason>` and no session.
+async fn oidc_callback(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(callback): axum::extract::Query<Callback>,
+) -> Result<Response, ApiError> {
+    let Some(oidc) = state.sign_in.oidc.clone() else {
+        return Err(ApiError(AuthorityError::NotFound("route")));
+    };
+    let now = state.authority.now();
+    let binding = cookie(&headers, oidc::FLOW_COOKIE).map(str::to_owned);
+    let outcome = match (callback.state, callback.code, callback.error) {
+        (Some(flow), Some(code), None) => oidc
+            .finish(&flow, &code, binding.as_deref(), now)
+            .await
+            .map_err(|e| {
+                tracing::warn!(reason = e.reason(), error = %e, "studio sign-in failed");
+                e.reason()
+            }),
+        (_, _, Some(error)) => {
+            tracing::warn!(error = %error.escape_debug(), "the provider refused the studio sign-in");
+            Err("provider_refused")
+        }
+        _ => Err("sign_in_expired"),
+    };
+    let clear_flow = header_value(&format!(
+        "{}=; HttpOnly; SameSite=Lax; Path=/studio/oidc; Max-Age=0",
+        oidc::FLOW_COOKIE
+    ))?;
+    let back = |location: &str, cookies: Vec<HeaderValue>| {
+        let mut response = (
+            StatusCode::SEE_OTHER,
+            [(
+                axum::http::header::LOCATION,
+                HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/studio")),
+            )],
+        )
+            .into_response();
+        for c in cookies {
+            response.headers_mut().append(SET_COOKIE, c);
+        }
+        response
+    };
+    let identity = match outcome {
+        Ok(identity) => identity,
+        Err(reason) => {
+            return Ok(back(
+                &format!("/studio?signInError={reason}"),
+                vec![clear_flow],
+            ));
+        }
+    };
+    let user = blocking(&state, move |a| {
+        a.sign_in_user(
+            &identity.issuer,
+            &identity.subject,
+            identity.email,
+            identity.name,
+        )
+    })
+    .await?;
+    let value = state.sessions.create(Opened::User(user.id), now)?;
+    Ok(back(
+        "/studio",
+        vec![clear_flow, session_cookie_header(&state, &value)?],
+    ))
+}
+
+/// A cookie of a request, by name.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Claim {
+    code: String,
+}
+
+/// `POST /studio/claim { code }`: the signed-in person becomes the owner of
+/// every project with the code printed at start (204; 403 otherwise).
+/// Needs the session cookie and `X-Tally-Studio: 1`.
+async fn claim(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Claim>,
+) -> Result<Response, ApiError> {
+    let marked = headers
+        .get(SESSION_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    let user = session_cookie(&headers)
+        .filter(|_| marked)
+        .and_then(|value| state.sessions.credential(value, state.authority.now()));
+    let Some(Presented::User(user)) = user else {
+        return Err(ApiError(AuthorityError::Unauthorized {
+            reason: crate::reason::Reason::Decision(verifier_core::Reason::MissingCredentials),
+            message: "sign in with your OpenID provider first".into(),
+        }));
+    };
+    blocking(&state, move |a| a.claim_ownership(&user, &body.code)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE /studio/session`: closes the session and clears the cookie.

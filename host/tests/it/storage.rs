@@ -48,6 +48,14 @@ fn sqlite_audit_filters_match_as_text() {
 }
 
 #[test]
+fn sqlite_users_sign_in_once_and_one_claim_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::users_sign_in_once_and_one_claim_wins(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());
@@ -119,7 +127,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 8);
+    assert_eq!(applied, 9);
 }
 
 #[test]

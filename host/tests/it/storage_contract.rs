@@ -1000,3 +1000,80 @@ pub fn audit_filters_match_as_text(store: &dyn Store) {
         );
     }
 }
+
+pub fn users_sign_in_once_and_one_claim_wins(store: &dyn Store) {
+    use tally::storage::UserRow;
+    let user = |id: &str, sub: &str, email: &str| UserRow {
+        id: id.into(),
+        issuer: "https://idp".into(),
+        subject: sub.into(),
+        email: Some(email.into()),
+        name: None,
+        created_at: 5,
+    };
+    let alice = store
+        .sign_in_user(
+            &user("usr_a", "alice", "a@x"),
+            &audit("user.create", "usr_a"),
+        )
+        .unwrap();
+    assert_eq!(alice.id, "usr_a");
+    // The same subject again is the same user, their email brought up to date.
+    let again = store
+        .sign_in_user(
+            &user("usr_other", "alice", "a@y"),
+            &audit("user.create", "x"),
+        )
+        .unwrap();
+    assert_eq!(
+        (again.id.as_str(), again.email.as_deref()),
+        ("usr_a", Some("a@y"))
+    );
+    assert_eq!(
+        store.user("usr_a").unwrap().unwrap().email.as_deref(),
+        Some("a@y")
+    );
+    assert!(store.user("usr_other").unwrap().is_none());
+    store
+        .sign_in_user(&user("usr_b", "bob", "b@x"), &audit("user.create", "usr_b"))
+        .unwrap();
+
+    assert!(!store.has_owner().unwrap());
+    let first = OpaqueSecret::from_random([3; 32]).hash();
+    let second = OpaqueSecret::from_random([4; 32]).hash();
+    store.set_claim_code(&first, 1).unwrap();
+    // A new code replaces the outstanding one.
+    store.set_claim_code(&second, 2).unwrap();
+    assert!(
+        !store
+            .claim_ownership(&first, "usr_a", 3, &audit("user.claim_owner", "usr_a"))
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_ownership(&second, "usr_a", 3, &audit("user.claim_owner", "usr_a"))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_ownership(&second, "usr_b", 4, &audit("user.claim_owner", "usr_b"))
+            .unwrap(),
+        "used"
+    );
+    assert!(store.has_owner().unwrap());
+    assert_eq!(
+        store.user_roles("usr_a").unwrap(),
+        vec![tally::storage::RoleGrant {
+            project_id: "*".into(),
+            role: "owner".into()
+        }]
+    );
+    assert!(store.user_roles("usr_b").unwrap().is_empty());
+    // With an owner, even a fresh code claims nothing.
+    store.set_claim_code(&first, 5).unwrap();
+    assert!(
+        !store
+            .claim_ownership(&first, "usr_b", 6, &audit("user.claim_owner", "usr_b"))
+            .unwrap()
+    );
+}

@@ -87,6 +87,13 @@ fn postgres_audit_filters_match_as_text() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_users_sign_in_once_and_one_claim_wins() {
+    let f = fresh();
+    storage_contract::users_sign_in_once_and_one_claim_wins(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_redeem_outcomes() {
     let f = fresh();
     storage_contract::redeem_outcomes(f.store.as_ref());
@@ -180,5 +187,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 8);
+    assert_eq!(applied, 9);
 }

@@ -84,11 +84,23 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_is_not_the_token() {
         (st, v),
         (
             StatusCode::OK,
-            json!({ "signedIn": true, "user": { "id": format!("token:{admin_id}"), "name": "admin" } })
+            json!({
+                "signedIn": true,
+                "user": { "id": format!("token:{admin_id}"), "name": "admin" },
+                "access": true,
+                "claimable": false,
+                "signIn": { "oidc": false, "adminToken": true },
+            })
         )
     );
     let (st, v) = s.call(Method::GET, "/studio/session", None, None).await;
-    assert_eq!((st, v), (StatusCode::OK, json!({ "signedIn": false })));
+    assert_eq!(
+        (st, v),
+        (
+            StatusCode::OK,
+            json!({ "signedIn": false, "signIn": { "oidc": false, "adminToken": true } })
+        )
+    );
 
     // Also accepted without the scheme, as a bare `<tokenId>.<secret>`.
     let bare = s.admin.split_once(' ').unwrap().1;

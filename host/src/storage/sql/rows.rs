@@ -8,7 +8,7 @@ use super::statements::*;
 use super::{Conn, Param, Row};
 use crate::storage::{
     AppRow, AuditEntry, DeliveryRow, EnvironmentRow, GrantsVersion, InstallationRow,
-    PreviousSecret, Project, SetupCodeRow, StoreError, TokenRow,
+    PreviousSecret, Project, SetupCodeRow, StoreError, TokenRow, UserRow,
 };
 use crate::webhooks::events::{self, Subject};
 
@@ -304,4 +304,15 @@ pub(super) fn all<T>(
         Ok(())
     })?;
     Ok(out)
+}
+
+pub(super) fn user_from(row: &dyn Row) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
+        id: row.text(0)?,
+        issuer: row.text(1)?,
+        subject: row.text(2)?,
+        email: row.opt_text(3)?,
+        name: row.opt_text(4)?,
+        created_at: row.int(5)?,
+    })
 }

@@ -333,3 +333,37 @@ pub(super) const CHANGES_AFTER: &str = concat!(
      LEFT JOIN environments e ON e.id = c.environment_id \
      WHERE c.seq > $1 ORDER BY c.seq LIMIT $2"
 );
+
+/// The columns of a user row, in `rows::user_from`'s order.
+macro_rules! user_columns {
+    () => {
+        "id, issuer, subject, email, name, created_at"
+    };
+}
+pub(super) const USER_BY_SUBJECT: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE issuer = $1 AND subject = $2 FOR UPDATE"
+);
+pub(super) const USER_BY_ID: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+pub(super) const INSERT_USER: &str = concat!(
+    "INSERT INTO users (",
+    user_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6)"
+);
+pub(super) const UPDATE_USER_PROFILE: &str = "UPDATE users SET email = $2, name = $3 WHERE id = $1";
+pub(super) const USER_ROLES: &str =
+    "SELECT project_id, role FROM user_roles WHERE user_id = $1 ORDER BY project_id";
+pub(super) const OWNER_COUNT: &str =
+    "SELECT count(*) FROM user_roles WHERE project_id = '*' AND role = 'owner'";
+pub(super) const DROP_CLAIM_CODES: &str = "DELETE FROM claim_codes WHERE used_at IS NULL";
+pub(super) const INSERT_CLAIM_CODE: &str =
+    "INSERT INTO claim_codes (code_hash, created_at) VALUES ($1, $2)";
+/// The claim code, locked: concurrent claims wait here.
+pub(super) const CLAIM_CODE_FOR_UPDATE: &str =
+    "SELECT used_at FROM claim_codes WHERE code_hash = $1 FOR UPDATE";
+pub(super) const SPEND_CLAIM_CODE: &str =
+    "UPDATE claim_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL";
+pub(super) const INSERT_ROLE: &str =
+    "INSERT INTO user_roles (user_id, project_id, role) VALUES ($1, $2, $3)";

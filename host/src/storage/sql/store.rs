@@ -13,8 +13,8 @@ use super::statements::*;
 use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, DeliveryRow,
-    DueDelivery, EnvironmentRow, InstallationRow, Project, Published, Records, Redeem,
-    SetupCodeRow, Store, StoreError, TokenRow,
+    DueDelivery, EnvironmentRow, InstallationRow, Project, Published, Records, Redeem, RoleGrant,
+    SetupCodeRow, Store, StoreError, TokenRow, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -536,6 +536,100 @@ impl<D: Database> Store for SqlStore<D> {
                 delivery_from(r, 0)
             })?
             .ok_or(StoreError::NotFound("delivery"))
+        })
+    }
+
+    fn sign_in_user(&self, new: &UserRow, audit: &AuditEntry) -> Result<UserRow, StoreError> {
+        self.db.write(|c| {
+            let found = one(
+                c,
+                USER_BY_SUBJECT,
+                params![&new.issuer, &new.subject],
+                user_from,
+            )?;
+            match found {
+                Some(mut user) => {
+                    if (&user.email, &user.name) != (&new.email, &new.name) {
+                        c.execute(
+                            UPDATE_USER_PROFILE,
+                            params![&user.id, &new.email, &new.name],
+                        )?;
+                        user.email.clone_from(&new.email);
+                        user.name.clone_from(&new.name);
+                    }
+                    Ok(user)
+                }
+                None => {
+                    c.insert(
+                        INSERT_USER,
+                        params![
+                            &new.id,
+                            &new.issuer,
+                            &new.subject,
+                            &new.email,
+                            &new.name,
+                            new.created_at
+                        ],
+                        "user",
+                    )?;
+                    insert_audit(c, audit)?;
+                    Ok(new.clone())
+                }
+            }
+        })
+    }
+
+    fn user(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        self.db.read(|c| one(c, USER_BY_ID, params![id], user_from))
+    }
+
+    fn user_roles(&self, id: &str) -> Result<Vec<RoleGrant>, StoreError> {
+        self.db.read(|c| {
+            all(c, USER_ROLES, params![id], |r| {
+                Ok(RoleGrant {
+                    project_id: r.text(0)?,
+                    role: r.text(1)?,
+                })
+            })
+        })
+    }
+
+    fn has_owner(&self) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .read(|c| one(c, OWNER_COUNT, params![], |r| r.int(0)))?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    fn set_claim_code(&self, code_hash: &SecretHash, now: i64) -> Result<(), StoreError> {
+        self.db.write(|c| {
+            c.execute(DROP_CLAIM_CODES, params![])?;
+            c.insert(
+                INSERT_CLAIM_CODE,
+                params![&code_hash.as_bytes()[..], now],
+                "claim code",
+            )
+        })
+    }
+
+    fn claim_ownership(
+        &self,
+        code_hash: &SecretHash,
+        user: &str,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let hash = &code_hash.as_bytes()[..];
+        self.db.write(|c| {
+            let found = one(c, CLAIM_CODE_FOR_UPDATE, params![hash], |r| r.opt_int(0))?;
+            let owned = one(c, OWNER_COUNT, params![], |r| r.int(0))?.unwrap_or(0) > 0;
+            if !matches!(found, Some(None)) || owned {
+                return Ok(false);
+            }
+            c.execute(SPEND_CLAIM_CODE, params![hash, now])?;
+            c.insert(INSERT_ROLE, params![user, "*", "owner"], "role")?;
+            insert_audit(c, audit)?;
+            Ok(true)
         })
     }
 

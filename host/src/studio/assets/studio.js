@@ -80,10 +80,23 @@ function guard(handler) {
 async function start() {
   const session = await api("GET", "/studio/session");
   state.user = session.user ?? null;
+  const access = session.signedIn && session.access !== false;
   $("#sign-in").hidden = session.signedIn;
-  $("#studio").hidden = !session.signedIn;
+  $("#oidc-sign-in").hidden = !session.signIn.oidc;
+  $("#sign-in-form").hidden = !session.signIn.adminToken;
+  $("#studio").hidden = !access;
+  $("#no-access").hidden = !session.signedIn || access;
+  $("#claim-form").hidden = !session.claimable;
   $("#sign-out").hidden = !session.signedIn;
-  if (session.signedIn) {
+  $("#who").textContent = session.signedIn ? (session.user.name ?? session.user.id) : "";
+  // A sign-in with the provider that did not complete comes back here with
+  // its reason (and no session).
+  const failed = new URLSearchParams(location.search).get("signInError");
+  if (failed) {
+    $("#sign-in-error").textContent = `Sign-in did not complete (${failed}).`;
+    history.replaceState(null, "", "/studio");
+  }
+  if (access) {
     await refreshAll();
     setInterval(() => refreshInstallations().catch(() => {}), 1000);
     setInterval(() => Promise.all([refreshTokens(), refreshAudit()]).catch(() => {}), 3000);
@@ -99,6 +112,18 @@ $("#sign-in-form").addEventListener("submit", async (event) => {
     location.reload();
   } catch (e) {
     $("#sign-in-error").textContent = e.message;
+  }
+});
+
+$("#claim-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("#claim-form [name=code]");
+  try {
+    await api("POST", "/studio/claim", { code: input.value.trim() });
+    input.value = "";
+    location.reload();
+  } catch (e) {
+    $("#claim-error").textContent = e.message;
   }
 });
 

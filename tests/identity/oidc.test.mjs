@@ -1,0 +1,223 @@
+// Studio sign-in with OpenID Connect against a real provider on loopback
+// (`oidc-provider`, a certified implementation, with its development
+// login pages), in headless Chromium: sign in as alice, claim ownership
+// with the code tally printed, work in the studio as her (the audit log
+// names her), sign out (the session is gone); bob signs in and has no
+// access, and cannot claim; a callback with a forged state, from another
+// browser, or replayed is refused; admin-token sign-in can be turned off.
+//
+//   cargo build -p tally && node --test tests/identity/
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import Provider from "oidc-provider";
+
+import { launch, watch } from "../support/browser.mjs";
+import { freePort, start } from "../support/processes.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const tallyBin = process.env.TALLY_BIN ?? path.join(root, "target/debug/tally");
+const artifacts = process.env.E2E_ARTIFACTS ?? path.join(root, "target/e2e-artifacts");
+
+let provider, providerServer, issuer, dataDir, tally, tallyUrl, adminToken, claimCode, browser;
+const processes = [];
+let shot = 0;
+
+async function screenshot(page, name) {
+  shot += 1;
+  await page.screenshot({ path: path.join(artifacts, `identity-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+/** The provider's test users: any login is an account, named after it. */
+function account(id) {
+  return {
+    accountId: id,
+    claims: () => ({ sub: id, email: `${id}@example.com`, email_verified: true, name: id[0].toUpperCase() + id.slice(1) }),
+  };
+}
+
+function startTally(port, extra = []) {
+  const p = start("tally", tallyBin, [
+    "serve", "--data", dataDir, "--listen", `127.0.0.1:${port}`,
+    "--oidc-issuer", issuer, "--oidc-client-id", "tally-studio", ...extra,
+  ], { env: { TALLY_OIDC_CLIENT_SECRET: "studio-secret-for-tests" } });
+  processes.push(p);
+  return p;
+}
+
+before(async () => {
+  await mkdir(artifacts, { recursive: true });
+  dataDir = await mkdtemp(path.join(tmpdir(), "tally-oidc-"));
+  const tallyPort = await freePort();
+  tallyUrl = `http://127.0.0.1:${tallyPort}`;
+  const providerPort = await freePort();
+  issuer = `http://127.0.0.1:${providerPort}`;
+  provider = new Provider(issuer, {
+    clients: [{
+      client_id: "tally-studio",
+      client_secret: "studio-secret-for-tests",
+      redirect_uris: [`${tallyUrl}/studio/oidc/callback`],
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+    }],
+    findAccount: (_ctx, id) => account(id),
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+    features: { devInteractions: { enabled: true } },
+    cookies: { keys: ["cookie-key-for-tests"] },
+  });
+  providerServer = provider.listen(providerPort);
+  tally = startTally(tallyPort);
+  adminToken = (await tally.waitFor(/admin token: (AppToken \S+)/, 120_000))[1];
+  claimCode = (await tally.waitFor(/owner claim code: (\S+)/))[1];
+  await tally.waitFor(/listening on/);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all(processes.map((p) => p.stop()));
+  providerServer?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Signs `login` in through the provider's pages, in a fresh browser context. */
+async function signIn(login) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = watch(page);
+  await page.goto(`${tallyUrl}/studio`);
+  await page.waitForSelector("#oidc-sign-in:not([hidden])");
+  await page.click("#oidc-link");
+  await page.waitForSelector("input[name=login]");
+  await page.fill("input[name=login]", login);
+  await page.fill("input[name=password]", "any");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("button[type=submit]:has-text('Continue')");
+  await page.click("button[type=submit]:has-text('Continue')");
+  await page.waitForURL(`${tallyUrl}/studio`);
+  return { context, page, problems };
+}
+
+async function studioGet(page, pathname) {
+  return page.evaluate(async (p) => {
+    const r = await fetch(p, { headers: { "x-tally-studio": "1" } });
+    return { status: r.status, body: await r.json() };
+  }, pathname);
+}
+
+test("a person signs in with the provider, claims ownership, works as themselves and signs out", async () => {
+  const { context, page, problems } = await signIn("alice");
+  await page.waitForSelector("#no-access:not([hidden])");
+  assert.equal(await page.isVisible("#claim-form"), true, "no owner yet: the claim is offered");
+  assert.equal(await page.textContent("#who"), "Alice");
+  await screenshot(page, "signed-in-no-access");
+  // Nothing of the management API is hers before the claim.
+  assert.equal((await studioGet(page, "/studio/api/v1/projects")).status, 403);
+  await page.fill("#claim-form [name=code]", claimCode);
+  await page.click("#claim-form button[type=submit]");
+  await page.waitForSelector("#studio:not([hidden])");
+  const session = (await studioGet(page, "/studio/session")).body;
+  assert.equal(session.user.email, "alice@example.com");
+  assert.deepEqual(session.user.roles, [{ projectId: "*", role: "owner" }]);
+  assert.match(session.user.id, /^user:usr_[0-9a-f]{16}$/);
+  await page.fill("#project-form [name=id]", "blog");
+  await page.fill("#project-form [name=name]", "Blog");
+  await page.click("#project-form button");
+  await page.waitForFunction(() => document.querySelector("#projects tbody").textContent.includes("Blog (blog)"));
+  await screenshot(page, "owner-at-work");
+  const audit = await (await fetch(`${tallyUrl}/v1/audit?action=project.`, { headers: { authorization: adminToken } })).json();
+  assert.equal(audit[0].actor, session.user.id, "the audit log names her");
+  const claimed = await (await fetch(`${tallyUrl}/v1/audit?action=user.claim_owner`, { headers: { authorization: adminToken } })).json();
+  assert.equal(claimed.length, 1);
+
+  // Signing out ends the session: the cookie opens nothing any more.
+  const cookies = await context.cookies();
+  const cookie = cookies.find((c) => c.name === "tally_studio");
+  assert.ok(cookie.httpOnly && cookie.sameSite === "Strict");
+  await page.click("#sign-out");
+  await page.waitForSelector("#sign-in:not([hidden])");
+  const stale = await fetch(`${tallyUrl}/studio/api/v1/projects`, {
+    headers: { cookie: `tally_studio=${cookie.value}`, "x-tally-studio": "1" },
+  });
+  assert.equal(stale.status, 401);
+  assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
+  await context.close();
+});
+
+test("someone else signs in with no access and cannot claim what is owned", async () => {
+  const { context, page } = await signIn("bob");
+  await page.waitForSelector("#no-access:not([hidden])");
+  assert.equal(await page.isVisible("#claim-form"), false, "the projects have an owner");
+  assert.equal((await studioGet(page, "/studio/api/v1/apps")).status, 403);
+  const claim = await page.evaluate(async (code) => {
+    const r = await fetch("/studio/claim", {
+      method: "POST",
+      headers: { "x-tally-studio": "1", "content-type": "application/json" },
+      body: JSON.stringify({ code }),
+    });
+    return r.status;
+  }, claimCode);
+  assert.equal(claim, 403);
+  await screenshot(page, "another-user-no-access");
+  await context.close();
+});
+
+test("a callback with a forged state, from another browser, or replayed is refused", async () => {
+  const callback = async (query, cookie) => {
+    const r = await fetch(`${tallyUrl}/studio/oidc/callback?${query}`, { redirect: "manual", headers: cookie ? { cookie } : {} });
+    assert.equal(r.status, 303);
+    assert.equal(r.headers.getSetCookie().some((c) => c.startsWith("tally_studio=") && !c.includes("Max-Age=0")), false, "no session");
+    return r.headers.get("location");
+  };
+  assert.equal(await callback("state=forged&code=x"), "/studio?signInError=sign_in_expired");
+  assert.equal(await callback("error=access_denied&state=x"), "/studio?signInError=provider_refused");
+  // A real flow, its state taken to a browser without its binding cookie.
+  const login = await fetch(`${tallyUrl}/studio/oidc/login`, { redirect: "manual" });
+  assert.equal(login.status, 303);
+  const state = new URL(login.headers.get("location")).searchParams.get("state");
+  assert.equal(await callback(`state=${state}&code=x`), "/studio?signInError=sign_in_other_browser");
+  // Used once, even by a failure: the browser that started it cannot reuse it.
+  const binding = login.headers.getSetCookie().find((c) => c.startsWith("tally_oidc=")).split(";")[0];
+  assert.equal(await callback(`state=${state}&code=x`, binding), "/studio?signInError=sign_in_expired");
+  // With its own browser, a wrong code is the provider's refusal.
+  const again = await fetch(`${tallyUrl}/studio/oidc/login`, { redirect: "manual" });
+  const state2 = new URL(again.headers.get("location")).searchParams.get("state");
+  const binding2 = again.headers.getSetCookie().find((c) => c.startsWith("tally_oidc=")).split(";")[0];
+  assert.equal(await callback(`state=${state2}&code=not-a-code`, binding2), "/studio?signInError=provider_refused");
+});
+
+test("admin-token sign-in stays unless turned off", async () => {
+  const on = await fetch(`${tallyUrl}/studio/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: adminToken }),
+  });
+  assert.equal(on.status, 204);
+  // Another server, with a data dir of its own, with it turned off.
+  const port = await freePort();
+  const dir = await mkdtemp(path.join(tmpdir(), "tally-oidc-off-"));
+  const other = start("tally-off", tallyBin, [
+    "serve", "--data", dir, "--listen", `127.0.0.1:${port}`, "--oidc-issuer", issuer,
+    "--oidc-client-id", "tally-studio", "--no-admin-token-sign-in",
+  ], { env: { TALLY_OIDC_CLIENT_SECRET: "studio-secret-for-tests" } });
+  processes.push(other);
+  const token = (await other.waitFor(/admin token: (AppToken \S+)/, 120_000))[1];
+  await other.waitFor(/listening on/);
+  const refused = await fetch(`http://127.0.0.1:${port}/studio/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
+  });
+  assert.equal(refused.status, 403);
+  const session = await (await fetch(`http://127.0.0.1:${port}/studio/session`)).json();
+  assert.deepEqual(session.signIn, { oidc: true, adminToken: false });
+  // The token still calls the API.
+  const api = await fetch(`http://127.0.0.1:${port}/v1/projects`, { headers: { authorization: token } });
+  assert.equal(api.status, 200);
+  await other.stop();
+  await rm(dir, { recursive: true, force: true });
+});

@@ -221,3 +221,83 @@ test("admin-token sign-in stays unless turned off", async () => {
   await other.stop();
   await rm(dir, { recursive: true, force: true });
 });
+
+test("roles decide what each person may do, call by call", async () => {
+  // alice owns (she claimed); bob, carol and dave sign in.
+  const signedIn = {};
+  for (const login of ["alice", "bob", "carol", "dave"]) signedIn[login] = await signIn(login);
+  const { page: owner } = signedIn.alice;
+  await owner.waitForSelector("#people:not([hidden])");
+  const users = (await studioGet(owner, "/studio/api/v1/users")).body;
+  const idOf = (email) => users.find((u) => u.email === email).id;
+  // The owner gives roles in the studio.
+  for (const [login, role] of [["bob", "developer"], ["carol", "viewer"]]) {
+    const row = owner.locator(`#users tbody tr[data-user="${idOf(`${login}@example.com`)}"]`);
+    await row.locator("select[name=role]").selectOption(role);
+    await row.locator("button", { hasText: "Save role" }).click();
+    await owner.waitForFunction((t) => document.getElementById("toast").textContent.includes(t), `is ${role} now`);
+  }
+  await screenshot(owner, "people-and-roles");
+
+  // Each call as each person: 403 below the role it needs, never above.
+  // Bodies are deliberately incomplete, so a call that is let through
+  // changes nothing (400 or 404).
+  const calls = [
+    ["GET", "/v1/projects", null, "viewer"],
+    ["GET", "/v1/apps", null, "viewer"],
+    ["GET", "/v1/installations", null, "viewer"],
+    ["GET", "/v1/tokens", null, "viewer"],
+    ["GET", "/v1/audit", null, "viewer"],
+    ["GET", "/v1/records", null, "viewer"],
+    ["POST", "/v1/apps", {}, "developer"],
+    ["PATCH", "/v1/apps/app_none", {}, "developer"],
+    ["POST", "/v1/environments/master/installations", {}, "developer"],
+    ["DELETE", "/v1/installations/in_none", null, "developer"],
+    ["POST", "/v1/projects", {}, "admin"],
+    ["POST", "/v1/tokens", {}, "admin"],
+    ["PUT", "/v1/environments/master/public-grants", {}, "admin"],
+    ["POST", "/v1/installations/in_none/grants/approve", {}, "admin"],
+    ["GET", "/v1/users", null, "admin"],
+    ["PUT", "/v1/users/usr_none/role", { role: "viewer" }, "owner"],
+  ];
+  const rank = { none: 0, viewer: 1, developer: 2, admin: 3, owner: 4 };
+  const people = { alice: "owner", bob: "developer", carol: "viewer", dave: "none" };
+  const failures = [];
+  for (const [login, role] of Object.entries(people)) {
+    const { page } = signedIn[login];
+    for (const [method, pathname, body, needs] of calls) {
+      const status = await page.evaluate(async ([m, p, b]) => {
+        const r = await fetch(`/studio/api${p}`, {
+          method: m,
+          headers: { "x-tally-studio": "1", ...(b ? { "content-type": "application/json" } : {}) },
+          body: b ? JSON.stringify(b) : undefined,
+        });
+        return r.status;
+      }, [method, pathname, body]);
+      const allowed = rank[role] >= rank[needs];
+      if ((status === 403) === allowed) failures.push(`${login} (${role}) ${method} ${pathname}: ${status}`);
+    }
+  }
+  assert.deepEqual(failures, []);
+
+  // The last owner stays an owner.
+  const self = await owner.evaluate(async (id) => {
+    const r = await fetch(`/studio/api/v1/users/${id}/role`, {
+      method: "PUT",
+      headers: { "x-tally-studio": "1", "content-type": "application/json" },
+      body: JSON.stringify({ role: "admin" }),
+    });
+    return r.status;
+  }, idOf("alice@example.com"));
+  assert.equal(self, 409);
+  // A role taken away applies to the very next call.
+  await owner.evaluate(async (id) => {
+    await fetch(`/studio/api/v1/users/${id}/role`, {
+      method: "PUT",
+      headers: { "x-tally-studio": "1", "content-type": "application/json" },
+      body: JSON.stringify({ role: null }),
+    });
+  }, idOf("bob@example.com"));
+  assert.equal((await studioGet(signedIn.bob.page, "/studio/api/v1/apps")).status, 403);
+  for (const { context } of Object.values(signedIn)) await context.close();
+});

@@ -9,6 +9,7 @@ use verifier_core::{
 
 use super::Authority;
 use super::error::{AuthorityError, not_granted, unauthorized};
+use super::roles::Need;
 use crate::storage::{RoleGrant, UserRow};
 
 /// Who made a call, for the audit log.
@@ -110,25 +111,39 @@ impl Authority {
             return Err(unauthorized(Decision::UnknownToken));
         };
         let roles = store.user_roles(id)?;
-        let is_admin = roles
-            .iter()
-            .any(|r| r.project_id == "*" && matches!(r.role.as_str(), "owner" | "admin"));
-        Ok(Caller {
+        let mut caller = Caller {
             actor: Actor(format!("user:{id}")),
             record: None,
             user: Some(SignedIn { user, roles }),
-            is_admin,
-            is_replica: is_admin,
-        })
+            is_admin: false,
+            is_replica: false,
+        };
+        caller.is_admin = caller.may(Need::Administer);
+        caller.is_replica = caller.may(Need::View);
+        Ok(caller)
     }
 
-    /// Authenticates and requires the management `admin` grant (else 403).
+    /// Authenticates and requires the management `admin` grant, or a
+    /// person's `admin` role (else 403).
     pub fn authenticate_admin(&self, presented: &Presented) -> Result<Actor, AuthorityError> {
-        self.authenticate_where(
-            presented,
-            |c| c.is_admin,
-            "this call needs a token with the management admin grant",
-        )
+        self.authenticate_for(presented, Need::Administer)
+    }
+
+    /// Authenticates and requires what `need` says: a token's management
+    /// `admin` grant, or a person's role (else 403 naming the role).
+    pub fn authenticate_for(
+        &self,
+        presented: &Presented,
+        need: Need,
+    ) -> Result<Actor, AuthorityError> {
+        let caller = self.caller(presented)?;
+        if caller.may(need) {
+            return Ok(caller.actor);
+        }
+        Err(not_granted(&match caller.user {
+            Some(_) => format!("this call needs the {} role", need.role().as_str()),
+            None => "this call needs a token with the management admin grant".into(),
+        }))
     }
 
     /// Authenticates and requires the management `admin` or `replica` grant:
@@ -156,16 +171,19 @@ impl Authority {
         Ok(caller.actor)
     }
 
+    /// An installation's own APP and SESSION tokens may read and update
+    /// it; anyone else needs what `need` says.
     pub(super) fn require_installation_access(
         &self,
         caller: &Caller,
         installation_id: &str,
+        need: Need,
     ) -> Result<(), AuthorityError> {
         let own = caller.record.as_ref().is_some_and(|record| {
             matches!(record.kind, TokenKind::App | TokenKind::Session)
                 && record.installation_id.as_deref() == Some(installation_id)
         });
-        if caller.is_admin || own {
+        if caller.may(need) || own {
             Ok(())
         } else {
             Err(not_granted(

@@ -19,6 +19,7 @@ use verifier_core::{Installation, InstallationStatus, InstallationUpdate, Opaque
 use super::Authority;
 use super::caller::{Actor, Caller};
 use super::error::{AuthorityError, conflict, uninstalled};
+use super::roles::Need;
 use super::views::{InstallationView, Installed, SetupCodeView};
 use crate::random;
 use crate::storage::{InstallationRow, SetupCodeRow};
@@ -141,7 +142,7 @@ impl Authority {
         caller: &Caller,
         id: &str,
     ) -> Result<InstallationView, AuthorityError> {
-        self.require_installation_access(caller, id)?;
+        self.require_installation_access(caller, id, Need::View)?;
         Ok(self.stored(id)?.into())
     }
 
@@ -153,7 +154,7 @@ impl Authority {
         id: &str,
         update: InstallationUpdate,
     ) -> Result<InstallationView, AuthorityError> {
-        self.require_installation_access(caller, id)?;
+        self.require_installation_access(caller, id, Need::Develop)?;
         let mut installation = self.stored(id)?.installation;
         let before = installation.status;
         if before == InstallationStatus::Uninstalled {

@@ -37,6 +37,7 @@ mod installations;
 mod models;
 mod projects;
 mod records;
+mod roles;
 pub mod schema;
 mod tokens;
 mod users;
@@ -54,7 +55,9 @@ pub use error::AuthorityError;
 pub use installations::{GrantsDecision, NewInstallation};
 pub use models::ModelBody;
 pub use projects::{NewEnvironment, NewProject};
+pub use roles::{Need, Role};
 pub use tokens::NewToken;
+pub use users::{RoleBody, UserView};
 pub use validation::{canonical_origin, valid_origin};
 pub use views::{
     AppCreated, AppView, ClientSecretView, EnvironmentView, InstallationView, Installed,

@@ -9,11 +9,33 @@ use serde_json::json;
 use verifier_core::OpaqueSecret;
 use verifier_core::token::hash_secret_text;
 
+use serde::{Deserialize, Serialize};
+
 use super::Authority;
 use super::caller::Actor;
-use super::error::{AuthorityError, not_granted};
+use super::error::{AuthorityError, conflict, not_granted};
+use super::roles::Role;
 use crate::random;
-use crate::storage::UserRow;
+use crate::storage::{RoleGrant, UserRow};
+
+/// A user with their roles.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// Who.
+    #[serde(flatten)]
+    pub user: UserRow,
+    /// Their roles.
+    pub roles: Vec<RoleGrant>,
+}
+
+/// Body of `PUT /v1/users/{id}/role`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    /// `owner`, `admin`, `developer`, `viewer`, or `null` for none.
+    pub role: Option<Role>,
+}
 
 impl Authority {
     /// The user a provider vouches for, made at their first sign-in (their
@@ -51,6 +73,46 @@ impl Authority {
         let code = OpaqueSecret::from_random(random::secret_bytes()?);
         self.store()?.set_claim_code(&code.hash(), self.now())?;
         Ok(Some(code.text().to_owned()))
+    }
+
+    /// `GET /v1/users`: every person who signed in, with their roles.
+    pub fn users(&self) -> Result<Vec<UserView>, AuthorityError> {
+        let store = self.store()?;
+        store
+            .users()?
+            .into_iter()
+            .map(|user| {
+                let roles = store.user_roles(&user.id)?;
+                Ok(UserView { user, roles })
+            })
+            .collect()
+    }
+
+    /// `PUT /v1/users/{id}/role { role }`: the user's role on every
+    /// project (`null` takes it away). There is always an owner: taking
+    /// the last one's away is 409.
+    pub fn set_role(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: RoleBody,
+    ) -> Result<UserView, AuthorityError> {
+        let role = body.role;
+        let audit = self.audit(
+            actor,
+            "user.role",
+            id,
+            json!({"project": "*", "role": role.map(Role::as_str)}),
+        );
+        self.change(|s| s.set_role(id, role.map(Role::as_str), &audit))
+            .map_err(|e| match e {
+                AuthorityError::Conflict { .. } => conflict("a project must keep an owner"),
+                e => e,
+            })?;
+        let store = self.store()?;
+        let user = store.user(id)?.ok_or(AuthorityError::NotFound("user"))?;
+        let roles = store.user_roles(id)?;
+        Ok(UserView { user, roles })
     }
 
     /// `POST /studio/claim { code }`: the signed-in `user` owns every

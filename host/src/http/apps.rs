@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use super::extract::{Admin, JsonBody, JsonList};
+use super::extract::{Developer, JsonBody, JsonList, Viewer};
 use super::{Answer, AppState, Created, ErrorBody, blocking};
 use serde::Deserialize;
 
@@ -20,7 +20,7 @@ use crate::storage::DeliveryRow;
         (status = 400, description = "Bad input", body = ErrorBody)))]
 pub(super) async fn create_app(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     JsonBody(body): JsonBody<NewApp>,
 ) -> Created<crate::authority::AppCreated> {
     let app = blocking(&s, move |a| a.create_app(&actor, body)).await?;
@@ -31,7 +31,7 @@ pub(super) async fn create_app(
     responses((status = 200, description = "OK", body = [crate::authority::AppView])))]
 pub(super) async fn list_apps(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Viewer,
 ) -> Answer<Vec<crate::authority::AppView>> {
     Ok(Json(blocking(&s, |a| a.apps()).await?))
 }
@@ -42,7 +42,7 @@ pub(super) async fn list_apps(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn get_app(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Viewer,
     Path(id): Path<String>,
 ) -> Answer<AppView> {
     Ok(Json(blocking(&s, move |a| a.app(&id)).await?))
@@ -55,7 +55,7 @@ pub(super) async fn get_app(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn edit_app(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AppUpdate>,
 ) -> Answer<AppView> {
@@ -71,7 +71,7 @@ pub(super) async fn edit_app(
         (status = 409, description = "Installed (app_installed; the message names the installations)", body = ErrorBody)))]
 pub(super) async fn delete_app(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, super::ApiError> {
     blocking(&s, move |a| a.delete_app(&actor, &id)).await?;
@@ -85,7 +85,7 @@ pub(super) async fn delete_app(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn rotate_client_secret(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SecretRotation>,
 ) -> Created<crate::authority::ClientSecretView> {
@@ -100,7 +100,7 @@ pub(super) async fn rotate_client_secret(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn publish_grants(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
     JsonList(grants): JsonList<Vec<verifier_core::Grant>>,
 ) -> Answer<crate::authority::PublishedView> {
@@ -116,7 +116,7 @@ pub(super) async fn publish_grants(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn rotate_webhook_secret(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
 ) -> Created<crate::authority::WebhookSecretView> {
     let secret = blocking(&s, move |a| a.rotate_webhook_secret(&actor, &id)).await?;
@@ -139,7 +139,7 @@ pub(super) struct Limit {
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn deliveries(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Viewer,
     Path(id): Path<String>,
     Query(Limit { limit }): Query<Limit>,
 ) -> Answer<Vec<DeliveryRow>> {
@@ -152,7 +152,7 @@ pub(super) async fn deliveries(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn retry_delivery(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Answer<DeliveryRow> {
     Ok(Json(

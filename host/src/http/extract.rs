@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use verifier_core::Reason as Decision;
 
 use super::{ApiError, AppState, blocking};
-use crate::authority::{Actor, Authority, AuthorityError, Caller, Presented};
+use crate::authority::{Actor, Authority, AuthorityError, Caller, Need, Presented};
 use crate::reason::Reason;
 
 /// Marks a request that came in under `/studio/api`: only there does the
@@ -115,20 +115,57 @@ async fn authenticated<T: Send + 'static>(
     result.map_err(|e| throttle_failure(state, client, e))
 }
 
-/// A caller with the management `admin` grant.
-pub struct Admin(pub Actor);
+/// Declares an extractor of a caller that may make calls needing `$need`
+/// (a token with the management `admin` grant, or a person whose role
+/// meets it; see `authority::Role`).
+macro_rules! may {
+    ($(#[$doc:meta])* $name:ident, $need:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub Actor);
 
-impl FromRequestParts<Arc<AppState>> for Admin {
+        impl FromRequestParts<Arc<AppState>> for $name {
+            type Rejection = ApiError;
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &Arc<AppState>,
+            ) -> Result<Self, ApiError> {
+                authenticated(parts, state, |a, p| a.authenticate_for(p, $need))
+                    .await
+                    .map($name)
+            }
+        }
+    };
+}
+
+/// A caller that may read the management API (`viewer` and up).
+pub struct Viewer;
+
+impl FromRequestParts<Arc<AppState>> for Viewer {
     type Rejection = ApiError;
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        authenticated(parts, state, Authority::authenticate_admin)
+        authenticated(parts, state, |a, p| a.authenticate_for(p, Need::View))
             .await
-            .map(Admin)
+            .map(|_| Viewer)
     }
 }
+may!(
+    /// A caller that may change apps and installations (`developer` and up).
+    Developer,
+    Need::Develop
+);
+may!(
+    /// A caller with the management `admin` grant (or the `admin` role).
+    Admin,
+    Need::Administer
+);
+may!(
+    /// A caller that may give and take roles (`owner`).
+    Owner,
+    Need::Own
+);
 
 /// A caller that may read token records: management `admin` or `replica`.
 pub struct Replica;

@@ -19,6 +19,7 @@ mod models;
 pub mod openapi;
 mod server;
 mod tls;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ use verifier_core::{Grant, InstallationUpdate};
 
 pub use client::TrustedProxies;
 pub use error::{ApiError, ErrorBody, UpstreamAnswer, error_response, error_with_body};
-use extract::{Admin, Authed, RawBody, Replica};
+use extract::{Admin, Authed, Developer, RawBody, Replica, Viewer};
 pub(crate) use extract::{JsonBody, JsonList};
 pub use server::{Server, ServerLimits};
 pub use tls::{Tls, TlsError};
@@ -277,6 +278,8 @@ fn management() -> Router<Arc<AppState>> {
         .route("/v1/tokens/{t}", axum::routing::delete(revoke_token))
         .route("/v1/tokens/{t}/rotate", post(rotate_token))
         .route("/v1/audit", get(audit))
+        .route("/v1/users", get(users::list_users))
+        .route("/v1/users/{id}/role", put(users::set_role))
         .route("/v1/plugin/reload", post(reload_plugin))
 }
 
@@ -437,7 +440,7 @@ async fn set_public_grants(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn install(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(env): Path<String>,
     JsonBody(body): JsonBody<NewInstallation>,
 ) -> Created<crate::authority::Installed> {
@@ -482,7 +485,7 @@ async fn update_installation(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn uninstall(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
 ) -> Answer<crate::authority::InstallationView> {
     Ok(Json(blocking(&s, move |a| a.uninstall(&actor, &id)).await?))
@@ -529,7 +532,7 @@ async fn decline_grants(
         (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn session_token(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
 ) -> Created<crate::authority::IssuedTokenView> {
     let token = blocking(&s, move |a| a.session_token(&actor, &id)).await?;
@@ -543,7 +546,7 @@ async fn session_token(
         (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn new_setup_code(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Developer(actor): Developer,
     Path(id): Path<String>,
 ) -> Created<crate::authority::SetupCodeView> {
     let code = blocking(&s, move |a| a.new_code(&actor, &id)).await?;
@@ -567,7 +570,7 @@ async fn create_token(
     responses((status = 200, description = "OK", body = [crate::authority::ProjectListing])))]
 async fn list_projects(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Viewer,
 ) -> Answer<Vec<crate::authority::ProjectListing>> {
     Ok(Json(blocking(&s, |a| a.projects()).await?))
 }
@@ -576,7 +579,7 @@ async fn list_projects(
     responses((status = 200, description = "OK", body = [crate::authority::schema::InstallationSchema])))]
 async fn list_installations(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Viewer,
 ) -> Answer<Vec<crate::authority::InstallationView>> {
     Ok(Json(blocking(&s, |a| a.installations()).await?))
 }
@@ -671,7 +674,7 @@ async fn feed(
     responses((status = 200, description = "OK", body = [crate::authority::TokenView])))]
 async fn list_tokens(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Viewer,
 ) -> Answer<Vec<crate::authority::TokenView>> {
     Ok(Json(blocking(&s, |a| a.tokens()).await?))
 }
@@ -744,7 +747,7 @@ struct AuditPage {
         (status = 400, description = "Bad input", body = ErrorBody)))]
 async fn audit(
     State(s): State<Arc<AppState>>,
-    Admin(_): Admin,
+    _: Viewer,
     Query(page): Query<AuditPage>,
 ) -> Answer<Vec<crate::storage::AuditEvent>> {
     Ok(Json(

@@ -67,6 +67,8 @@ use crate::reason::Reason;
         super::revoke_token,
         super::rotate_token,
         super::audit,
+        super::users::list_users,
+        super::users::set_role,
         super::exchange,
         super::healthz,
         super::livez,

@@ -655,6 +655,16 @@ pub trait Store: Records {
     fn user_roles(&self, id: &str) -> Result<Vec<RoleGrant>, StoreError>;
     /// Whether any user owns every project.
     fn has_owner(&self) -> Result<bool, StoreError>;
+    /// Every user, oldest first.
+    fn users(&self) -> Result<Vec<UserRow>, StoreError>;
+    /// Sets (or, with `None`, takes away) a user's role on every project.
+    /// `Conflict` when it would leave no owner; `NotFound` for no such user.
+    fn set_role(
+        &self,
+        user: &str,
+        role: Option<&str>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     /// Replaces the outstanding owner claim code with `code_hash` (the
     /// code printed at a start without an owner).
     fn set_claim_code(&self, code_hash: &SecretHash, now: i64) -> Result<(), StoreError>;

@@ -367,3 +367,13 @@ pub(super) const SPEND_CLAIM_CODE: &str =
     "UPDATE claim_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL";
 pub(super) const INSERT_ROLE: &str =
     "INSERT INTO user_roles (user_id, project_id, role) VALUES ($1, $2, $3)";
+pub(super) const USERS_OLDEST_FIRST: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users ORDER BY created_at, id"
+);
+/// The owners of every project, locked (a change of roles waits).
+pub(super) const OWNERS_FOR_UPDATE: &str =
+    "SELECT user_id FROM user_roles WHERE project_id = '*' AND role = 'owner' FOR UPDATE";
+pub(super) const DELETE_ROLE: &str =
+    "DELETE FROM user_roles WHERE user_id = $1 AND project_id = $2";

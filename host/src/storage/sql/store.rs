@@ -601,6 +601,35 @@ impl<D: Database> Store for SqlStore<D> {
         Ok(n.unwrap_or(0) > 0)
     }
 
+    fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        self.db
+            .read(|c| all(c, USERS_OLDEST_FIRST, params![], user_from))
+    }
+
+    fn set_role(
+        &self,
+        user: &str,
+        role: Option<&str>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            if one(c, USER_BY_ID, params![user], user_from)?.is_none() {
+                return Err(StoreError::NotFound("user"));
+            }
+            let owners = all(c, OWNERS_FOR_UPDATE, params![], |r| r.text(0))?;
+            let demotes_last =
+                owners.len() == 1 && owners.iter().any(|o| o == user) && role != Some("owner");
+            if demotes_last {
+                return Err(StoreError::Conflict("the last owner"));
+            }
+            c.execute(DELETE_ROLE, params![user, "*"])?;
+            if let Some(role) = role {
+                c.insert(INSERT_ROLE, params![user, "*", role], "role")?;
+            }
+            Ok(())
+        })
+    }
+
     fn set_claim_code(&self, code_hash: &SecretHash, now: i64) -> Result<(), StoreError> {
         self.db.write(|c| {
             c.execute(DROP_CLAIM_CODES, params![])?;

@@ -135,7 +135,39 @@ $("#sign-out").addEventListener("click", guard(async () => {
 // --- lists -----------------------------------------------------------------
 
 async function refreshAll() {
-  await Promise.all([refreshProjects(), refreshApps(), refreshInstallations(), refreshTokens(), refreshAudit()]);
+  await Promise.all([refreshProjects(), refreshApps(), refreshInstallations(), refreshTokens(), refreshAudit(), refreshUsers()]);
+}
+
+// People and their roles: shown to those who may list them (admins);
+// changed by owners (the server says no to anyone else).
+async function refreshUsers() {
+  let users;
+  try {
+    users = await api("GET", "/v1/users");
+  } catch (e) {
+    if (e.status === 403) return;
+    throw e;
+  }
+  $("#people").hidden = false;
+  fill("#users", users.map((u) => {
+    const tr = document.createElement("tr");
+    tr.dataset.user = u.id;
+    const current = u.roles.find((r) => r.projectId === "*")?.role ?? "";
+    const select = document.createElement("select");
+    select.name = "role";
+    select.replaceChildren(...[["", "no role"], ["viewer", "viewer"], ["developer", "developer"], ["admin", "admin"], ["owner", "owner"]]
+      .map(([value, label]) => Object.assign(document.createElement("option"), { value, textContent: label, selected: value === current })));
+    const actions = document.createElement("td");
+    actions.append(button("Save role", async () => {
+      await api("PUT", `/v1/users/${encodeURIComponent(u.id)}/role`, { role: select.value || null });
+      toast(`${u.name ?? u.email ?? u.id} is ${select.value || "without a role"} now`, "success");
+      await Promise.all([refreshUsers(), refreshAudit()]);
+    }));
+    const roleCell = document.createElement("td");
+    roleCell.append(select);
+    tr.append(cell(u.name), cell(u.email), roleCell, actions);
+    return tr;
+  }));
 }
 
 async function refreshProjects() {

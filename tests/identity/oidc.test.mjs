@@ -301,3 +301,106 @@ test("roles decide what each person may do, call by call", async () => {
   assert.equal((await studioGet(signedIn.bob.page, "/studio/api/v1/apps")).status, 403);
   for (const { context } of Object.values(signedIn)) await context.close();
 });
+
+test("an app's backend exchanges a frame's session token for one acting for its person (RFC 8693)", async () => {
+  const admin = async (method, pathname, body) => {
+    const r = await fetch(`${tallyUrl}${pathname}`, {
+      method,
+      headers: { authorization: adminToken, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await r.text();
+    assert.ok(r.ok, `${method} ${pathname}: ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  await admin("POST", "/v1/projects/blog/environments", { id: "master", name: "Master" });
+  const app = await admin("POST", "/v1/apps", {
+    name: "Acting app", setupUrl: "http://127.0.0.1:3999/setup", origins: ["http://127.0.0.1:3999"],
+    grants: [{ api: "content", action: "read" }, { api: "content", action: "create" }],
+  });
+  const installed = await admin("POST", "/v1/environments/master/installations", { appId: app.id });
+  const installation = installed.installation.id;
+  const users = await admin("GET", "/v1/users");
+  const bob = users.find((u) => u.email === "bob@example.com");
+  await admin("PUT", `/v1/users/${bob.id}/role`, { role: "developer" });
+
+  // Bob opens the app's frame: its session token remembers him.
+  const { context, page } = await signIn("bob");
+  await page.waitForSelector("#studio:not([hidden])");
+  const session = await page.evaluate(async (i) => {
+    const r = await fetch(`/studio/api/v1/installations/${i}/session-token`, { method: "POST", headers: { "x-tally-studio": "1" } });
+    return r.json();
+  }, installation);
+  await context.close();
+
+  const exchange = (fields, headers = {}) =>
+    fetch(`${tallyUrl}/v1/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+      body: new URLSearchParams(fields),
+    });
+  const fields = {
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token: session.token,
+    subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+  };
+  const basic = { authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString("base64")}` };
+  const answer = await exchange(fields, basic);
+  assert.equal(answer.status, 200);
+  assert.equal(answer.headers.get("cache-control"), "no-store");
+  const issued = await answer.json();
+  assert.equal(issued.token_type, "Bearer");
+  assert.equal(issued.issued_token_type, "urn:ietf:params:oauth:token-type:access_token");
+  assert.ok(issued.expires_in > 0 && issued.expires_in <= 600, String(issued.expires_in));
+
+  const verify = async (token, action) => {
+    const r = await fetch(`${tallyUrl}/v1/verify`, {
+      headers: { authorization: `Bearer ${token}`, "x-tally-environment": "master", "x-tally-action": action, "x-tally-model": "Post" },
+    });
+    return { status: r.status, user: r.headers.get("x-tally-user"), principal: r.headers.get("x-tally-principal") };
+  };
+  const asBob = await verify(issued.access_token, "create");
+  assert.deepEqual(asBob, { status: 200, user: bob.id, principal: `user:${bob.id}` });
+  // Acting through the installation, audited as the person via the app.
+  const patched = await fetch(`${tallyUrl}/v1/installations/${installation}`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${issued.access_token}`, "content-type": "application/json" },
+    body: JSON.stringify({ config: { by: "bob" } }),
+  });
+  assert.equal(patched.status, 200);
+  const audit = await admin("GET", `/v1/audit?action=installation.update&target=${installation}`);
+  assert.equal(audit.at(-1).actor, `user:${bob.id} via installation:${installation}`);
+
+  // Never more than the person's role: as a viewer, Bob's token only reads.
+  await admin("PUT", `/v1/users/${bob.id}/role`, { role: "viewer" });
+  const viewer = await (await exchange({ ...fields, client_id: app.clientId, client_secret: app.clientSecret })).json();
+  assert.equal((await verify(viewer.access_token, "read")).status, 200);
+  assert.equal((await verify(viewer.access_token, "create")).status, 403);
+  // No role, no token.
+  await admin("PUT", `/v1/users/${bob.id}/role`, { role: null });
+  const none = await exchange(fields, basic);
+  assert.equal(none.status, 400);
+  assert.equal((await none.json()).error, "invalid_grant");
+
+  // RFC 6749 errors.
+  const wrongSecret = await exchange(fields, { authorization: `Basic ${Buffer.from(`${app.clientId}:nope`).toString("base64")}` });
+  assert.equal(wrongSecret.status, 401);
+  assert.equal((await wrongSecret.json()).error, "invalid_client");
+  assert.match(wrongSecret.headers.get("www-authenticate"), /^Basic/);
+  const otherApp = await admin("POST", "/v1/apps", {
+    name: "Other", setupUrl: "http://127.0.0.1:3998/setup", origins: ["http://127.0.0.1:3998"], grants: [],
+  });
+  await admin("PUT", `/v1/users/${bob.id}/role`, { role: "developer" });
+  const foreign = await exchange({ ...fields, client_id: otherApp.clientId, client_secret: otherApp.clientSecret });
+  assert.equal((await foreign.json()).error, "invalid_grant", "another app's client cannot use this frame's token");
+  const notSession = await exchange({ ...fields, subject_token: adminToken.split(" ")[1] }, basic);
+  assert.equal((await notSession.json()).error, "invalid_grant");
+  const unsupported = await exchange({ ...fields, grant_type: "client_credentials" }, basic);
+  assert.equal((await unsupported.json()).error, "unsupported_grant_type");
+  const twice = await fetch(`${tallyUrl}/v1/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...basic },
+    body: `${new URLSearchParams(fields)}&grant_type=x`,
+  });
+  assert.equal((await twice.json()).error, "invalid_request");
+});

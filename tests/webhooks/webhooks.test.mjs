@@ -54,7 +54,7 @@ async function api(method, pathname, body) {
   return text ? JSON.parse(text) : null;
 }
 
-async function until(what, check, ms = 10_000) {
+async function until(what, check, ms = 30_000) {
   const started = Date.now();
   for (;;) {
     const value = await check();

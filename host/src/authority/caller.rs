@@ -84,8 +84,16 @@ impl Authority {
         };
         let is_admin = whole(Action::ADMIN);
         let is_replica = is_admin || Action::new("replica").is_ok_and(whole);
+        // A token acting for a person through an installation is audited
+        // as both.
+        let actor = match (&row.record.principal, &row.record.installation_id) {
+            (Some(p), Some(installation)) if p.starts_with("user:") => {
+                format!("{p} via installation:{installation}")
+            }
+            _ => format!("token:{}", row.record.token_id),
+        };
         Ok(Caller {
-            actor: Actor(format!("token:{}", row.record.token_id)),
+            actor: Actor(actor),
             record: Some(row.record.clone()),
             user: None,
             is_admin,

@@ -47,6 +47,9 @@ impl Authority {
             environment_id: Some(env.id.clone()),
             installation_id: Some(installation.id.clone()),
             expires_at: Some(expires_at),
+            // A frame opened by a person: its token remembers who, for the
+            // app's backend to act for them (`oauth`).
+            user_id: actor.as_str().strip_prefix("user:").map(str::to_owned),
             ..TokenSpec::new(
                 TokenKind::Session,
                 &format!("{} (session)", app.name),
@@ -128,6 +131,7 @@ impl Authority {
                 &TokenRow {
                     record,
                     created_at: now,
+                    user_id: None,
                 },
                 &audit,
             )

@@ -46,6 +46,10 @@ pub(super) struct TokenSpec {
     pub(super) installation_id: Option<String>,
     pub(super) grants: Vec<Grant>,
     pub(super) expires_at: Option<i64>,
+    /// Who it acts as (`None`: its installation, or itself).
+    pub(super) principal: Option<String>,
+    /// The person it acts for, if any.
+    pub(super) user_id: Option<String>,
 }
 
 impl TokenSpec {
@@ -59,21 +63,23 @@ impl TokenSpec {
             installation_id: None,
             grants,
             expires_at: None,
+            principal: None,
+            user_id: None,
         }
     }
 
     /// The record of this token with `issued`'s id and hash.
-    pub(super) fn record(self, issued: &IssuedToken) -> TokenRecord {
+    pub(super) fn record(&self, issued: &IssuedToken) -> TokenRecord {
         TokenRecord {
             token_id: issued.token_id(),
             secret_hash: issued.secret_hash(),
             kind: self.kind,
-            name: self.name,
-            project_id: self.project_id,
-            environment_id: self.environment_id,
-            installation_id: self.installation_id,
-            principal: None,
-            grants: self.grants,
+            name: self.name.clone(),
+            project_id: self.project_id.clone(),
+            environment_id: self.environment_id.clone(),
+            installation_id: self.installation_id.clone(),
+            principal: self.principal.clone(),
+            grants: self.grants.clone(),
             expires_at: self.expires_at,
             revoked: false,
         }
@@ -109,6 +115,7 @@ impl Authority {
         let row = TokenRow {
             record: spec.record(&issued),
             created_at: self.now(),
+            user_id: spec.user_id,
         };
         self.change(|s| s.insert_token(&row, &audit))?;
         Ok(issued)
@@ -244,6 +251,7 @@ impl Authority {
                 &TokenRow {
                     record,
                     created_at: now,
+                    user_id: None,
                 },
                 &audit,
             )

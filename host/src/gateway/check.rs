@@ -21,8 +21,8 @@ use crate::reason::Reason as HostReason;
 use crate::runtime::{Plugin, PluginError};
 
 use super::descriptor::{
-    Descriptor, X_TALLY_FILTER, X_TALLY_MASKED, X_TALLY_PRINCIPAL, X_TALLY_REASON, authorization,
-    descriptor,
+    Descriptor, X_TALLY_FILTER, X_TALLY_MASKED, X_TALLY_PRINCIPAL, X_TALLY_REASON, X_TALLY_USER,
+    authorization, descriptor,
 };
 use super::forwarded::Forwarded;
 use super::memo;
@@ -203,6 +203,12 @@ impl DecisionHeaders {
     pub(super) fn put(self, headers: &mut HeaderMap) {
         headers.reserve(4);
         if let Some(v) = self.principal {
+            // A token acting for a person: who, on its own.
+            if let Some(user) = v.as_bytes().strip_prefix(b"user:")
+                && let Ok(user) = HeaderValue::from_bytes(user)
+            {
+                headers.insert(X_TALLY_USER, user);
+            }
             headers.insert(X_TALLY_PRINCIPAL, v);
         }
         if let Some(v) = self.filter {

@@ -67,6 +67,8 @@ pub(super) const X_TALLY_LOCALE: HeaderName = HeaderName::from_static("x-tally-l
 
 /// The decision's headers, likewise.
 pub(super) const X_TALLY_PRINCIPAL: HeaderName = HeaderName::from_static("x-tally-principal");
+/// The person a token acts for (`usr_…`), when it acts for one.
+pub(super) const X_TALLY_USER: HeaderName = HeaderName::from_static("x-tally-user");
 
 pub(super) const X_TALLY_FILTER: HeaderName = HeaderName::from_static("x-tally-filter");
 

@@ -97,6 +97,7 @@ mod tests {
                 revoked,
             },
             created_at: 0,
+            user_id: None,
         })
     }
 

@@ -16,6 +16,7 @@ mod client;
 mod error;
 mod extract;
 mod models;
+mod oauth;
 pub mod openapi;
 mod server;
 mod tls;
@@ -189,6 +190,7 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .merge(management())
         .nest("/studio/api", studio_api)
         .route("/v1/app-exchange-token", post(exchange))
+        .route("/v1/oauth/token", post(oauth::token))
         .route("/v1/verify", get(gateway::verify))
         // Envoy's ext_authz (HTTP) form: the original method, the original
         // path after the check's (`gateway/forwarded.rs`).

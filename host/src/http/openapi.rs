@@ -70,6 +70,7 @@ use crate::reason::Reason;
         super::users::list_users,
         super::users::set_role,
         super::exchange,
+        super::oauth::token,
         super::healthz,
         super::livez,
         super::readyz,

@@ -321,6 +321,9 @@ pub struct TokenRow {
     pub record: TokenRecord,
     /// Unix seconds.
     pub created_at: i64,
+    /// The person it acts for (a SESSION token opened by someone signed in
+    /// to the studio, or what an app exchanged one for), if any.
+    pub user_id: Option<String>,
 }
 
 /// One audit log entry to write with a change.

@@ -39,6 +39,7 @@ impl ReplicaStore {
                 let row = Arc::new(TokenRow {
                     record,
                     created_at: 0,
+                    user_id: None,
                 });
                 self.tokens
                     .write()

@@ -61,6 +61,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/V8__webhooks.sql"),
     ),
     ("V9__users", include_str!("../../migrations/V9__users.sql")),
+    (
+        "V10__token_user",
+        include_str!("../../migrations/V10__token_user.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

@@ -43,7 +43,14 @@ fn token(seed: u8, installation: Option<&str>, created_at: i64) -> (IssuedToken,
         expires_at: Some(10_000),
         revoked: false,
     };
-    (issued, TokenRow { record, created_at })
+    (
+        issued,
+        TokenRow {
+            record,
+            created_at,
+            user_id: None,
+        },
+    )
 }
 
 fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {

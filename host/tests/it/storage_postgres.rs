@@ -187,5 +187,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 9);
+    assert_eq!(applied, 10);
 }

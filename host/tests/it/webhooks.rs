@@ -196,7 +196,7 @@ async fn every_lifecycle_event_reaches_the_app_signed() {
         "installation.uninstalled",
     ];
     let got = hooks
-        .until(Duration::from_secs(5), |g| g.len() >= want.len())
+        .until(Duration::from_secs(30), |g| g.len() >= want.len())
         .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let got = {
@@ -248,7 +248,7 @@ async fn every_lifecycle_event_reaches_the_app_signed() {
     assert_ne!(whsec2, whsec);
     s.install(&app).await;
     let got = hooks
-        .until(Duration::from_secs(5), |g| g.len() > want.len())
+        .until(Duration::from_secs(30), |g| g.len() > want.len())
         .await;
     let last = got.last().unwrap();
     assert!(signed_by(last, &whsec2) && !signed_by(last, &whsec));
@@ -272,7 +272,7 @@ async fn a_failing_receiver_is_retried_until_it_answers() {
     s.project().await;
     let (app, _, _, whsec) = app_with_hook(&s, &hooks.url).await;
     s.install(&app).await;
-    let got = hooks.until(Duration::from_secs(10), |g| g.len() >= 4).await;
+    let got = hooks.until(Duration::from_secs(30), |g| g.len() >= 4).await;
     // The same delivery each time: one id, every attempt signed.
     assert!(
         got.iter()
@@ -285,7 +285,7 @@ async fn a_failing_receiver_is_retried_until_it_answers() {
         if log[0]["status"] == "delivered" {
             break log[0].clone();
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "{log}");
+        assert!(started.elapsed() < Duration::from_secs(30), "{log}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(delivered["attempts"], 4);
@@ -301,7 +301,7 @@ async fn a_failing_receiver_is_retried_until_it_answers() {
         (st, &retried["status"]),
         (StatusCode::OK, &json!("pending"))
     );
-    let got = hooks.until(Duration::from_secs(5), |g| g.len() >= 5).await;
+    let got = hooks.until(Duration::from_secs(30), |g| g.len() >= 5).await;
     assert_eq!(got[4].id, id);
     let answer = s
         .admin(Method::POST, &format!("{deliveries}/msg_0/retry"), None)
@@ -353,7 +353,9 @@ async fn deliveries_until(
         if done(&log) {
             return log;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "{log}");
+        // A bound on liveness (a busy machine starts a process slowly),
+        // not a measure of speed.
+        assert!(started.elapsed() < Duration::from_secs(30), "{log}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -422,7 +424,7 @@ async fn a_delivery_committed_before_a_kill_arrives_after_the_restart() {
     let app = hooked_app(&tally.base, &admin, &hooks.url).await;
     // The first attempt fails; the next is a second away when the sender
     // dies without a chance to do anything (SIGKILL).
-    hooks.until(Duration::from_secs(5), |g| g.len() == 1).await;
+    hooks.until(Duration::from_secs(30), |g| g.len() == 1).await;
     drop(tally);
     let tally = common::tally_process(&args, &[]);
     let log = deliveries_until(&tally.base, &admin, &app, |l| l[0]["status"] == "delivered").await;

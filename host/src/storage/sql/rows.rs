@@ -39,6 +39,7 @@ pub(super) fn token_from(row: &dyn Row, at: usize) -> Result<TokenRow, StoreErro
             revoked: row.bool(at + 10)?,
         },
         created_at: row.int(at + 11)?,
+        user_id: row.opt_text(at + 12)?,
     })
 }
 
@@ -59,6 +60,7 @@ pub(super) fn insert_token(c: &mut dyn Conn, t: &TokenRow) -> Result<(), StoreEr
             r.expires_at,
             r.revoked,
             t.created_at,
+            &t.user_id,
         ],
         "token",
     )?;

@@ -27,12 +27,14 @@ macro_rules! token_columns {
             $t,
             "revoked, ",
             $t,
-            "created_at"
+            "created_at, ",
+            $t,
+            "user_id"
         )
     };
 }
 /// How many columns [`token_columns`] names.
-pub(super) const TOKEN_WIDTH: usize = 12;
+pub(super) const TOKEN_WIDTH: usize = 13;
 
 /// The columns of an environment row, in `rows::environment_from`'s order.
 macro_rules! environment_columns {
@@ -87,7 +89,7 @@ pub(super) const TOKENS_NEWEST_FIRST: &str = concat!(
 pub(super) const INSERT_TOKEN: &str = concat!(
     "INSERT INTO tokens (",
     token_columns!(""),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 pub(super) const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = TRUE WHERE token_id = $1";
 pub(super) const LIVE_APP_TOKENS: &str = "SELECT token_id FROM tokens WHERE installation_id = $1 \
@@ -205,9 +207,13 @@ pub(super) const APP_GRANTS_VERSION: &str = "SELECT grants_version FROM apps WHE
 /// waits for the token, or the token for the approval).
 pub(super) const INSTALLATION_TOKEN_GRANTS: &str =
     "SELECT grants FROM installations WHERE id = $1 FOR UPDATE";
-/// Moves an installation's live tokens to new grants.
-pub(super) const MOVE_TOKEN_GRANTS: &str =
-    "UPDATE tokens SET grants = $2 WHERE installation_id = $1 AND NOT revoked";
+/// Moves an installation's live tokens to new grants (not those acting for
+/// a person, which [`REVOKE_USER_TOKENS`] ends).
+pub(super) const MOVE_TOKEN_GRANTS: &str = "UPDATE tokens SET grants = $2 \
+     WHERE installation_id = $1 AND NOT revoked \
+     AND (principal IS NULL OR substr(principal, 1, 5) <> 'user:')";
+pub(super) const REVOKE_USER_TOKENS: &str = "UPDATE tokens SET revoked = TRUE \
+     WHERE installation_id = $1 AND NOT revoked AND substr(principal, 1, 5) = 'user:'";
 pub(super) const LIVE_INSTALLATION_TOKENS_CHANGED: &str = "INSERT INTO changes (token_id) \
      SELECT token_id FROM tokens WHERE installation_id = $1 AND NOT revoked ORDER BY created_at";
 /// Writes only over the status the change was decided on (`$5`).

@@ -680,7 +680,9 @@ impl<D: Database> Store for SqlStore<D> {
 }
 
 /// `token` with the grants its installation approved (read with the row
-/// locked), or as it is for a token of no installation.
+/// locked), or as it is for a token of no installation. A token acting
+/// for a person ([`acts_for_user`]) keeps only those of its grants that lie
+/// within what the installation approved.
 fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenRow, StoreError> {
     let Some(installation) = &token.record.installation_id else {
         return Ok(token.clone());
@@ -689,9 +691,29 @@ fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenR
         r.text(0)
     })?
     .ok_or(StoreError::NotFound("installation"))?;
+    let approved: Vec<Grant> = serde_json::from_str(&grants)?;
     let mut token = token.clone();
-    token.record.grants = serde_json::from_str(&grants)?;
+    token.record.grants = if acts_for_user(&token.record) {
+        token
+            .record
+            .grants
+            .iter()
+            .filter(|g| approved.iter().any(|a| g.within(a)))
+            .cloned()
+            .collect()
+    } else {
+        approved
+    };
     Ok(token)
+}
+
+/// Whether a token acts for a person (its principal is `user:<id>`): made
+/// by token exchange, with grants narrowed to that person's role.
+fn acts_for_user(record: &verifier_core::TokenRecord) -> bool {
+    record
+        .principal
+        .as_deref()
+        .is_some_and(|p| p.starts_with("user:"))
 }
 
 /// Moves an installation and its live tokens to `grants` (`version`), the
@@ -708,9 +730,16 @@ fn move_grants(
         SET_INSTALLATION_GRANTS,
         params![id, text.as_str(), version, at],
     )?;
+    // Tokens acting for a person were narrowed to their role from the old
+    // grants: they end (the app exchanges again), the rest move.
+    let ended = c.execute(REVOKE_USER_TOKENS, params![id])?;
     c.execute(MOVE_TOKEN_GRANTS, params![id, text.as_str()])?;
     c.lock_feed()?;
-    c.execute(LIVE_INSTALLATION_TOKENS_CHANGED, params![id])?;
+    if ended > 0 {
+        c.execute(INSTALLATION_TOKENS_CHANGED, params![id])?;
+    } else {
+        c.execute(LIVE_INSTALLATION_TOKENS_CHANGED, params![id])?;
+    }
     Ok(())
 }
 

@@ -117,7 +117,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
             .unwrap();
         let app = setup
             .create_app(
-                &cli,
+                &tally::authority::Caller::cli(),
                 NewApp {
                     name: "bench".into(),
                     setup_url: "http://127.0.0.1:3000/setup".into(),
@@ -125,6 +125,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
                     origins: vec!["http://127.0.0.1:3000".into()],
                     grants: vec![Grant::new(Api::Content, Action::READ)],
                     webhook_url: None,
+                    project_id: None,
                 },
             )
             .unwrap();

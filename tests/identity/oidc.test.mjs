@@ -4,7 +4,10 @@
 // with the code tally printed, work in the studio as her (the audit log
 // names her), sign out (the session is gone); bob signs in and has no
 // access, and cannot claim; a callback with a forged state, from another
-// browser, or replayed is refused; admin-token sign-in can be turned off.
+// browser, or replayed is refused; admin-token sign-in can be turned off;
+// each role against the management calls; token exchange; an owner invites
+// a colleague as developer of one project, who works there and only
+// there, and whose work the owner finds in the audit log.
 //
 //   cargo build -p tally && node --test tests/identity/
 import { after, before, test } from "node:test";
@@ -235,7 +238,7 @@ test("roles decide what each person may do, call by call", async () => {
     const row = owner.locator(`#users tbody tr[data-user="${idOf(`${login}@example.com`)}"]`);
     await row.locator("select[name=role]").selectOption(role);
     await row.locator("button", { hasText: "Save role" }).click();
-    await owner.waitForFunction((t) => document.getElementById("toast").textContent.includes(t), `is ${role} now`);
+    await owner.waitForFunction((t) => document.getElementById("toast").textContent.includes(t), `is ${role} on every project now`);
   }
   await screenshot(owner, "people-and-roles");
 
@@ -403,4 +406,85 @@ test("an app's backend exchanges a frame's session token for one acting for its 
     body: `${new URLSearchParams(fields)}&grant_type=x`,
   });
   assert.equal((await twice.json()).error, "invalid_request");
+});
+
+test("an owner invites a colleague as developer of one project; what she does there is hers in the audit log", async () => {
+  const admin = async (method, pathname, body) => {
+    const r = await fetch(`${tallyUrl}${pathname}`, {
+      method,
+      headers: { authorization: adminToken, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    assert.ok(r.ok, `${method} ${pathname}: ${r.status}`);
+    return r.json();
+  };
+  await admin("POST", "/v1/projects", { id: "shop", name: "Shop" });
+  await admin("POST", "/v1/projects/shop/environments", { id: "shop-main", name: "Main" });
+
+  // The owner invites erin as a developer of the blog, in the studio.
+  const { context: ownerContext, page: owner } = await signIn("alice");
+  await owner.waitForSelector("#people:not([hidden])");
+  await owner.fill("#invite-form [name=email]", "Erin@Example.com");
+  await owner.selectOption("#invite-form [name=role]", "developer");
+  await owner.selectOption("#invite-form [name=projectId]", "blog");
+  await owner.click("#invite-form button[type=submit]");
+  await owner.waitForFunction(() => document.querySelector("#invitations tbody").textContent.includes("erin@example.com"));
+  assert.match(await owner.textContent("#invitations tbody tr"), /developer.*blog.*waiting/);
+
+  // Erin signs in with that (verified) email and is a developer there.
+  const { context, page, problems } = await signIn("erin");
+  await page.waitForSelector("#studio:not([hidden])");
+  const session = (await studioGet(page, "/studio/session")).body;
+  assert.deepEqual(session.user.roles, [{ projectId: "blog", role: "developer" }]);
+  const erin = session.user.id;
+  assert.deepEqual((await studioGet(page, "/studio/api/v1/projects")).body.map((p) => p.id), ["blog"]);
+  assert.equal(await page.isVisible("#audit-section"), false, "the log is the instance's");
+
+  // She registers an app in her project through the studio ...
+  await page.fill("#app-form [name=name]", "Erin's notes");
+  await page.fill("#app-form [name=setupUrl]", "http://127.0.0.1:3997/setup");
+  await page.selectOption("#app-form [name=projectId]", "blog");
+  await page.click("#app-form button[type=submit]");
+  await page.waitForSelector("#app-secret:not([hidden])");
+  await screenshot(page, "developer-of-one-project");
+  const apps = (await studioGet(page, "/studio/api/v1/apps")).body;
+  const hers = apps.find((a) => a.name === "Erin's notes");
+  assert.equal(hers.projectId, "blog");
+  const call = (method, pathname, body) => page.evaluate(async ([m, p, b]) => {
+    const r = await fetch(`/studio/api${p}`, {
+      method: m,
+      headers: { "x-tally-studio": "1", "content-type": "application/json" },
+      body: JSON.stringify(b),
+    });
+    return r.status;
+  }, [method, pathname, body]);
+  // ... changes it, and installs it in the blog's environment; nothing
+  // of the shop's or of the whole instance's is hers.
+  assert.equal(await call("PATCH", `/v1/apps/${hers.id}`, { name: "Erin's notes 2" }), 200);
+  assert.equal(await call("POST", "/v1/environments/master/installations", { appId: hers.id }), 201);
+  assert.equal(await call("POST", "/v1/environments/shop-main/installations", { appId: hers.id }), 403);
+  const app = { name: "X", setupUrl: "http://127.0.0.1:3996/setup", origins: ["http://127.0.0.1:3996"], grants: [] };
+  assert.equal(await call("POST", "/v1/apps", { ...app, projectId: "shop" }), 403);
+  assert.equal(await call("POST", "/v1/apps", app), 403);
+  const instanceApp = apps.find((a) => a.name === "Acting app");
+  assert.equal(instanceApp.projectId, null);
+  assert.equal(await call("PATCH", `/v1/apps/${instanceApp.id}`, { name: "Taken" }), 403);
+  assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
+  await context.close();
+
+  // The owner sees the invitation accepted and, filtered to erin, her work.
+  await owner.reload();
+  await owner.waitForSelector("#people:not([hidden])");
+  await owner.waitForFunction(() => document.querySelector("#invitations tbody").textContent.includes("accepted"));
+  await owner.locator(`#users tbody tr[data-user="${erin.slice("user:".length)}"] button`, { hasText: "Their actions" }).click();
+  await owner.waitForFunction(() => document.querySelector("#audit tbody").textContent.includes("app.update"));
+  const rows = await owner.$$eval("#audit tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.ok(rows.length >= 4, JSON.stringify(rows));
+  assert.ok(rows.every(([, , actor]) => actor === erin), JSON.stringify(rows));
+  assert.deepEqual(
+    rows.map(([, , , action]) => action).reverse(),
+    ["user.create", "invitation.accept", "app.create", "app.update", "installation.create"],
+  );
+  await screenshot(owner, "audit-of-a-colleague");
+  await ownerContext.close();
 });

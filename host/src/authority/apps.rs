@@ -15,8 +15,9 @@ use serde_json::json;
 use verifier_core::{Grant, OpaqueSecret, SecretHash, validate_grants};
 
 use super::Authority;
-use super::caller::Actor;
+use super::caller::{Actor, Caller};
 use super::error::AuthorityError;
+use super::roles::{Need, On};
 use super::validation::{MAX_ORIGINS, check_origins, check_text, check_url, is_whole_service};
 use super::views::{AppCreated, AppView, ClientSecretView, PublishedView, WebhookSecretView};
 use crate::random;
@@ -51,6 +52,11 @@ pub struct NewApp {
     #[serde(default)]
     #[schema(schema_with = crate::authority::schema::optional_url)]
     pub webhook_url: Option<String>,
+    /// The project it belongs to: people with the developer role there
+    /// manage it. Absent: the whole instance's (only a role on every
+    /// project manages it).
+    #[serde(default)]
+    pub project_id: Option<String>,
 }
 
 /// Body of `PATCH /v1/apps/{id}`: each field given replaces the stored one
@@ -148,7 +154,15 @@ fn app_origins(origins: &[String]) -> Result<Vec<String>, AuthorityError> {
 
 impl Authority {
     /// `POST /v1/apps`: the client secret is in the answer, this once.
-    pub fn create_app(&self, actor: &Actor, body: NewApp) -> Result<AppCreated, AuthorityError> {
+    pub fn create_app(&self, caller: &Caller, body: NewApp) -> Result<AppCreated, AuthorityError> {
+        let on = body.project_id.clone().map_or(On::Instance, On::Project);
+        self.require(caller, Need::Develop, &on)?;
+        if let Some(project) = &body.project_id
+            && self.store()?.project(project)?.is_none()
+        {
+            return Err(AuthorityError::NotFound("project"));
+        }
+        let actor = &caller.actor;
         let origins = app_origins(&body.origins)?;
         check_app_grants(&body.grants)?;
         let secret = OpaqueSecret::from_random(random::secret_bytes()?);
@@ -165,6 +179,7 @@ impl Authority {
             previous_secret: None,
             webhook_url: body.webhook_url,
             webhook_secret_version: 1,
+            project_id: body.project_id,
         };
         check_app(&app)?;
         self.check_webhooks_on(&app)?;

@@ -4,12 +4,12 @@
 //! the [`Actor`] written in the audit log.
 
 use verifier_core::{
-    Action, Api, Credentials, Reason as Decision, Request, TokenKind, TokenRecord,
+    Action, Api, Credentials, Reason as Decision, Request, TokenId, TokenKind, TokenRecord,
 };
 
 use super::Authority;
 use super::error::{AuthorityError, not_granted, unauthorized};
-use super::roles::Need;
+use super::roles::{Need, On};
 use crate::storage::{RoleGrant, UserRow};
 
 /// Who made a call, for the audit log.
@@ -61,6 +61,19 @@ pub enum Presented {
     Header(String),
     /// The user a studio session was opened for.
     User(String),
+}
+
+impl Caller {
+    /// The command line (offline operations): may do everything.
+    pub fn cli() -> Self {
+        Caller {
+            actor: Actor::cli(),
+            record: None,
+            user: None,
+            is_admin: true,
+            is_replica: true,
+        }
+    }
 }
 
 impl Authority {
@@ -132,49 +145,97 @@ impl Authority {
     }
 
     /// Authenticates and requires the management `admin` grant, or a
-    /// person's `admin` role (else 403).
+    /// person's `admin` role on every project (else 403).
     pub fn authenticate_admin(&self, presented: &Presented) -> Result<Actor, AuthorityError> {
-        self.authenticate_for(presented, Need::Administer)
+        self.authenticate_for(presented, Need::Administer, &On::Instance)
+            .map(|c| c.actor)
     }
 
-    /// Authenticates and requires what `need` says: a token's management
-    /// `admin` grant, or a person's role (else 403 naming the role).
+    /// Authenticates and requires what `need` says about what the call is
+    /// `on`: a token's management `admin` grant, or a person's role there
+    /// (else 403 naming the role).
     pub fn authenticate_for(
         &self,
         presented: &Presented,
         need: Need,
-    ) -> Result<Actor, AuthorityError> {
+        on: &On,
+    ) -> Result<Caller, AuthorityError> {
         let caller = self.caller(presented)?;
-        if caller.may(need) {
-            return Ok(caller.actor);
+        self.require(&caller, need, on)?;
+        Ok(caller)
+    }
+
+    /// Requires what `need` says of `caller` about what a call is `on`
+    /// (see [`On`]); 403 naming the role otherwise.
+    pub fn require(&self, caller: &Caller, need: Need, on: &On) -> Result<(), AuthorityError> {
+        let allowed = match (&caller.user, on) {
+            (None, _) => caller.is_admin,
+            (Some(_), On::AnyProject) => caller.may_somewhere(need),
+            (Some(_), on) => caller.may_in(need, self.project_of(on)?.as_deref()),
+        };
+        if allowed {
+            return Ok(());
         }
-        Err(not_granted(&match caller.user {
-            Some(_) => format!("this call needs the {} role", need.role().as_str()),
-            None => "this call needs a token with the management admin grant".into(),
+        Err(not_granted(&match (&caller.user, on) {
+            (Some(_), On::Instance) => format!(
+                "this call needs the {} role on every project",
+                need.role().as_str()
+            ),
+            (Some(_), _) => format!(
+                "this call needs the {} role in its project",
+                need.role().as_str()
+            ),
+            (None, _) => "this call needs a token with the management admin grant".into(),
         }))
     }
 
-    /// Authenticates and requires the management `admin` or `replica` grant:
-    /// who may read token records (`GET /v1/records…`).
-    pub fn authenticate_replica(&self, presented: &Presented) -> Result<Actor, AuthorityError> {
-        self.authenticate_where(
-            presented,
-            |c| c.is_replica,
-            "reading records needs the management admin or replica grant",
-        )
+    /// The project a call `on` something is in (`None`: the whole
+    /// instance, or something that does not exist, for which only a role
+    /// on every project counts).
+    pub fn project_of(&self, on: &On) -> Result<Option<String>, AuthorityError> {
+        let environment = |id: &str| -> Result<Option<String>, AuthorityError> {
+            Ok(self.records.environment(id)?.map(|e| e.project_id.clone()))
+        };
+        Ok(match on {
+            On::Instance | On::AnyProject => None,
+            On::Project(p) => Some(p.clone()),
+            On::Environment(e) => environment(e)?,
+            On::Installation(i) => match self.store()?.installation(i)? {
+                Some(row) => environment(&row.installation.environment_id)?,
+                None => None,
+            },
+            On::App(id) => self.store()?.app(id)?.and_then(|a| a.project_id),
+            On::Token(t) => {
+                let Ok(id) = TokenId::parse(t) else {
+                    return Ok(None);
+                };
+                match self.records.token(&id)? {
+                    Some(row) => match (&row.record.project_id, &row.record.environment_id) {
+                        (Some(p), _) => Some(p.clone()),
+                        (None, Some(e)) => environment(e)?,
+                        (None, None) => None,
+                    },
+                    None => None,
+                }
+            }
+        })
     }
 
-    /// Authenticates, then answers 403 `not_granted` with `message` unless
-    /// `allowed` holds for the caller.
-    fn authenticate_where(
+    /// Authenticates and requires the management `admin` or `replica` grant:
+    /// who may read token records (`GET /v1/records…`). A person needs to
+    /// be a viewer of what the call is `on`.
+    pub fn authenticate_replica(
         &self,
         presented: &Presented,
-        allowed: fn(&Caller) -> bool,
-        message: &str,
+        on: &On,
     ) -> Result<Actor, AuthorityError> {
         let caller = self.caller(presented)?;
-        if !allowed(&caller) {
-            return Err(not_granted(message));
+        if caller.user.is_some() {
+            self.require(&caller, Need::View, on)?;
+        } else if !caller.is_replica {
+            return Err(not_granted(
+                "reading records needs the management admin or replica grant",
+            ));
         }
         Ok(caller.actor)
     }
@@ -191,12 +252,14 @@ impl Authority {
             matches!(record.kind, TokenKind::App | TokenKind::Session)
                 && record.installation_id.as_deref() == Some(installation_id)
         });
-        if caller.may(need) || own {
-            Ok(())
-        } else {
-            Err(not_granted(
-                "only an admin or the installation's own tokens may do this",
-            ))
+        if own {
+            return Ok(());
         }
+        if caller.record.is_some() && !caller.is_admin {
+            return Err(not_granted(
+                "only an admin or the installation's own tokens may do this",
+            ));
+        }
+        self.require(caller, need, &On::Installation(installation_id.into()))
     }
 }

@@ -221,11 +221,16 @@ impl Authority {
     }
 
     /// `GET /v1/installations`: every installation.
-    pub fn installations(&self) -> Result<Vec<InstallationView>, AuthorityError> {
+    pub fn installations(&self, caller: &Caller) -> Result<Vec<InstallationView>, AuthorityError> {
+        let environments = self.environment_projects()?;
         Ok(self
             .store()?
             .installations()?
             .into_iter()
+            .filter(|i| {
+                let project = environments.get(&i.installation.environment_id);
+                caller.sees(project.map(String::as_str))
+            })
             .map(InstallationView::from)
             .collect())
     }

@@ -4,9 +4,10 @@
 //!
 //! Choices the design leaves open, made here:
 //! - management calls need a token whose grants cover `{api: management,
-//!   action: admin}`; reading or updating an installation is also open to that
-//!   installation's own APP and SESSION tokens (what `updateInstallation`
-//!   needs);
+//!   action: admin}`, or a person whose role in the project the call is
+//!   about meets it (`roles`); reading or updating an installation is also
+//!   open to that installation's own APP and SESSION tokens (what
+//!   `updateInstallation` needs);
 //! - a rotated token keeps its principal, so row conditions on `$principal`
 //!   keep matching after rotation;
 //! - a setup code presented by another app than its own is "unknown" (404),
@@ -23,8 +24,10 @@
 //! deliveries, deletion), `installations` (status, uninstall, consent to
 //! grant updates), `exchange` (setup codes and session tokens), `tokens`,
 //! `records` (what verifiers read), `audit`, `users` (people signed in to
-//! the studio, and the first owner's claim).
-//! Beside them: `caller` (who is calling), `error` ([`AuthorityError`] and
+//! the studio, the first owner's claim, roles given and invitations),
+//! `oauth` (token exchange for a person).
+//! Beside them: `caller` (who is calling), `roles` (what a person's role
+//! allows, and in which project), `error` ([`AuthorityError`] and
 //! its reasons), `validation` (what input is accepted) and `views` (the
 //! JSON answers). A new endpoint's operation goes in its resource's file.
 
@@ -57,9 +60,9 @@ pub use installations::{GrantsDecision, NewInstallation};
 pub use models::ModelBody;
 pub use oauth::{OAuthError, TokenAnswer, TokenRequest};
 pub use projects::{NewEnvironment, NewProject};
-pub use roles::{Need, Role, grants_for};
+pub use roles::{Need, On, Role, grants_for, role_in};
 pub use tokens::NewToken;
-pub use users::{RoleBody, UserView};
+pub use users::{INVITATION_TTL, NewInvitation, RoleBody, UserView};
 pub use validation::{canonical_origin, valid_origin};
 pub use views::{
     AppCreated, AppView, ClientSecretView, EnvironmentView, InstallationView, Installed,

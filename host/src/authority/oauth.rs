@@ -22,7 +22,7 @@ use verifier_core::{Credentials, SecretHash, TokenKind};
 use super::Authority;
 use super::apps::client_secret_matches;
 use super::caller::Actor;
-use super::roles::{Role, grants_for};
+use super::roles::{On, grants_for, role_in};
 use super::tokens::TokenSpec;
 
 /// The grant type of token exchange.
@@ -183,12 +183,9 @@ impl Authority {
             return Err(invalid("subject_token belongs to another app"));
         }
         let roles = self.store()?.user_roles(user)?;
-        let role = roles
-            .iter()
-            .filter(|r| r.project_id == "*")
-            .filter_map(|r| Role::parse(&r.role))
-            .max()
-            .ok_or_else(|| invalid("the person has no role"))?;
+        let project = self.project_of(&On::Installation(installation_id.clone()))?;
+        let role = role_in(&roles, project.as_deref())
+            .ok_or_else(|| invalid("the person has no role in the installation's project"))?;
         let expires_at = record
             .expires_at
             .map_or(now + EXCHANGED_TTL, |at| at.min(now + EXCHANGED_TTL));

@@ -6,7 +6,7 @@ use serde_json::json;
 use verifier_core::{Api, Grant, validate_grants};
 
 use super::Authority;
-use super::caller::Actor;
+use super::caller::{Actor, Caller};
 use super::error::AuthorityError;
 use super::validation::{check_id, check_text};
 use super::views::{EnvironmentView, ProjectListing, ProjectView};
@@ -120,12 +120,13 @@ impl Authority {
     }
 
     /// `GET /v1/projects`: every project with its environments.
-    pub fn projects(&self) -> Result<Vec<ProjectListing>, AuthorityError> {
+    pub fn projects(&self, caller: &Caller) -> Result<Vec<ProjectListing>, AuthorityError> {
         let mut environments = self.store()?.environments()?;
         Ok(self
             .store()?
             .projects()?
             .into_iter()
+            .filter(|p| caller.sees(Some(&p.id)))
             .map(|p| {
                 let (mine, rest) = environments.drain(..).partition(|e| e.project_id == p.id);
                 environments = rest;
@@ -137,6 +138,18 @@ impl Authority {
                         .collect::<Vec<_>>(),
                 }
             })
+            .collect())
+    }
+
+    /// Each environment's project, by environment id.
+    pub(super) fn environment_projects(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, AuthorityError> {
+        Ok(self
+            .store()?
+            .environments()?
+            .into_iter()
+            .map(|e| (e.id, e.project_id))
             .collect())
     }
 }

@@ -1,15 +1,26 @@
-//! Roles: what a person signed in to the studio may do. A role is held on
-//! every project (`*`); from the least to the most: `viewer` reads
-//! everything, `developer` also makes and changes apps and installations,
-//! `admin` also projects, environments, models, public grants, tokens,
-//! grant approvals and the plugin, `owner` also gives and takes roles.
+//! Roles: what a person signed in to the studio may do. A role is held in
+//! one project or on every project (`*`); from the least to the most:
+//! `viewer` reads, `developer` also makes and changes apps and
+//! installations, `admin` also environments, models, public grants, tokens,
+//! grant approvals, `owner` also gives and takes roles (and invites).
+//!
+//! Which project counts is decided by what a call is about ([`On`]): an
+//! environment, installation, token or app is in its project, and a
+//! person's role there (or on every project) decides. What belongs to no
+//! project (making projects, the plugin, the audit log, instance-wide apps
+//! and SYSTEM tokens) needs a role on every project. Listings are open to
+//! anyone with a role somewhere and show what their projects hold
+//! ([`Caller::sees`]); apps are listed to all, since anyone may install
+//! one into their project.
+//!
 //! A token with the management `admin` grant may do all of it (automation);
-//! a person's role is read again on every call they make.
+//! a person's roles are read again on every call they make.
 
 use serde::{Deserialize, Serialize};
 use verifier_core::{Action, Grant};
 
 use super::caller::Caller;
+use crate::storage::RoleGrant;
 
 /// A person's role, in rising order.
 #[derive(
@@ -95,25 +106,76 @@ pub fn grants_for(role: Role, app: &[Grant]) -> Vec<Grant> {
         .collect()
 }
 
+/// What a management call is about: it decides whose role counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum On {
+    /// The whole instance: a role on every project.
+    Instance,
+    /// Any project: a role in any project (listings, which then show what
+    /// the person's projects hold).
+    AnyProject,
+    /// A project, by id.
+    Project(String),
+    /// An environment's project.
+    Environment(String),
+    /// An installation's environment's project.
+    Installation(String),
+    /// The project an app was registered in.
+    App(String),
+    /// A token's project (or its environment's).
+    Token(String),
+}
+
+/// The best of `roles` among those in `project` or on every project
+/// (`project` `None`: on every project only).
+pub fn role_in(roles: &[RoleGrant], project: Option<&str>) -> Option<Role> {
+    roles
+        .iter()
+        .filter(|r| r.project_id == "*" || Some(r.project_id.as_str()) == project)
+        .filter_map(|r| Role::parse(&r.role))
+        .max()
+}
+
 impl Caller {
-    /// A person's role on every project, if any.
-    pub fn role(&self) -> Option<Role> {
-        self.user.as_ref().and_then(|u| {
-            u.roles
-                .iter()
-                .filter(|r| r.project_id == "*")
-                .filter_map(|r| Role::parse(&r.role))
-                .max()
-        })
+    /// A person's role in `project` (or on every project), if any;
+    /// `None` for a token.
+    pub fn role_in(&self, project: Option<&str>) -> Option<Role> {
+        self.user.as_ref().and_then(|u| role_in(&u.roles, project))
     }
 
-    /// Whether the caller may make a call that needs `need`: a person by
-    /// their role, a token by its management admin grant.
+    /// Whether the caller may make a call that needs `need` on the whole
+    /// instance: a person by their role on every project, a token by its
+    /// management admin grant.
     pub fn may(&self, need: Need) -> bool {
+        self.may_in(need, None)
+    }
+
+    /// Whether the caller may make a call that needs `need` in `project`
+    /// (`None`: on the whole instance).
+    pub fn may_in(&self, need: Need, project: Option<&str>) -> bool {
         match &self.user {
-            Some(_) => self.role().is_some_and(|r| r >= need.role()),
+            Some(_) => self.role_in(project).is_some_and(|r| r >= need.role()),
             None => self.is_admin,
         }
+    }
+
+    /// Whether the caller may make a call that needs `need` in some
+    /// project.
+    pub fn may_somewhere(&self, need: Need) -> bool {
+        match &self.user {
+            Some(u) => u
+                .roles
+                .iter()
+                .filter_map(|r| Role::parse(&r.role))
+                .any(|r| r >= need.role()),
+            None => self.is_admin,
+        }
+    }
+
+    /// Whether a listing shows the caller what is in `project` (`None`:
+    /// belongs to no project).
+    pub fn sees(&self, project: Option<&str>) -> bool {
+        self.may_in(Need::View, project)
     }
 }
 

@@ -7,8 +7,9 @@ use serde_json::json;
 use verifier_core::{Api, Grant, IssuedToken, TokenId, TokenKind, TokenRecord, validate_grants};
 
 use super::Authority;
-use super::caller::Actor;
+use super::caller::{Actor, Caller};
 use super::error::AuthorityError;
+use super::roles::{Need, On};
 use super::validation::{check_management_scope, check_text};
 use super::views::{IssuedTokenView, TokenView};
 use crate::random;
@@ -124,9 +125,15 @@ impl Authority {
     /// `POST /v1/tokens`: PAT and SYSTEM tokens.
     pub fn create_token(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         body: NewToken,
     ) -> Result<IssuedTokenView, AuthorityError> {
+        let on = body
+            .environment_id
+            .clone()
+            .map_or(On::Instance, On::Environment);
+        self.require(caller, Need::Administer, &on)?;
+        let actor = &caller.actor;
         if !matches!(body.kind, TokenKind::Pat | TokenKind::System) {
             return Err(AuthorityError::BadRequest(
                 "kind must be PAT or SYSTEM (APP tokens come from the exchange, SESSION tokens from an installation)".into(),
@@ -183,11 +190,20 @@ impl Authority {
     }
 
     /// `GET /v1/tokens`: metadata, never secrets or hashes.
-    pub fn tokens(&self) -> Result<Vec<TokenView>, AuthorityError> {
+    pub fn tokens(&self, caller: &Caller) -> Result<Vec<TokenView>, AuthorityError> {
+        let environments = self.environment_projects()?;
         Ok(self
             .store()?
             .tokens()?
             .into_iter()
+            .filter(|t| {
+                let record = &t.record;
+                let project = record.project_id.as_deref().or_else(|| {
+                    let e = record.environment_id.as_deref()?;
+                    environments.get(e).map(String::as_str)
+                });
+                caller.sees(project)
+            })
             .map(TokenView::from)
             .collect())
     }

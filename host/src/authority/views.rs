@@ -104,6 +104,8 @@ pub struct AppView {
     pub previous_secret_expires_at: Option<i64>,
     /// Where its webhooks go; `null` when none.
     pub webhook_url: Option<String>,
+    /// The project it belongs to; `null`: the whole instance's.
+    pub project_id: Option<String>,
 }
 
 impl AppView {
@@ -123,6 +125,7 @@ impl AppView {
                 .map(|p| p.expires_at)
                 .filter(|&at| now < at),
             webhook_url: a.webhook_url,
+            project_id: a.project_id,
         }
     }
 }

@@ -8,11 +8,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use super::extract::{Developer, JsonBody, JsonList, Viewer};
+use super::extract::{Developer, JsonBody, JsonList, SomeDeveloper, Viewer};
 use super::{Answer, AppState, Created, ErrorBody, blocking};
 use serde::Deserialize;
 
-use crate::authority::{AppUpdate, AppView, NewApp, SecretRotation};
+use crate::authority::{AppUpdate, AppView, Caller, NewApp, SecretRotation};
 use crate::storage::DeliveryRow;
 
 #[utoipa::path(post, path = "/v1/apps", summary = "Register an app (client secret shown once)", request_body = NewApp,
@@ -20,10 +20,10 @@ use crate::storage::DeliveryRow;
         (status = 400, description = "Bad input", body = ErrorBody)))]
 pub(super) async fn create_app(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    SomeDeveloper(caller): SomeDeveloper,
     JsonBody(body): JsonBody<NewApp>,
 ) -> Created<crate::authority::AppCreated> {
-    let app = blocking(&s, move |a| a.create_app(&actor, body)).await?;
+    let app = blocking(&s, move |a| a.create_app(&caller, body)).await?;
     Ok((StatusCode::CREATED, Json(app)))
 }
 
@@ -55,7 +55,7 @@ pub(super) async fn get_app(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn edit_app(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AppUpdate>,
 ) -> Answer<AppView> {
@@ -71,7 +71,7 @@ pub(super) async fn edit_app(
         (status = 409, description = "Installed (app_installed; the message names the installations)", body = ErrorBody)))]
 pub(super) async fn delete_app(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, super::ApiError> {
     blocking(&s, move |a| a.delete_app(&actor, &id)).await?;
@@ -85,7 +85,7 @@ pub(super) async fn delete_app(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn rotate_client_secret(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SecretRotation>,
 ) -> Created<crate::authority::ClientSecretView> {
@@ -100,7 +100,7 @@ pub(super) async fn rotate_client_secret(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn publish_grants(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
     JsonList(grants): JsonList<Vec<verifier_core::Grant>>,
 ) -> Answer<crate::authority::PublishedView> {
@@ -116,7 +116,7 @@ pub(super) async fn publish_grants(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn rotate_webhook_secret(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
 ) -> Created<crate::authority::WebhookSecretView> {
     let secret = blocking(&s, move |a| a.rotate_webhook_secret(&actor, &id)).await?;
@@ -152,7 +152,7 @@ pub(super) async fn deliveries(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn retry_delivery(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Answer<DeliveryRow> {
     Ok(Json(

@@ -5,7 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, RawPathParams, Request,
+};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -14,7 +16,7 @@ use serde::de::DeserializeOwned;
 use verifier_core::Reason as Decision;
 
 use super::{ApiError, AppState, blocking};
-use crate::authority::{Actor, Authority, AuthorityError, Caller, Need, Presented};
+use crate::authority::{Authority, AuthorityError, Caller, Need, On, Presented};
 use crate::reason::Reason;
 
 /// Marks a request that came in under `/studio/api`: only there does the
@@ -105,7 +107,7 @@ fn studio_credentials(parts: &Parts, state: &AppState) -> Option<Presented> {
 async fn authenticated<T: Send + 'static>(
     parts: &Parts,
     state: &Arc<AppState>,
-    check: fn(&Authority, &Presented) -> Result<T, AuthorityError>,
+    check: impl FnOnce(&Authority, &Presented) -> Result<T, AuthorityError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let client = client_ip(parts, state);
     let result = match authorization(parts, state) {
@@ -115,13 +117,40 @@ async fn authenticated<T: Send + 'static>(
     result.map_err(|e| throttle_failure(state, client, e))
 }
 
+/// What a management call is about, from its route's path parameters:
+/// `{p}` a project, `{e}` an environment, `{i}` an installation, `{t}` a
+/// token, `{id}` under `/v1/apps` an app; `otherwise` when it names none.
+async fn on(parts: &mut Parts, state: &Arc<AppState>, otherwise: On) -> On {
+    // The studio serves the same routes under `/studio/api`.
+    let under_apps = parts
+        .extensions
+        .get::<MatchedPath>()
+        .is_some_and(|m| m.as_str().contains("/v1/apps/{id}"));
+    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else {
+        return otherwise;
+    };
+    for (name, value) in &params {
+        let value = value.to_owned();
+        match name {
+            "p" => return On::Project(value),
+            "e" => return On::Environment(value),
+            "i" => return On::Installation(value),
+            "t" => return On::Token(value),
+            "id" if under_apps => return On::App(value),
+            _ => {}
+        }
+    }
+    otherwise
+}
+
 /// Declares an extractor of a caller that may make calls needing `$need`
-/// (a token with the management `admin` grant, or a person whose role
-/// meets it; see `authority::Role`).
+/// (a token with the management `admin` grant, or a person whose role in
+/// the project the call is about meets it, see `authority::On`; `$else`
+/// when the path names nothing).
 macro_rules! may {
-    ($(#[$doc:meta])* $name:ident, $need:expr) => {
+    ($(#[$doc:meta])* $name:ident, $need:expr, $else:expr) => {
         $(#[$doc])*
-        pub struct $name(pub Actor);
+        pub struct $name(pub Caller);
 
         impl FromRequestParts<Arc<AppState>> for $name {
             type Rejection = ApiError;
@@ -129,7 +158,8 @@ macro_rules! may {
                 parts: &mut Parts,
                 state: &Arc<AppState>,
             ) -> Result<Self, ApiError> {
-                authenticated(parts, state, |a, p| a.authenticate_for(p, $need))
+                let on = on(parts, state, $else).await;
+                authenticated(parts, state, move |a, p| a.authenticate_for(p, $need, &on))
                     .await
                     .map($name)
             }
@@ -137,37 +167,49 @@ macro_rules! may {
     };
 }
 
-/// A caller that may read the management API (`viewer` and up).
-pub struct Viewer;
-
-impl FromRequestParts<Arc<AppState>> for Viewer {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        authenticated(parts, state, |a, p| a.authenticate_for(p, Need::View))
-            .await
-            .map(|_| Viewer)
-    }
-}
+may!(
+    /// A caller that may read (`viewer` and up); a listing (no path
+    /// parameter) is open to a person with a role in any project.
+    Viewer,
+    Need::View,
+    On::AnyProject
+);
 may!(
     /// A caller that may change apps and installations (`developer` and up).
     Developer,
-    Need::Develop
+    Need::Develop,
+    On::Instance
 );
 may!(
     /// A caller with the management `admin` grant (or the `admin` role).
     Admin,
-    Need::Administer
+    Need::Administer,
+    On::Instance
 );
 may!(
-    /// A caller that may give and take roles (`owner`).
-    Owner,
-    Need::Own
+    /// A caller who may make apps somewhere (`developer` in some project);
+    /// the project its body names is checked by the authority.
+    SomeDeveloper,
+    Need::Develop,
+    On::AnyProject
+);
+may!(
+    /// A caller who administers some project; the project its body names
+    /// is checked by the authority.
+    SomeAdmin,
+    Need::Administer,
+    On::AnyProject
+);
+may!(
+    /// A caller who owns some project; the project its body or path names
+    /// is checked by the authority.
+    SomeOwner,
+    Need::Own,
+    On::AnyProject
 );
 
-/// A caller that may read token records: management `admin` or `replica`.
+/// A caller that may read token records: management `admin` or `replica`
+/// (a person: a viewer of what the path names).
 pub struct Replica;
 
 impl FromRequestParts<Arc<AppState>> for Replica {
@@ -176,7 +218,8 @@ impl FromRequestParts<Arc<AppState>> for Replica {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        authenticated(parts, state, Authority::authenticate_replica)
+        let on = on(parts, state, On::Instance).await;
+        authenticated(parts, state, move |a, p| a.authenticate_replica(p, &on))
             .await
             .map(|_| Replica)
     }

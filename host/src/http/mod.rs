@@ -38,14 +38,14 @@ use verifier_core::{Grant, InstallationUpdate};
 
 pub use client::TrustedProxies;
 pub use error::{ApiError, ErrorBody, UpstreamAnswer, error_response, error_with_body};
-use extract::{Admin, Authed, Developer, RawBody, Replica, Viewer};
+use extract::{Admin, Authed, Developer, RawBody, Replica, SomeAdmin, Viewer};
 pub(crate) use extract::{JsonBody, JsonList};
 pub use server::{Server, ServerLimits};
 pub use tls::{Tls, TlsError};
 
 use crate::authority::{
-    Authority, AuthorityError, GrantsDecision, NewEnvironment, NewInstallation, NewProject,
-    NewToken,
+    Authority, AuthorityError, Caller, GrantsDecision, Need, NewEnvironment, NewInstallation,
+    NewProject, NewToken, On,
 };
 use crate::gateway::throttle::Throttle;
 use crate::gateway::{self, Upstream};
@@ -282,6 +282,14 @@ fn management() -> Router<Arc<AppState>> {
         .route("/v1/audit", get(audit))
         .route("/v1/users", get(users::list_users))
         .route("/v1/users/{id}/role", put(users::set_role))
+        .route(
+            "/v1/invitations",
+            post(users::invite).get(users::list_invitations),
+        )
+        .route(
+            "/v1/invitations/{id}",
+            axum::routing::delete(users::revoke_invitation),
+        )
         .route("/v1/plugin/reload", post(reload_plugin))
 }
 
@@ -396,7 +404,7 @@ type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
         (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn create_project(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     JsonBody(body): JsonBody<NewProject>,
 ) -> Created<crate::authority::ProjectView> {
     let project = blocking(&s, move |a| a.create_project(&actor, body)).await?;
@@ -411,7 +419,7 @@ async fn create_project(
         (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn create_environment(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path(project): Path<String>,
     JsonBody(body): JsonBody<NewEnvironment>,
 ) -> Created<crate::authority::EnvironmentView> {
@@ -426,7 +434,7 @@ async fn create_environment(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn set_public_grants(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path(env): Path<String>,
     JsonList(grants): JsonList<Vec<Grant>>,
 ) -> Answer<Vec<Grant>> {
@@ -442,7 +450,7 @@ async fn set_public_grants(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn install(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(env): Path<String>,
     JsonBody(body): JsonBody<NewInstallation>,
 ) -> Created<crate::authority::Installed> {
@@ -487,7 +495,7 @@ async fn update_installation(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn uninstall(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
 ) -> Answer<crate::authority::InstallationView> {
     Ok(Json(blocking(&s, move |a| a.uninstall(&actor, &id)).await?))
@@ -501,7 +509,7 @@ async fn uninstall(
         (status = 409, description = "No update requested, another version requested, or uninstalled", body = ErrorBody)))]
 async fn approve_grants(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<GrantsDecision>,
 ) -> Answer<crate::authority::InstallationView> {
@@ -518,7 +526,7 @@ async fn approve_grants(
         (status = 409, description = "No update requested, another version requested, or uninstalled", body = ErrorBody)))]
 async fn decline_grants(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<GrantsDecision>,
 ) -> Answer<crate::authority::InstallationView> {
@@ -534,7 +542,7 @@ async fn decline_grants(
         (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn session_token(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
 ) -> Created<crate::authority::IssuedTokenView> {
     let token = blocking(&s, move |a| a.session_token(&actor, &id)).await?;
@@ -548,7 +556,7 @@ async fn session_token(
         (status = 409, description = "Conflict", body = ErrorBody)))]
 async fn new_setup_code(
     State(s): State<Arc<AppState>>,
-    Developer(actor): Developer,
+    Developer(Caller { actor, .. }): Developer,
     Path(id): Path<String>,
 ) -> Created<crate::authority::SetupCodeView> {
     let code = blocking(&s, move |a| a.new_code(&actor, &id)).await?;
@@ -561,10 +569,10 @@ async fn new_setup_code(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn create_token(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    SomeAdmin(caller): SomeAdmin,
     JsonBody(body): JsonBody<NewToken>,
 ) -> Created<crate::authority::IssuedTokenView> {
-    let token = blocking(&s, move |a| a.create_token(&actor, body)).await?;
+    let token = blocking(&s, move |a| a.create_token(&caller, body)).await?;
     Ok((StatusCode::CREATED, Json(token)))
 }
 
@@ -572,18 +580,18 @@ async fn create_token(
     responses((status = 200, description = "OK", body = [crate::authority::ProjectListing])))]
 async fn list_projects(
     State(s): State<Arc<AppState>>,
-    _: Viewer,
+    Viewer(caller): Viewer,
 ) -> Answer<Vec<crate::authority::ProjectListing>> {
-    Ok(Json(blocking(&s, |a| a.projects()).await?))
+    Ok(Json(blocking(&s, move |a| a.projects(&caller)).await?))
 }
 
 #[utoipa::path(get, path = "/v1/installations", summary = "List installations",
     responses((status = 200, description = "OK", body = [crate::authority::schema::InstallationSchema])))]
 async fn list_installations(
     State(s): State<Arc<AppState>>,
-    _: Viewer,
+    Viewer(caller): Viewer,
 ) -> Answer<Vec<crate::authority::InstallationView>> {
-    Ok(Json(blocking(&s, |a| a.installations()).await?))
+    Ok(Json(blocking(&s, move |a| a.installations(&caller)).await?))
 }
 
 #[utoipa::path(get, path = "/v1/records/{t}", summary = "A token's verifier record (for edges and replicas) (admin or management replica grant)",
@@ -676,9 +684,9 @@ async fn feed(
     responses((status = 200, description = "OK", body = [crate::authority::TokenView])))]
 async fn list_tokens(
     State(s): State<Arc<AppState>>,
-    _: Viewer,
+    Viewer(caller): Viewer,
 ) -> Answer<Vec<crate::authority::TokenView>> {
-    Ok(Json(blocking(&s, |a| a.tokens()).await?))
+    Ok(Json(blocking(&s, move |a| a.tokens(&caller)).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/tokens/{t}", summary = "Revoke a token",
@@ -687,7 +695,7 @@ async fn list_tokens(
         (status = 404, description = "Not found", body = ErrorBody)))]
 async fn revoke_token(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path(id): Path<String>,
 ) -> Answer<crate::authority::TokenView> {
     Ok(Json(
@@ -702,7 +710,7 @@ async fn revoke_token(
         (status = 409, description = "Not rotated: the token is revoked (token_revoked), expired (token_expired) or rotated already (token_rotated: rotate its successor)", body = ErrorBody)))]
 async fn rotate_token(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path(id): Path<String>,
 ) -> Created<crate::authority::IssuedTokenView> {
     let token = blocking(&s, move |a| a.rotate_token(&actor, &id)).await?;
@@ -712,7 +720,10 @@ async fn rotate_token(
 #[utoipa::path(post, path = "/v1/plugin/reload", summary = "Reload the verifier plugin (admin)",
     responses((status = 200, description = "Reloaded", body = inline(crate::authority::schema::Reloaded)),
         (status = 400, description = "The plugin does not load; the current one stays", body = ErrorBody)))]
-async fn reload_plugin(State(s): State<Arc<AppState>>, Admin(actor): Admin) -> Response {
+async fn reload_plugin(
+    State(s): State<Arc<AppState>>,
+    Admin(Caller { actor, .. }): Admin,
+) -> Response {
     let state = Arc::clone(&s);
     match tokio::task::spawn_blocking(move || state.reload_plugin()).await {
         Ok(Ok(())) => {
@@ -741,6 +752,8 @@ struct AuditPage {
     actor: Option<String>,
     /// only this target id
     target: Option<String>,
+    /// only what this person (`usr_…`) did, themselves or through an app
+    user: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/audit", summary = "Audit log, oldest first",
@@ -749,15 +762,17 @@ struct AuditPage {
         (status = 400, description = "Bad input", body = ErrorBody)))]
 async fn audit(
     State(s): State<Arc<AppState>>,
-    _: Viewer,
+    Viewer(caller): Viewer,
     Query(page): Query<AuditPage>,
 ) -> Answer<Vec<crate::storage::AuditEvent>> {
     Ok(Json(
         blocking(&s, move |a| {
+            a.require(&caller, Need::View, &On::Instance)?;
             let filter = crate::storage::AuditFilter {
                 action: page.action,
                 actor: page.actor,
                 target: page.target,
+                user: page.user,
             };
             a.audit_log(page.after, page.limit, &filter)
         })

@@ -10,7 +10,7 @@ use verifier_core::Model;
 
 use super::extract::{Admin, JsonBody, Replica};
 use super::{Answer, AppState, ErrorBody, blocking};
-use crate::authority::ModelBody;
+use crate::authority::{Caller, ModelBody};
 
 #[utoipa::path(get, path = "/v1/environments/{e}/models", summary = "The environment's content models",
     params(("e" = String, Path)),
@@ -46,7 +46,7 @@ pub(super) async fn get_model(
         (status = 409, description = "Its singular or plural is another model's", body = ErrorBody)))]
 pub(super) async fn put_model(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path((env, api_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<ModelBody>,
 ) -> Result<(StatusCode, Json<Model>), super::ApiError> {
@@ -65,7 +65,7 @@ pub(super) async fn put_model(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn delete_model(
     State(s): State<Arc<AppState>>,
-    Admin(actor): Admin,
+    Admin(Caller { actor, .. }): Admin,
     Path((env, api_id)): Path<(String, String)>,
 ) -> Result<StatusCode, super::ApiError> {
     blocking(&s, move |a| a.delete_model(&actor, &env, &api_id)).await?;

@@ -165,6 +165,8 @@ pub struct AppRow {
     pub webhook_url: Option<String>,
     /// The version of its webhook signing secret (one more at each rotation).
     pub webhook_secret_version: i64,
+    /// The project it was registered in (`None`: the whole instance).
+    pub project_id: Option<String>,
 }
 
 /// A client secret replaced by a rotation, still accepted until `expires_at`.
@@ -301,6 +303,33 @@ pub struct RoleGrant {
     pub role: String,
 }
 
+/// An invitation: the role a person gets when they sign in with `email`
+/// (verified by their provider).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationRow {
+    /// Id (`inv_…`).
+    pub id: String,
+    /// Lowercased.
+    pub email: String,
+    /// The project, or `*` for every project.
+    pub project_id: String,
+    /// `owner`, `admin`, `developer` or `viewer`.
+    pub role: String,
+    /// Who invited (an audit actor).
+    pub invited_by: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; not accepted from then on.
+    pub expires_at: i64,
+    /// The user who accepted it.
+    pub accepted_by: Option<String>,
+    /// Unix seconds.
+    pub accepted_at: Option<i64>,
+    /// Unix seconds.
+    pub revoked_at: Option<i64>,
+}
+
 /// A one-time setup code, by hash.
 #[derive(Debug, Clone)]
 pub struct SetupCodeRow {
@@ -351,6 +380,9 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// The target is this id.
     pub target: Option<String>,
+    /// The actor is this person (`usr_…`), themselves or acting through
+    /// an app (`user:<id> via installation:<id>`).
+    pub user: Option<String>,
 }
 
 /// An audit log entry as stored.
@@ -660,14 +692,46 @@ pub trait Store: Records {
     fn has_owner(&self) -> Result<bool, StoreError>;
     /// Every user, oldest first.
     fn users(&self) -> Result<Vec<UserRow>, StoreError>;
-    /// Sets (or, with `None`, takes away) a user's role on every project.
-    /// `Conflict` when it would leave no owner; `NotFound` for no such user.
+    /// Sets (or, with `None`, takes away) a user's role in `project` (`*`:
+    /// every project). `Conflict` when it would leave no owner of every
+    /// project; `NotFound` for no such user.
     fn set_role(
         &self,
         user: &str,
+        project: &str,
         role: Option<&str>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
+    /// Stores a new invitation.
+    fn create_invitation(
+        &self,
+        invitation: &InvitationRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// Every invitation, newest first.
+    fn invitations(&self) -> Result<Vec<InvitationRow>, StoreError>;
+    /// An invitation by id.
+    fn invitation(&self, id: &str) -> Result<Option<InvitationRow>, StoreError>;
+    /// Ends an outstanding invitation; `NotFound` when there is none (or
+    /// it was accepted, revoked, or has expired by `now`).
+    fn revoke_invitation(&self, id: &str, now: i64, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// The invitations of `email` outstanding at `now`.
+    fn outstanding_invitations(
+        &self,
+        email: &str,
+        now: i64,
+    ) -> Result<Vec<InvitationRow>, StoreError>;
+    /// Accepts an invitation for `user`: gives them `role` in its project
+    /// in the same transaction, if it is still outstanding at `now`
+    /// (`false`, nothing changed, otherwise). Atomic: accepted once.
+    fn accept_invitation(
+        &self,
+        id: &str,
+        user: &str,
+        role: &str,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// Replaces the outstanding owner claim code with `code_hash` (the
     /// code printed at a start without an owner).
     fn set_claim_code(&self, code_hash: &SecretHash, now: i64) -> Result<(), StoreError>;

@@ -65,6 +65,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V10__token_user",
         include_str!("../../migrations/V10__token_user.sql"),
     ),
+    (
+        "V11__project_roles",
+        include_str!("../../migrations/V11__project_roles.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

@@ -310,7 +310,7 @@ async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
                 (None, None) => serde_json::json!({ "id": caller.actor.as_str() }),
             };
             serde_json::json!({
-                "signedIn": true, "user": user, "access": caller.may(crate::authority::Need::View),
+                "signedIn": true, "user": user, "access": caller.may_somewhere(crate::authority::Need::View),
                 "claimable": claimable, "signIn": ways,
             })
         }

@@ -28,6 +28,7 @@ mod lifecycle;
 mod management;
 mod models;
 mod operations;
+mod people;
 mod policy_plugin;
 mod process;
 mod replica;

@@ -56,6 +56,14 @@ fn sqlite_users_sign_in_once_and_one_claim_wins() {
 }
 
 #[test]
+fn sqlite_invitations_are_accepted_once_and_roles_are_per_project() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::invitations_are_accepted_once_and_roles_are_per_project(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());
@@ -127,7 +135,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 10);
+    assert_eq!(applied, 11);
 }
 
 #[test]

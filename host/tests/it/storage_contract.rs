@@ -90,6 +90,7 @@ fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
         previous_secret: None,
         webhook_url: None,
         webhook_secret_version: 1,
+        project_id: None,
     };
     store
         .create_app(&app, &audit("app.create", "app_1"))
@@ -1083,4 +1084,166 @@ pub fn users_sign_in_once_and_one_claim_wins(store: &dyn Store) {
             .claim_ownership(&first, "usr_b", 6, &audit("user.claim_owner", "usr_b"))
             .unwrap()
     );
+}
+
+pub fn invitations_are_accepted_once_and_roles_are_per_project(store: &dyn Store) {
+    use tally::storage::{InvitationRow, RoleGrant, UserRow};
+    store
+        .sign_in_user(
+            &UserRow {
+                id: "usr_e".into(),
+                issuer: "https://idp".into(),
+                subject: "erin".into(),
+                email: Some("erin@x.org".into()),
+                name: None,
+                created_at: 5,
+            },
+            &audit("user.create", "usr_e"),
+        )
+        .unwrap();
+    let invitation = |id: &str, project: &str, expires_at: i64| InvitationRow {
+        id: id.into(),
+        email: "erin@x.org".into(),
+        project_id: project.into(),
+        role: "developer".into(),
+        invited_by: "cli".into(),
+        created_at: 10,
+        expires_at,
+        accepted_by: None,
+        accepted_at: None,
+        revoked_at: None,
+    };
+    for (id, project, expires_at) in [
+        ("inv_1", "blog", 100),
+        ("inv_2", "shop", 50),
+        ("inv_3", "docs", 100),
+    ] {
+        store
+            .create_invitation(
+                &invitation(id, project, expires_at),
+                &audit("invitation.create", id),
+            )
+            .unwrap();
+    }
+    let outstanding = |now| {
+        store
+            .outstanding_invitations("erin@x.org", now)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(outstanding(20), ["inv_1", "inv_2", "inv_3"]);
+    assert_eq!(outstanding(50), ["inv_1", "inv_3"], "expired at its time");
+    store
+        .revoke_invitation("inv_3", 20, &audit("invitation.revoke", "inv_3"))
+        .unwrap();
+    assert!(matches!(
+        store.revoke_invitation("inv_3", 21, &audit("invitation.revoke", "inv_3")),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        !store
+            .accept_invitation(
+                "inv_3",
+                "usr_e",
+                "developer",
+                22,
+                &audit("invitation.accept", "inv_3")
+            )
+            .unwrap(),
+        "revoked"
+    );
+    assert!(
+        !store
+            .accept_invitation(
+                "inv_2",
+                "usr_e",
+                "developer",
+                60,
+                &audit("invitation.accept", "inv_2")
+            )
+            .unwrap(),
+        "expired"
+    );
+    let accept = || {
+        store
+            .accept_invitation(
+                "inv_1",
+                "usr_e",
+                "developer",
+                30,
+                &audit("invitation.accept", "inv_1"),
+            )
+            .unwrap()
+    };
+    assert!(accept());
+    assert!(!accept(), "once");
+    let accepted = store.invitation("inv_1").unwrap().unwrap();
+    assert_eq!(
+        (accepted.accepted_by.as_deref(), accepted.accepted_at),
+        (Some("usr_e"), Some(30))
+    );
+    assert_eq!(store.invitations().unwrap().len(), 3);
+    // Roles are per project; a project role changes alone.
+    store
+        .set_role(
+            "usr_e",
+            "shop",
+            Some("viewer"),
+            &audit("user.role", "usr_e"),
+        )
+        .unwrap();
+    store
+        .set_role("usr_e", "blog", Some("admin"), &audit("user.role", "usr_e"))
+        .unwrap();
+    let grant = |project: &str, role: &str| RoleGrant {
+        project_id: project.into(),
+        role: role.into(),
+    };
+    assert_eq!(
+        store.user_roles("usr_e").unwrap(),
+        [grant("blog", "admin"), grant("shop", "viewer")]
+    );
+    store
+        .set_role("usr_e", "shop", None, &audit("user.role", "usr_e"))
+        .unwrap();
+    assert_eq!(store.user_roles("usr_e").unwrap(), [grant("blog", "admin")]);
+    // Project roles make no owner of every project.
+    store
+        .set_role("usr_e", "blog", Some("owner"), &audit("user.role", "usr_e"))
+        .unwrap();
+    assert!(!store.has_owner().unwrap());
+
+    // What a person did, themselves or through an app; not someone whose
+    // id merely starts alike.
+    for actor in [
+        "user:usr_e",
+        "user:usr_e via installation:in_1",
+        "user:usr_ex",
+        "user:usr_ex via installation:in_1",
+        "token:usr_e",
+    ] {
+        let entry = AuditEntry {
+            actor: actor.into(),
+            ..audit("person.did", actor)
+        };
+        store
+            .set_role("usr_e", "docs", Some("viewer"), &entry)
+            .unwrap();
+    }
+    let by = store
+        .audit_matching(
+            0,
+            100,
+            &tally::storage::AuditFilter {
+                user: Some("usr_e".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.actor)
+        .collect::<Vec<_>>();
+    assert_eq!(by, ["user:usr_e", "user:usr_e via installation:in_1"]);
 }

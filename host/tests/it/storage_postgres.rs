@@ -87,6 +87,13 @@ fn postgres_audit_filters_match_as_text() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_invitations_are_accepted_once_and_roles_are_per_project() {
+    let f = fresh();
+    storage_contract::invitations_are_accepted_once_and_roles_are_per_project(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_users_sign_in_once_and_one_claim_wins() {
     let f = fresh();
     storage_contract::users_sign_in_once_and_one_claim_wins(f.store.as_ref());
@@ -187,5 +194,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 10);
+    assert_eq!(applied, 11);
 }

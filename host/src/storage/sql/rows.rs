@@ -7,7 +7,7 @@ use super::rules::requested;
 use super::statements::*;
 use super::{Conn, Param, Row};
 use crate::storage::{
-    AppRow, AuditEntry, DeliveryRow, EnvironmentRow, GrantsVersion, InstallationRow,
+    AppRow, AuditEntry, DeliveryRow, EnvironmentRow, GrantsVersion, InstallationRow, InvitationRow,
     PreviousSecret, Project, SetupCodeRow, StoreError, TokenRow, UserRow,
 };
 use crate::webhooks::events::{self, Subject};
@@ -109,6 +109,7 @@ pub(super) fn app_from(row: &dyn Row) -> Result<AppRow, StoreError> {
         },
         webhook_url: row.opt_text(11)?,
         webhook_secret_version: row.int(12)?,
+        project_id: row.opt_text(13)?,
     })
 }
 
@@ -135,6 +136,7 @@ pub(super) fn with_app<T>(
         a.previous_secret.map(|p| p.expires_at),
         &a.webhook_url,
         a.webhook_secret_version,
+        &a.project_id,
     ])
 }
 
@@ -306,6 +308,21 @@ pub(super) fn all<T>(
         Ok(())
     })?;
     Ok(out)
+}
+
+pub(super) fn invitation_from(row: &dyn Row) -> Result<InvitationRow, StoreError> {
+    Ok(InvitationRow {
+        id: row.text(0)?,
+        email: row.text(1)?,
+        project_id: row.text(2)?,
+        role: row.text(3)?,
+        invited_by: row.text(4)?,
+        created_at: row.int(5)?,
+        expires_at: row.int(6)?,
+        accepted_by: row.opt_text(7)?,
+        accepted_at: row.opt_int(8)?,
+        revoked_at: row.opt_int(9)?,
+    })
 }
 
 pub(super) fn user_from(row: &dyn Row) -> Result<UserRow, StoreError> {

@@ -62,7 +62,8 @@ macro_rules! environment_columns {
 macro_rules! app_columns {
     () => {
         "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at, url, \
-         previous_secret_hash, previous_secret_expires_at, webhook_url, webhook_secret_version"
+         previous_secret_hash, previous_secret_expires_at, webhook_url, webhook_secret_version, \
+         project_id"
     };
 }
 
@@ -159,15 +160,15 @@ pub(super) const APPS_OLDEST_FIRST: &str = concat!(
 pub(super) const INSERT_APP: &str = concat!(
     "INSERT INTO apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 );
 /// An app's changeable columns, its parameters numbered as
 /// [`INSERT_APP`]'s; what never changes (client id, creation time) must
-/// match.
+/// match (its project is written back as it was read).
 pub(super) const UPDATE_APP: &str = "UPDATE apps SET name = $2, client_secret_hash = $4, \
      setup_url = $5, origins = $6, grants = $7, url = $9, previous_secret_hash = $10, \
-     previous_secret_expires_at = $11, webhook_url = $12, webhook_secret_version = $13 \
-     WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
+     previous_secret_expires_at = $11, webhook_url = $12, webhook_secret_version = $13, \
+     project_id = $14 WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
 pub(super) const DELETE_APP: &str =
     "UPDATE apps SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL";
 /// The installations that keep an app from being deleted.
@@ -314,12 +315,16 @@ pub(super) const RETRY_DELIVERY: &str = "UPDATE webhook_deliveries SET status = 
      next_attempt_ms = 0, give_up_ms = NULL, claimed_until_ms = NULL \
      WHERE app_id = $1 AND id = $2";
 /// The filters: `$3` a prefix of the action, `$4` the actor, `$5` the
-/// target, each NULL for any.
+/// target, `$6` a person (`user:$6` itself, or `user:$6 via …` acting
+/// through an app), each NULL for any.
 pub(super) const AUDIT_MATCHING: &str = "SELECT seq, at, actor, action, target, detail FROM audit \
      WHERE seq > $1 \
      AND (CAST($3 AS TEXT) IS NULL OR substr(action, 1, length(CAST($3 AS TEXT))) = CAST($3 AS TEXT)) \
      AND (CAST($4 AS TEXT) IS NULL OR actor = CAST($4 AS TEXT)) \
      AND (CAST($5 AS TEXT) IS NULL OR target = CAST($5 AS TEXT)) \
+     AND (CAST($6 AS TEXT) IS NULL OR actor = 'user:' || CAST($6 AS TEXT) \
+          OR substr(actor, 1, length('user:' || CAST($6 AS TEXT) || ' via ')) \
+             = 'user:' || CAST($6 AS TEXT) || ' via ') \
      ORDER BY seq LIMIT $2";
 
 pub(super) const TOKEN_CHANGED: &str = "INSERT INTO changes (token_id) VALUES ($1)";
@@ -378,6 +383,41 @@ pub(super) const USERS_OLDEST_FIRST: &str = concat!(
     user_columns!(),
     " FROM users ORDER BY created_at, id"
 );
+/// The columns of an invitation row, in `rows::invitation_from`'s order.
+macro_rules! invitation_columns {
+    () => {
+        "id, email, project_id, role, invited_by, created_at, expires_at, accepted_by, \
+         accepted_at, revoked_at"
+    };
+}
+pub(super) const INSERT_INVITATION: &str = concat!(
+    "INSERT INTO invitations (",
+    invitation_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+pub(super) const INVITATIONS_NEWEST_FIRST: &str = concat!(
+    "SELECT ",
+    invitation_columns!(),
+    " FROM invitations ORDER BY created_at DESC, id"
+);
+pub(super) const INVITATION_BY_ID: &str = concat!(
+    "SELECT ",
+    invitation_columns!(),
+    " FROM invitations WHERE id = $1"
+);
+pub(super) const OUTSTANDING_INVITATIONS: &str = concat!(
+    "SELECT ",
+    invitation_columns!(),
+    " FROM invitations WHERE email = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
+     AND expires_at > $2 ORDER BY created_at, id"
+);
+/// Ends an invitation still outstanding at `$2` (as revoked).
+pub(super) const REVOKE_INVITATION: &str = "UPDATE invitations SET revoked_at = $2 \
+     WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2";
+/// Accepts an invitation still outstanding at `$3`; one row when it was.
+pub(super) const ACCEPT_INVITATION: &str = "UPDATE invitations SET accepted_by = $2, \
+     accepted_at = $3 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
+     AND expires_at > $3";
 /// The owners of every project, locked (a change of roles waits).
 pub(super) const OWNERS_FOR_UPDATE: &str =
     "SELECT user_id FROM user_roles WHERE project_id = '*' AND role = 'owner' FOR UPDATE";

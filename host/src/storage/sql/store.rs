@@ -13,8 +13,8 @@ use super::statements::*;
 use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, DeliveryRow,
-    DueDelivery, EnvironmentRow, InstallationRow, Project, Published, Records, Redeem, RoleGrant,
-    SetupCodeRow, Store, StoreError, TokenRow, UserRow,
+    DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, Project, Published, Records,
+    Redeem, RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -361,7 +361,8 @@ impl<D: Database> Store for SqlStore<D> {
             i64::from(limit),
             filter.action.as_deref(),
             filter.actor.as_deref(),
-            filter.target.as_deref()
+            filter.target.as_deref(),
+            filter.user.as_deref()
         ];
         self.db.read(|c| {
             all(c, AUDIT_MATCHING, params, |r| {
@@ -609,6 +610,7 @@ impl<D: Database> Store for SqlStore<D> {
     fn set_role(
         &self,
         user: &str,
+        project: &str,
         role: Option<&str>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
@@ -616,17 +618,100 @@ impl<D: Database> Store for SqlStore<D> {
             if one(c, USER_BY_ID, params![user], user_from)?.is_none() {
                 return Err(StoreError::NotFound("user"));
             }
-            let owners = all(c, OWNERS_FOR_UPDATE, params![], |r| r.text(0))?;
-            let demotes_last =
-                owners.len() == 1 && owners.iter().any(|o| o == user) && role != Some("owner");
-            if demotes_last {
-                return Err(StoreError::Conflict("the last owner"));
+            if project == "*" {
+                let owners = all(c, OWNERS_FOR_UPDATE, params![], |r| r.text(0))?;
+                let demotes_last =
+                    owners.len() == 1 && owners.iter().any(|o| o == user) && role != Some("owner");
+                if demotes_last {
+                    return Err(StoreError::Conflict("the last owner"));
+                }
             }
-            c.execute(DELETE_ROLE, params![user, "*"])?;
+            c.execute(DELETE_ROLE, params![user, project])?;
             if let Some(role) = role {
-                c.insert(INSERT_ROLE, params![user, "*", role], "role")?;
+                c.insert(INSERT_ROLE, params![user, project, role], "role")?;
             }
             Ok(())
+        })
+    }
+
+    fn create_invitation(&self, i: &InvitationRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            c.insert(
+                INSERT_INVITATION,
+                params![
+                    &i.id,
+                    &i.email,
+                    &i.project_id,
+                    &i.role,
+                    &i.invited_by,
+                    i.created_at,
+                    i.expires_at,
+                    &i.accepted_by,
+                    i.accepted_at,
+                    i.revoked_at
+                ],
+                "invitation",
+            )
+        })
+    }
+
+    fn invitations(&self) -> Result<Vec<InvitationRow>, StoreError> {
+        self.db
+            .read(|c| all(c, INVITATIONS_NEWEST_FIRST, params![], invitation_from))
+    }
+
+    fn invitation(&self, id: &str) -> Result<Option<InvitationRow>, StoreError> {
+        self.db
+            .read(|c| one(c, INVITATION_BY_ID, params![id], invitation_from))
+    }
+
+    fn revoke_invitation(&self, id: &str, now: i64, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            if c.execute(REVOKE_INVITATION, params![id, now])? == 0 {
+                return Err(StoreError::NotFound("invitation"));
+            }
+            Ok(())
+        })
+    }
+
+    fn outstanding_invitations(
+        &self,
+        email: &str,
+        now: i64,
+    ) -> Result<Vec<InvitationRow>, StoreError> {
+        self.db.read(|c| {
+            all(
+                c,
+                OUTSTANDING_INVITATIONS,
+                params![email, now],
+                invitation_from,
+            )
+        })
+    }
+
+    fn accept_invitation(
+        &self,
+        id: &str,
+        user: &str,
+        role: &str,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.db.write(|c| {
+            let Some(invitation) = one(c, INVITATION_BY_ID, params![id], invitation_from)? else {
+                return Ok(false);
+            };
+            if c.execute(ACCEPT_INVITATION, params![id, user, now])? == 0 {
+                return Ok(false);
+            }
+            c.execute(DELETE_ROLE, params![user, &invitation.project_id])?;
+            c.insert(
+                INSERT_ROLE,
+                params![user, &invitation.project_id, role],
+                "role",
+            )?;
+            insert_audit(c, audit)?;
+            Ok(true)
         })
     }
 

@@ -7,7 +7,7 @@
 import { createAppFrame } from "/studio/bridge/src/parent.js";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { projects: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null, deliveriesApp: null, publicEnvironment: null };
+const state = { projects: [], users: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null, deliveriesApp: null, publicEnvironment: null };
 
 // The management API as the studio reaches it: under /studio/api, the only
 // place the session cookie (Path=/studio) is sent to and read at.
@@ -135,11 +135,25 @@ $("#sign-out").addEventListener("click", guard(async () => {
 // --- lists -----------------------------------------------------------------
 
 async function refreshAll() {
-  await Promise.all([refreshProjects(), refreshApps(), refreshInstallations(), refreshTokens(), refreshAudit(), refreshUsers()]);
+  // The project pickers of the other sections are filled from the projects.
+  await refreshProjects();
+  await Promise.all([refreshApps(), refreshInstallations(), refreshTokens(), refreshAudit(), refreshUsers()]);
 }
 
-// People and their roles: shown to those who may list them (admins);
-// changed by owners (the server says no to anyone else).
+// People and their roles: shown to those who may list them (admins of
+// some project); changed by owners of the project (the server says no to
+// anyone else).
+const ROLES = [["", "no role"], ["viewer", "viewer"], ["developer", "developer"], ["admin", "admin"], ["owner", "owner"]];
+
+function projectChoices(select, everyLabel) {
+  const choices = [{ id: "*", name: everyLabel }, ...state.projects];
+  options(select, choices, (p) => (p.id === "*" ? p.name : `${p.name} (${p.id})`));
+}
+
+function rolesText(roles) {
+  return roles.map((r) => `${r.role} ${r.projectId === "*" ? "on every project" : `in ${r.projectId}`}`).join(", ") || "none";
+}
+
 async function refreshUsers() {
   let users;
   try {
@@ -148,24 +162,73 @@ async function refreshUsers() {
     if (e.status === 403) return;
     throw e;
   }
+  state.users = users;
   $("#people").hidden = false;
   fill("#users", users.map((u) => {
     const tr = document.createElement("tr");
     tr.dataset.user = u.id;
-    const current = u.roles.find((r) => r.projectId === "*")?.role ?? "";
+    const project = document.createElement("select");
+    project.name = "project";
+    projectChoices(project, "every project");
     const select = document.createElement("select");
     select.name = "role";
-    select.replaceChildren(...[["", "no role"], ["viewer", "viewer"], ["developer", "developer"], ["admin", "admin"], ["owner", "owner"]]
-      .map(([value, label]) => Object.assign(document.createElement("option"), { value, textContent: label, selected: value === current })));
+    select.replaceChildren(...ROLES.map(([value, label]) => Object.assign(document.createElement("option"), { value, textContent: label })));
+    const showRole = () => (select.value = u.roles.find((r) => r.projectId === project.value)?.role ?? "");
+    project.addEventListener("change", showRole);
+    showRole();
     const actions = document.createElement("td");
-    actions.append(button("Save role", async () => {
-      await api("PUT", `/v1/users/${encodeURIComponent(u.id)}/role`, { role: select.value || null });
-      toast(`${u.name ?? u.email ?? u.id} is ${select.value || "without a role"} now`, "success");
-      await Promise.all([refreshUsers(), refreshAudit()]);
-    }));
-    const roleCell = document.createElement("td");
-    roleCell.append(select);
-    tr.append(cell(u.name), cell(u.email), roleCell, actions);
+    actions.append(
+      button("Save role", async () => {
+        const body = { role: select.value || null };
+        if (project.value !== "*") body.projectId = project.value;
+        await api("PUT", `/v1/users/${encodeURIComponent(u.id)}/role`, body);
+        const where = project.value === "*" ? "on every project" : `in ${project.value}`;
+        toast(`${u.name ?? u.email ?? u.id} is ${select.value || "without a role"} ${where} now`, "success");
+        await Promise.all([refreshUsers(), refreshAudit()]);
+      }),
+      button("Their actions", async () => {
+        $("#audit-filter [name=user]").value = u.id;
+        await refreshAudit();
+        $("#audit").scrollIntoView();
+      }),
+    );
+    const give = document.createElement("td");
+    give.append(project, select);
+    tr.append(cell(u.name), cell(u.email), cell(rolesText(u.roles)), give, actions);
+    return tr;
+  }));
+  options($("#audit-filter [name=user]"), [{ id: "" }, ...users], (u) => (u.id ? (u.name ?? u.email ?? u.id) : "anyone"));
+  projectChoices($("#invite-form [name=projectId]"), "every project");
+  await refreshInvitations();
+}
+
+// Invitations of the projects the signed-in person owns.
+async function refreshInvitations() {
+  let invitations;
+  try {
+    invitations = await api("GET", "/v1/invitations");
+  } catch (e) {
+    if (e.status === 403) {
+      $("#invite-form").hidden = true;
+      $("#invitations").hidden = true;
+      return;
+    }
+    throw e;
+  }
+  const now = Date.now() / 1000;
+  fill("#invitations", invitations.map((i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.invitation = i.id;
+    const status = i.acceptedAt ? "accepted" : i.revokedAt ? "ended" : i.expiresAt <= now ? "expired" : "waiting";
+    const actions = document.createElement("td");
+    if (status === "waiting") {
+      actions.append(button("End", async () => {
+        await api("DELETE", `/v1/invitations/${encodeURIComponent(i.id)}`);
+        toast(`Invitation of ${i.email} ended`, "success");
+        await Promise.all([refreshInvitations(), refreshAudit()]);
+      }));
+    }
+    tr.append(cell(i.email), cell(i.role), cell(i.projectId === "*" ? "every project" : i.projectId), cell(status), actions);
     return tr;
   }));
 }
@@ -188,6 +251,7 @@ async function refreshProjects() {
   }
   fill("#projects", rows);
   options($("#environment-form [name=project]"), state.projects, (p) => p.name);
+  options($("#app-form [name=projectId]"), [...state.projects, { id: "*" }], (p) => (p.id === "*" ? "the whole instance" : `${p.name} (${p.id})`));
   const environments = state.projects.flatMap((p) => p.environments.map((e) => ({ ...e, project: p })));
   options($("#install-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
   options($("#model-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
@@ -263,7 +327,7 @@ async function refreshApps() {
         await Promise.all([refreshApps(), refreshAudit()]);
       }),
     );
-    tr.append(cell(a.name), cell(a.clientId), cell(a.setupUrl), cell(a.origins.join(", ")), cell(secret), actions);
+    tr.append(cell(a.name), cell(a.projectId ?? "whole instance"), cell(a.clientId), cell(a.setupUrl), cell(a.origins.join(", ")), cell(secret), actions);
     return tr;
   }));
   options($("#install-form [name=app]"), state.apps, (a) => a.name);
@@ -320,6 +384,7 @@ function editApp(app) {
   f.elements.origins.value = app.origins.join(", ");
   f.elements.webhookUrl.value = app.webhookUrl ?? "";
   f.elements.grants.disabled = true;
+  f.elements.projectId.disabled = true;
   f.querySelector("button[type=submit]").textContent = "Save app";
   $("#app-edit-cancel").hidden = false;
   f.elements.name.focus();
@@ -380,6 +445,7 @@ function endEdit() {
   const f = $("#app-form");
   f.reset();
   f.elements.grants.disabled = false;
+  f.elements.projectId.disabled = false;
   f.querySelector("button[type=submit]").textContent = "Register app";
   $("#app-edit-cancel").hidden = true;
 }
@@ -480,11 +546,19 @@ async function refreshTokens() {
 
 async function refreshAudit() {
   // The newest page that the filter keeps: pages are oldest first, so the
-  // log is read to its end (1000 at a time) and the last 100 shown.
+  // log is read to its end (1000 at a time) and the last 100 shown. The log
+  // is the whole instance's: read by those with a role on every project.
   const query = new URLSearchParams(Object.entries(form("#audit-filter")).filter(([, v]) => v.trim()));
   let events = [];
   for (let after = 0; ; ) {
-    const page = await api("GET", `/v1/audit?limit=1000&after=${after}&${query}`);
+    let page;
+    try {
+      page = await api("GET", `/v1/audit?limit=1000&after=${after}&${query}`);
+    } catch (e) {
+      if (e.status !== 403) throw e;
+      $("#audit-section").hidden = true;
+      return;
+    }
     events = events.concat(page).slice(-100);
     if (page.length < 1000) break;
     after = page[page.length - 1].seq;
@@ -626,7 +700,7 @@ $("#model-form").addEventListener("submit", guard(async () => {
 }));
 
 $("#app-form").addEventListener("submit", guard(async () => {
-  const { name, setupUrl, url, origins, grants, webhookUrl } = form("#app-form");
+  const { name, setupUrl, url, origins, grants, webhookUrl, projectId } = form("#app-form");
   const list = origins.trim() ? origins.split(",").map((o) => o.trim()).filter(Boolean) : [new URL(setupUrl).origin];
   if (state.editing) {
     await api("PATCH", `/v1/apps/${encodeURIComponent(state.editing)}`, { name, setupUrl, url: url.trim() || null, origins: list, webhookUrl: webhookUrl.trim() || null });
@@ -643,6 +717,7 @@ $("#app-form").addEventListener("submit", guard(async () => {
     throw new Error("Grants must be JSON, e.g. [{\"api\":\"content\",\"action\":\"read\"}]");
   }
   const body = { name, setupUrl, origins: list, grants: parsed };
+  if (projectId !== "*") body.projectId = projectId;
   if (url.trim()) body.url = url.trim();
   if (webhookUrl.trim()) body.webhookUrl = webhookUrl.trim();
   const created = await api("POST", "/v1/apps", body);
@@ -652,6 +727,17 @@ $("#app-form").addEventListener("submit", guard(async () => {
 }));
 
 $("#app-edit-cancel").addEventListener("click", endEdit);
+
+$("#invite-form").addEventListener("submit", guard(async () => {
+  const { email, role, projectId } = form("#invite-form");
+  const body = { email, role };
+  if (projectId !== "*") body.projectId = projectId;
+  await api("POST", "/v1/invitations", body);
+  $("#invite-form [name=email]").value = "";
+  const where = projectId === "*" ? "every project" : projectId;
+  toast(`${email} is invited as ${role} (${where})`, "success");
+  await Promise.all([refreshInvitations(), refreshAudit()]);
+}));
 
 $("#copy-secret").addEventListener("click", guard(async () => {
   await navigator.clipboard.writeText($("#client-secret").textContent);

@@ -20,7 +20,7 @@ use utoipa::{PartialSchema, ToSchema};
 use verifier_core::grant::{MAX_GRANTS, MAX_LIST, MAX_NAME};
 use verifier_core::model::MAX_MODELS;
 
-use super::validation::{MAX_ID, MAX_ORIGINS, MAX_TEXT, MAX_URL};
+use super::validation::{MAX_EMAIL, MAX_ID, MAX_ORIGINS, MAX_TEXT, MAX_URL};
 
 /// Where a schema written here goes: an object naming it, which [`expand`]
 /// replaces.
@@ -143,6 +143,20 @@ field!(
         "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
         "description": format!("1 to {MAX_TEXT} characters, not all white space, no control characters"),
     })
+);
+
+field!(
+    /// An invitation's email (`validation::check_email`).
+    email,
+    {
+        let part = "[^@\\s\\u0000-\\u001f\\u007f-\\u009f\\ufeff]";
+        json!({
+            "type": "string",
+            "maxLength": MAX_EMAIL,
+            "pattern": format!("^{part}+@{part}*\\.{part}*$"),
+            "description": "an address like someone@example.com",
+        })
+    }
 );
 
 field!(
@@ -670,6 +684,7 @@ const WRITTEN: &[Written] = &[
     ("optional_id", optional_id::json),
     ("text", text::json),
     ("optional_text", optional_text::json),
+    ("email", email::json),
     ("setup_url", setup_url::json),
     ("optional_url", optional_url::json),
     ("origins", origins::json),

@@ -24,6 +24,7 @@ use super::Authority;
 use super::caller::{Actor, Caller};
 use super::error::{AuthorityError, conflict, not_granted};
 use super::roles::{Need, On, Role};
+use super::validation::check_email;
 use crate::random;
 use crate::storage::{InvitationRow, RoleGrant, UserRow};
 
@@ -59,6 +60,7 @@ pub struct RoleBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewInvitation {
     /// Who: the email their provider vouches for.
+    #[schema(schema_with = crate::authority::schema::email)]
     pub email: String,
     /// The role they get.
     pub role: Role,
@@ -69,28 +71,6 @@ pub struct NewInvitation {
 
 /// How long an invitation waits to be accepted: seven days.
 pub const INVITATION_TTL: i64 = 7 * 24 * 3600;
-
-/// The longest email an invitation takes (RFC 5321's path limit).
-const MAX_EMAIL: usize = 254;
-
-/// `email` lowercased, if it is one (`local@domain`, no spaces or
-/// controls, at most [`MAX_EMAIL`] bytes).
-fn normalize_email(email: &str) -> Result<String, AuthorityError> {
-    let email = email.trim().to_lowercase();
-    let shaped = email.len() <= MAX_EMAIL
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && email.matches('@').count() == 1
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if shaped {
-        Ok(email)
-    } else {
-        Err(AuthorityError::BadRequest(
-            "email must be an address like someone@example.com".into(),
-        ))
-    }
-}
 
 impl Authority {
     /// The user a provider vouches for, made at their first sign-in (their
@@ -164,7 +144,7 @@ impl Authority {
         let now = self.now();
         let invitation = InvitationRow {
             id: random::id("inv_")?,
-            email: normalize_email(&body.email)?,
+            email: check_email(&body.email)?,
             project_id: project,
             role: body.role.as_str().into(),
             invited_by: caller.actor.as_str().into(),

@@ -46,6 +46,30 @@ pub(super) fn check_text(field: &str, text: &str) -> Result<(), AuthorityError> 
     Ok(())
 }
 
+/// The longest email an invitation takes, in characters (RFC 5321's path
+/// limit).
+pub(super) const MAX_EMAIL: usize = 254;
+
+/// An email address as invitations take it: one `@`, something before it,
+/// a `.` after it, no white space or control characters, at most
+/// [`MAX_EMAIL`] characters. Returned lowercased (providers differ in
+/// case; the comparison at sign-in must not).
+pub(super) fn check_email(email: &str) -> Result<String, AuthorityError> {
+    let refused = |c: char| c.is_whitespace() || c.is_control() || c == '\u{feff}';
+    let shaped = email.chars().count() <= MAX_EMAIL
+        && !email.chars().any(refused)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        });
+    if shaped {
+        Ok(email.to_lowercase())
+    } else {
+        Err(AuthorityError::BadRequest(
+            "email must be an address like someone@example.com".into(),
+        ))
+    }
+}
+
 pub(super) fn check_url(field: &str, url: &str) -> Result<(), AuthorityError> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && url.chars().count() <= MAX_URL
@@ -180,4 +204,30 @@ pub(super) fn optional_whole_number<'de, D: Deserializer<'de>>(
     Option::<serde_json::Number>::deserialize(d)?
         .map(|n| whole_number(n).map_err(D::Error::custom))
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_email;
+
+    #[test]
+    fn an_email_is_one_address_lowercased() {
+        assert_eq!(check_email("Erin@Example.COM").unwrap(), "erin@example.com");
+        for refused in [
+            "",
+            "erin",
+            "@example.com",
+            "erin@localhost",
+            "erin@@example.com",
+            "erin@exa@mple.com",
+            " erin@example.com",
+            "erin@example.com\n",
+            "er\u{feff}in@example.com",
+            "er\u{85}in@example.com",
+        ] {
+            assert!(check_email(refused).is_err(), "{refused:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(check_email(&long).is_err());
+    }
 }

@@ -120,7 +120,7 @@ fn refused<T: std::fmt::Debug>(result: Result<T, AuthorityError>) {
 fn a_role_in_one_project_decides_there_and_nowhere_else() {
     let w = world();
     let cli = Caller::cli();
-    w.invite(&cli, "Erin@Example.com ", Role::Developer, Some("blog"));
+    w.invite(&cli, "Erin@Example.com", Role::Developer, Some("blog"));
     let erin = w.sign_in("erin");
     assert_eq!(erin.role_in(Some("blog")), Some(Role::Developer));
     assert_eq!(erin.role_in(Some("shop")), None);

@@ -126,6 +126,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
                     grants: vec![Grant::new(Api::Content, Action::READ)],
                     webhook_url: None,
                     project_id: None,
+                    redirect_uris: Vec::new(),
                 },
             )
             .unwrap();

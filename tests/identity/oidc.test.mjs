@@ -488,3 +488,156 @@ test("an owner invites a colleague as developer of one project; what she does th
   await screenshot(owner, "audit-of-a-colleague");
   await ownerContext.close();
 });
+
+test("a connected app: openid-client authorizes with PKCE, the person consents, tokens refresh, reuse and revocation end them", async () => {
+  const client = await import("openid-client");
+  // The app's redirect target: a server of its own, answering anything.
+  const http = await import("node:http");
+  const callbackServer = http.createServer((_req, res) => res.end("connected"));
+  const callbackPort = await freePort();
+  await new Promise((resolve) => callbackServer.listen(callbackPort, "127.0.0.1", resolve));
+  const redirectUri = `http://127.0.0.1:${callbackPort}/callback`;
+  try {
+    const registered = await fetch(`${tallyUrl}/v1/apps`, {
+      method: "POST",
+      headers: { authorization: adminToken, "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "Notes connector", setupUrl: `http://127.0.0.1:${callbackPort}/`, origins: [`http://127.0.0.1:${callbackPort}`],
+        grants: [{ api: "content", action: "read" }, { api: "content", action: "create" }, { api: "content", action: "delete" }],
+        redirectUris: [redirectUri],
+      }),
+    });
+    assert.equal(registered.status, 201);
+    const app = await registered.json();
+    const config = await client.discovery(new URL(tallyUrl), app.clientId, app.clientSecret, undefined, {
+      algorithm: "oauth2",
+      execute: [client.allowInsecureRequests],
+    });
+    assert.equal(config.serverMetadata().authorization_endpoint, `${tallyUrl}/studio/oauth/authorize`);
+
+    const { context, page } = await signIn("erin");
+    await page.waitForSelector("#studio:not([hidden])");
+    // Erin (a developer of the blog) consents; the app comes back with a code.
+    const authorize = async (extra = {}) => {
+      const verifier = client.randomPKCECodeVerifier();
+      const state = client.randomState();
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri, scope: "content:read content:create",
+        code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", state, ...extra,
+      });
+      await page.goto(url.href);
+      await page.waitForSelector("#question:not([hidden])");
+      assert.equal(await page.textContent("#app-name"), "Notes connector");
+      assert.deepEqual(await page.$$eval("#environment option", (os) => os.map((o) => o.value)), ["master"], "only where she has a role");
+      if (!authorize.shown) await screenshot(page, "connected-app-consent");
+      authorize.shown = true;
+      await Promise.all([page.waitForURL((u) => u.href.startsWith(redirectUri)), page.click("#allow")]);
+      return { callback: new URL(page.url()), verifier, state };
+    };
+    const verify = async (token, action = "read") => {
+      const r = await fetch(`${tallyUrl}/v1/verify`, {
+        headers: { authorization: `Bearer ${token}`, "x-tally-environment": "master", "x-tally-action": action, "x-tally-model": "Post" },
+      });
+      return { status: r.status, user: r.headers.get("x-tally-user"), reason: r.headers.get("x-tally-reason") };
+    };
+    const erin = (await studioGet(page, "/studio/session")).body.user.id.slice("user:".length);
+
+    const first = await authorize();
+    assert.equal(first.callback.searchParams.get("iss"), tallyUrl);
+    // A wrong verifier is refused, and leaves the code to its holder.
+    await assert.rejects(
+      client.authorizationCodeGrant(config, first.callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: first.state }),
+      (e) => e.error === "invalid_grant",
+    );
+    // A forged state is refused by the client before any request.
+    await assert.rejects(client.authorizationCodeGrant(config, first.callback, { pkceCodeVerifier: first.verifier, expectedState: "forged" }));
+    // Another redirect URI than the request's is refused.
+    const wrongRedirect = await fetch(`${tallyUrl}/v1/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code", code: first.callback.searchParams.get("code"), code_verifier: first.verifier,
+        redirect_uri: `${redirectUri}/other`, client_id: app.clientId, client_secret: app.clientSecret,
+      }),
+    });
+    assert.equal((await wrongRedirect.json()).error, "invalid_grant");
+    const tokens = await client.authorizationCodeGrant(config, first.callback, { pkceCodeVerifier: first.verifier, expectedState: first.state });
+    assert.equal(tokens.token_type.toLowerCase(), "bearer");
+    assert.equal(tokens.scope, "content:read content:create");
+    assert.ok(tokens.refresh_token && tokens.expires_in > 0);
+    assert.deepEqual(await verify(tokens.access_token), { status: 200, user: erin, reason: "allowed" });
+    assert.equal((await verify(tokens.access_token, "create")).status, 200);
+    assert.equal((await verify(tokens.access_token, "delete")).status, 403, "not asked for");
+    // The code is used once: a replay is refused and ends what it gave.
+    await assert.rejects(
+      client.authorizationCodeGrant(config, first.callback, { pkceCodeVerifier: first.verifier, expectedState: first.state }),
+      (e) => e.error === "invalid_grant",
+    );
+    assert.equal((await verify(tokens.access_token)).status, 401, "a replayed code ends the connection");
+
+    // Refresh rotates both tokens; using a refresh token twice ends the connection.
+    const second = await authorize();
+    const granted = await client.authorizationCodeGrant(config, second.callback, { pkceCodeVerifier: second.verifier, expectedState: second.state });
+    const refreshed = await client.refreshTokenGrant(config, granted.refresh_token);
+    assert.notEqual(refreshed.refresh_token, granted.refresh_token);
+    assert.equal((await verify(granted.access_token)).status, 401, "a refresh ends the access token it replaces");
+    assert.equal((await verify(refreshed.access_token)).status, 200);
+    await assert.rejects(client.refreshTokenGrant(config, granted.refresh_token), (e) => e.error === "invalid_grant");
+    assert.equal((await verify(refreshed.access_token)).status, 401, "reuse ends the connection");
+    await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token), (e) => e.error === "invalid_grant");
+
+    // RFC 7009: revoking the refresh token ends the connection.
+    const third = await authorize();
+    const t3 = await client.authorizationCodeGrant(config, third.callback, { pkceCodeVerifier: third.verifier, expectedState: third.state });
+    await client.tokenRevocation(config, t3.refresh_token);
+    assert.equal((await verify(t3.access_token)).status, 401);
+    await assert.rejects(client.refreshTokenGrant(config, t3.refresh_token), (e) => e.error === "invalid_grant");
+
+    // Erin ends a connection in the studio: its token stops at once.
+    const fourth = await authorize();
+    const t4 = await client.authorizationCodeGrant(config, fourth.callback, { pkceCodeVerifier: fourth.verifier, expectedState: fourth.state });
+    assert.equal((await verify(t4.access_token)).status, 200);
+    await page.goto(`${tallyUrl}/studio`);
+    await page.waitForSelector("#connections-section:not([hidden])");
+    const live = page.locator("#connections tbody tr", { hasText: "connected" });
+    assert.equal(await live.count(), 1);
+    await screenshot(page, "connected-apps");
+    await live.locator("button", { hasText: "End" }).click();
+    await page.waitForFunction(() => !document.querySelector("#connections tbody").textContent.includes("connected"));
+    assert.equal((await verify(t4.access_token)).status, 401);
+
+    // What the page shows instead of redirecting: an unregistered redirect
+    // URI or an unknown client. A request without PKCE goes back with an error.
+    const ask = async (params) => {
+      const r = await page.evaluate(async (q) => {
+        const res = await fetch(`/studio/oauth/request?${q}`, { headers: { "x-tally-studio": "1" } });
+        return { status: res.status, body: await res.json() };
+      }, new URLSearchParams(params).toString());
+      return r;
+    };
+    const base = { response_type: "code", client_id: app.clientId, redirect_uri: redirectUri, code_challenge_method: "S256", code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), state: "s" };
+    assert.equal((await ask({ ...base, redirect_uri: "https://evil.example/cb" })).status, 400);
+    assert.equal((await ask({ ...base, client_id: "cl_unknown" })).status, 400);
+    const noPkce = await ask({ ...base, code_challenge: "" });
+    const back = new URL(noPkce.body.redirect);
+    assert.equal(`${back.origin}${back.pathname}`, redirectUri);
+    assert.equal(back.searchParams.get("error"), "invalid_request");
+    assert.equal(back.searchParams.get("state"), "s");
+    const plain = await ask({ ...base, code_challenge_method: "plain" });
+    assert.equal(new URL(plain.body.redirect).searchParams.get("error"), "invalid_request");
+    const wider = await ask({ ...base, scope: "management:admin" });
+    assert.equal(new URL(wider.body.redirect).searchParams.get("error"), "invalid_scope");
+    // Denying sends the app access_denied.
+    await page.goto(client.buildAuthorizationUrl(config, { ...base, code_challenge: base.code_challenge }).href);
+    await page.waitForSelector("#question:not([hidden])");
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(redirectUri)), page.click("#deny")]);
+    assert.equal(new URL(page.url()).searchParams.get("error"), "access_denied");
+
+    const audit = await (await fetch(`${tallyUrl}/v1/audit?action=connection.`, { headers: { authorization: adminToken } })).json();
+    assert.ok(audit.some((e) => e.action === "connection.create" && e.actor === `user:${erin}`));
+    assert.ok(audit.some((e) => e.action === "connection.revoke" && e.detail.cause === "refresh token used twice"));
+    await context.close();
+  } finally {
+    callbackServer.close();
+  }
+});

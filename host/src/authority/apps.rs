@@ -18,7 +18,10 @@ use super::Authority;
 use super::caller::{Actor, Caller};
 use super::error::AuthorityError;
 use super::roles::{Need, On};
-use super::validation::{MAX_ORIGINS, check_origins, check_text, check_url, is_whole_service};
+use super::validation::{
+    MAX_ORIGINS, MAX_REDIRECT_URIS, check_origins, check_redirect_uri, check_text, check_url,
+    is_whole_service,
+};
 use super::views::{AppCreated, AppView, ClientSecretView, PublishedView, WebhookSecretView};
 use crate::random;
 use crate::reason::Reason;
@@ -57,6 +60,11 @@ pub struct NewApp {
     /// project manages it).
     #[serde(default)]
     pub project_id: Option<String>,
+    /// Where people are sent back with an authorization code when it
+    /// connects as a third-party app (absent: it does not).
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::redirect_uris)]
+    pub redirect_uris: Vec<String>,
 }
 
 /// Body of `PATCH /v1/apps/{id}`: each field given replaces the stored one
@@ -86,6 +94,10 @@ pub struct AppUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = crate::authority::schema::optional_url)]
     pub webhook_url: Option<Option<String>>,
+    /// Its redirect URIs as a connected app (`[]`: none).
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_redirect_uris)]
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 /// A field that is present, `null` or not: absent stays `None` (serde's
@@ -115,6 +127,14 @@ fn check_app(app: &AppRow) -> Result<(), AuthorityError> {
     if let Some(url) = &app.webhook_url {
         check_url("webhookUrl", url)?;
     }
+    if app.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(AuthorityError::BadRequest(format!(
+            "redirectUris lists at most {MAX_REDIRECT_URIS}"
+        )));
+    }
+    app.redirect_uris
+        .iter()
+        .try_for_each(|uri| check_redirect_uri(uri))?;
     // The studio frames only the app's origins: a main page elsewhere
     // could never be opened.
     if let Some(url) = &app.url {
@@ -180,6 +200,7 @@ impl Authority {
             webhook_url: body.webhook_url,
             webhook_secret_version: 1,
             project_id: body.project_id,
+            redirect_uris: body.redirect_uris,
         };
         check_app(&app)?;
         self.check_webhooks_on(&app)?;
@@ -243,6 +264,9 @@ impl Authority {
             }
             if let Some(webhook_url) = &update.webhook_url {
                 app.webhook_url.clone_from(webhook_url);
+            }
+            if let Some(uris) = &update.redirect_uris {
+                app.redirect_uris.clone_from(uris);
             }
             check_app(&app)
                 .and_then(|()| self.check_webhooks_on(&app))
@@ -450,6 +474,11 @@ fn edits(before: &AppRow, after: &AppRow) -> serde_json::Value {
         "webhookUrl",
         json!(before.webhook_url),
         json!(after.webhook_url),
+    );
+    field(
+        "redirectUris",
+        json!(before.redirect_uris),
+        json!(after.redirect_uris),
     );
     serde_json::Value::Object(changed)
 }

@@ -25,7 +25,9 @@
 //! grant updates), `exchange` (setup codes and session tokens), `tokens`,
 //! `records` (what verifiers read), `audit`, `users` (people signed in to
 //! the studio, the first owner's claim, roles given and invitations),
-//! `oauth` (token exchange for a person).
+//! `oauth` (the token endpoint's client authentication, token exchange for
+//! a person), `connections` (connected apps: consent, codes, refresh,
+//! revocation).
 //! Beside them: `caller` (who is calling), `roles` (what a person's role
 //! allows, and in which project), `error` ([`AuthorityError`] and
 //! its reasons), `validation` (what input is accepted) and `views` (the
@@ -34,6 +36,7 @@
 mod apps;
 mod audit;
 mod caller;
+mod connections;
 mod error;
 mod exchange;
 mod installations;
@@ -55,6 +58,9 @@ use crate::storage::{RecordCache, Records, Store, StoreError};
 
 pub use apps::{AppUpdate, MAX_GRACE_SECONDS, NewApp, SecretRotation};
 pub use caller::{Actor, Caller, Presented, SignedIn};
+pub use connections::{
+    ACCESS_TTL, AuthorizeError, AuthorizeQuery, CODE_TTL, ConnectionView, ConsentView, REFRESH_TTL,
+};
 pub use error::AuthorityError;
 pub use installations::{GrantsDecision, NewInstallation};
 pub use models::ModelBody;

@@ -20,7 +20,7 @@ use utoipa::{PartialSchema, ToSchema};
 use verifier_core::grant::{MAX_GRANTS, MAX_LIST, MAX_NAME};
 use verifier_core::model::MAX_MODELS;
 
-use super::validation::{MAX_EMAIL, MAX_ID, MAX_ORIGINS, MAX_TEXT, MAX_URL};
+use super::validation::{MAX_EMAIL, MAX_ID, MAX_ORIGINS, MAX_REDIRECT_URIS, MAX_TEXT, MAX_URL};
 
 /// Where a schema written here goes: an object naming it, which [`expand`]
 /// replaces.
@@ -178,6 +178,34 @@ field!(
         "pattern": "^https?://[^#\\s\\u0000-\\u001f\\u007f-\\u009f]*$",
         "description": "an http(s) URL without a fragment",
     })
+);
+
+field!(
+    /// A connected app's redirect URIs (`validation::check_redirect_uri`).
+    redirect_uris,
+    {
+        let rest = "[^#\\s\\u0000-\\u001f\\u007f-\\u009f]";
+        json!({
+            "type": "array",
+            "maxItems": MAX_REDIRECT_URIS,
+            "items": {
+                "type": "string",
+                "maxLength": MAX_URL,
+                "pattern": format!("^(https://{rest}+|http://(127\\.0\\.0\\.1|\\[::1\\]|localhost)([:/]{rest}*)?)$"),
+                "description": "an https URL, or http on 127.0.0.1, [::1] or localhost, without a fragment",
+            },
+        })
+    }
+);
+
+field!(
+    /// Redirect URIs, or `null`.
+    optional_redirect_uris,
+    {
+        let mut value = redirect_uris::json();
+        value["type"] = json!(["array", "null"]);
+        value
+    }
 );
 
 field!(
@@ -614,6 +642,29 @@ typed!(
 );
 
 field!(
+    /// The answer of `GET /.well-known/oauth-authorization-server`
+    /// (RFC 8414).
+    oauth_metadata,
+    json!({
+        "type": "object",
+        "required": ["issuer", "authorization_endpoint", "token_endpoint", "response_types_supported"],
+        "properties": {
+            "issuer": { "type": "string" },
+            "authorization_endpoint": { "type": "string" },
+            "token_endpoint": { "type": "string" },
+            "revocation_endpoint": { "type": "string" },
+            "response_types_supported": { "type": "array", "items": { "type": "string" } },
+            "grant_types_supported": { "type": "array", "items": { "type": "string" } },
+            "code_challenge_methods_supported": { "type": "array", "items": { "type": "string" } },
+        },
+    })
+);
+typed!(
+    /// See `oauth_metadata`.
+    OAuthMetadata = oauth_metadata
+);
+
+field!(
     /// The answer of `POST /v1/plugin/reload`.
     reloaded,
     json!({ "type": "object", "properties": { "reloaded": { "type": "boolean" } } })
@@ -687,6 +738,8 @@ const WRITTEN: &[Written] = &[
     ("email", email::json),
     ("setup_url", setup_url::json),
     ("optional_url", optional_url::json),
+    ("redirect_uris", redirect_uris::json),
+    ("optional_redirect_uris", optional_redirect_uris::json),
     ("origins", origins::json),
     ("optional_origins", optional_origins::json),
     ("grants", grants::json),
@@ -701,6 +754,7 @@ const WRITTEN: &[Written] = &[
     ("studio_sign_in", studio_sign_in::json),
     ("studio_session", studio_session::json),
     ("reloaded", reloaded::json),
+    ("oauth_metadata", oauth_metadata::json),
     ("graphql_request", graphql_request::json),
     ("GraphQLErrors", GraphqlErrorsSchema::json),
 ];

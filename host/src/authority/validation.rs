@@ -84,6 +84,37 @@ pub(super) fn check_url(field: &str, url: &str) -> Result<(), AuthorityError> {
     }
 }
 
+/// How many redirect URIs an app may list.
+pub(super) const MAX_REDIRECT_URIS: usize = 16;
+
+/// A connected app's redirect URI: an https URL, or http on a loopback
+/// host (RFC 8252; for apps on the person's machine and tests), without a
+/// fragment. Compared exactly when used.
+pub(super) fn check_redirect_uri(uri: &str) -> Result<(), AuthorityError> {
+    let refused = || {
+        AuthorityError::BadRequest(
+            "redirectUris must be https URLs (http only on 127.0.0.1, [::1] or localhost) \
+             without a fragment"
+                .into(),
+        )
+    };
+    check_url("redirectUris", uri).map_err(|_| refused())?;
+    let secure = uri
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty());
+    let loopback = uri.strip_prefix("http://").is_some_and(|rest| {
+        ["127.0.0.1", "[::1]", "localhost"].iter().any(|host| {
+            rest.strip_prefix(host)
+                .is_some_and(|after| after.is_empty() || after.starts_with([':', '/']))
+        })
+    });
+    if secure || loopback {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
 /// Whether `origin` is an origin as browsers write it (see
 /// [`canonical_origin`]) and in its canonical form: what may stand in a
 /// `Content-Security-Policy` or be compared with a message's origin.

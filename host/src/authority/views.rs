@@ -106,6 +106,8 @@ pub struct AppView {
     pub webhook_url: Option<String>,
     /// The project it belongs to; `null`: the whole instance's.
     pub project_id: Option<String>,
+    /// Its redirect URIs as a connected app (`[]`: it is not one).
+    pub redirect_uris: Vec<String>,
 }
 
 impl AppView {
@@ -126,6 +128,7 @@ impl AppView {
                 .filter(|&at| now < at),
             webhook_url: a.webhook_url,
             project_id: a.project_id,
+            redirect_uris: a.redirect_uris,
         }
     }
 }

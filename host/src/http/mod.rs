@@ -191,6 +191,11 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         .nest("/studio/api", studio_api)
         .route("/v1/app-exchange-token", post(exchange))
         .route("/v1/oauth/token", post(oauth::token))
+        .route("/v1/oauth/revoke", post(oauth::revoke))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
         .route("/v1/verify", get(gateway::verify))
         // Envoy's ext_authz (HTTP) form: the original method, the original
         // path after the check's (`gateway/forwarded.rs`).
@@ -285,6 +290,11 @@ fn management() -> Router<Arc<AppState>> {
         .route(
             "/v1/invitations",
             post(users::invite).get(users::list_invitations),
+        )
+        .route("/v1/connections", get(oauth::connections))
+        .route(
+            "/v1/connections/{id}",
+            axum::routing::delete(oauth::end_connection),
         )
         .route(
             "/v1/invitations/{id}",

@@ -167,6 +167,9 @@ pub struct AppRow {
     pub webhook_secret_version: i64,
     /// The project it was registered in (`None`: the whole instance).
     pub project_id: Option<String>,
+    /// Where it may have people sent back with an authorization code as a
+    /// connected app (empty: it is not one).
+    pub redirect_uris: Vec<String>,
 }
 
 /// A client secret replaced by a rotation, still accepted until `expires_at`.
@@ -328,6 +331,71 @@ pub struct InvitationRow {
     pub accepted_at: Option<i64>,
     /// Unix seconds.
     pub revoked_at: Option<i64>,
+}
+
+/// A person's consent to a connected app in one environment: one
+/// authorization, and the tokens that come from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionRow {
+    /// Id (`cn_…`).
+    pub id: String,
+    /// The app.
+    pub app_id: String,
+    /// The person.
+    pub user_id: String,
+    /// Where its tokens are bound.
+    pub environment_id: String,
+    /// What its tokens may do.
+    pub grants: Vec<Grant>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; it and its tokens ended then.
+    pub revoked_at: Option<i64>,
+    /// Its live access token.
+    pub token_id: Option<TokenId>,
+}
+
+/// An authorization code, by hash.
+#[derive(Debug, Clone)]
+pub struct OAuthCodeRow {
+    /// SHA-256 of the code.
+    pub code_hash: SecretHash,
+    /// The connection it starts.
+    pub connection_id: String,
+    /// The redirect URI it was sent to (the token request must repeat it).
+    pub redirect_uri: String,
+    /// The PKCE S256 challenge.
+    pub code_challenge: String,
+    /// Unix seconds; refused from then on.
+    pub expires_at: i64,
+    /// Unix seconds, once redeemed.
+    pub used_at: Option<i64>,
+}
+
+/// A refresh token, by hash.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenRow {
+    /// SHA-256 of the token.
+    pub token_hash: SecretHash,
+    /// Its connection.
+    pub connection_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; refused from then on.
+    pub expires_at: i64,
+    /// Unix seconds, once used.
+    pub used_at: Option<i64>,
+}
+
+/// What presenting an authorization code or a refresh token did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Redeemed {
+    /// The new tokens are stored; the connection, as it is now.
+    Issued(ConnectionRow),
+    /// Unknown, expired, or of an ended connection: nothing changed.
+    Invalid,
+    /// Used before: the connection and its tokens are ended now.
+    Replayed(ConnectionRow),
 }
 
 /// A one-time setup code, by hash.
@@ -708,6 +776,52 @@ pub trait Store: Records {
         invitation: &InvitationRow,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
+    /// Stores a connection and the authorization code that starts it.
+    fn create_connection(
+        &self,
+        connection: &ConnectionRow,
+        code: &OAuthCodeRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// A connection by id.
+    fn connection(&self, id: &str) -> Result<Option<ConnectionRow>, StoreError>;
+    /// Every connection, newest first.
+    fn connections(&self) -> Result<Vec<ConnectionRow>, StoreError>;
+    /// An authorization code by hash.
+    fn oauth_code(&self, hash: &SecretHash) -> Result<Option<OAuthCodeRow>, StoreError>;
+    /// A refresh token by hash.
+    fn refresh_token(&self, hash: &SecretHash) -> Result<Option<RefreshTokenRow>, StoreError>;
+    /// Redeems an authorization code at `now`, in one transaction: an
+    /// unused, unexpired code of a live connection is spent and `token`
+    /// and `refresh` stored as the connection's (`issued` audited); a code
+    /// used before ends its connection and every token of it (`replayed`
+    /// audited); anything else changes nothing.
+    #[allow(clippy::too_many_arguments)]
+    fn redeem_oauth_code(
+        &self,
+        hash: &SecretHash,
+        now: i64,
+        token: &TokenRow,
+        refresh: &RefreshTokenRow,
+        issued: &AuditEntry,
+        replayed: &AuditEntry,
+    ) -> Result<Redeemed, StoreError>;
+    /// Uses a refresh token at `now`, as [`Store::redeem_oauth_code`]
+    /// does a code: the connection's access token is replaced by `token`
+    /// and the refresh token by `refresh`; a second use ends the
+    /// connection (reuse detection).
+    #[allow(clippy::too_many_arguments)]
+    fn use_refresh_token(
+        &self,
+        hash: &SecretHash,
+        now: i64,
+        token: &TokenRow,
+        refresh: &RefreshTokenRow,
+        issued: &AuditEntry,
+        reused: &AuditEntry,
+    ) -> Result<Redeemed, StoreError>;
+    /// Ends a live connection and its access token; `NotFound` otherwise.
+    fn revoke_connection(&self, id: &str, now: i64, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Every invitation, newest first.
     fn invitations(&self) -> Result<Vec<InvitationRow>, StoreError>;
     /// An invitation by id.

@@ -69,6 +69,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V11__project_roles",
         include_str!("../../migrations/V11__project_roles.sql"),
     ),
+    (
+        "V12__connected_apps",
+        include_str!("../../migrations/V12__connected_apps.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

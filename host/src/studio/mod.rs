@@ -29,6 +29,8 @@
 //!   `frame-ancestors 'none'`. An origin that cannot stand in the policy
 //!   (a row stored before origins were validated as they are now) is left
 //!   out and logged, never allowed to stop the page from being served.
+//! - **Connected apps** ask a person's consent on a page of their own,
+//!   `/studio/oauth/authorize` (`consent`).
 //! - **Apps in frames** are hosted with the npm package's parent bridge
 //!   (`tally-sdk/parent`): `npm/src/parent.js` and the `sdk-wasm` parent
 //!   module built by `host/build.rs`, served under `/studio/bridge/`.
@@ -65,6 +67,7 @@ const BRIDGE_ENTRY: &str = include_str!("../../../npm/src/parent.js");
 const BRIDGE_GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/bridge/tally_sdk.js"));
 const BRIDGE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bridge/tally_sdk_bg.wasm"));
 
+mod consent;
 mod oidc;
 
 pub use oidc::{Oidc, SignInOptions};
@@ -185,6 +188,16 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/studio/oidc/login", get(oidc_login))
         .route("/studio/oidc/callback", get(oidc_callback))
         .route("/studio/claim", axum::routing::post(claim))
+        .route("/studio/oauth/authorize", get(consent::page))
+        .route(
+            "/studio/consent.js",
+            get(|| async { asset("text/javascript; charset=utf-8", consent::SCRIPT) }),
+        )
+        .route("/studio/oauth/request", get(consent::request))
+        .route(
+            "/studio/oauth/consent",
+            axum::routing::post(consent::consent),
+        )
 }
 
 fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {

@@ -103,6 +103,7 @@ impl World {
                     grants: vec![Grant::new(Api::Content, Action::READ)],
                     webhook_url: None,
                     project_id: project.map(Into::into),
+                    redirect_uris: Vec::new(),
                 },
             )
             .map(|a| a.id)

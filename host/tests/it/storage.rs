@@ -64,6 +64,14 @@ fn sqlite_invitations_are_accepted_once_and_roles_are_per_project() {
 }
 
 #[test]
+fn sqlite_connections_redeem_once_and_a_second_use_ends_them() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::connections_redeem_once_and_a_second_use_ends_them(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());
@@ -135,7 +143,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 11);
+    assert_eq!(applied, 12);
 }
 
 #[test]

@@ -91,6 +91,7 @@ fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
         webhook_url: None,
         webhook_secret_version: 1,
         project_id: None,
+        redirect_uris: Vec::new(),
     };
     store
         .create_app(&app, &audit("app.create", "app_1"))
@@ -1246,4 +1247,176 @@ pub fn invitations_are_accepted_once_and_roles_are_per_project(store: &dyn Store
         .map(|e| e.entry.actor)
         .collect::<Vec<_>>();
     assert_eq!(by, ["user:usr_e", "user:usr_e via installation:in_1"]);
+}
+
+pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
+    use tally::storage::{ConnectionRow, OAuthCodeRow, Redeemed, RefreshTokenRow};
+    seed(store);
+    let connection = ConnectionRow {
+        id: "cn_1".into(),
+        app_id: "app_1".into(),
+        user_id: "usr_e".into(),
+        environment_id: "e".into(),
+        grants: vec![Grant::new(Api::Content, Action::READ)],
+        created_at: 10,
+        revoked_at: None,
+        token_id: None,
+    };
+    let code = OpaqueSecret::from_random([40; 32]);
+    let code_row = |expires_at| OAuthCodeRow {
+        code_hash: code.hash(),
+        connection_id: "cn_1".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: "c".repeat(43),
+        expires_at,
+        used_at: None,
+    };
+    store
+        .create_connection(
+            &connection,
+            &code_row(70),
+            &audit("connection.create", "cn_1"),
+        )
+        .unwrap();
+    let stored = store.oauth_code(&code.hash()).unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.connection_id.as_str(),
+            stored.expires_at,
+            stored.used_at
+        ),
+        ("cn_1", 70, None)
+    );
+    let refresh = |seed: u8, expires_at| RefreshTokenRow {
+        token_hash: OpaqueSecret::from_random([seed; 32]).hash(),
+        connection_id: "cn_1".into(),
+        created_at: 20,
+        expires_at,
+        used_at: None,
+    };
+    let live = |id: &verifier_core::TokenId| !store.token(id).unwrap().unwrap().record.revoked;
+    let (_, first) = token(41, None, 20);
+    // Expired: nothing changes.
+    let late = store
+        .redeem_oauth_code(
+            &code.hash(),
+            70,
+            &first,
+            &refresh(42, 1000),
+            &audit("connection.token", "cn_1"),
+            &audit("connection.revoke", "cn_1"),
+        )
+        .unwrap();
+    assert_eq!(late, Redeemed::Invalid);
+    assert!(store.token(&first.record.token_id).unwrap().is_none());
+    // In time: the token and the refresh token are the connection's.
+    let issued = store
+        .redeem_oauth_code(
+            &code.hash(),
+            69,
+            &first,
+            &refresh(42, 1000),
+            &audit("connection.token", "cn_1"),
+            &audit("connection.revoke", "cn_1"),
+        )
+        .unwrap();
+    let Redeemed::Issued(now) = issued else {
+        panic!("{issued:?}")
+    };
+    assert_eq!(now.token_id, Some(first.record.token_id));
+    assert!(live(&first.record.token_id));
+    // A refresh replaces both, and ends the access token it replaces.
+    let (_, second) = token(43, None, 30);
+    let used = OpaqueSecret::from_random([42; 32]).hash();
+    let refreshed = store
+        .use_refresh_token(
+            &used,
+            30,
+            &second,
+            &refresh(44, 1000),
+            &audit("connection.token", "cn_1"),
+            &audit("connection.revoke", "cn_1"),
+        )
+        .unwrap();
+    assert!(matches!(refreshed, Redeemed::Issued(_)), "{refreshed:?}");
+    assert!(!live(&first.record.token_id));
+    assert!(live(&second.record.token_id));
+    // The used refresh token again: reuse ends the connection.
+    let (_, third) = token(45, None, 40);
+    let reused = store
+        .use_refresh_token(
+            &used,
+            40,
+            &third,
+            &refresh(46, 1000),
+            &audit("connection.token", "cn_1"),
+            &audit("connection.revoke", "cn_1"),
+        )
+        .unwrap();
+    assert!(matches!(reused, Redeemed::Replayed(_)), "{reused:?}");
+    assert!(!live(&second.record.token_id));
+    assert!(store.token(&third.record.token_id).unwrap().is_none());
+    let ended = store.connection("cn_1").unwrap().unwrap();
+    assert_eq!(ended.revoked_at, Some(40));
+    // Ended: the newest refresh token and the code are nothing now.
+    let newest = OpaqueSecret::from_random([44; 32]).hash();
+    let after = store
+        .use_refresh_token(
+            &newest,
+            41,
+            &third,
+            &refresh(47, 1000),
+            &audit("connection.token", "cn_1"),
+            &audit("connection.revoke", "cn_1"),
+        )
+        .unwrap();
+    assert_eq!(after, Redeemed::Invalid);
+    assert!(matches!(
+        store.revoke_connection("cn_1", 42, &audit("connection.revoke", "cn_1")),
+        Err(StoreError::NotFound(_))
+    ));
+    // The feed carries each revocation.
+    let revoked_in_feed = store
+        .changes_after(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|c| {
+            matches!(&c.changed, tally::storage::Changed::Token(r)
+                if r.revoked && [first.record.token_id, second.record.token_id].contains(&r.token_id))
+        })
+        .count();
+    assert!(revoked_in_feed >= 2, "{revoked_in_feed}");
+
+    // A second connection: its code replayed ends it too.
+    let mut other = connection.clone();
+    other.id = "cn_2".into();
+    let code2 = OpaqueSecret::from_random([50; 32]);
+    let mut row2 = code_row(1000);
+    row2.code_hash = code2.hash();
+    row2.connection_id = "cn_2".into();
+    store
+        .create_connection(&other, &row2, &audit("connection.create", "cn_2"))
+        .unwrap();
+    let mut refresh2 = refresh(52, 1000);
+    refresh2.connection_id = "cn_2".into();
+    let (_, fourth) = token(51, None, 50);
+    let redeem = |t: &TokenRow, r: &RefreshTokenRow| {
+        store
+            .redeem_oauth_code(
+                &code2.hash(),
+                50,
+                t,
+                r,
+                &audit("connection.token", "cn_2"),
+                &audit("connection.revoke", "cn_2"),
+            )
+            .unwrap()
+    };
+    assert!(matches!(redeem(&fourth, &refresh2), Redeemed::Issued(_)));
+    let (_, fifth) = token(53, None, 51);
+    let mut refresh3 = refresh(54, 1000);
+    refresh3.connection_id = "cn_2".into();
+    assert!(matches!(redeem(&fifth, &refresh3), Redeemed::Replayed(_)));
+    assert!(!live(&fourth.record.token_id));
+    assert_eq!(store.connections().unwrap().len(), 2);
 }

@@ -94,6 +94,13 @@ fn postgres_invitations_are_accepted_once_and_roles_are_per_project() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_connections_redeem_once_and_a_second_use_ends_them() {
+    let f = fresh();
+    storage_contract::connections_redeem_once_and_a_second_use_ends_them(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_users_sign_in_once_and_one_claim_wins() {
     let f = fresh();
     storage_contract::users_sign_in_once_and_one_claim_wins(f.store.as_ref());
@@ -194,5 +201,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 11);
+    assert_eq!(applied, 12);
 }

@@ -7,8 +7,9 @@ use super::rules::requested;
 use super::statements::*;
 use super::{Conn, Param, Row};
 use crate::storage::{
-    AppRow, AuditEntry, DeliveryRow, EnvironmentRow, GrantsVersion, InstallationRow, InvitationRow,
-    PreviousSecret, Project, SetupCodeRow, StoreError, TokenRow, UserRow,
+    AppRow, AuditEntry, ConnectionRow, DeliveryRow, EnvironmentRow, GrantsVersion, InstallationRow,
+    InvitationRow, OAuthCodeRow, PreviousSecret, Project, RefreshTokenRow, SetupCodeRow,
+    StoreError, TokenRow, UserRow,
 };
 use crate::webhooks::events::{self, Subject};
 
@@ -110,6 +111,10 @@ pub(super) fn app_from(row: &dyn Row) -> Result<AppRow, StoreError> {
         webhook_url: row.opt_text(11)?,
         webhook_secret_version: row.int(12)?,
         project_id: row.opt_text(13)?,
+        redirect_uris: match row.opt_text(14)? {
+            Some(json) => serde_json::from_str(&json)?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -122,6 +127,10 @@ pub(super) fn with_app<T>(
     let origins = serde_json::to_string(&a.origins)?;
     let grants = serde_json::to_string(&a.grants)?;
     let previous = a.previous_secret.map(|p| p.hash);
+    let redirect_uris = match a.redirect_uris.as_slice() {
+        [] => None,
+        uris => Some(serde_json::to_string(uris)?),
+    };
     write(params![
         &a.id,
         &a.name,
@@ -137,6 +146,7 @@ pub(super) fn with_app<T>(
         &a.webhook_url,
         a.webhook_secret_version,
         &a.project_id,
+        &redirect_uris,
     ])
 }
 
@@ -334,4 +344,68 @@ pub(super) fn user_from(row: &dyn Row) -> Result<UserRow, StoreError> {
         name: row.opt_text(4)?,
         created_at: row.int(5)?,
     })
+}
+
+pub(super) fn connection_from(row: &dyn Row) -> Result<ConnectionRow, StoreError> {
+    Ok(ConnectionRow {
+        id: row.text(0)?,
+        app_id: row.text(1)?,
+        user_id: row.text(2)?,
+        environment_id: row.text(3)?,
+        grants: serde_json::from_str(&row.text(4)?)?,
+        created_at: row.int(5)?,
+        revoked_at: row.opt_int(6)?,
+        token_id: match row.opt_bytes(7)? {
+            Some(bytes) => Some(crate::storage::stored_token_id(&bytes)?),
+            None => None,
+        },
+    })
+}
+
+pub(super) fn oauth_code_from(row: &dyn Row) -> Result<OAuthCodeRow, StoreError> {
+    Ok(OAuthCodeRow {
+        code_hash: hash_from(row.bytes(0)?)?,
+        connection_id: row.text(1)?,
+        redirect_uri: row.text(2)?,
+        code_challenge: row.text(3)?,
+        expires_at: row.int(4)?,
+        used_at: row.opt_int(5)?,
+    })
+}
+
+pub(super) fn refresh_from(row: &dyn Row) -> Result<RefreshTokenRow, StoreError> {
+    Ok(RefreshTokenRow {
+        token_hash: hash_from(row.bytes(0)?)?,
+        connection_id: row.text(1)?,
+        created_at: row.int(2)?,
+        expires_at: row.int(3)?,
+        used_at: row.opt_int(4)?,
+    })
+}
+
+pub(super) fn insert_refresh(c: &mut dyn Conn, r: &RefreshTokenRow) -> Result<(), StoreError> {
+    c.insert(
+        INSERT_REFRESH_TOKEN,
+        params![
+            &r.token_hash.as_bytes()[..],
+            &r.connection_id,
+            r.created_at,
+            r.expires_at
+        ],
+        "refresh token",
+    )
+}
+
+/// Ends a connection and its live access token (in the change feed).
+pub(super) fn end_connection(
+    c: &mut dyn Conn,
+    connection: &ConnectionRow,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.execute(REVOKE_CONNECTION, params![&connection.id, now])?;
+    if let Some(token) = &connection.token_id {
+        c.execute(REVOKE_TOKEN, params![&token.as_bytes()[..]])?;
+        token_changed(c, token)?;
+    }
+    Ok(())
 }

@@ -63,7 +63,7 @@ macro_rules! app_columns {
     () => {
         "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at, url, \
          previous_secret_hash, previous_secret_expires_at, webhook_url, webhook_secret_version, \
-         project_id"
+         project_id, redirect_uris"
     };
 }
 
@@ -160,7 +160,7 @@ pub(super) const APPS_OLDEST_FIRST: &str = concat!(
 pub(super) const INSERT_APP: &str = concat!(
     "INSERT INTO apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
 /// An app's changeable columns, its parameters numbered as
 /// [`INSERT_APP`]'s; what never changes (client id, creation time) must
@@ -168,7 +168,7 @@ pub(super) const INSERT_APP: &str = concat!(
 pub(super) const UPDATE_APP: &str = "UPDATE apps SET name = $2, client_secret_hash = $4, \
      setup_url = $5, origins = $6, grants = $7, url = $9, previous_secret_hash = $10, \
      previous_secret_expires_at = $11, webhook_url = $12, webhook_secret_version = $13, \
-     project_id = $14 WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
+     project_id = $14, redirect_uris = $15 WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
 pub(super) const DELETE_APP: &str =
     "UPDATE apps SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL";
 /// The installations that keep an app from being deleted.
@@ -423,3 +423,54 @@ pub(super) const OWNERS_FOR_UPDATE: &str =
     "SELECT user_id FROM user_roles WHERE project_id = '*' AND role = 'owner' FOR UPDATE";
 pub(super) const DELETE_ROLE: &str =
     "DELETE FROM user_roles WHERE user_id = $1 AND project_id = $2";
+
+/// The columns of a connection row, in `rows::connection_from`'s order.
+macro_rules! connection_columns {
+    () => {
+        "id, app_id, user_id, environment_id, grants, created_at, revoked_at, token_id"
+    };
+}
+pub(super) const INSERT_CONNECTION: &str = concat!(
+    "INSERT INTO oauth_connections (",
+    connection_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+);
+pub(super) const CONNECTION_BY_ID: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM oauth_connections WHERE id = $1"
+);
+/// A connection, locked: its tokens change one at a time.
+pub(super) const CONNECTION_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM oauth_connections WHERE id = $1 FOR UPDATE"
+);
+pub(super) const CONNECTIONS_NEWEST_FIRST: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM oauth_connections ORDER BY created_at DESC, id"
+);
+pub(super) const SET_CONNECTION_TOKEN: &str =
+    "UPDATE oauth_connections SET token_id = $2 WHERE id = $1";
+pub(super) const REVOKE_CONNECTION: &str =
+    "UPDATE oauth_connections SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+pub(super) const INSERT_OAUTH_CODE: &str = "INSERT INTO oauth_codes \
+     (code_hash, connection_id, redirect_uri, code_challenge, expires_at, used_at) \
+     VALUES ($1, $2, $3, $4, $5, NULL)";
+pub(super) const OAUTH_CODE: &str = "SELECT code_hash, connection_id, redirect_uri, \
+     code_challenge, expires_at, used_at FROM oauth_codes WHERE code_hash = $1";
+/// A code, locked: of concurrent redemptions one wins.
+pub(super) const OAUTH_CODE_FOR_UPDATE: &str = "SELECT code_hash, connection_id, redirect_uri, \
+     code_challenge, expires_at, used_at FROM oauth_codes WHERE code_hash = $1 FOR UPDATE";
+pub(super) const SPEND_OAUTH_CODE: &str =
+    "UPDATE oauth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL";
+pub(super) const INSERT_REFRESH_TOKEN: &str = "INSERT INTO oauth_refresh_tokens \
+     (token_hash, connection_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)";
+pub(super) const REFRESH_TOKEN: &str = "SELECT token_hash, connection_id, created_at, \
+     expires_at, used_at FROM oauth_refresh_tokens WHERE token_hash = $1";
+/// A refresh token, locked: of concurrent uses one wins, the other is reuse.
+pub(super) const REFRESH_TOKEN_FOR_UPDATE: &str = "SELECT token_hash, connection_id, \
+     created_at, expires_at, used_at FROM oauth_refresh_tokens WHERE token_hash = $1 FOR UPDATE";
+pub(super) const SPEND_REFRESH_TOKEN: &str =
+    "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL";

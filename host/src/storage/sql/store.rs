@@ -12,9 +12,10 @@ use super::rules::{
 use super::statements::*;
 use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
-    AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, DeliveryRow,
-    DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, Project, Published, Records,
-    Redeem, RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, UserRow,
+    AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
+    DeliveryRow, DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, OAuthCodeRow,
+    Project, Published, Records, Redeem, Redeemed, RefreshTokenRow, RoleGrant, SetupCodeRow, Store,
+    StoreError, TokenRow, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -655,6 +656,159 @@ impl<D: Database> Store for SqlStore<D> {
         })
     }
 
+    fn create_connection(
+        &self,
+        n: &ConnectionRow,
+        code: &OAuthCodeRow,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            c.insert(
+                INSERT_CONNECTION,
+                params![
+                    &n.id,
+                    &n.app_id,
+                    &n.user_id,
+                    &n.environment_id,
+                    serde_json::to_string(&n.grants)?.as_str(),
+                    n.created_at,
+                    n.revoked_at,
+                    n.token_id.as_ref().map(|t| &t.as_bytes()[..])
+                ],
+                "connection",
+            )?;
+            c.insert(
+                INSERT_OAUTH_CODE,
+                params![
+                    &code.code_hash.as_bytes()[..],
+                    &code.connection_id,
+                    &code.redirect_uri,
+                    &code.code_challenge,
+                    code.expires_at
+                ],
+                "authorization code",
+            )
+        })
+    }
+
+    fn connection(&self, id: &str) -> Result<Option<ConnectionRow>, StoreError> {
+        self.db
+            .read(|c| one(c, CONNECTION_BY_ID, params![id], connection_from))
+    }
+
+    fn connections(&self) -> Result<Vec<ConnectionRow>, StoreError> {
+        self.db
+            .read(|c| all(c, CONNECTIONS_NEWEST_FIRST, params![], connection_from))
+    }
+
+    fn oauth_code(&self, hash: &SecretHash) -> Result<Option<OAuthCodeRow>, StoreError> {
+        self.db.read(|c| {
+            one(
+                c,
+                OAUTH_CODE,
+                params![&hash.as_bytes()[..]],
+                oauth_code_from,
+            )
+        })
+    }
+
+    fn refresh_token(&self, hash: &SecretHash) -> Result<Option<RefreshTokenRow>, StoreError> {
+        self.db.read(|c| {
+            one(
+                c,
+                REFRESH_TOKEN,
+                params![&hash.as_bytes()[..]],
+                refresh_from,
+            )
+        })
+    }
+
+    fn redeem_oauth_code(
+        &self,
+        hash: &SecretHash,
+        now: i64,
+        token: &TokenRow,
+        refresh: &RefreshTokenRow,
+        issued: &AuditEntry,
+        replayed: &AuditEntry,
+    ) -> Result<Redeemed, StoreError> {
+        let hash = &hash.as_bytes()[..];
+        self.db.write(|c| {
+            let Some(code) = one(c, OAUTH_CODE_FOR_UPDATE, params![hash], oauth_code_from)? else {
+                return Ok(Redeemed::Invalid);
+            };
+            let found = one(
+                c,
+                CONNECTION_FOR_UPDATE,
+                params![&code.connection_id],
+                connection_from,
+            )?;
+            let Some(connection) = found.filter(|n| n.revoked_at.is_none()) else {
+                return Ok(Redeemed::Invalid);
+            };
+            if code.used_at.is_some() {
+                end_connection(c, &connection, now)?;
+                insert_audit(c, replayed)?;
+                return Ok(Redeemed::Replayed(connection));
+            }
+            if code.expires_at <= now {
+                return Ok(Redeemed::Invalid);
+            }
+            c.execute(SPEND_OAUTH_CODE, params![hash, now])?;
+            issue(c, connection, token, refresh, issued).map(Redeemed::Issued)
+        })
+    }
+
+    fn use_refresh_token(
+        &self,
+        hash: &SecretHash,
+        now: i64,
+        token: &TokenRow,
+        refresh: &RefreshTokenRow,
+        issued: &AuditEntry,
+        reused: &AuditEntry,
+    ) -> Result<Redeemed, StoreError> {
+        let hash = &hash.as_bytes()[..];
+        self.db.write(|c| {
+            let Some(used) = one(c, REFRESH_TOKEN_FOR_UPDATE, params![hash], refresh_from)? else {
+                return Ok(Redeemed::Invalid);
+            };
+            let found = one(
+                c,
+                CONNECTION_FOR_UPDATE,
+                params![&used.connection_id],
+                connection_from,
+            )?;
+            let Some(connection) = found.filter(|n| n.revoked_at.is_none()) else {
+                return Ok(Redeemed::Invalid);
+            };
+            if used.used_at.is_some() {
+                end_connection(c, &connection, now)?;
+                insert_audit(c, reused)?;
+                return Ok(Redeemed::Replayed(connection));
+            }
+            if used.expires_at <= now {
+                return Ok(Redeemed::Invalid);
+            }
+            c.execute(SPEND_REFRESH_TOKEN, params![hash, now])?;
+            if let Some(old) = &connection.token_id {
+                c.execute(REVOKE_TOKEN, params![&old.as_bytes()[..]])?;
+                token_changed(c, old)?;
+            }
+            issue(c, connection, token, refresh, issued).map(Redeemed::Issued)
+        })
+    }
+
+    fn revoke_connection(&self, id: &str, now: i64, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.write(audit, |c| {
+            let found = one(c, CONNECTION_FOR_UPDATE, params![id], connection_from)?;
+            let Some(connection) = found.filter(|n| n.revoked_at.is_none()) else {
+                return Err(StoreError::NotFound("connection"));
+            };
+            end_connection(c, &connection, now)
+        })
+    }
+
     fn invitations(&self) -> Result<Vec<InvitationRow>, StoreError> {
         self.db
             .read(|c| all(c, INVITATIONS_NEWEST_FIRST, params![], invitation_from))
@@ -845,4 +999,24 @@ fn pending_grants(c: &mut dyn Conn, id: &str, version: i64) -> Result<Vec<Grant>
         return Err(StoreError::Conflict("a newer decision on these grants"));
     }
     Ok(serde_json::from_str(&newest)?)
+}
+
+/// Stores a connection's new access and refresh tokens, and `audit`.
+fn issue(
+    c: &mut dyn Conn,
+    mut connection: ConnectionRow,
+    token: &TokenRow,
+    refresh: &RefreshTokenRow,
+    audit: &AuditEntry,
+) -> Result<ConnectionRow, StoreError> {
+    insert_token(c, token)?;
+    insert_refresh(c, refresh)?;
+    let id = token.record.token_id;
+    c.execute(
+        SET_CONNECTION_TOKEN,
+        params![&connection.id, &id.as_bytes()[..]],
+    )?;
+    insert_audit(c, audit)?;
+    connection.token_id = Some(id);
+    Ok(connection)
 }

@@ -137,7 +137,7 @@ $("#sign-out").addEventListener("click", guard(async () => {
 async function refreshAll() {
   // The project pickers of the other sections are filled from the projects.
   await refreshProjects();
-  await Promise.all([refreshApps(), refreshInstallations(), refreshTokens(), refreshAudit(), refreshUsers()]);
+  await Promise.all([refreshApps(), refreshInstallations(), refreshTokens(), refreshAudit(), refreshUsers(), refreshConnections()]);
 }
 
 // People and their roles: shown to those who may list them (admins of
@@ -200,6 +200,29 @@ async function refreshUsers() {
   options($("#audit-filter [name=user]"), [{ id: "" }, ...users], (u) => (u.id ? (u.name ?? u.email ?? u.id) : "anyone"));
   projectChoices($("#invite-form [name=projectId]"), "every project");
   await refreshInvitations();
+}
+
+// The signed-in person's connected apps (a person's own; an admin token
+// session has none of its own and does not show the section).
+async function refreshConnections() {
+  if (!state.user?.id?.startsWith("user:")) return;
+  const connections = await api("GET", "/v1/connections");
+  $("#connections-section").hidden = false;
+  fill("#connections", connections.map((c) => {
+    const tr = document.createElement("tr");
+    tr.dataset.connection = c.id;
+    const actions = document.createElement("td");
+    if (!c.revokedAt) {
+      actions.append(button("End", async () => {
+        await api("DELETE", `/v1/connections/${encodeURIComponent(c.id)}`);
+        toast(`${c.appName} is disconnected`, "success");
+        await Promise.all([refreshConnections(), refreshAudit()]);
+      }));
+    }
+    const grants = c.grants.map((g) => `${g.api} ${g.action}`).join(", ");
+    tr.append(cell(c.appName), cell(c.environmentId), cell(grants), cell(new Date(c.createdAt * 1000).toISOString()), cell(c.revokedAt ? "ended" : "connected"), actions);
+    return tr;
+  }));
 }
 
 // Invitations of the projects the signed-in person owns.

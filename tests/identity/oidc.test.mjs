@@ -606,6 +606,24 @@ test("a connected app: openid-client authorizes with PKCE, the person consents, 
     await page.waitForFunction(() => !document.querySelector("#connections tbody").textContent.includes("connected"));
     assert.equal((await verify(t4.access_token)).status, 401);
 
+    // A role narrowed since the consent narrows the next token; taken away,
+    // it stops the app at its next refresh.
+    const setRole = (role) => fetch(`${tallyUrl}/v1/users/${erin}/role`, {
+      method: "PUT",
+      headers: { authorization: adminToken, "content-type": "application/json" },
+      body: JSON.stringify({ role, projectId: "blog" }),
+    });
+    const fifth = await authorize();
+    const t5 = await client.authorizationCodeGrant(config, fifth.callback, { pkceCodeVerifier: fifth.verifier, expectedState: fifth.state });
+    assert.equal((await setRole("viewer")).status, 200);
+    const narrowed = await client.refreshTokenGrant(config, t5.refresh_token);
+    assert.equal(narrowed.scope, "content:read");
+    assert.equal((await verify(narrowed.access_token, "create")).status, 403);
+    assert.equal((await setRole(null)).status, 200);
+    await assert.rejects(client.refreshTokenGrant(config, narrowed.refresh_token), (e) => e.error === "invalid_grant");
+    assert.equal((await setRole("developer")).status, 200);
+    await page.goto(`${tallyUrl}/studio`);
+
     // What the page shows instead of redirecting: an unregistered redirect
     // URI or an unknown client. A request without PKCE goes back with an error.
     const ask = async (params) => {

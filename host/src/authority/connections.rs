@@ -13,7 +13,9 @@
 //! redeems the code at `POST /v1/oauth/token` with its client credentials,
 //! the exact redirect URI and the PKCE verifier, and gets an access token
 //! (a PAT of the environment whose principal is the person, an hour) and a
-//! refresh token (thirty days). Each refresh replaces both; a refresh token
+//! refresh token (thirty days). Each new access token is narrowed to the
+//! person's role as it is then: a role taken away since the consent stops
+//! the app at its next refresh. Each refresh replaces both; a refresh token
 //! or a code presented a second time ends the connection and its access
 //! token at once (reuse detection: one of the two presenters is not who
 //! it should be). `POST /v1/oauth/revoke` (RFC 7009) ends an access token,
@@ -498,6 +500,13 @@ impl Authority {
             .environment(&connection.environment_id)?
             .ok_or_else(|| OAuthError::InvalidGrant("the environment is gone".into()))?;
         let user = &connection.user_id;
+        // What the person may do now: a role taken away since they
+        // consented narrows (or stops) what the app gets at its next token.
+        let roles = self.store()?.user_roles(user)?;
+        let role = role_in(&roles, Some(&environment.project_id)).ok_or_else(|| {
+            OAuthError::InvalidGrant("the person has no role there any more".into())
+        })?;
+        let grants = grants_for(role, &connection.grants);
         let spec = TokenSpec {
             project_id: Some(environment.project_id.clone()),
             environment_id: Some(environment.id.clone()),
@@ -507,7 +516,7 @@ impl Authority {
             ..TokenSpec::new(
                 TokenKind::Pat,
                 &format!("{} for user:{user}", app.name),
-                connection.grants.clone(),
+                grants.clone(),
             )
         };
         let issued = IssuedToken::from_random(random::secret_bytes()?);
@@ -530,7 +539,7 @@ impl Authority {
             token_type: "Bearer",
             expires_in: ACCESS_TTL,
             refresh_token: Some(refresh.text().to_owned()),
-            scope: Some(scope_of(&connection.grants)),
+            scope: Some(scope_of(&grants)),
         };
         Ok((token, refresh_row, answer))
     }

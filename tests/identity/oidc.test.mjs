@@ -242,27 +242,53 @@ test("roles decide what each person may do, call by call", async () => {
   }
   await screenshot(owner, "people-and-roles");
 
-  // Each call as each person: 403 below the role it needs, never above.
-  // Bodies are deliberately incomplete, so a call that is let through
-  // changes nothing (400 or 404).
-  const calls = [
-    ["GET", "/v1/projects", null, "viewer"],
-    ["GET", "/v1/apps", null, "viewer"],
-    ["GET", "/v1/installations", null, "viewer"],
-    ["GET", "/v1/tokens", null, "viewer"],
-    ["GET", "/v1/audit", null, "viewer"],
-    ["GET", "/v1/records", null, "viewer"],
-    ["POST", "/v1/apps", {}, "developer"],
-    ["PATCH", "/v1/apps/app_none", {}, "developer"],
-    ["POST", "/v1/environments/master/installations", {}, "developer"],
-    ["DELETE", "/v1/installations/in_none", null, "developer"],
-    ["POST", "/v1/projects", {}, "admin"],
-    ["POST", "/v1/tokens", {}, "admin"],
-    ["PUT", "/v1/environments/master/public-grants", {}, "admin"],
-    ["POST", "/v1/installations/in_none/grants/approve", {}, "admin"],
-    ["GET", "/v1/users", null, "admin"],
-    ["PUT", "/v1/users/usr_none/role", { role: "viewer" }, "owner"],
-  ];
+  // Each management call as each person: 403 below the role it needs,
+  // never above. The calls are every operation the OpenAPI document lists
+  // under /v1 with credentials, but the gateway's (which take tokens, not
+  // people): an operation this table lacks fails the test. Ids name
+  // nothing and bodies are incomplete, so a call let through changes
+  // nothing (400 or 404).
+  const needs = {
+    "GET /v1/projects": "viewer", "POST /v1/projects": "admin",
+    "POST /v1/projects/{p}/environments": "admin",
+    "PUT /v1/environments/{e}/public-grants": "admin",
+    "GET /v1/environments/{e}/models": "viewer", "GET /v1/environments/{e}/models/{apiId}": "viewer",
+    "PUT /v1/environments/{e}/models/{apiId}": "admin", "DELETE /v1/environments/{e}/models/{apiId}": "admin",
+    "GET /v1/environments/{e}/record": "viewer",
+    "POST /v1/environments/{e}/installations": "developer",
+    "GET /v1/apps": "viewer", "POST /v1/apps": "developer",
+    "GET /v1/apps/{id}": "viewer", "PATCH /v1/apps/{id}": "developer", "DELETE /v1/apps/{id}": "developer",
+    "POST /v1/apps/{id}/client-secret/rotate": "developer", "PUT /v1/apps/{id}/grants": "developer",
+    "POST /v1/apps/{id}/webhook-secret/rotate": "developer", "GET /v1/apps/{id}/deliveries": "viewer",
+    "POST /v1/apps/{id}/deliveries/{d}/retry": "developer",
+    "GET /v1/installations": "viewer", "GET /v1/installations/{i}": "viewer",
+    "PATCH /v1/installations/{i}": "developer", "DELETE /v1/installations/{i}": "developer",
+    "POST /v1/installations/{i}/session-token": "developer", "POST /v1/installations/{i}/setup-code": "developer",
+    "POST /v1/installations/{i}/grants/approve": "admin", "POST /v1/installations/{i}/grants/decline": "admin",
+    "GET /v1/tokens": "viewer", "POST /v1/tokens": "admin",
+    "DELETE /v1/tokens/{t}": "admin", "POST /v1/tokens/{t}/rotate": "admin",
+    "GET /v1/records": "viewer", "GET /v1/records/{t}": "viewer",
+    "GET /v1/audit": "viewer", "POST /v1/plugin/reload": "admin",
+    "GET /v1/users": "admin", "PUT /v1/users/{id}/role": "owner",
+    "GET /v1/invitations": "owner", "POST /v1/invitations": "owner", "DELETE /v1/invitations/{id}": "owner",
+    // A person's own connected apps: anyone signed in (none here).
+    "GET /v1/connections": "none", "DELETE /v1/connections/{id}": "none",
+  };
+  const document = await (await fetch(`${tallyUrl}/v1/openapi.json`)).json();
+  const gateway = /^\/v1\/(content|verify|management)(\/|$)/;
+  const operations = Object.entries(document.paths)
+    .filter(([p]) => p.startsWith("/v1/") && !gateway.test(p))
+    .flatMap(([p, ops]) => Object.entries(ops)
+      .filter(([, op]) => !(op.security?.length === 1 && Object.keys(op.security[0]).length === 0))
+      .map(([method]) => `${method.toUpperCase()} ${p}`));
+  assert.deepEqual(operations.filter((o) => !(o in needs)), [], "operations the table lacks");
+  assert.deepEqual(Object.keys(needs).filter((o) => !operations.includes(o)), [], "table entries no operation has");
+  const ids = { p: "blog", e: "master", apiId: "Post", id: "none_1", d: "dl_none", i: "in_none", t: "0000000000000000" };
+  const calls = operations.map((o) => {
+    const [method, template] = o.split(" ");
+    const pathname = template.replace(/\{(\w+)\}/g, (_, name) => ids[name]);
+    return [method, pathname, ["POST", "PUT", "PATCH"].includes(method) ? {} : null, needs[o]];
+  });
   const rank = { none: 0, viewer: 1, developer: 2, admin: 3, owner: 4 };
   const people = { alice: "owner", bob: "developer", carol: "viewer", dave: "none" };
   const failures = [];
@@ -469,6 +495,7 @@ test("an owner invites a colleague as developer of one project; what she does th
   const instanceApp = apps.find((a) => a.name === "Acting app");
   assert.equal(instanceApp.projectId, null);
   assert.equal(await call("PATCH", `/v1/apps/${instanceApp.id}`, { name: "Taken" }), 403);
+  assert.equal((await studioGet(page, `/studio/api/v1/apps/${instanceApp.id}`)).status, 200, "read as listed");
   assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
   await context.close();
 

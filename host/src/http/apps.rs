@@ -8,16 +8,17 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use super::extract::{Developer, JsonBody, JsonList, SomeDeveloper, Viewer};
+use super::extract::{Authed, Developer, JsonBody, JsonList, SomeDeveloper, Viewer};
 use super::{Answer, AppState, Created, ErrorBody, blocking};
 use serde::Deserialize;
 
-use crate::authority::{AppUpdate, AppView, Caller, NewApp, SecretRotation};
+use crate::authority::{AppUpdate, AppView, Caller, Need, NewApp, On, SecretRotation};
 use crate::storage::DeliveryRow;
 
 #[utoipa::path(post, path = "/v1/apps", summary = "Register an app (client secret shown once)", request_body = NewApp,
     responses((status = 201, description = "Created", body = crate::authority::AppCreated),
-        (status = 400, description = "Bad input", body = ErrorBody)))]
+        (status = 400, description = "Bad input", body = ErrorBody),
+        (status = 404, description = "The projectId names no project", body = ErrorBody)))]
 pub(super) async fn create_app(
     State(s): State<Arc<AppState>>,
     SomeDeveloper(caller): SomeDeveloper,
@@ -42,10 +43,18 @@ pub(super) async fn list_apps(
         (status = 404, description = "Not found", body = ErrorBody)))]
 pub(super) async fn get_app(
     State(s): State<Arc<AppState>>,
-    _: Viewer,
+    Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Answer<AppView> {
-    Ok(Json(blocking(&s, move |a| a.app(&id)).await?))
+    // Read as the listing is: by anyone with a role somewhere (an app is
+    // installed into any project), whichever project it belongs to.
+    Ok(Json(
+        blocking(&s, move |a| {
+            a.require(&caller, Need::View, &On::AnyProject)?;
+            a.app(&id)
+        })
+        .await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/v1/apps/{id}", summary = "Edit an app: name, pages, origins",

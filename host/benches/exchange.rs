@@ -127,6 +127,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
                     webhook_url: None,
                     project_id: None,
                     redirect_uris: Vec::new(),
+                    elements: Vec::new(),
                 },
             )
             .unwrap();

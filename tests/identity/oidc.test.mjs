@@ -263,7 +263,7 @@ test("roles decide what each person may do, call by call", async () => {
     "POST /v1/apps/{id}/deliveries/{d}/retry": "developer",
     "GET /v1/installations": "viewer", "GET /v1/installations/{i}": "viewer",
     "PATCH /v1/installations/{i}": "developer", "DELETE /v1/installations/{i}": "developer",
-    "POST /v1/installations/{i}/session-token": "developer", "POST /v1/installations/{i}/setup-code": "developer",
+    "POST /v1/installations/{i}/session-token": "developer", "PATCH /v1/installations/{i}/elements": "developer", "POST /v1/installations/{i}/setup-code": "developer",
     "POST /v1/installations/{i}/grants/approve": "admin", "POST /v1/installations/{i}/grants/decline": "admin",
     "GET /v1/tokens": "viewer", "POST /v1/tokens": "admin",
     "DELETE /v1/tokens/{t}": "admin", "POST /v1/tokens/{t}/rotate": "admin",

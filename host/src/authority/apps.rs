@@ -16,6 +16,7 @@ use verifier_core::{Grant, OpaqueSecret, SecretHash, validate_grants};
 
 use super::Authority;
 use super::caller::{Actor, Caller};
+use super::elements::check_elements;
 use super::error::AuthorityError;
 use super::roles::{Need, On};
 use super::validation::{
@@ -25,7 +26,7 @@ use super::validation::{
 use super::views::{AppCreated, AppView, ClientSecretView, PublishedView, WebhookSecretView};
 use crate::random;
 use crate::reason::Reason;
-use crate::storage::{AppRow, DeliveryRow, PreviousSecret, StoreError};
+use crate::storage::{AppRow, DeliveryRow, Element, PreviousSecret, StoreError};
 
 /// Longest grace period of a rotated client secret: seven days.
 pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
@@ -65,6 +66,10 @@ pub struct NewApp {
     #[serde(default)]
     #[schema(schema_with = crate::authority::schema::redirect_uris)]
     pub redirect_uris: Vec<String>,
+    /// Its pages, sidebar panels and field editors (`authority::elements`).
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::elements)]
+    pub elements: Vec<Element>,
 }
 
 /// Body of `PATCH /v1/apps/{id}`: each field given replaces the stored one
@@ -98,6 +103,10 @@ pub struct AppUpdate {
     #[serde(default)]
     #[schema(schema_with = crate::authority::schema::optional_redirect_uris)]
     pub redirect_uris: Option<Vec<String>>,
+    /// Its elements, all of them (`[]`: none).
+    #[serde(default)]
+    #[schema(schema_with = crate::authority::schema::optional_elements)]
+    pub elements: Option<Vec<Element>>,
 }
 
 /// A field that is present, `null` or not: absent stays `None` (serde's
@@ -135,6 +144,7 @@ fn check_app(app: &AppRow) -> Result<(), AuthorityError> {
     app.redirect_uris
         .iter()
         .try_for_each(|uri| check_redirect_uri(uri))?;
+    check_elements(app)?;
     // The studio frames only the app's origins: a main page elsewhere
     // could never be opened.
     if let Some(url) = &app.url {
@@ -201,6 +211,7 @@ impl Authority {
             webhook_secret_version: 1,
             project_id: body.project_id,
             redirect_uris: body.redirect_uris,
+            elements: body.elements,
         };
         check_app(&app)?;
         self.check_webhooks_on(&app)?;
@@ -267,6 +278,9 @@ impl Authority {
             }
             if let Some(uris) = &update.redirect_uris {
                 app.redirect_uris.clone_from(uris);
+            }
+            if let Some(elements) = &update.elements {
+                app.elements.clone_from(elements);
             }
             check_app(&app)
                 .and_then(|()| self.check_webhooks_on(&app))
@@ -480,5 +494,6 @@ fn edits(before: &AppRow, after: &AppRow) -> serde_json::Value {
         json!(before.redirect_uris),
         json!(after.redirect_uris),
     );
+    field("elements", json!(before.elements), json!(after.elements));
     serde_json::Value::Object(changed)
 }

@@ -27,7 +27,8 @@
 //! the studio, the first owner's claim, roles given and invitations),
 //! `oauth` (the token endpoint's client authentication, token exchange for
 //! a person), `connections` (connected apps: consent, codes, refresh,
-//! revocation).
+//! revocation), `elements` (an app's pages, sidebars and field editors, and
+//! installations turning them on and off).
 //! Beside them: `caller` (who is calling), `roles` (what a person's role
 //! allows, and in which project), `error` ([`AuthorityError`] and
 //! its reasons), `validation` (what input is accepted) and `views` (the
@@ -37,6 +38,7 @@ mod apps;
 mod audit;
 mod caller;
 mod connections;
+mod elements;
 mod error;
 mod exchange;
 mod installations;
@@ -61,6 +63,7 @@ pub use caller::{Actor, Caller, Presented, SignedIn};
 pub use connections::{
     ACCESS_TTL, AuthorizeError, AuthorizeQuery, CODE_TTL, ConnectionView, ConsentView, REFRESH_TTL,
 };
+pub use elements::{MAX_CONFIG_BYTES, MAX_ELEMENT_ID, MAX_ELEMENTS};
 pub use error::AuthorityError;
 pub use installations::{GrantsDecision, NewInstallation};
 pub use models::ModelBody;

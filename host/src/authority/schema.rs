@@ -199,6 +199,43 @@ field!(
 );
 
 field!(
+    /// An app's elements (`authority::elements::check_elements`; that each
+    /// `url` is on one of the app's origins is checked, not stated).
+    elements,
+    json!({
+        "type": "array",
+        "maxItems": crate::authority::MAX_ELEMENTS,
+        "items": {
+            "type": "object",
+            "required": ["type", "apiId", "name", "url"],
+            "additionalProperties": false,
+            "properties": {
+                "type": { "enum": ["page", "sidebar", "field"] },
+                "apiId": { "type": "string", "pattern": format!("^[A-Za-z][A-Za-z0-9_]{{0,{}}}$", crate::authority::MAX_ELEMENT_ID - 1) },
+                "name": text::json(),
+                "url": setup_url::json(),
+                "fieldType": { "enum": ["string", "text", "number", "boolean", "json", "date", "dateTime", "color"] },
+                "config": { "type": "object", "description": format!("at most {} bytes as JSON", crate::authority::MAX_CONFIG_BYTES) },
+            },
+            "oneOf": [
+                { "properties": { "type": { "const": "field" } }, "required": ["fieldType"] },
+                { "properties": { "type": { "enum": ["page", "sidebar"] } }, "not": { "required": ["fieldType"] } },
+            ],
+        },
+    })
+);
+
+field!(
+    /// Elements, or `null`.
+    optional_elements,
+    {
+        let mut value = elements::json();
+        value["type"] = json!(["array", "null"]);
+        value
+    }
+);
+
+field!(
     /// Redirect URIs, or `null`.
     optional_redirect_uris,
     {
@@ -365,7 +402,7 @@ component!(
     json!({
         "type": "object",
         "required": ["id", "appId", "environmentId", "status", "config", "grants",
-            "grantsVersion", "requestedGrants", "requestedVersion"],
+            "grantsVersion", "requestedGrants", "requestedVersion", "disabledElements"],
         "properties": {
             "id": { "type": "string" },
             "appId": { "type": "string" },
@@ -378,6 +415,8 @@ component!(
             "requestedGrants": { "type": ["array", "null"], "items": reference("Grant"),
                 "description": "the app's newer grants waiting for approval (update requested); null when none" },
             "requestedVersion": { "type": ["integer", "null"], "format": "int64" },
+            "disabledElements": { "type": "array", "items": { "type": "string" },
+                "description": "apiIds of the app's elements turned off in this installation" },
         },
     })
 );
@@ -665,6 +704,20 @@ typed!(
 );
 
 field!(
+    /// The body of `PATCH /v1/installations/{i}/elements`.
+    element_switches,
+    json!({
+        "type": "object",
+        "propertyNames": { "type": "string", "pattern": format!("^[A-Za-z][A-Za-z0-9_]{{0,{}}}$", crate::authority::MAX_ELEMENT_ID - 1) },
+        "additionalProperties": { "type": "boolean" },
+    })
+);
+typed!(
+    /// See `element_switches`.
+    ElementSwitches = element_switches
+);
+
+field!(
     /// The answer of `POST /v1/plugin/reload`.
     reloaded,
     json!({ "type": "object", "properties": { "reloaded": { "type": "boolean" } } })
@@ -739,6 +792,8 @@ const WRITTEN: &[Written] = &[
     ("setup_url", setup_url::json),
     ("optional_url", optional_url::json),
     ("redirect_uris", redirect_uris::json),
+    ("elements", elements::json),
+    ("optional_elements", optional_elements::json),
     ("optional_redirect_uris", optional_redirect_uris::json),
     ("origins", origins::json),
     ("optional_origins", optional_origins::json),
@@ -754,6 +809,7 @@ const WRITTEN: &[Written] = &[
     ("studio_sign_in", studio_sign_in::json),
     ("studio_session", studio_session::json),
     ("reloaded", reloaded::json),
+    ("element_switches", element_switches::json),
     ("oauth_metadata", oauth_metadata::json),
     ("graphql_request", graphql_request::json),
     ("GraphQLErrors", GraphqlErrorsSchema::json),

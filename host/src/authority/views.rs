@@ -108,6 +108,9 @@ pub struct AppView {
     pub project_id: Option<String>,
     /// Its redirect URIs as a connected app (`[]`: it is not one).
     pub redirect_uris: Vec<String>,
+    /// Its pages, sidebar panels and field editors.
+    #[schema(schema_with = crate::authority::schema::elements)]
+    pub elements: Vec<crate::storage::Element>,
 }
 
 impl AppView {
@@ -129,6 +132,7 @@ impl AppView {
             webhook_url: a.webhook_url,
             project_id: a.project_id,
             redirect_uris: a.redirect_uris,
+            elements: a.elements,
         }
     }
 }
@@ -216,6 +220,8 @@ pub struct InstallationView {
     pub requested_grants: Option<Vec<Grant>>,
     /// Their version; `null` when none.
     pub requested_version: Option<i64>,
+    /// The app's elements turned off here (apiIds).
+    pub disabled_elements: Vec<String>,
 }
 
 impl From<InstallationRow> for InstallationView {
@@ -230,6 +236,7 @@ impl From<InstallationRow> for InstallationView {
             grants_version: row.grants_version,
             requested_grants,
             requested_version,
+            disabled_elements: row.disabled_elements,
         }
     }
 }

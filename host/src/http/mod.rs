@@ -280,6 +280,10 @@ fn management() -> Router<Arc<AppState>> {
         .route("/v1/installations/{i}/grants/approve", post(approve_grants))
         .route("/v1/installations/{i}/grants/decline", post(decline_grants))
         .route("/v1/installations/{i}/session-token", post(session_token))
+        .route(
+            "/v1/installations/{i}/elements",
+            axum::routing::patch(set_installation_elements),
+        )
         .route("/v1/installations/{i}/setup-code", post(new_setup_code))
         .route("/v1/tokens", post(create_token).get(list_tokens))
         .route("/v1/tokens/{t}", axum::routing::delete(revoke_token))
@@ -557,6 +561,24 @@ async fn session_token(
 ) -> Created<crate::authority::IssuedTokenView> {
     let token = blocking(&s, move |a| a.session_token(&actor, &id)).await?;
     Ok((StatusCode::CREATED, Json(token)))
+}
+
+#[utoipa::path(patch, path = "/v1/installations/{i}/elements", summary = "Turn the app's elements on or off in this installation ({ <apiId>: true | false })",
+    params(("i" = String, Path)),
+    request_body(content = inline(crate::authority::schema::ElementSwitches)),
+    responses((status = 200, description = "OK", body = crate::authority::schema::InstallationSchema),
+        (status = 400, description = "Not one of the app's elements", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Uninstalled", body = ErrorBody)))]
+async fn set_installation_elements(
+    State(s): State<Arc<AppState>>,
+    Developer(caller): Developer,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<std::collections::BTreeMap<String, bool>>,
+) -> Answer<crate::authority::InstallationView> {
+    Ok(Json(
+        blocking(&s, move |a| a.set_installation_elements(&caller, &id, body)).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/installations/{i}/setup-code", summary = "A fresh setup code for a PENDING installation",

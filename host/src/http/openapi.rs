@@ -61,6 +61,7 @@ use crate::reason::Reason;
         super::approve_grants,
         super::decline_grants,
         super::new_setup_code,
+        super::set_installation_elements,
         super::session_token,
         super::create_token,
         super::list_tokens,

@@ -30,7 +30,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use verifier_core::{
     Grant, Installation, InstallationStatus, Model, SecretHash, TokenId, TokenRecord,
 };
@@ -170,6 +170,64 @@ pub struct AppRow {
     /// Where it may have people sent back with an authorization code as a
     /// connected app (empty: it is not one).
     pub redirect_uris: Vec<String>,
+    /// The pages, sidebar panels and field editors it puts in the platform.
+    pub elements: Vec<Element>,
+}
+
+/// Where an app's element lives in the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ElementKind {
+    /// A page of its own, in the platform's navigation.
+    Page,
+    /// A panel beside an entry in the editor.
+    Sidebar,
+    /// The editor of one field, in place of its default input.
+    Field,
+}
+
+/// The field types a field element may edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FieldType {
+    /// One line of text.
+    String,
+    /// Longer text.
+    Text,
+    /// A number.
+    Number,
+    /// True or false.
+    Boolean,
+    /// Any JSON value.
+    Json,
+    /// A date (`YYYY-MM-DD`).
+    Date,
+    /// A date and time (RFC 3339).
+    DateTime,
+    /// A colour (`#rrggbb`).
+    Color,
+}
+
+/// One of an app's elements: a frame on one of its origins, placed by the
+/// platform where its kind says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Element {
+    /// `page`, `sidebar` or `field`.
+    #[serde(rename = "type")]
+    pub kind: ElementKind,
+    /// Its id within the app.
+    pub api_id: String,
+    /// What the platform calls it.
+    pub name: String,
+    /// The page the frame loads, on one of the app's origins.
+    pub url: String,
+    /// The field type a field element edits (field elements only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_type: Option<FieldType>,
+    /// The app's own settings for it, passed to the frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
 }
 
 /// A client secret replaced by a rotation, still accepted until `expires_at`.
@@ -185,6 +243,8 @@ pub struct PreviousSecret {
 /// environment approved, which its tokens get.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstallationRow {
+    /// The app's elements turned off in this installation (apiIds).
+    pub disabled_elements: Vec<String>,
     /// Status, config and what it joins.
     pub installation: Installation,
     /// The app's grants as approved for this installation.
@@ -775,6 +835,15 @@ pub trait Store: Records {
         &self,
         invitation: &InvitationRow,
         audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// Changes the elements an installation has turned off: `change`
+    /// gets them as stored (the row locked) and returns the new list and
+    /// the audit entry, written in the same transaction; `NotFound` for no
+    /// such installation.
+    fn change_disabled_elements(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(Vec<String>) -> Result<(Vec<String>, AuditEntry), StoreError>,
     ) -> Result<(), StoreError>;
     /// Stores a connection and the authorization code that starts it.
     fn create_connection(

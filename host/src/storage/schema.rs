@@ -73,6 +73,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V12__connected_apps",
         include_str!("../../migrations/V12__connected_apps.sql"),
     ),
+    (
+        "V13__elements",
+        include_str!("../../migrations/V13__elements.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

@@ -22,6 +22,7 @@ mod storage_contract;
 mod api;
 mod contract;
 mod differential;
+mod elements;
 mod exchange;
 mod held;
 mod lifecycle;

@@ -104,6 +104,7 @@ impl World {
                     webhook_url: None,
                     project_id: project.map(Into::into),
                     redirect_uris: Vec::new(),
+                    elements: Vec::new(),
                 },
             )
             .map(|a| a.id)

@@ -72,6 +72,14 @@ fn sqlite_connections_redeem_once_and_a_second_use_ends_them() {
 }
 
 #[test]
+fn sqlite_elements_round_trip_and_installations_switch_them() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::elements_round_trip_and_installations_switch_them(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_redeem_outcomes() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::redeem_outcomes(store(&dir, Durability::Normal).as_ref());
@@ -143,7 +151,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 12);
+    assert_eq!(applied, 13);
 }
 
 #[test]

@@ -92,6 +92,7 @@ fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
         webhook_secret_version: 1,
         project_id: None,
         redirect_uris: Vec::new(),
+        elements: Vec::new(),
     };
     store
         .create_app(&app, &audit("app.create", "app_1"))
@@ -1419,4 +1420,54 @@ pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
     assert!(matches!(redeem(&fifth, &refresh3), Redeemed::Replayed(_)));
     assert!(!live(&fourth.record.token_id));
     assert_eq!(store.connections().unwrap().len(), 2);
+}
+
+pub fn elements_round_trip_and_installations_switch_them(store: &dyn Store) {
+    use tally::storage::{Element, ElementKind, FieldType};
+    let (app, installation, _) = seed(store);
+    let element = Element {
+        kind: ElementKind::Field,
+        api_id: "colour".into(),
+        name: "Colour".into(),
+        url: "http://a/field".into(),
+        field_type: Some(FieldType::Color),
+        config: Some(json!({"palette": ["#fff"]})),
+    };
+    let mut edit = |mut a: AppRow| {
+        a.elements = vec![element.clone()];
+        Ok((a, audit("app.update", "app_1")))
+    };
+    store.change_app(&app.id, &mut edit).unwrap();
+    assert_eq!(store.app(&app.id).unwrap().unwrap().elements, [element]);
+    assert!(
+        store
+            .installation(&installation.id)
+            .unwrap()
+            .unwrap()
+            .disabled_elements
+            .is_empty()
+    );
+    let mut switch = |stored: Vec<String>| {
+        assert!(stored.is_empty());
+        Ok((
+            vec!["colour".to_owned()],
+            audit("installation.elements", "in_1"),
+        ))
+    };
+    store
+        .change_disabled_elements(&installation.id, &mut switch)
+        .unwrap();
+    assert_eq!(
+        store
+            .installation(&installation.id)
+            .unwrap()
+            .unwrap()
+            .disabled_elements,
+        ["colour"]
+    );
+    let mut none = |_: Vec<String>| Ok((Vec::new(), audit("installation.elements", "x")));
+    assert!(matches!(
+        store.change_disabled_elements("in_none", &mut none),
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -101,6 +101,13 @@ fn postgres_connections_redeem_once_and_a_second_use_ends_them() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_elements_round_trip_and_installations_switch_them() {
+    let f = fresh();
+    storage_contract::elements_round_trip_and_installations_switch_them(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_users_sign_in_once_and_one_claim_wins() {
     let f = fresh();
     storage_contract::users_sign_in_once_and_one_claim_wins(f.store.as_ref());
@@ -201,5 +208,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 12);
+    assert_eq!(applied, 13);
 }

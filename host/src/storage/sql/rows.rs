@@ -111,10 +111,8 @@ pub(super) fn app_from(row: &dyn Row) -> Result<AppRow, StoreError> {
         webhook_url: row.opt_text(11)?,
         webhook_secret_version: row.int(12)?,
         project_id: row.opt_text(13)?,
-        redirect_uris: match row.opt_text(14)? {
-            Some(json) => serde_json::from_str(&json)?,
-            None => Vec::new(),
-        },
+        redirect_uris: json_list(row.opt_text(14)?)?,
+        elements: json_list(row.opt_text(15)?)?,
     })
 }
 
@@ -127,10 +125,8 @@ pub(super) fn with_app<T>(
     let origins = serde_json::to_string(&a.origins)?;
     let grants = serde_json::to_string(&a.grants)?;
     let previous = a.previous_secret.map(|p| p.hash);
-    let redirect_uris = match a.redirect_uris.as_slice() {
-        [] => None,
-        uris => Some(serde_json::to_string(uris)?),
-    };
+    let redirect_uris = list_json(&a.redirect_uris)?;
+    let elements = list_json(&a.elements)?;
     write(params![
         &a.id,
         &a.name,
@@ -147,6 +143,7 @@ pub(super) fn with_app<T>(
         a.webhook_secret_version,
         &a.project_id,
         &redirect_uris,
+        &elements,
     ])
 }
 
@@ -187,6 +184,25 @@ pub(super) fn installation_from(row: &dyn Row) -> Result<InstallationRow, StoreE
         grants: serde_json::from_str(&row.text(5)?)?,
         grants_version,
         requested: requested(grants_version, row.opt_int(7)?, newest),
+        disabled_elements: json_list(row.opt_text(10)?)?,
+    })
+}
+
+/// A JSON list column: NULL is empty.
+pub(super) fn json_list<T: serde::de::DeserializeOwned>(
+    text: Option<String>,
+) -> Result<Vec<T>, StoreError> {
+    Ok(match text {
+        Some(json) => serde_json::from_str(&json)?,
+        None => Vec::new(),
+    })
+}
+
+/// A list as its JSON column holds it: empty is NULL.
+pub(super) fn list_json<T: serde::Serialize>(list: &[T]) -> Result<Option<String>, StoreError> {
+    Ok(match list {
+        [] => None,
+        items => Some(serde_json::to_string(items)?),
     })
 }
 

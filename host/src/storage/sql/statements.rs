@@ -63,7 +63,7 @@ macro_rules! app_columns {
     () => {
         "id, name, client_id, client_secret_hash, setup_url, origins, grants, created_at, url, \
          previous_secret_hash, previous_secret_expires_at, webhook_url, webhook_secret_version, \
-         project_id, redirect_uris"
+         project_id, redirect_uris, elements"
     };
 }
 
@@ -72,7 +72,7 @@ macro_rules! app_columns {
 macro_rules! installation_columns {
     () => {
         "i.id, i.app_id, i.environment_id, i.status, i.config, i.grants, i.grants_version, \
-         i.declined_version, a.grants, a.grants_version"
+         i.declined_version, a.grants, a.grants_version, i.disabled_elements"
     };
 }
 
@@ -160,7 +160,7 @@ pub(super) const APPS_OLDEST_FIRST: &str = concat!(
 pub(super) const INSERT_APP: &str = concat!(
     "INSERT INTO apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 );
 /// An app's changeable columns, its parameters numbered as
 /// [`INSERT_APP`]'s; what never changes (client id, creation time) must
@@ -168,7 +168,8 @@ pub(super) const INSERT_APP: &str = concat!(
 pub(super) const UPDATE_APP: &str = "UPDATE apps SET name = $2, client_secret_hash = $4, \
      setup_url = $5, origins = $6, grants = $7, url = $9, previous_secret_hash = $10, \
      previous_secret_expires_at = $11, webhook_url = $12, webhook_secret_version = $13, \
-     project_id = $14, redirect_uris = $15 WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
+     project_id = $14, redirect_uris = $15, \
+     elements = $16 WHERE id = $1 AND client_id = $3 AND created_at = $8 AND deleted_at IS NULL";
 pub(super) const DELETE_APP: &str =
     "UPDATE apps SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL";
 /// The installations that keep an app from being deleted.
@@ -474,3 +475,8 @@ pub(super) const REFRESH_TOKEN_FOR_UPDATE: &str = "SELECT token_hash, connection
      created_at, expires_at, used_at FROM oauth_refresh_tokens WHERE token_hash = $1 FOR UPDATE";
 pub(super) const SPEND_REFRESH_TOKEN: &str =
     "UPDATE oauth_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL";
+/// An installation's turned-off elements, locked.
+pub(super) const DISABLED_ELEMENTS_FOR_UPDATE: &str =
+    "SELECT disabled_elements FROM installations WHERE id = $1 FOR UPDATE";
+pub(super) const SET_DISABLED_ELEMENTS: &str =
+    "UPDATE installations SET disabled_elements = $2 WHERE id = $1";

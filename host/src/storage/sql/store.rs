@@ -656,6 +656,22 @@ impl<D: Database> Store for SqlStore<D> {
         })
     }
 
+    fn change_disabled_elements(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(Vec<String>) -> Result<(Vec<String>, AuditEntry), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.db.write(|c| {
+            let stored = one(c, DISABLED_ELEMENTS_FOR_UPDATE, params![id], |r| {
+                json_list(r.opt_text(0)?)
+            })?
+            .ok_or(StoreError::NotFound("installation"))?;
+            let (disabled, audit) = change(stored)?;
+            c.execute(SET_DISABLED_ELEMENTS, params![id, &list_json(&disabled)?])?;
+            insert_audit(c, &audit)
+        })
+    }
+
     fn create_connection(
         &self,
         n: &ConnectionRow,

@@ -350,7 +350,8 @@ async function refreshApps() {
         await Promise.all([refreshApps(), refreshAudit()]);
       }),
     );
-    tr.append(cell(a.name), cell(a.projectId ?? "whole instance"), cell(a.clientId), cell(a.setupUrl), cell(a.origins.join(", ")), cell(secret), actions);
+    const elements = a.elements.map((e) => `${e.name} (${e.type})`).join(", ") || "—";
+    tr.append(cell(a.name), cell(a.projectId ?? "whole instance"), cell(elements), cell(a.clientId), cell(a.setupUrl), cell(a.origins.join(", ")), cell(secret), actions);
     return tr;
   }));
   options($("#install-form [name=app]"), state.apps, (a) => a.name);
@@ -406,6 +407,7 @@ function editApp(app) {
   f.elements.url.value = app.url ?? "";
   f.elements.origins.value = app.origins.join(", ");
   f.elements.webhookUrl.value = app.webhookUrl ?? "";
+  f.elements.appElements.value = JSON.stringify(app.elements);
   f.elements.grants.disabled = true;
   f.elements.projectId.disabled = true;
   f.querySelector("button[type=submit]").textContent = "Save app";
@@ -723,10 +725,16 @@ $("#model-form").addEventListener("submit", guard(async () => {
 }));
 
 $("#app-form").addEventListener("submit", guard(async () => {
-  const { name, setupUrl, url, origins, grants, webhookUrl, projectId } = form("#app-form");
+  const { name, setupUrl, url, origins, grants, webhookUrl, projectId, appElements } = form("#app-form");
   const list = origins.trim() ? origins.split(",").map((o) => o.trim()).filter(Boolean) : [new URL(setupUrl).origin];
+  let declared;
+  try {
+    declared = JSON.parse(appElements.trim() || "[]");
+  } catch {
+    throw new Error("Elements must be JSON, e.g. [{\"type\":\"page\",\"apiId\":\"overview\",\"name\":\"Overview\",\"url\":\"http://127.0.0.1:3000/page\"}]");
+  }
   if (state.editing) {
-    await api("PATCH", `/v1/apps/${encodeURIComponent(state.editing)}`, { name, setupUrl, url: url.trim() || null, origins: list, webhookUrl: webhookUrl.trim() || null });
+    await api("PATCH", `/v1/apps/${encodeURIComponent(state.editing)}`, { name, setupUrl, url: url.trim() || null, origins: list, webhookUrl: webhookUrl.trim() || null, elements: declared });
     endEdit();
     // The page's frame-src lists the apps' origins: a reload applies new ones.
     toast(`App ${name} saved`, "success");
@@ -739,7 +747,7 @@ $("#app-form").addEventListener("submit", guard(async () => {
   } catch {
     throw new Error("Grants must be JSON, e.g. [{\"api\":\"content\",\"action\":\"read\"}]");
   }
-  const body = { name, setupUrl, origins: list, grants: parsed };
+  const body = { name, setupUrl, origins: list, grants: parsed, elements: declared };
   if (projectId !== "*") body.projectId = projectId;
   if (url.trim()) body.url = url.trim();
   if (webhookUrl.trim()) body.webhookUrl = webhookUrl.trim();

@@ -42,7 +42,10 @@ use super::oauth::{OAuthError, TokenAnswer, TokenRequest};
 use super::roles::{Need, On, grants_for, role_in};
 use super::tokens::TokenSpec;
 use crate::random;
-use crate::storage::{AppRow, ConnectionRow, OAuthCodeRow, Redeemed, RefreshTokenRow, TokenRow};
+use crate::storage::{
+    AppRow, AuditEntry, ConnectionRow, OAuthCodeRow, Redeemed, RefreshTokenRow, Store, StoreError,
+    TokenRow,
+};
 
 /// How long an authorization code waits to be redeemed, seconds.
 pub const CODE_TTL: i64 = 60;
@@ -406,29 +409,14 @@ impl Authority {
         if !verifier_matches(verifier, &row.code_challenge) {
             return Err(invalid("code_verifier does not match the code_challenge"));
         }
-        let (token, refresh, answer) = self.mint(app, &connection)?;
-        let actor = Actor(format!("client:{}", app.client_id));
-        let issued = self.audit(
-            &actor,
-            "connection.token",
-            &connection.id,
-            json!({"tokenId": token.record.token_id.to_string(), "grant": "authorization_code"}),
-        );
-        let replayed = self.audit(
-            &actor,
-            "connection.revoke",
-            &connection.id,
-            json!({"cause": "authorization code used twice"}),
-        );
-        match self.change(|s| {
-            s.redeem_oauth_code(&hash, self.now(), &token, &refresh, &issued, &replayed)
-        })? {
-            Redeemed::Issued(_) => Ok(answer),
-            Redeemed::Replayed(_) => {
-                Err(invalid("the code was used before: the connection is ended"))
-            }
-            Redeemed::Invalid => Err(invalid("the code is not valid")),
-        }
+        let once = OneTime {
+            grant_type: "authorization_code",
+            name: "code",
+            replayed: "authorization code used twice",
+        };
+        self.redeem(app, &connection, &once, |s, now, tokens| {
+            s.redeem_oauth_code(&hash, now, tokens.0, tokens.1, tokens.2, tokens.3)
+        })
     }
 
     /// `grant_type=refresh_token` for `app` (its credentials checked).
@@ -463,28 +451,48 @@ impl Authority {
                 ));
             }
         }
-        let (token, refresh, answer) = self.mint(app, &connection)?;
+        let once = OneTime {
+            grant_type: "refresh_token",
+            name: "refresh token",
+            replayed: "refresh token used twice",
+        };
+        self.redeem(app, &connection, &once, |s, now, tokens| {
+            s.use_refresh_token(&hash, now, tokens.0, tokens.1, tokens.2, tokens.3)
+        })
+    }
+
+    /// Mints `connection`'s next tokens and has `spend` redeem the
+    /// one-time credential for them in one transaction, with its audit
+    /// entries (`connection.token`, or `connection.revoke` when the
+    /// credential was presented before).
+    fn redeem(
+        &self,
+        app: &AppRow,
+        connection: &ConnectionRow,
+        once: &OneTime,
+        spend: impl FnOnce(&dyn Store, i64, NewTokens<'_>) -> Result<Redeemed, StoreError>,
+    ) -> Result<TokenAnswer, OAuthError> {
+        let (token, refresh, answer) = self.mint(app, connection)?;
         let actor = Actor(format!("client:{}", app.client_id));
         let issued = self.audit(
             &actor,
             "connection.token",
             &connection.id,
-            json!({"tokenId": token.record.token_id.to_string(), "grant": "refresh_token"}),
+            json!({"tokenId": token.record.token_id.to_string(), "grant": once.grant_type}),
         );
-        let reused = self.audit(
+        let replayed = self.audit(
             &actor,
             "connection.revoke",
             &connection.id,
-            json!({"cause": "refresh token used twice"}),
+            json!({"cause": once.replayed}),
         );
-        match self.change(|s| {
-            s.use_refresh_token(&hash, self.now(), &token, &refresh, &issued, &reused)
-        })? {
+        let name = once.name;
+        match self.change(|s| spend(s, self.now(), (&token, &refresh, &issued, &replayed)))? {
             Redeemed::Issued(_) => Ok(answer),
-            Redeemed::Replayed(_) => Err(invalid(
-                "the refresh token was used before: the connection is ended",
-            )),
-            Redeemed::Invalid => Err(invalid("the refresh token is not valid")),
+            Redeemed::Replayed(_) => Err(OAuthError::InvalidGrant(format!(
+                "the {name} was used before: the connection is ended"
+            ))),
+            Redeemed::Invalid => Err(OAuthError::InvalidGrant(format!("the {name} is not valid"))),
         }
     }
 
@@ -746,6 +754,26 @@ fn scope_of(grants: &[Grant]) -> String {
     }
     names.join(" ")
 }
+
+/// The one-time credential a token request presents, as its messages and
+/// audit entries name it.
+struct OneTime {
+    /// The `grant_type` audited with the new token.
+    grant_type: &'static str,
+    /// What the client is told was not valid or used before.
+    name: &'static str,
+    /// The audited cause when it was presented twice.
+    replayed: &'static str,
+}
+
+/// A connection's next access token, refresh token, and the audit entries
+/// for issuing them and for a replay.
+type NewTokens<'a> = (
+    &'a TokenRow,
+    &'a RefreshTokenRow,
+    &'a AuditEntry,
+    &'a AuditEntry,
+);
 
 #[cfg(test)]
 mod tests {

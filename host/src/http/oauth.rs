@@ -19,7 +19,7 @@ use base64::Engine as _;
 
 use super::extract::{Authed, ClientIp, RawBody};
 use super::{AppState, ErrorBody};
-use crate::authority::{ConnectionView, OAuthError, TokenAnswer, TokenRequest};
+use crate::authority::{Authority, ConnectionView, OAuthError, TokenAnswer, TokenRequest};
 use crate::reason::Reason;
 
 #[utoipa::path(post, path = "/v1/oauth/token", summary = "Tokens for connected apps (authorization_code, refresh_token) and RFC 8693 token exchange (a frame's session token for a token acting for its person)", security(()),
@@ -34,34 +34,19 @@ pub(super) async fn token(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let form = match read_form(&body) {
-        Ok(form) => form,
-        Err(e) => return error(e),
-    };
-    let basic = match basic_credentials(&headers) {
-        Ok(basic) => basic,
-        Err(e) => return error(e),
-    };
-    let authority = Arc::clone(&s.authority);
-    let result = tokio::task::spawn_blocking(move || authority.oauth_token(form, basic))
-        .await
-        .unwrap_or_else(|e| Err(OAuthError::Internal(e.to_string())));
-    match result {
-        Ok(answer) => (
-            [
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                (header::PRAGMA, HeaderValue::from_static("no-cache")),
-            ],
-            axum::Json(answer),
-        )
-            .into_response(),
-        Err(OAuthError::InvalidClient)
-            if s.throttle.refuse_failure(client.0, s.authority.now()) =>
-        {
-            super::ApiError(crate::authority::AuthorityError::Throttled).into_response()
-        }
-        Err(e) => error(e),
-    }
+    client_call(&s, client, &headers, &body, |a, form, basic| {
+        a.oauth_token(form, basic).map(|answer| {
+            (
+                [
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                    (header::PRAGMA, HeaderValue::from_static("no-cache")),
+                ],
+                axum::Json(answer),
+            )
+                .into_response()
+        })
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/oauth/revoke", summary = "RFC 7009: revoke a connected app's access token, or a refresh token and its whole connection", security(()),
@@ -76,24 +61,45 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
-    let form = match read_form(&body) {
+    client_call(&s, client, &headers, &body, |a, form, basic| {
+        a.oauth_revoke(form, basic).map(|()| {
+            (
+                [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+                StatusCode::OK,
+            )
+                .into_response()
+        })
+    })
+    .await
+}
+
+/// Runs an OAuth client's form request (`f` with the form and its HTTP
+/// Basic credentials, off the async threads) and answers RFC 6749's error
+/// shape; a failed client authentication counts toward the caller's
+/// throttle, and a throttled caller gets 429.
+async fn client_call(
+    s: &Arc<AppState>,
+    client: ClientIp,
+    headers: &HeaderMap,
+    body: &[u8],
+    f: impl FnOnce(&Authority, TokenRequest, Option<(String, String)>) -> Result<Response, OAuthError>
+    + Send
+    + 'static,
+) -> Response {
+    let form = match read_form(body) {
         Ok(form) => form,
         Err(e) => return error(e),
     };
-    let basic = match basic_credentials(&headers) {
+    let basic = match basic_credentials(headers) {
         Ok(basic) => basic,
         Err(e) => return error(e),
     };
     let authority = Arc::clone(&s.authority);
-    let result = tokio::task::spawn_blocking(move || authority.oauth_revoke(form, basic))
+    let result = tokio::task::spawn_blocking(move || f(&authority, form, basic))
         .await
         .unwrap_or_else(|e| Err(OAuthError::Internal(e.to_string())));
     match result {
-        Ok(()) => (
-            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-            StatusCode::OK,
-        )
-            .into_response(),
+        Ok(answer) => answer,
         Err(OAuthError::InvalidClient)
             if s.throttle.refuse_failure(client.0, s.authority.now()) =>
         {

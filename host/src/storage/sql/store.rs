@@ -749,29 +749,24 @@ impl<D: Database> Store for SqlStore<D> {
         replayed: &AuditEntry,
     ) -> Result<Redeemed, StoreError> {
         let hash = &hash.as_bytes()[..];
+        let grant = NewTokens {
+            token,
+            refresh,
+            issued,
+            replayed,
+        };
         self.db.write(|c| {
             let Some(code) = one(c, OAUTH_CODE_FOR_UPDATE, params![hash], oauth_code_from)? else {
                 return Ok(Redeemed::Invalid);
             };
-            let found = one(
-                c,
-                CONNECTION_FOR_UPDATE,
-                params![&code.connection_id],
-                connection_from,
-            )?;
-            let Some(connection) = found.filter(|n| n.revoked_at.is_none()) else {
-                return Ok(Redeemed::Invalid);
+            let once = OneTime {
+                connection_id: &code.connection_id,
+                used_at: code.used_at,
+                expires_at: code.expires_at,
+                spend: SPEND_OAUTH_CODE,
+                ends_old_token: false,
             };
-            if code.used_at.is_some() {
-                end_connection(c, &connection, now)?;
-                insert_audit(c, replayed)?;
-                return Ok(Redeemed::Replayed(connection));
-            }
-            if code.expires_at <= now {
-                return Ok(Redeemed::Invalid);
-            }
-            c.execute(SPEND_OAUTH_CODE, params![hash, now])?;
-            issue(c, connection, token, refresh, issued).map(Redeemed::Issued)
+            redeem_once(c, &once, hash, now, &grant)
         })
     }
 
@@ -785,33 +780,24 @@ impl<D: Database> Store for SqlStore<D> {
         reused: &AuditEntry,
     ) -> Result<Redeemed, StoreError> {
         let hash = &hash.as_bytes()[..];
+        let grant = NewTokens {
+            token,
+            refresh,
+            issued,
+            replayed: reused,
+        };
         self.db.write(|c| {
             let Some(used) = one(c, REFRESH_TOKEN_FOR_UPDATE, params![hash], refresh_from)? else {
                 return Ok(Redeemed::Invalid);
             };
-            let found = one(
-                c,
-                CONNECTION_FOR_UPDATE,
-                params![&used.connection_id],
-                connection_from,
-            )?;
-            let Some(connection) = found.filter(|n| n.revoked_at.is_none()) else {
-                return Ok(Redeemed::Invalid);
+            let once = OneTime {
+                connection_id: &used.connection_id,
+                used_at: used.used_at,
+                expires_at: used.expires_at,
+                spend: SPEND_REFRESH_TOKEN,
+                ends_old_token: true,
             };
-            if used.used_at.is_some() {
-                end_connection(c, &connection, now)?;
-                insert_audit(c, reused)?;
-                return Ok(Redeemed::Replayed(connection));
-            }
-            if used.expires_at <= now {
-                return Ok(Redeemed::Invalid);
-            }
-            c.execute(SPEND_REFRESH_TOKEN, params![hash, now])?;
-            if let Some(old) = &connection.token_id {
-                c.execute(REVOKE_TOKEN, params![&old.as_bytes()[..]])?;
-                token_changed(c, old)?;
-            }
-            issue(c, connection, token, refresh, issued).map(Redeemed::Issued)
+            redeem_once(c, &once, hash, now, &grant)
         })
     }
 
@@ -1015,6 +1001,66 @@ fn pending_grants(c: &mut dyn Conn, id: &str, version: i64) -> Result<Vec<Grant>
         return Err(StoreError::Conflict("a newer decision on these grants"));
     }
     Ok(serde_json::from_str(&newest)?)
+}
+
+/// A one-time credential of a connection (an authorization code or a
+/// refresh token) as read under its row lock.
+struct OneTime<'a> {
+    connection_id: &'a str,
+    used_at: Option<i64>,
+    expires_at: i64,
+    /// The statement that marks it used, by hash and time.
+    spend: &'static str,
+    /// Whether the access token it replaces ends with it (a refresh).
+    ends_old_token: bool,
+}
+
+/// What redeeming a one-time credential writes.
+struct NewTokens<'a> {
+    token: &'a TokenRow,
+    refresh: &'a RefreshTokenRow,
+    /// Audited when the new tokens are stored.
+    issued: &'a AuditEntry,
+    /// Audited when the credential was used before.
+    replayed: &'a AuditEntry,
+}
+
+/// Redeems `once` (its row locked by the caller) under its connection's
+/// lock: an ended connection is `Invalid`; a second presentation ends the
+/// connection and its token (`Replayed`); an expired one is `Invalid`;
+/// otherwise it is spent and the grant's tokens are issued.
+fn redeem_once(
+    c: &mut dyn Conn,
+    once: &OneTime<'_>,
+    hash: &[u8],
+    now: i64,
+    grant: &NewTokens<'_>,
+) -> Result<Redeemed, StoreError> {
+    let found = one(
+        c,
+        CONNECTION_FOR_UPDATE,
+        params![once.connection_id],
+        connection_from,
+    )?;
+    let Some(connection) = found.filter(|n| n.revoked_at.is_none()) else {
+        return Ok(Redeemed::Invalid);
+    };
+    if once.used_at.is_some() {
+        end_connection(c, &connection, now)?;
+        insert_audit(c, grant.replayed)?;
+        return Ok(Redeemed::Replayed(connection));
+    }
+    if once.expires_at <= now {
+        return Ok(Redeemed::Invalid);
+    }
+    c.execute(once.spend, params![hash, now])?;
+    if once.ends_old_token
+        && let Some(old) = &connection.token_id
+    {
+        c.execute(REVOKE_TOKEN, params![&old.as_bytes()[..]])?;
+        token_changed(c, old)?;
+    }
+    issue(c, connection, grant.token, grant.refresh, grant.issued).map(Redeemed::Issued)
 }
 
 /// Stores a connection's new access and refresh tokens, and `audit`.

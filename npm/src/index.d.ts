@@ -23,8 +23,55 @@ export interface Context {
   };
   installation: Installation;
   user?: { id: string; [more: string]: unknown };
+  /** Present when the frame is one of the app's elements. */
+  element?: Element;
   [more: string]: unknown;
 }
+
+/** The field types a field element edits (the host's `fieldType`). */
+export type FieldType = "string" | "text" | "number" | "boolean" | "json" | "date" | "dateTime" | "color";
+
+interface ElementBase {
+  /** The element's apiId, as the app declared it. */
+  apiId: string;
+  /** The app's settings for the element, as declared. */
+  config: Record<string, unknown>;
+  [more: string]: unknown;
+}
+
+export interface PageElement extends ElementBase {
+  type: "page";
+  /** Where in the page the platform opened it ("/" at first). */
+  route: string;
+}
+
+export interface SidebarElement extends ElementBase {
+  type: "sidebar";
+  model: string;
+  /** The entry open in the editor (`id` null for a new entry). */
+  entry: { id: string | null };
+  /** The entry's values as the editor has them now (pushed as the person types). */
+  values: Record<string, unknown>;
+}
+
+export interface FieldElement extends ElementBase {
+  type: "field";
+  field: { apiId: string; type: FieldType };
+  model: string;
+  entry: { id: string | null };
+  value: unknown;
+  locale?: string;
+  stage?: string;
+  isReadOnly: boolean;
+}
+
+export interface DialogElement extends ElementBase {
+  type: "dialog";
+  /** What the opener passed as openDialog's options. */
+  options: { title?: string; width?: number; height?: number; config?: Record<string, unknown> };
+}
+
+export type Element = PageElement | SidebarElement | FieldElement | DialogElement;
 
 export interface InitOptions {
   /**
@@ -60,6 +107,7 @@ export type TallyErrorCode =
   | "not_handled"
   | "unknown_method"
   | "handler_failed"
+  | "not_allowed"
   | (string & {});
 
 /** Every rejection of the SDK: an Error named "TallyError". */
@@ -83,6 +131,22 @@ export declare class App {
   getSessionToken(): Promise<string>;
   showToast(toast: { message: string; variant?: "info" | "success" | "warning" | "error" }): Promise<unknown>;
   resize(size: { height: number; width?: number }): Promise<unknown>;
+  /** Keeps the frame as tall as the page (resize on every change); returns a stop function. */
+  autoResize(): () => void;
+  /** The element this frame is, or null for the app's setup or main page. */
+  readonly element: Element | null;
+  /** A field element's new value; calls within 50 ms are sent as one. */
+  setValue(value: unknown): Promise<unknown>;
+  /** A field element marks its value invalid (null clears it). */
+  setInvalid(message: string | null): Promise<unknown>;
+  /** Opens a page of this app as a dialog; resolves with its closeDialog value (null when dismissed). */
+  openDialog<T = unknown>(url: string, options?: DialogElement["options"]): Promise<T | null>;
+  /** In a dialog: closes it with `value`. */
+  closeDialog(value?: unknown): Promise<unknown>;
+  /** Moves the platform to a path within it. */
+  navigate(to: string): Promise<unknown>;
+  /** Asks the person to confirm. */
+  confirm(question: { message: string; title?: string }): Promise<boolean>;
   onContextChange(callback: (context: Context) => void): () => void;
   close(): void;
 }

@@ -27,6 +27,7 @@ export async function init(options) {
 /** A connected app. */
 export class App {
   #app;
+  #burst = null;
   /** @param {object} app the wasm handle (use init()) */
   constructor(app) {
     this.#app = app;
@@ -70,6 +71,52 @@ export class App {
   /** @param {{ height: number, width?: number }} size */
   resize(size) {
     return this.#app.request("resize", size);
+  }
+  // Element APIs (typed and described in index.d.ts; the bridge checks
+  // each call and what the frame may do).
+  autoResize() {
+    const body = document.body;
+    let last = -1;
+    const fit = () => {
+      const height = Math.ceil(body.getBoundingClientRect().bottom + (parseFloat(getComputedStyle(body).marginBottom) || 0));
+      if (height !== last) this.resize({ height: (last = height) }).catch(() => {});
+    };
+    const observer = new ResizeObserver(fit);
+    observer.observe(body);
+    fit();
+    return () => observer.disconnect();
+  }
+  get element() {
+    return this.#app.context?.element ?? null;
+  }
+  // A burst of values (50 ms) is sent once, with the last; every call
+  // settles with that one answer.
+  setValue(value) {
+    const burst = (this.#burst ??= { waiters: [] });
+    burst.value = value;
+    if (burst.waiters.length === 0) {
+      setTimeout(() => {
+        this.#burst = null;
+        const sent = this.#app.request("setValue", { value: burst.value });
+        for (const [resolve, reject] of burst.waiters) sent.then(resolve, reject);
+      }, 50);
+    }
+    return new Promise((resolve, reject) => burst.waiters.push([resolve, reject]));
+  }
+  setInvalid(message) {
+    return this.#app.request("setInvalid", { message: message ?? null });
+  }
+  openDialog(url, options) {
+    return this.#app.request("openDialog", options === undefined ? { url } : { url, options });
+  }
+  closeDialog(value = null) {
+    return this.#app.request("closeDialog", { value });
+  }
+  navigate(to) {
+    return this.#app.request("navigate", { to });
+  }
+  confirm({ message, title }) {
+    return this.#app.request("confirm", title === undefined ? { message } : { message, title });
   }
   /**
    * Calls `callback(context)` on every context the parent pushes.

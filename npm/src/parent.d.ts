@@ -1,4 +1,4 @@
-import type { Context, Installation, InstallationUpdate } from "./index.js";
+import type { Context, DialogElement, Element, Installation, InstallationUpdate } from "./index.js";
 
 export interface AppFrameHandlers {
   /** Apply the change on the platform; resolve with the updated installation. */
@@ -13,6 +13,18 @@ export interface AppFrameHandlers {
    * and given to the app's `getSessionToken()`.
    */
   getSessionToken?(): { token: string; expiresIn: number } | Promise<{ token: string; expiresIn: number }>;
+  /** A field element's value, already checked against its field's type (field elements only). */
+  setValue?(value: unknown): unknown;
+  /** A field element's validity: a message, or null when valid (field elements only). */
+  setInvalid?(message: string | null): unknown;
+  /** Open a dialog frame of the same app at `url` (on the app's origin); resolve with its closeDialog value. */
+  openDialog?(request: { url: string; options?: DialogElement["options"] }): unknown;
+  /** The dialog's value (dialog frames only). */
+  closeDialog?(value: unknown): unknown;
+  /** Move the platform to `to`, a path within it. */
+  navigate?(request: { to: string }): unknown;
+  /** Ask the person; resolve with true or false. */
+  confirm?(question: { message: string; title?: string }): boolean | Promise<boolean>;
 }
 
 /** A context whose session token the bridge fills in (`handlers.getSessionToken`). */
@@ -21,6 +33,7 @@ export interface ContextWithoutToken {
   environment: { id: string; name: string; endpoint: string; authToken?: string; [more: string]: unknown };
   installation: Installation;
   user?: Context["user"];
+  element?: Element;
   [more: string]: unknown;
 }
 

@@ -87,3 +87,84 @@ export function useApp() {
     app,
   };
 }
+
+/** The element inside <Wrapper>, checked to be of `type`. */
+function useElement(hook, type) {
+  const { app, context } = useApp();
+  const element = context.element;
+  if (element?.type !== type) {
+    throw new Error(`${hook}() is for ${type} elements; this frame is ${element ? `a ${element.type} element` : "not an element"}`);
+  }
+  return { app, context, element };
+}
+
+/** What every element's hook shares: the platform's actions. */
+function actions(app) {
+  return {
+    openDialog: (url, options) => app.openDialog(url, options),
+    showToast: (toast) => app.showToast(toast),
+    navigate: (to) => app.navigate(to),
+    confirm: (question) => app.confirm(question),
+  };
+}
+
+/**
+ * A field element, as Hygraph's useFieldExtension: `{ value, onChange,
+ * setInvalid, field, model, entry, locale, stage, isReadOnly, meta,
+ * extension, openDialog, showToast, navigate, confirm }`. `onChange(value)`
+ * is the SDK's setValue (checked by the platform against the field's type,
+ * bursts sent as one); `value` follows what the platform pushes.
+ */
+export function useFieldExtension() {
+  const { app, element } = useElement("useFieldExtension", "field");
+  const [error, setError] = useState(null);
+  return {
+    value: element.value,
+    onChange: (value) => app.setValue(value),
+    setInvalid: (message) => {
+      setError(message ?? null);
+      return app.setInvalid(message ?? null);
+    },
+    field: element.field,
+    model: element.model,
+    entry: element.entry,
+    locale: element.locale,
+    stage: element.stage,
+    isReadOnly: element.isReadOnly,
+    meta: { error },
+    extension: { config: element.config },
+    ...actions(app),
+  };
+}
+
+/**
+ * A sidebar element, as Hygraph's useFormSidebarExtension: `{ model,
+ * entry, values, form: { getFieldState(name) }, extension, openDialog,
+ * showToast, navigate, confirm }`; re-renders as the editor's values change.
+ */
+export function useFormSidebarExtension() {
+  const { app, element } = useElement("useFormSidebarExtension", "sidebar");
+  return {
+    model: element.model,
+    entry: element.entry,
+    values: element.values,
+    form: { getFieldState: (name) => ({ value: element.values[name] }) },
+    extension: { config: element.config },
+    ...actions(app),
+  };
+}
+
+/** A page element: `{ route, extension, openDialog, showToast, navigate, confirm }`. */
+export function usePageExtension() {
+  const { app, element } = useElement("usePageExtension", "page");
+  return { route: element.route, extension: { config: element.config }, ...actions(app) };
+}
+
+/**
+ * A dialog, as Hygraph's useUiExtensionDialog: `{ onCloseDialog(value),
+ * options, extension }`; the opener's openDialog resolves with the value.
+ */
+export function useUiExtensionDialog() {
+  const { app, element } = useElement("useUiExtensionDialog", "dialog");
+  return { onCloseDialog: (value) => app.closeDialog(value), options: element.options, extension: { config: element.config } };
+}

@@ -282,13 +282,29 @@ impl App {
 
     /// Calls one of the parent's methods whose params the bridge checks:
     /// `showToast` (`{ message, variant? }`), `resize` (`{ height, width? }`
-    /// in CSS pixels) or `getSessionToken` (no params; resolves with a
+    /// in CSS pixels), `getSessionToken` (no params; resolves with a
     /// session token that is not due for refresh — when the parent fetched a
     /// new one it pushes the new context first, so `context` and
-    /// `onContextChange` already carry it). One export for the three keeps the
-    /// module small; the npm package gives each its own method.
+    /// `onContextChange` already carry it), and the element methods
+    /// `setValue` (`{ value }`; the npm package sends a burst of them as
+    /// one), `setInvalid` (`{ message }`, `null` clears), `openDialog`
+    /// (`{ url, options? }`, resolves with what the dialog closes with),
+    /// `closeDialog` (`{ value }`), `navigate` (`{ to }`) and `confirm`
+    /// (`{ message, title? }`, resolves with a boolean). One export for
+    /// these keeps the module small; the npm package gives each its own
+    /// method. What an element may call is decided by the bridge.
     pub async fn request(&self, method: String, params: JsValue) -> Result<JsValue, JsValue> {
-        const METHODS: [&str; 3] = ["showToast", "resize", "getSessionToken"];
+        const METHODS: [&str; 9] = [
+            "showToast",
+            "setValue",
+            "resize",
+            "getSessionToken",
+            "setInvalid",
+            "openDialog",
+            "closeDialog",
+            "navigate",
+            "confirm",
+        ];
         if !METHODS.contains(&method.as_str()) {
             return Err(SdkError::InvalidArgument(format!("no method \"{method}\"")).into());
         }

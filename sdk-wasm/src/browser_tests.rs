@@ -273,3 +273,105 @@ fn update_arguments_are_checked_with_verifier_core_names() {
         assert_eq!(err.code(), "invalid_argument", "{bad} accepted");
     }
 }
+
+#[wasm_bindgen_test]
+fn an_element_is_read_from_the_context_and_checked_by_kind() {
+    use crate::element::{Kind as Element, read};
+    let base = r#""project":{"id":"p","name":"P","mgmtApi":"https://a.example/v1/management"},"environment":{"id":"e","name":"E","endpoint":"https://a.example","authToken":"t"},"installation":{"id":"i","status":"COMPLETED","config":{}}"#;
+    let with = |element: &str| js(&format!("{{{base},\"element\":{element}}}"));
+    assert_eq!(read(&js(&format!("{{{base}}}"))).unwrap(), None);
+    let field = read(&with(r##"{"type":"field","apiId":"colour","config":{},"field":{"apiId":"c","type":"color"},"model":"Post","value":null,"isReadOnly":false}"##)).unwrap().unwrap();
+    assert_eq!(field.kind, Element::Field);
+    assert_eq!(field.field.as_deref(), Some("c"));
+    assert_eq!(field.field_type.as_deref(), Some("color"));
+    for bad in [
+        r#"{"type":"widget","apiId":"a","config":{}}"#,
+        r#"{"type":"page","apiId":"a","config":{}}"#,
+        r#"{"type":"sidebar","apiId":"a","config":{},"model":"Post","values":[]}"#,
+        r#"{"type":"field","apiId":"a","config":{},"field":{"apiId":"c","type":"colour"},"model":"Post","value":null,"isReadOnly":false}"#,
+        r#"{"type":"field","apiId":"a","config":{},"field":{"apiId":"c","type":"color"},"model":"Post","isReadOnly":false}"#,
+    ] {
+        let err = read(&with(bad)).unwrap_err();
+        assert_eq!(err.code(), "invalid_argument", "{bad}");
+    }
+    // The whole context check carries it.
+    let checked = Context::check(
+        &with(r#"{"type":"page","apiId":"a","config":{},"route":"/"}"#),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(checked.element.map(|e| e.kind), Some(Element::Page));
+}
+
+#[wasm_bindgen_test]
+fn each_element_calls_only_its_own_methods() {
+    use crate::element::{Element, Kind, allows};
+    let of = |kind| Element {
+        kind,
+        field: None,
+        field_type: None,
+    };
+    let field = of(Kind::Field);
+    let dialog = of(Kind::Dialog);
+    let sidebar = of(Kind::Sidebar);
+    let page = of(Kind::Page);
+    assert!(allows(Some(&field), "setValue") && allows(Some(&field), "setInvalid"));
+    assert!(
+        !allows(Some(&sidebar), "setValue")
+            && !allows(Some(&page), "setInvalid")
+            && !allows(None, "setValue")
+    );
+    assert!(allows(Some(&dialog), "closeDialog") && !allows(Some(&field), "closeDialog"));
+    assert!(allows(None, "updateInstallation") && allows(Some(&page), "updateInstallation"));
+    assert!(
+        !allows(Some(&field), "updateInstallation") && !allows(Some(&dialog), "updateInstallation")
+    );
+    for method in [
+        "openDialog",
+        "navigate",
+        "confirm",
+        "showToast",
+        "resize",
+        "getSessionToken",
+    ] {
+        assert!(allows(Some(&sidebar), method), "{method}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_field_value_must_be_of_the_fields_type() {
+    use crate::element::check_value;
+    let ok = [
+        ("string", "\"x\""),
+        ("text", "\"long\""),
+        ("number", "3.5"),
+        ("boolean", "false"),
+        ("json", "{\"a\":[1]}"),
+        ("date", "\"2026-12-06\""),
+        ("dateTime", "\"2026-12-06T10:00:00Z\""),
+        ("color", "\"#1E90ff\""),
+        ("color", "null"),
+    ];
+    for (t, v) in ok {
+        assert!(check_value(t, &js(v)).is_ok(), "{t} {v}");
+    }
+    let bad = [
+        ("string", "3"),
+        ("number", "\"3\""),
+        ("boolean", "0"),
+        ("date", "\"2026-13-06\""),
+        ("date", "\"06/12/2026\""),
+        ("dateTime", "\"2026-12-06\""),
+        ("dateTime", "\"2026-12-06Tnope\""),
+        ("color", "\"#12345\""),
+        ("color", "\"red\""),
+        ("unknown", "\"x\""),
+    ];
+    for (t, v) in bad {
+        assert_eq!(
+            check_value(t, &js(v)).unwrap_err().code(),
+            "invalid_argument",
+            "{t} {v}"
+        );
+    }
+}

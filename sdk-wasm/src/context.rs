@@ -2,7 +2,7 @@
 //!
 //! DESIGN.md fixes its shape: `{ project: { id, name, mgmtApi }, environment:
 //! { id, name, endpoint, authToken }, installation: { id, status, config },
-//! user? }`. The bridge checks it before sending (a platform bug surfaces in
+//! user? }`, and an element's frame has `element` (`crate::element`). The bridge checks it before sending (a platform bug surfaces in
 //! the platform) and the SDK checks it on receipt (an app never sees a context
 //! without the fields it relies on). Fields beyond these are kept as they are:
 //! the context travels as the JavaScript value the platform gave, and this
@@ -12,6 +12,7 @@
 use verifier_core::InstallationStatus;
 use wasm_bindgen::JsValue;
 
+use crate::element::{self, Element};
 use crate::error::SdkError;
 use crate::js;
 
@@ -24,6 +25,10 @@ pub(crate) struct Context {
     pub(crate) mgmt_api: String,
     /// `environment.id`.
     pub(crate) environment_id: String,
+    /// `element`, when the frame is one of the app's elements (the
+    /// bridge's; the app side only checks it).
+    #[cfg_attr(not(feature = "parent"), allow(dead_code))]
+    pub(crate) element: Option<Element>,
 }
 
 impl Context {
@@ -56,6 +61,7 @@ impl Context {
         Ok(Context {
             mgmt_api,
             environment_id,
+            element: element::read(value)?,
         })
     }
 }

@@ -8,12 +8,16 @@
 //!   `?code=`, receives the context (project, environment with a short-lived
 //!   session token, installation, user), exchanges the setup code through the
 //!   app's own backend, and calls the parent's `updateInstallation`,
-//!   `getSessionToken`, `showToast` and `resize`.
+//!   `getSessionToken`, `showToast` and `resize`, and an element's
+//!   `setValue`, `setInvalid`, `openDialog`, `closeDialog`, `navigate` and
+//!   `confirm`.
 //! - **Parent side** ([`create_app_frame`] → [`AppFrame`]): runs in the
 //!   platform's page. It pins the app's origin and frame window, answers the
 //!   app's calls with the platform's handlers, keeps the frame's session
 //!   token fresh when given a `getSessionToken` handler, and pushes context
-//!   changes.
+//!   changes. A frame that is one of the app's elements (`element`: page,
+//!   sidebar, field, dialog) may call only what its kind may, and a field
+//!   element write only its own field, with a value of its type.
 //!
 //! Every rejection is a JavaScript `Error` named `TallyError` with a stable
 //! `code` ([`SdkError::code`]); nothing waits forever: the handshake and every
@@ -38,6 +42,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 #[cfg(feature = "app")]
 mod app;
 mod context;
+mod element;
 mod error;
 #[cfg(feature = "app")]
 mod exchange;

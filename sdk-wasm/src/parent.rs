@@ -9,6 +9,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{HtmlIFrameElement, MessageEvent, Window};
 
 use crate::context::{self, Context};
+use crate::element::{self, Element};
 use crate::error::{SdkError, describe};
 use crate::js;
 use crate::protocol::{self, Envelope, Kind, Link, RemoteError};
@@ -54,12 +55,55 @@ fn check_size(size: &JsValue) -> Result<(u32, Option<u32>), SdkError> {
     Ok((height, pixels("width")?))
 }
 
+/// Checks a field element's `setValue` params, `{ value }` and nothing
+/// else (a field element names no field: it writes its own), against its
+/// field's type, and returns the value. A read-only field takes nothing.
+fn check_set_value(element: Option<&Element>, params: &JsValue) -> Result<JsValue, SdkError> {
+    js::only_keys(params, &["value"], "setValue")?;
+    let value = js::get(params, "value");
+    if value.is_undefined() {
+        let message = "setValue: value is required (null to empty the field)";
+        return Err(SdkError::InvalidArgument(String::from(message)));
+    }
+    let field_type = element.and_then(|e| e.field_type.as_deref()).unwrap_or("");
+    element::check_value(field_type, &value)?;
+    Ok(value)
+}
+
+/// Checks `openDialog` params, `{ url, options? }`: the dialog is a page of
+/// the same app, so `url` must be on the frame's pinned origin; `options`
+/// (the platform's: `title`, `width`, `height`; the dialog's own in
+/// `config`) an object.
+fn check_dialog(params: &JsValue, link: &Link) -> Result<(), SdkError> {
+    js::only_keys(params, &["url", "options"], "openDialog")?;
+    let url = js::string(params, "url", "openDialog")?;
+    let on_origin = web_sys::Url::new(&url).is_ok_and(|u| u.origin() == link.peer_origin());
+    if !on_origin {
+        let message = format!(
+            "openDialog: url must be on the app's origin {}",
+            link.peer_origin()
+        );
+        return Err(SdkError::InvalidArgument(message));
+    }
+    let options = js::get(params, "options");
+    if !options.is_undefined() {
+        js::only_keys(
+            &options,
+            &["title", "width", "height", "config"],
+            "openDialog options",
+        )?;
+    }
+    Ok(())
+}
+
 struct Inner {
     window: Window,
     iframe: HtmlIFrameElement,
     link: Link,
     context: RefCell<JsValue>,
     handlers: JsValue,
+    /// The element this frame is (fixed at `createAppFrame`).
+    element: Option<Element>,
     on_message: RefCell<Option<MessageListener>>,
     session: RefCell<Session>,
 }
@@ -137,7 +181,7 @@ pub fn create_app_frame(options: JsValue) -> Result<AppFrame, JsValue> {
     let context = get("context");
     let handlers = get("handlers");
     let owns_token = js::get(&handlers, "getSessionToken").is_function();
-    Context::check_with(&context, "createAppFrame", !owns_token)?;
+    let element = Context::check_with(&context, "createAppFrame", !owns_token)?.element;
     let window = protocol::window()?;
     let target = iframe.content_window().ok_or_else(|| {
         SdkError::InvalidArgument(String::from(
@@ -150,6 +194,7 @@ pub fn create_app_frame(options: JsValue) -> Result<AppFrame, JsValue> {
         link: Link::new(target, app_origin, String::new()),
         context: RefCell::new(context),
         handlers,
+        element,
         on_message: RefCell::new(None),
         session: RefCell::new(Session::default()),
     });
@@ -178,7 +223,11 @@ impl AppFrame {
             .inner
             .handler("getSessionToken")
             .and(self.inner.token());
-        Context::check_with(&context, "setContext", owned.is_none())?;
+        let checked = Context::check_with(&context, "setContext", owned.is_none())?;
+        if checked.element != self.inner.element {
+            let message = "setContext: a frame stays the element it was created as";
+            return Err(SdkError::InvalidArgument(String::from(message)).into());
+        }
         let context = match owned {
             Some(token) => with_token(&context, &token),
             None => context,
@@ -356,6 +405,13 @@ impl Inner {
         method: &str,
         params: JsValue,
     ) -> Result<JsValue, RemoteError> {
+        if !element::allows(this.element.as_ref(), method) {
+            let what = this.element.as_ref().map_or("app page", Element::name);
+            return Err(RemoteError {
+                code: String::from("not_allowed"),
+                message: format!("a {what} frame cannot call {method}"),
+            });
+        }
         match method {
             "getContext" => Ok(this.context.borrow().clone()),
             "getSessionToken" => Ok(JsValue::from(Inner::session_token(this, false).await?)),
@@ -393,6 +449,51 @@ impl Inner {
                         .set_property("width", &format!("{width}px"));
                 }
                 Ok(JsValue::NULL)
+            }
+            "setValue" => {
+                let value = check_set_value(this.element.as_ref(), &params).map_err(invalid)?;
+                let result = this.run("setValue", &value).await?;
+                // The bridge's context follows, so a later push or
+                // getContext carries the value the platform took.
+                let element = js::get(&this.context.borrow(), "element");
+                let _ = js_sys::Reflect::set(&element, &"value".into(), &value);
+                Ok(result)
+            }
+            "setInvalid" => {
+                js::only_keys(&params, &["message"], method).map_err(invalid)?;
+                let message = js::opt_string(&params, "message", method).map_err(invalid)?;
+                this.run("setInvalid", &message.map_or(JsValue::NULL, JsValue::from))
+                    .await
+            }
+            "openDialog" => {
+                check_dialog(&params, &this.link).map_err(invalid)?;
+                this.run("openDialog", &params).await
+            }
+            "closeDialog" => {
+                js::only_keys(&params, &["value"], method).map_err(invalid)?;
+                this.run("closeDialog", &js::get(&params, "value")).await
+            }
+            "navigate" => {
+                js::only_keys(&params, &["to"], method).map_err(invalid)?;
+                let to = js::string(&params, "to", method).map_err(invalid)?;
+                if !to.starts_with('/') || to.starts_with("//") {
+                    let message = "navigate: to must be a path within the platform, like /content";
+                    return Err(invalid(SdkError::InvalidArgument(String::from(message))));
+                }
+                this.run("navigate", &params).await
+            }
+            "confirm" => {
+                js::only_keys(&params, &["message", "title"], method).map_err(invalid)?;
+                js::string(&params, "message", method).map_err(invalid)?;
+                js::opt_string(&params, "title", method).map_err(invalid)?;
+                let answer = this.run("confirm", &params).await?;
+                answer
+                    .as_bool()
+                    .map(JsValue::from)
+                    .ok_or_else(|| RemoteError {
+                        code: String::from("handler_failed"),
+                        message: String::from("confirm handler: must resolve with true or false"),
+                    })
             }
             other => Err(RemoteError {
                 code: String::from("unknown_method"),

@@ -227,6 +227,12 @@ impl Link {
         self.conn.borrow().clone()
     }
 
+    /// The other side's pinned origin.
+    #[cfg(feature = "parent")]
+    pub(crate) fn peer_origin(&self) -> &str {
+        &self.peer_origin
+    }
+
     #[cfg(feature = "parent")]
     pub(crate) fn set_conn(&self, conn: String) {
         *self.conn.borrow_mut() = conn;

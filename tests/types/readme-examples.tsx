@@ -2,7 +2,7 @@
 // type-checked against the package's .d.ts files (tsc --strict). What the
 // README leaves to the reader (an API client, a toast, a record store, the
 // request) is declared first.
-import { Wrapper, useApp } from "tally-sdk/react";
+import { Wrapper, useApp, useFieldExtension, useFormSidebarExtension, usePageExtension, useUiExtensionDialog } from "tally-sdk/react";
 import { init } from "tally-sdk";
 import { createAppFrame } from "tally-sdk/parent";
 import { loadVerifier, decide, METHOD_ACTIONS, UNAUTHENTICATED, httpStatus } from "tally-sdk/verifier";
@@ -107,3 +107,41 @@ export async function gateAtTheEdge() {
   const { answer } = gate.finish(planned.handle, upstreamAnswer);
   return { authorized, answer };
 }
+
+// Elements (npm/README.md, "Elements").
+async function elements() {
+  const app = await init();
+  app.autoResize();                                  // keep the frame as tall as the page
+  if (app.element?.type === "field") {
+    const { value, field } = app.element;            // field: { apiId, type }
+    void value;
+    void field;
+    await app.setValue("#1e90ff");                   // checked against field.type by the platform
+    await app.setInvalid(null);                      // or a message: the editor will not save
+  }
+  const colour = await app.openDialog(new URL("/palette", location.origin).href, { title: "Palette" });
+  await app.navigate("/content/Post");
+  const sure = await app.confirm({ message: "Go ahead?" });
+  void colour;
+  void sure;
+  // in the dialog's page: await app.closeDialog("#ffd700");
+}
+void elements;
+
+function Colour() {
+  const { value, onChange, meta } = useFieldExtension();
+  return <input value={String(value ?? "")} onChange={(e) => onChange(e.target.value)} aria-invalid={meta.error !== null} />;
+}
+function Words() {
+  const { values } = useFormSidebarExtension();
+  return <p>{Object.keys(values).length}</p>;
+}
+function Palette() {
+  const { onCloseDialog } = useUiExtensionDialog();
+  return <button onClick={() => onCloseDialog("#ffd700")}>Gold</button>;
+}
+function Page() {
+  const { route, navigate } = usePageExtension();
+  return <button onClick={() => navigate("/content/Post")}>{route}</button>;
+}
+void [Colour, Words, Palette, Page];

@@ -34,6 +34,10 @@
 //! - **Apps in frames** are hosted with the npm package's parent bridge
 //!   (`tally-sdk/parent`): `npm/src/parent.js` and the `sdk-wasm` parent
 //!   module built by `host/build.rs`, served under `/studio/bridge/`.
+//! - **Elements and content** (`assets/elements.js`): a small content
+//!   editor over the gateway, with the installed apps' field editors and
+//!   sidebar panels in the open entry, their pages in the navigation and
+//!   their dialogs; the choices it makes are written at its top.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -62,6 +66,7 @@ const MAX_SESSIONS: usize = 1024;
 
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/studio.js");
+const ELEMENTS: &str = include_str!("assets/elements.js");
 const STYLE: &str = include_str!("assets/studio.css");
 const BRIDGE_ENTRY: &str = include_str!("../../../npm/src/parent.js");
 const BRIDGE_GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/bridge/tally_sdk.js"));
@@ -164,6 +169,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(
             "/studio/studio.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/studio/elements.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ELEMENTS) }),
         )
         .route(
             "/studio/studio.css",

@@ -4,7 +4,7 @@
 // `X-Tally-Studio: 1` (a header a cross-site form cannot send). Nothing is
 // kept in localStorage. Content comes from the API and is set as text, never
 // as HTML.
-import { createAppFrame } from "/studio/bridge/src/parent.js";
+import { hostFrame, refreshEditorChoices, refreshNavigation, route, setup as setupElements } from "/studio/elements.js";
 
 const $ = (selector) => document.querySelector(selector);
 const state = { projects: [], users: [], apps: [], installations: [], frame: null, frameInstallation: null, user: null, editing: null, grantsApp: null, review: null, deliveriesApp: null, publicEnvironment: null };
@@ -98,6 +98,7 @@ async function start() {
   }
   if (access) {
     await refreshAll();
+    await route().catch((e) => toast(e.message, "error"));
     setInterval(() => refreshInstallations().catch(() => {}), 1000);
     setInterval(() => Promise.all([refreshTokens(), refreshAudit()]).catch(() => {}), 3000);
   }
@@ -280,6 +281,7 @@ async function refreshProjects() {
   options($("#model-form [name=environment]"), environments, (e) => `${e.project.name} / ${e.name}`);
   options($("#token-form [name=environment]"), [{ id: "" }, ...environments], (e) => (e.id ? `${e.project.name} / ${e.name}` : "no environment"));
   await refreshModels(environments);
+  await refreshEditorChoices();
 }
 
 async function refreshModels(environments) {
@@ -527,10 +529,11 @@ async function refreshInstallations() {
         await Promise.all([refreshInstallations(), refreshTokens(), refreshAudit()]);
       }));
     }
-    tr.append(cell(i.id), cell(app?.name ?? i.appId), cell(i.environmentId), cell(i.status, `status status-${i.status}`), actions);
+    tr.append(cell(i.id), cell(app?.name ?? i.appId), cell(i.environmentId), cell(i.status, `status status-${i.status}`), elementSwitches(i, app), actions);
 
     return tr;
   }));
+  refreshNavigation();
   if (state.frame && state.frameInstallation) {
     const now = state.installations.find((i) => i.id === state.frameInstallation);
     const shown = state.frame.context.installation;
@@ -538,6 +541,28 @@ async function refreshInstallations() {
       state.frame.setContext({ ...state.frame.context, installation: now });
     }
   }
+}
+
+// Each of the app's elements, on or off in this installation.
+function elementSwitches(installation, app) {
+  const td = document.createElement("td");
+  for (const element of app?.elements ?? []) {
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = !installation.disabledElements.includes(element.apiId);
+    box.disabled = installation.status === "UNINSTALLED";
+    box.dataset.element = element.apiId;
+    box.addEventListener("change", guard(async () => {
+      await api("PATCH", `/v1/installations/${encodeURIComponent(installation.id)}/elements`, { [element.apiId]: box.checked });
+      toast(`${element.name} ${box.checked ? "on" : "off"} in ${installation.id}`, "success");
+      await Promise.all([refreshInstallations(), refreshAudit()]);
+    }));
+    const label = document.createElement("label");
+    label.className = "element-switch";
+    label.append(box, ` ${element.name}`);
+    td.append(label);
+  }
+  return td;
 }
 
 async function refreshTokens() {
@@ -801,47 +826,24 @@ async function openInstallation(id) {
 // --- the app frame -----------------------------------------------------------
 
 async function showFrame(installation, url) {
-  const app = state.apps.find((a) => a.id === installation.appId);
-  const project = state.projects.find((p) => p.environments.some((e) => e.id === installation.environmentId));
-  const environment = project.environments.find((e) => e.id === installation.environmentId);
-  // No authToken here: the bridge asks getSessionToken (below) when the app
-  // connects and again before each token runs out, and pushes the new context.
-  const context = {
-    project: { id: project.id, name: project.name, mgmtApi: project.mgmtApi },
-    environment: {
-      id: environment.id,
-      name: environment.name,
-      endpoint: `${location.origin}/v1/content/${environment.id}`,
-    },
-    installation,
-    // Who signed in to the studio (GET /studio/session).
-    user: state.user,
-  };
   state.frame?.destroy();
-  const iframe = $("#app-frame");
-  const appOrigin = new URL(url).origin;
-  if (!app.origins.includes(appOrigin)) throw new Error(`${appOrigin} is not one of the app's origins`);
   state.frameInstallation = installation.id;
-  state.frame = await createAppFrame({
+  const iframe = $("#app-frame");
+  state.frame = await hostFrame({
     iframe,
-    appOrigin,
-    context,
+    installation,
+    url,
     handlers: {
       updateInstallation: async (update) => {
         const updated = await api("PATCH", `/v1/installations/${encodeURIComponent(installation.id)}`, update);
         await refreshInstallations();
         return updated;
       },
-      showToast: ({ message, variant }) => toast(message, variant),
-      getSessionToken: async () => {
-        const session = await api("POST", `/v1/installations/${encodeURIComponent(installation.id)}/session-token`);
-        return { token: session.token, expiresIn: session.expiresIn };
-      },
     },
   });
-  $("#frame-origin").textContent = appOrigin;
+  $("#frame-origin").textContent = new URL(url).origin;
   $("#frame-panel").hidden = false;
-  iframe.src = url;
 }
 
+setupElements({ api, toast, state, guard, button });
 start().catch((e) => toast(e.message, "error"));

@@ -148,10 +148,16 @@ test("install an app from the studio and use it through the gateway and the edge
 
   // --- install ----------------------------------------------------------------
   const studioAgain = await page.reload();
-  assert.match(studioAgain.headers()["content-security-policy"], new RegExp(`frame-src ${appOrigin.replace(/[.:/]/g, "\\$&")}`));
+  assert.match(studioAgain.headers()["content-security-policy"], /frame-src 'none'/, "registered, not installed: not framable yet");
   await page.waitForSelector("#install-form [name=app] option", { state: "attached" });
   await page.selectOption("#install-form [name=environment]", "master");
-  await page.click("#install-form button");
+  // The first install of the app reloads the studio, whose frame-src now
+  // has the app's origin, and opens the setup page.
+  const [installed] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === "/studio" && r.request().resourceType() === "document"),
+    page.click("#install-form button"),
+  ]);
+  assert.match(installed.headers()["content-security-policy"], new RegExp(`frame-src ${appOrigin.replace(/[.:/]/g, "\\$&")}`));
   await page.waitForSelector("#frame-panel:not([hidden])").catch(async (e) => {
     throw new Error(`${e.message}\nstudio says: ${await page.textContent("#toast")}\n${problems.join("\n")}`);
   });

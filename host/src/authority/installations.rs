@@ -235,6 +235,27 @@ impl Authority {
             .collect())
     }
 
+    /// The origins of the apps installed somewhere (an installation that is
+    /// not UNINSTALLED): what the studio may frame (its CSP `frame-src`).
+    pub fn installed_app_origins(&self) -> Result<Vec<String>, AuthorityError> {
+        let store = self.store()?;
+        let installed: std::collections::BTreeSet<String> = store
+            .installations()?
+            .into_iter()
+            .filter(|i| i.installation.status != InstallationStatus::Uninstalled)
+            .map(|i| i.installation.app_id)
+            .collect();
+        let mut origins: Vec<String> = store
+            .apps()?
+            .into_iter()
+            .filter(|a| installed.contains(&a.id))
+            .flat_map(|a| a.origins)
+            .collect();
+        origins.sort();
+        origins.dedup();
+        Ok(origins)
+    }
+
     /// `POST /v1/installations/{i}/grants/approve`: the installation and its
     /// live tokens move to the app's requested grants at once. `version`,
     /// when given, must be the version requested (what the approver saw).

@@ -23,7 +23,7 @@
 //!   simple request can set ([`SESSION_HEADER`]).
 //! - **Content-Security-Policy.** No inline script or style; scripts only
 //!   from this origin (plus `wasm-unsafe-eval` for the bridge's module);
-//!   `frame-src` lists the registered apps' origins only for a signed-in
+//!   `frame-src` lists the installed apps' origins only for a signed-in
 //!   session (`'none'` for anyone else: the page tells an anonymous
 //!   visitor nothing of the apps), so the page can frame nothing else;
 //!   `frame-ancestors 'none'`. An origin that cannot stand in the policy
@@ -220,9 +220,11 @@ fn asset(content_type: &'static str, body: impl Into<axum::body::Body>) -> Respo
         .into_response()
 }
 
-/// `GET /studio`: the page, with a policy that frames only registered
-/// apps, and those only for a signed-in session.
-#[utoipa::path(get, path = "/studio", summary = "The studio page (HTML; CSP frame-src = registered app origins)", security(()),
+/// `GET /studio`: the page, with a policy that frames only installed apps
+/// (an installation that is not UNINSTALLED), and those only for a
+/// signed-in session; the studio reloads after an install so the new
+/// app's origin is in it.
+#[utoipa::path(get, path = "/studio", summary = "The studio page (HTML; CSP frame-src = installed apps' origins)", security(()),
     responses((status = 200, description = "HTML", content_type = "text/html")))]
 async fn page(
     State(state): State<Arc<AppState>>,
@@ -233,9 +235,9 @@ async fn page(
         .and_then(|value| state.sessions.credential(value, now))
         .is_some();
     let mut origins: Vec<String> = if signed_in {
-        let apps = blocking(&state, |a| a.apps()).await?;
-        apps.into_iter()
-            .flat_map(|app| app.origins)
+        let installed = blocking(&state, |a| a.installed_app_origins()).await?;
+        installed
+            .into_iter()
             .filter(|origin| {
                 let fits = crate::authority::valid_origin(origin);
                 if !fits {

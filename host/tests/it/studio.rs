@@ -189,7 +189,7 @@ async fn revoking_the_admin_token_ends_its_sessions_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_page_frames_only_registered_app_origins() {
+async fn the_page_frames_only_installed_app_origins() {
     let s = start().await;
     let page = s
         .http
@@ -213,7 +213,7 @@ async fn the_page_frames_only_registered_app_origins() {
     assert!(html.contains("<script type=\"module\" src=\"/studio/studio.js\">"));
     assert!(!html.contains("<script>"), "no inline script");
 
-    s.app().await;
+    let (app_id, _, _) = s.app().await;
     let csp_of = |cookie: Option<String>| {
         let mut req = s.http.get(format!("{}/studio", s.base));
         if let Some(cookie) = cookie {
@@ -233,6 +233,11 @@ async fn the_page_frames_only_registered_app_origins() {
     assert!(csp.contains("frame-src 'none'"), "{csp}");
     let (_, cookie) = sign_in(&s, &s.admin).await;
     let (pair, _) = cookie.unwrap();
+    // Registered is not enough: only installed apps may be framed.
+    let csp = csp_of(Some(pair.clone())).await;
+    assert!(csp.contains("frame-src 'none'"), "{csp}");
+    s.project().await;
+    s.install(&app_id).await;
     let csp = csp_of(Some(pair)).await;
     assert!(csp.contains("frame-src http://127.0.0.1:3000;"), "{csp}");
 
@@ -369,7 +374,9 @@ async fn listings_and_verifier_records() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_bad_stored_origin_never_stops_the_studio() {
     let s = start().await;
-    s.app().await;
+    s.project().await;
+    let (app_id, _, _) = s.app().await;
+    s.install(&app_id).await;
     // A row written before origins were validated as they are now.
     let db = rusqlite::Connection::open(s.dir.path().join("tally.db")).unwrap();
     db.execute(
@@ -379,6 +386,7 @@ async fn one_bad_stored_origin_never_stops_the_studio() {
     )
     .unwrap();
     drop(db);
+    s.install("app_bad").await;
     let (_, cookie) = sign_in(&s, &s.admin).await;
     let (pair, _) = cookie.unwrap();
     for cookie in [None, Some(pair)] {

@@ -23,7 +23,7 @@
 //   turned off are not shown.
 // - Frames are lazy (`loading="lazy"`), sandboxed (scripts, forms and their
 //   own origin; no top navigation, no popups) and sized by the app
-//   (`resize`); the page's CSP frame-src lists the registered apps' origins.
+//   (`resize`); the page's CSP frame-src lists the installed apps' origins.
 // - One dialog at a time; Escape dismisses it and the opener gets null.
 import { createAppFrame } from "/studio/bridge/src/parent.js";
 

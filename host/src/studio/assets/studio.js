@@ -98,7 +98,15 @@ async function start() {
   }
   if (access) {
     await refreshAll();
-    await route().catch((e) => toast(e.message, "error"));
+    // An install reloads the page to open its setup frame (see the
+    // install form); other addresses name an app page or an entry.
+    const installing = /^#\/installations\/([^/]+)$/.exec(location.hash);
+    if (installing) {
+      history.replaceState(null, "", "/studio");
+      await openInstallation(decodeURIComponent(installing[1])).catch((e) => toast(e.message, "error"));
+    } else {
+      await route().catch((e) => toast(e.message, "error"));
+    }
     setInterval(() => refreshInstallations().catch(() => {}), 1000);
     setInterval(() => Promise.all([refreshTokens(), refreshAudit()]).catch(() => {}), 3000);
   }
@@ -761,7 +769,7 @@ $("#app-form").addEventListener("submit", guard(async () => {
   if (state.editing) {
     await api("PATCH", `/v1/apps/${encodeURIComponent(state.editing)}`, { name, setupUrl, url: url.trim() || null, origins: list, webhookUrl: webhookUrl.trim() || null, elements: declared });
     endEdit();
-    // The page's frame-src lists the apps' origins: a reload applies new ones.
+    // The page's frame-src lists the installed apps' origins: a reload applies new ones.
     toast(`App ${name} saved`, "success");
     await Promise.all([refreshApps(), refreshAudit()]);
     return;
@@ -800,13 +808,21 @@ $("#copy-secret").addEventListener("click", guard(async () => {
   toast("Client secret copied", "success");
 }));
 
-// The page's Content-Security-Policy lists the registered app origins in
-// frame-src; a reload picks up the new app's (and drops the secret from the page).
+// "Done" reloads the page, which drops the secret from it.
 $("#secret-done").addEventListener("click", () => location.reload());
 
 $("#install-form").addEventListener("submit", guard(async () => {
   const { environment, app } = form("#install-form");
+  // The page's frame-src lists the origins of installed apps only: the
+  // first installation of an app reloads the page, which then opens its
+  // setup page (with a fresh setup code).
+  const framable = state.installations.some((i) => i.appId === app && i.status !== "UNINSTALLED");
   const created = await api("POST", `/v1/environments/${encodeURIComponent(environment)}/installations`, { appId: app });
+  if (!framable) {
+    location.hash = `#/installations/${encodeURIComponent(created.installation.id)}`;
+    location.reload();
+    return;
+  }
   toast(`Installing ${created.installation.id}`, "info");
   await refreshInstallations();
   await showFrame(created.installation, created.setupUrl);

@@ -17,13 +17,6 @@ use wasm_bindgen::JsValue;
 use crate::error::SdkError;
 use crate::js;
 
-/// The field types a field element can edit: the host's `fieldType`
-/// names (`storage::FieldType`).
-#[cfg(feature = "parent")]
-pub(crate) const FIELD_TYPES: [&str; 8] = [
-    "string", "text", "number", "boolean", "json", "date", "dateTime", "color",
-];
-
 /// What kind of element a frame is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -51,7 +44,7 @@ pub(crate) struct Element {
     pub(crate) kind: Kind,
     /// `element.field.apiId` (field elements).
     pub(crate) field: Option<String>,
-    /// `element.field.type` (field elements), one of [`FIELD_TYPES`].
+    /// `element.field.type` (field elements), one of [`verifier_core::FIELD_TYPES`].
     pub(crate) field_type: Option<String>,
 }
 
@@ -71,7 +64,7 @@ impl Element {
 /// Every element has `type` and `apiId` (strings) and `config` (an object,
 /// the app's settings for it); the bridge also checks what each kind adds:
 /// a field element has `field: { apiId, type }`
-/// with `type` one of [`FIELD_TYPES`], `model` and `value` (any JSON value,
+/// with `type` one of [`verifier_core::FIELD_TYPES`], `model` and `value` (any JSON value,
 /// `null` when empty) and `isReadOnly` (boolean); a sidebar `model` and
 /// `values` (an object); a page `route` (a string).
 pub(crate) fn read(context: &JsValue) -> Result<Option<Element>, SdkError> {
@@ -116,7 +109,7 @@ fn read_kind(element: &JsValue, kind: Kind) -> Result<(Option<String>, Option<St
             let f = js::get(element, "field");
             field = Some(js::string(&f, "apiId", "context.element.field")?);
             let t = js::string(&f, "type", "context.element.field")?;
-            if !FIELD_TYPES.contains(&t.as_str()) {
+            if !verifier_core::FIELD_TYPES.contains(&t.as_str()) {
                 return Err(invalid("field.type is not a field type"));
             }
             field_type = Some(t);
@@ -142,12 +135,12 @@ fn read_kind(element: &JsValue, kind: Kind) -> Result<(Option<String>, Option<St
     Ok((field, field_type))
 }
 
-#[cfg(feature = "parent")]
 /// Whether a frame that is `element` may call `method`: `setValue` and
 /// `setInvalid` are a field element's, `closeDialog` a dialog's,
 /// `updateInstallation` the app's own pages' (no element, or a page);
 /// the rest (`getContext`, `getSessionToken`, `showToast`, `resize`,
 /// `openDialog`, `navigate`, `confirm`) every frame's.
+#[cfg(feature = "parent")]
 pub(crate) fn allows(element: Option<&Element>, method: &str) -> bool {
     let kind = element.map(|e| e.kind);
     match method {
@@ -158,12 +151,12 @@ pub(crate) fn allows(element: Option<&Element>, method: &str) -> bool {
     }
 }
 
-#[cfg(feature = "parent")]
 /// Checks that `value` is a value of field type `field_type`: `string` and
 /// `text` a string, `number` a finite number, `boolean`, `json` anything
 /// `JSON.stringify` writes, `date` `YYYY-MM-DD`, `dateTime` a date, `T` and
 /// a time that `Date.parse` reads, `color` `#rrggbb`. `null` empties any
 /// field.
+#[cfg(feature = "parent")]
 pub(crate) fn check_value(field_type: &str, value: &JsValue) -> Result<(), SdkError> {
     if value.is_null() {
         return Ok(());
@@ -194,8 +187,8 @@ pub(crate) fn check_value(field_type: &str, value: &JsValue) -> Result<(), SdkEr
     }
 }
 
-#[cfg(feature = "parent")]
 /// `YYYY-MM-DD` with a month 01–12 and a day 01–31.
+#[cfg(feature = "parent")]
 fn is_date(t: &str) -> bool {
     let b = t.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);

@@ -76,11 +76,13 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-const frameAt = (pathname) => page.frames().find((f) => f.url().startsWith(appOrigin) && new URL(f.url()).pathname === pathname);
+const frameAt = (pathname, except) =>
+  page.frames().find((f) => f !== except && !f.isDetached() && f.url().startsWith(appOrigin) && new URL(f.url()).pathname === pathname);
 
-async function waitForFrame(pathname) {
-  for (let i = 0; i < 100; i += 1) {
-    const f = frameAt(pathname);
+/** The app's frame at `pathname` (not `except`, one the studio is replacing), within 30 s. */
+async function waitForFrame(pathname, except) {
+  for (let i = 0; i < 300; i += 1) {
+    const f = frameAt(pathname, except);
     if (f) return f;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -200,12 +202,13 @@ test("the example app's page, sidebar, field editor and dialog in the studio", a
   assert.equal(stored.views, 3);
 
   // The field's palette dialog returns a value into the field.
-  const reopened = await waitForFrame("/elements/field.html");
+  // Saving reopens the entry: a new field frame replaces the one above.
+  const reopened = await waitForFrame("/elements/field.html", field);
   await reopened.waitForFunction(() => document.getElementById("hex").value === "#1e90ff");
   await reopened.click("#pick");
   await page.waitForSelector("#app-dialog[open]");
   await screenshot("dialog", "#app-dialog");
-  await (await waitForFrame("/elements/dialog.html")).click('button[data-colour="#ffd700"]');
+  await (await waitForFrame("/elements/dialog.html", palette)).click('button[data-colour="#ffd700"]');
   await reopened.waitForFunction(() => document.getElementById("hex").value === "#ffd700");
   await page.waitForFunction(() => document.querySelector('.entry-field[data-field="colour"]').dataset.value === '"#ffd700"');
   await page.click("#entry-save");

@@ -73,7 +73,7 @@ pub use crate::error::{
 };
 pub use crate::grant::{Action, Api, Condition, Grant, Scope, grants_within, validate_grants};
 pub use crate::installation::{Installation, InstallationStatus, InstallationUpdate};
-pub use crate::model::{Model, validate_models};
+pub use crate::model::{FIELD_TYPES, Model, validate_models};
 pub use crate::record::{TokenKind, TokenRecord};
 pub use crate::request::{DEFAULT_STAGE, Environment, Request};
 pub use crate::token::{Credentials, IssuedToken, OpaqueSecret, SecretHash, TokenId};

@@ -32,6 +32,14 @@ use crate::grant::{MAX_LIST, MAX_NAME, same_name};
 /// Most models one environment registers.
 pub const MAX_MODELS: usize = 256;
 
+/// The names of the field types a content field can have, as the host's
+/// API spells them (an app's field element names one as its `fieldType`;
+/// the SDK's bridge checks a field element's values by it). One table for
+/// the host's `FieldType`, its JSON Schema and the SDK.
+pub const FIELD_TYPES: [&str; 8] = [
+    "string", "text", "number", "boolean", "json", "date", "dateTime", "color",
+];
+
 /// One registered content model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -43,7 +43,7 @@ use super::roles::{Need, On, grants_for, role_in};
 use super::tokens::TokenSpec;
 use crate::random;
 use crate::storage::{
-    AppRow, AuditEntry, ConnectionRow, OAuthCodeRow, Redeemed, RefreshTokenRow, Store, StoreError,
+    AppRow, ConnectionRow, NewTokens, OAuthCodeRow, Redeemed, RefreshTokenRow, Store, StoreError,
     TokenRow,
 };
 
@@ -414,8 +414,8 @@ impl Authority {
             name: "code",
             replayed: "authorization code used twice",
         };
-        self.redeem(app, &connection, &once, |s, now, tokens| {
-            s.redeem_oauth_code(&hash, now, tokens.0, tokens.1, tokens.2, tokens.3)
+        self.redeem(app, &connection, &once, |s, now, new| {
+            s.redeem_oauth_code(&hash, now, new)
         })
     }
 
@@ -456,8 +456,8 @@ impl Authority {
             name: "refresh token",
             replayed: "refresh token used twice",
         };
-        self.redeem(app, &connection, &once, |s, now, tokens| {
-            s.use_refresh_token(&hash, now, tokens.0, tokens.1, tokens.2, tokens.3)
+        self.redeem(app, &connection, &once, |s, now, new| {
+            s.use_refresh_token(&hash, now, new)
         })
     }
 
@@ -470,7 +470,7 @@ impl Authority {
         app: &AppRow,
         connection: &ConnectionRow,
         once: &OneTime,
-        spend: impl FnOnce(&dyn Store, i64, NewTokens<'_>) -> Result<Redeemed, StoreError>,
+        spend: impl FnOnce(&dyn Store, i64, &NewTokens<'_>) -> Result<Redeemed, StoreError>,
     ) -> Result<TokenAnswer, OAuthError> {
         let (token, refresh, answer) = self.mint(app, connection)?;
         let actor = Actor(format!("client:{}", app.client_id));
@@ -487,7 +487,13 @@ impl Authority {
             json!({"cause": once.replayed}),
         );
         let name = once.name;
-        match self.change(|s| spend(s, self.now(), (&token, &refresh, &issued, &replayed)))? {
+        let new = NewTokens {
+            token: &token,
+            refresh: &refresh,
+            issued: &issued,
+            replayed: &replayed,
+        };
+        match self.change(|s| spend(s, self.now(), &new))? {
             Redeemed::Issued(_) => Ok(answer),
             Redeemed::Replayed(_) => Err(OAuthError::InvalidGrant(format!(
                 "the {name} was used before: the connection is ended"
@@ -765,15 +771,6 @@ struct OneTime {
     /// The audited cause when it was presented twice.
     replayed: &'static str,
 }
-
-/// A connection's next access token, refresh token, and the audit entries
-/// for issuing them and for a replay.
-type NewTokens<'a> = (
-    &'a TokenRow,
-    &'a RefreshTokenRow,
-    &'a AuditEntry,
-    &'a AuditEntry,
-);
 
 #[cfg(test)]
 mod tests {

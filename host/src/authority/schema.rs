@@ -214,7 +214,7 @@ field!(
                 "apiId": { "type": "string", "pattern": format!("^[A-Za-z][A-Za-z0-9_]{{0,{}}}$", crate::authority::MAX_ELEMENT_ID - 1) },
                 "name": text::json(),
                 "url": setup_url::json(),
-                "fieldType": { "enum": ["string", "text", "number", "boolean", "json", "date", "dateTime", "color"] },
+                "fieldType": { "enum": verifier_core::FIELD_TYPES },
                 "config": { "type": "object", "description": format!("at most {} bytes as JSON", crate::authority::MAX_CONFIG_BYTES) },
             },
             "oneOf": [

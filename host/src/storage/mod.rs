@@ -186,7 +186,8 @@ pub enum ElementKind {
     Field,
 }
 
-/// The field types a field element may edit.
+/// The field types a field element may edit; their names are
+/// [`verifier_core::FIELD_TYPES`] (a test holds the two together).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum FieldType {
@@ -445,6 +446,21 @@ pub struct RefreshTokenRow {
     pub expires_at: i64,
     /// Unix seconds, once used.
     pub used_at: Option<i64>,
+}
+
+/// What redeeming a connection's authorization code or refresh token
+/// writes: its next access and refresh tokens, and the audit entries for
+/// issuing them and for a replay.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTokens<'a> {
+    /// The new access token.
+    pub token: &'a TokenRow,
+    /// The new refresh token.
+    pub refresh: &'a RefreshTokenRow,
+    /// Audited when the new tokens are stored.
+    pub issued: &'a AuditEntry,
+    /// Audited when the credential was presented before.
+    pub replayed: &'a AuditEntry,
 }
 
 /// What presenting an authorization code or a refresh token did.
@@ -861,33 +877,25 @@ pub trait Store: Records {
     /// A refresh token by hash.
     fn refresh_token(&self, hash: &SecretHash) -> Result<Option<RefreshTokenRow>, StoreError>;
     /// Redeems an authorization code at `now`, in one transaction: an
-    /// unused, unexpired code of a live connection is spent and `token`
-    /// and `refresh` stored as the connection's (`issued` audited); a code
-    /// used before ends its connection and every token of it (`replayed`
-    /// audited); anything else changes nothing.
-    #[allow(clippy::too_many_arguments)]
+    /// unused, unexpired code of a live connection is spent and the new
+    /// `token` and `refresh` stored as the connection's (`issued`
+    /// audited); a code used before ends its connection and every token of
+    /// it (`replayed` audited); anything else changes nothing.
     fn redeem_oauth_code(
         &self,
         hash: &SecretHash,
         now: i64,
-        token: &TokenRow,
-        refresh: &RefreshTokenRow,
-        issued: &AuditEntry,
-        replayed: &AuditEntry,
+        new: &NewTokens<'_>,
     ) -> Result<Redeemed, StoreError>;
     /// Uses a refresh token at `now`, as [`Store::redeem_oauth_code`]
-    /// does a code: the connection's access token is replaced by `token`
-    /// and the refresh token by `refresh`; a second use ends the
+    /// does a code: the connection's access token is replaced by the new
+    /// `token` and the refresh token by `refresh`; a second use ends the
     /// connection (reuse detection).
-    #[allow(clippy::too_many_arguments)]
     fn use_refresh_token(
         &self,
         hash: &SecretHash,
         now: i64,
-        token: &TokenRow,
-        refresh: &RefreshTokenRow,
-        issued: &AuditEntry,
-        reused: &AuditEntry,
+        new: &NewTokens<'_>,
     ) -> Result<Redeemed, StoreError>;
     /// Ends a live connection and its access token; `NotFound` otherwise.
     fn revoke_connection(&self, id: &str, now: i64, audit: &AuditEntry) -> Result<(), StoreError>;
@@ -951,5 +959,29 @@ mod tests {
         // once in 2^64.
         let (a, b) = (hot_map::<u64, ()>(), hot_map::<u64, ()>());
         assert_ne!(a.hasher().hash_one(7u64), b.hasher().hash_one(7u64));
+    }
+
+    #[test]
+    fn field_types_are_spelled_as_verifier_core_lists_them() {
+        use super::FieldType as F;
+        let all = [
+            F::String,
+            F::Text,
+            F::Number,
+            F::Boolean,
+            F::Json,
+            F::Date,
+            F::DateTime,
+            F::Color,
+        ];
+        let spelled: Vec<serde_json::Value> = all
+            .iter()
+            .map(|t| serde_json::to_value(t).unwrap())
+            .collect();
+        let listed: Vec<serde_json::Value> = verifier_core::FIELD_TYPES
+            .iter()
+            .map(|n| (*n).into())
+            .collect();
+        assert_eq!(spelled, listed);
     }
 }

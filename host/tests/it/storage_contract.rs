@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tally::storage::{
-    AppRow, AuditEntry, Changed, EnvironmentRow, PreviousSecret, Project, Redeem, SetupCodeRow,
-    Store, StoreError, TokenRow,
+    AppRow, AuditEntry, Changed, EnvironmentRow, NewTokens, PreviousSecret, Project, Redeem,
+    SetupCodeRow, Store, StoreError, TokenRow,
 };
 use verifier_core::{
     Action, Api, Grant, Installation, InstallationStatus, IssuedToken, OpaqueSecret, TokenKind,
@@ -1302,10 +1302,12 @@ pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
         .redeem_oauth_code(
             &code.hash(),
             70,
-            &first,
-            &refresh(42, 1000),
-            &audit("connection.token", "cn_1"),
-            &audit("connection.revoke", "cn_1"),
+            &NewTokens {
+                token: &first,
+                refresh: &refresh(42, 1000),
+                issued: &audit("connection.token", "cn_1"),
+                replayed: &audit("connection.revoke", "cn_1"),
+            },
         )
         .unwrap();
     assert_eq!(late, Redeemed::Invalid);
@@ -1315,10 +1317,12 @@ pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
         .redeem_oauth_code(
             &code.hash(),
             69,
-            &first,
-            &refresh(42, 1000),
-            &audit("connection.token", "cn_1"),
-            &audit("connection.revoke", "cn_1"),
+            &NewTokens {
+                token: &first,
+                refresh: &refresh(42, 1000),
+                issued: &audit("connection.token", "cn_1"),
+                replayed: &audit("connection.revoke", "cn_1"),
+            },
         )
         .unwrap();
     let Redeemed::Issued(now) = issued else {
@@ -1333,10 +1337,12 @@ pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
         .use_refresh_token(
             &used,
             30,
-            &second,
-            &refresh(44, 1000),
-            &audit("connection.token", "cn_1"),
-            &audit("connection.revoke", "cn_1"),
+            &NewTokens {
+                token: &second,
+                refresh: &refresh(44, 1000),
+                issued: &audit("connection.token", "cn_1"),
+                replayed: &audit("connection.revoke", "cn_1"),
+            },
         )
         .unwrap();
     assert!(matches!(refreshed, Redeemed::Issued(_)), "{refreshed:?}");
@@ -1348,10 +1354,12 @@ pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
         .use_refresh_token(
             &used,
             40,
-            &third,
-            &refresh(46, 1000),
-            &audit("connection.token", "cn_1"),
-            &audit("connection.revoke", "cn_1"),
+            &NewTokens {
+                token: &third,
+                refresh: &refresh(46, 1000),
+                issued: &audit("connection.token", "cn_1"),
+                replayed: &audit("connection.revoke", "cn_1"),
+            },
         )
         .unwrap();
     assert!(matches!(reused, Redeemed::Replayed(_)), "{reused:?}");
@@ -1365,10 +1373,12 @@ pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
         .use_refresh_token(
             &newest,
             41,
-            &third,
-            &refresh(47, 1000),
-            &audit("connection.token", "cn_1"),
-            &audit("connection.revoke", "cn_1"),
+            &NewTokens {
+                token: &third,
+                refresh: &refresh(47, 1000),
+                issued: &audit("connection.token", "cn_1"),
+                replayed: &audit("connection.revoke", "cn_1"),
+            },
         )
         .unwrap();
     assert_eq!(after, Redeemed::Invalid);
@@ -1406,10 +1416,12 @@ pub fn connections_redeem_once_and_a_second_use_ends_them(store: &dyn Store) {
             .redeem_oauth_code(
                 &code2.hash(),
                 50,
-                t,
-                r,
-                &audit("connection.token", "cn_2"),
-                &audit("connection.revoke", "cn_2"),
+                &NewTokens {
+                    token: t,
+                    refresh: r,
+                    issued: &audit("connection.token", "cn_2"),
+                    replayed: &audit("connection.revoke", "cn_2"),
+                },
             )
             .unwrap()
     };

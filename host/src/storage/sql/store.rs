@@ -13,9 +13,9 @@ use super::statements::*;
 use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
-    DeliveryRow, DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, OAuthCodeRow,
-    Project, Published, Records, Redeem, Redeemed, RefreshTokenRow, RoleGrant, SetupCodeRow, Store,
-    StoreError, TokenRow, UserRow,
+    DeliveryRow, DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, NewTokens,
+    OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow, RoleGrant,
+    SetupCodeRow, Store, StoreError, TokenRow, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -743,18 +743,9 @@ impl<D: Database> Store for SqlStore<D> {
         &self,
         hash: &SecretHash,
         now: i64,
-        token: &TokenRow,
-        refresh: &RefreshTokenRow,
-        issued: &AuditEntry,
-        replayed: &AuditEntry,
+        new: &NewTokens<'_>,
     ) -> Result<Redeemed, StoreError> {
         let hash = &hash.as_bytes()[..];
-        let grant = NewTokens {
-            token,
-            refresh,
-            issued,
-            replayed,
-        };
         self.db.write(|c| {
             let Some(code) = one(c, OAUTH_CODE_FOR_UPDATE, params![hash], oauth_code_from)? else {
                 return Ok(Redeemed::Invalid);
@@ -766,7 +757,7 @@ impl<D: Database> Store for SqlStore<D> {
                 spend: SPEND_OAUTH_CODE,
                 ends_old_token: false,
             };
-            redeem_once(c, &once, hash, now, &grant)
+            redeem_once(c, &once, hash, now, new)
         })
     }
 
@@ -774,18 +765,9 @@ impl<D: Database> Store for SqlStore<D> {
         &self,
         hash: &SecretHash,
         now: i64,
-        token: &TokenRow,
-        refresh: &RefreshTokenRow,
-        issued: &AuditEntry,
-        reused: &AuditEntry,
+        new: &NewTokens<'_>,
     ) -> Result<Redeemed, StoreError> {
         let hash = &hash.as_bytes()[..];
-        let grant = NewTokens {
-            token,
-            refresh,
-            issued,
-            replayed: reused,
-        };
         self.db.write(|c| {
             let Some(used) = one(c, REFRESH_TOKEN_FOR_UPDATE, params![hash], refresh_from)? else {
                 return Ok(Redeemed::Invalid);
@@ -797,7 +779,7 @@ impl<D: Database> Store for SqlStore<D> {
                 spend: SPEND_REFRESH_TOKEN,
                 ends_old_token: true,
             };
-            redeem_once(c, &once, hash, now, &grant)
+            redeem_once(c, &once, hash, now, new)
         })
     }
 
@@ -1013,16 +995,6 @@ struct OneTime<'a> {
     spend: &'static str,
     /// Whether the access token it replaces ends with it (a refresh).
     ends_old_token: bool,
-}
-
-/// What redeeming a one-time credential writes.
-struct NewTokens<'a> {
-    token: &'a TokenRow,
-    refresh: &'a RefreshTokenRow,
-    /// Audited when the new tokens are stored.
-    issued: &'a AuditEntry,
-    /// Audited when the credential was used before.
-    replayed: &'a AuditEntry,
 }
 
 /// Redeems `once` (its row locked by the caller) under its connection's

@@ -192,14 +192,17 @@ function confirmWith({ message, title }) {
  * app's pages). Anything else is refused with code `unknown_route`.
  */
 function navigate(installation, to) {
-  const parts = to.split("/").filter(Boolean).map(decodeURIComponent);
-  const target = { "content": () => `#/content/${installation.environmentId}/${parts.slice(1).join("/")}`, "pages": () => `#/pages/${installation.id}/${parts[1]}` }[parts[0]];
-  if (!target || parts.length < 2 || parts.length > 3) {
+  const [kind, ...rest] = to.split("/").filter(Boolean).map(decodeURIComponent);
+  const at = (...parts) => `#/${parts.map(encodeURIComponent).join("/")}`;
+  if (kind === "content" && (rest.length === 1 || rest.length === 2)) {
+    location.hash = at("content", installation.environmentId, ...rest);
+  } else if (kind === "pages" && rest.length === 1) {
+    location.hash = at("pages", installation.id, rest[0]);
+  } else {
     const unknown = new Error(`the studio has no page ${to}`);
     unknown.code = "unknown_route";
     throw unknown;
   }
-  location.hash = target();
   return null;
 }
 

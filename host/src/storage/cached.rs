@@ -18,10 +18,15 @@
 //!
 //! The cache is bounded: past [`MAX_ENTRIES`] it starts over empty, which
 //! costs a few lookups and never serves stale data.
+//!
+//! Where the cache stands in the feed is published ([`RecordCache::watch`]):
+//! the node's feed readers (long polls, event streams) wait on it and wake
+//! when a catch-up moves it, rather than read the store on a timer.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use tokio::sync::watch;
 use verifier_core::TokenId;
 
 use super::{Changed, EnvironmentRow, HotMap, Records, Store, StoreError, TokenRow, hot_map};
@@ -40,6 +45,8 @@ pub struct RecordCache {
     generation: AtomicU64,
     /// The feed's `seq` up to which changes are forgotten.
     cursor: AtomicI64,
+    /// `cursor`, published whenever a catch-up moves it.
+    moved: watch::Sender<i64>,
 }
 
 impl RecordCache {
@@ -52,7 +59,16 @@ impl RecordCache {
             environments: RwLock::new(hot_map()),
             generation: AtomicU64::new(0),
             cursor: AtomicI64::new(cursor),
+            moved: watch::Sender::new(cursor),
         })
+    }
+
+    /// Where the cache stands in the feed, changing whenever a catch-up
+    /// reads a change (this node's or, once it catches up, another's): a
+    /// feed reader that subscribes before it reads, and finds nothing,
+    /// waits for it to change.
+    pub fn watch(&self) -> watch::Receiver<i64> {
+        self.moved.subscribe()
     }
 
     /// The invalidation hook: forgets every token and environment changed
@@ -82,7 +98,14 @@ impl RecordCache {
             }
             if let Some(last) = changes.last() {
                 from = last.seq;
-                self.cursor.fetch_max(from, Ordering::SeqCst);
+                let before = self.cursor.fetch_max(from, Ordering::SeqCst);
+                if before < from {
+                    self.moved.send_if_modified(|at| {
+                        let newer = *at < from;
+                        *at = (*at).max(from);
+                        newer
+                    });
+                }
             }
             if changes.len() < FEED_PAGE as usize {
                 return Ok(());

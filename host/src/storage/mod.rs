@@ -58,7 +58,7 @@ pub(crate) fn hot_map<K, V>() -> HotMap<K, V> {
     HotMap::with_hasher(hasher)
 }
 pub(crate) use cached::MAX_ENTRIES;
-pub use postgres::{PgDb, PgStore};
+pub use postgres::{FEED_CHANNEL, PgDb, PgStore, on_feed_notifications};
 pub use replica::ReplicaStore;
 pub use sql::SqlStore;
 pub use sqlite::{DataDirLock, Durability, SqliteDb, SqliteStore};

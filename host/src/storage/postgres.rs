@@ -5,18 +5,25 @@
 //! what differs is how the guarantees are kept with many writers:
 //! - **Setup codes:** redeeming selects the code `FOR UPDATE`, so of
 //!   concurrent redeems — on any nodes — exactly one sees it unused.
-//! - **The change feed:** `seq` comes from a sequence, and sequences are not
-//!   commit-ordered: a transaction that took seq 10 can commit after one that
-//!   took 11, and a reader at cursor 11 would skip 10 forever. Every
-//!   transaction that appends to the feed first takes one transaction-scoped
-//!   advisory lock ([`FEED_LOCK`]), so appends commit in `seq` order. Feed
-//!   writes are token and environment changes — rare next to reads.
+//! - **The change feed:** a change's `seq` comes from a sequence, and
+//!   sequences are not commit-ordered: a transaction that took seq 10 can
+//!   commit after one that took 11, and a reader at cursor 11 would skip 10
+//!   forever. So writers append without a place (`pos` NULL) and hold no
+//!   lock, and commit concurrently; whoever reads the feed first places the
+//!   committed changes after the last placed one
+//!   ([`PgDb::place_changes`]), one placer at a time ([`FEED_LOCK`], held
+//!   for that short transaction only). A change is placed only once
+//!   committed, and places are handed out in the order placers commit, so
+//!   a place never becomes visible after a larger one. Every placing
+//!   transaction notifies [`FEED_CHANNEL`], so the nodes' feed readers wake
+//!   on a change rather than poll.
 //! - **Migrations** run under a session advisory lock, so nodes starting
 //!   together do not race.
 //!
 //! Connections come from an `r2d2` pool. `search_path` may be set per store
 //! ([`PgStore::open_in_schema`]) so tests, or tenants, get a schema each.
 
+use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::types::ToSql;
 use postgres::{GenericClient, NoTls};
 use r2d2::{Pool, PooledConnection};
@@ -26,8 +33,19 @@ use super::StoreError;
 use super::schema::{self, Dialect};
 use super::sql::{Conn, Database, Param, Row, SqlStore};
 
-/// Key of the advisory lock that orders feed appends.
+/// Key of the advisory lock that orders the placing of changes in the feed.
 const FEED_LOCK: i64 = 0x7461_6c6c_7966; // "tallyf"
+/// The channel every placing of changes notifies (`LISTEN tally_feed`).
+pub const FEED_CHANNEL: &str = "tally_feed";
+/// Whether a committed change waits for its place: a look without the lock.
+const ANY_UNPLACED: &str = "SELECT EXISTS (SELECT 1 FROM changes WHERE pos IS NULL)";
+/// Places every committed change that has none after the last placed one,
+/// in `seq` order (under [`FEED_LOCK`]: no other placer runs).
+const PLACE_CHANGES: &str = "UPDATE changes c SET pos = top.pos + n.rank \
+     FROM (SELECT coalesce(max(pos), 0) AS pos FROM changes) top, \
+          (SELECT seq, row_number() OVER (ORDER BY seq) AS rank \
+           FROM changes WHERE pos IS NULL) n \
+     WHERE c.seq = n.seq";
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x7461_6c6c_796d; // "tallym"
 /// Pooled connections per node.
@@ -184,6 +202,64 @@ impl Database for PgDb {
         tx.commit()?;
         Ok(out)
     }
+
+    /// Places the committed changes that wait for a place (see the module
+    /// docs). The placing transaction takes [`FEED_LOCK`] in a statement of
+    /// its own, so its `UPDATE` reads after the previous placer committed,
+    /// and a reader that calls this after its own change committed finds
+    /// that change placed when it returns.
+    fn place_changes(&self) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        if !c.query_one(ANY_UNPLACED, &[])?.try_get::<_, bool>(0)? {
+            return Ok(());
+        }
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+        if tx.execute(PLACE_CHANGES, &[])? > 0 {
+            tx.execute("SELECT pg_notify($1, '')", &[&FEED_CHANNEL])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Calls `each` whenever a node places changes in the feed of the database
+/// at `url` (a notification on [`FEED_CHANNEL`]; several that arrive
+/// together make one call), and after `idle` without one: the bound should a
+/// notification be lost, or the listening connection drop (it reconnects,
+/// and says so). Returns when `each` returns `false`. Blocks: run it on a
+/// thread of its own. The channel is per database, not per schema: nodes of
+/// other stores in the same database wake it too, which costs a feed read.
+pub fn on_feed_notifications(url: &str, idle: std::time::Duration, mut each: impl FnMut() -> bool) {
+    loop {
+        let listening = postgres::Client::connect(url, NoTls).and_then(|mut c| {
+            c.batch_execute(&format!("LISTEN {FEED_CHANNEL}"))?;
+            Ok(c)
+        });
+        let mut client = match listening {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for feed notifications; retrying");
+                std::thread::sleep(idle);
+                if !each() {
+                    return;
+                }
+                continue;
+            }
+        };
+        loop {
+            let mut notifications = client.notifications();
+            if let Err(e) = notifications.timeout_iter(idle).next() {
+                tracing::warn!(error = %e, "feed notifications stopped; listening again");
+                break;
+            }
+            // Those already here are answered by the same call.
+            while let Ok(Some(_)) = notifications.iter().next() {}
+            if !each() {
+                return;
+            }
+        }
+    }
 }
 
 /// Each parameter as the client binds it.
@@ -238,9 +314,8 @@ impl<C: GenericClient> Conn for PgConn<'_, C> {
         Ok(())
     }
 
-    fn lock_feed(&mut self) -> Result<(), StoreError> {
-        self.0
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+    fn appended_to_feed(&mut self) -> Result<(), StoreError> {
+        // Placed once committed, by `PgDb::place_changes`.
         Ok(())
     }
 }

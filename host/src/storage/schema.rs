@@ -77,6 +77,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V13__elements",
         include_str!("../../migrations/V13__elements.sql"),
     ),
+    (
+        "V14__feed_position",
+        include_str!("../../migrations/V14__feed_position.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

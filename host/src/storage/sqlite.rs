@@ -269,8 +269,9 @@ impl Conn for SqliteConn<'_> {
         Ok(())
     }
 
-    fn lock_feed(&mut self) -> Result<(), StoreError> {
-        // One writer: `seq` order is commit order already.
+    fn appended_to_feed(&mut self) -> Result<(), StoreError> {
+        // One writer: `seq` order is commit order.
+        self.execute("UPDATE changes SET pos = seq WHERE pos IS NULL", &[])?;
         Ok(())
     }
 }

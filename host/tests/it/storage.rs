@@ -129,6 +129,13 @@ fn sqlite_change_feed_in_order() {
     storage_contract::change_feed_in_order(store(&dir, Durability::Normal).as_ref());
 }
 
+#[test]
+fn sqlite_feed_skips_nothing_under_racing_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir, Durability::Normal);
+    storage_contract::feed_skips_nothing_under_racing_writers(&[Arc::clone(&store), store]);
+}
+
 /// A copy of the data dir the build before `refinery` wrote.
 fn legacy_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -151,7 +158,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 13);
+    assert_eq!(applied, 14);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use verifier_core::{
     TokenRecord,
 };
 
-fn audit(action: &str, target: &str) -> AuditEntry {
+pub fn audit(action: &str, target: &str) -> AuditEntry {
     AuditEntry {
         at: 100,
         actor: "test".into(),
@@ -53,7 +53,7 @@ fn token(seed: u8, installation: Option<&str>, created_at: i64) -> (IssuedToken,
     )
 }
 
-fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
+pub fn seed(store: &dyn Store) -> (AppRow, Installation, OpaqueSecret) {
     store
         .create_project(
             &Project {
@@ -1482,4 +1482,75 @@ pub fn elements_round_trip_and_installations_switch_them(store: &dyn Store) {
         store.change_disabled_elements("in_none", &mut none),
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Writers on every store of `nodes` (each a node on one database) create
+/// tokens as fast as they can while a reader on `nodes[0]` follows the
+/// feed: no change is skipped or seen twice, places only grow, and each
+/// writer's changes come in the order it made them (each committed before
+/// the next began).
+pub fn feed_skips_nothing_under_racing_writers(nodes: &[Arc<dyn Store>]) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const WRITERS_PER_NODE: usize = 4;
+    const TOKENS_PER_WRITER: usize = 120;
+    seed(nodes[0].as_ref());
+
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (store, done) = (Arc::clone(&nodes[0]), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let (mut cursor, mut seen) = (0i64, Vec::new());
+            loop {
+                // Read `done` before the page: a page read after every
+                // writer finished holds whatever is left.
+                let finished = done.load(Ordering::SeqCst);
+                let page = store.changes_after(cursor, 50).unwrap();
+                for change in &page {
+                    assert!(change.seq > cursor, "{} after {cursor}", change.seq);
+                    cursor = change.seq;
+                    if let Changed::Token(record) = &change.changed {
+                        seen.push(record.name.clone());
+                    }
+                }
+                if finished && page.is_empty() {
+                    return seen;
+                }
+            }
+        })
+    };
+    let writers: Vec<_> = (0..nodes.len() * WRITERS_PER_NODE)
+        .map(|w| {
+            let store = Arc::clone(&nodes[w % nodes.len()]);
+            std::thread::spawn(move || {
+                for i in 0..TOKENS_PER_WRITER {
+                    let mut random = [0u8; 32];
+                    random[..8].copy_from_slice(&(w as u32).to_be_bytes().repeat(2));
+                    random[8..16].copy_from_slice(&(i as u64).to_be_bytes());
+                    let (_, mut row) = token(0, None, 1);
+                    let issued = IssuedToken::from_random(random);
+                    row.record.token_id = issued.token_id();
+                    row.record.secret_hash = issued.secret_hash();
+                    row.record.name = format!("w{w}/{i}");
+                    store
+                        .insert_token(&row, &audit("token.create", &row.record.name))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = reader.join().unwrap();
+
+    let total = nodes.len() * WRITERS_PER_NODE * TOKENS_PER_WRITER;
+    assert_eq!(seen.len(), total, "every change once");
+    let mut next = vec![0usize; nodes.len() * WRITERS_PER_NODE];
+    for name in &seen {
+        let (w, i) = name[1..].split_once('/').unwrap();
+        let (w, i): (usize, usize) = (w.parse().unwrap(), i.parse().unwrap());
+        assert_eq!(i, next[w], "writer {w}'s changes in the order made");
+        next[w] += 1;
+    }
 }

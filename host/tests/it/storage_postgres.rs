@@ -13,7 +13,8 @@ use crate::storage_contract;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tally::storage::{PgStore, Records, Store};
+use tally::storage::{Changed, PgStore, Records, Store};
+use verifier_core::{Action, Api, Grant};
 
 const NEEDS: &str = "needs PostgreSQL: set TALLY_TEST_POSTGRES";
 
@@ -157,6 +158,52 @@ fn postgres_change_feed_in_order() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_feed_skips_nothing_with_writers_on_two_nodes() {
+    let f = fresh();
+    let other: Arc<dyn Store> = Arc::new(PgStore::open_in_schema(&f.url, &f.schema).unwrap());
+    storage_contract::feed_skips_nothing_under_racing_writers(&[Arc::clone(&f.store), other]);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_a_change_committed_late_is_read_after_a_later_one() {
+    // Transaction A appends to the feed and stays open; B appends after it
+    // and commits; a reader reads B. When A commits, the reader, standing
+    // past B, must still be handed A: a feed ordered by insertion would
+    // have given A the smaller number and the reader would skip it.
+    let f = fresh();
+    storage_contract::seed(f.store.as_ref());
+    let mut a = postgres::Client::connect(&f.url, postgres::NoTls).unwrap();
+    let mut a = a.transaction().unwrap();
+    a.execute(
+        &format!(
+            "INSERT INTO {}.changes (environment_id) VALUES ('e')",
+            f.schema
+        ),
+        &[],
+    )
+    .unwrap();
+    let start = f.store.last_change().unwrap();
+    f.store
+        .set_public_grants(
+            "e",
+            &[Grant::new(Api::Content, Action::READ)],
+            &storage_contract::audit("environment.public_grants", "e"),
+        )
+        .unwrap();
+    let b = f.store.changes_after(start, 100).unwrap();
+    assert_eq!(b.len(), 1, "B, and not A, which is not committed");
+    let cursor = b[0].seq;
+    a.commit().unwrap();
+    let late = f.store.changes_after(cursor, 100).unwrap();
+    assert_eq!(late.len(), 1, "A, read after B");
+    assert!(matches!(&late[0].changed, Changed::Environment(e) if e.id == "e"));
+    assert!(late[0].seq > cursor);
+    assert_eq!(f.store.last_change().unwrap(), late[0].seq);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_reopens_with_its_data_and_schema() {
     let f = fresh();
     storage_contract::audit_pages_in_order(f.store.as_ref());
@@ -208,5 +255,5 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 13);
+    assert_eq!(applied, 14);
 }

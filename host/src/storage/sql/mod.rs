@@ -162,11 +162,12 @@ pub trait Conn {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
-    /// Orders appends to the change feed among concurrent writers, for the
-    /// rest of the transaction: a `seq` must never become visible after a
-    /// larger one (a follower's cursor would skip it). A no-op where there
-    /// is one writer.
-    fn lock_feed(&mut self) -> Result<(), StoreError>;
+    /// Called in a write transaction after it appended to the change feed
+    /// (rows of `changes` with no `pos` yet). Where one writer commits at a
+    /// time (SQLite) it places them at their `seq`, which is commit order
+    /// there; where writers commit concurrently (PostgreSQL) it does
+    /// nothing, and [`Database::place_changes`] places them once committed.
+    fn appended_to_feed(&mut self) -> Result<(), StoreError>;
 }
 
 /// A database: connections to read on and transactions to write in.
@@ -182,6 +183,14 @@ pub trait Database: Send + Sync + 'static {
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
+    /// Gives every committed change that has no place in the feed yet the
+    /// next places, before the feed is read. A change's place must never
+    /// become visible after a larger one (a follower's cursor would skip
+    /// it). Nothing to do where writers place their own changes
+    /// ([`Conn::appended_to_feed`]).
+    fn place_changes(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The store, over the connections of SQLite ([`super::SqliteStore`]) or

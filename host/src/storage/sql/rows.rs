@@ -293,14 +293,14 @@ pub(super) fn insert_audit(c: &mut dyn Conn, e: &AuditEntry) -> Result<(), Store
 }
 
 pub(super) fn token_changed(c: &mut dyn Conn, id: &TokenId) -> Result<(), StoreError> {
-    c.lock_feed()?;
     c.execute(TOKEN_CHANGED, params![&id.as_bytes()[..]])?;
+    c.appended_to_feed()?;
     Ok(())
 }
 
 pub(super) fn environment_changed(c: &mut dyn Conn, id: &str) -> Result<(), StoreError> {
-    c.lock_feed()?;
     c.execute(ENVIRONMENT_CHANGED, params![id])?;
+    c.appended_to_feed()?;
     Ok(())
 }
 

@@ -332,18 +332,18 @@ pub(super) const TOKEN_CHANGED: &str = "INSERT INTO changes (token_id) VALUES ($
 pub(super) const INSTALLATION_TOKENS_CHANGED: &str = "INSERT INTO changes (token_id) \
      SELECT token_id FROM tokens WHERE installation_id = $1 ORDER BY created_at";
 pub(super) const ENVIRONMENT_CHANGED: &str = "INSERT INTO changes (environment_id) VALUES ($1)";
-pub(super) const LAST_CHANGE: &str = "SELECT coalesce(max(seq), 0) FROM changes";
+pub(super) const LAST_CHANGE: &str = "SELECT coalesce(max(pos), 0) FROM changes";
 /// A change with the row as it is now: the token's columns from 2, the
 /// environment's from `2 + TOKEN_WIDTH`.
 pub(super) const CHANGES_AFTER: &str = concat!(
-    "SELECT c.seq, c.token_id IS NOT NULL, ",
+    "SELECT c.pos, c.token_id IS NOT NULL, ",
     token_columns!("t."),
     ", ",
     environment_columns!("e."),
     " FROM changes c \
      LEFT JOIN tokens t ON t.token_id = c.token_id \
      LEFT JOIN environments e ON e.id = c.environment_id \
-     WHERE c.seq > $1 ORDER BY c.seq LIMIT $2"
+     WHERE c.pos > $1 ORDER BY c.pos LIMIT $2"
 );
 
 /// The columns of a user row, in `rows::user_from`'s order.

@@ -43,6 +43,7 @@ impl<D: Database> Records for SqlStore<D> {
     }
 
     fn last_change(&self) -> Result<i64, StoreError> {
+        self.db.place_changes()?;
         let seq = self
             .db
             .read(|c| one(c, LAST_CHANGE, params![], |r| r.int(0)))?;
@@ -234,8 +235,8 @@ impl<D: Database> Store for SqlStore<D> {
             }
             if revoke_tokens {
                 c.execute(REVOKE_INSTALLATION_TOKENS, params![&i.id])?;
-                c.lock_feed()?;
                 c.execute(INSTALLATION_TOKENS_CHANGED, params![&i.id])?;
+                c.appended_to_feed()?;
             }
             if spends_codes(i.status, revoke_tokens) {
                 c.execute(SPEND_INSTALLATION_CODES, params![&i.id, audit.at])?;
@@ -886,6 +887,7 @@ impl<D: Database> Store for SqlStore<D> {
     }
 
     fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        self.db.place_changes()?;
         self.db.read(|c| {
             all(c, CHANGES_AFTER, params![after, i64::from(limit)], |r| {
                 let changed = if r.bool(1)? {
@@ -957,13 +959,12 @@ fn move_grants(
     // grants: they end (the app exchanges again), the rest move.
     let ended = c.execute(REVOKE_USER_TOKENS, params![id])?;
     c.execute(MOVE_TOKEN_GRANTS, params![id, text.as_str()])?;
-    c.lock_feed()?;
     if ended > 0 {
         c.execute(INSTALLATION_TOKENS_CHANGED, params![id])?;
     } else {
         c.execute(LIVE_INSTALLATION_TOKENS_CHANGED, params![id])?;
     }
-    Ok(())
+    c.appended_to_feed()
 }
 
 /// The app's grants `version` an installation may approve or decline now

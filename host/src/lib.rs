@@ -126,9 +126,10 @@ pub fn open(
     start(Arc::new(SqliteStore::open(data, sync)?), clock, config)
 }
 
-/// How often a node on PostgreSQL reads the change feed to drop what other
-/// nodes changed from its cache: the bound on how long a revocation made on
-/// one node can still be honoured by another (plus one feed read).
+/// How long a node on PostgreSQL goes without reading the change feed when
+/// no node notifies it of a change: the bound on how long a revocation made
+/// on one node can still be honoured by another should the notification be
+/// lost (plus one feed read). With notifications it is one round trip.
 pub const CACHE_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Opens the PostgreSQL store at `url` (migrating it) and the authority over
@@ -140,27 +141,29 @@ pub fn open_postgres(
     config: AuthorityConfig,
 ) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
     let (authority, admin) = start(Arc::new(PgStore::open(url)?), clock, config)?;
-    follow_changes(&authority)?;
+    follow_changes(&authority, url)?;
     Ok((authority, admin))
 }
 
-/// Keeps a node's read cache in step with the other nodes: a thread that
-/// catches up with the change feed every [`CACHE_SYNC_INTERVAL`], until the
-/// authority is dropped.
-fn follow_changes(authority: &Arc<Authority>) -> Result<(), OpenError> {
+/// Keeps a node's read cache, and so its feed readers, in step with the
+/// other nodes: a thread that catches up with the change feed whenever a
+/// node notifies a change, and after [`CACHE_SYNC_INTERVAL`] without one,
+/// until the authority is dropped.
+fn follow_changes(authority: &Arc<Authority>, url: &str) -> Result<(), OpenError> {
     let weak = Arc::downgrade(authority);
+    let url = url.to_owned();
     std::thread::Builder::new()
         .name("tally-cache-sync".into())
         .spawn(move || {
-            loop {
-                std::thread::sleep(CACHE_SYNC_INTERVAL);
+            storage::on_feed_notifications(&url, CACHE_SYNC_INTERVAL, || {
                 let Some(authority) = weak.upgrade() else {
-                    return;
+                    return false;
                 };
                 if let Err(e) = authority.catch_up() {
                     tracing::warn!(error = %e, "cannot read the change feed; retrying");
                 }
-            }
+                true
+            });
         })
         .map_err(|e| StoreError::Database(format!("cannot start the cache sync: {e}")))?;
     Ok(())

@@ -190,6 +190,13 @@ impl Authority {
         }
     }
 
+    /// Where this node stands in the change feed, changing as it catches
+    /// up ([`RecordCache::watch`]); `None` on a replica, which serves no
+    /// feed.
+    pub fn feed_watch(&self) -> Option<tokio::sync::watch::Receiver<i64>> {
+        self.cache.as_ref().map(|cache| cache.watch())
+    }
+
     /// Now, from the authority's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()

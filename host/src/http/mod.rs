@@ -15,6 +15,7 @@ mod apps;
 mod client;
 mod error;
 mod extract;
+mod feed;
 mod models;
 mod oauth;
 pub mod openapi;
@@ -267,7 +268,7 @@ fn management() -> Router<Arc<AppState>> {
             post(apps::retry_delivery),
         )
         .route("/v1/installations", get(list_installations))
-        .route("/v1/records", get(feed))
+        .route("/v1/records", get(feed::feed))
         .route("/v1/records/{t}", get(token_record))
         .route("/v1/environments/{e}/record", get(environment_record))
         .route("/v1/environments/{e}/installations", post(install))
@@ -648,68 +649,6 @@ async fn environment_record(
     Path(e): Path<String>,
 ) -> Answer<verifier_core::Environment> {
     Ok(Json(blocking(&s, move |a| a.environment_record(&e)).await?))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct FeedQuery {
-    /// changes with a larger seq
-    #[serde(default)]
-    #[param(default = 0)]
-    after: i64,
-    /// at most this many; read as 1 to 10000
-    #[serde(default)]
-    #[param(default = 1000, format = Int64, minimum = 0, maximum = 4294967295_u32)]
-    limit: Option<u32>,
-    /// seconds to hold an empty page; read as at most 30
-    #[serde(default)]
-    #[param(default = 0)]
-    wait: Option<u64>,
-}
-
-/// How often a waiting feed request looks again.
-const FEED_POLL: std::time::Duration = std::time::Duration::from_millis(100);
-/// Longest wait a feed request may ask for, seconds.
-const FEED_MAX_WAIT: u64 = 30;
-
-/// `GET /v1/records?after=&limit=&wait=`: the change feed, long-polled: with
-/// `wait` (seconds, at most 30) an empty page is held until a change arrives
-/// or the wait is over.
-#[utoipa::path(get, path = "/v1/records", summary = "The record feed (admin or management replica grant), long-polled with wait",
-    params(FeedQuery),
-    responses((status = 200, description = "OK", body = crate::authority::schema::FeedPageSchema)))]
-async fn feed(
-    State(s): State<Arc<AppState>>,
-    _: Replica,
-    Query(q): Query<FeedQuery>,
-) -> Answer<serde_json::Value> {
-    let limit = q.limit.unwrap_or(1000);
-    let deadline = tokio::time::Instant::now()
-        + std::time::Duration::from_secs(q.wait.unwrap_or(0).min(FEED_MAX_WAIT));
-    let after = q.after;
-    loop {
-        let changes = blocking(&s, move |a| a.feed(after, limit)).await?;
-        if !changes.is_empty() || tokio::time::Instant::now() >= deadline {
-            let cursor = changes.last().map_or(after.max(0), |c| c.seq);
-            let changes: Vec<serde_json::Value> = changes
-                .into_iter()
-                .map(|c| match c.changed {
-                    crate::storage::Changed::Token(record) => {
-                        serde_json::json!({ "seq": c.seq, "record": record })
-                    }
-                    crate::storage::Changed::Environment(e) => serde_json::json!({
-                        "seq": c.seq,
-                        "environment": e.policy(),
-                    }),
-                })
-                .collect();
-            return Ok(Json(
-                serde_json::json!({ "changes": changes, "cursor": cursor }),
-            ));
-        }
-        tokio::time::sleep(FEED_POLL).await;
-    }
 }
 
 #[utoipa::path(get, path = "/v1/tokens", summary = "List tokens (metadata only)",

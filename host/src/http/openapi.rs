@@ -88,7 +88,7 @@ use crate::reason::Reason;
         super::list_installations,
         super::token_record,
         super::environment_record,
-        super::feed,
+        super::feed::feed,
         crate::gateway::verify,
         crate::gateway::verify_envoy,
         crate::gateway::proxy,

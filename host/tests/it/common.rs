@@ -639,3 +639,73 @@ mod contract {
         );
     }
 }
+
+/// A server-sent event stream (`Accept: text/event-stream`), read one event
+/// at a time.
+pub struct Events {
+    res: reqwest::Response,
+    buf: String,
+}
+
+impl Events {
+    /// Opens `url` as an event stream with `authorization`, resuming after
+    /// `last_event_id` when given; panics unless it answers 200 with
+    /// `text/event-stream`.
+    pub async fn open(
+        http: &reqwest::Client,
+        url: &str,
+        authorization: &str,
+        last_event_id: Option<&str>,
+    ) -> Events {
+        let mut req = http
+            .get(url)
+            .header("authorization", authorization)
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        Events {
+            res,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event's fields (`event`, `id`, `data`, `retry`; comments
+    /// left out), or `None` once the stream ends.
+    pub async fn next(&mut self) -> Option<std::collections::HashMap<String, String>> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let fields: std::collections::HashMap<String, String> = block
+                    .lines()
+                    .filter(|l| !l.is_empty() && !l.starts_with(':'))
+                    .map(|l| {
+                        let (k, v) = l.split_once(':').unwrap_or((l, ""));
+                        (k.to_owned(), v.strip_prefix(' ').unwrap_or(v).to_owned())
+                    })
+                    .collect();
+                if fields.is_empty() {
+                    continue;
+                }
+                return Some(fields);
+            }
+            let chunk = self.res.chunk().await.unwrap()?;
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next `change` event: its id and its data.
+    pub async fn next_change(&mut self) -> Option<(i64, Value)> {
+        loop {
+            let fields = self.next().await?;
+            if fields.get("event").map(String::as_str) == Some("change") {
+                let id = fields["id"].parse().unwrap();
+                return Some((id, serde_json::from_str(&fields["data"]).unwrap()));
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{start, str_of, tally_process, verify_read as verify};
+use common::{Events, bearer, start, str_of, tally_process, verify_read as verify};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -224,4 +224,76 @@ async fn the_feed_needs_admin_or_replica_and_long_polls() {
     let page = waiting.await.unwrap();
     assert_eq!(page["changes"][0]["record"]["tokenId"], reader["tokenId"]);
     assert_eq!(page["changes"][0]["record"]["revoked"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_feed_streams_events_and_resumes_after_the_last_id() {
+    let s = start().await;
+    s.project().await;
+    let (_, replica) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"kind": "SYSTEM", "name": "edge",
+                        "grants": [{"api": "management", "action": "replica"}]})),
+        )
+        .await;
+    let replica = format!("Bearer {}", str_of(&replica, "token"));
+    let first = s.reader("first").await;
+
+    // From the start: every change so far, the reader's creation last,
+    // ids increasing, each event what a page would hold.
+    let mut events = Events::open(
+        &s.http,
+        &format!("{}/v1/records?after=0", s.base),
+        &replica,
+        None,
+    )
+    .await;
+    let (st, page) = s
+        .call(Method::GET, "/v1/records?after=0", Some(&replica), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let mut last = 0;
+    for expected in page["changes"].as_array().unwrap() {
+        let (id, data) = events.next_change().await.unwrap();
+        assert!(id > last);
+        assert_eq!(&data, expected);
+        last = id;
+    }
+    assert_eq!(last, page["cursor"].as_i64().unwrap());
+
+    // Then a change as it happens, on the open stream.
+    let path = format!("/v1/tokens/{}", str_of(&first, "tokenId"));
+    s.admin(Method::DELETE, &path, None).await;
+    let (id, data) = events.next_change().await.unwrap();
+    assert!(id > last);
+    assert_eq!(data["record"]["tokenId"], first["tokenId"]);
+    assert_eq!(data["record"]["revoked"], true);
+    drop(events);
+
+    // A client that reconnects with Last-Event-ID gets what it missed, and
+    // nothing it had (`after` is ignored then).
+    let second = s.reader("second").await;
+    let mut events = Events::open(
+        &s.http,
+        &format!("{}/v1/records?after=0", s.base),
+        &replica,
+        Some(&id.to_string()),
+    )
+    .await;
+    let (next, data) = events.next_change().await.unwrap();
+    assert!(next > id);
+    assert_eq!(data["record"]["tokenId"], second["tokenId"]);
+
+    // The stream needs the same grant as the pages.
+    let res = s
+        .http
+        .get(format!("{}/v1/records", s.base))
+        .header("accept", "text/event-stream")
+        .header("authorization", bearer(&str_of(&second, "token")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

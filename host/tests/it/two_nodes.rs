@@ -218,6 +218,33 @@ async fn tokens_and_revocations_cross_nodes_within_a_second() {
         StatusCode::OK
     );
 
+    // B's followers wait: a long poll and an event stream, from where B's
+    // feed stands now.
+    let (_, now) = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{}/v1/records?after=0&limit=10000", b.base),
+        &admin,
+        None,
+    )
+    .await;
+    let cursor = now["cursor"].as_i64().unwrap();
+    let polling = {
+        let (http, url, admin) = (
+            http.clone(),
+            format!("{}/v1/records?after={cursor}&wait=25", b.base),
+            admin.clone(),
+        );
+        tokio::spawn(async move { call(&http, reqwest::Method::GET, url, &admin, None).await })
+    };
+    let mut events = common::Events::open(
+        &http,
+        &format!("{}/v1/records?after={cursor}", b.base),
+        &admin,
+        None,
+    )
+    .await;
+
     let (st, _) = call(
         &http,
         reqwest::Method::DELETE,
@@ -228,6 +255,17 @@ async fn tokens_and_revocations_cross_nodes_within_a_second() {
     .await;
     assert_eq!(st, StatusCode::OK);
     let revoked_at = Instant::now();
+    // The revocation made on A reaches B's waiting followers.
+    let (st, page) = polling.await.unwrap();
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        page["changes"][0]["record"]["tokenId"], pat["tokenId"],
+        "{page}"
+    );
+    assert_eq!(page["changes"][0]["record"]["revoked"], true);
+    let (id, change) = events.next_change().await.unwrap();
+    assert!(id > cursor);
+    assert_eq!(change, page["changes"][0]);
     // A denies at once; B within the cache sync bound.
     assert_eq!(
         verify_read(&http, &a.base, Some(&token)).await,

@@ -1,7 +1,8 @@
 //! Setup-code exchanges and token creations per second over loopback HTTP,
 //! against real SQLite (both durability modes) and, with
 //! `TALLY_BENCH_POSTGRES=postgres://…` set, a real PostgreSQL (a fresh
-//! schema per run).
+//! schema per run) with two nodes writing to it, the clients split between
+//! them.
 //!
 //! `cargo bench -p tally --bench exchange` (optional argument: codes per run,
 //! default 4000). For each backend: installs that many installations
@@ -78,16 +79,21 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let path = dir.path().to_owned();
     let config = AuthorityConfig::new(base.clone());
-    let (authority, admin) = tokio::task::spawn_blocking(move || match backend {
+    // PostgreSQL: a second node on the same schema, writing beside the first.
+    let (authority, admin, second) = tokio::task::spawn_blocking(move || match backend {
         Backend::Sqlite(durability) => {
-            tally::open(&path, durability, Arc::new(SystemClock), config)
+            let (a, admin) = tally::open(&path, durability, Arc::new(SystemClock), config).unwrap();
+            (a, admin, None)
         }
         Backend::Postgres(url) => {
-            tally::open_postgres(&fresh_schema(&url), Arc::new(SystemClock), config)
+            let url = fresh_schema(&url);
+            let (a, admin) =
+                tally::open_postgres(&url, Arc::new(SystemClock), config.clone()).unwrap();
+            let (b, _) = tally::open_postgres(&url, Arc::new(SystemClock), config).unwrap();
+            (a, admin, Some(b))
         }
     })
     .await
-    .unwrap()
     .unwrap();
     let admin = admin.expect("a fresh store mints the admin token").header();
 
@@ -150,19 +156,38 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
     .await
     .unwrap();
 
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let verifier = Arc::new(Verifier::new(None, Limits::default()).unwrap());
-    let (router, _) = router(authority, Options::new(verifier));
-    let server = Server::spawn(listener, router, async {
-        let _ = rx.await;
-    })
-    .unwrap();
+    let mut bases = vec![base.clone()];
+    let mut servers = Vec::new();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let nodes = [(Some(listener), authority)]
+        .into_iter()
+        .chain(second.map(|b| (None, b)));
+    for (listener, authority) in nodes {
+        let listener = match listener {
+            Some(l) => l,
+            None => {
+                let l = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+                bases.push(format!("http://{}", l.local_addr().unwrap()));
+                l
+            }
+        };
+        let (router, _) = router(authority, Options::new(Arc::clone(&verifier)));
+        let mut rx = rx.clone();
+        servers.push(
+            Server::spawn(listener, router, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .unwrap(),
+        );
+    }
     let chunk = all.len().div_ceil(CLIENTS);
     let start = Instant::now();
     let workers: Vec<_> = (0..CLIENTS)
-        .map(|_| {
+        .map(|w| {
             let mine: Vec<String> = all.drain(..chunk.min(all.len())).collect();
-            let (base, id, secret) = (base.clone(), client_id.clone(), client_secret.clone());
+            let base = bases[w % bases.len()].clone();
+            let (id, secret) = (client_id.clone(), client_secret.clone());
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 for code in mine {
@@ -188,7 +213,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
     let start = Instant::now();
     let workers: Vec<_> = (0..CLIENTS)
         .map(|w| {
-            let (base, admin) = (base.clone(), admin.clone());
+            let (base, admin) = (bases[w % bases.len()].clone(), admin.clone());
             let mine = chunk.min(codes.saturating_sub(w * chunk));
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
@@ -212,7 +237,9 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
         w.await.unwrap();
     }
     let creations = codes as f64 / start.elapsed().as_secs_f64();
-    let _ = tx.send(());
-    server.wait().await.unwrap();
+    let _ = tx.send(true);
+    for server in servers {
+        server.wait().await.unwrap();
+    }
     (exchanges, creations)
 }

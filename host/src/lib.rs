@@ -142,7 +142,43 @@ pub fn open_postgres(
 ) -> Result<(Arc<Authority>, Option<IssuedToken>), OpenError> {
     let (authority, admin) = start(Arc::new(PgStore::open(url)?), clock, config)?;
     follow_changes(&authority, url)?;
+    place_changes(&authority)?;
     Ok((authority, admin))
+}
+
+/// Places the changes this node's writers commit (they hold no lock and
+/// place nothing themselves; see `storage/postgres.rs`): a thread that
+/// places whenever the node's cache finds changes waiting, and after
+/// [`CACHE_SYNC_INTERVAL`] without, until the authority is dropped. One
+/// placing covers every change committed before it, so a burst of
+/// exchanges costs a few placings, not one each; the placing notifies the
+/// other nodes.
+fn place_changes(authority: &Arc<Authority>) -> Result<(), OpenError> {
+    let (nudge, nudged) = std::sync::mpsc::sync_channel(1);
+    authority.set_placer(nudge);
+    let weak = Arc::downgrade(authority);
+    std::thread::Builder::new()
+        .name("tally-feed-placer".into())
+        .spawn(move || {
+            use std::sync::mpsc::RecvTimeoutError;
+            while !matches!(
+                nudged.recv_timeout(CACHE_SYNC_INTERVAL),
+                Err(RecvTimeoutError::Disconnected)
+            ) {
+                let Some(authority) = weak.upgrade() else {
+                    return;
+                };
+                let placed = authority
+                    .store()
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| s.place_changes().map_err(|e| e.to_string()));
+                if let Err(e) = placed {
+                    tracing::warn!(error = %e, "cannot place changes in the feed; retrying");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the feed placer: {e}")))?;
+    Ok(())
 }
 
 /// Keeps a node's read cache, and so its feed readers, in step with the

@@ -116,6 +116,8 @@ pub struct Authority {
     store: Option<Arc<dyn Store>>,
     /// The read cache of `store`'s records, told of every change.
     cache: Option<Arc<RecordCache>>,
+    /// Nudged when this node's changes wait for their place in the feed.
+    placer: std::sync::OnceLock<std::sync::mpsc::SyncSender<()>>,
     clock: Arc<dyn Clock>,
     config: AuthorityConfig,
 }
@@ -133,6 +135,7 @@ impl Authority {
             records: Arc::clone(&cache) as Arc<dyn Records>,
             store: Some(store),
             cache: Some(cache),
+            placer: std::sync::OnceLock::new(),
             clock,
             config,
         })
@@ -150,6 +153,7 @@ impl Authority {
             records,
             store: None,
             cache: None,
+            placer: std::sync::OnceLock::new(),
             clock,
             config,
         }
@@ -184,10 +188,21 @@ impl Authority {
     /// looked (on PostgreSQL, changes by other nodes too; `tally serve`
     /// calls this a few times a second there).
     pub fn catch_up(&self) -> Result<(), StoreError> {
-        match &self.cache {
-            Some(cache) => cache.catch_up(),
-            None => Ok(()),
+        let waiting = match &self.cache {
+            Some(cache) => cache.catch_up()?,
+            None => false,
+        };
+        if waiting && let Some(placer) = self.placer.get() {
+            // Full: a nudge is pending already, which is as good.
+            let _ = placer.try_send(());
         }
+        Ok(())
+    }
+
+    /// Where to nudge whoever places this node's changes in the feed (on
+    /// PostgreSQL, a thread of `open_postgres`): set once.
+    pub(crate) fn set_placer(&self, placer: std::sync::mpsc::SyncSender<()>) {
+        let _ = self.placer.set(placer);
     }
 
     /// Where this node stands in the change feed, changing as it catches

@@ -73,25 +73,29 @@ impl RecordCache {
 
     /// The invalidation hook: forgets every token and environment changed
     /// since the last catch-up (by this node or any other sharing the
-    /// database). Should the feed be unreadable, forgets everything instead
-    /// (and says so), so no stale record outlives a change.
-    pub fn catch_up(&self) -> Result<(), StoreError> {
+    /// database), placed in the feed or still waiting for its place
+    /// ([`Store::changes_to_forget`]). Should the feed be unreadable,
+    /// forgets everything instead (and says so), so no stale record
+    /// outlives a change. Returns whether changes wait for their place
+    /// (someone should place them, [`Store::place_changes`]); the watch is
+    /// poked then too, so waiting feed readers read, which places them.
+    pub fn catch_up(&self) -> Result<bool, StoreError> {
         // No lock across the read: concurrent catch-ups may read the same
         // changes and forget twice, which is harmless. The cursor moves
         // only past changes already forgotten, so a caller that starts
         // after its own change committed finds it at or after the cursor,
-        // or already forgotten.
+        // waiting for its place, or already forgotten.
         let mut from = self.cursor.load(Ordering::SeqCst);
         loop {
-            let changes = match self.inner.changes_after(from, FEED_PAGE) {
-                Ok(changes) => changes,
+            let (changes, waiting) = match self.inner.changes_to_forget(from, FEED_PAGE) {
+                Ok(read) => read,
                 Err(e) => {
                     self.forget_everything();
                     return Err(e);
                 }
             };
-            for change in &changes {
-                match &change.changed {
+            for changed in changes.iter().map(|c| &c.changed).chain(&waiting) {
+                match changed {
                     Changed::Token(record) => self.forget_token(&record.token_id),
                     Changed::Environment(env) => self.forget_environment(&env.id),
                 }
@@ -108,7 +112,10 @@ impl RecordCache {
                 }
             }
             if changes.len() < FEED_PAGE as usize {
-                return Ok(());
+                if !waiting.is_empty() {
+                    self.moved.send_modify(|_| {});
+                }
+                return Ok(!waiting.is_empty());
             }
         }
     }

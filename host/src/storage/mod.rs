@@ -944,6 +944,27 @@ pub trait Store: Records {
     /// Implementations must never let a change with a smaller `seq` become
     /// visible after one with a larger `seq` (a reader's cursor would skip it).
     fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
+
+    /// What a read cache must forget since `after`: the changes
+    /// [`Store::changes_after`] would give, without placing any, and the
+    /// committed changes still waiting for their place in the feed (on a
+    /// store where writers do not place their own; see `postgres.rs`), in
+    /// no order. A cache needs no order, and a writer's own change is in
+    /// one list or the other as soon as it committed.
+    fn changes_to_forget(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<(Vec<Change>, Vec<Changed>), StoreError> {
+        Ok((self.changes_after(after, limit)?, Vec::new()))
+    }
+
+    /// Places the committed changes that wait for their place in the feed
+    /// ([`Store::changes_after`] does it first too); nothing to do where
+    /// writers place their own.
+    fn place_changes(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

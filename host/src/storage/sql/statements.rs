@@ -345,6 +345,18 @@ pub(super) const CHANGES_AFTER: &str = concat!(
      LEFT JOIN environments e ON e.id = c.environment_id \
      WHERE c.pos > $1 ORDER BY c.pos LIMIT $2"
 );
+/// The committed changes waiting for their place, in [`CHANGES_AFTER`]'s
+/// columns (the first is NULL).
+pub(super) const UNPLACED_CHANGES: &str = concat!(
+    "SELECT c.pos, c.token_id IS NOT NULL, ",
+    token_columns!("t."),
+    ", ",
+    environment_columns!("e."),
+    " FROM changes c \
+     LEFT JOIN tokens t ON t.token_id = c.token_id \
+     LEFT JOIN environments e ON e.id = c.environment_id \
+     WHERE c.pos IS NULL ORDER BY c.seq LIMIT $1"
+);
 
 /// The columns of a user row, in `rows::user_from`'s order.
 macro_rules! user_columns {

@@ -10,7 +10,7 @@ use super::rules::{
     FoundCode, applies_without_consent, narrowed_audit, redeem_outcome, spends_codes,
 };
 use super::statements::*;
-use super::{Conn, Database, Param, SqlStore};
+use super::{Conn, Database, Param, Row, SqlStore};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
     DeliveryRow, DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, NewTokens,
@@ -889,19 +889,54 @@ impl<D: Database> Store for SqlStore<D> {
     fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         self.db.place_changes()?;
         self.db.read(|c| {
-            all(c, CHANGES_AFTER, params![after, i64::from(limit)], |r| {
-                let changed = if r.bool(1)? {
-                    Changed::Token(token_from(r, 2)?.record)
-                } else {
-                    Changed::Environment(environment_from(r, 2 + TOKEN_WIDTH)?)
-                };
-                Ok(Change {
-                    seq: r.int(0)?,
-                    changed,
-                })
-            })
+            all(
+                c,
+                CHANGES_AFTER,
+                params![after, i64::from(limit)],
+                change_from,
+            )
         })
     }
+
+    fn changes_to_forget(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<(Vec<Change>, Vec<Changed>), StoreError> {
+        self.db.read(|c| {
+            let placed = all(
+                c,
+                CHANGES_AFTER,
+                params![after, i64::from(limit)],
+                change_from,
+            )?;
+            let waiting = all(c, UNPLACED_CHANGES, params![i64::from(limit)], |r| {
+                changed_from(r)
+            })?;
+            Ok((placed, waiting))
+        })
+    }
+
+    fn place_changes(&self) -> Result<(), StoreError> {
+        self.db.place_changes()
+    }
+}
+
+/// A row of [`CHANGES_AFTER`].
+fn change_from(r: &dyn Row) -> Result<Change, StoreError> {
+    Ok(Change {
+        seq: r.int(0)?,
+        changed: changed_from(r)?,
+    })
+}
+
+/// What a row of [`CHANGES_AFTER`] or [`UNPLACED_CHANGES`] names, as it is now.
+fn changed_from(r: &dyn Row) -> Result<Changed, StoreError> {
+    Ok(if r.bool(1)? {
+        Changed::Token(token_from(r, 2)?.record)
+    } else {
+        Changed::Environment(environment_from(r, 2 + TOKEN_WIDTH)?)
+    })
 }
 
 /// `token` with the grants its installation approved (read with the row

@@ -304,7 +304,9 @@ describe("React bindings", () => {
   });
 
   test("Wrapper renders errorFallback when the parent never answers", async () => {
-    const { page, frame } = await open({ appPage: "react-app.html", code: "good-code", bridge: false, timeout: 300 });
+    // Long enough that the fallback is seen before the timeout, even on a
+    // loaded machine (300 ms raced the page's own load).
+    const { page, frame } = await open({ appPage: "react-app.html", code: "good-code", bridge: false, timeout: 2000 });
     await frame.waitForSelector("#waiting");
     await frame.waitForSelector("#failed", { timeout: 10_000 });
     assert.equal(await frame.textContent("#failed"), "timeout");

@@ -208,6 +208,10 @@ impl Database for PgDb {
     /// its own, so its `UPDATE` reads after the previous placer committed,
     /// and a reader that calls this after its own change committed finds
     /// that change placed when it returns.
+    fn places_later(&self) -> bool {
+        true
+    }
+
     fn place_changes(&self) -> Result<(), StoreError> {
         let mut c = self.conn()?;
         if !c.query_one(ANY_UNPLACED, &[])?.try_get::<_, bool>(0)? {

@@ -12,6 +12,19 @@ use common::{Events, bearer, start, str_of, tally_process, verify_read as verify
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+/// A SYSTEM token with the replica grant, as an `Authorization` value.
+async fn replica_token(s: &common::TestServer) -> String {
+    let (_, replica) = s
+        .admin(
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({"kind": "SYSTEM", "name": "edge",
+                        "grants": [{"api": "management", "action": "replica"}]})),
+        )
+        .await;
+    format!("Bearer {}", str_of(&replica, "token"))
+}
+
 /// Polls until `verify` gives `want`, failing after `within`; returns how long it took.
 async fn until(
     http: &reqwest::Client,
@@ -166,15 +179,7 @@ async fn the_feed_needs_admin_or_replica_and_long_polls() {
         )
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (_, replica) = s
-        .admin(
-            Method::POST,
-            "/v1/tokens",
-            Some(json!({"kind": "SYSTEM", "name": "edge",
-                        "grants": [{"api": "management", "action": "replica"}]})),
-        )
-        .await;
-    let replica = format!("Bearer {}", str_of(&replica, "token"));
+    let replica = replica_token(&s).await;
     let (st, page) = s
         .call(Method::GET, "/v1/records?after=0", Some(&replica), None)
         .await;
@@ -230,15 +235,7 @@ async fn the_feed_needs_admin_or_replica_and_long_polls() {
 async fn the_feed_streams_events_and_resumes_after_the_last_id() {
     let s = start().await;
     s.project().await;
-    let (_, replica) = s
-        .admin(
-            Method::POST,
-            "/v1/tokens",
-            Some(json!({"kind": "SYSTEM", "name": "edge",
-                        "grants": [{"api": "management", "action": "replica"}]})),
-        )
-        .await;
-    let replica = format!("Bearer {}", str_of(&replica, "token"));
+    let replica = replica_token(&s).await;
     let first = s.reader("first").await;
 
     // From the start: every change so far, the reader's creation last,

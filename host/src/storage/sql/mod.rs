@@ -191,6 +191,11 @@ pub trait Database: Send + Sync + 'static {
     fn place_changes(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Whether committed changes may wait for their place (writers do not
+    /// place their own): only then is there anything to read of them.
+    fn places_later(&self) -> bool {
+        false
+    }
 }
 
 /// The store, over the connections of SQLite ([`super::SqliteStore`]) or

@@ -910,9 +910,13 @@ impl<D: Database> Store for SqlStore<D> {
                 params![after, i64::from(limit)],
                 change_from,
             )?;
-            let waiting = all(c, UNPLACED_CHANGES, params![i64::from(limit)], |r| {
-                changed_from(r)
-            })?;
+            let waiting = if self.db.places_later() {
+                all(c, UNPLACED_CHANGES, params![i64::from(limit)], |r| {
+                    changed_from(r)
+                })?
+            } else {
+                Vec::new()
+            };
             Ok((placed, waiting))
         })
     }

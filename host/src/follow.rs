@@ -1,9 +1,11 @@
 //! Following an authority's record feed into a [`ReplicaStore`]
 //! (`tally serve --replica-of URL --replica-token TOKEN`).
 //!
-//! [`catch_up`] reads the feed page by page until it is current (the node
-//! starts serving only after that, so it never denies a valid token for
-//! want of its record); [`follow`] then long-polls
+//! [`catch_up`] starts an empty replica from the authority's snapshot
+//! (`GET /v1/records/snapshot`: every record page by page, each grant list
+//! once a page), then reads the feed from the snapshot's cursor until it is
+//! current (the node starts serving only after that, so it never denies a
+//! valid token for want of its record); [`follow`] then long-polls
 //! `GET /v1/records?after=<cursor>&wait=25`, so a change reaches the replica
 //! about as soon as the authority commits it (measured in BENCHMARKS.md). On
 //! an error it retries every second and keeps serving what it has.
@@ -16,8 +18,9 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
-use verifier_core::{Environment, TokenRecord};
+use verifier_core::{Environment, TokenId, TokenRecord};
 
+use crate::authority::SnapshotPage;
 use crate::storage::{Change, Changed, EnvironmentRow, ReplicaStore};
 
 /// Changes asked for per page.
@@ -55,6 +58,7 @@ pub enum ReplicaError {
 pub struct Source {
     base: String,
     authorization: String,
+    snapshot_page: u32,
     client: Client<HttpConnector, Body>,
 }
 
@@ -79,9 +83,18 @@ impl Source {
         Source {
             base: base.trim_end_matches('/').to_owned(),
             authorization,
+            snapshot_page: crate::authority::SNAPSHOT_PAGE_MAX,
             client: Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(HttpConnector::new()),
         }
+    }
+
+    /// Reads the snapshot `records` at a time (the authority's largest
+    /// page without this).
+    #[must_use]
+    pub fn with_snapshot_page(mut self, records: u32) -> Self {
+        self.snapshot_page = records;
+        self
     }
 
     /// One page after `after`, waiting up to `wait` seconds for one.
@@ -90,6 +103,25 @@ impl Source {
             "{}/v1/records?after={after}&limit={PAGE}&wait={wait}",
             self.base
         );
+        let bytes = self.get(uri).await?;
+        let page: Page =
+            serde_json::from_slice(&bytes).map_err(|e| ReplicaError::Decode(e.to_string()))?;
+        page.changes.into_iter().map(Entry::into_change).collect()
+    }
+
+    /// One snapshot page after the token id `after` (from the first without).
+    async fn snapshot(&self, after: Option<TokenId>) -> Result<SnapshotPage, ReplicaError> {
+        let (base, limit) = (&self.base, self.snapshot_page);
+        let uri = match after {
+            Some(id) => format!("{base}/v1/records/snapshot?after={id}&limit={limit}"),
+            None => format!("{base}/v1/records/snapshot?limit={limit}"),
+        };
+        let bytes = self.get(uri).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ReplicaError::Decode(e.to_string()))
+    }
+
+    /// The body of a successful `GET uri`.
+    async fn get(&self, uri: String) -> Result<axum::body::Bytes, ReplicaError> {
         let request = axum::http::Request::get(uri)
             .header(axum::http::header::AUTHORIZATION, &self.authorization)
             .body(Body::empty())
@@ -112,9 +144,7 @@ impl Source {
                 body: String::from_utf8_lossy(&bytes).into_owned(),
             });
         }
-        let page: Page =
-            serde_json::from_slice(&bytes).map_err(|e| ReplicaError::Decode(e.to_string()))?;
-        page.changes.into_iter().map(Entry::into_change).collect()
+        Ok(bytes)
     }
 }
 
@@ -136,16 +166,7 @@ impl Entry {
     fn into_change(self) -> Result<Change, ReplicaError> {
         let changed = match (self.record, self.environment) {
             (Some(record), None) => Changed::Token(record),
-            // A replica knows of an environment only what verifiers need.
-            (None, Some(env)) => Changed::Environment(EnvironmentRow {
-                id: env.id,
-                project_id: String::new(),
-                name: String::new(),
-                default_stage: env.default_stage,
-                public_grants: env.public_grants,
-                created_at: 0,
-                models: env.models,
-            }),
+            (None, Some(env)) => Changed::Environment(replicated(env)),
             _ => {
                 return Err(ReplicaError::Decode(format!(
                     "change {} is neither a record nor an environment",
@@ -160,18 +181,81 @@ impl Entry {
     }
 }
 
-/// Reads the feed until it is current; returns how many changes it applied.
-pub async fn catch_up(store: &ReplicaStore, source: &Source) -> Result<usize, ReplicaError> {
-    let mut applied = 0;
+/// A replica knows of an environment only what verifiers need.
+fn replicated(env: Environment) -> EnvironmentRow {
+    EnvironmentRow {
+        id: env.id,
+        project_id: String::new(),
+        name: String::new(),
+        default_stage: env.default_stage,
+        public_grants: env.public_grants,
+        created_at: 0,
+        models: env.models,
+    }
+}
+
+/// What [`catch_up`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaughtUp {
+    /// Records read from the snapshot (none when the replica had a cursor).
+    pub snapshot_records: usize,
+    /// Feed changes applied after it.
+    pub changes: usize,
+}
+
+/// Starts an empty replica (cursor 0) from the snapshot, then reads the
+/// feed until it is current. A replica that has a cursor reads the feed
+/// alone.
+pub async fn catch_up(store: &ReplicaStore, source: &Source) -> Result<CaughtUp, ReplicaError> {
+    let snapshot_records = if store.cursor() == 0 {
+        load_snapshot(store, source).await?
+    } else {
+        0
+    };
+    let mut changes = 0;
     loop {
-        let changes = source.page(store.cursor(), 0).await?;
-        if changes.is_empty() {
-            return Ok(applied);
+        let page = source.page(store.cursor(), 0).await?;
+        if page.is_empty() {
+            return Ok(CaughtUp {
+                snapshot_records,
+                changes,
+            });
         }
-        applied += changes.len();
-        for change in changes {
+        changes += page.len();
+        for change in page {
             store.apply(change);
         }
+    }
+}
+
+/// Reads every snapshot page into `store`, then moves its cursor to the
+/// first page's (see `authority::records` for why that misses nothing).
+/// The next page is requested while one is stored.
+async fn load_snapshot(store: &ReplicaStore, source: &Source) -> Result<usize, ReplicaError> {
+    let mut page = source.snapshot(None).await?;
+    let cursor = page.cursor;
+    for env in std::mem::take(&mut page.environments) {
+        store.load_environment(replicated(env));
+    }
+    let mut loaded = 0;
+    loop {
+        let next = page.next;
+        let fetching = next.map(|after| {
+            let source = source.clone();
+            tokio::spawn(async move { source.snapshot(Some(after)).await })
+        });
+        let records = page
+            .token_records()
+            .map_err(|e| ReplicaError::Decode(e.to_string()))?;
+        loaded += records.len();
+        store.load(records);
+        let Some(fetching) = fetching else {
+            store.advance(cursor);
+            return Ok(loaded);
+        };
+        page = fetching
+            .await
+            .map_err(|e| ReplicaError::Unreachable(format!("snapshot task: {e}")))??;
     }
 }
 

@@ -444,10 +444,13 @@ async fn serve(
         Backend::Replica { source, token } => {
             let replica = Arc::new(tally::storage::ReplicaStore::new());
             let source = tally::follow::Source::new(&source, &token);
-            let records = tally::follow::catch_up(&replica, &source)
+            let read = tally::follow::catch_up(&replica, &source)
                 .await
-                .context("cannot read the authority's record feed")?;
-            println!("replica: {records} changes applied, following the feed");
+                .context("cannot read the authority's records")?;
+            println!(
+                "replica: {} records from the snapshot, {} changes after it, following the feed",
+                read.snapshot_records, read.changes
+            );
             tokio::spawn(tally::follow::follow(Arc::clone(&replica), source));
             let authority =
                 tally::authority::Authority::replica(replica, Arc::new(SystemClock), config);

@@ -34,7 +34,7 @@ fn main() -> Result<(), getrandom::Error> {
         environment_id: Some("master".into()),
         installation_id: None,
         principal: None,
-        grants: vec![read_posts],
+        grants: vec![read_posts].into(),
         expires_at: Some(now + 3600),
         revoked: false,
     };

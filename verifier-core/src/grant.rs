@@ -183,7 +183,7 @@ impl<'de> Deserialize<'de> for Action {
 }
 
 /// `"*"` (anything, including nothing named) or an explicit list.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Scope {
     /// `"*"`: every value, and requests that name none.
     #[default]
@@ -268,7 +268,7 @@ impl<'de> Deserialize<'de> for Scope {
 pub type Condition = BTreeMap<String, String>;
 
 /// One authority. See the module docs for the JSON shape and matching rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Grant {
     /// The api it is about.

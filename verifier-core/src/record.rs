@@ -17,6 +17,7 @@
 //! ```
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -92,8 +93,10 @@ pub struct TokenRecord {
     /// An explicit principal; see [`TokenRecord::principal`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
-    /// The authorities of the token.
-    pub grants: Vec<Grant>,
+    /// The authorities of the token, shared: a clone of the record copies
+    /// no grant, and a store holding many records of one app (a replica of
+    /// millions) keeps one list for all of them (see `ReplicaStore`).
+    pub grants: Arc<Vec<Grant>>,
     /// Expiry, unix seconds: valid while `now < expiresAt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,

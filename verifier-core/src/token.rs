@@ -190,7 +190,12 @@ impl fmt::Debug for SecretHash {
 
 impl Serialize for SecretHash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        // On the stack: a replica's snapshot writes millions of these.
+        let mut buf = [0u8; 64];
+        // Infallible: the buffer is exactly twice the input length.
+        let _ = hex::encode_to_slice(self.0, &mut buf);
+        // Hex digits are ASCII, so this never fails.
+        s.serialize_str(core::str::from_utf8(&buf).unwrap_or_default())
     }
 }
 

@@ -68,7 +68,8 @@ mod tests {
             grants: vec![
                 Grant::new(Api::Content, Action::READ),
                 Grant::new(Api::Content, Action::UPDATE),
-            ],
+            ]
+            .into(),
             expires_at: None,
             revoked: false,
         };

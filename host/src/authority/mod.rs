@@ -69,6 +69,7 @@ pub use installations::{GrantsDecision, NewInstallation};
 pub use models::ModelBody;
 pub use oauth::{OAuthError, TokenAnswer, TokenRequest};
 pub use projects::{NewEnvironment, NewProject};
+pub use records::{NoSuchGrantList, SNAPSHOT_PAGE_MAX, SnapshotPage, SnapshotRecord};
 pub use roles::{Need, On, Role, grants_for, role_in};
 pub use tokens::NewToken;
 pub use users::{INVITATION_TTL, NewInvitation, RoleBody, UserView};

@@ -544,6 +544,42 @@ component!(
 );
 
 component!(
+    /// A page of a replica's snapshot (`GET /v1/records/snapshot`):
+    /// `authority::SnapshotPage`.
+    SnapshotPageSchema = "SnapshotPage",
+    json!({
+        "type": "object",
+        "required": ["cursor", "grantLists", "records"],
+        "properties": {
+            "cursor": { "type": "integer", "description": "The feed's cursor before the page was read; follow the feed from the first page's" },
+            "environments": { "type": "array", "items": reference("EnvironmentRecord"),
+                "description": "Every environment, on the first page" },
+            "grantLists": { "type": "array", "items": { "type": "array", "items": reference("Grant") },
+                "description": "The distinct grant lists of the page's records" },
+            "records": { "type": "array", "items": {
+                "type": "object",
+                "description": "A TokenRecord whose grants are an index into grantLists",
+                "required": ["tokenId", "secretHash", "kind", "name", "grantList", "revoked"],
+                "properties": {
+                    "tokenId": { "type": "string", "pattern": "^[0-9a-f]{16}$" },
+                    "secretHash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                    "kind": { "type": "string", "enum": ["APP", "PAT", "SYSTEM", "SESSION"] },
+                    "name": { "type": "string" },
+                    "projectId": { "type": "string" },
+                    "environmentId": { "type": "string" },
+                    "installationId": { "type": "string" },
+                    "principal": { "type": "string" },
+                    "grantList": { "type": "integer", "minimum": 0 },
+                    "expiresAt": { "type": "integer" },
+                    "revoked": { "type": "boolean" },
+                },
+            } },
+            "next": { "type": "string", "pattern": "^[0-9a-f]{16}$", "description": "Pass as `after` for the next page; absent on the last" },
+        },
+    })
+);
+
+component!(
     /// `verifier_core::exchange::ExchangeRequest`.
     ExchangeRequestSchema = "ExchangeRequest",
     json!({
@@ -782,6 +818,7 @@ const WRITTEN: &[Written] = &[
     ("Model", ModelSchema::json),
     ("ModelBody", ModelBodySchema::json),
     ("FeedPage", FeedPageSchema::json),
+    ("SnapshotPage", SnapshotPageSchema::json),
     ("ExchangeRequest", ExchangeRequestSchema::json),
     ("ExchangeResponse", ExchangeResponseSchema::json),
     ("id", id::json),

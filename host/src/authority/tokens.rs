@@ -80,7 +80,7 @@ impl TokenSpec {
             environment_id: self.environment_id.clone(),
             installation_id: self.installation_id.clone(),
             principal: self.principal.clone(),
-            grants: self.grants.clone(),
+            grants: self.grants.clone().into(),
             expires_at: self.expires_at,
             revoked: false,
         }

@@ -323,7 +323,7 @@ impl From<TokenRow> for TokenView {
             project_id: r.project_id,
             environment_id: r.environment_id,
             installation_id: r.installation_id,
-            grants: r.grants,
+            grants: r.grants.to_vec(),
             expires_at: r.expires_at,
             revoked: r.revoked,
             created_at: t.created_at,

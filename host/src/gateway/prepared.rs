@@ -92,7 +92,7 @@ mod tests {
                 environment_id: None,
                 installation_id: None,
                 principal: None,
-                grants: Vec::new(),
+                grants: Vec::new().into(),
                 expires_at: None,
                 revoked,
             },

@@ -11,6 +11,10 @@
 //!   it open through proxies), so that shutdown never waits on it; a client
 //!   reconnects with `Last-Event-ID` (`EventSource` does on its own).
 //!
+//! `GET /v1/records/snapshot` is where a new replica starts instead: every
+//! record, page by page (`authority::SnapshotPage`), then the feed from the
+//! first page's cursor.
+//!
 //! Neither form reads the store on a timer: a waiting request sleeps until
 //! the node's read cache moves past a change ([`Authority::feed_watch`]),
 //! which it does after this node's own changes and, on PostgreSQL, when any
@@ -53,6 +57,42 @@ pub(super) struct FeedQuery {
     #[serde(default)]
     #[param(default = 0)]
     wait: Option<u64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SnapshotQuery {
+    /// records with a larger token id (the previous page's `next`); from the first without
+    #[serde(default)]
+    after: Option<String>,
+    /// at most this many; read as 1 to 10000
+    #[serde(default)]
+    #[param(default = 10000, format = Int64, minimum = 0, maximum = 4294967295_u32)]
+    limit: Option<u32>,
+}
+
+/// `GET /v1/records/snapshot`: a page of every record, for a replica to
+/// start from. The page is encoded off the async workers: a full one is
+/// a few megabytes.
+#[utoipa::path(get, path = "/v1/records/snapshot", summary = "Every token record, page by page, for a replica to start from (admin or management replica grant)",
+    params(SnapshotQuery),
+    responses((status = 200, description = "A page; follow the feed from the first page's cursor once `next` is absent",
+        body = crate::authority::schema::SnapshotPageSchema),
+        (status = 400, description = "`after` is not a token id", body = super::ErrorBody)))]
+pub(super) async fn snapshot(
+    State(s): State<Arc<AppState>>,
+    _: Replica,
+    Query(q): Query<SnapshotQuery>,
+) -> Result<Response, super::ApiError> {
+    let limit = q.limit.unwrap_or(crate::authority::SNAPSHOT_PAGE_MAX);
+    let body = blocking(&s, move |a| {
+        let page = a.snapshot(q.after.as_deref(), limit)?;
+        serde_json::to_vec(&page)
+            .map_err(|e| crate::authority::AuthorityError::Internal(format!("snapshot page: {e}")))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Longest a request is held: a page's `wait`, an event stream's life.

@@ -269,6 +269,7 @@ fn management() -> Router<Arc<AppState>> {
         )
         .route("/v1/installations", get(list_installations))
         .route("/v1/records", get(feed::feed))
+        .route("/v1/records/snapshot", get(feed::snapshot))
         .route("/v1/records/{t}", get(token_record))
         .route("/v1/environments/{e}/record", get(environment_record))
         .route("/v1/environments/{e}/installations", post(install))

@@ -89,6 +89,7 @@ use crate::reason::Reason;
         super::token_record,
         super::environment_record,
         super::feed::feed,
+        super::feed::snapshot,
         crate::gateway::verify,
         crate::gateway::verify_envoy,
         crate::gateway::proxy,

@@ -739,6 +739,15 @@ pub trait Store: Records {
     fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Every token, newest first.
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
+    /// The token records whose id is greater than `after` (every one with
+    /// `None`), in id order, at most `limit`: a replica's snapshot, read
+    /// page by page on the primary key. Records on a page that carry equal
+    /// grants share one list, read once.
+    fn token_records_after(
+        &self,
+        after: Option<&TokenId>,
+        limit: u32,
+    ) -> Result<Vec<TokenRecord>, StoreError>;
     /// Revokes a token; `NotFound` if there is none.
     fn revoke_token(&self, id: &TokenId, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Stores `new` and ends `old`: revoked now when `old_expires_at` is

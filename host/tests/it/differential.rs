@@ -194,7 +194,7 @@ fn case() -> impl Strategy<Value = Case> {
                     environment_id: env_id,
                     installation_id: installation.map(|_| "in".to_owned()),
                     principal: None,
-                    grants,
+                    grants: grants.into(),
                     expires_at,
                     revoked,
                 });

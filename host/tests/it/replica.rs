@@ -2,7 +2,9 @@
 //! record feed. A token made on the authority verifies on the replica; a
 //! revocation there is denied here within a second (the lag is printed for
 //! BENCHMARKS.md); public grants and the model registry follow; changes are
-//! refused with 503.
+//! refused with 503. A replica starts from the snapshot, and a snapshot read
+//! while tokens change, followed by the feed from its cursor, misses
+//! nothing; nor does a replica restarted while tokens change.
 
 use crate::common;
 
@@ -293,4 +295,248 @@ async fn the_feed_streams_events_and_resumes_after_the_last_id() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// Every token's record as the authority has it now: id → revoked.
+async fn records_now(s: &common::TestServer) -> std::collections::BTreeMap<String, bool> {
+    let (st, tokens) = s.admin(Method::GET, "/v1/tokens", None).await;
+    assert_eq!(st, StatusCode::OK, "{tokens}");
+    let mut now = std::collections::BTreeMap::new();
+    for t in tokens.as_array().unwrap() {
+        let id = str_of(t, "tokenId");
+        let (st, record) = s
+            .admin(Method::GET, &format!("/v1/records/{id}"), None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{record}");
+        now.insert(id, record["revoked"].as_bool().unwrap());
+    }
+    now
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_read_while_tokens_change_then_the_feed_misses_nothing() {
+    let s = start().await;
+    s.project().await;
+    let replica = replica_token(&s).await;
+    let mut readers = Vec::new();
+    for i in 0..7 {
+        readers.push(s.reader(&format!("reader {i}")).await);
+    }
+    let get = |path: String| {
+        let replica = replica.clone();
+        let s = &s;
+        async move {
+            let (st, body) = s.call(Method::GET, &path, Some(&replica), None).await;
+            assert_eq!(st, StatusCode::OK, "{path}: {body}");
+            body
+        }
+    };
+    // Everything read: id → revoked, as the snapshot then the feed say.
+    let mut seen = std::collections::BTreeMap::new();
+    let mut read_page = |page: &serde_json::Value| {
+        let lists = page["grantLists"].as_array().unwrap();
+        let records = page["records"].as_array().unwrap();
+        for r in records {
+            let list = usize::try_from(r["grantList"].as_u64().unwrap()).unwrap();
+            assert!(list < lists.len(), "{page}");
+            seen.insert(str_of(r, "tokenId"), r["revoked"].as_bool().unwrap());
+        }
+        (records.len(), lists.len())
+    };
+
+    let first = get("/v1/records/snapshot?limit=3".into()).await;
+    let cursor = first["cursor"].as_i64().unwrap();
+    assert_eq!(first["environments"][0]["id"], "master", "{first}");
+    let (records, lists) = read_page(&first);
+    assert_eq!(records, 3);
+    let (mut all_records, mut all_lists) = (records, lists);
+
+    // While the rest is read: new tokens (some sorting before what was
+    // read), a revocation of a token already read and of one not yet read.
+    // A reader's (the page may hold the admin's and the replica token too).
+    let reader_ids: Vec<String> = readers.iter().map(|r| str_of(r, "tokenId")).collect();
+    let read_id = first["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| str_of(r, "tokenId"))
+        .find(|id| reader_ids.contains(id))
+        .unwrap();
+    assert_eq!(
+        s.admin(Method::DELETE, &format!("/v1/tokens/{read_id}"), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let mut after = first["next"].as_str().map(str::to_owned);
+    let mut revoked_unread = false;
+    while let Some(next) = after {
+        s.reader("made mid-snapshot").await;
+        if !revoked_unread {
+            let unread = readers
+                .iter()
+                .map(|r| str_of(r, "tokenId"))
+                .find(|id| *id > next)
+                .unwrap();
+            s.admin(Method::DELETE, &format!("/v1/tokens/{unread}"), None)
+                .await;
+            revoked_unread = true;
+        }
+        let page = get(format!("/v1/records/snapshot?after={next}&limit=3")).await;
+        assert_eq!(page["environments"], json!([]), "{page}");
+        let (records, lists) = read_page(&page);
+        all_records += records;
+        all_lists += lists;
+        after = page["next"].as_str().map(str::to_owned);
+    }
+    assert!(revoked_unread);
+    assert!(
+        all_lists < all_records,
+        "a page names the readers' one list once"
+    );
+
+    // Then the feed from the first page's cursor.
+    let mut at = cursor;
+    loop {
+        let page = get(format!("/v1/records?after={at}")).await;
+        let changes = page["changes"].as_array().unwrap();
+        if changes.is_empty() {
+            break;
+        }
+        for c in changes {
+            if c["record"].is_object() {
+                seen.insert(
+                    str_of(&c["record"], "tokenId"),
+                    c["record"]["revoked"].as_bool().unwrap(),
+                );
+            }
+        }
+        at = page["cursor"].as_i64().unwrap();
+    }
+    assert_eq!(seen, records_now(&s).await);
+    assert_eq!(seen.get(&read_id), Some(&true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_snapshot_needs_admin_or_replica_and_a_token_id() {
+    let s = start().await;
+    s.project().await;
+    let reader = s.reader("reader").await;
+    let reader = format!("Bearer {}", str_of(&reader, "token"));
+    let (st, _) = s
+        .call(Method::GET, "/v1/records/snapshot", None, None)
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = s
+        .call(Method::GET, "/v1/records/snapshot", Some(&reader), None)
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, body) = s
+        .admin(Method::GET, "/v1/records/snapshot?after=nothex", None)
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["reason"], "bad_request");
+    // The last page says so: no next.
+    let (st, all) = s.admin(Method::GET, "/v1/records/snapshot", None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(all.get("next").is_none(), "{all}");
+    assert_eq!(all["records"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_restarted_while_tokens_change_misses_nothing() {
+    let s = std::sync::Arc::new(start().await);
+    s.project().await;
+    // Tokens made and revoked all along, before, across and after the restart.
+    let writer = {
+        let s = std::sync::Arc::clone(&s);
+        tokio::spawn(async move {
+            let mut made = Vec::new();
+            for i in 0..60 {
+                let t = s.reader(&format!("reader {i}")).await;
+                if i % 4 == 0 {
+                    let path = format!("/v1/tokens/{}", str_of(&t, "tokenId"));
+                    assert_eq!(s.admin(Method::DELETE, &path, None).await.0, StatusCode::OK);
+                }
+                made.push((format!("Bearer {}", str_of(&t, "token")), i % 4 == 0));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            made
+        })
+    };
+    let args = ["--replica-of", s.base.as_str()];
+    let env = [("TALLY_REPLICA_TOKEN", s.admin.as_str())];
+    let first = tally_process(&args, &env);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(first);
+    let second = tally_process(&args, &env);
+    assert!(
+        second.head.contains("records from the snapshot"),
+        "{}",
+        second.head
+    );
+    let made = writer.await.unwrap();
+    let http = reqwest::Client::new();
+    for (token, revoked) in made {
+        let want = if revoked {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        until(
+            &http,
+            &second.base,
+            Some(&token),
+            want,
+            Duration::from_secs(2),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_loading_small_pages_while_tokens_change_misses_nothing() {
+    let s = std::sync::Arc::new(start().await);
+    s.project().await;
+    for i in 0..20 {
+        s.reader(&format!("before {i}")).await;
+    }
+    let writer = {
+        let s = std::sync::Arc::clone(&s);
+        tokio::spawn(async move {
+            let (_, tokens) = s.admin(Method::GET, "/v1/tokens", None).await;
+            // Revoke what was there (tokens read early and late alike) while
+            // adding more.
+            for (i, t) in tokens.as_array().unwrap().iter().enumerate() {
+                if str_of(t, "name").starts_with("before") {
+                    let path = format!("/v1/tokens/{}", str_of(t, "tokenId"));
+                    s.admin(Method::DELETE, &path, None).await;
+                    s.reader(&format!("during {i}")).await;
+                }
+            }
+        })
+    };
+    let store = tally::storage::ReplicaStore::new();
+    let source = tally::follow::Source::new(&s.base, &s.admin).with_snapshot_page(2);
+    let first = tally::follow::catch_up(&store, &source).await.unwrap();
+    assert!(first.snapshot_records > 0);
+    writer.await.unwrap();
+    let rest = tally::follow::catch_up(&store, &source).await.unwrap();
+    assert_eq!(
+        rest.snapshot_records, 0,
+        "a replica with a cursor reads the feed"
+    );
+    let now = records_now(&s).await;
+    assert_eq!(store.token_count(), now.len());
+    for (id, revoked) in now {
+        let id = verifier_core::TokenId::parse(&id).unwrap();
+        use tally::storage::Records;
+        let row = store.token(&id).unwrap().unwrap();
+        assert_eq!(row.record.revoked, revoked, "{id:?}");
+    }
+    assert_eq!(
+        store.grant_list_count(),
+        2,
+        "readers share one list, the admin has its own"
+    );
 }

@@ -124,6 +124,12 @@ fn sqlite_listings_hold_everything_oldest_first() {
 }
 
 #[test]
+fn sqlite_token_records_page_in_id_order() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::token_records_page_in_id_order(store(&dir, Durability::Normal).as_ref());
+}
+
+#[test]
 fn sqlite_change_feed_in_order() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::change_feed_in_order(store(&dir, Durability::Normal).as_ref());

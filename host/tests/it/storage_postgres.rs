@@ -151,6 +151,13 @@ fn postgres_listings_hold_everything_oldest_first() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_token_records_page_in_id_order() {
+    let f = fresh();
+    storage_contract::token_records_page_in_id_order(f.store.as_ref());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_change_feed_in_order() {
     let f = fresh();
     storage_contract::change_feed_in_order(f.store.as_ref());

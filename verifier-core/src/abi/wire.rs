@@ -407,7 +407,7 @@ impl TryFrom<Record> for TokenRecord {
             environment_id: r.environment_id,
             installation_id: r.installation_id,
             principal: r.principal,
-            grants: grants_from_wire(r.grants)?,
+            grants: grants_from_wire(r.grants)?.into(),
             expires_at: r.expires_at,
             revoked: r.revoked,
         })

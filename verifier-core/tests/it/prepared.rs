@@ -23,7 +23,7 @@ fn fixture() -> (String, TokenRecord, Environment, Request) {
         environment_id: Some("master".into()),
         installation_id: Some("in_1".into()),
         principal: None,
-        grants: vec![grant],
+        grants: vec![grant].into(),
         expires_at: None,
         revoked: false,
     };

@@ -21,7 +21,7 @@ fn record_for(
         environment_id: Some("master".into()),
         installation_id: Some("in".into()),
         principal: None,
-        grants,
+        grants: grants.into(),
         expires_at,
         revoked,
     }

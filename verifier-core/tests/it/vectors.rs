@@ -64,7 +64,7 @@ fn valid_vectors_verify_against_their_record() {
             environment_id: None,
             installation_id: None,
             principal: None,
-            grants: vec![Grant::new(Api::Content, Action::READ)],
+            grants: vec![Grant::new(Api::Content, Action::READ)].into(),
             expires_at: None,
             revoked: false,
         };

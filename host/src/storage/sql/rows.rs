@@ -1,7 +1,9 @@
 //! Rows read and written: decoders of each table's columns, and the
 //! writes several operations share.
 
-use verifier_core::{Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
+use std::sync::Arc;
+
+use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
 use super::rules::requested;
 use super::statements::*;
@@ -22,6 +24,17 @@ pub(super) fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
 
 /// A token from the columns of `statements::token_columns!` starting at column `at`.
 pub(super) fn token_from(row: &dyn Row, at: usize) -> Result<TokenRow, StoreError> {
+    token_with(row, at, |text| {
+        Ok(serde_json::from_str::<Vec<Grant>>(&text)?.into())
+    })
+}
+
+/// [`token_from`], its grants made by `grants` from their stored JSON.
+pub(super) fn token_with(
+    row: &dyn Row,
+    at: usize,
+    grants: impl FnOnce(String) -> Result<Arc<Vec<Grant>>, StoreError>,
+) -> Result<TokenRow, StoreError> {
     let kind = row.text(at + 2)?;
     Ok(TokenRow {
         record: TokenRecord {
@@ -35,7 +48,7 @@ pub(super) fn token_from(row: &dyn Row, at: usize) -> Result<TokenRow, StoreErro
             environment_id: row.opt_text(at + 5)?,
             installation_id: row.opt_text(at + 6)?,
             principal: row.opt_text(at + 7)?,
-            grants: serde_json::from_str(&row.text(at + 8)?)?,
+            grants: grants(row.text(at + 8)?)?,
             expires_at: row.opt_int(at + 9)?,
             revoked: row.bool(at + 10)?,
         },
@@ -326,7 +339,7 @@ pub(super) fn all<T>(
     c: &mut dyn Conn,
     sql: &'static str,
     params: &[Param<'_>],
-    decode: impl Fn(&dyn Row) -> Result<T, StoreError>,
+    mut decode: impl FnMut(&dyn Row) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     c.query(sql, params, &mut |row| {

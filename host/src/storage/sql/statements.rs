@@ -87,6 +87,13 @@ pub(super) const TOKENS_NEWEST_FIRST: &str = concat!(
     token_columns!(""),
     " FROM tokens ORDER BY created_at DESC, token_id"
 );
+/// Tokens after the id `$1` in id order, at most `$2` (the empty id is
+/// before every other).
+pub(super) const TOKENS_AFTER_ID: &str = concat!(
+    "SELECT ",
+    token_columns!(""),
+    " FROM tokens WHERE token_id > $1 ORDER BY token_id LIMIT $2"
+);
 pub(super) const INSERT_TOKEN: &str = concat!(
     "INSERT INTO tokens (",
     token_columns!(""),

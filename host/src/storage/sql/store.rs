@@ -1,9 +1,12 @@
 //! [`Records`] and [`Store`] over a [`Database`]: each operation's
 //! statements, in one transaction where it writes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use verifier_core::{Grant, Installation, InstallationStatus, Model, SecretHash, TokenId};
+use verifier_core::{
+    Grant, Installation, InstallationStatus, Model, SecretHash, TokenId, TokenRecord,
+};
 
 use super::rows::*;
 use super::rules::{
@@ -314,6 +317,42 @@ impl<D: Database> Store for SqlStore<D> {
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         self.db
             .read(|c| all(c, TOKENS_NEWEST_FIRST, params![], |r| token_from(r, 0)))
+    }
+
+    fn token_records_after(
+        &self,
+        after: Option<&TokenId>,
+        limit: u32,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let after: &[u8] = after.map_or(&[], |id| &id.as_bytes()[..]);
+        self.db.read(|c| {
+            // The tokens of one app carry one grant list: parse each
+            // distinct list once and share it. Neighbours mostly carry the
+            // same one, so the last is compared before the table is hashed.
+            let mut lists: HashMap<String, Arc<Vec<Grant>>> = HashMap::new();
+            let mut last: Option<(String, Arc<Vec<Grant>>)> = None;
+            all(c, TOKENS_AFTER_ID, params![after, i64::from(limit)], |r| {
+                let row = token_with(r, 0, |text| {
+                    if let Some((last_text, list)) = &last
+                        && *last_text == text
+                    {
+                        return Ok(Arc::clone(list));
+                    }
+                    let list = match lists.get(&text) {
+                        Some(list) => Arc::clone(list),
+                        None => {
+                            let list: Arc<Vec<Grant>> =
+                                serde_json::from_str::<Vec<Grant>>(&text)?.into();
+                            lists.insert(text.clone(), Arc::clone(&list));
+                            list
+                        }
+                    };
+                    last = Some((text, Arc::clone(&list)));
+                    Ok(list)
+                })?;
+                Ok(row.record)
+            })
+        })
     }
 
     fn revoke_token(&self, id: &TokenId, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -964,9 +1003,10 @@ fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenR
             .iter()
             .filter(|g| approved.iter().any(|a| g.within(a)))
             .cloned()
-            .collect()
+            .collect::<Vec<_>>()
+            .into()
     } else {
-        approved
+        approved.into()
     };
     Ok(token)
 }

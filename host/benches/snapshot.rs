@@ -1,0 +1,132 @@
+//! A replica starting from the snapshot of an authority holding N ten-grant
+//! token records (10,000,000 unless `TALLY_SNAPSHOT_RECORDS` says), and the
+//! memory it then holds per record.
+//!
+//! `cargo bench -p tally --bench snapshot`
+//!
+//! The authority is a real `tally serve` on loopback over SQLite. Its
+//! records are written straight into its database (a token API call per
+//! record would take hours): one ten-grant token, copied N times with new
+//! ids. The replica is `follow::catch_up` into a `ReplicaStore` in this
+//! process, what `tally serve --replica-of` does before it listens; the
+//! time is until it is current, the memory is this process's resident set
+//! before and after.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use tally::follow::{Source, catch_up};
+use tally::storage::ReplicaStore;
+
+#[path = "../../verifier-core/benches/common/mod.rs"]
+mod common;
+
+/// A `tally serve` on `dir`: the child, its base URL and the admin token
+/// it printed on a first start.
+fn serve(dir: &std::path::Path) -> (Child, String, Option<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tally serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut admin = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(token) = line.strip_prefix("admin token: ") {
+            admin = Some(token.to_owned());
+        }
+        if let Some(base) = line.strip_prefix("listening on ") {
+            let base = base.to_owned();
+            std::thread::spawn(move || for _ in lines {});
+            return (child, base, admin);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("tally serve never listened");
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn main() {
+    let n: u64 = std::env::var("TALLY_SNAPSHOT_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let dir = tempfile::tempdir().unwrap();
+
+    // A first start makes the schema and the admin token the replica reads with.
+    let (child, _, admin) = serve(dir.path());
+    let admin = admin.expect("a first start prints the admin token");
+    stop(child);
+
+    let (_, template, _, _) = common::fixture();
+    let grants = serde_json::to_string(&template.grants).unwrap();
+    let started = Instant::now();
+    let db = rusqlite::Connection::open(dir.path().join("tally.db")).unwrap();
+    // A rollback journal for the bulk write (a WAL would hold every page
+    // of it a second time); the server turns WAL back on when it opens.
+    db.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF;")
+        .unwrap();
+    let copied = db
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+             INSERT INTO tokens (token_id, secret_hash, kind, name, project_id, environment_id, \
+             installation_id, principal, grants, expires_at, revoked, created_at, user_id) \
+             SELECT unhex(printf('%016x', i)), t.secret_hash, 'PAT', 'token ' || i, \
+             'p1', 'master', NULL, NULL, ?2, NULL, FALSE, t.created_at, NULL \
+             FROM n, (SELECT * FROM tokens LIMIT 1) t",
+            rusqlite::params![n, grants],
+        )
+        .unwrap();
+    drop(db);
+    println!(
+        "{copied} ten-grant records written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let (child, base, _) = serve(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = ReplicaStore::new();
+    let before = resident_bytes();
+    let started = Instant::now();
+    let read = runtime
+        .block_on(catch_up(&store, &Source::new(&base, &admin)))
+        .unwrap();
+    let took = started.elapsed();
+    let after = resident_bytes();
+    stop(child);
+    let records = store.token_count() as u64;
+    println!(
+        "replica of {records} records ({} from the snapshot, {} feed changes after it) \
+         current in {:.1} s; {} MiB resident, {} bytes per record, {} grant lists",
+        read.snapshot_records,
+        read.changes,
+        took.as_secs_f64(),
+        (after - before) >> 20,
+        (after - before) / records.max(1),
+        store.grant_list_count()
+    );
+}

@@ -29,7 +29,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 use verifier_core::TokenId;
 
-use super::{Changed, EnvironmentRow, HotMap, Records, Store, StoreError, TokenRow, hot_map};
+use super::{EnvironmentRow, HotMap, Records, Store, StoreError, TokenRow, Touched, hot_map};
 
 /// Most cached tokens (and, separately, environments).
 pub const MAX_ENTRIES: usize = 1 << 20;
@@ -94,14 +94,14 @@ impl RecordCache {
                     return Err(e);
                 }
             };
-            for changed in changes.iter().map(|c| &c.changed).chain(&waiting) {
-                match changed {
-                    Changed::Token(record) => self.forget_token(&record.token_id),
-                    Changed::Environment(env) => self.forget_environment(&env.id),
+            for touched in changes.iter().map(|(_, t)| t).chain(&waiting) {
+                match touched {
+                    Touched::Token(id) => self.forget_token(id),
+                    Touched::Environment(id) => self.forget_environment(id),
                 }
             }
-            if let Some(last) = changes.last() {
-                from = last.seq;
+            if let Some((last, _)) = changes.last() {
+                from = *last;
                 let before = self.cursor.fetch_max(from, Ordering::SeqCst);
                 if before < from {
                     self.moved.send_if_modified(|at| {

@@ -549,6 +549,25 @@ pub enum Changed {
     Environment(EnvironmentRow),
 }
 
+/// What a change touched, by id: all a read cache needs to forget it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touched {
+    /// A token.
+    Token(TokenId),
+    /// An environment.
+    Environment(String),
+}
+
+impl Changed {
+    /// What it touched.
+    pub fn touched(&self) -> Touched {
+        match self {
+            Changed::Token(record) => Touched::Token(record.token_id),
+            Changed::Environment(env) => Touched::Environment(env.id.clone()),
+        }
+    }
+}
+
 /// One entry of the change feed ([`Store::changes_after`]).
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -954,18 +973,28 @@ pub trait Store: Records {
     /// visible after one with a larger `seq` (a reader's cursor would skip it).
     fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError>;
 
-    /// What a read cache must forget since `after`: the changes
-    /// [`Store::changes_after`] would give, without placing any, and the
-    /// committed changes still waiting for their place in the feed (on a
-    /// store where writers do not place their own; see `postgres.rs`), in
-    /// no order. A cache needs no order, and a writer's own change is in
-    /// one list or the other as soon as it committed.
+    /// What a read cache must forget since `after`, by id: the changes
+    /// [`Store::changes_after`] would give (with their `seq`), without
+    /// placing any, and the committed changes still waiting for their place
+    /// in the feed (on a store where writers do not place their own; see
+    /// `postgres.rs`), in no order. A cache needs no order, and a writer's
+    /// own change is in one list or the other as soon as it committed.
+    /// Ids only: this runs after every change a node makes, and reading the
+    /// rows themselves would cost a join and a decode each.
+    #[allow(clippy::type_complexity)]
     fn changes_to_forget(
         &self,
         after: i64,
         limit: u32,
-    ) -> Result<(Vec<Change>, Vec<Changed>), StoreError> {
-        Ok((self.changes_after(after, limit)?, Vec::new()))
+    ) -> Result<(Vec<(i64, Touched)>, Vec<Touched>), StoreError> {
+        let placed = self.changes_after(after, limit)?;
+        Ok((
+            placed
+                .iter()
+                .map(|c| (c.seq, c.changed.touched()))
+                .collect(),
+            Vec::new(),
+        ))
     }
 
     /// Places the committed changes that wait for their place in the feed

@@ -340,27 +340,26 @@ pub(super) const INSTALLATION_TOKENS_CHANGED: &str = "INSERT INTO changes (token
      SELECT token_id FROM tokens WHERE installation_id = $1 ORDER BY created_at";
 pub(super) const ENVIRONMENT_CHANGED: &str = "INSERT INTO changes (environment_id) VALUES ($1)";
 pub(super) const LAST_CHANGE: &str = "SELECT coalesce(max(pos), 0) FROM changes";
-/// A change with the row as it is now, then `$where`: the token's columns
-/// from 2, the environment's from `2 + TOKEN_WIDTH`.
-macro_rules! change_rows {
-    ($where:literal) => {
-        concat!(
-            "SELECT c.pos, c.token_id IS NOT NULL, ",
-            token_columns!("t."),
-            ", ",
-            environment_columns!("e."),
-            " FROM changes c \
-             LEFT JOIN tokens t ON t.token_id = c.token_id \
-             LEFT JOIN environments e ON e.id = c.environment_id ",
-            $where
-        )
-    };
-}
-/// The placed changes after `$1`, in order.
-pub(super) const CHANGES_AFTER: &str = change_rows!("WHERE c.pos > $1 ORDER BY c.pos LIMIT $2");
-/// The committed changes waiting for their place (the first column NULL).
-pub(super) const UNPLACED_CHANGES: &str =
-    change_rows!("WHERE c.pos IS NULL ORDER BY c.seq LIMIT $1");
+/// The placed changes after `$1`, in order, each with its row as it is
+/// now: the token's columns from 2, the environment's from
+/// `2 + TOKEN_WIDTH`.
+pub(super) const CHANGES_AFTER: &str = concat!(
+    "SELECT c.pos, c.token_id IS NOT NULL, ",
+    token_columns!("t."),
+    ", ",
+    environment_columns!("e."),
+    " FROM changes c \
+     LEFT JOIN tokens t ON t.token_id = c.token_id \
+     LEFT JOIN environments e ON e.id = c.environment_id \
+     WHERE c.pos > $1 ORDER BY c.pos LIMIT $2"
+);
+
+/// What the placed changes after `$1` touched, in order, at most `$2`.
+pub(super) const TOUCHED_AFTER: &str = "SELECT pos, token_id, environment_id FROM changes \
+     WHERE pos > $1 ORDER BY pos LIMIT $2";
+/// What the committed changes waiting for their place touched, at most `$1`.
+pub(super) const TOUCHED_UNPLACED: &str = "SELECT token_id, environment_id FROM changes \
+     WHERE pos IS NULL ORDER BY seq LIMIT $1";
 
 /// The columns of a user row, in `rows::user_from`'s order.
 macro_rules! user_columns {

@@ -18,7 +18,7 @@ use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
     DeliveryRow, DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, NewTokens,
     OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow, RoleGrant,
-    SetupCodeRow, Store, StoreError, TokenRow, UserRow,
+    SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -941,17 +941,14 @@ impl<D: Database> Store for SqlStore<D> {
         &self,
         after: i64,
         limit: u32,
-    ) -> Result<(Vec<Change>, Vec<Changed>), StoreError> {
+    ) -> Result<(Vec<(i64, Touched)>, Vec<Touched>), StoreError> {
         self.db.read(|c| {
-            let placed = all(
-                c,
-                CHANGES_AFTER,
-                params![after, i64::from(limit)],
-                change_from,
-            )?;
+            let placed = all(c, TOUCHED_AFTER, params![after, i64::from(limit)], |r| {
+                Ok((r.int(0)?, touched_from(r, 1)?))
+            })?;
             let waiting = if self.db.places_later() {
-                all(c, UNPLACED_CHANGES, params![i64::from(limit)], |r| {
-                    changed_from(r)
+                all(c, TOUCHED_UNPLACED, params![i64::from(limit)], |r| {
+                    touched_from(r, 0)
                 })?
             } else {
                 Vec::new()
@@ -973,13 +970,21 @@ fn change_from(r: &dyn Row) -> Result<Change, StoreError> {
     })
 }
 
-/// What a row of [`CHANGES_AFTER`] or [`UNPLACED_CHANGES`] names, as it is now.
+/// What a row of [`CHANGES_AFTER`] names, as it is now.
 fn changed_from(r: &dyn Row) -> Result<Changed, StoreError> {
     Ok(if r.bool(1)? {
         Changed::Token(token_from(r, 2)?.record)
     } else {
         Changed::Environment(environment_from(r, 2 + TOKEN_WIDTH)?)
     })
+}
+
+/// What a change touched, from its `token_id, environment_id` at `at`.
+fn touched_from(r: &dyn Row, at: usize) -> Result<Touched, StoreError> {
+    match r.opt_bytes(at)? {
+        Some(id) => Ok(Touched::Token(crate::storage::stored_token_id(&id)?)),
+        None => Ok(Touched::Environment(r.text(at + 1)?)),
+    }
 }
 
 /// `token` with the grants its installation approved (read with the row

@@ -21,57 +21,17 @@
 //! (and a verify still denied after 5 s) is an error. It prints p50, p99 and
 //! the worst latency of each step, the errors, and each process's resident
 //! memory ten seconds in and at the end.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod process;
+use process::{percentile, serve};
+
 const STEPS: [&str; 4] = ["register", "install", "exchange", "verify"];
-
-struct Node {
-    child: Child,
-    base: String,
-    admin: Option<String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tally serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(token) = line.strip_prefix("admin token: ") {
-            admin = Some(token.to_owned());
-        }
-        if let Some(base) = line.strip_prefix("listening on ") {
-            let base = base.to_owned();
-            std::thread::spawn(move || for _ in lines {});
-            return Node { child, base, admin };
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("tally serve {args:?} never listened");
-}
 
 /// A fresh schema in the PostgreSQL database at `url`; the URL to use it.
 fn fresh_schema(url: &str) -> String {
@@ -86,16 +46,6 @@ fn fresh_schema(url: &str) -> String {
     .unwrap();
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}options=-c%20search_path%3D{name}")
-}
-
-fn rss_mib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        >> 10
 }
 
 #[derive(Default)]
@@ -194,14 +144,6 @@ async fn flow(
     Ok(took)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[at.min(sorted.len() - 1)]
-}
-
 fn main() {
     let Ok(url) = std::env::var("TALLY_BENCH_POSTGRES") else {
         eprintln!(
@@ -238,23 +180,10 @@ fn main() {
         .unwrap();
     let http = reqwest::Client::new();
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let pids = [
-        ("node A", a.child.id()),
-        ("node B", b.child.id()),
-        ("replica", replica.child.id()),
-    ];
+    let nodes = [("node A", &a), ("node B", &b), ("replica", &replica)];
     let mut rss_early = Vec::new();
     runtime.block_on(async {
-        for (path, body) in [
-            ("/v1/projects", json!({"id": "p1", "name": "P"})),
-            (
-                "/v1/projects/p1/environments",
-                json!({"id": "master", "name": "Master"}),
-            ),
-        ] {
-            let (st, v) = post(&http, format!("{}{path}", a.base), Some(&admin), body).await;
-            assert_eq!(st, 201, "{v}");
-        }
+        process::project(&http, &a.base, &admin).await;
         let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let started = Instant::now();
@@ -263,7 +192,7 @@ fn main() {
         while started.elapsed() < Duration::from_secs(seconds) {
             ticks.tick().await;
             if rss_early.is_empty() && started.elapsed() >= Duration::from_secs(10) {
-                rss_early = pids.iter().map(|(_, pid)| rss_mib(*pid)).collect();
+                rss_early = nodes.iter().map(|(_, node)| node.rss_mib()).collect();
             }
             let (first, second) = if i.is_multiple_of(2) {
                 (&a.base, &b.base)
@@ -298,7 +227,7 @@ fn main() {
         }
         println!("{i} flows started at {rate}/s over {seconds} s");
     });
-    let rss_end: Vec<u64> = pids.iter().map(|(_, pid)| rss_mib(*pid)).collect();
+    let rss_end: Vec<u64> = nodes.iter().map(|(_, node)| node.rss_mib()).collect();
     let mut t = tally.lock().unwrap();
     println!("| step | flows done | p50 | p99 | worst |");
     println!("|---|---|---|---|---|");
@@ -317,7 +246,7 @@ fn main() {
     for e in t.errors.iter().take(5) {
         println!("  {e}");
     }
-    for (n, (name, _)) in pids.iter().enumerate() {
+    for (n, (name, _)) in nodes.iter().enumerate() {
         println!(
             "{name}: {} MiB resident 10 s in, {} MiB at the end",
             rss_early.get(n).copied().unwrap_or(0),

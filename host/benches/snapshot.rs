@@ -11,10 +11,8 @@
 //! process, what `tally serve --replica-of` does before it listens; the
 //! time is until it is current, the memory is this process's resident set
 //! before and after.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use tally::follow::{Source, catch_up};
@@ -22,40 +20,7 @@ use tally::storage::ReplicaStore;
 
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
-
-/// A `tally serve` on `dir`: the child, its base URL and the admin token
-/// it printed on a first start.
-fn serve(dir: &std::path::Path) -> (Child, String, Option<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tally serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut admin = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(token) = line.strip_prefix("admin token: ") {
-            admin = Some(token.to_owned());
-        }
-        if let Some(base) = line.strip_prefix("listening on ") {
-            let base = base.to_owned();
-            std::thread::spawn(move || for _ in lines {});
-            return (child, base, admin);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("tally serve never listened");
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
+mod process;
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -75,9 +40,13 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
 
     // A first start makes the schema and the admin token the replica reads with.
-    let (child, _, admin) = serve(dir.path());
-    let admin = admin.expect("a first start prints the admin token");
-    stop(child);
+    let data = dir.path().to_str().unwrap();
+    let first = process::serve(&["--data", data], &[]);
+    let admin = first
+        .admin
+        .clone()
+        .expect("a first start prints the admin token");
+    drop(first);
 
     let (_, template, _, _) = common::fixture();
     let grants = serde_json::to_string(&template.grants).unwrap();
@@ -104,7 +73,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let (child, base, _) = serve(dir.path());
+    let node = process::serve(&["--data", data], &[]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,11 +82,11 @@ fn main() {
     let before = resident_bytes();
     let started = Instant::now();
     let read = runtime
-        .block_on(catch_up(&store, &Source::new(&base, &admin)))
+        .block_on(catch_up(&store, &Source::new(&node.base, &admin)))
         .unwrap();
     let took = started.elapsed();
     let after = resident_bytes();
-    stop(child);
+    drop(node);
     let records = store.token_count() as u64;
     println!(
         "replica of {records} records ({} from the snapshot, {} feed changes after it) \

@@ -272,7 +272,9 @@ fn evaluate(
         .stage
         .or(environment.map(|e| e.default_stage.as_str()))
         .unwrap_or(DEFAULT_STAGE);
-    let wanted = ModelIndex::wanted(request.model);
+    // The model's bit only for an index to test it against (it hashes the
+    // name).
+    let wanted = index.map_or(u64::MAX, |_| ModelIndex::wanted(request.model));
     // Checked in the loop itself rather than inside `applies`: in the
     // module a skipped grant then costs an AND, not a call.
     let may_cover = |i: usize| index.is_none_or(|index| index.may_cover(i, wanted));

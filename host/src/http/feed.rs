@@ -65,6 +65,7 @@ pub(super) struct FeedQuery {
 pub(super) struct SnapshotQuery {
     /// records with a larger token id (the previous page's `next`); from the first without
     #[serde(default)]
+    #[param(pattern = "^[0-9a-f]{16}$")]
     after: Option<String>,
     /// at most this many; read as 1 to 10000
     #[serde(default)]

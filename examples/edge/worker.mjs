@@ -6,9 +6,11 @@
 //   - on demand (default): GET /v1/records/{tokenId} and
 //     GET /v1/environments/{e}/record, cached for at most `cacheTtlMs`, so a
 //     revocation reaches this worker within that bound;
-//   - `follow: true`: a replica of every record, built from the record feed
-//     (GET /v1/records?after=&wait=25, long-polled), so no request waits on
-//     the authority and a revocation arrives as soon as it is committed.
+//   - `follow: true`: a replica of every record, loaded from the snapshot
+//     (GET /v1/records/snapshot, page by page) and kept current by the
+//     record feed from the snapshot's cursor (GET /v1/records?after=&wait=25,
+//     long-polled), so no request waits on the authority and a revocation
+//     arrives as soon as it is committed.
 // Either way the token needs the management `admin` or `replica` grant.
 // Where no loop may outlive a request (Workers), `loop: false` and `poll()`
 // on every request keep one long poll of the feed going (workers.mjs).
@@ -94,10 +96,27 @@ export async function createWorker({ authorityUrl, authorityToken, upstreamUrl =
     replica.cursor = page.cursor;
     return page.changes.length;
   }
+  // Every record as it is now, then the feed from the first page's cursor
+  // (taken before any record was read, so nothing changed meanwhile is
+  // missed). A page names each grant list once; records share it.
+  async function loadSnapshot() {
+    let page = await fromAuthority(`/v1/records/snapshot`, stop.signal);
+    const cursor = page.cursor;
+    for (const environment of page.environments ?? []) replica.environments.set(environment.id, environment);
+    for (;;) {
+      for (const { grantList, ...record } of page.records) {
+        replica.records.set(record.tokenId, { ...record, grants: page.grantLists[grantList] });
+      }
+      if (!page.next) break;
+      page = await fromAuthority(`/v1/records/snapshot?after=${page.next}`, stop.signal);
+    }
+    replica.cursor = cursor;
+  }
   let ready = Promise.resolve();
   let polling = null;
   if (follow) {
     ready = (async () => {
+      await loadSnapshot();
       while ((await readFeed(0)) > 0);
     })();
   }

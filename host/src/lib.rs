@@ -58,8 +58,9 @@
 //!   by `storage`), `sign` (Standard Webhooks; secrets derived from the
 //!   deployment's key), `client` (outbound requests, internal addresses
 //!   refused), `worker` (every node claims, sends and retries deliveries).
-//! - [`follow`]: a replica following an authority's record feed
-//!   (`--replica-of`) into its `storage::ReplicaStore`.
+//! - [`follow`]: a replica (`--replica-of`) loading an authority's
+//!   snapshot, then following its record feed, into its
+//!   `storage::ReplicaStore`.
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
 //!   passed in so tests control them.
 //!

@@ -267,7 +267,7 @@ test("roles decide what each person may do, call by call", async () => {
     "POST /v1/installations/{i}/grants/approve": "admin", "POST /v1/installations/{i}/grants/decline": "admin",
     "GET /v1/tokens": "viewer", "POST /v1/tokens": "admin",
     "DELETE /v1/tokens/{t}": "admin", "POST /v1/tokens/{t}/rotate": "admin",
-    "GET /v1/records": "viewer", "GET /v1/records/{t}": "viewer",
+    "GET /v1/records": "viewer", "GET /v1/records/snapshot": "viewer", "GET /v1/records/{t}": "viewer",
     "GET /v1/audit": "viewer", "POST /v1/plugin/reload": "admin",
     "GET /v1/users": "admin", "PUT /v1/users/{id}/role": "owner",
     "GET /v1/invitations": "owner", "POST /v1/invitations": "owner", "DELETE /v1/invitations/{id}": "owner",

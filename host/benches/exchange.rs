@@ -25,6 +25,8 @@ use tally::runtime::{Limits, Verifier};
 use tally::storage::Durability;
 use verifier_core::{Action, Api, Grant};
 
+mod support;
+
 const CLIENTS: usize = 32;
 
 #[derive(Debug, Clone)]
@@ -58,21 +60,6 @@ fn main() {
     }
 }
 
-/// A fresh schema in the PostgreSQL database at `url`; the URL to use it.
-fn fresh_schema(url: &str) -> String {
-    let name = format!("bench_{}", std::process::id());
-    let admin = url.to_owned();
-    let statements = format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}");
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-        c.batch_execute(&statements).unwrap();
-    })
-    .join()
-    .unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{name}")
-}
-
 async fn run(backend: Backend, codes: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -86,7 +73,7 @@ async fn run(backend: Backend, codes: usize) -> (f64, f64) {
             (a, admin, None)
         }
         Backend::Postgres(url) => {
-            let url = fresh_schema(&url);
+            let url = support::fresh_schema(&url, "bench");
             let (a, admin) =
                 tally::open_postgres(&url, Arc::new(SystemClock), config.clone()).unwrap();
             let (b, _) = tally::open_postgres(&url, Arc::new(SystemClock), config).unwrap();

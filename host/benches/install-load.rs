@@ -28,25 +28,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod process;
-use process::{percentile, serve};
+mod support;
+use support::{env_or, fresh_schema, percentile, serve};
 
 const STEPS: [&str; 4] = ["register", "install", "exchange", "verify"];
-
-/// A fresh schema in the PostgreSQL database at `url`; the URL to use it.
-fn fresh_schema(url: &str) -> String {
-    let name = format!("load_{}", std::process::id());
-    let statements = format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}");
-    let admin = url.to_owned();
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-        c.batch_execute(&statements).unwrap();
-    })
-    .join()
-    .unwrap();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{name}")
-}
 
 #[derive(Default)]
 struct Tally {
@@ -151,15 +136,9 @@ fn main() {
         );
         std::process::exit(2);
     };
-    let rate: u64 = std::env::var("TALLY_LOAD_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let seconds: u64 = std::env::var("TALLY_LOAD_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
-    let database = fresh_schema(&url);
+    let rate: u64 = env_or("TALLY_LOAD_RATE", 20);
+    let seconds: u64 = env_or("TALLY_LOAD_SECONDS", 60);
+    let database = fresh_schema(&url, "load");
     let a = serve(&["--database", &database], &[]);
     let admin = a
         .admin
@@ -183,7 +162,7 @@ fn main() {
     let nodes = [("node A", &a), ("node B", &b), ("replica", &replica)];
     let mut rss_early = Vec::new();
     runtime.block_on(async {
-        process::project(&http, &a.base, &admin).await;
+        support::project(&http, &a.base, &admin).await;
         let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let started = Instant::now();

@@ -23,21 +23,13 @@ use verifier_core::{IssuedToken, TokenKind, TokenRecord, abi};
 
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
+mod support;
+use support::{env_or, resident_bytes};
 
 fn issued(i: u64) -> IssuedToken {
     let mut secret = [7u8; 32];
     secret[..8].copy_from_slice(&i.to_le_bytes());
     IssuedToken::from_random(secret)
-}
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 fn replica(n: u64, template: &TokenRecord) -> ReplicaStore {
@@ -77,10 +69,7 @@ fn benches(c: &mut Criterion) {
     );
     drop(store);
 
-    let big: u64 = std::env::var("TALLY_REPLICA_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
+    let big: u64 = env_or("TALLY_REPLICA_RECORDS", 10_000_000);
     let mut group = c.benchmark_group("replica_verify");
     for n in [1_000u64, big] {
         let before = resident_bytes();

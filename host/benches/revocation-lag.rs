@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod process;
-use process::{percentile, serve};
+mod support;
+use support::{env_or, percentile, serve};
 
 /// A reader token made on `base`: (header, tokenId).
 async fn reader(
@@ -78,14 +78,8 @@ async fn until(
 }
 
 fn main() {
-    let rate: u64 = std::env::var("TALLY_LAG_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let seconds: u64 = std::env::var("TALLY_LAG_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+    let rate: u64 = env_or("TALLY_LAG_RATE", 1000);
+    let seconds: u64 = env_or("TALLY_LAG_SECONDS", 60);
     let dir = tempfile::tempdir().unwrap();
     let authority = serve(&["--data", dir.path().to_str().unwrap()], &[]);
     let admin = authority
@@ -109,7 +103,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
-        process::project(&http, &authority.base, &admin).await;
+        support::project(&http, &authority.base, &admin).await;
         let made = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let ends = Instant::now() + Duration::from_secs(seconds);

@@ -39,12 +39,8 @@ use tally::runtime::{Limits, Verifier};
 use tally::storage::Durability;
 use tower::ServiceExt;
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+use support::env_or;
 
 /// `request` as the server hands it to the router: with the peer's address.
 fn from_peer(mut request: Request<Body>) -> Request<Body> {
@@ -126,8 +122,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let rounds = env_or("TALLY_BENCH_ROUNDS", 15);
-    let batch = env_or("TALLY_BENCH_BATCH", 20_000);
+    let rounds: usize = env_or("TALLY_BENCH_ROUNDS", 15);
+    let batch: usize = env_or("TALLY_BENCH_BATCH", 20_000);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -20,28 +20,15 @@ use tally::storage::ReplicaStore;
 
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
-mod process;
-
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
+mod support;
 
 fn main() {
-    let n: u64 = std::env::var("TALLY_SNAPSHOT_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
+    let n: u64 = support::env_or("TALLY_SNAPSHOT_RECORDS", 10_000_000);
     let dir = tempfile::tempdir().unwrap();
 
     // A first start makes the schema and the admin token the replica reads with.
     let data = dir.path().to_str().unwrap();
-    let first = process::serve(&["--data", data], &[]);
+    let first = support::serve(&["--data", data], &[]);
     let admin = first
         .admin
         .clone()
@@ -73,19 +60,19 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let node = process::serve(&["--data", data], &[]);
+    let node = support::serve(&["--data", data], &[]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let store = ReplicaStore::new();
-    let before = resident_bytes();
+    let before = support::resident_bytes();
     let started = Instant::now();
     let read = runtime
         .block_on(catch_up(&store, &Source::new(&node.base, &admin)))
         .unwrap();
     let took = started.elapsed();
-    let after = resident_bytes();
+    let after = support::resident_bytes();
     drop(node);
     let records = store.token_count() as u64;
     println!(

@@ -17,17 +17,12 @@ use tally::runtime::{Limits, Prepared, Verifier};
 
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
+mod support;
 use common::fixture;
 
 fn main() {
-    let threads: usize = std::env::var("TALLY_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    let seconds: u64 = std::env::var("TALLY_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let threads: usize = support::env_or("TALLY_BENCH_THREADS", 2);
+    let seconds: u64 = support::env_or("TALLY_BENCH_SECONDS", 2);
     let (header, record, env, request) = fixture();
     let verifier = Verifier::new(None, Limits::default()).unwrap();
     let plugin = verifier.plugin();

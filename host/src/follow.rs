@@ -166,7 +166,7 @@ impl Entry {
     fn into_change(self) -> Result<Change, ReplicaError> {
         let changed = match (self.record, self.environment) {
             (Some(record), None) => Changed::Token(record),
-            (None, Some(env)) => Changed::Environment(replicated(env)),
+            (None, Some(env)) => Changed::Environment(EnvironmentRow::replicated(env)),
             _ => {
                 return Err(ReplicaError::Decode(format!(
                     "change {} is neither a record nor an environment",
@@ -178,19 +178,6 @@ impl Entry {
             seq: self.seq,
             changed,
         })
-    }
-}
-
-/// A replica knows of an environment only what verifiers need.
-fn replicated(env: Environment) -> EnvironmentRow {
-    EnvironmentRow {
-        id: env.id,
-        project_id: String::new(),
-        name: String::new(),
-        default_stage: env.default_stage,
-        public_grants: env.public_grants,
-        created_at: 0,
-        models: env.models,
     }
 }
 
@@ -235,7 +222,7 @@ async fn load_snapshot(store: &ReplicaStore, source: &Source) -> Result<usize, R
     let mut page = source.snapshot(None).await?;
     let cursor = page.cursor;
     for env in std::mem::take(&mut page.environments) {
-        store.load_environment(replicated(env));
+        store.load_environment(EnvironmentRow::replicated(env));
     }
     let mut loaded = 0;
     loop {

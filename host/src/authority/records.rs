@@ -97,23 +97,38 @@ impl SnapshotPage {
         let mut grant_lists = Vec::new();
         let records = records
             .into_iter()
-            .map(|r| {
-                let grant_list = *index.entry(r.grants.as_ptr()).or_insert_with(|| {
-                    grant_lists.push(Arc::clone(&r.grants));
+            .map(|record| {
+                // Whole, without `..`: a field `TokenRecord` gains must be
+                // carried here too, or this does not compile.
+                let TokenRecord {
+                    token_id,
+                    secret_hash,
+                    kind,
+                    name,
+                    project_id,
+                    environment_id,
+                    installation_id,
+                    principal,
+                    grants,
+                    expires_at,
+                    revoked,
+                } = record;
+                let grant_list = *index.entry(grants.as_ptr()).or_insert_with(|| {
+                    grant_lists.push(grants);
                     grant_lists.len() - 1
                 });
                 SnapshotRecord {
-                    token_id: r.token_id,
-                    secret_hash: r.secret_hash,
-                    kind: r.kind,
-                    name: r.name,
-                    project_id: r.project_id,
-                    environment_id: r.environment_id,
-                    installation_id: r.installation_id,
-                    principal: r.principal,
+                    token_id,
+                    secret_hash,
+                    kind,
+                    name,
+                    project_id,
+                    environment_id,
+                    installation_id,
+                    principal,
                     grant_list,
-                    expires_at: r.expires_at,
-                    revoked: r.revoked,
+                    expires_at,
+                    revoked,
                 }
             })
             .collect();
@@ -131,24 +146,37 @@ impl SnapshotPage {
         let lists = &self.grant_lists;
         std::mem::take(&mut self.records)
             .into_iter()
-            .map(|r| {
-                let grants = lists.get(r.grant_list).ok_or(NoSuchGrantList {
-                    token_id: r.token_id,
-                    index: r.grant_list,
+            .map(|record| {
+                let SnapshotRecord {
+                    token_id,
+                    secret_hash,
+                    kind,
+                    name,
+                    project_id,
+                    environment_id,
+                    installation_id,
+                    principal,
+                    grant_list,
+                    expires_at,
+                    revoked,
+                } = record;
+                let grants = lists.get(grant_list).ok_or(NoSuchGrantList {
+                    token_id,
+                    index: grant_list,
                     lists: lists.len(),
                 })?;
                 Ok(TokenRecord {
-                    token_id: r.token_id,
-                    secret_hash: r.secret_hash,
-                    kind: r.kind,
-                    name: r.name,
-                    project_id: r.project_id,
-                    environment_id: r.environment_id,
-                    installation_id: r.installation_id,
-                    principal: r.principal,
+                    token_id,
+                    secret_hash,
+                    kind,
+                    name,
+                    project_id,
+                    environment_id,
+                    installation_id,
+                    principal,
                     grants: Arc::clone(grants),
-                    expires_at: r.expires_at,
-                    revoked: r.revoked,
+                    expires_at,
+                    revoked,
                 })
             })
             .collect()

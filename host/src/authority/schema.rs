@@ -543,6 +543,26 @@ component!(
     })
 );
 
+/// A snapshot page's record: [`TokenRecordSchema`]'s, with `grantList`
+/// (an index into the page's `grantLists`) in place of `grants`.
+fn snapshot_record() -> Value {
+    let mut record = TokenRecordSchema::json();
+    record["description"] = json!("A TokenRecord whose grants are an index into grantLists");
+    if let Some(properties) = record["properties"].as_object_mut() {
+        properties.remove("grants");
+        properties.insert(
+            "grantList".into(),
+            json!({ "type": "integer", "minimum": 0 }),
+        );
+    }
+    if let Some(required) = record["required"].as_array_mut() {
+        for name in required.iter_mut().filter(|n| *n == "grants") {
+            *name = json!("grantList");
+        }
+    }
+    record
+}
+
 component!(
     /// A page of a replica's snapshot (`GET /v1/records/snapshot`):
     /// `authority::SnapshotPage`.
@@ -556,24 +576,7 @@ component!(
                 "description": "Every environment, on the first page" },
             "grantLists": { "type": "array", "items": { "type": "array", "items": reference("Grant") },
                 "description": "The distinct grant lists of the page's records" },
-            "records": { "type": "array", "items": {
-                "type": "object",
-                "description": "A TokenRecord whose grants are an index into grantLists",
-                "required": ["tokenId", "secretHash", "kind", "name", "grantList", "revoked"],
-                "properties": {
-                    "tokenId": { "type": "string", "pattern": "^[0-9a-f]{16}$" },
-                    "secretHash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
-                    "kind": { "type": "string", "enum": ["APP", "PAT", "SYSTEM", "SESSION"] },
-                    "name": { "type": "string" },
-                    "projectId": { "type": "string" },
-                    "environmentId": { "type": "string" },
-                    "installationId": { "type": "string" },
-                    "principal": { "type": "string" },
-                    "grantList": { "type": "integer", "minimum": 0 },
-                    "expiresAt": { "type": "integer" },
-                    "revoked": { "type": "boolean" },
-                },
-            } },
+            "records": { "type": "array", "items": snapshot_record() },
             "next": { "type": "string", "pattern": "^[0-9a-f]{16}$", "description": "Pass as `after` for the next page; absent on the last" },
         },
     })

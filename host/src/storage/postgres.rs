@@ -203,15 +203,16 @@ impl Database for PgDb {
         Ok(out)
     }
 
+    /// Writers append their changes unplaced.
+    fn places_later(&self) -> bool {
+        true
+    }
+
     /// Places the committed changes that wait for a place (see the module
     /// docs). The placing transaction takes [`FEED_LOCK`] in a statement of
     /// its own, so its `UPDATE` reads after the previous placer committed,
     /// and a reader that calls this after its own change committed finds
     /// that change placed when it returns.
-    fn places_later(&self) -> bool {
-        true
-    }
-
     fn place_changes(&self) -> Result<(), StoreError> {
         let mut c = self.conn()?;
         if !c.query_one(ANY_UNPLACED, &[])?.try_get::<_, bool>(0)? {

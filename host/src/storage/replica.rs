@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use verifier_core::{Grant, TokenId, TokenRecord};
+use verifier_core::{Environment, Grant, TokenId, TokenRecord};
 
 use super::{Change, Changed, EnvironmentRow, Records, StoreError, TokenRow};
 
@@ -151,6 +151,22 @@ impl TokenRow {
             record,
             created_at: 0,
             user_id: None,
+        }
+    }
+}
+
+impl EnvironmentRow {
+    /// A row of a replicated environment: what verifiers need of it (the
+    /// feed and the snapshot carry no project, name or creation time).
+    pub fn replicated(env: Environment) -> Self {
+        EnvironmentRow {
+            id: env.id,
+            project_id: String::new(),
+            name: String::new(),
+            default_stage: env.default_stage,
+            public_grants: env.public_grants,
+            created_at: 0,
+            models: env.models,
         }
     }
 }

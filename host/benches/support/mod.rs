@@ -1,9 +1,47 @@
-//! `tally serve` processes for the benches that run whole nodes on
-//! loopback (`snapshot`, `install-load`, `revocation-lag`).
+//! What several benches share: their settings from the environment, the
+//! resident memory of this process, a fresh PostgreSQL schema, and
+//! `tally serve` processes on loopback (`snapshot`, `install-load`,
+//! `revocation-lag`). Each bench uses some of it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+
+/// The environment variable `name` read as a `T`, else `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// This process's resident memory, bytes.
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// A fresh schema in the PostgreSQL database at `url`, named for `tag` and
+/// this process; the URL to use it.
+pub fn fresh_schema(url: &str, tag: &str) -> String {
+    let name = format!("{tag}_{}", std::process::id());
+    let statements = format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}");
+    let admin = url.to_owned();
+    // The sync client runs a runtime of its own: off any async context.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&statements).unwrap();
+    })
+    .join()
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{name}")
+}
 
 /// A running `tally serve`, stopped when dropped.
 pub struct Node {

@@ -320,7 +320,10 @@ fn evaluate(
     Some((filter, masked))
 }
 
-#[inline]
+/// How `grant` applies to the request, if it does. The scope check is
+/// inlined into the scan; only a grant that covers the request pays a call
+/// (most grants of a token do not cover a given request).
+#[inline(always)]
 fn applies(
     grant: &Grant,
     principal: Option<&str>,
@@ -337,6 +340,17 @@ fn applies(
     ) {
         return None;
     }
+    applies_covering(grant, principal, request)
+}
+
+/// [`applies`] for a grant that covers the request: its condition, resolved
+/// for `principal` and checked against the request's document.
+#[inline(never)]
+fn applies_covering(
+    grant: &Grant,
+    principal: Option<&str>,
+    request: &RequestView<'_>,
+) -> Option<Applies> {
     let Some(condition) = &grant.condition else {
         return Some(Applies::Always);
     };

@@ -357,9 +357,15 @@ pub(super) const CHANGES_AFTER: &str = concat!(
 /// What the placed changes after `$1` touched, in order, at most `$2`.
 pub(super) const TOUCHED_AFTER: &str = "SELECT pos, token_id, environment_id FROM changes \
      WHERE pos > $1 ORDER BY pos LIMIT $2";
-/// What the committed changes waiting for their place touched, at most `$1`.
-pub(super) const TOUCHED_UNPLACED: &str = "SELECT token_id, environment_id FROM changes \
-     WHERE pos IS NULL ORDER BY seq LIMIT $1";
+/// [`TOUCHED_AFTER`] and, with no `pos`, what the committed changes waiting
+/// for their place touched (at most `$2` of each), in one round trip: for a
+/// database whose writers place later (PostgreSQL; SQLite cannot order and
+/// limit the parts of a compound select).
+pub(super) const TOUCHED_AFTER_AND_UNPLACED: &str = "SELECT pos, token_id, environment_id FROM (\
+     (SELECT pos, token_id, environment_id FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2) \
+     UNION ALL \
+     (SELECT NULL, token_id, environment_id FROM changes WHERE pos IS NULL ORDER BY seq LIMIT $2)\
+     ) touched ORDER BY pos NULLS LAST";
 
 /// The columns of a user row, in `rows::user_from`'s order.
 macro_rules! user_columns {

@@ -942,17 +942,24 @@ impl<D: Database> Store for SqlStore<D> {
         after: i64,
         limit: u32,
     ) -> Result<(Vec<(i64, Touched)>, Vec<Touched>), StoreError> {
+        let limit = i64::from(limit);
         self.db.read(|c| {
-            let placed = all(c, TOUCHED_AFTER, params![after, i64::from(limit)], |r| {
-                Ok((r.int(0)?, touched_from(r, 1)?))
+            if !self.db.places_later() {
+                let placed = all(c, TOUCHED_AFTER, params![after, limit], |r| {
+                    Ok((r.int(0)?, touched_from(r, 1)?))
+                })?;
+                return Ok((placed, Vec::new()));
+            }
+            let (mut placed, mut waiting) = (Vec::new(), Vec::new());
+            let rows = all(c, TOUCHED_AFTER_AND_UNPLACED, params![after, limit], |r| {
+                Ok((r.opt_int(0)?, touched_from(r, 1)?))
             })?;
-            let waiting = if self.db.places_later() {
-                all(c, TOUCHED_UNPLACED, params![i64::from(limit)], |r| {
-                    touched_from(r, 0)
-                })?
-            } else {
-                Vec::new()
-            };
+            for (pos, touched) in rows {
+                match pos {
+                    Some(pos) => placed.push((pos, touched)),
+                    None => waiting.push(touched),
+                }
+            }
             Ok((placed, waiting))
         })
     }

@@ -216,9 +216,7 @@ impl PgDb {
                     .and_then(|r| r.get::<_, Option<String>>(0))
                     .is_some())
             };
-            if !tables(c, "refinery_schema_history")?
-                && tables(c, "tally_schema_version")?
-            {
+            if !tables(c, "refinery_schema_history")? && tables(c, "tally_schema_version")? {
                 let legacy: i64 = c
                     .query_opt("SELECT version::BIGINT FROM tally_schema_version", &[])?
                     .map_or(0, |r| r.get(0));
@@ -276,7 +274,10 @@ impl Database for PgDb {
     /// that change placed when it returns.
     fn place_changes(&self) -> Result<(), StoreError> {
         let mut session = self.conn()?;
-        let Session { client, prepared: cache } = &mut *session;
+        let Session {
+            client,
+            prepared: cache,
+        } = &mut *session;
         let any = prepared(client, cache, ANY_UNPLACED)?;
         if !client.query_one(&any, &[])?.try_get::<_, bool>(0)? {
             return Ok(());

@@ -160,6 +160,12 @@ impl Authority {
         }
     }
 
+    /// Whether this is a read-only node fed by another's record feed
+    /// ([`Authority::replica`]): what it does not know yet may exist.
+    pub fn is_replica(&self) -> bool {
+        self.store.is_none()
+    }
+
     /// The read side, for the verify path.
     pub fn records(&self) -> &Arc<dyn Records> {
         &self.records

@@ -384,8 +384,7 @@ pub(super) async fn refusing(
             match allowed {
                 Some(headers) => Ok(headers),
                 None => {
-                    if reason.is_unauthenticated()
-                        && reason != Reason::MissingCredentials
+                    if counts_against_client(state, reason)
                         && state.throttle.refuse_failure(client(), now)
                     {
                         return Err(AuthorityError::Throttled.into());
@@ -449,11 +448,22 @@ pub(crate) async fn decisions(
     }
     let bad_credentials = decided
         .iter()
-        .any(|d| d.reason.is_unauthenticated() && d.reason != Reason::MissingCredentials);
+        .any(|d| counts_against_client(state, d.reason));
     if bad_credentials && state.throttle.refuse_failure(client(), now) {
         return Err(AuthorityError::Throttled.into());
     }
     Ok(decided)
+}
+
+/// Whether a denial counts toward the client's throttle: credentials
+/// presented and refused. Not on a replica when the token is unknown
+/// there: a token made on the authority a moment ago is unknown on a
+/// replica until the feed brings it, and its client is not to be blocked
+/// for retrying (see `throttle.rs`).
+fn counts_against_client(state: &AppState, reason: Reason) -> bool {
+    reason.is_unauthenticated()
+        && reason != Reason::MissingCredentials
+        && !(reason == Reason::UnknownToken && state.authority.is_replica())
 }
 
 /// The answer to a check that could not be decided.

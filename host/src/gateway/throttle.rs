@@ -1,7 +1,14 @@
 //! Throttling of failed verifications, per client address.
 //!
 //! Only failures count (401s: bad, unknown, expired or revoked credentials),
-//! so a client that presents good tokens is never slowed, however busy. A
+//! so a client that presents good tokens is never slowed, however busy.
+//! On a replica (`--replica-of`) an unknown token does not count: a token
+//! made on the authority is unknown there until the feed brings it
+//! (milliseconds, more while the replica reconnects), and a client that
+//! retries meanwhile is not guessing. Nothing is given away by that: a
+//! token's id is its secret's hash prefix, so an unknown token teaches an
+//! attacker nothing, and a replica looks records up in its own memory, so
+//! unknown ids cost it no storage reads. A
 //! client with `threshold` failures within `window` is answered 429 until the
 //! window that began with its first failure has passed.
 //!

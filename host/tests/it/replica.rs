@@ -165,6 +165,65 @@ async fn a_replica_verifies_locally_and_follows_revocations() {
     assert_eq!(body["reason"], "read_only_replica");
 }
 
+/// A replica does not hold a token it does not know yet against the client
+/// that presents it (a token made on the authority a moment ago is unknown
+/// there until the feed brings it); other failures still count.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_does_not_throttle_tokens_it_does_not_know_yet() {
+    let s = start().await;
+    s.project().await;
+    let replica = tally_process(
+        &["--replica-of", &s.base, "--throttle-failures", "2"],
+        &[("TALLY_REPLICA_TOKEN", &s.admin)],
+    );
+    let http = reqwest::Client::new();
+    // Well formed, and not on the replica: more tries than the threshold,
+    // each answered 401 unknown_token, none 429.
+    let unknown = verifier_core::IssuedToken::from_random([9; 32]).header();
+    for _ in 0..5 {
+        let res = http
+            .get(format!("{}/v1/verify", replica.base))
+            .header("x-tally-environment", "master")
+            .header("x-tally-action", "read")
+            .header("authorization", &unknown)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers()["x-tally-reason"], "unknown_token");
+    }
+    // A token made now is polled for until it arrives, uncounted too.
+    let pat = s.reader("reader").await;
+    let token = format!("Bearer {}", str_of(&pat, "token"));
+    until(
+        &http,
+        &replica.base,
+        Some(&token),
+        StatusCode::OK,
+        Duration::from_secs(2),
+    )
+    .await;
+    // Revoked: the first denial and the next count, the third is refused.
+    let path = format!("/v1/tokens/{}", str_of(&pat, "tokenId"));
+    assert_eq!(s.admin(Method::DELETE, &path, None).await.0, StatusCode::OK);
+    until(
+        &http,
+        &replica.base,
+        Some(&token),
+        StatusCode::UNAUTHORIZED,
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(
+        verify(&http, &replica.base, Some(&token)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        verify(&http, &replica.base, Some(&token)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_feed_needs_admin_or_replica_and_long_polls() {
     let s = start().await;

@@ -86,8 +86,9 @@ fn main() {
         .admin
         .clone()
         .expect("a first start prints the admin token");
-    // The prober's polls before a token arrives are failed checks from one
-    // address: the throttle would take them for guessing.
+    // Every probe ends with a revoked token's denial, from one address:
+    // thousands of failed checks a minute, which the throttle would take
+    // for guessing.
     let replica = serve(
         &[
             "--replica-of",

@@ -19,7 +19,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tally::runtime::{Limits, Verifier};
 use tally::storage::{Change, Changed, Records, ReplicaStore};
-use verifier_core::{IssuedToken, TokenKind, TokenRecord, abi};
+use verifier_core::{Grants, IssuedToken, TokenKind, TokenRecord, abi};
 
 #[path = "../../verifier-core/benches/common/mod.rs"]
 mod common;
@@ -39,7 +39,7 @@ fn replica(n: u64, template: &TokenRecord) -> ReplicaStore {
         let mut record = template.clone();
         // Its own copy of the grants, as a record decoded from the feed
         // has: the replica's interning, not the clone, shares them.
-        record.grants = template.grants.to_vec().into();
+        record.grants = Grants::shared(template.grants.to_vec());
         record.token_id = token.token_id();
         record.secret_hash = token.secret_hash();
         record.kind = TokenKind::Pat;
@@ -58,7 +58,7 @@ fn benches(c: &mut Criterion) {
     let plugin = verifier.plugin();
     // Memory of a typical app token: one grant.
     let mut one_grant = template.clone();
-    one_grant.grants = one_grant.grants[..1].to_vec().into();
+    one_grant.grants = Grants::shared(one_grant.grants[..1].to_vec());
     let before = resident_bytes();
     let store = replica(1_000_000, &one_grant);
     let after = resident_bytes();

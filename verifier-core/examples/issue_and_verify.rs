@@ -6,7 +6,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use verifier_core::{
-    Action, Api, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord, verify,
+    Action, Api, Environment, Grant, Grants, IssuedToken, Request, Scope, TokenKind, TokenRecord,
+    verify,
 };
 
 /// In a browser build there is nothing to run: the example is native.
@@ -34,7 +35,7 @@ fn main() -> Result<(), getrandom::Error> {
         environment_id: Some("master".into()),
         installation_id: None,
         principal: None,
-        grants: vec![read_posts].into(),
+        grants: Grants::shared(vec![read_posts]),
         expires_at: Some(now + 3600),
         revoked: false,
     };

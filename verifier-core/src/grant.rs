@@ -26,6 +26,7 @@
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -359,9 +360,89 @@ impl Grant {
     }
 }
 
+/// A token's grants, with the [`ModelIndex`] a scan uses to pass over those
+/// that cannot cover a request's model, built once when the list is made
+/// (records are made once and checked many times). Reads as a slice of
+/// [`Grant`]s; compares, hashes and serializes as the list alone.
+#[derive(Clone, Default)]
+pub struct Grants {
+    list: Vec<Grant>,
+    index: ModelIndex,
+}
+
+impl Grants {
+    /// `list`, indexed.
+    pub fn new(list: Vec<Grant>) -> Self {
+        let index = ModelIndex::new(&list);
+        Grants { list, index }
+    }
+
+    /// `list`, indexed, to be shared by records
+    /// ([`crate::TokenRecord::grants`]).
+    pub fn shared(list: Vec<Grant>) -> Arc<Self> {
+        Arc::new(Grants::new(list))
+    }
+
+    /// The index of the list by model.
+    pub(crate) fn index(&self) -> &ModelIndex {
+        &self.index
+    }
+}
+
+impl From<Vec<Grant>> for Grants {
+    fn from(list: Vec<Grant>) -> Self {
+        Grants::new(list)
+    }
+}
+
+impl FromIterator<Grant> for Grants {
+    fn from_iter<I: IntoIterator<Item = Grant>>(iter: I) -> Self {
+        Grants::new(iter.into_iter().collect())
+    }
+}
+
+impl core::ops::Deref for Grants {
+    type Target = [Grant];
+    fn deref(&self) -> &[Grant] {
+        &self.list
+    }
+}
+
+impl PartialEq for Grants {
+    fn eq(&self, other: &Self) -> bool {
+        self.list == other.list
+    }
+}
+
+impl Eq for Grants {}
+
+impl core::hash::Hash for Grants {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.list.hash(state);
+    }
+}
+
+impl fmt::Debug for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.list.fmt(f)
+    }
+}
+
+impl Serialize for Grants {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.list.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Grants {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Grant>::deserialize(d).map(Grants::new)
+    }
+}
+
 /// Which of a token's grants may cover a request's model, one AND per grant.
 ///
-/// Built once for a prepared record (the module keeps it with the record):
+/// Built once for a list of grants ([`Grants`], which every record holds):
 /// each grant gets a 64-bit mask with one bit per model name it lists (a
 /// hash of the name picks the bit), all bits for `"*"`. A request's model
 /// picks its bit the same way; a grant whose mask lacks that bit does not

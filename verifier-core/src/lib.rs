@@ -71,7 +71,9 @@ pub use crate::decision::{Decision, Reason};
 pub use crate::error::{
     BodyError, GrantError, Malformed, ModelError, ParseError, TransitionError, UnknownName,
 };
-pub use crate::grant::{Action, Api, Condition, Grant, Scope, grants_within, validate_grants};
+pub use crate::grant::{
+    Action, Api, Condition, Grant, Grants, Scope, grants_within, validate_grants,
+};
 pub use crate::installation::{Installation, InstallationStatus, InstallationUpdate};
 pub use crate::model::{FIELD_TYPES, Model, validate_models};
 pub use crate::record::{TokenKind, TokenRecord};

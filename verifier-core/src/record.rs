@@ -18,12 +18,11 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::UnknownName;
-use crate::grant::Grant;
+use crate::grant::Grants;
 use crate::token::{SecretHash, TokenId};
 
 /// What a token is for.
@@ -96,7 +95,9 @@ pub struct TokenRecord {
     /// The authorities of the token, shared: a clone of the record copies
     /// no grant, and a store holding many records of one app (a replica of
     /// millions) keeps one list for all of them (see `ReplicaStore`).
-    pub grants: Arc<Vec<Grant>>,
+    /// Indexed by model when made ([`Grants`]), so a check skips the grants
+    /// that do not list its model.
+    pub grants: Arc<Grants>,
     /// Expiry, unix seconds: valid while `now < expiresAt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,

@@ -67,7 +67,7 @@ impl<'r> From<&'r TokenRecord> for Found<'r> {
     fn from(record: &'r TokenRecord) -> Self {
         Found {
             record,
-            index: None,
+            index: Some(record.grants.index()),
             principal: None,
         }
     }

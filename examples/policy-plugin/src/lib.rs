@@ -45,7 +45,9 @@ mod tests {
     use verifier_core::abi::policy::AsGranted;
     use verifier_core::abi::wire::VerifyResult;
     use verifier_core::abi::{encode_input, verify_input_under};
-    use verifier_core::{Action, Api, Grant, IssuedToken, Reason, Request, TokenKind, TokenRecord};
+    use verifier_core::{
+        Action, Api, Grant, Grants, IssuedToken, Reason, Request, TokenKind, TokenRecord,
+    };
 
     use super::DraftsOnly;
 
@@ -65,11 +67,10 @@ mod tests {
             environment_id: None,
             installation_id: None,
             principal: Some("user:ada".into()),
-            grants: vec![
+            grants: Grants::shared(vec![
                 Grant::new(Api::Content, Action::READ),
                 Grant::new(Api::Content, Action::UPDATE),
-            ]
-            .into(),
+            ]),
             expires_at: None,
             revoked: false,
         };

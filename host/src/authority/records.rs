@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use verifier_core::{Environment, Grant, SecretHash, TokenId, TokenKind, TokenRecord};
+use verifier_core::{Environment, Grant, Grants, SecretHash, TokenId, TokenKind, TokenRecord};
 
 use super::Authority;
 use super::error::AuthorityError;
@@ -36,7 +36,7 @@ pub struct SnapshotPage {
     #[serde(default)]
     pub environments: Vec<Environment>,
     /// The distinct grant lists of the page's records.
-    pub grant_lists: Vec<Arc<Vec<Grant>>>,
+    pub grant_lists: Vec<Arc<Grants>>,
     /// The records, in token-id order.
     pub records: Vec<SnapshotRecord>,
     /// Pass as `after` for the next page; absent on the last.

@@ -4,7 +4,9 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use verifier_core::{Api, Grant, IssuedToken, TokenId, TokenKind, TokenRecord, validate_grants};
+use verifier_core::{
+    Api, Grant, Grants, IssuedToken, TokenId, TokenKind, TokenRecord, validate_grants,
+};
 
 use super::Authority;
 use super::caller::{Actor, Caller};
@@ -80,7 +82,7 @@ impl TokenSpec {
             environment_id: self.environment_id.clone(),
             installation_id: self.installation_id.clone(),
             principal: self.principal.clone(),
-            grants: self.grants.clone().into(),
+            grants: Grants::shared(self.grants.clone()),
             expires_at: self.expires_at,
             revoked: false,
         }

@@ -92,7 +92,7 @@ mod tests {
                 environment_id: None,
                 installation_id: None,
                 principal: None,
-                grants: Vec::new().into(),
+                grants: Default::default(),
                 expires_at: None,
                 revoked,
             },

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use verifier_core::{Environment, Grant, TokenId, TokenRecord};
+use verifier_core::{Environment, Grant, Grants, TokenId, TokenRecord};
 
 use super::{Change, Changed, EnvironmentRow, Records, StoreError, TokenRow};
 
@@ -34,7 +34,7 @@ pub struct ReplicaStore {
 /// The distinct grant lists the records share.
 #[derive(Debug, Default)]
 struct GrantLists {
-    lists: HashSet<Arc<Vec<Grant>>>,
+    lists: HashSet<Arc<Grants>>,
     /// How many lists there were after the last sweep.
     swept_at: usize,
 }
@@ -44,7 +44,7 @@ impl GrantLists {
     const SWEEP_FLOOR: usize = 1024;
 
     /// The shared list equal to `grants`.
-    fn intern(&mut self, grants: Arc<Vec<Grant>>) -> Arc<Vec<Grant>> {
+    fn intern(&mut self, grants: Arc<Grants>) -> Arc<Grants> {
         if let Some(shared) = self.lists.get(&grants) {
             return Arc::clone(shared);
         }
@@ -91,7 +91,7 @@ impl ReplicaStore {
     pub fn load(&self, records: Vec<TokenRecord>) {
         // A page's records share the page's lists: intern each list once,
         // by address.
-        let mut seen: HashMap<*const Grant, Arc<Vec<Grant>>> = HashMap::new();
+        let mut seen: HashMap<*const Grant, Arc<Grants>> = HashMap::new();
         let mut lists = self.grant_lists.lock().unwrap_or_else(|p| p.into_inner());
         let rows: Vec<(TokenId, Arc<TokenRow>)> = records
             .into_iter()
@@ -230,14 +230,14 @@ mod tests {
                 environment_id: None,
                 installation_id: None,
                 principal: None,
-                grants: grants.into(),
+                grants: Grants::shared(grants),
                 expires_at: None,
                 revoked: false,
             }),
         }
     }
 
-    fn grants_of(store: &ReplicaStore, i: u8) -> Arc<Vec<Grant>> {
+    fn grants_of(store: &ReplicaStore, i: u8) -> Arc<Grants> {
         let id = IssuedToken::from_random([i; 32]).token_id();
         Arc::clone(&store.token(&id).unwrap().unwrap().record.grants)
     }

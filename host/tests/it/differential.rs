@@ -14,8 +14,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::json;
 use tally::runtime::{Limits, Prepared, Verifier};
 use verifier_core::{
-    Action, Api, Environment, Grant, IssuedToken, Model, Request, Scope, TokenKind, TokenRecord,
-    abi, verify,
+    Action, Api, Environment, Grant, Grants, IssuedToken, Model, Request, Scope, TokenKind,
+    TokenRecord, abi, verify,
 };
 
 const CASES: usize = 10_000;
@@ -194,7 +194,7 @@ fn case() -> impl Strategy<Value = Case> {
                     environment_id: env_id,
                     installation_id: installation.map(|_| "in".to_owned()),
                     principal: None,
-                    grants: grants.into(),
+                    grants: Grants::shared(grants),
                     expires_at,
                     revoked,
                 });

@@ -10,8 +10,8 @@ use tally::storage::{
     SetupCodeRow, Store, StoreError, TokenRow,
 };
 use verifier_core::{
-    Action, Api, Grant, Installation, InstallationStatus, IssuedToken, OpaqueSecret, TokenKind,
-    TokenRecord,
+    Action, Api, Grant, Grants, Installation, InstallationStatus, IssuedToken, OpaqueSecret,
+    TokenKind, TokenRecord,
 };
 
 pub fn audit(action: &str, target: &str) -> AuditEntry {
@@ -39,7 +39,7 @@ fn token(seed: u8, installation: Option<&str>, created_at: i64) -> (IssuedToken,
         environment_id: Some("e".into()),
         installation_id: installation.map(Into::into),
         principal: None,
-        grants: vec![Grant::new(Api::Content, Action::READ)].into(),
+        grants: Grants::shared(vec![Grant::new(Api::Content, Action::READ)]),
         expires_at: Some(10_000),
         revoked: false,
     };
@@ -774,7 +774,7 @@ pub fn grant_versions_apply_narrower_and_wait_for_wider(store: &dyn Store) {
     // An installation's token gets its approved grants, whatever it says.
     let wide = TokenRow {
         record: TokenRecord {
-            grants: vec![write.clone()].into(),
+            grants: Grants::shared(vec![write.clone()]),
             ..app_token.record.clone()
         },
         ..app_token.clone()

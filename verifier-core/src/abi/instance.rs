@@ -25,7 +25,7 @@ use super::policy::{self, AsGranted, Policy};
 use super::{MAX_INPUT_BYTES, credentials, decode, encode, parse_result, wire};
 use crate::decision::Verdict;
 use crate::error::ParseError;
-use crate::grant::{Action, ModelIndex};
+use crate::grant::Action;
 use crate::record::TokenRecord;
 use crate::request::Environment;
 use crate::token::{Credentials, MAX_HEADER_BYTES, ct_eq_bytes};
@@ -39,11 +39,11 @@ pub const PREPARE_ENVIRONMENT: u32 = 1;
 /// driver releases some.
 pub const MAX_PREPARED: usize = 1 << 16;
 
-/// A decoded record (with the index of its grants by model and its
-/// principal, computed once) or environment.
+/// A decoded record (with its principal, computed once; its grants carry
+/// their index) or environment.
 #[derive(Debug, Clone)]
 enum Prepared {
-    Record(TokenRecord, ModelIndex, String),
+    Record(TokenRecord, String),
     Environment(Environment),
 }
 
@@ -145,8 +145,8 @@ impl Instance {
             PREPARE_RECORD => decode::<wire::Record>(bytes)
                 .and_then(|r| TokenRecord::try_from(r).ok())
                 .map(|r| {
-                    let (index, principal) = (ModelIndex::new(&r.grants), r.principal());
-                    Prepared::Record(r, index, principal)
+                    let principal = r.principal();
+                    Prepared::Record(r, principal)
                 }),
             PREPARE_ENVIRONMENT => decode::<wire::Env>(bytes)
                 .and_then(|e| Environment::try_from(e).ok())
@@ -232,9 +232,9 @@ impl Instance {
         let parsed = self.credentials(header);
         let found = match self.get(record) {
             Ok(None) => None,
-            Ok(Some(Prepared::Record(record, index, principal))) => Some(Found {
+            Ok(Some(Prepared::Record(record, principal))) => Some(Found {
                 record,
-                index: Some(index),
+                index: Some(record.grants.index()),
                 principal: Some(principal),
             }),
             _ => return Err("record handle is not a prepared record"),

@@ -8,6 +8,7 @@
 //! [`ABI_VERSION`](super::ABI_VERSION).
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -407,7 +408,7 @@ impl TryFrom<Record> for TokenRecord {
             environment_id: r.environment_id,
             installation_id: r.installation_id,
             principal: r.principal,
-            grants: grants_from_wire(r.grants)?.into(),
+            grants: Arc::new(grants_from_wire(r.grants)?),
             expires_at: r.expires_at,
             revoked: r.revoked,
         })
@@ -489,7 +490,7 @@ fn condition(pairs: Pairs) -> Condition {
     map
 }
 
-fn grants_from_wire(grants: Vec<WireGrant>) -> Result<Vec<Grant>, GrantError> {
+fn grants_from_wire<C: FromIterator<Grant>>(grants: Vec<WireGrant>) -> Result<C, GrantError> {
     grants.into_iter().map(Grant::try_from).collect()
 }
 

@@ -7,7 +7,8 @@ use verifier_core::abi::{
     encode_environment, encode_input, encode_record, encode_request, verify_bytes,
 };
 use verifier_core::{
-    Action, Api, Decision, Environment, Grant, IssuedToken, Request, Scope, TokenKind, TokenRecord,
+    Action, Api, Decision, Environment, Grant, Grants, IssuedToken, Request, Scope, TokenKind,
+    TokenRecord,
 };
 
 fn fixture() -> (String, TokenRecord, Environment, Request) {
@@ -23,7 +24,7 @@ fn fixture() -> (String, TokenRecord, Environment, Request) {
         environment_id: Some("master".into()),
         installation_id: Some("in_1".into()),
         principal: None,
-        grants: vec![grant].into(),
+        grants: Grants::shared(vec![grant]),
         expires_at: None,
         revoked: false,
     };

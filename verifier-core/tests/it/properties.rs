@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use verifier_core::{
-    Action, Api, Credentials, Environment, Grant, IssuedToken, Request, Scope, TokenKind,
+    Action, Api, Credentials, Environment, Grant, Grants, IssuedToken, Request, Scope, TokenKind,
     TokenRecord, abi, verify,
 };
 
@@ -21,7 +21,7 @@ fn record_for(
         environment_id: Some("master".into()),
         installation_id: Some("in".into()),
         principal: None,
-        grants: grants.into(),
+        grants: Grants::shared(grants),
         expires_at,
         revoked,
     }

@@ -3,7 +3,7 @@
 use crate::common;
 
 use verifier_core::{
-    Action, Api, Credentials, Grant, IssuedToken, ParseError, Reason, Request, SecretHash,
+    Action, Api, Credentials, Grant, Grants, IssuedToken, ParseError, Reason, Request, SecretHash,
     TokenKind, TokenRecord, abi, token::hash_secret_text, verify,
 };
 
@@ -64,7 +64,7 @@ fn valid_vectors_verify_against_their_record() {
             environment_id: None,
             installation_id: None,
             principal: None,
-            grants: vec![Grant::new(Api::Content, Action::READ)].into(),
+            grants: Grants::shared(vec![Grant::new(Api::Content, Action::READ)]),
             expires_at: None,
             revoked: false,
         };

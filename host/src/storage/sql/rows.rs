@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use verifier_core::{Grant, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
+use verifier_core::{Grants, Installation, InstallationStatus, SecretHash, TokenId, TokenRecord};
 
 use super::rules::requested;
 use super::statements::*;
@@ -25,7 +25,7 @@ pub(super) fn hash_from(bytes: Vec<u8>) -> Result<SecretHash, StoreError> {
 /// A token from the columns of `statements::token_columns!` starting at column `at`.
 pub(super) fn token_from(row: &dyn Row, at: usize) -> Result<TokenRow, StoreError> {
     token_with(row, at, |text| {
-        Ok(serde_json::from_str::<Vec<Grant>>(&text)?.into())
+        Ok(Arc::new(serde_json::from_str::<Grants>(&text)?))
     })
 }
 
@@ -33,7 +33,7 @@ pub(super) fn token_from(row: &dyn Row, at: usize) -> Result<TokenRow, StoreErro
 pub(super) fn token_with(
     row: &dyn Row,
     at: usize,
-    grants: impl FnOnce(String) -> Result<Arc<Vec<Grant>>, StoreError>,
+    grants: impl FnOnce(String) -> Result<Arc<Grants>, StoreError>,
 ) -> Result<TokenRow, StoreError> {
     let kind = row.text(at + 2)?;
     Ok(TokenRow {

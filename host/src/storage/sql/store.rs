@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use verifier_core::{
-    Grant, Installation, InstallationStatus, Model, SecretHash, TokenId, TokenRecord,
+    Grant, Grants, Installation, InstallationStatus, Model, SecretHash, TokenId, TokenRecord,
 };
 
 use super::rows::*;
@@ -329,8 +329,8 @@ impl<D: Database> Store for SqlStore<D> {
             // The tokens of one app carry one grant list: parse each
             // distinct list once and share it. Neighbours mostly carry the
             // same one, so the last is compared before the table is hashed.
-            let mut lists: HashMap<String, Arc<Vec<Grant>>> = HashMap::new();
-            let mut last: Option<(String, Arc<Vec<Grant>>)> = None;
+            let mut lists: HashMap<String, Arc<Grants>> = HashMap::new();
+            let mut last: Option<(String, Arc<Grants>)> = None;
             all(c, TOKENS_AFTER_ID, params![after, i64::from(limit)], |r| {
                 let row = token_with(r, 0, |text| {
                     if let Some((last_text, list)) = &last
@@ -341,8 +341,7 @@ impl<D: Database> Store for SqlStore<D> {
                     let list = match lists.get(&text) {
                         Some(list) => Arc::clone(list),
                         None => {
-                            let list: Arc<Vec<Grant>> =
-                                serde_json::from_str::<Vec<Grant>>(&text)?.into();
+                            let list = Arc::new(serde_json::from_str::<Grants>(&text)?);
                             lists.insert(text.clone(), Arc::clone(&list));
                             list
                         }
@@ -1008,18 +1007,17 @@ fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenR
     .ok_or(StoreError::NotFound("installation"))?;
     let approved: Vec<Grant> = serde_json::from_str(&grants)?;
     let mut token = token.clone();
-    token.record.grants = if acts_for_user(&token.record) {
+    token.record.grants = Arc::new(if acts_for_user(&token.record) {
         token
             .record
             .grants
             .iter()
             .filter(|g| approved.iter().any(|a| g.within(a)))
             .cloned()
-            .collect::<Vec<_>>()
-            .into()
+            .collect()
     } else {
         approved.into()
-    };
+    });
     Ok(token)
 }
 

@@ -94,16 +94,9 @@ impl Authority {
             return Err(AuthorityError::NotFound("exchange code"));
         };
         let issued = IssuedToken::from_random(random::secret_bytes()?);
-        let installation = self.store()?.setup_code_installation(&code_hash)?;
-        let (env, installation) = match installation {
-            Some(id) => {
-                let installation = self.stored(&id)?;
-                let env = self
-                    .store()?
-                    .environment(&installation.installation.environment_id)?
-                    .ok_or(AuthorityError::NotFound("environment"))?;
-                (env, installation)
-            }
+        let (installation, env) = match self.store()?.setup_code_context(&code_hash)? {
+            Some((installation, Some(env))) => (installation, env),
+            Some((_, None)) => return Err(AuthorityError::NotFound("environment")),
             None => return Err(AuthorityError::NotFound("exchange code")),
         };
         let installation_id = installation.installation.id;

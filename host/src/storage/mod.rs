@@ -730,9 +730,12 @@ pub trait Store: Records {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
-    /// The installation a setup code belongs to, whatever its state.
-    fn setup_code_installation(&self, code_hash: &SecretHash)
-    -> Result<Option<String>, StoreError>;
+    /// The installation a setup code belongs to and its environment (`None`
+    /// if the environment is gone), whatever their state, in one read.
+    fn setup_code_context(
+        &self,
+        code_hash: &SecretHash,
+    ) -> Result<Option<(InstallationRow, Option<EnvironmentRow>)>, StoreError>;
     /// Redeems a setup code for `app_id` at `now` and, if it is redeemable,
     /// stores `token` in the same transaction. A code is redeemable only
     /// while its installation is PENDING ([`Redeem::NotPending`] else).

@@ -199,12 +199,11 @@ pub fn redeem_outcomes(store: &dyn Store) {
             .unwrap(),
         Redeem::Unknown
     );
+    let (installation, environment) = store.setup_code_context(&code.hash()).unwrap().unwrap();
+    assert_eq!(installation.installation.id, "in_1");
     assert_eq!(
-        store
-            .setup_code_installation(&code.hash())
-            .unwrap()
-            .as_deref(),
-        Some("in_1")
+        installation.installation.environment_id,
+        environment.unwrap().id
     );
     assert!(
         store.token(&t1.record.token_id).unwrap().is_none(),

@@ -232,8 +232,20 @@ pub(super) const INSTALLATION_EXISTS: &str = "SELECT count(*) FROM installations
 
 pub(super) const INSERT_CODE: &str = "INSERT INTO setup_codes (code_hash, installation_id, app_id, expires_at) \
      VALUES ($1, $2, $3, $4)";
-pub(super) const CODE_INSTALLATION: &str =
-    "SELECT installation_id FROM setup_codes WHERE code_hash = $1";
+/// Columns of `installation_columns!`.
+pub(super) const INSTALLATION_WIDTH: usize = 11;
+/// A setup code's installation (`installation_columns!`) and its
+/// environment (`environment_columns!`, NULL if it has none), whatever
+/// their state: what an exchange reads before it redeems, in one round trip.
+pub(super) const CODE_CONTEXT: &str = concat!(
+    "SELECT ",
+    installation_columns!(),
+    ", ",
+    environment_columns!("e."),
+    " FROM setup_codes c JOIN installations i ON i.id = c.installation_id \
+     JOIN apps a ON a.id = i.app_id LEFT JOIN environments e ON e.id = i.environment_id \
+     WHERE c.code_hash = $1"
+);
 /// The code and its installation's status. `FOR UPDATE`: a concurrent
 /// redeem of this code, on any node, waits here and then sees it used; the
 /// installation's row is locked too, so a status change waits for this

@@ -251,17 +251,18 @@ impl<D: Database> Store for SqlStore<D> {
         })
     }
 
-    fn setup_code_installation(
+    fn setup_code_context(
         &self,
         code_hash: &SecretHash,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(InstallationRow, Option<EnvironmentRow>)>, StoreError> {
         self.db.read(|c| {
-            one(
-                c,
-                CODE_INSTALLATION,
-                params![&code_hash.as_bytes()[..]],
-                |r| r.text(0),
-            )
+            one(c, CODE_CONTEXT, params![&code_hash.as_bytes()[..]], |r| {
+                let environment = match r.opt_text(INSTALLATION_WIDTH)? {
+                    Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
+                    None => None,
+                };
+                Ok((installation_from(r)?, environment))
+            })
         })
     }
 

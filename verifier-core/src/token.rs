@@ -388,6 +388,16 @@ impl Credentials {
         Ok(Credentials { id, hash })
     }
 
+    /// Credentials for a secret with this hash: what a driver that parsed
+    /// and hashed the header itself hands the module (`abi`). Not public:
+    /// outside the crate, credentials come only from a presented secret.
+    pub(crate) fn from_hash(hash: SecretHash) -> Self {
+        Credentials {
+            id: TokenId::of_hash(&hash),
+            hash,
+        }
+    }
+
     /// The presented tokenId: the key to look the record up by.
     pub fn token_id(&self) -> TokenId {
         self.id

@@ -19,8 +19,13 @@
 //!   into a denial (fail closed). An instance that failed is dropped, never
 //!   reused.
 //! - A check is a [`Call`]: parse, the record lookup, then verify on one
-//!   instance. Records and environments cross into an instance once, as
-//!   [`Prepared`] values the module decodes and keeps under a handle
+//!   instance. The host parses and hashes a well-formed `Authorization`
+//!   value itself and hands the module only the secret's hash
+//!   ([`Limits::host_parses`]; ABI.md, `tally_verify_credentials`), so a
+//!   plugin never sees a token's secret, and the hash runs on the CPU's
+//!   SHA instructions rather than in wasm. Records and environments cross
+//!   into an instance once, as [`Prepared`] values the module decodes and
+//!   keeps under a handle
 //!   (ABI.md, "Prepared values"); later checks with the same value send only
 //!   the request (~100 bytes) and skip the decoding that used to dominate a
 //!   call. Instances keep at most [`Limits::prepared_values`] each.
@@ -34,13 +39,13 @@ use std::time::{Duration, Instant};
 
 use verifier_core::abi::wire::ReqRef;
 use verifier_core::abi::{self, ABI_VERSION, DecisionView};
-use verifier_core::{Decision, Reason, Request, TokenId};
+use verifier_core::{Credentials, Decision, Reason, Request, TokenId};
 use wasmtime::{Config, Engine, Module};
 
 mod slot;
 
 pub use slot::Prepared;
-use slot::{Input, Slot};
+use slot::{Presented, Slot};
 
 /// The verifier module built from `verifier-core` (see `host/build.rs`).
 pub static DEFAULT_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tally-verifier.wasm"));
@@ -66,6 +71,15 @@ pub struct Limits {
     /// wall time, so an overloaded host can make a sound plugin miss it
     /// once; the plugin is then trusted again after this long.
     pub timeout_window: Duration,
+    /// Whether the host parses and hashes each `Authorization` value itself
+    /// (natively, with the CPU's SHA instructions) and hands the module only
+    /// the secret's hash (`tally_verify_credentials`, ABI.md), when the
+    /// module exports it (default on). The module then never sees a
+    /// well-formed token's secret and skips its largest cost; a value that
+    /// does not parse still goes to the module as it came, which denies it
+    /// (or applies public grants to a missing one). Off, or with a module
+    /// built before the export: the module parses every header.
+    pub host_parses: bool,
 }
 
 impl Default for Limits {
@@ -76,6 +90,7 @@ impl Default for Limits {
             idle_instances: 64,
             prepared_values: 256,
             timeout_window: Duration::from_secs(60),
+            host_parses: true,
         }
     }
 }
@@ -250,22 +265,41 @@ impl Plugin {
         u64::try_from(self.loaded.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Takes an instance for one check and writes `header` into it: parse,
-    /// then verify, with the lookup in between, on one instance. The
-    /// instance goes back to the pool when the [`Call`] is dropped, unless a
-    /// call on it failed.
+    /// Takes an instance for one check and writes what it presents into it:
+    /// parse, then verify, with the lookup in between, on one instance. A
+    /// header the host parses ([`Limits::host_parses`]) is parsed here, and
+    /// only its credentials are written. The instance goes back to the pool
+    /// when the [`Call`] is dropped, unless a call on it failed.
     pub fn call(&self, header: &[u8]) -> Result<Call<'_>, PluginError> {
+        self.call_with(header, self.limits.host_parses)
+    }
+
+    fn call_with(&self, header: &[u8], host_parses: bool) -> Result<Call<'_>, PluginError> {
         let mut slot = match self.take_idle() {
             Some(slot) => slot,
             None => self.instantiate()?,
         };
         slot.set_deadline(self.deadline_ticks);
+        let parsed = (host_parses && slot.takes_credentials())
+            .then(|| Credentials::from_header_bytes(header).ok())
+            .flatten();
+        let (bytes, token_id) = match &parsed {
+            Some(credentials) => (
+                &abi::encode_credentials(credentials)[..],
+                Some(credentials.token_id()),
+            ),
+            None => (header, None),
+        };
         // A failed instance is dropped here.
-        let header = slot.write(0, header).inspect_err(|e| self.note(e))?;
+        let input = slot.write(0, bytes).inspect_err(|e| self.note(e))?;
         Ok(Call {
             plugin: self,
             slot: Some(slot),
-            header,
+            presented: Presented {
+                input,
+                hashed: token_id.is_some(),
+            },
+            token_id,
         })
     }
 
@@ -278,7 +312,7 @@ impl Plugin {
     /// encoded input (`verifier_core::abi::encode_input`). Nothing is kept in
     /// the instance; the prepared path ([`Call::verify`]) is the fast one.
     pub fn verify(&self, header: &[u8], input: &[u8]) -> Result<Decision, PluginError> {
-        self.call(header)?.verify_input(input)
+        self.call_with(header, false)?.verify_input(input)
     }
 
     fn note(&self, error: &PluginError) {
@@ -359,13 +393,19 @@ pub struct Call<'p> {
     plugin: &'p Plugin,
     /// `None` once a call failed: the instance is dropped, never reused.
     slot: Option<Box<Slot>>,
-    header: Input,
+    presented: Presented,
+    /// The tokenId, when the host parsed the header.
+    token_id: Option<TokenId>,
 }
 
 impl Call<'_> {
-    /// `parse`: the tokenId to look up, or the reason to deny.
+    /// `parse`: the tokenId to look up, or the reason to deny. Answered
+    /// without the module when the host parsed the header.
     pub fn parse(&mut self) -> Result<Result<TokenId, Reason>, PluginError> {
-        let header = self.header;
+        if let Some(id) = self.token_id {
+            return Ok(Ok(id));
+        }
+        let header = self.presented.input;
         self.run(|slot| {
             slot.parse(header, |out| {
                 abi::decode_parse(out).map_err(|_| PluginError::BadOutput)
@@ -399,18 +439,19 @@ impl Call<'_> {
         request: impl Into<ReqRef<'r>>,
         read: impl FnOnce(DecisionView<'_>) -> T,
     ) -> Result<T, PluginError> {
-        let header = self.header;
+        let presented = self.presented;
         let request = request.into();
         self.run(|slot| {
-            slot.verify_prepared(header, record, environment, &request, |out| {
+            slot.verify_prepared(presented, record, environment, &request, |out| {
                 read_decision(out).map(read)
             })
         })
     }
 
-    /// One-shot `verify` with a whole encoded input.
-    pub fn verify_input(&mut self, input: &[u8]) -> Result<Decision, PluginError> {
-        let header = self.header;
+    /// One-shot `verify` with a whole encoded input (a call made with the
+    /// header in the instance, [`Plugin::verify`]).
+    fn verify_input(&mut self, input: &[u8]) -> Result<Decision, PluginError> {
+        let header = self.presented.input;
         self.run(|slot| {
             slot.verify(header, input, |out| {
                 read_decision(out).map(|v| v.to_decision())
@@ -440,7 +481,7 @@ impl Drop for Call<'_> {
     fn drop(&mut self) {
         if let Some(mut slot) = self.slot.take() {
             slot.set_deadline(self.plugin.deadline_ticks);
-            if slot.done(self.header).is_ok() {
+            if slot.done(self.presented.input).is_ok() {
                 self.plugin.give_back(slot);
             }
         }

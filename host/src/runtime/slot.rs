@@ -84,6 +84,15 @@ impl Input {
     }
 }
 
+/// What a check presents to the module: the `Authorization` value as it
+/// came, or (`hashed`) the credentials the host parsed and hashed from it
+/// (`abi::encode_credentials`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Presented {
+    pub(super) input: Input,
+    pub(super) hashed: bool,
+}
+
 /// Which [`Prepared`] ids an instance holds, under which handles; oldest
 /// first. The ids are this process's own counter, not input, so the map
 /// uses the fast non-keyed Fx hash (two lookups per check; SipHash was a
@@ -93,6 +102,10 @@ struct Handles {
     by_id: FxHashMap<u64, i32>,
     order: VecDeque<u64>,
 }
+
+/// `tally_verify_prepared`'s signature, and `tally_verify_credentials`':
+/// (presented, record, environment, request) → result block.
+type PreparedEntry = TypedFunc<(i32, i32, i32, i32, i32, i32), i32>;
 
 /// One instance and its exports.
 pub(super) struct Slot {
@@ -104,7 +117,9 @@ pub(super) struct Slot {
     verify: TypedFunc<(i32, i32, i32, i32), i32>,
     prepare: TypedFunc<(i32, i32, i32), i32>,
     release: TypedFunc<i32, ()>,
-    verify_prepared: TypedFunc<(i32, i32, i32, i32, i32, i32), i32>,
+    verify_prepared: PreparedEntry,
+    /// `tally_verify_credentials`, which modules built before it lack.
+    verify_credentials: Option<PreparedEntry>,
     handles: Handles,
     max_prepared: usize,
     /// The scratch block (0 until first used).
@@ -157,12 +172,21 @@ impl Slot {
             prepare: export!("tally_prepare"),
             release: export!("tally_release"),
             verify_prepared: export!("tally_verify_prepared"),
+            verify_credentials: instance
+                .get_typed_func(&mut store, "tally_verify_credentials")
+                .ok(),
             memory,
             store,
             handles: Handles::default(),
             max_prepared: limits.prepared_values,
             scratch: 0,
         })
+    }
+
+    /// Whether the module takes credentials the host parsed and hashed
+    /// (`tally_verify_credentials`).
+    pub(super) fn takes_credentials(&self) -> bool {
+        self.verify_credentials.is_some()
     }
 
     pub(super) fn set_deadline(&mut self, ticks: u64) {
@@ -199,11 +223,13 @@ impl Slot {
         Ok(out)
     }
 
-    /// `verify_prepared`, preparing the values first if this instance does
-    /// not hold them; `read` decodes the result block where it lies.
+    /// `verify_prepared` (or `verify_credentials`, when `presented` holds
+    /// the credentials the host parsed, not the header), preparing the
+    /// values first if this instance does not hold them; `read` decodes the
+    /// result block where it lies.
     pub(super) fn verify_prepared<T>(
         &mut self,
-        header: Input,
+        presented: Presented,
         record: Option<&Prepared>,
         environment: Option<&Prepared>,
         request: &ReqRef<'_>,
@@ -211,9 +237,14 @@ impl Slot {
     ) -> Result<T, PluginError> {
         let record = self.handle(record)?;
         let environment = self.handle(environment)?;
+        let header = presented.input;
         let r = self.write_request(header.scratch_end(), request)?;
-        let ptr = self
-            .verify_prepared
+        let entry = match (presented.hashed, &self.verify_credentials) {
+            (false, _) => &self.verify_prepared,
+            (true, Some(entry)) => entry,
+            (true, None) => return Err(PluginError::MissingExport("tally_verify_credentials")),
+        };
+        let ptr = entry
             .call(
                 &mut self.store,
                 (header.ptr, header.len, record, environment, r.ptr, r.len),

@@ -1,7 +1,8 @@
 //! Differential test: 10,000 generated (header, record, environment,
 //! request) cases decided by native verifier-core and by the verifier module
 //! under wasmtime (one-shot `verify`, and `verify_prepared` as `/v1/verify`
-//! runs it) must agree exactly. The cases and decisions are written to
+//! runs it, with the header parsed by the host and by the module) must
+//! agree exactly. The cases and decisions are written to
 //! `target/differential-cases.json`, where `tests/abi/differential.test.mjs`
 //! holds the module in Node to the same decisions.
 
@@ -243,8 +244,19 @@ fn native_and_wasmtime_agree_on_10000_generated_cases() {
         deadline: std::time::Duration::from_secs(5),
         ..Limits::default()
     };
-    let verifier = Verifier::new(None, limits).unwrap();
+    let verifier = Verifier::new(None, limits.clone()).unwrap();
     let plugin = verifier.plugin();
+    // The same module with the host's own parse off: every header goes to
+    // the module (as for a module built before `tally_verify_credentials`).
+    let module_parses = Verifier::new(
+        None,
+        Limits {
+            host_parses: false,
+            ..limits
+        },
+    )
+    .unwrap()
+    .plugin();
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::deterministic_rng(RngAlgorithm::ChaCha),
@@ -267,12 +279,21 @@ fn native_and_wasmtime_agree_on_10000_generated_cases() {
         // verify_prepared, on one instance.
         let record = c.record.as_ref().map(Prepared::record);
         let environment = c.environment.as_ref().map(Prepared::environment);
-        let mut call = plugin.call(c.header.as_bytes()).unwrap();
-        let _ = call.parse().unwrap();
-        let prepared = call
-            .verify(record.as_ref(), environment.as_ref(), &c.request)
-            .unwrap();
-        assert_eq!(prepared, native, "case {i} (prepared): {c:?}");
+        for (how, plugin) in [("host parses", &plugin), ("module parses", &module_parses)] {
+            let mut call = plugin.call(c.header.as_bytes()).unwrap();
+            let parsed = call.parse().unwrap();
+            assert_eq!(
+                parsed,
+                verifier_core::Credentials::from_header(&c.header)
+                    .map(|c| c.token_id())
+                    .map_err(|e| e.reason()),
+                "case {i} ({how}, parse): {c:?}"
+            );
+            let prepared = call
+                .verify(record.as_ref(), environment.as_ref(), &c.request)
+                .unwrap();
+            assert_eq!(prepared, native, "case {i} (prepared, {how}): {c:?}");
+        }
         *reasons.entry(native.reason.as_str()).or_insert(0) += 1;
         out.push(json!({
             "header": c.header, "record": c.record, "environment": c.environment,

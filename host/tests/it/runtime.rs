@@ -339,6 +339,51 @@ fn call(wasm: &[u8]) -> (Result<verifier_core::Decision, PluginError>, Duration)
     (out, elapsed)
 }
 
+/// A module that exports `tally_verify_credentials` is handed a well-formed
+/// header's hash, never the header: the host answers its parse and the
+/// module gets 32 bytes. A module without the export, or with the host's
+/// parse turned off, parses the header itself.
+#[test]
+fn the_host_parses_for_a_module_that_takes_credentials() {
+    let header = verifier_core::IssuedToken::from_random([5; 32]).header();
+    let id = verifier_core::Credentials::from_header(&header)
+        .unwrap()
+        .token_id();
+    let runtime = Runtime::new().unwrap();
+    // Every entry the header would reach traps.
+    let without = hostile("unreachable", "");
+    // The credentials entry spins (a timeout) on 32 bytes, traps on others.
+    let with = hostile(
+        "unreachable",
+        r#"(func (export "tally_verify_credentials") (param i32 i32 i32 i32 i32 i32) (result i32)
+             (if (i32.ne (local.get 1) (i32.const 32)) (then unreachable))
+             (loop (br 0)) i32.const 0)"#,
+    );
+    let plugin = runtime.load(&without, Limits::default()).unwrap();
+    let parsed = plugin.call(header.as_bytes()).unwrap().parse();
+    assert!(matches!(parsed, Err(PluginError::Trap(_))), "{parsed:?}");
+
+    let plugin = runtime.load(&with, Limits::default()).unwrap();
+    let mut call = plugin.call(header.as_bytes()).unwrap();
+    assert_eq!(call.parse().unwrap(), Ok(id));
+    let decided = call.verify(None, None, &request());
+    assert_eq!(decided.unwrap_err(), PluginError::Timeout);
+    // A header that does not parse still goes to the module as it came.
+    let malformed = plugin.call(b"Bearer nope").unwrap().parse();
+    assert!(
+        matches!(malformed, Err(PluginError::Trap(_))),
+        "{malformed:?}"
+    );
+
+    let off = Limits {
+        host_parses: false,
+        ..Limits::default()
+    };
+    let plugin = runtime.load(&with, off).unwrap();
+    let parsed = plugin.call(header.as_bytes()).unwrap().parse();
+    assert!(matches!(parsed, Err(PluginError::Trap(_))), "{parsed:?}");
+}
+
 #[test]
 fn an_endless_loop_hits_the_deadline() {
     let (out, elapsed) = call(&hostile("(loop (br 0)) i32.const 0", ""));

@@ -23,7 +23,8 @@ use super::{Instance, Policy};
 
 /// Defines the verifier module's exports (`abi_version`, `tally_alloc`,
 /// `tally_dealloc`, `tally_parse`, `tally_verify`, `tally_prepare`,
-/// `tally_release`, `tally_verify_prepared`; ABI.md) in the crate that
+/// `tally_release`, `tally_verify_prepared`, `tally_verify_credentials`;
+/// ABI.md) in the crate that
 /// names it, deciding with `$policy` (a [`Policy`](crate::abi::Policy)).
 /// Name it once, in a `cdylib` built for `wasm32-unknown-unknown`.
 #[macro_export]
@@ -121,6 +122,34 @@ macro_rules! export_verifier_module {
                 )
             }
         }
+
+        /// `verify_credentials(credentials, record, environment, request)`
+        /// (ABI.md): `verify_prepared` for a header the driver parsed and
+        /// hashed.
+        ///
+        /// # Safety
+        /// Both ranges must be readable memory of this module (or empty).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn tally_verify_credentials(
+            credentials_ptr: *const u8,
+            credentials_len: usize,
+            record: u32,
+            environment: u32,
+            request_ptr: *const u8,
+            request_len: usize,
+        ) -> *mut u8 {
+            // SAFETY: forwarded caller contract.
+            unsafe {
+                $crate::abi::exports::verify_credentials::<$policy>(
+                    credentials_ptr,
+                    credentials_len,
+                    record,
+                    environment,
+                    request_ptr,
+                    request_len,
+                )
+            }
+        }
     };
 }
 
@@ -176,9 +205,7 @@ pub unsafe fn verify<P: Policy>(
 ) -> *mut u8 {
     // SAFETY: forwarded caller contract.
     let (header, input) = unsafe { (input(header_ptr, header_len), input(input_ptr, input_len)) };
-    instance().verify_input_then::<P, _>(header, input, |result| {
-        write_result(&super::wire::VerifyResultRef::from(result))
-    })
+    instance().verify_input_then::<P, _>(header, input, write_decision)
 }
 
 /// What the instance keeps between calls: prepared values and this check's
@@ -238,9 +265,29 @@ pub unsafe fn verify_prepared<P: Policy>(
             input(request_ptr, request_len),
         )
     };
-    write_result(&super::wire::VerifyResultRef::from(
-        &instance().decide::<P>(header, record, environment, request),
-    ))
+    write_decision(&instance().decide::<P>(header, record, environment, request))
+}
+
+/// `tally_verify_credentials`.
+///
+/// # Safety
+/// Both ranges readable (or empty).
+pub unsafe fn verify_credentials<P: Policy>(
+    credentials_ptr: *const u8,
+    credentials_len: usize,
+    record: u32,
+    environment: u32,
+    request_ptr: *const u8,
+    request_len: usize,
+) -> *mut u8 {
+    // SAFETY: forwarded caller contract.
+    let (credentials, request) = unsafe {
+        (
+            input(credentials_ptr, credentials_len),
+            input(request_ptr, request_len),
+        )
+    };
+    write_decision(&instance().decide_credentials::<P>(credentials, record, environment, request))
 }
 
 /// # Safety
@@ -261,6 +308,13 @@ struct ResultBlock(UnsafeCell<Vec<u8>>);
 unsafe impl Sync for ResultBlock {}
 
 static RESULT: ResultBlock = ResultBlock(UnsafeCell::new(Vec::new()));
+
+/// A decision (or why the input was refused) written as a `VerifyResult`:
+/// one copy of the encoder for the three verify entries.
+#[inline(never)]
+fn write_decision(result: &Result<crate::decision::Verdict<'_>, &'static str>) -> *mut u8 {
+    write_result(&super::wire::VerifyResultRef::from(result))
+}
 
 /// Writes `value` into the result block and returns the block: its length as
 /// a little-endian `u32`, then its encoding. The block stays valid until the

@@ -220,6 +220,24 @@ impl Instance {
         )))
     }
 
+    /// [`Instance::verify`] for credentials the driver parsed and hashed
+    /// itself ([`super::encode_credentials`]) instead of a header: the same
+    /// decision as for the header they came from.
+    pub fn verify_credentials(
+        &mut self,
+        credentials: &[u8],
+        record: u32,
+        environment: u32,
+        request: &[u8],
+    ) -> wire::VerifyResult {
+        wire::VerifyResult::from(&self.decide_credentials::<AsGranted>(
+            credentials,
+            record,
+            environment,
+            request,
+        ))
+    }
+
     /// [`Instance::verify`] under the policy `P`, before it is put on the
     /// wire: the decision, or why the input was refused.
     pub(crate) fn decide<P: Policy>(
@@ -230,6 +248,34 @@ impl Instance {
         request: &[u8],
     ) -> Result<Verdict<'_>, &'static str> {
         let parsed = self.credentials(header);
+        self.decide_parsed::<P>(parsed, record, environment, request)
+    }
+
+    /// [`Instance::verify_credentials`] under the policy `P`, before it is
+    /// put on the wire.
+    pub(crate) fn decide_credentials<P: Policy>(
+        &mut self,
+        credentials: &[u8],
+        record: u32,
+        environment: u32,
+        request: &[u8],
+    ) -> Result<Verdict<'_>, &'static str> {
+        let parsed = super::decode_credentials(credentials)
+            .ok_or("credentials are not CREDENTIALS_BYTES long")?;
+        self.forget_parse();
+        self.decide_parsed::<P>(Ok(parsed), record, environment, request)
+    }
+
+    /// Shared by both entries, out of line: inlined into each it costs the
+    /// module about 2 KB.
+    #[inline(never)]
+    fn decide_parsed<P: Policy>(
+        &mut self,
+        parsed: Result<Credentials, ParseError>,
+        record: u32,
+        environment: u32,
+        request: &[u8],
+    ) -> Result<Verdict<'_>, &'static str> {
         let found = match self.get(record) {
             Ok(None) => None,
             Ok(Some(Prepared::Record(record, principal))) => Some(Found {

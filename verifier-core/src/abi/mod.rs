@@ -53,6 +53,27 @@ pub enum AbiError {
     BadOutput,
 }
 
+/// Bytes of the credentials a driver passes to `tally_verify_credentials`:
+/// the SHA-256 of the presented secret (the tokenId is its prefix).
+pub const CREDENTIALS_BYTES: usize = 32;
+
+/// What a driver that parses `Authorization` values itself
+/// ([`Credentials::from_header_bytes`], natively) passes to
+/// `tally_verify_credentials` (ABI.md): the module then never sees the
+/// secret, and skips hashing it.
+pub fn encode_credentials(credentials: &Credentials) -> [u8; CREDENTIALS_BYTES] {
+    *credentials.secret_hash().as_bytes()
+}
+
+/// The credentials [`encode_credentials`] wrote; `None` for bytes of
+/// another length.
+pub(crate) fn decode_credentials(bytes: &[u8]) -> Option<Credentials> {
+    let hash = <[u8; CREDENTIALS_BYTES]>::try_from(bytes).ok()?;
+    Some(Credentials::from_hash(
+        crate::token::SecretHash::from_bytes(hash),
+    ))
+}
+
 /// An `Authorization` value's bytes parsed (bytes that are not ASCII are
 /// malformed).
 pub(crate) fn credentials(header: &[u8]) -> Result<Credentials, ParseError> {

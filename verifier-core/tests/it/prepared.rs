@@ -2,13 +2,15 @@
 //! decisions as a whole input, handles that are not live refused, a bounded
 //! table.
 
+use verifier_core::abi::wire::VerifyResult;
 use verifier_core::abi::{
     AbiError, Instance, MAX_PREPARED, PREPARE_ENVIRONMENT, PREPARE_RECORD, decode_verify,
-    encode_environment, encode_input, encode_record, encode_request, verify_bytes,
+    encode_credentials, encode_environment, encode_input, encode_record, encode_request,
+    verify_bytes,
 };
 use verifier_core::{
-    Action, Api, Decision, Environment, Grant, Grants, IssuedToken, Request, Scope, TokenKind,
-    TokenRecord,
+    Action, Api, Credentials, Decision, Environment, Grant, Grants, IssuedToken, Reason, Request,
+    Scope, TokenKind, TokenRecord,
 };
 
 fn fixture() -> (String, TokenRecord, Environment, Request) {
@@ -64,6 +66,50 @@ fn prepared_values_decide_like_a_whole_input() {
         assert_eq!(got, expected, "{header:?} {r} {e}");
     }
     assert!(decision(handles.verify_bytes(header.as_bytes(), r, e, &req)).allow);
+}
+
+/// `tally_verify_credentials`: the hash a driver computed from the header
+/// decides as the header does, for the token, another token's secret and an
+/// expired one; bytes of another length are bad input.
+#[test]
+fn credentials_the_driver_hashed_decide_as_the_header() {
+    let (header, mut record, environment, request) = fixture();
+    let mut instance = Instance::new();
+    let e = instance.prepare(PREPARE_ENVIRONMENT, &encode_environment(&environment));
+    let req = encode_request(&request);
+    let other = IssuedToken::from_random([4; 32]).header();
+    let live = instance.prepare(PREPARE_RECORD, &encode_record(&record));
+    record.expires_at = Some(request.now);
+    let expired = instance.prepare(PREPARE_RECORD, &encode_record(&record));
+    let mut reasons = Vec::new();
+    for (header, r) in [
+        (&header, live),
+        (&other, live),
+        (&header, expired),
+        (&header, 0),
+    ] {
+        let credentials = Credentials::from_header(header).unwrap();
+        let expected = instance.verify(header.as_bytes(), r, e, &req);
+        let got = instance.verify_credentials(&encode_credentials(&credentials), r, e, &req);
+        assert_eq!(got, expected, "{header:?} {r}");
+        let VerifyResult::Decision(d) = got else {
+            panic!("{got:?}")
+        };
+        reasons.push(d.reason);
+    }
+    assert_eq!(
+        reasons,
+        [
+            Reason::Allowed,
+            Reason::UnknownToken,
+            Reason::Expired,
+            Reason::UnknownToken
+        ]
+    );
+    assert!(matches!(
+        instance.verify_credentials(&[0; 31], live, e, &req),
+        VerifyResult::BadInput(_)
+    ));
 }
 
 #[test]

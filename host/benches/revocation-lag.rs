@@ -1,14 +1,17 @@
-//! How long a revocation takes to reach a replica while the authority makes
-//! changes at a fixed rate.
+//! How long a revocation takes to reach a replica (or a second node) while
+//! the authority makes changes at a fixed rate.
 //!
 //! `cargo bench -p tally --bench revocation-lag`
 //!
 //! An authority (`tally serve` on SQLite) and a `tally serve --replica-of`
-//! it, on loopback. For `TALLY_LAG_SECONDS` (default 60), a writer creates
+//! it, on loopback; with `TALLY_BENCH_POSTGRES=postgres://…`, two `tally
+//! serve` nodes on one PostgreSQL (a fresh schema) instead, the second
+//! observing (it learns of the first's changes by the feed's `LISTEN`, as
+//! its read cache catches up). For `TALLY_LAG_SECONDS` (default 60), a writer creates
 //! tokens at `TALLY_LAG_RATE` a second (default 1,000; an open loop over 64
-//! connections), each a change the replica must take from the feed. Beside
-//! it a prober, one at a time: makes a token, waits until the replica
-//! allows it, revokes it and times how long until the replica denies it
+//! connections), each a change the observer must take from the feed. Beside
+//! it a prober, one at a time: makes a token, waits until the observer
+//! allows it, revokes it and times how long until the observer denies it
 //! (polled every millisecond). It prints the rate the writer reached, the
 //! lag's p50, p99 and worst, and the errors.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod support;
-use support::{env_or, percentile, serve};
+use support::{env_or, fresh_schema, percentile, serve};
 
 /// A reader token made on `base`: (header, tokenId).
 async fn reader(
@@ -49,11 +52,11 @@ async fn reader(
     ))
 }
 
-/// Polls the replica every millisecond until it answers `want`, for at
+/// Polls the observer every millisecond until it answers `want`, for at
 /// most `within`; the time it took.
 async fn until(
     http: &reqwest::Client,
-    replica: &str,
+    observer: &str,
     token: &str,
     want: u16,
     within: Duration,
@@ -61,7 +64,7 @@ async fn until(
     let started = Instant::now();
     while started.elapsed() < within {
         let status = http
-            .get(format!("{replica}/v1/verify"))
+            .get(format!("{observer}/v1/verify"))
             .header("authorization", token)
             .header("x-tally-environment", "master")
             .header("x-tally-action", "read")
@@ -81,23 +84,37 @@ fn main() {
     let rate: u64 = env_or("TALLY_LAG_RATE", 1000);
     let seconds: u64 = env_or("TALLY_LAG_SECONDS", 60);
     let dir = tempfile::tempdir().unwrap();
-    let authority = serve(&["--data", dir.path().to_str().unwrap()], &[]);
-    let admin = authority
-        .admin
-        .clone()
-        .expect("a first start prints the admin token");
     // Every probe ends with a revoked token's denial, from one address:
     // thousands of failed checks a minute, which the throttle would take
     // for guessing.
-    let replica = serve(
-        &[
-            "--replica-of",
-            &authority.base,
-            "--throttle-failures",
-            "1000000",
-        ],
-        &[("TALLY_REPLICA_TOKEN", admin.as_str())],
-    );
+    let unthrottled = ["--throttle-failures", "1000000"];
+    let (authority, admin, watcher, observer) = match std::env::var("TALLY_BENCH_POSTGRES") {
+        Ok(url) => {
+            let database = fresh_schema(&url, "lag");
+            let authority = serve(&["--database", &database], &[]);
+            let admin = authority
+                .admin
+                .clone()
+                .expect("the first node mints the admin token");
+            let second = serve(
+                &[&["--database", database.as_str()][..], &unthrottled].concat(),
+                &[],
+            );
+            (authority, admin, second, "the second PostgreSQL node")
+        }
+        Err(_) => {
+            let authority = serve(&["--data", dir.path().to_str().unwrap()], &[]);
+            let admin = authority
+                .admin
+                .clone()
+                .expect("a first start prints the admin token");
+            let replica = serve(
+                &[&["--replica-of", authority.base.as_str()][..], &unthrottled].concat(),
+                &[("TALLY_REPLICA_TOKEN", admin.as_str())],
+            );
+            (authority, admin, replica, "the replica")
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -146,8 +163,8 @@ fn main() {
                 probe_errors.push("creating a probe token failed".to_owned());
                 continue;
             };
-            if until(&http, &replica.base, &token, 200, Duration::from_secs(5)).await.is_none() {
-                probe_errors.push(format!("probe {n} never reached the replica"));
+            if until(&http, &watcher.base, &token, 200, Duration::from_secs(5)).await.is_none() {
+                probe_errors.push(format!("probe {n} never reached {observer}"));
                 continue;
             }
             let revoked = http
@@ -160,7 +177,7 @@ fn main() {
                 probe_errors.push(format!("revoking probe {n}: {revoked:?}"));
                 continue;
             }
-            match until(&http, &replica.base, &token, 401, Duration::from_secs(5)).await {
+            match until(&http, &watcher.base, &token, 401, Duration::from_secs(5)).await {
                 Some(lag) => lags.push(lag),
                 None => probe_errors.push(format!("probe {n} still allowed 5 s after its revocation")),
             }
@@ -175,7 +192,7 @@ fn main() {
             failed.load(Ordering::Relaxed)
         );
         println!(
-            "revocation lag on the replica over {} probes: p50 {:.1} ms, p99 {:.1} ms, worst {:.1} ms",
+            "revocation lag on {observer} over {} probes: p50 {:.1} ms, p99 {:.1} ms, worst {:.1} ms",
             lags.len(),
             percentile(&lags, 0.5).as_secs_f64() * 1e3,
             percentile(&lags, 0.99).as_secs_f64() * 1e3,

@@ -360,10 +360,11 @@ impl Grant {
     }
 }
 
-/// A token's grants, with the [`ModelIndex`] a scan uses to pass over those
-/// that cannot cover a request's model, built once when the list is made
-/// (records are made once and checked many times). Reads as a slice of
-/// [`Grant`]s; compares, hashes and serializes as the list alone.
+/// A token's grants, with the index by model a scan uses to pass over those
+/// that cannot cover a request's model (a 64-bit mask per grant, one bit
+/// per model name it lists), built once when the list is made (records are
+/// made once and checked many times). Reads as a slice of [`Grant`]s;
+/// compares, hashes and serializes as the list alone.
 #[derive(Clone, Default)]
 pub struct Grants {
     list: Vec<Grant>,

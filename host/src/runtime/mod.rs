@@ -274,32 +274,33 @@ impl Plugin {
         self.call_with(header, self.limits.host_parses)
     }
 
+    /// [`Plugin::call`], the host parsing the header only if `host_parses`
+    /// and the module takes credentials; a header that does not parse is
+    /// written as it came.
     fn call_with(&self, header: &[u8], host_parses: bool) -> Result<Call<'_>, PluginError> {
         let mut slot = match self.take_idle() {
             Some(slot) => slot,
             None => self.instantiate()?,
         };
         slot.set_deadline(self.deadline_ticks);
-        let parsed = (host_parses && slot.takes_credentials())
+        let hashed = (host_parses && slot.takes_credentials())
             .then(|| Credentials::from_header_bytes(header).ok())
-            .flatten();
-        let (bytes, token_id) = match &parsed {
-            Some(credentials) => (
-                &abi::encode_credentials(credentials)[..],
-                Some(credentials.token_id()),
-            ),
-            None => (header, None),
+            .flatten()
+            .map(|c| (abi::encode_credentials(&c), c.token_id()));
+        let presented: &[u8] = match &hashed {
+            Some((credentials, _)) => credentials,
+            None => header,
         };
         // A failed instance is dropped here.
-        let input = slot.write(0, bytes).inspect_err(|e| self.note(e))?;
+        let input = slot.write(0, presented).inspect_err(|e| self.note(e))?;
         Ok(Call {
             plugin: self,
             slot: Some(slot),
             presented: Presented {
                 input,
-                hashed: token_id.is_some(),
+                hashed: hashed.is_some(),
             },
-            token_id,
+            token_id: hashed.map(|(_, id)| id),
         })
     }
 

@@ -79,4 +79,4 @@ pub use crate::model::{FIELD_TYPES, Model, validate_models};
 pub use crate::record::{TokenKind, TokenRecord};
 pub use crate::request::{DEFAULT_STAGE, Environment, Request};
 pub use crate::token::{Credentials, IssuedToken, OpaqueSecret, SecretHash, TokenId};
-pub use crate::verify::{Authenticated, verify};
+pub use crate::verify::{Authenticated, verify, verify_all};

@@ -52,6 +52,24 @@ pub fn verify(
     .into()
 }
 
+/// Decides several requests made with one header, such as a GraphQL
+/// operation's root fields at each of their stages and locales: the header
+/// is parsed and its secret hashed once, and each decision is the one
+/// [`verify`] gives for that request.
+pub fn verify_all<'q>(
+    header: &str,
+    record: Option<&TokenRecord>,
+    environment: Option<&Environment>,
+    requests: impl IntoIterator<Item = &'q Request>,
+) -> Vec<Decision> {
+    let parsed = Credentials::from_header(header);
+    let found = record.map(Found::from);
+    requests
+        .into_iter()
+        .map(|request| verify_parsed(parsed, found, environment, &request.view()).into())
+        .collect()
+}
+
 /// A looked-up record, with what a caller that keeps records prepared
 /// computed once for it.
 #[derive(Debug, Clone, Copy)]
@@ -82,37 +100,46 @@ pub(crate) fn verify_parsed<'r>(
     environment: Option<&Environment>,
     request: &RequestView<'_>,
 ) -> Verdict<'r> {
+    with_policy(environment, request, |environment, request| {
+        let credentials = match parsed {
+            Ok(credentials) => credentials,
+            Err(ParseError::Missing) => return authorize_public(environment, request),
+            Err(error) => return Verdict::deny(error.reason()),
+        };
+        let Some(found) = found else {
+            return Verdict::deny(Reason::UnknownToken);
+        };
+        match credentials.authenticate(found.record, request.now) {
+            Ok(token) => token.authorize_view(environment, request, found),
+            Err(reason) => Verdict::deny(reason),
+        }
+    })
+}
+
+/// Runs `decide` with the policy as every decision sees it: `environment`
+/// only if it is the one the request addresses, and the registry's
+/// sensitive fields of the addressed model joined to the request's own, so
+/// a caller that passes none still masks them.
+fn with_policy<'r>(
+    environment: Option<&Environment>,
+    request: &RequestView<'_>,
+    decide: impl FnOnce(Option<&Environment>, &RequestView<'_>) -> Verdict<'r>,
+) -> Verdict<'r> {
     let environment = environment.filter(|e| {
         request
             .environment_id
             .is_some_and(|id| same_name(id, &e.id))
     });
-    // The registry's sensitive fields of the addressed model join the
-    // request's own, so a caller that passes none still masks them.
-    let merged: Vec<&str>;
-    let widened: RequestView<'_>;
-    let request = match registered_sensitive(environment, request) {
+    match registered_sensitive(environment, request) {
         Some(fields) => {
-            merged = with_sensitive(request, fields);
-            widened = RequestView {
+            let merged = with_sensitive(request, fields);
+            let widened = RequestView {
                 sensitive_fields: Names::Borrowed(&merged),
                 ..*request
             };
-            &widened
+            decide(environment, &widened)
         }
-        None => request,
-    };
-    let credentials = match parsed {
-        Ok(credentials) => credentials,
-        Err(ParseError::Missing) => return authorize_public(environment, request),
-        Err(error) => return Verdict::deny(error.reason()),
-    };
-    let Some(found) = found else {
-        return Verdict::deny(Reason::UnknownToken);
-    };
-    match credentials.authenticate(found.record, request.now) {
-        Ok(token) => token.authorize_view(environment, request, found),
-        Err(reason) => Verdict::deny(reason),
+        None => decide(environment, request),
     }
 }
 
@@ -187,10 +214,15 @@ impl<'r> Authenticated<'r> {
     }
 
     /// Decides the request with this token's grants. `environment` supplies
-    /// the default stage (its public grants do not apply to tokens).
+    /// the default stage (its public grants do not apply to tokens). The
+    /// same decision as [`verify`] gives for this token: the environment
+    /// counts only if it is the request's, and its registered sensitive
+    /// fields are masked.
     pub fn authorize(&self, environment: Option<&Environment>, request: &Request) -> Decision {
-        self.authorize_view(environment, &request.view(), Found::from(self.record))
-            .into()
+        with_policy(environment, &request.view(), |environment, request| {
+            self.authorize_view(environment, request, Found::from(self.record))
+        })
+        .into()
     }
 
     /// `found` is this token's record with what is prepared for it.

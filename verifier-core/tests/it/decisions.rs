@@ -122,3 +122,54 @@ fn json_grants_with_unknown_fields_are_refused() {
     let grant = r#"{"api":"content","action":"read","ipAllow":["1.2.3.4"]}"#;
     assert!(serde_json::from_str::<verifier_core::Grant>(grant).is_err());
 }
+
+/// The typed steps (`Credentials` → `authenticate` → `authorize`) and
+/// `verify_all` give every case of the table the decision `verify` gives:
+/// the same environment rule, the same registered sensitive fields masked.
+#[test]
+fn typed_steps_and_verify_all_decide_as_verify() {
+    let mut authenticated = 0;
+    let mut masked = 0;
+    for case in common::cases() {
+        let record: Option<TokenRecord> = case
+            .record
+            .clone()
+            .map(|r| serde_json::from_value(r).unwrap());
+        let environment: Option<Environment> = case
+            .environment
+            .clone()
+            .map(|e| serde_json::from_value(e).unwrap());
+        let request: Request = serde_json::from_value(case.request.clone()).unwrap();
+        let expected = verify(
+            &case.header,
+            record.as_ref(),
+            environment.as_ref(),
+            &request,
+        );
+        let all = verifier_core::verify_all(
+            &case.header,
+            record.as_ref(),
+            environment.as_ref(),
+            [&request, &request],
+        );
+        assert_eq!(all, vec![expected.clone(); 2], "{}", case.name);
+        let (Ok(credentials), Some(record)) = (
+            verifier_core::Credentials::from_header(&case.header),
+            record.as_ref(),
+        ) else {
+            continue;
+        };
+        let Ok(token) = credentials.authenticate(record, request.now) else {
+            continue;
+        };
+        authenticated += 1;
+        let decision = token.authorize(environment.as_ref(), &request);
+        masked += usize::from(!decision.masked.is_empty() && request.sensitive_fields.is_empty());
+        assert_eq!(decision, expected, "{}", case.name);
+    }
+    assert!(
+        authenticated >= 20,
+        "only {authenticated} cases authenticate"
+    );
+    assert!(masked >= 1, "no case masks a registered field only");
+}

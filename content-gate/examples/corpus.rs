@@ -409,7 +409,7 @@ fn main() {
                 &mut ops,
             );
             if authorized.get("forward").is_some() {
-                let enforced = plan.authorize(&decisions).unwrap().fields;
+                let enforced = plan.authorize(&decisions).unwrap().fields.clone();
                 let mut go_on = true;
                 if authorized["preflight"].is_string() {
                     let row = match rng.below(3) {

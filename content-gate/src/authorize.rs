@@ -120,9 +120,34 @@ fn hidden_selection(hidden: &[(String, String)]) -> String {
         .collect()
 }
 
+/// A plan's last decisions allowed and what they authorized.
+pub(crate) type Memo = (Vec<Decision>, Arc<Authorized>);
+
 impl Plan {
     /// Applies `decisions` (one per check, in [`Plan::checks`]' order).
-    pub fn authorize(&self, decisions: &[Decision]) -> Result<Authorized, Denied> {
+    ///
+    /// What comes out is a function of the plan and the decisions alone, so
+    /// a plan keeps the last decisions it authorized and answers the same
+    /// decisions again without rewriting the document: a repeated request
+    /// (a [`crate::cache::PlanCache`] hit) by the same caller costs a
+    /// comparison. Denials are not kept.
+    pub fn authorize(&self, decisions: &[Decision]) -> Result<Arc<Authorized>, Denied> {
+        let mut memo = self.authorized.lock().ok();
+        if let Some(Some((seen, authorized))) = memo.as_deref()
+            && seen == decisions
+        {
+            return Ok(Arc::clone(authorized));
+        }
+        let authorized = Arc::new(self.authorize_afresh(decisions)?);
+        if let Some(memo) = memo.as_deref_mut() {
+            *memo = Some((decisions.to_vec(), Arc::clone(&authorized)));
+        }
+        Ok(authorized)
+    }
+
+    /// [`Plan::authorize`] without its memo: what a plan's first
+    /// authorization costs.
+    pub fn authorize_afresh(&self, decisions: &[Decision]) -> Result<Authorized, Denied> {
         let mut errors = Vec::new();
         let mut unauthenticated = false;
         // Each field's decisions, and whether each was checked against a

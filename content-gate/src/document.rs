@@ -14,7 +14,6 @@
 //! `Send`).
 
 use core::ops::Range;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use apollo_parser::Parser;
@@ -262,46 +261,6 @@ impl Document {
     /// The text of `range`.
     pub fn slice(&self, range: &Range<usize>) -> &str {
         self.text.get(range.clone()).unwrap_or_default()
-    }
-}
-
-/// Documents already read, by their text and operation name: clients send
-/// the same few documents again and again with other variables, and reading
-/// one is most of what a GraphQL check costs (BENCHMARKS.md). Bounded:
-/// past [`DocumentCache::CAPACITY`] the oldest entry goes. Refusals are
-/// not kept.
-#[derive(Debug, Default)]
-pub struct DocumentCache {
-    entries: HashMap<String, Arc<Document>>,
-    order: VecDeque<String>,
-}
-
-impl DocumentCache {
-    /// Most documents kept.
-    pub const CAPACITY: usize = 512;
-
-    /// The document `text` with `operation_name` selected, read once.
-    pub fn get(
-        &mut self,
-        text: &str,
-        operation_name: Option<&str>,
-    ) -> Result<Arc<Document>, Refused> {
-        let mut key = String::with_capacity(text.len() + 1 + operation_name.map_or(0, str::len));
-        key.push_str(operation_name.unwrap_or_default());
-        key.push('\n');
-        key.push_str(text);
-        if let Some(found) = self.entries.get(&key) {
-            return Ok(Arc::clone(found));
-        }
-        let document = Arc::new(Document::parse(text, operation_name)?);
-        if self.order.len() >= Self::CAPACITY
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.entries.remove(&oldest);
-        }
-        self.order.push_back(key.clone());
-        self.entries.insert(key, Arc::clone(&document));
-        Ok(document)
     }
 }
 
@@ -630,33 +589,6 @@ mod tests {
             doc.root_fields[1].arguments[0].1,
             Written::Object(vec![("id".into(), Written::String("1".into()))])
         );
-    }
-
-    #[test]
-    fn the_cache_reads_a_document_once_and_stays_bounded() {
-        let mut cache = DocumentCache::default();
-        let a = cache.get("{ posts { id } }", None).unwrap();
-        let again = cache.get("{ posts { id } }", None).unwrap();
-        assert!(Arc::ptr_eq(&a, &again), "read once");
-        // The operation name is part of the key.
-        let named = cache
-            .get(
-                "query A { posts { id } } query B { authors { id } }",
-                Some("B"),
-            )
-            .unwrap();
-        assert_eq!(named.root_fields[0].name, "authors");
-        assert!(cache.get("{ posts { id ", None).is_err());
-        assert_eq!(cache.order.len(), 2, "refusals are not kept");
-        for i in 0..DocumentCache::CAPACITY + 10 {
-            cache
-                .get(&format!("{{ posts(first: {i}) {{ id }} }}"), None)
-                .unwrap();
-        }
-        assert_eq!(cache.entries.len(), DocumentCache::CAPACITY);
-        assert_eq!(cache.order.len(), DocumentCache::CAPACITY);
-        let fresh = cache.get("{ posts { id } }", None).unwrap();
-        assert!(!Arc::ptr_eq(&a, &fresh), "the oldest went first");
     }
 
     #[test]

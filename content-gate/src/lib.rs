@@ -19,14 +19,21 @@
 //!    rows outside the caller's dropped, masked fields `null`, the masked
 //!    paths listed ([`answer`]).
 //!
+//! Requests come again and again, so none of this is done twice for the
+//! same inputs: a [`PlanCache`] keeps the documents read and their plans
+//! ([`cache`]), and a plan keeps what it last authorized. [`Plan::check`]
+//! decides a plan's checks natively with `verifier_core`, for a gate in
+//! Rust that holds its token records ([`check`]).
+//!
 //! [`rest`] holds the REST gateway's answers and writes to a limiting
 //! decision the same way. [`session`] runs the three steps (and the REST
 //! rules) as JSON calls, and
 //! `module` (feature `module`, wasm32) exports them as the gate module
 //! (`content-gate/build-module.sh`), which edge workers load.
 //!
-//! The gate does no I/O and keeps nothing between calls: the caller sends
-//! the preflight and the forwarded request, and brings back the answers.
+//! The gate does no I/O and keeps nothing between calls but those memos:
+//! the caller sends the preflight and the forwarded request, and brings
+//! back the answers.
 //! Values travel as JSON (`serde_json`); documents are read by
 //! `apollo-parser`. What it does not see: types. Nested selections (a
 //! post's `author { … }`) are the upstream schema's to authorize; the gate
@@ -34,6 +41,8 @@
 
 pub mod answer;
 pub mod authorize;
+pub mod cache;
+pub mod check;
 pub mod document;
 pub mod error;
 #[cfg(feature = "module")]
@@ -45,6 +54,7 @@ pub mod session;
 pub mod values;
 
 pub use crate::authorize::{Authorized, Enforced};
+pub use crate::cache::PlanCache;
 pub use crate::document::{Document, Refused};
 pub use crate::error::{Denied, FieldError, GateReason, Stop};
 pub use crate::plan::{Check, GraphqlRequest, Options, Plan};

@@ -52,7 +52,7 @@ pub struct GraphqlRequest {
 }
 
 /// What the request's headers and the server's flags say.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Options {
     /// `X-Tally-Stage`: the stage of reads that name none.
     pub stage: Option<String>,
@@ -104,7 +104,7 @@ impl PlannedField {
 }
 
 /// A request read and mapped: its fields and the checks they need.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Plan {
     /// The document.
     pub document: Arc<Document>,
@@ -120,6 +120,16 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// The environment the request addresses.
     pub environment_id: String,
+    /// The environment's policy the plan was made against.
+    pub environment: Environment,
+    /// The options it was made with.
+    pub options: Options,
+    /// The last decisions allowed and what they authorized
+    /// ([`Plan::authorize`]).
+    pub(crate) authorized: std::sync::Mutex<Option<crate::authorize::Memo>>,
+    /// The last token whose checks allowed, and what they authorized
+    /// ([`Plan::check`]).
+    pub(crate) checked: std::sync::Mutex<Option<crate::check::Memo>>,
 }
 
 impl Plan {
@@ -134,7 +144,7 @@ impl Plan {
     }
 
     /// As [`Plan::new`], the document read already (from a
-    /// [`crate::document::DocumentCache`]): `request`'s variables,
+    /// [`crate::cache::PlanCache`]): `request`'s variables,
     /// `operationName` and `extensions` are taken from `request`, its
     /// `query` is `document`'s.
     pub fn of(
@@ -239,7 +249,19 @@ impl Plan {
             fields,
             checks,
             environment_id: environment.id.clone(),
+            environment: environment.clone(),
+            options: options.clone(),
+            authorized: std::sync::Mutex::default(),
+            checked: std::sync::Mutex::default(),
         })
+    }
+}
+
+impl Plan {
+    /// The checks' requests, in order: what the caller decides (one
+    /// header's decisions at once: `verifier_core::verify_all`).
+    pub fn requests(&self) -> impl Iterator<Item = &Request> {
+        self.checks.iter().map(|c| &c.request)
     }
 }
 

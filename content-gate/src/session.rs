@@ -19,12 +19,14 @@
 //! drop the handle; at most [`MAX_SESSIONS`] live at once (the oldest is
 //! dropped past that). Any other failure is `{ error: { message } }`.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use verifier_core::{Decision, Environment};
 
 use crate::authorize::Authorized;
-use crate::document::DocumentCache;
+use crate::cache::PlanCache;
 use crate::error::{Denied, Stop};
 use crate::plan::{GraphqlRequest, Options, Plan};
 use crate::rest::Limits;
@@ -34,8 +36,8 @@ pub const MAX_SESSIONS: usize = 4096;
 
 /// One request's state between calls.
 enum Stage {
-    Planned(Box<Plan>),
-    Authorized(Box<Authorized>),
+    Planned(Arc<Plan>),
+    Authorized(Arc<Authorized>),
 }
 
 /// The handles of requests in flight.
@@ -43,7 +45,7 @@ enum Stage {
 pub struct Sessions {
     live: Vec<(u32, Stage)>,
     next: u32,
-    documents: DocumentCache,
+    plans: PlanCache,
 }
 
 #[derive(Deserialize)]
@@ -156,14 +158,10 @@ impl Sessions {
             introspection: input.options.introspection,
             now: input.options.now,
         };
-        let document = self
-            .documents
-            .get(
-                &input.request.query,
-                input.request.operation_name.as_deref(),
-            )
-            .map_err(Stop::Refused);
-        match document.and_then(|d| Plan::of(d, &input.request, &input.environment, &options)) {
+        match self
+            .plans
+            .plan(&input.request, &input.environment, &options)
+        {
             Ok(plan) => {
                 let checks: Vec<Value> = plan
                     .checks
@@ -171,7 +169,7 @@ impl Sessions {
                     .map(|c| serde_json::to_value(&c.request).unwrap_or(Value::Null))
                     .collect();
                 let kind = plan.document.kind;
-                let handle = self.keep(Stage::Planned(Box::new(plan)));
+                let handle = self.keep(Stage::Planned(plan));
                 json!({ "handle": handle, "kind": kind, "checks": checks })
             }
             Err(Stop::Refused(r)) => {
@@ -205,7 +203,7 @@ impl Sessions {
                     "handle": input.handle,
                 });
                 self.live
-                    .push((input.handle, Stage::Authorized(Box::new(authorized))));
+                    .push((input.handle, Stage::Authorized(authorized)));
                 answer
             }
             Err(d) => denied(&d),

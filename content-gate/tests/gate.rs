@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use content_gate::{Authorized, Denied, Document, GraphqlRequest, Options, Plan, Stop};
+use std::sync::Arc;
+
 use serde_json::{Value, json};
-use verifier_core::{Environment, IssuedToken, TokenKind, TokenRecord, verify};
+use verifier_core::{Environment, IssuedToken, TokenKind, TokenRecord, verify, verify_all};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -54,7 +56,7 @@ fn request(query: &str, variables: Value) -> GraphqlRequest {
 }
 
 /// Plans, decides each check with the verifier, authorizes.
-fn run(grants: Value, req: &GraphqlRequest, options: Options) -> Result<Authorized, Stop> {
+fn run(grants: Value, req: &GraphqlRequest, options: Options) -> Result<Arc<Authorized>, Stop> {
     let (header, record) = token(grants);
     let env = environment();
     let plan = Plan::new(
@@ -73,7 +75,7 @@ fn run(grants: Value, req: &GraphqlRequest, options: Options) -> Result<Authoriz
     plan.authorize(&decisions).map_err(Stop::Denied)
 }
 
-fn denied(result: Result<Authorized, Stop>) -> Denied {
+fn denied(result: Result<Arc<Authorized>, Stop>) -> Denied {
     match result {
         Err(Stop::Denied(d)) => d,
         other => panic!("not denied: {other:?}"),
@@ -334,4 +336,124 @@ fn limits_and_reserved_keys_are_refusals() {
         Err(Stop::Refused(r)) => assert_eq!(r.reason(), "too_many_aliases"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A plan answers the same decisions with what it authorized before, and
+/// other decisions (another caller's rows, a denial) afresh: the memo
+/// never lends one caller's document to another.
+#[test]
+fn a_plan_authorizes_the_same_decisions_once_and_others_afresh() {
+    let env = environment();
+    let options = Options {
+        now: NOW,
+        ..Options::default()
+    };
+    let mut plans = content_gate::PlanCache::default();
+    let req = request("{ posts { id title } }", json!({}));
+    let plan = plans.plan(&req, &env, &options).unwrap();
+    let decide = |principal: &str, grants: Value| {
+        let (header, mut record) = token(grants);
+        record.principal = Some(principal.into());
+        verify_all(&header, Some(&record), Some(&env), plan.requests())
+    };
+    let first = plan.authorize(&decide("user:1", own_posts())).unwrap();
+    assert!(
+        first.query.contains(r#"ownerId: "user:1""#),
+        "{}",
+        first.query
+    );
+    let again = plans.plan(&req, &env, &options).unwrap();
+    assert!(Arc::ptr_eq(&plan, &again), "the plan is kept");
+    let second = again.authorize(&decide("user:1", own_posts())).unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "the same decisions: the same answer"
+    );
+
+    let other = plan.authorize(&decide("user:2", own_posts())).unwrap();
+    assert!(
+        other.query.contains(r#"ownerId: "user:2""#),
+        "{}",
+        other.query
+    );
+    assert!(!other.query.contains("user:1"), "{}", other.query);
+    assert_eq!(other.principal.as_deref(), Some("user:2"));
+
+    let none = json!([{"api": "content", "action": "read", "models": ["Author"]}]);
+    assert!(plan.authorize(&decide("user:2", none)).is_err());
+    let everything = json!([{"api": "content", "action": "read", "models": ["Post"]}]);
+    let open = plan.authorize(&decide("user:2", everything)).unwrap();
+    assert!(!open.query.contains("AND"), "{}", open.query);
+    assert!(
+        !open.fields[0].masked.is_empty(),
+        "internalNotes stays masked"
+    );
+}
+
+/// `Plan::check` answers as deciding each check and authorizing, and its
+/// memo of the last token never outlives what authentication says:
+/// revoked, expired, a wrong secret or other grants are decided again.
+#[test]
+fn a_native_check_authenticates_every_time_and_decides_as_verify() {
+    let env = environment();
+    let options = Options {
+        now: NOW,
+        ..Options::default()
+    };
+    let mut plans = content_gate::PlanCache::default();
+    let req = request("{ posts { id title } authors { id } }", json!({}));
+    let plan = plans.plan(&req, &env, &options).unwrap();
+    let (header, record) = token(own_posts());
+    let expected = plan
+        .authorize(&verify_all(
+            &header,
+            Some(&record),
+            Some(&env),
+            plan.requests(),
+        ))
+        .unwrap();
+    let first = plan.check(&header, Some(&record)).unwrap();
+    assert_eq!(*first, *expected);
+    let again = plan.check(&header, Some(&record)).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "kept for the same token");
+
+    let mut revoked = record.clone();
+    revoked.revoked = true;
+    let d = denied(plan.check(&header, Some(&revoked)).map_err(Stop::Denied));
+    assert_eq!((d.status, d.reason()), (401, "revoked"));
+    let mut expired = record.clone();
+    expired.expires_at = Some(NOW);
+    let d = denied(plan.check(&header, Some(&expired)).map_err(Stop::Denied));
+    assert_eq!((d.status, d.reason()), (401, "expired"));
+    let (other_header, _) = {
+        let issued = IssuedToken::from_random([8; 32]);
+        (issued.header(), ())
+    };
+    let d = denied(
+        plan.check(&other_header, Some(&record))
+            .map_err(Stop::Denied),
+    );
+    assert_eq!(d.status, 401);
+    let d = denied(plan.check(&header, None).map_err(Stop::Denied));
+    assert_eq!((d.status, d.reason()), (401, "unknown_token"));
+    let d = denied(plan.check("", None).map_err(Stop::Denied));
+    assert_eq!((d.status, d.reason()), (401, "missing_credentials"));
+
+    // The same record with other grants (a new list) or another principal
+    // is decided again.
+    let mut narrower = record.clone();
+    narrower.grants = serde_json::from_value(json!([
+        {"api": "content", "action": "read", "models": ["Author"]}
+    ]))
+    .unwrap();
+    assert_eq!(
+        denied(plan.check(&header, Some(&narrower)).map_err(Stop::Denied)).reason(),
+        "not_granted"
+    );
+    let mut someone = record.clone();
+    someone.principal = Some("user:2".into());
+    let theirs = plan.check(&header, Some(&someone)).unwrap();
+    assert!(theirs.query.contains(r#""user:2""#), "{}", theirs.query);
+    let back = plan.check(&header, Some(&record)).unwrap();
+    assert_eq!(*back, *expected);
 }

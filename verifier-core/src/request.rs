@@ -159,7 +159,7 @@ impl<'a> Names<'a> {
 }
 
 /// The policy of the environment a request addresses.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Environment {
     /// The environment's id.

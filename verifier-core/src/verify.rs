@@ -100,46 +100,37 @@ pub(crate) fn verify_parsed<'r>(
     environment: Option<&Environment>,
     request: &RequestView<'_>,
 ) -> Verdict<'r> {
-    with_policy(environment, request, |environment, request| {
-        let credentials = match parsed {
-            Ok(credentials) => credentials,
-            Err(ParseError::Missing) => return authorize_public(environment, request),
-            Err(error) => return Verdict::deny(error.reason()),
-        };
-        let Some(found) = found else {
-            return Verdict::deny(Reason::UnknownToken);
-        };
-        match credentials.authenticate(found.record, request.now) {
-            Ok(token) => token.authorize_view(environment, request, found),
-            Err(reason) => Verdict::deny(reason),
-        }
-    })
-}
-
-/// Runs `decide` with the policy as every decision sees it: `environment`
-/// only if it is the one the request addresses, and the registry's
-/// sensitive fields of the addressed model joined to the request's own, so
-/// a caller that passes none still masks them.
-fn with_policy<'r>(
-    environment: Option<&Environment>,
-    request: &RequestView<'_>,
-    decide: impl FnOnce(Option<&Environment>, &RequestView<'_>) -> Verdict<'r>,
-) -> Verdict<'r> {
     let environment = environment.filter(|e| {
         request
             .environment_id
             .is_some_and(|id| same_name(id, &e.id))
     });
-    match registered_sensitive(environment, request) {
+    // The registry's sensitive fields of the addressed model join the
+    // request's own, so a caller that passes none still masks them.
+    let merged: Vec<&str>;
+    let widened: RequestView<'_>;
+    let request = match registered_sensitive(environment, request) {
         Some(fields) => {
-            let merged = with_sensitive(request, fields);
-            let widened = RequestView {
+            merged = with_sensitive(request, fields);
+            widened = RequestView {
                 sensitive_fields: Names::Borrowed(&merged),
                 ..*request
             };
-            decide(environment, &widened)
+            &widened
         }
-        None => decide(environment, request),
+        None => request,
+    };
+    let credentials = match parsed {
+        Ok(credentials) => credentials,
+        Err(ParseError::Missing) => return authorize_public(environment, request),
+        Err(error) => return Verdict::deny(error.reason()),
+    };
+    let Some(found) = found else {
+        return Verdict::deny(Reason::UnknownToken);
+    };
+    match credentials.authenticate(found.record, request.now) {
+        Ok(token) => token.authorize_view(environment, request, found),
+        Err(reason) => Verdict::deny(reason),
     }
 }
 
@@ -214,14 +205,20 @@ impl<'r> Authenticated<'r> {
     }
 
     /// Decides the request with this token's grants. `environment` supplies
-    /// the default stage (its public grants do not apply to tokens). The
-    /// same decision as [`verify`] gives for this token: the environment
-    /// counts only if it is the request's, and its registered sensitive
-    /// fields are masked.
+    /// the default stage (its public grants do not apply to tokens).
+    ///
+    /// It is [`verify`]'s decision for this token, made by the same code:
+    /// the environment counts only if it is the request's, its registered
+    /// sensitive fields are masked, and the token is checked again at the
+    /// request's `now`.
     pub fn authorize(&self, environment: Option<&Environment>, request: &Request) -> Decision {
-        with_policy(environment, &request.view(), |environment, request| {
-            self.authorize_view(environment, request, Found::from(self.record))
-        })
+        let credentials = Credentials::from_hash(self.record.secret_hash);
+        verify_parsed(
+            Ok(credentials),
+            Some(Found::from(self.record)),
+            environment,
+            &request.view(),
+        )
         .into()
     }
 

@@ -6,7 +6,7 @@
 //!
 //! The flow: read the request (JSON body, or the query string for `GET`,
 //! which runs queries only) → the environment's record (it must be the
-//! project's) → `Plan::new` → the checks decided on the blocking pool with
+//! project's) → its plan (`PlanCache`) → the checks decided on the blocking pool with
 //! one plugin → `Plan::authorize` → the preflight, if any, sent to the
 //! upstream and checked → the rewritten operation sent as JSON to
 //! `--upstream` at the same path, with `X-Tally-Principal`,
@@ -24,8 +24,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use content_gate::document::DocumentCache;
-use content_gate::{Denied, GraphqlRequest, Options, Plan, Stop};
+use content_gate::{Denied, GraphqlRequest, Options, PlanCache, Stop};
 use serde_json::{Value, json};
 
 use crate::http::{AppState, MAX_BODY_BYTES, error_with_body};
@@ -41,9 +40,9 @@ use super::proxy::send;
 pub(crate) const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 thread_local! {
-    /// Each worker thread's documents read lately (`DocumentCache`): a
-    /// repeated document is not read again.
-    static DOCUMENTS: std::cell::RefCell<DocumentCache> = std::cell::RefCell::default();
+    /// Each worker thread's documents read lately and their plans
+    /// (`PlanCache`): a repeated request is not read or planned again.
+    static PLANS: std::cell::RefCell<PlanCache> = std::cell::RefCell::default();
 }
 
 /// `X-Tally-Locale`: the locales of fields that name none.
@@ -230,15 +229,8 @@ pub(crate) async fn graphql(
         introspection: state.graphql_introspection,
         now,
     };
-    let document = DOCUMENTS.with(|cache| {
-        cache
-            .borrow_mut()
-            .get(&graphql.query, graphql.operation_name.as_deref())
-    });
-    let plan = match document
-        .map_err(Stop::Refused)
-        .and_then(|document| Plan::of(document, &graphql, &row.policy(), &options))
-    {
+    let policy = row.policy();
+    let plan = match PLANS.with(|cache| cache.borrow_mut().plan(&graphql, &policy, &options)) {
         Ok(plan) => plan,
         Err(Stop::Refused(r)) => {
             let reason = HostReason::from_wire(r.reason()).unwrap_or(HostReason::InvalidDocument);

@@ -4,17 +4,20 @@
 //! variables at most; reading a document and planning it is nearly all of
 //! what a GraphQL check costs when done afresh (BENCHMARKS.md). A
 //! [`PlanCache`] keeps each document read (by its text and operation name)
-//! and, for each, the last few [`Plan`]s made of it, each with the
+//! and, for each, its last [`PlanCache::PLANS`] [`Plan`]s, each with the
 //! environment, options, variables and extensions it was made for: a plan is
 //! reused only for a request that would plan the same, compared field by
 //! field, never by a hash alone. A plan in turn keeps its last authorization
-//! ([`Plan::authorize`]), so a repeated request with the same decisions is
-//! not rewritten again either.
+//! ([`Plan::authorize`], [`Plan::check`]), so a repeated request with the
+//! same decisions is not rewritten again either.
 //!
-//! Bounded: past [`PlanCache::CAPACITY`] documents the oldest goes, with its
-//! plans; at most [`PlanCache::PLANS`] plans per operation. Refusals are not
-//! kept. Requests name their `now` (a second), so a document's plan is made
-//! again at most once a second per set of inputs.
+//! Bounded: at most [`PlanCache::CAPACITY`] operations and
+//! [`PlanCache::BYTES`] of their documents' text; past either, the oldest
+//! operation goes, with its plans. A plan holds about its document's size
+//! again (its checks, its rewritten document), so the whole stays within a
+//! small multiple of `BYTES`. Plans made against equal environments share
+//! one copy. Refusals are not kept. Requests name their `now` (a second), so
+//! a document's plan is made again at most once a second per set of inputs.
 //!
 //! The cache is one caller's (`&mut self`): a gateway keeps one per worker
 //! thread, a module one per instance.
@@ -34,52 +37,46 @@ use crate::plan::{GraphqlRequest, Options, Plan};
 struct Operation {
     name: Option<String>,
     document: Arc<Document>,
-    plans: Vec<Planned>,
+    plans: Vec<Arc<Plan>>,
 }
 
-/// A plan kept.
-#[derive(Debug)]
-struct Planned {
-    plan: Arc<Plan>,
-}
-
-impl Planned {
-    /// Whether `request` against `environment` with `options` plans as this
-    /// plan's request did. The document and operation name are the
-    /// entry's.
-    fn serves(
-        &self,
-        request: &GraphqlRequest,
-        environment: &Environment,
-        options: &Options,
-    ) -> bool {
-        let plan = &self.plan;
-        let variables = match &request.variables {
-            Some(given) => *given == plan.variables,
-            None => plan.variables.is_empty(),
-        };
-        variables
-            && request.extensions == plan.extensions
-            && plan.options == *options
-            && plan.environment == *environment
-    }
+/// Whether `request` against `environment` with `options` plans as `plan`'s
+/// request did (the document and operation name are its entry's).
+fn serves(
+    plan: &Plan,
+    request: &GraphqlRequest,
+    environment: &Environment,
+    options: &Options,
+) -> bool {
+    let variables = match &request.variables {
+        Some(given) => *given == plan.variables,
+        None => plan.variables.is_empty(),
+    };
+    variables
+        && request.extensions == plan.extensions
+        && plan.options == *options
+        && *plan.environment == *environment
 }
 
 /// Documents read and their plans (see the module docs).
 #[derive(Debug, Default)]
 pub struct PlanCache {
     documents: HashMap<Arc<str>, Vec<Operation>, foldhash::fast::RandomState>,
-    order: VecDeque<Arc<str>>,
+    /// Every operation kept, the oldest first.
+    order: VecDeque<(Arc<str>, Option<String>)>,
+    /// The text bytes of the operations in `order`.
+    bytes: usize,
+    /// The environment last planned against, shared by its plans.
+    environment: Option<Arc<Environment>>,
 }
 
 impl PlanCache {
-    /// Most documents kept.
+    /// Most operations kept.
     pub const CAPACITY: usize = 512;
-    /// Most operations kept per document (a document may hold several,
-    /// chosen by `operationName`).
-    pub const OPERATIONS: usize = 8;
+    /// Most document text kept, counted once per operation.
+    pub const BYTES: usize = 4 << 20;
     /// Most plans kept per operation.
-    pub const PLANS: usize = 4;
+    pub const PLANS: usize = 2;
 
     /// The plan of `request` against `environment` with `options`: the one
     /// made before for the same inputs, or a new one ([`Plan::of`]), kept.
@@ -94,29 +91,25 @@ impl PlanCache {
         if let Some(at) = operation
             .plans
             .iter()
-            .position(|p| p.serves(request, environment, options))
+            .position(|p| serves(p, request, environment, options))
         {
-            if at > 0 {
-                let found = operation.plans.remove(at);
-                operation.plans.insert(0, found);
-            }
-            if let Some(first) = operation.plans.first() {
-                return Ok(Arc::clone(&first.plan));
-            }
+            let found = operation.plans.remove(at);
+            operation.plans.insert(0, Arc::clone(&found));
+            return Ok(found);
         }
-        let plan = Arc::new(Plan::of(
-            Arc::clone(&operation.document),
-            request,
-            environment,
-            options,
-        )?);
+        let document = Arc::clone(&operation.document);
+        let shared = match &self.environment {
+            Some(kept) if **kept == *environment => Arc::clone(kept),
+            _ => {
+                let fresh = Arc::new(environment.clone());
+                self.environment = Some(Arc::clone(&fresh));
+                fresh
+            }
+        };
+        let plan = Arc::new(Plan::against(document, request, shared, options)?);
+        let operation = self.operation(&request.query, name)?;
         operation.plans.truncate(Self::PLANS - 1);
-        operation.plans.insert(
-            0,
-            Planned {
-                plan: Arc::clone(&plan),
-            },
-        );
+        operation.plans.insert(0, Arc::clone(&plan));
         Ok(plan)
     }
 
@@ -132,55 +125,57 @@ impl PlanCache {
 
     /// The entry of `text`'s operation `name`, read if it is new.
     fn operation(&mut self, text: &str, name: Option<&str>) -> Result<&mut Operation, Refused> {
-        if !self.documents.contains_key(text) {
+        let known = self
+            .documents
+            .get(text)
+            .is_some_and(|ops| ops.iter().any(|o| o.name.as_deref() == name));
+        if !known {
             let document = Arc::new(Document::parse(text, name)?);
-            if self.order.len() >= Self::CAPACITY
-                && let Some(oldest) = self.order.pop_front()
+            while self.order.len() >= Self::CAPACITY
+                || (!self.order.is_empty() && self.bytes + text.len() > Self::BYTES)
             {
-                self.documents.remove(&oldest);
+                self.evict_oldest();
             }
-            let key: Arc<str> = Arc::from(text);
-            self.order.push_back(Arc::clone(&key));
-            self.documents.insert(
-                key,
-                vec![Operation {
-                    name: name.map(String::from),
-                    document,
-                    plans: Vec::new(),
-                }],
-            );
+            let key = match self.documents.get_key_value(text) {
+                Some((key, _)) => Arc::clone(key),
+                None => Arc::from(text),
+            };
+            self.order
+                .push_back((Arc::clone(&key), name.map(String::from)));
+            self.bytes += text.len();
+            self.documents.entry(key).or_default().push(Operation {
+                name: name.map(String::from),
+                document,
+                plans: Vec::new(),
+            });
         }
-        let Some(operations) = self.documents.get_mut(text) else {
-            return Err(Refused::Invalid("the document cache lost an entry".into()));
-        };
-        let at = match operations.iter().position(|o| o.name.as_deref() == name) {
-            Some(at) => at,
-            None => {
-                let document = Arc::new(Document::parse(text, name)?);
-                if operations.len() >= Self::OPERATIONS {
-                    operations.remove(0);
-                }
-                operations.push(Operation {
-                    name: name.map(String::from),
-                    document,
-                    plans: Vec::new(),
-                });
-                operations.len() - 1
-            }
-        };
-        operations
-            .get_mut(at)
+        self.documents
+            .get_mut(text)
+            .and_then(|ops| ops.iter_mut().find(|o| o.name.as_deref() == name))
             .ok_or_else(|| Refused::Invalid("the document cache lost an entry".into()))
     }
 
-    /// How many documents are kept.
+    fn evict_oldest(&mut self) {
+        let Some((text, name)) = self.order.pop_front() else {
+            return;
+        };
+        self.bytes = self.bytes.saturating_sub(text.len());
+        if let Some(ops) = self.documents.get_mut(&text) {
+            ops.retain(|o| o.name != name);
+            if ops.is_empty() {
+                self.documents.remove(&text);
+            }
+        }
+    }
+
+    /// How many operations are kept.
     pub fn len(&self) -> usize {
-        self.documents.len()
+        self.order.len()
     }
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.documents.is_empty()
+        self.order.is_empty()
     }
 }
 
@@ -217,7 +212,7 @@ mod tests {
         assert_eq!(a2.root_fields[0].name, "posts");
         assert!(cache.document(text, Some("C")).is_err());
         assert!(cache.document("{ posts { id ", None).is_err());
-        assert_eq!(cache.len(), 2, "refusals are not kept");
+        assert_eq!(cache.len(), 3, "refusals are not kept");
         for i in 0..PlanCache::CAPACITY + 10 {
             cache
                 .document(&format!("{{ posts(first: {i}) {{ id }} }}"), None)
@@ -227,6 +222,30 @@ mod tests {
         assert_eq!(cache.order.len(), PlanCache::CAPACITY);
         let fresh = cache.document("{ posts { id } }", None).unwrap();
         assert!(!Arc::ptr_eq(&a, &fresh), "the oldest went first");
+    }
+
+    #[test]
+    fn the_text_kept_is_bounded_too() {
+        let mut cache = PlanCache::default();
+        let large = |i: usize| {
+            format!(
+                "{{ posts(first: {}) {{ id }} }}{}",
+                100 + i,
+                " ".repeat(60_000)
+            )
+        };
+        let size = large(0).len();
+        for i in 0..100 {
+            cache.document(&large(i), None).unwrap();
+        }
+        assert!(cache.bytes <= PlanCache::BYTES, "{}", cache.bytes);
+        assert_eq!(cache.len(), PlanCache::BYTES / size);
+        assert_eq!(cache.bytes, cache.len() * size);
+        // The operations of one text go one by one.
+        let text = "query A { posts { id } } query B { authors { id } }";
+        cache.document(text, Some("A")).unwrap();
+        cache.document(text, Some("B")).unwrap();
+        assert_eq!(cache.documents.get(text).map(Vec::len), Some(2));
     }
 
     #[test]
@@ -240,21 +259,20 @@ mod tests {
         let query = "query Q($s: Stage) { posts(stage: $s) { id } }";
         let draft = request(query, json!({"s": "DRAFT"}));
         let first = cache.plan(&draft, &env, &options).unwrap();
-        assert!(Arc::ptr_eq(
-            &first,
-            &cache.plan(&draft, &env, &options).unwrap()
-        ));
+        let same = |cache: &mut PlanCache, plan: &Arc<Plan>, options: &Options| {
+            Arc::ptr_eq(plan, &cache.plan(&draft, &env, options).unwrap())
+        };
+        assert!(same(&mut cache, &first, &options));
         assert_eq!(first.checks[0].request.stage.as_deref(), Some("DRAFT"));
 
-        // Other variables, another second, another header, another
+        // Other variables, another second, other headers, another
         // environment: each is planned for what it says.
         let published = cache
             .plan(&request(query, json!({"s": "PUBLISHED"})), &env, &options)
             .unwrap();
-        assert_eq!(
-            published.checks[0].request.stage.as_deref(),
-            Some("PUBLISHED")
-        );
+        let stage = |p: &Plan| p.checks[0].request.stage.clone();
+        assert_eq!(stage(&published).as_deref(), Some("PUBLISHED"));
+        assert!(same(&mut cache, &first, &options), "two plans are kept");
         let later = Options {
             now: 101,
             ..options.clone()
@@ -269,39 +287,18 @@ mod tests {
             locales: vec!["de".into()],
             ..options.clone()
         };
-        assert_eq!(
-            cache.plan(&draft, &env, &located).unwrap().checks[0]
-                .request
-                .locale
-                .as_deref(),
-            Some("de")
-        );
+        let de = cache.plan(&draft, &env, &located).unwrap();
+        assert_eq!(de.checks[0].request.locale.as_deref(), Some("de"));
+        assert!(Arc::ptr_eq(&de.environment, &first.environment), "one copy");
         let mut other = env.clone();
         other.models.clear();
         assert!(matches!(
             cache.plan(&draft, &other, &options),
             Err(Stop::Denied(_))
         ));
-        // Four plans are kept: the first is still there; a fifth pushes it
-        // out.
-        assert!(Arc::ptr_eq(
-            &first,
-            &cache.plan(&draft, &env, &options).unwrap()
-        ));
-        for stage in ["A", "B", "C", "D"] {
-            cache
-                .plan(&request(query, json!({"s": stage})), &env, &options)
-                .unwrap();
-        }
-        assert!(!Arc::ptr_eq(
-            &first,
-            &cache.plan(&draft, &env, &options).unwrap()
-        ));
-        let kept = cache.plan(&draft, &env, &options).unwrap();
-        assert!(Arc::ptr_eq(
-            &kept,
-            &cache.plan(&draft, &env, &options).unwrap()
-        ));
+        // Two newer plans pushed the first out.
+        assert!(!same(&mut cache, &first, &options));
+
         // No variables and empty variables plan the same.
         let bare = request("{ posts { id } }", serde_json::Value::Null);
         let empty = request("{ posts { id } }", json!({}));

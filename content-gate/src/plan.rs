@@ -120,8 +120,9 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// The environment the request addresses.
     pub environment_id: String,
-    /// The environment's policy the plan was made against.
-    pub environment: Environment,
+    /// The environment's policy the plan was made against (shared by the
+    /// plans a [`crate::cache::PlanCache`] makes against the same one).
+    pub environment: Arc<Environment>,
     /// The options it was made with.
     pub options: Options,
     /// The last decisions allowed and what they authorized
@@ -151,6 +152,16 @@ impl Plan {
         document: Arc<Document>,
         request: &GraphqlRequest,
         environment: &Environment,
+        options: &Options,
+    ) -> Result<Plan, Stop> {
+        Plan::against(document, request, Arc::new(environment.clone()), options)
+    }
+
+    /// [`Plan::of`] with the environment shared.
+    pub(crate) fn against(
+        document: Arc<Document>,
+        request: &GraphqlRequest,
+        environment: Arc<Environment>,
         options: &Options,
     ) -> Result<Plan, Stop> {
         if document.kind == OperationKind::Subscription {
@@ -249,7 +260,7 @@ impl Plan {
             fields,
             checks,
             environment_id: environment.id.clone(),
-            environment: environment.clone(),
+            environment: Arc::clone(&environment),
             options: options.clone(),
             authorized: std::sync::Mutex::default(),
             checked: std::sync::Mutex::default(),

@@ -137,6 +137,41 @@ describe("masking, stages, smuggling, writes and hostile documents", () => {
     }
   });
 
+  test("a repeated operation is remembered, and a revocation or a registry change is seen on the next request", async () => {
+    const memoHits = async () => {
+      const text = await (await fetch(`${g.base}/metrics`)).text();
+      return Number(text.match(/^tally_verify_memo_hits_total (\d+)$/m)[1]);
+    };
+    const query = "{ posts { id internalNotes } }";
+    // The memo keeps an operation for the second it was decided in: retry
+    // until two requests share one, so what follows meets a remembered
+    // operation.
+    let auth, made;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      made = await g.api("POST", "/v1/tokens", { kind: "PAT", name: "t", environmentId: "master", grants: [{ api: "content", action: "read" }] });
+      auth = `Bearer ${made.body.token}`;
+      assert.equal((await gql(g, auth, query)).status, 200);
+      const before = await memoHits();
+      const again = await gql(g, auth, query);
+      assert.equal(again.status, 200);
+      assert.equal(again.body.data.posts[0].internalNotes, null);
+      if ((await memoHits()) > before) break;
+    }
+    // The model no longer sensitive: the next request shows the field.
+    const post = { apiIdPlural: "Posts", ownerField: "ownerId", sensitiveFields: [] };
+    assert.equal((await g.api("PUT", "/v1/environments/master/models/Post", post)).status, 200);
+    assert.equal((await gql(g, auth, query)).body.data.posts[0].internalNotes, "n1");
+    post.sensitiveFields = ["internalNotes"];
+    assert.equal((await g.api("PUT", "/v1/environments/master/models/Post", post)).status, 200);
+    assert.equal((await gql(g, auth, query)).body.data.posts[0].internalNotes, null);
+    assert.equal((await gql(g, auth, query)).status, 200);
+    // Revoked: the very next request is refused.
+    assert.equal((await g.api("DELETE", `/v1/tokens/${made.body.tokenId}`)).status, 200);
+    const refused = await gql(g, auth, query);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.reason, "revoked");
+  });
+
   test("aliases and fragments cannot smuggle a second model", async () => {
     const before = ran(g).length;
     for (const query of [

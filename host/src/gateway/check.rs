@@ -398,41 +398,48 @@ pub(super) async fn refusing(
 }
 
 /// Decides several requests made with one `Authorization` (a GraphQL
-/// operation's checks) on the blocking pool, with one plugin, each to its
+/// operation's checks) on the blocking pool, with `plugin`, each to its
 /// whole [`verifier_core::Decision`] (filters and masked fields are
 /// enforced by the caller). Throttled as [`refusing`] is: after a denial
-/// for bad credentials.
+/// for bad credentials. Also returns the rows the checks were decided with
+/// when every check saw the same ones (`None` when a change raced them),
+/// for the caller's memo.
 pub(crate) async fn decisions(
     state: &Arc<AppState>,
+    plugin: Arc<Plugin>,
     client: impl FnOnce() -> IpAddr,
     header: &HeaderValue,
     now: i64,
     requests: Vec<verifier_core::Request>,
-) -> Result<Vec<verifier_core::Decision>, Refusal> {
+) -> Result<(Vec<verifier_core::Decision>, Option<memo::Rows>), Refusal> {
     let s = Arc::clone(state);
     let header = header.clone();
     let decided = tokio::task::spawn_blocking(move || {
-        let plugin = s.verifier.plugin();
-        requests
-            .iter()
-            .map(|request| {
-                decide_with(
-                    &s,
-                    &plugin,
-                    header.as_bytes(),
-                    request.into(),
-                    Lookup::Store,
-                    |view| view.to_decision(),
-                )
-                .map(|(decision, _)| decision)
-                .map_err(|e| match e {
-                    Undecided::Failed(e) => e,
-                    Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(
-                        "a store lookup was refused".into(),
-                    )),
-                })
-            })
-            .collect::<Result<Vec<_>, CheckError>>()
+        let mut decisions = Vec::with_capacity(requests.len());
+        let mut shared: Option<Option<memo::Rows>> = None;
+        for request in &requests {
+            let (decision, rows) = decide_with(
+                &s,
+                &plugin,
+                header.as_bytes(),
+                request.into(),
+                Lookup::Store,
+                |view| view.to_decision(),
+            )
+            .map_err(|e| match e {
+                Undecided::Failed(e) => e,
+                Undecided::NeedsStore => CheckError::Store(AuthorityError::Internal(
+                    "a store lookup was refused".into(),
+                )),
+            })?;
+            decisions.push(decision);
+            shared = Some(match shared {
+                None => Some(rows),
+                Some(Some(first)) if first.same_as(&rows) => Some(first),
+                Some(_) => None,
+            });
+        }
+        Ok::<_, CheckError>((decisions, shared.flatten()))
     })
     .await
     .map_err(|_| {
@@ -443,6 +450,7 @@ pub(crate) async fn decisions(
         )
     })?
     .map_err(|e| refusal(state, e))?;
+    let (decided, rows) = decided;
     for d in &decided {
         state.metrics.decision(d.reason);
     }
@@ -452,7 +460,7 @@ pub(crate) async fn decisions(
     if bad_credentials && state.throttle.refuse_failure(client(), now) {
         return Err(AuthorityError::Throttled.into());
     }
-    Ok(decided)
+    Ok((decided, rows))
 }
 
 /// Whether a denial counts toward the client's throttle: credentials

@@ -6,8 +6,11 @@
 //!
 //! The flow: read the request (JSON body, or the query string for `GET`,
 //! which runs queries only) → the environment's record (it must be the
-//! project's) → its plan (`PlanCache`) → the checks decided on the blocking pool with
-//! one plugin → `Plan::authorize` → the preflight, if any, sent to the
+//! project's, read from memory when the store's cache holds it) → its plan
+//! (this worker thread's `PlanCache`) → the checks decided: remembered
+//! whole for the same header and plan within its second (`memo.rs`), else
+//! each by one plugin on the blocking pool → `Plan::authorize` → the
+//! preflight, if any, sent to the
 //! upstream and checked → the rewritten operation sent as JSON to
 //! `--upstream` at the same path, with `X-Tally-Principal`,
 //! `X-Tally-Masked` and `X-Tally-Reason` (no filter header: it is in the
@@ -24,7 +27,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use content_gate::{Denied, GraphqlRequest, Options, PlanCache, Stop};
+use content_gate::{Denied, GraphqlRequest, Options, Plan, PlanCache, Stop};
 use serde_json::{Value, json};
 
 use crate::http::{AppState, MAX_BODY_BYTES, error_with_body};
@@ -33,6 +36,7 @@ use crate::reason::Reason as HostReason;
 use super::Upstream;
 use super::check::{DecisionHeaders, Refusal, decisions};
 use super::descriptor::{X_TALLY_STAGE, authorization, value_str};
+use super::memo;
 use super::proxy::send;
 
 /// The largest upstream answer the gateway reads to hold it to the
@@ -185,9 +189,16 @@ pub(crate) async fn graphql(
             );
         }
     };
+    // From memory when the store's cache holds it; else on the blocking
+    // pool.
     let records = Arc::clone(state.authority.records());
+    let known = records.peek_environment(&environment);
     let env_id = environment.clone();
-    let row = match tokio::task::spawn_blocking(move || records.environment(&env_id)).await {
+    let row = match known {
+        Some(row) => Ok(Ok(row)),
+        None => tokio::task::spawn_blocking(move || records.environment(&env_id)).await,
+    };
+    let row = match row {
         Ok(Ok(row)) => row,
         _ => {
             return errors(
@@ -248,20 +259,12 @@ pub(crate) async fn graphql(
             &[],
         );
     }
-    let requests = plan.checks.iter().map(|c| c.request.clone()).collect();
-    let client = || state.trusted_proxies.client(addr, &parts.headers);
-    let decided =
-        match decisions(&state, client, authorization(&parts.headers), now, requests).await {
-            Ok(d) => d,
-            Err(refusal) => return refused(&refusal),
-        };
-    let authorized = match plan.authorize(&decided) {
+    let authorized = match decide(&state, addr, &parts, now, &plan).await {
         Ok(a) => a,
-        Err(d) => return denied(&d),
+        Err(response) => return response,
     };
-    let reason = decided
-        .first()
-        .map_or(verifier_core::Reason::Allowed, |d| d.reason);
+    let reason = authorized.reason;
+    let authorized = authorized.authorized;
     let masked: Vec<String> = authorized
         .fields
         .iter()
@@ -305,6 +308,70 @@ pub(crate) async fn graphql(
         .extensions_mut()
         .insert(crate::http::UpstreamAnswer);
     response
+}
+
+/// `plan`'s checks decided for the request's `Authorization` and
+/// authorized: from this thread's memo when the same header came with the
+/// same plan and the store still hands out the same rows (`memo.rs`), else
+/// each check by the plugin on the blocking pool.
+async fn decide(
+    state: &Arc<AppState>,
+    addr: SocketAddr,
+    parts: &axum::http::request::Parts,
+    now: i64,
+    plan: &Arc<Plan>,
+) -> Result<Decided, Response> {
+    let header = authorization(&parts.headers);
+    let plugin = state.verifier.plugin();
+    let key = state
+        .decision_memo
+        .then(|| memo::PlanKey::new(plugin.id(), header.as_bytes(), plan));
+    if let Some(key) = &key {
+        let store = state.authority.records().as_ref();
+        let environment_id = Some(plan.environment_id.as_str());
+        if let Some(operation) =
+            memo::recall_operation(key, |rows| rows.current(store, environment_id))
+        {
+            for reason in &operation.reasons {
+                state.metrics.memo_hit();
+                state.metrics.decision(*reason);
+            }
+            return Ok(Decided::of(operation));
+        }
+    }
+    let requests = plan.requests().cloned().collect();
+    let client = || state.trusted_proxies.client(addr, &parts.headers);
+    let (decided, rows) = decisions(state, plugin, client, header, now, requests)
+        .await
+        .map_err(|refusal| refused(&refusal))?;
+    let authorized = plan.authorize(&decided).map_err(|d| denied(&d))?;
+    let operation = memo::Operation {
+        reasons: decided.iter().map(|d| d.reason).collect(),
+        authorized,
+    };
+    if let (Some(key), Some(rows)) = (key, rows) {
+        memo::remember_operation(key, rows, operation.clone());
+    }
+    Ok(Decided::of(operation))
+}
+
+/// An operation allowed: the first check's reason and what was authorized.
+struct Decided {
+    reason: verifier_core::Reason,
+    authorized: Arc<content_gate::Authorized>,
+}
+
+impl Decided {
+    fn of(operation: memo::Operation) -> Self {
+        Decided {
+            reason: operation
+                .reasons
+                .first()
+                .copied()
+                .unwrap_or(verifier_core::Reason::Allowed),
+            authorized: operation.authorized,
+        }
+    }
 }
 
 /// Sends `body` as JSON to the upstream at `path` with the client's

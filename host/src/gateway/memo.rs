@@ -33,18 +33,25 @@
 //! one in its slot. A check that misses pays only the digest and the
 //! encoding of the request (BENCHMARKS.md).
 //!
-//! `tally serve --no-decision-memo` turns it off (for a plugin that breaks
+//! A GraphQL operation (`content.rs`) is remembered whole the same way
+//! ([`recall_operation`]): all its checks allowed, keyed by the plugin, the
+//! header's digest and the plan (`content_gate::PlanCache`'s, which holds
+//! every check's request with its `now`), with the rows they were decided
+//! with, and answered with what the plan authorized.
+//!
+//! `tally serve --no-decision-memo` turns both off (for a plugin that breaks
 //! the ABI's rule and keeps state, and for measuring without it).
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use content_gate::{Authorized, Plan};
 use rustc_hash::FxBuildHasher;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use verifier_core::TokenId;
 use verifier_core::abi::{self, wire::ReqRef};
+use verifier_core::{Reason, TokenId};
 
 use super::check::Outcome;
 use crate::storage::{EnvironmentRow, Records, TokenRow};
@@ -118,6 +125,31 @@ impl Rows {
     }
 }
 
+impl Rows {
+    /// Whether `other` holds these very rows.
+    pub(crate) fn same_as(&self, other: &Rows) -> bool {
+        let token = match (&self.token, &other.token) {
+            (None, None) => true,
+            (Some((a, ra)), Some((b, rb))) => a == b && same_row(ra, rb),
+            _ => false,
+        };
+        let environment = match (&self.environment, &other.environment) {
+            (None, None) => true,
+            (Some(a), Some(b)) => same_row(a, b),
+            _ => false,
+        };
+        token && environment
+    }
+}
+
+fn same_row<R>(a: &Option<Arc<R>>, b: &Option<Arc<R>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 fn same<R>(was: &Option<Arc<R>>, now: Option<Option<Arc<R>>>) -> bool {
     match (was, now) {
         (Some(was), Some(Some(now))) => Arc::ptr_eq(was, &now),
@@ -173,6 +205,98 @@ pub(crate) fn remember(key: Key, rows: Rows, outcome: &Outcome) {
                 request: key.request().into(),
                 rows,
                 outcome: outcome.clone(),
+            });
+        }
+    });
+}
+
+/// Slots per thread for whole GraphQL operations.
+const PLAN_SLOTS: usize = 64;
+
+/// What an operation's decisions are a function of, besides its rows: the
+/// plugin, the header's digest and the plan, which holds every check's
+/// request (`now` included) and is held by the entry, so its address is
+/// never another plan's.
+pub(crate) struct PlanKey {
+    plugin: u64,
+    header: [u8; 32],
+    plan: Arc<Plan>,
+    slot: usize,
+}
+
+impl PlanKey {
+    /// The key of `plan`'s checks by `plugin` for `header`.
+    pub(crate) fn new(plugin: u64, header: &[u8], plan: &Arc<Plan>) -> Self {
+        let header: [u8; 32] = Sha256::digest(header).into();
+        let mut start = [0; 8];
+        start.copy_from_slice(&header[..8]);
+        let mixed = u64::from_le_bytes(start) ^ FxBuildHasher.hash_one(Arc::as_ptr(plan) as usize);
+        PlanKey {
+            plugin,
+            header,
+            plan: Arc::clone(plan),
+            slot: (mixed % PLAN_SLOTS as u64) as usize,
+        }
+    }
+}
+
+/// An operation whose checks all allowed: their reasons (for the metrics)
+/// and what the plan authorized.
+#[derive(Clone)]
+pub(crate) struct Operation {
+    pub(crate) reasons: Vec<Reason>,
+    pub(crate) authorized: Arc<Authorized>,
+}
+
+struct PlanEntry {
+    plugin: u64,
+    header: [u8; 32],
+    plan: Arc<Plan>,
+    rows: Rows,
+    operation: Operation,
+}
+
+thread_local! {
+    /// This thread's operation slots (allocated on first use).
+    static OPERATIONS: RefCell<Vec<Option<PlanEntry>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The operation remembered under `key`, if there is one and `current`
+/// holds for the rows it was decided with: the same rule as [`recall`],
+/// for all of a GraphQL operation's checks at once.
+pub(crate) fn recall_operation(
+    key: &PlanKey,
+    current: impl FnOnce(&Rows) -> bool,
+) -> Option<Operation> {
+    OPERATIONS
+        .try_with(|memo| {
+            let memo = memo.try_borrow().ok()?;
+            let entry = memo.get(key.slot)?.as_ref()?;
+            let same_key = entry.plugin == key.plugin
+                && bool::from(entry.header.ct_eq(&key.header))
+                && Arc::ptr_eq(&entry.plan, &key.plan);
+            (same_key && current(&entry.rows)).then(|| entry.operation.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// Remembers an operation whose checks all allowed.
+pub(crate) fn remember_operation(key: PlanKey, rows: Rows, operation: Operation) {
+    let _ = OPERATIONS.try_with(|memo| {
+        let Ok(mut memo) = memo.try_borrow_mut() else {
+            return;
+        };
+        if memo.is_empty() {
+            memo.resize_with(PLAN_SLOTS, || None);
+        }
+        if let Some(slot) = memo.get_mut(key.slot) {
+            *slot = Some(PlanEntry {
+                plugin: key.plugin,
+                header: key.header,
+                plan: key.plan,
+                rows,
+                operation,
             });
         }
     });
@@ -260,6 +384,41 @@ mod tests {
         remember(key(1, "h", &post), Rows::default(), &allowed("new"));
         let hit = recall(&key(1, "h", &post), |_| true);
         assert_eq!(principal(hit).as_deref(), Some("new"));
+    }
+
+    fn plan() -> Arc<Plan> {
+        let request = serde_json::from_value(serde_json::json!({"query": "{ posts { id } }"}));
+        let mut environment = verifier_core::Environment::new("master");
+        environment.models =
+            serde_json::from_value(serde_json::json!([{"apiId": "Post", "apiIdPlural": "Posts"}]))
+                .unwrap();
+        let options = content_gate::Options::default();
+        Arc::new(content_gate::Plan::new(&request.unwrap(), &environment, &options).unwrap())
+    }
+
+    #[test]
+    fn an_operation_is_recalled_for_the_same_header_and_plan_only() {
+        let (a, b) = (plan(), plan());
+        let decisions = vec![verifier_core::Decision {
+            allow: true,
+            reason: Reason::Allowed,
+            principal: Some("p".into()),
+            filter: None,
+            masked: Vec::new(),
+        }];
+        let operation = Operation {
+            reasons: vec![Reason::Allowed],
+            authorized: a.authorize(&decisions).unwrap(),
+        };
+        remember_operation(PlanKey::new(1, b"h", &a), Rows::default(), operation);
+        let hit = recall_operation(&PlanKey::new(1, b"h", &a), |_| true);
+        assert_eq!(hit.unwrap().reasons, vec![Reason::Allowed]);
+        // An equal plan that is another (another second, other inputs),
+        // another header or plugin, rows no longer current: no answer.
+        assert!(recall_operation(&PlanKey::new(1, b"h", &b), |_| true).is_none());
+        assert!(recall_operation(&PlanKey::new(1, b"i", &a), |_| true).is_none());
+        assert!(recall_operation(&PlanKey::new(2, b"h", &a), |_| true).is_none());
+        assert!(recall_operation(&PlanKey::new(1, b"h", &a), |_| false).is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use content_gate::{Authorized, Denied, Document, GraphqlRequest, Options, Plan, Stop};
+use content_gate::{Authorized, Denied, Document, GraphqlRequest, Options, Plan, PlanCache, Stop};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -338,19 +338,25 @@ fn limits_and_reserved_keys_are_refusals() {
     }
 }
 
+/// Options at [`NOW`], nothing else set.
+fn at_now() -> Options {
+    Options {
+        now: NOW,
+        ..Options::default()
+    }
+}
+
 /// A plan answers the same decisions with what it authorized before, and
 /// other decisions (another caller's rows, a denial) afresh: the memo
 /// never lends one caller's document to another.
 #[test]
 fn a_plan_authorizes_the_same_decisions_once_and_others_afresh() {
-    let env = environment();
-    let options = Options {
-        now: NOW,
-        ..Options::default()
-    };
-    let mut plans = content_gate::PlanCache::default();
-    let req = request("{ posts { id title } }", json!({}));
-    let plan = plans.plan(&req, &env, &options).unwrap();
+    let (env, mut plans, req) = (
+        environment(),
+        PlanCache::default(),
+        request("{ posts { id title } }", json!({})),
+    );
+    let plan = plans.plan(&req, &env, &at_now()).unwrap();
     let decide = |principal: &str, grants: Value| {
         let (header, mut record) = token(grants);
         record.principal = Some(principal.into());
@@ -362,7 +368,7 @@ fn a_plan_authorizes_the_same_decisions_once_and_others_afresh() {
         "{}",
         first.query
     );
-    let again = plans.plan(&req, &env, &options).unwrap();
+    let again = plans.plan(&req, &env, &at_now()).unwrap();
     assert!(Arc::ptr_eq(&plan, &again), "the plan is kept");
     let second = again.authorize(&decide("user:1", own_posts())).unwrap();
     assert!(
@@ -396,13 +402,8 @@ fn a_plan_authorizes_the_same_decisions_once_and_others_afresh() {
 #[test]
 fn a_native_check_authenticates_every_time_and_decides_as_verify() {
     let env = environment();
-    let options = Options {
-        now: NOW,
-        ..Options::default()
-    };
-    let mut plans = content_gate::PlanCache::default();
     let req = request("{ posts { id title } authors { id } }", json!({}));
-    let plan = plans.plan(&req, &env, &options).unwrap();
+    let plan = PlanCache::default().plan(&req, &env, &at_now()).unwrap();
     let (header, record) = token(own_posts());
     let expected = plan
         .authorize(&verify_all(

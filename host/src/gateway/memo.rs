@@ -191,21 +191,33 @@ pub(crate) fn remember(key: Key, rows: Rows, outcome: &Outcome) {
     if outcome.allowed.is_none() {
         return;
     }
-    let _ = MEMO.try_with(|memo| {
+    let entry = Entry {
+        plugin: key.plugin,
+        header: key.header,
+        request: key.request().into(),
+        rows,
+        outcome: outcome.clone(),
+    };
+    put(&MEMO, SLOTS, key.slot, entry);
+}
+
+/// Puts `entry` in `slot` of this thread's `memo` (of `slots` slots,
+/// allocated on first use), displacing what was there.
+fn put<E>(
+    memo: &'static std::thread::LocalKey<RefCell<Vec<Option<E>>>>,
+    slots: usize,
+    slot: usize,
+    entry: E,
+) {
+    let _ = memo.try_with(|memo| {
         let Ok(mut memo) = memo.try_borrow_mut() else {
             return;
         };
         if memo.is_empty() {
-            memo.resize_with(SLOTS, || None);
+            memo.resize_with(slots, || None);
         }
-        if let Some(slot) = memo.get_mut(key.slot) {
-            *slot = Some(Entry {
-                plugin: key.plugin,
-                header: key.header,
-                request: key.request().into(),
-                rows,
-                outcome: outcome.clone(),
-            });
+        if let Some(at) = memo.get_mut(slot) {
+            *at = Some(entry);
         }
     });
 }
@@ -283,23 +295,15 @@ pub(crate) fn recall_operation(
 
 /// Remembers an operation whose checks all allowed.
 pub(crate) fn remember_operation(key: PlanKey, rows: Rows, operation: Operation) {
-    let _ = OPERATIONS.try_with(|memo| {
-        let Ok(mut memo) = memo.try_borrow_mut() else {
-            return;
-        };
-        if memo.is_empty() {
-            memo.resize_with(PLAN_SLOTS, || None);
-        }
-        if let Some(slot) = memo.get_mut(key.slot) {
-            *slot = Some(PlanEntry {
-                plugin: key.plugin,
-                header: key.header,
-                plan: key.plan,
-                rows,
-                operation,
-            });
-        }
-    });
+    let slot = key.slot;
+    let entry = PlanEntry {
+        plugin: key.plugin,
+        header: key.header,
+        plan: key.plan,
+        rows,
+        operation,
+    };
+    put(&OPERATIONS, PLAN_SLOTS, slot, entry);
 }
 
 #[cfg(test)]

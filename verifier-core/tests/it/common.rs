@@ -40,6 +40,28 @@ pub struct Case {
     pub expect: Value,
 }
 
+impl Case {
+    /// The case's record, environment and request, typed. A case that does
+    /// not read is a broken table: the test fails naming it.
+    pub fn decoded(
+        &self,
+    ) -> (
+        Option<verifier_core::TokenRecord>,
+        Option<verifier_core::Environment>,
+        verifier_core::Request,
+    ) {
+        let record = self.record.clone().map(|r| {
+            serde_json::from_value(r).unwrap_or_else(|e| panic!("{}: record: {e}", self.name))
+        });
+        let environment = self.environment.clone().map(|e| {
+            serde_json::from_value(e).unwrap_or_else(|err| panic!("{}: env: {err}", self.name))
+        });
+        let request = serde_json::from_value(self.request.clone())
+            .unwrap_or_else(|e| panic!("{}: request: {e}", self.name));
+        (record, environment, request)
+    }
+}
+
 /// Every case of the decision table, merged. The merge rule is the one the
 /// Node runner uses too: an object override replaces keys one level deep; a
 /// `null` value removes the key.

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use verifier_core::{Environment, Request, TokenRecord, abi, verify};
+use verifier_core::{Request, abi, verify};
 
 #[test]
 fn decision_table_has_at_least_60_cases_and_every_reason() {
@@ -22,14 +22,7 @@ fn decision_table_has_at_least_60_cases_and_every_reason() {
 fn decision_table_natively() {
     let mut failures = Vec::new();
     for case in common::cases() {
-        let record: Option<TokenRecord> = case.record.clone().map(|r| {
-            serde_json::from_value(r).unwrap_or_else(|e| panic!("{}: record: {e}", case.name))
-        });
-        let environment: Option<Environment> = case.environment.clone().map(|e| {
-            serde_json::from_value(e).unwrap_or_else(|err| panic!("{}: env: {err}", case.name))
-        });
-        let request: Request = serde_json::from_value(case.request.clone())
-            .unwrap_or_else(|e| panic!("{}: request: {e}", case.name));
+        let (record, environment, request) = case.decoded();
         let decision = verify(
             &case.header,
             record.as_ref(),
@@ -55,15 +48,7 @@ fn decision_table_natively() {
 #[test]
 fn decision_table_through_the_abi_codec() {
     for case in common::cases() {
-        let record: Option<TokenRecord> = case
-            .record
-            .clone()
-            .map(|r| serde_json::from_value(r).unwrap());
-        let environment: Option<Environment> = case
-            .environment
-            .clone()
-            .map(|e| serde_json::from_value(e).unwrap());
-        let request: Request = serde_json::from_value(case.request.clone()).unwrap();
+        let (record, environment, request) = case.decoded();
         let input = abi::encode_input(record.as_ref(), environment.as_ref(), &request);
         let out = abi::verify_bytes(case.header.as_bytes(), &input);
         let decision = abi::decode_verify(&out).unwrap();
@@ -131,15 +116,7 @@ fn typed_steps_and_verify_all_decide_as_verify() {
     let mut authenticated = 0;
     let mut masked = 0;
     for case in common::cases() {
-        let record: Option<TokenRecord> = case
-            .record
-            .clone()
-            .map(|r| serde_json::from_value(r).unwrap());
-        let environment: Option<Environment> = case
-            .environment
-            .clone()
-            .map(|e| serde_json::from_value(e).unwrap());
-        let request: Request = serde_json::from_value(case.request.clone()).unwrap();
+        let (record, environment, request) = case.decoded();
         let expected = verify(
             &case.header,
             record.as_ref(),

@@ -40,12 +40,36 @@ struct Operation {
     plans: Vec<Arc<Plan>>,
 }
 
+/// The environment a request is planned against: borrowed, or shared by
+/// the caller (compared by address first, then by value).
+#[derive(Clone, Copy)]
+enum Policy<'e> {
+    Borrowed(&'e Environment),
+    Shared(&'e Arc<Environment>),
+}
+
+impl Policy<'_> {
+    fn get(&self) -> &Environment {
+        match self {
+            Policy::Borrowed(e) => e,
+            Policy::Shared(e) => e,
+        }
+    }
+
+    fn is(&self, kept: &Arc<Environment>) -> bool {
+        match self {
+            Policy::Shared(e) if Arc::ptr_eq(e, kept) => true,
+            _ => **kept == *self.get(),
+        }
+    }
+}
+
 /// Whether `request` against `environment` with `options` plans as `plan`'s
 /// request did (the document and operation name are its entry's).
 fn serves(
     plan: &Plan,
     request: &GraphqlRequest,
-    environment: &Environment,
+    environment: Policy<'_>,
     options: &Options,
 ) -> bool {
     let variables = match &request.variables {
@@ -55,7 +79,7 @@ fn serves(
     variables
         && request.extensions == plan.extensions
         && plan.options == *options
-        && *plan.environment == *environment
+        && environment.is(&plan.environment)
 }
 
 /// Documents read and their plans (see the module docs).
@@ -86,6 +110,28 @@ impl PlanCache {
         environment: &Environment,
         options: &Options,
     ) -> Result<Arc<Plan>, Stop> {
+        self.plan_against(request, Policy::Borrowed(environment), options)
+    }
+
+    /// [`PlanCache::plan`] for an environment the caller keeps in an
+    /// `Arc` (one per version of the environment): a plan made against that
+    /// very `Arc` is known by its address, without comparing the policy, and
+    /// new plans share it rather than copy it.
+    pub fn plan_shared(
+        &mut self,
+        request: &GraphqlRequest,
+        environment: &Arc<Environment>,
+        options: &Options,
+    ) -> Result<Arc<Plan>, Stop> {
+        self.plan_against(request, Policy::Shared(environment), options)
+    }
+
+    fn plan_against(
+        &mut self,
+        request: &GraphqlRequest,
+        environment: Policy<'_>,
+        options: &Options,
+    ) -> Result<Arc<Plan>, Stop> {
         let name = request.operation_name.as_deref();
         let operation = self.operation(&request.query, name)?;
         if let Some(at) = operation
@@ -98,14 +144,12 @@ impl PlanCache {
             return Ok(found);
         }
         let document = Arc::clone(&operation.document);
-        let shared = match &self.environment {
-            Some(kept) if **kept == *environment => Arc::clone(kept),
-            _ => {
-                let fresh = Arc::new(environment.clone());
-                self.environment = Some(Arc::clone(&fresh));
-                fresh
-            }
+        let shared = match (&self.environment, environment) {
+            (_, Policy::Shared(given)) => Arc::clone(given),
+            (Some(kept), given) if given.is(kept) => Arc::clone(kept),
+            (_, given) => Arc::new(given.get().clone()),
         };
+        self.environment = Some(Arc::clone(&shared));
         let plan = Arc::new(Plan::against(document, request, shared, options)?);
         let operation = self.operation(&request.query, name)?;
         operation.plans.truncate(Self::PLANS - 1);
@@ -307,5 +351,39 @@ mod tests {
             &p,
             &cache.plan(&empty, &env, &options).unwrap()
         ));
+    }
+
+    #[test]
+    fn a_shared_environment_is_known_by_address_and_else_by_value() {
+        let mut cache = PlanCache::default();
+        let options = Options::default();
+        let req = request("{ posts { id } }", json!({}));
+        let shared = Arc::new(environment());
+        let first = cache.plan_shared(&req, &shared, &options).unwrap();
+        assert!(
+            Arc::ptr_eq(&first.environment, &shared),
+            "shared, not copied"
+        );
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.plan_shared(&req, &shared, &options).unwrap()
+        ));
+        // An equal policy in another Arc (the row read again): the same.
+        let again = Arc::new(environment());
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.plan_shared(&req, &again, &options).unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.plan(&req, &environment(), &options).unwrap()
+        ));
+        // A changed one: planned again.
+        let mut changed = environment();
+        changed.default_stage = "DRAFT".into();
+        let changed = Arc::new(changed);
+        let other = cache.plan_shared(&req, &changed, &options).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.environment.default_stage, "DRAFT");
     }
 }

@@ -29,9 +29,11 @@ use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use content_gate::{Denied, GraphqlRequest, Options, Plan, PlanCache, Stop};
 use serde_json::{Value, json};
+use verifier_core::Environment;
 
 use crate::http::{AppState, MAX_BODY_BYTES, error_with_body};
 use crate::reason::Reason as HostReason;
+use crate::storage::EnvironmentRow;
 
 use super::Upstream;
 use super::check::{DecisionHeaders, Refusal, decisions};
@@ -47,6 +49,27 @@ thread_local! {
     /// Each worker thread's documents read lately and their plans
     /// (`PlanCache`): a repeated request is not read or planned again.
     static PLANS: std::cell::RefCell<PlanCache> = std::cell::RefCell::default();
+
+    /// The policy of the environment row this thread planned against last,
+    /// made once per row (a change in the store is a new row).
+    static POLICY: std::cell::RefCell<Option<(Arc<EnvironmentRow>, Arc<Environment>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `row`'s policy, shared while the store hands out the same row: the plan
+/// cache then knows the plans made against it by address.
+fn policy(row: &Arc<EnvironmentRow>) -> Arc<Environment> {
+    POLICY.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((seen, policy)) = &*last
+            && Arc::ptr_eq(seen, row)
+        {
+            return Arc::clone(policy);
+        }
+        let policy = Arc::new(row.policy());
+        *last = Some((Arc::clone(row), Arc::clone(&policy)));
+        policy
+    })
 }
 
 /// `X-Tally-Locale`: the locales of fields that name none.
@@ -240,8 +263,9 @@ pub(crate) async fn graphql(
         introspection: state.graphql_introspection,
         now,
     };
-    let policy = row.policy();
-    let plan = match PLANS.with(|cache| cache.borrow_mut().plan(&graphql, &policy, &options)) {
+    let policy = policy(&row);
+    let plan = match PLANS.with(|cache| cache.borrow_mut().plan_shared(&graphql, &policy, &options))
+    {
         Ok(plan) => plan,
         Err(Stop::Refused(r)) => {
             let reason = HostReason::from_wire(r.reason()).unwrap_or(HostReason::InvalidDocument);

@@ -34,6 +34,20 @@ async function api(method, p, body, token = admin) {
 const ran = (from) => upstream.output().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).slice(from);
 const count = () => ran(0).length;
 
+/**
+ * The documents the upstream ran since `from`, once its log has caught up:
+ * its lines come on another pipe than its answers, so an answer can be in
+ * before the line that logs it.
+ */
+async function settled(from) {
+  let seen = -1;
+  for (let i = 0; i < 40 && count() !== seen; i++) {
+    seen = count();
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return ran(from).map((o) => o.query);
+}
+
 before(async () => {
   upstream = start("content-api", process.execPath, [path.join(root, "examples/graphql-content-api/server.mjs")], { env: { PORT: "0", IGNORE_WHERE: "1" } });
   const origin = (await upstream.waitFor(/example GraphQL content API on (http:\/\/\S+)/))[1];
@@ -63,10 +77,10 @@ async function both(authorization, query, variables = {}) {
   });
   const fromGateway = count();
   const g = await fetch(`${base}/v2/blog/master`, init());
-  const gateway = { status: g.status, reason: g.headers.get("x-tally-reason"), body: await g.json(), sent: ran(fromGateway).map((o) => o.query) };
+  const gateway = { status: g.status, reason: g.headers.get("x-tally-reason"), body: await g.json(), sent: await settled(fromGateway) };
   const fromEdge = count();
   const e = await worker.fetch(new Request("http://edge.invalid/v2/blog/master", init()));
-  const edge = { status: e.status, reason: e.headers.get("x-tally-reason"), body: await e.json(), sent: ran(fromEdge).map((o) => o.query) };
+  const edge = { status: e.status, reason: e.headers.get("x-tally-reason"), body: await e.json(), sent: await settled(fromEdge) };
   return { gateway, edge };
 }
 

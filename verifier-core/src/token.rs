@@ -389,8 +389,10 @@ impl Credentials {
     }
 
     /// Credentials for a secret with this hash: what a driver that parsed
-    /// and hashed the header itself hands the module (`abi`). Not public:
-    /// outside the crate, credentials come only from a presented secret.
+    /// and hashed the header itself hands the module (`abi`), and what an
+    /// authenticated token decides with (`Authenticated::authorize`). Not
+    /// public: outside the crate, credentials come only from a presented
+    /// secret.
     pub(crate) fn from_hash(hash: SecretHash) -> Self {
         Credentials {
             id: TokenId::of_hash(&hash),

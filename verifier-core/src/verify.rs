@@ -71,12 +71,10 @@ pub fn verify_all<'q>(
 }
 
 /// A looked-up record, with what a caller that keeps records prepared
-/// computed once for it.
+/// computed once for it (its grants carry their own index by model).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Found<'r> {
     pub(crate) record: &'r TokenRecord,
-    /// Its grants' [`ModelIndex`].
-    pub(crate) index: Option<&'r ModelIndex>,
     /// Its principal ([`TokenRecord::principal`]).
     pub(crate) principal: Option<&'r str>,
 }
@@ -85,7 +83,6 @@ impl<'r> From<&'r TokenRecord> for Found<'r> {
     fn from(record: &'r TokenRecord) -> Self {
         Found {
             record,
-            index: Some(record.grants.index()),
             principal: None,
         }
     }
@@ -243,7 +240,7 @@ impl<'r> Authenticated<'r> {
         };
         match evaluate(
             self.grants(),
-            found.index,
+            Some(self.record.grants.index()),
             Some(&principal),
             environment,
             request,

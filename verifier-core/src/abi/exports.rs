@@ -268,10 +268,12 @@ pub unsafe fn verify_prepared<P: Policy>(
     write_decision(&instance().decide::<P>(header, record, environment, request))
 }
 
-/// `tally_verify_credentials`.
+/// `verify_credentials(credentials, record, environment, request) -> result
+/// block` (see ABI.md).
 ///
 /// # Safety
-/// Both ranges readable (or empty).
+/// Both ranges must be readable memory of this module (a length of 0 means
+/// the pointer is not read).
 pub unsafe fn verify_credentials<P: Policy>(
     credentials_ptr: *const u8,
     credentials_len: usize,

@@ -280,7 +280,6 @@ impl Instance {
             Ok(None) => None,
             Ok(Some(Prepared::Record(record, principal))) => Some(Found {
                 record,
-                index: Some(record.grants.index()),
                 principal: Some(principal),
             }),
             _ => return Err("record handle is not a prepared record"),

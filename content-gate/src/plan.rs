@@ -118,10 +118,9 @@ pub struct Plan {
     pub fields: Vec<PlannedField>,
     /// The checks, in field order.
     pub checks: Vec<Check>,
-    /// The environment the request addresses.
-    pub environment_id: String,
-    /// The environment's policy the plan was made against (shared by the
-    /// plans a [`crate::cache::PlanCache`] makes against the same one).
+    /// The environment the request addresses: its policy, as the plan was
+    /// made against it (shared by the plans a [`crate::cache::PlanCache`]
+    /// makes against the same one).
     pub environment: Arc<Environment>,
     /// The options it was made with.
     pub options: Options,
@@ -259,7 +258,6 @@ impl Plan {
             extensions: request.extensions.clone(),
             fields,
             checks,
-            environment_id: environment.id.clone(),
             environment: Arc::clone(&environment),
             options: options.clone(),
             authorized: std::sync::Mutex::default(),

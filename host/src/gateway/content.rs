@@ -352,7 +352,7 @@ async fn decide(
         .then(|| memo::PlanKey::new(plugin.id(), header.as_bytes(), plan));
     if let Some(key) = &key {
         let store = state.authority.records().as_ref();
-        let environment_id = Some(plan.environment_id.as_str());
+        let environment_id = Some(plan.environment.id.as_str());
         if let Some(operation) =
             memo::recall_operation(key, |rows| rows.current(store, environment_id))
         {

@@ -3,12 +3,17 @@
 //! `cargo bench -p content-gate --bench gate`
 //!
 //! `rest_check` is what the REST gateway decides per request: one verify.
-//! `graphql_check` is what `/v2` decides for a typical content query of
-//! about 1.5 KB (four root fields, aliases, a fragment, variables, stages
-//! and a locale, three fields limited to the caller's rows): read the document, plan its checks,
-//! verify each, authorize (rewrite the document). `graphql_finish` holds a
-//! typical answer to the decisions. The target: `graphql_check` ≤ 2 ×
-//! `rest_check` (BENCHMARKS.md).
+//! The GraphQL checks decide a typical content query of about 1.5 KB (four
+//! root fields, aliases, a fragment, variables, stages and a locale, three
+//! fields limited to the caller's rows) as far as the document to forward:
+//! `graphql_check` reads it fresh, plans its checks, decides them
+//! (`verify_all`) and authorizes (rewrites the document);
+//! `graphql_check_cached` has the document read before;
+//! `graphql_check_repeated` is the same request again, its plan kept and
+//! its decisions authorized before; `graphql_check_native` is that,
+//! decided by `Plan::check`. `graphql_finish` holds a typical answer to the
+//! decisions. The target: a GraphQL check ≤ 2 × `rest_check`
+//! (BENCHMARKS.md).
 #![allow(missing_docs)] // criterion_group! generates an undocumented fn
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a bench fails loudly on a broken fixture
 

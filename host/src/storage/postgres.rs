@@ -23,6 +23,15 @@
 //! Connections come from an `r2d2` pool. `search_path` may be set per store
 //! ([`PgStore::open_in_schema`]) so tests, or tenants, get a schema each.
 //!
+//! A write transaction pipelines ([`PgConn`]): its `BEGIN` goes with its
+//! first statement, and a statement whose outcome the store does not read
+//! (an `INSERT`, a feed entry, an audit entry) goes with the next one, or
+//! with the `COMMIT`, so a transaction that only writes is one round
+//! trip. The synchronous `postgres` client
+//! cannot pipeline, so the pool holds `tokio-postgres` clients, each
+//! driven by a single-threaded runtime of its own while a call waits, as
+//! that client does; migrations and `LISTEN` keep the synchronous client.
+//!
 //! Each connection keeps the statements it has run prepared ([`Session`]):
 //! a statement is parsed and analysed once per connection, and each later
 //! run is one round trip (bind and execute) instead of two (an unnamed
@@ -35,12 +44,15 @@
 //! running node would fail that statement until the node reconnects.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
+use futures_util::future::{MaybeDone, maybe_done};
 use postgres::fallible_iterator::FallibleIterator as _;
-use postgres::types::ToSql;
-use postgres::{GenericClient, NoTls, Statement};
 use r2d2::{Pool, PooledConnection};
-use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Statement};
 
 use super::StoreError;
 use super::schema::{self, Dialect};
@@ -52,58 +64,88 @@ const FEED_LOCK: i64 = 0x7461_6c6c_7966; // "tallyf"
 pub const FEED_CHANNEL: &str = "tally_feed";
 /// Whether a committed change waits for its place: a look without the lock.
 const ANY_UNPLACED: &str = "SELECT EXISTS (SELECT 1 FROM changes WHERE pos IS NULL)";
+/// Takes [`FEED_LOCK`] until the transaction ends.
+const TAKE_FEED_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 /// Places every committed change that has none after the last placed one,
-/// in `seq` order (under [`FEED_LOCK`]: no other placer runs).
-const PLACE_CHANGES: &str = "UPDATE changes c SET pos = top.pos + n.rank \
-     FROM (SELECT coalesce(max(pos), 0) AS pos FROM changes) top, \
-          (SELECT seq, row_number() OVER (ORDER BY seq) AS rank \
-           FROM changes WHERE pos IS NULL) n \
-     WHERE c.seq = n.seq";
+/// in `seq` order (under [`FEED_LOCK`]: no other placer runs), and
+/// notifies `$1` if it placed any.
+const PLACE_CHANGES: &str = "WITH placed AS (\
+       UPDATE changes c SET pos = top.pos + n.rank \
+       FROM (SELECT coalesce(max(pos), 0) AS pos FROM changes) top, \
+            (SELECT seq, row_number() OVER (ORDER BY seq) AS rank \
+             FROM changes WHERE pos IS NULL) n \
+       WHERE c.seq = n.seq RETURNING 1) \
+     SELECT pg_notify($1, '') WHERE EXISTS (SELECT 1 FROM placed)";
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x7461_6c6c_796d; // "tallym"
 /// Pooled connections per node.
 const POOL_SIZE: u32 = 8;
 
-/// A pooled connection and the statements prepared on it.
+/// A pooled connection: its client, the single-threaded runtime that
+/// drives the connection while a call waits for it (as the synchronous
+/// `postgres` client does, which cannot pipeline), and the statements
+/// prepared on it.
 struct Session {
-    client: postgres::Client,
+    runtime: tokio::runtime::Runtime,
+    client: Client,
     prepared: HashMap<&'static str, Statement>,
 }
 
-/// `r2d2_postgres`'s manager, handing out [`Session`]s.
-struct Manager(PostgresConnectionManager<NoTls>);
+/// Opens the pool's [`Session`]s.
+struct Manager(tokio_postgres::Config);
 
 impl r2d2::ManageConnection for Manager {
     type Connection = Session;
-    type Error = postgres::Error;
+    type Error = StoreError;
 
-    fn connect(&self) -> Result<Session, postgres::Error> {
+    fn connect(&self) -> Result<Session, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Database(format!("no runtime for a connection: {e}")))?;
+        let (client, connection) = runtime.block_on(self.0.connect(NoTls))?;
+        // Runs whenever the runtime waits for a call. Once the server has
+        // closed the connection it ends, and the client says it is closed.
+        runtime.spawn(connection);
         Ok(Session {
-            client: self.0.connect()?,
+            runtime,
+            client,
             prepared: HashMap::new(),
         })
     }
 
-    fn is_valid(&self, session: &mut Session) -> Result<(), postgres::Error> {
-        self.0.is_valid(&mut session.client)
+    /// Checked as a connection leaves the pool, without a round trip: the
+    /// connection's task reads what the server sent while it sat in the
+    /// pool (a server that closed it, or was restarted, has said so by
+    /// then), and a closed one is replaced by a new one. Yielding twice
+    /// lets the runtime poll the socket and then run the task.
+    fn is_valid(&self, session: &mut Session) -> Result<(), StoreError> {
+        session.runtime.block_on(async {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+        });
+        if session.client.is_closed() {
+            return Err(StoreError::Database("the connection was closed".into()));
+        }
+        Ok(())
     }
 
     fn has_broken(&self, session: &mut Session) -> bool {
-        self.0.has_broken(&mut session.client)
+        session.client.is_closed()
     }
 }
 
-/// `sql` prepared on `client` (which may be a transaction of the
-/// connection the cache belongs to), once per connection.
+/// `sql` prepared on the session's connection, once per connection.
 fn prepared(
-    client: &mut impl GenericClient,
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
     cache: &mut HashMap<&'static str, Statement>,
     sql: &'static str,
-) -> Result<Statement, postgres::Error> {
+) -> Result<Statement, tokio_postgres::Error> {
     if let Some(statement) = cache.get(sql) {
         return Ok(statement.clone());
     }
-    let statement = client.prepare(sql)?;
+    let statement = runtime.block_on(client.prepare(sql))?;
     cache.insert(sql, statement.clone());
     Ok(statement)
 }
@@ -178,21 +220,20 @@ impl SqlStore<PgDb> {
 
 impl PgDb {
     fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
-        let mut config: postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Database(format!("bad PostgreSQL URL: {e}")))?;
         if let Some(schema) = schema {
-            let mut admin = config.connect(NoTls)?;
+            let mut admin = postgres::Config::from(config.clone()).connect(NoTls)?;
             admin.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
-            config.options(&format!("-c search_path={schema}"));
+            config.options(format!("-c search_path={schema}"));
         }
+        migrate(&config)?;
         let pool = Pool::builder()
             .max_size(POOL_SIZE)
             .connection_timeout(std::time::Duration::from_secs(10))
-            .build(Manager(PostgresConnectionManager::new(config, NoTls)))?;
-        let db = PgDb { pool: Some(pool) };
-        db.migrate()?;
-        Ok(db)
+            .build(Manager(config))?;
+        Ok(PgDb { pool: Some(pool) })
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
@@ -202,39 +243,40 @@ impl PgDb {
             .ok_or_else(|| StoreError::Database("the store is closed".into()))?;
         Ok(pool.get()?)
     }
+}
 
-    /// Brings the schema up to date, one node at a time. A database from
-    /// before `refinery` counted its migrations in `tally_schema_version`:
-    /// those are recorded as applied first (see `schema.rs`).
-    fn migrate(&self) -> Result<(), StoreError> {
-        let mut session = self.conn()?;
-        let c = &mut session.client;
-        c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
-        let outcome = (|| -> Result<(), StoreError> {
-            let tables = |c: &mut postgres::Client, name: &str| -> Result<bool, StoreError> {
-                Ok(c.query_opt("SELECT to_regclass($1)::TEXT", &[&name])?
-                    .and_then(|r| r.get::<_, Option<String>>(0))
-                    .is_some())
-            };
-            if !tables(c, "refinery_schema_history")? && tables(c, "tally_schema_version")? {
-                let legacy: i64 = c
-                    .query_opt("SELECT version::BIGINT FROM tally_schema_version", &[])?
-                    .map_or(0, |r| r.get(0));
-                if let Some(target) = schema::legacy_target(Dialect::Postgres, legacy) {
-                    schema::runner(Dialect::Postgres)?
-                        .set_target(target)
-                        .run(c)
-                        .map_err(schema::migration_error)?;
-                }
+/// Brings the schema up to date, one node at a time, on a connection of
+/// its own. A database from before `refinery` counted its migrations in
+/// `tally_schema_version`: those are recorded as applied first (see
+/// `schema.rs`).
+fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {
+    let mut c = postgres::Config::from(config.clone()).connect(NoTls)?;
+    let c = &mut c;
+    c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let outcome = (|| -> Result<(), StoreError> {
+        let tables = |c: &mut postgres::Client, name: &str| -> Result<bool, StoreError> {
+            Ok(c.query_opt("SELECT to_regclass($1)::TEXT", &[&name])?
+                .and_then(|r| r.get::<_, Option<String>>(0))
+                .is_some())
+        };
+        if !tables(c, "refinery_schema_history")? && tables(c, "tally_schema_version")? {
+            let legacy: i64 = c
+                .query_opt("SELECT version::BIGINT FROM tally_schema_version", &[])?
+                .map_or(0, |r| r.get(0));
+            if let Some(target) = schema::legacy_target(Dialect::Postgres, legacy) {
+                schema::runner(Dialect::Postgres)?
+                    .set_target(target)
+                    .run(c)
+                    .map_err(schema::migration_error)?;
             }
-            schema::runner(Dialect::Postgres)?
-                .run(c)
-                .map_err(schema::migration_error)?;
-            Ok(())
-        })();
-        c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
-        outcome
-    }
+        }
+        schema::runner(Dialect::Postgres)?
+            .run(c)
+            .map_err(schema::migration_error)?;
+        Ok(())
+    })();
+    c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+    outcome
 }
 
 impl Database for PgDb {
@@ -243,23 +285,24 @@ impl Database for PgDb {
         f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut session = self.conn()?;
-        let Session { client, prepared } = &mut *session;
-        f(&mut PgConn { client, prepared })
+        f(&mut PgConn::reading(&mut session))
     }
 
+    /// The transaction's `BEGIN` goes with its first statement, and the
+    /// statements sent ([`Conn::send`], [`Conn::insert`]) with the next
+    /// one, or with the `COMMIT`: a transaction that only writes is one
+    /// round trip.
     fn write<T>(
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut session = self.conn()?;
-        let Session { client, prepared } = &mut *session;
-        let mut tx = client.transaction()?;
-        let out = f(&mut PgConn {
-            client: &mut tx,
-            prepared,
-        })?;
-        tx.commit()?;
-        Ok(out)
+        let mut conn = PgConn::writing(&mut session);
+        let out = f(&mut conn).and_then(|out| conn.commit().map(|()| out));
+        if out.is_err() {
+            conn.roll_back();
+        }
+        out
     }
 
     /// Writers append their changes unplaced.
@@ -271,27 +314,27 @@ impl Database for PgDb {
     /// docs). The placing transaction takes [`FEED_LOCK`] in a statement of
     /// its own, so its `UPDATE` reads after the previous placer committed,
     /// and a reader that calls this after its own change committed finds
-    /// that change placed when it returns.
+    /// that change placed when it returns. The lock, the placing and the
+    /// commit go in one round trip.
     fn place_changes(&self) -> Result<(), StoreError> {
         let mut session = self.conn()?;
-        let Session {
-            client,
-            prepared: cache,
-        } = &mut *session;
-        let any = prepared(client, cache, ANY_UNPLACED)?;
-        if !client.query_one(&any, &[])?.try_get::<_, bool>(0)? {
+        let mut waiting = false;
+        PgConn::reading(&mut session).query(ANY_UNPLACED, &[], &mut |row| {
+            waiting = row.bool(0)?;
+            Ok(())
+        })?;
+        if !waiting {
             return Ok(());
         }
-        let mut tx = client.transaction()?;
-        let lock = prepared(&mut tx, cache, "SELECT pg_advisory_xact_lock($1)")?;
-        tx.execute(&lock, &[&FEED_LOCK])?;
-        let place = prepared(&mut tx, cache, PLACE_CHANGES)?;
-        if tx.execute(&place, &[])? > 0 {
-            let notify = prepared(&mut tx, cache, "SELECT pg_notify($1, '')")?;
-            tx.execute(&notify, &[&FEED_CHANNEL])?;
+        let mut conn = PgConn::writing(&mut session);
+        let placed = conn
+            .send(TAKE_FEED_LOCK, &[Param::Int(FEED_LOCK)])
+            .and_then(|()| conn.send(PLACE_CHANGES, &[Param::Text(FEED_CHANNEL)]))
+            .and_then(|()| conn.commit());
+        if placed.is_err() {
+            conn.roll_back();
         }
-        tx.commit()?;
-        Ok(())
+        placed
     }
 }
 
@@ -352,22 +395,223 @@ fn bind<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
         .collect()
 }
 
-/// A connection (or its transaction) and its prepared statements.
-struct PgConn<'a, C: GenericClient> {
-    client: &'a mut C,
-    prepared: &'a mut HashMap<&'static str, Statement>,
+/// Each parameter, owned, for a statement sent later.
+fn owned(params: &[Param<'_>]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync + Send> {
+            match *p {
+                Param::Int(v) => Box::new(v),
+                Param::OptInt(v) => Box::new(v),
+                Param::Text(v) => Box::new(v.to_owned()),
+                Param::OptText(v) => Box::new(v.map(str::to_owned)),
+                Param::Bytes(v) => Box::new(v.to_vec()),
+                Param::OptBytes(v) => Box::new(v.map(<[u8]>::to_vec)),
+                Param::Bool(v) => Box::new(v),
+            }
+        })
+        .collect()
 }
 
-impl<C: GenericClient> PgConn<'_, C> {
-    fn prepared(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
-        prepared(self.client, self.prepared, sql)
+/// A statement waiting to be sent with the next one.
+struct Queued {
+    statement: Statement,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+    /// For an `INSERT`: what a unique violation is a conflict over.
+    what: Option<&'static str>,
+}
+
+/// `e`, or `Conflict(what)` if it is a unique violation of an `INSERT`
+/// over `what`.
+fn conflict_or(e: tokio_postgres::Error, what: Option<&'static str>) -> StoreError {
+    match what {
+        Some(what) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            StoreError::Conflict(what)
+        }
+        _ => e.into(),
     }
 }
 
-impl<C: GenericClient> Conn for PgConn<'_, C> {
+/// Where a [`PgConn`] stands in a transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    /// Reading: each statement runs at once, on its own.
+    None,
+    /// A write transaction whose `BEGIN` goes with the next statement.
+    Pending,
+    /// A write transaction begun on the server.
+    Begun,
+}
+
+/// A pooled connection, reading or in a write transaction. In a write
+/// transaction, statements whose outcome is not read wait in `queue` and
+/// go, in order, with the next statement whose outcome is: PostgreSQL
+/// receives them in one write and answers them in one (pipelining), each
+/// in its own extended-protocol message with its own `Sync`, so an error
+/// is reported against the statement that raised it and every statement
+/// after it in the transaction fails.
+struct PgConn<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    prepared: &'a mut HashMap<&'static str, Statement>,
+    transaction: Transaction,
+    queue: Vec<Queued>,
+}
+
+type Sent<'f> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'f>>;
+
+impl<'a> PgConn<'a> {
+    fn reading(session: &'a mut Session) -> Self {
+        PgConn {
+            runtime: &session.runtime,
+            client: &session.client,
+            prepared: &mut session.prepared,
+            transaction: Transaction::None,
+            queue: Vec::new(),
+        }
+    }
+
+    fn writing(session: &'a mut Session) -> Self {
+        PgConn {
+            transaction: Transaction::Pending,
+            ..PgConn::reading(session)
+        }
+    }
+
+    fn prepared(&mut self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+        prepared(self.runtime, self.client, self.prepared, sql)
+    }
+
+    /// Sends the pending `BEGIN` and the queued statements, then `last`,
+    /// in one flight, and waits for every answer. The first error wins:
+    /// the statements after it failed because it did.
+    fn flight<T>(
+        &mut self,
+        last: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        let begin = self.transaction == Transaction::Pending;
+        if begin {
+            self.transaction = Transaction::Begun;
+        }
+        let queue = std::mem::take(&mut self.queue);
+        let client = self.client;
+        let mut before: Vec<MaybeDone<Sent<'_>>> = Vec::with_capacity(queue.len() + 1);
+        if begin {
+            before.push(maybe_done(Box::pin(async {
+                client.batch_execute("BEGIN").await.map(|()| 0)
+            })));
+        }
+        for q in &queue {
+            let params: Vec<&(dyn ToSql + Sync)> = q
+                .params
+                .iter()
+                .map(|p| -> &(dyn ToSql + Sync) { p.as_ref() })
+                .collect();
+            before.push(maybe_done(Box::pin(async move {
+                client.execute(&q.statement, &params).await
+            })));
+        }
+        let (before, last) = self.runtime.block_on(in_order(before, last));
+        let mut answers = before.into_iter();
+        if begin && let Some(Err(e)) = answers.next() {
+            return Err(e.into());
+        }
+        for (q, answer) in queue.iter().zip(answers) {
+            answer.map_err(|e| conflict_or(e, q.what))?;
+        }
+        Ok(last?)
+    }
+
+    /// Sends what is queued with the `COMMIT`.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if self.transaction == Transaction::Pending && self.queue.is_empty() {
+            // Nothing was written.
+            self.transaction = Transaction::None;
+            return Ok(());
+        }
+        let client = self.client;
+        self.flight(client.batch_execute("COMMIT"))?;
+        self.transaction = Transaction::None;
+        Ok(())
+    }
+
+    /// Ends a write transaction that failed: what is queued is dropped,
+    /// and a begun transaction rolled back (after a failed flight it may
+    /// have ended already; PostgreSQL then only warns). Should that fail,
+    /// the connection is broken and the pool replaces it.
+    fn roll_back(&mut self) {
+        self.queue.clear();
+        if self.transaction == Transaction::Begun {
+            let _ = self.runtime.block_on(self.client.batch_execute("ROLLBACK"));
+        }
+        self.transaction = Transaction::None;
+    }
+
+    fn queue(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        what: Option<&'static str>,
+    ) -> Result<(), StoreError> {
+        let statement = self.prepared(sql)?;
+        self.queue.push(Queued {
+            statement,
+            params: owned(params),
+            what,
+        });
+        Ok(())
+    }
+}
+
+/// Polls `before`, then `last`, in that order, until all are done: each
+/// of the client's calls sends its request when first polled, so the
+/// server receives them in this order. (`join_all` promises no order.)
+async fn in_order<'f, T>(
+    mut before: Vec<MaybeDone<Sent<'f>>>,
+    last: impl Future<Output = T>,
+) -> (Vec<Result<u64, tokio_postgres::Error>>, T) {
+    let mut last = std::pin::pin!(last);
+    let mut out = None;
+    let out = std::future::poll_fn(|cx| {
+        let mut done = true;
+        for f in &mut before {
+            done &= Pin::new(f).poll(cx).is_ready();
+        }
+        if out.is_none()
+            && let Poll::Ready(v) = last.as_mut().poll(cx)
+        {
+            out = Some(v);
+        }
+        match out.take() {
+            Some(v) if done => Poll::Ready(v),
+            v => {
+                out = v;
+                Poll::Pending
+            }
+        }
+    })
+    .await;
+    let answers = before
+        .iter_mut()
+        .map(|f| Pin::new(f).take_output().unwrap_or(Ok(0)))
+        .collect();
+    (answers, out)
+}
+
+impl Conn for PgConn<'_> {
     fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let statement = self.prepared(sql)?;
-        Ok(self.client.execute(&statement, &bind(params))?)
+        let client = self.client;
+        let params = bind(params);
+        self.flight(client.execute(&statement, &params))
+    }
+
+    fn send(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<(), StoreError> {
+        if self.transaction == Transaction::None {
+            self.execute(sql, params)?;
+            return Ok(());
+        }
+        self.queue(sql, params, None)
     }
 
     fn insert(
@@ -376,14 +620,16 @@ impl<C: GenericClient> Conn for PgConn<'_, C> {
         params: &[Param<'_>],
         what: &'static str,
     ) -> Result<(), StoreError> {
-        let statement = self.prepared(sql)?;
-        match self.client.execute(&statement, &bind(params)) {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                Err(StoreError::Conflict(what))
-            }
-            Err(e) => Err(e.into()),
+        if self.transaction == Transaction::None {
+            let statement = self.prepared(sql)?;
+            let params = bind(params);
+            return self
+                .runtime
+                .block_on(self.client.execute(&statement, &params))
+                .map(|_| ())
+                .map_err(|e| conflict_or(e, Some(what)));
         }
+        self.queue(sql, params, Some(what))
     }
 
     fn query(
@@ -393,7 +639,9 @@ impl<C: GenericClient> Conn for PgConn<'_, C> {
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let statement = self.prepared(sql)?;
-        for row in self.client.query(&statement, &bind(params))? {
+        let client = self.client;
+        let params = bind(params);
+        for row in self.flight(client.query(&statement, &params))? {
             each(&row)?;
         }
         Ok(())
@@ -405,4 +653,4 @@ impl<C: GenericClient> Conn for PgConn<'_, C> {
     }
 }
 
-super::sql::row_by!(postgres::Row, try_get);
+super::sql::row_by!(tokio_postgres::Row, try_get);

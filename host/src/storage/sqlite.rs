@@ -240,6 +240,11 @@ impl Conn for SqliteConn<'_> {
         Ok(self.run(sql, params)? as u64)
     }
 
+    fn send(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<(), StoreError> {
+        self.run(sql, params)?;
+        Ok(())
+    }
+
     fn insert(
         &mut self,
         sql: &'static str,

@@ -13,7 +13,7 @@ use crate::storage_contract;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tally::storage::{Changed, PgStore, Records, Store};
+use tally::storage::{Changed, PgStore, Records, Store, StoreError};
 use verifier_core::{Action, Api, Grant};
 
 const NEEDS: &str = "needs PostgreSQL: set TALLY_TEST_POSTGRES";
@@ -45,8 +45,26 @@ fn fresh() -> Fresh {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     );
-    let store = Arc::new(PgStore::open_in_schema(&url, &schema).unwrap());
+    // Its connections carry the schema's name, for tests that look at them.
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let named = format!("{url}{sep}application_name={schema}");
+    let store = Arc::new(PgStore::open_in_schema(&named, &schema).unwrap());
     Fresh { url, schema, store }
+}
+
+/// How many of the store's connections are in each state
+/// (`pg_stat_activity`), sorted.
+fn connection_states(f: &Fresh) -> Vec<(String, i64)> {
+    let mut c = postgres::Client::connect(&f.url, postgres::NoTls).unwrap();
+    c.query(
+        "SELECT coalesce(state, ''), count(*) FROM pg_stat_activity \
+         WHERE application_name = $1 GROUP BY 1 ORDER BY 1",
+        &[&f.schema],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
 }
 
 #[test]
@@ -263,4 +281,70 @@ fn postgres_opens_a_database_from_before_refinery() {
         .unwrap()
         .get(0);
     assert_eq!(applied, 14);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_a_failed_change_leaves_no_transaction_open() {
+    // A write transaction sends its statements with the next one; one that
+    // fails after a statement went out must still end the transaction, or
+    // its connection goes back to the pool inside it and the next change
+    // made there joins it.
+    let f = fresh();
+    storage_contract::seed(f.store.as_ref());
+    for _ in 0..3 {
+        let missing = f.store.set_public_grants(
+            "nope",
+            &[],
+            &storage_contract::audit("environment.public_grants", "nope"),
+        );
+        assert!(
+            matches!(missing, Err(StoreError::NotFound(_))),
+            "{missing:?}"
+        );
+    }
+    let states = connection_states(&f);
+    assert!(
+        states.iter().all(|(state, _)| state == "idle"),
+        "every pooled connection idle: {states:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_connections_the_server_closed_are_replaced() {
+    // The server ends every connection of the store (a restart, a
+    // failover, an administrator): the next changes and reads open new
+    // ones rather than fail on the dead.
+    let f = fresh();
+    storage_contract::seed(f.store.as_ref());
+    assert!(!connection_states(&f).is_empty());
+    let mut admin = postgres::Client::connect(&f.url, postgres::NoTls).unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&f.schema],
+        )
+        .unwrap();
+    while !connection_states(&f).is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for _ in 0..10 {
+        f.store
+            .set_public_grants(
+                "e",
+                &[Grant::new(Api::Content, Action::READ)],
+                &storage_contract::audit("environment.public_grants", "e"),
+            )
+            .unwrap();
+        assert_eq!(
+            f.store
+                .environment("e")
+                .unwrap()
+                .unwrap()
+                .public_grants
+                .len(),
+            1
+        );
+    }
 }

@@ -148,7 +148,15 @@ pub(super) use row_by;
 pub trait Conn {
     /// Runs a statement; how many rows it changed.
     fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    /// Runs a statement whose outcome the caller does not read. In a write
+    /// transaction a database may send it with the next statement or the
+    /// commit, in order (PostgreSQL pipelines them: one round trip for
+    /// several statements); an error it raises is then returned by that
+    /// next call, and the transaction rolls back all the same.
+    fn send(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<(), StoreError>;
     /// Runs an `INSERT`; a key that exists already is `Conflict(what)`.
+    /// Sent as [`Conn::send`] is: in a write transaction the conflict may
+    /// be returned by the next call or the commit.
     fn insert(
         &mut self,
         sql: &'static str,

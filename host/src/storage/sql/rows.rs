@@ -246,8 +246,7 @@ pub(super) fn insert_audit(c: &mut dyn Conn, e: &AuditEntry) -> Result<(), Store
     let detail = e.detail.to_string();
     let params = params![e.at, &e.actor, &e.action, &e.target, detail.as_str()];
     let Some(event) = events::of_audit(e) else {
-        c.execute(INSERT_AUDIT, params)?;
-        return Ok(());
+        return c.send(INSERT_AUDIT, params);
     };
     let seq = one(c, INSERT_AUDIT_SEQ, params, |r| r.int(0))?
         .ok_or_else(|| StoreError::Database("the audit insert answered no seq".into()))?;
@@ -291,7 +290,7 @@ pub(super) fn insert_audit(c: &mut dyn Conn, e: &AuditEntry) -> Result<(), Store
     };
     let id = format!("msg_{seq}");
     let body = events::payload(event.kind, e.at, data);
-    c.execute(
+    c.send(
         ENQUEUE_DELIVERY,
         params![
             id.as_str(),
@@ -301,18 +300,17 @@ pub(super) fn insert_audit(c: &mut dyn Conn, e: &AuditEntry) -> Result<(), Store
             e.at,
             seq
         ],
-    )?;
-    Ok(())
+    )
 }
 
 pub(super) fn token_changed(c: &mut dyn Conn, id: &TokenId) -> Result<(), StoreError> {
-    c.execute(TOKEN_CHANGED, params![&id.as_bytes()[..]])?;
+    c.send(TOKEN_CHANGED, params![&id.as_bytes()[..]])?;
     c.appended_to_feed()?;
     Ok(())
 }
 
 pub(super) fn environment_changed(c: &mut dyn Conn, id: &str) -> Result<(), StoreError> {
-    c.execute(ENVIRONMENT_CHANGED, params![id])?;
+    c.send(ENVIRONMENT_CHANGED, params![id])?;
     c.appended_to_feed()?;
     Ok(())
 }

@@ -288,7 +288,7 @@ impl<D: Database> Store for SqlStore<D> {
             if outcome != Redeem::Redeemed {
                 return Ok(outcome);
             }
-            c.execute(SPEND_CODE, params![hash, now])?;
+            c.send(SPEND_CODE, params![hash, now])?;
             // One live APP token an installation: this one replaces the rest.
             let replaced = all(
                 c,
@@ -297,7 +297,7 @@ impl<D: Database> Store for SqlStore<D> {
                 |r| r.bytes(0),
             )?;
             for id in &replaced {
-                c.execute(REVOKE_TOKEN, params![id.as_slice()])?;
+                c.send(REVOKE_TOKEN, params![id.as_slice()])?;
                 token_changed(c, &crate::storage::stored_token_id(id)?)?;
                 insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
             }

@@ -24,7 +24,7 @@
 //! when a catch-up moves it, rather than read the store on a timer.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use tokio::sync::watch;
 use verifier_core::TokenId;
@@ -47,6 +47,45 @@ pub struct RecordCache {
     cursor: AtomicI64,
     /// `cursor`, published whenever a catch-up moves it.
     moved: watch::Sender<i64>,
+    /// The catch-ups' reads of the feed, one at a time ([`Reads`]).
+    reads: Mutex<Reads>,
+    /// Signalled whenever a read of the feed ends.
+    read_done: Condvar,
+}
+
+/// Where the catch-ups' reads of the feed stand. A read that starts after
+/// a change committed finds it, so callers that arrive while a read is
+/// under way wait for the next one, which one of them makes for all:
+/// with many writers, one read catches up for the lot (a change per
+/// writer, a read per several) instead of one each.
+struct Reads {
+    /// Whether a read is under way.
+    running: bool,
+    /// Reads started so far; the one under way is number `started`.
+    started: u64,
+    /// The number of the last read that ended.
+    finished: u64,
+    /// What that read answered: whether changes wait for their place, or
+    /// why it failed.
+    answer: Result<bool, String>,
+}
+
+/// Ends a read of the feed when dropped, however the read ended, so that
+/// callers waiting for it never wait for good.
+struct ReadEnded<'a> {
+    cache: &'a RecordCache,
+    number: u64,
+    answer: Result<bool, String>,
+}
+
+impl Drop for ReadEnded<'_> {
+    fn drop(&mut self) {
+        let mut reads = self.cache.reads.lock().unwrap_or_else(|p| p.into_inner());
+        reads.running = false;
+        reads.finished = self.number;
+        reads.answer = std::mem::replace(&mut self.answer, Ok(false));
+        self.cache.read_done.notify_all();
+    }
 }
 
 impl RecordCache {
@@ -60,6 +99,13 @@ impl RecordCache {
             generation: AtomicU64::new(0),
             cursor: AtomicI64::new(cursor),
             moved: watch::Sender::new(cursor),
+            reads: Mutex::new(Reads {
+                running: false,
+                started: 0,
+                finished: 0,
+                answer: Ok(false),
+            }),
+            read_done: Condvar::new(),
         })
     }
 
@@ -79,7 +125,40 @@ impl RecordCache {
     /// outlives a change. Returns whether changes wait for their place
     /// (someone should place them, [`Store::place_changes`]); the watch is
     /// poked then too, so waiting feed readers read, which places them.
+    ///
+    /// One read runs at a time; a caller that arrives while one is under
+    /// way waits for the next and shares its answer ([`Reads`]).
     pub fn catch_up(&self) -> Result<bool, StoreError> {
+        let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        // Any read that starts from now on finds what committed before.
+        let wanted = reads.started + 1;
+        loop {
+            if reads.finished >= wanted {
+                return reads.answer.clone().map_err(StoreError::Database);
+            }
+            if !reads.running {
+                reads.running = true;
+                reads.started += 1;
+                let mut ended = ReadEnded {
+                    cache: self,
+                    number: reads.started,
+                    answer: Err("the read of the feed did not end".into()),
+                };
+                drop(reads);
+                let answer = self.read_feed();
+                ended.answer = answer.as_ref().map(|w| *w).map_err(|e| e.to_string());
+                return answer;
+            }
+            reads = self
+                .read_done
+                .wait(reads)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Reads the feed from the cursor and forgets what it names (see
+    /// [`RecordCache::catch_up`]).
+    fn read_feed(&self) -> Result<bool, StoreError> {
         // No lock across the read: concurrent catch-ups may read the same
         // changes and forget twice, which is harmless. The cursor moves
         // only past changes already forgotten, so a caller that starts

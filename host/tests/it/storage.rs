@@ -185,3 +185,9 @@ fn sqlite_refuses_a_schema_it_does_not_know() {
         .unwrap();
     assert!(err.to_string().contains("schema migration failed"), "{err}");
 }
+
+#[test]
+fn sqlite_catch_ups_find_every_writers_change() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::catch_ups_find_every_writers_change(store(&dir, Durability::Normal));
+}

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tally::storage::{
-    AppRow, AuditEntry, Changed, EnvironmentRow, NewTokens, PreviousSecret, Project, Redeem,
-    SetupCodeRow, Store, StoreError, TokenRow,
+    AppRow, AuditEntry, Changed, EnvironmentRow, NewTokens, PreviousSecret, Project, Records,
+    Redeem, SetupCodeRow, Store, StoreError, TokenRow,
 };
 use verifier_core::{
     Action, Api, Grant, Grants, Installation, InstallationStatus, IssuedToken, OpaqueSecret,
@@ -1593,5 +1593,45 @@ pub fn feed_skips_nothing_under_racing_writers(nodes: &[Arc<dyn Store>]) {
         let (w, i): (usize, usize) = (w.parse().unwrap(), i.parse().unwrap());
         assert_eq!(i, next[w], "writer {w}'s changes in the order made");
         next[w] += 1;
+    }
+}
+
+/// Writers on several threads each make a token that the read cache has
+/// just answered "not found" for, then catch the cache up, as the
+/// authority does after every change: each must find its own token at
+/// once, though catch-ups that arrive together share one read of the feed.
+pub fn catch_ups_find_every_writers_change(store: Arc<dyn Store>) {
+    const WRITERS: u32 = 8;
+    const TOKENS_PER_WRITER: u64 = 40;
+    seed(store.as_ref());
+    let cache = Arc::new(tally::storage::RecordCache::new(Arc::clone(&store)).unwrap());
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (store, cache) = (Arc::clone(&store), Arc::clone(&cache));
+            std::thread::spawn(move || {
+                for i in 0..TOKENS_PER_WRITER {
+                    let mut random = [0u8; 32];
+                    random[..4].copy_from_slice(&w.to_be_bytes());
+                    random[4..12].copy_from_slice(&i.to_be_bytes());
+                    let issued = IssuedToken::from_random(random);
+                    let (_, mut row) = token(0, None, 1);
+                    row.record.token_id = issued.token_id();
+                    row.record.secret_hash = issued.secret_hash();
+                    let id = issued.token_id();
+                    assert!(cache.token(&id).unwrap().is_none());
+                    store
+                        .insert_token(&row, &audit("token.create", "t"))
+                        .unwrap();
+                    cache.catch_up().unwrap();
+                    assert!(
+                        cache.token(&id).unwrap().is_some(),
+                        "writer {w}'s token {i} is still cached as unknown after its catch-up"
+                    );
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
     }
 }

@@ -348,3 +348,10 @@ fn postgres_connections_the_server_closed_are_replaced() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_catch_ups_find_every_writers_change() {
+    let f = fresh();
+    storage_contract::catch_ups_find_every_writers_change(Arc::clone(&f.store));
+}

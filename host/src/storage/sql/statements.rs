@@ -250,7 +250,11 @@ pub(super) const CODE_CONTEXT: &str = concat!(
 /// redeem of this code, on any node, waits here and then sees it used; the
 /// installation's row is locked too, so a status change waits for this
 /// redeem (or this redeem for it).
-pub(super) const CODE_FOR_REDEEM: &str = "SELECT c.app_id, c.expires_at, c.used_at, i.status \
+/// A code, its installation's status, and the installation's id and
+/// grants: both rows locked (on PostgreSQL), so the grants a redeemed
+/// code's token gets are read here, not again.
+pub(super) const CODE_FOR_REDEEM: &str = "SELECT c.app_id, c.expires_at, c.used_at, i.status, \
+     i.id, i.grants \
      FROM setup_codes c JOIN installations i ON i.id = c.installation_id \
      WHERE c.code_hash = $1 FOR UPDATE";
 pub(super) const SPEND_CODE: &str =

@@ -277,17 +277,19 @@ impl<D: Database> Store for SqlStore<D> {
         let hash = &code_hash.as_bytes()[..];
         self.db.write(|c| {
             let found = one(c, CODE_FOR_REDEEM, params![hash], |r| {
-                Ok(FoundCode {
+                let code = FoundCode {
                     app_id: r.text(0)?,
                     expires_at: r.int(1)?,
                     used: r.opt_int(2)?.is_some(),
                     installation_status: r.text(3)?,
-                })
+                };
+                Ok((code, r.text(4)?, r.text(5)?))
             })?;
-            let outcome = redeem_outcome(found.as_ref(), app_id, now);
-            if outcome != Redeem::Redeemed {
+            let outcome = redeem_outcome(found.as_ref().map(|(code, ..)| code), app_id, now);
+            let Some((_, installation, grants)) = found.filter(|_| outcome == Redeem::Redeemed)
+            else {
                 return Ok(outcome);
-            }
+            };
             c.send(SPEND_CODE, params![hash, now])?;
             // One live APP token an installation: this one replaces the rest.
             let replaced = all(
@@ -301,7 +303,12 @@ impl<D: Database> Store for SqlStore<D> {
                 token_changed(c, &crate::storage::stored_token_id(id)?)?;
                 insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
             }
-            let token = with_installation_grants(c, token)?;
+            // The code's installation, locked above, is the token's.
+            let token = if token.record.installation_id.as_ref() == Some(&installation) {
+                with_grants(token, &grants)?
+            } else {
+                with_installation_grants(c, token)?
+            };
             insert_token(c, &token)?;
             insert_audit(c, audit)?;
             Ok(Redeem::Redeemed)
@@ -1006,7 +1013,13 @@ fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenR
         r.text(0)
     })?
     .ok_or(StoreError::NotFound("installation"))?;
-    let approved: Vec<Grant> = serde_json::from_str(&grants)?;
+    with_grants(token, &grants)
+}
+
+/// `token` with the grants its installation approved (`grants`, as stored),
+/// narrowed to its own where it acts for a person.
+fn with_grants(token: &TokenRow, grants: &str) -> Result<TokenRow, StoreError> {
+    let approved: Vec<Grant> = serde_json::from_str(grants)?;
     let mut token = token.clone();
     token.record.grants = Arc::new(if acts_for_user(&token.record) {
         token

@@ -141,6 +141,22 @@ impl Authority {
             .collect())
     }
 
+    /// The project of environment `id`, read through the record cache: an
+    /// environment never moves to another project nor goes away, so a
+    /// cached row answers as well as the store. One the cache does not
+    /// know (made on another node a moment ago) is looked up in the store.
+    pub(super) fn environment_project(&self, id: &str) -> Result<String, AuthorityError> {
+        if let Some(env) = self.records.environment(id)? {
+            return Ok(env.project_id.clone());
+        }
+        Ok(self
+            .store()?
+            .environment(id)?
+            .ok_or(AuthorityError::NotFound("environment"))?
+            .project_id
+            .clone())
+    }
+
     /// Each environment's project, by environment id.
     pub(super) fn environment_projects(
         &self,

@@ -161,13 +161,7 @@ impl Authority {
             ));
         }
         let project_id = match &body.environment_id {
-            Some(env_id) => Some(
-                self.store()?
-                    .environment(env_id)?
-                    .ok_or(AuthorityError::NotFound("environment"))?
-                    .project_id
-                    .clone(),
-            ),
+            Some(env_id) => Some(self.environment_project(env_id)?),
             None if body.kind == TokenKind::Pat => {
                 return Err(AuthorityError::BadRequest(
                     "missing required fields: environmentId".into(),

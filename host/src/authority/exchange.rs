@@ -16,7 +16,7 @@ use super::tokens::TokenSpec;
 use super::views::IssuedTokenView;
 use crate::random;
 use crate::reason::Reason;
-use crate::storage::{AuditEntry, Redeem, TokenRow};
+use crate::storage::{AuditEntry, ExchangeContext, Redeem, TokenRow};
 
 impl Authority {
     /// `POST /v1/installations/{i}/session-token`: a SESSION token for the
@@ -71,7 +71,13 @@ impl Authority {
     pub fn exchange(&self, body: &[u8]) -> Result<ExchangeResponse, AuthorityError> {
         let request = ExchangeRequest::from_json(body)
             .map_err(|e| AuthorityError::BadRequest(capitalize(&e.to_string())))?;
-        let app = self.store()?.app_by_client_id(&request.client_id)?;
+        let code_hash = hash_secret_text(&request.exchange_code);
+        // The app and the code's context in one read (an unparsable code
+        // is looked up as one no code has, to keep that read).
+        let probe_code = code_hash.unwrap_or(SecretHash::from_bytes([0xff; 32]));
+        let ExchangeContext { app, code } = self
+            .store()?
+            .exchange_context(&request.client_id, &probe_code)?;
         let now = self.now();
         // Compare even for an unknown client or a malformed secret, so timing
         // does not tell those apart from a wrong secret.
@@ -90,11 +96,11 @@ impl Authority {
                 });
             }
         };
-        let Some(code_hash) = hash_secret_text(&request.exchange_code) else {
+        let Some(code_hash) = code_hash else {
             return Err(AuthorityError::NotFound("exchange code"));
         };
         let issued = IssuedToken::from_random(random::secret_bytes()?);
-        let (installation, env) = match self.store()?.setup_code_context(&code_hash)? {
+        let (installation, env) = match code {
             Some((installation, Some(env))) => (installation, env),
             Some((_, None)) => return Err(AuthorityError::NotFound("environment")),
             None => return Err(AuthorityError::NotFound("exchange code")),

@@ -240,6 +240,19 @@ pub struct PreviousSecret {
     pub expires_at: i64,
 }
 
+/// What exchanging a setup code reads before it redeems it
+/// ([`Store::exchange_context`]).
+#[derive(Debug, Clone)]
+pub struct ExchangeContext {
+    /// The app of the client id presented (`None` if unknown or deleted,
+    /// as [`Store::app_by_client_id`] answers).
+    pub app: Option<AppRow>,
+    /// The installation the code belongs to and its environment (`None`
+    /// if the environment is gone), whatever their state; `None` for an
+    /// unknown code.
+    pub code: Option<(InstallationRow, Option<EnvironmentRow>)>,
+}
+
 /// An installation as stored: what the app sees of it, and the grants its
 /// environment approved, which its tokens get.
 #[derive(Debug, Clone, PartialEq)]
@@ -730,12 +743,13 @@ pub trait Store: Records {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
-    /// The installation a setup code belongs to and its environment (`None`
-    /// if the environment is gone), whatever their state, in one read.
-    fn setup_code_context(
+    /// What exchanging a setup code reads before it redeems it, in one
+    /// round trip where the database can ([`ExchangeContext`]).
+    fn exchange_context(
         &self,
+        client_id: &str,
         code_hash: &SecretHash,
-    ) -> Result<Option<(InstallationRow, Option<EnvironmentRow>)>, StoreError>;
+    ) -> Result<ExchangeContext, StoreError>;
     /// Redeems a setup code for `app_id` at `now` and, if it is redeemable,
     /// stores `token` in the same transaction. A code is redeemable only
     /// while its installation is PENDING ([`Redeem::NotPending`] else).

@@ -458,7 +458,32 @@ struct PgConn<'a> {
     queue: Vec<Queued>,
 }
 
-type Sent<'f> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'f>>;
+/// What a statement answered.
+enum Answer {
+    /// How many rows it changed.
+    Count(u64),
+    /// The rows it returned.
+    Rows(Vec<tokio_postgres::Row>),
+}
+
+impl Answer {
+    fn count(self) -> Result<u64, StoreError> {
+        match self {
+            Answer::Count(n) => Ok(n),
+            Answer::Rows(_) => Err(StoreError::Database("a statement answered rows".into())),
+        }
+    }
+
+    fn rows(self) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        match self {
+            Answer::Rows(rows) => Ok(rows),
+            Answer::Count(_) => Err(StoreError::Database("a query answered no rows".into())),
+        }
+    }
+}
+
+/// A statement on its way: its request is sent when first polled.
+type Sent<'f> = Pin<Box<dyn Future<Output = Result<Answer, tokio_postgres::Error>> + 'f>>;
 
 impl<'a> PgConn<'a> {
     fn reading(session: &'a mut Session) -> Self {
@@ -482,23 +507,24 @@ impl<'a> PgConn<'a> {
         prepared(self.runtime, self.client, self.prepared, sql)
     }
 
-    /// Sends the pending `BEGIN` and the queued statements, then `last`,
-    /// in one flight, and waits for every answer. The first error wins:
-    /// the statements after it failed because it did.
-    fn flight<T>(
-        &mut self,
-        last: impl Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, StoreError> {
+    /// Sends the pending `BEGIN` and the queued statements, then `read`,
+    /// in one flight, and waits for every answer; returns `read`'s. The
+    /// first error wins: the statements after it failed because it did.
+    fn flight<'f>(&mut self, read: Vec<Sent<'f>>) -> Result<Vec<Answer>, StoreError>
+    where
+        'a: 'f,
+    {
         let begin = self.transaction == Transaction::Pending;
         if begin {
             self.transaction = Transaction::Begun;
         }
         let queue = std::mem::take(&mut self.queue);
         let client = self.client;
-        let mut before: Vec<MaybeDone<Sent<'_>>> = Vec::with_capacity(queue.len() + 1);
+        let mut sent: Vec<MaybeDone<Sent<'_>>> =
+            Vec::with_capacity(usize::from(begin) + queue.len() + read.len());
         if begin {
-            before.push(maybe_done(Box::pin(async {
-                client.batch_execute("BEGIN").await.map(|()| 0)
+            sent.push(maybe_done(Box::pin(async {
+                client.batch_execute("BEGIN").await.map(|()| Answer::Count(0))
             })));
         }
         for q in &queue {
@@ -507,19 +533,39 @@ impl<'a> PgConn<'a> {
                 .iter()
                 .map(|p| -> &(dyn ToSql + Sync) { p.as_ref() })
                 .collect();
-            before.push(maybe_done(Box::pin(async move {
-                client.execute(&q.statement, &params).await
+            sent.push(maybe_done(Box::pin(async move {
+                client.execute(&q.statement, &params).await.map(Answer::Count)
             })));
         }
-        let (before, last) = self.runtime.block_on(in_order(before, last));
-        let mut answers = before.into_iter();
+        sent.extend(read.into_iter().map(maybe_done));
+        let mut answers = self.runtime.block_on(in_order(sent)).into_iter();
         if begin && let Some(Err(e)) = answers.next() {
             return Err(e.into());
         }
-        for (q, answer) in queue.iter().zip(answers) {
+        for (q, answer) in queue.iter().zip(answers.by_ref()) {
             answer.map_err(|e| conflict_or(e, q.what))?;
         }
-        Ok(last?)
+        Ok(answers.collect::<Result<_, _>>()?)
+    }
+
+    /// `sql` with `params`, to go in a flight.
+    fn sent<'f>(
+        &mut self,
+        sql: &'static str,
+        params: &'f [&'f (dyn ToSql + Sync)],
+        statement: &'f mut Option<Statement>,
+        rows: bool,
+    ) -> Result<Sent<'f>, StoreError>
+    where
+        'a: 'f,
+    {
+        let client = self.client;
+        let statement = &*statement.insert(self.prepared(sql)?);
+        Ok(if rows {
+            Box::pin(async move { client.query(statement, params).await.map(Answer::Rows) })
+        } else {
+            Box::pin(async move { client.execute(statement, params).await.map(Answer::Count) })
+        })
     }
 
     /// Sends what is queued with the `COMMIT`.
@@ -530,7 +576,9 @@ impl<'a> PgConn<'a> {
             return Ok(());
         }
         let client = self.client;
-        self.flight(client.batch_execute("COMMIT"))?;
+        self.flight(vec![Box::pin(async {
+            client.batch_execute("COMMIT").await.map(|()| Answer::Count(0))
+        })])?;
         self.transaction = Transaction::None;
         Ok(())
     }
@@ -563,47 +611,37 @@ impl<'a> PgConn<'a> {
     }
 }
 
-/// Polls `before`, then `last`, in that order, until all are done: each
-/// of the client's calls sends its request when first polled, so the
-/// server receives them in this order. (`join_all` promises no order.)
-async fn in_order<'f, T>(
-    mut before: Vec<MaybeDone<Sent<'f>>>,
-    last: impl Future<Output = T>,
-) -> (Vec<Result<u64, tokio_postgres::Error>>, T) {
-    let mut last = std::pin::pin!(last);
-    let mut out = None;
-    let out = std::future::poll_fn(|cx| {
+/// The one answer of a flight that sent one statement to read.
+fn one_answer(answers: Vec<Answer>) -> Result<Answer, StoreError> {
+    answers
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Database("a statement went unanswered".into()))
+}
+
+/// Polls each of `sent` in order until all are done: each of the client's
+/// calls sends its request when first polled, so the server receives them
+/// in this order. (`join_all` promises no order.)
+async fn in_order(mut sent: Vec<MaybeDone<Sent<'_>>>) -> Vec<Result<Answer, tokio_postgres::Error>> {
+    std::future::poll_fn(|cx| {
         let mut done = true;
-        for f in &mut before {
+        for f in &mut sent {
             done &= Pin::new(f).poll(cx).is_ready();
         }
-        if out.is_none()
-            && let Poll::Ready(v) = last.as_mut().poll(cx)
-        {
-            out = Some(v);
-        }
-        match out.take() {
-            Some(v) if done => Poll::Ready(v),
-            v => {
-                out = v;
-                Poll::Pending
-            }
-        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
     })
     .await;
-    let answers = before
-        .iter_mut()
-        .map(|f| Pin::new(f).take_output().unwrap_or(Ok(0)))
-        .collect();
-    (answers, out)
+    sent.iter_mut()
+        .map(|f| Pin::new(f).take_output().unwrap_or(Ok(Answer::Count(0))))
+        .collect()
 }
 
 impl Conn for PgConn<'_> {
     fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        let statement = self.prepared(sql)?;
-        let client = self.client;
         let params = bind(params);
-        self.flight(client.execute(&statement, &params))
+        let mut statement = None;
+        let sent = self.sent(sql, &params, &mut statement, false)?;
+        one_answer(self.flight(vec![sent])?)?.count()
     }
 
     fn send(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<(), StoreError> {
@@ -638,11 +676,30 @@ impl Conn for PgConn<'_> {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let statement = self.prepared(sql)?;
-        let client = self.client;
         let params = bind(params);
-        for row in self.flight(client.query(&statement, &params))? {
+        let mut statement = None;
+        let sent = self.sent(sql, &params, &mut statement, true)?;
+        for row in one_answer(self.flight(vec![sent])?)?.rows()? {
             each(&row)?;
+        }
+        Ok(())
+    }
+
+    /// Both queries in one flight.
+    fn query_pair(
+        &mut self,
+        first: (&'static str, &[Param<'_>]),
+        second: (&'static str, &[Param<'_>]),
+        each: &mut dyn FnMut(usize, &dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let (params_a, params_b) = (bind(first.1), bind(second.1));
+        let (mut statement_a, mut statement_b) = (None, None);
+        let a = self.sent(first.0, &params_a, &mut statement_a, true)?;
+        let b = self.sent(second.0, &params_b, &mut statement_b, true)?;
+        for (i, answer) in self.flight(vec![a, b])?.into_iter().enumerate() {
+            for row in answer.rows()? {
+                each(i, &row)?;
+            }
         }
         Ok(())
     }

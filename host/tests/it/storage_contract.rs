@@ -199,7 +199,11 @@ pub fn redeem_outcomes(store: &dyn Store) {
             .unwrap(),
         Redeem::Unknown
     );
-    let (installation, environment) = store.setup_code_context(&code.hash()).unwrap().unwrap();
+    let context = store.exchange_context("cl_1", &code.hash()).unwrap();
+    assert_eq!(context.app.unwrap().id, "app_1");
+    let (installation, environment) = context.code.unwrap();
+    let unknown = store.exchange_context("cl_none", &unknown).unwrap();
+    assert!(unknown.app.is_none() && unknown.code.is_none());
     assert_eq!(installation.installation.id, "in_1");
     assert_eq!(
         installation.installation.environment_id,

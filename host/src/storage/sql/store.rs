@@ -16,7 +16,7 @@ use super::statements::*;
 use super::{Conn, Database, Param, Row, SqlStore};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
-    DeliveryRow, DueDelivery, EnvironmentRow, InstallationRow, InvitationRow, NewTokens,
+    DeliveryRow, DueDelivery, EnvironmentRow, ExchangeContext, InstallationRow, InvitationRow, NewTokens,
     OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow, RoleGrant,
     SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
 };
@@ -251,19 +251,37 @@ impl<D: Database> Store for SqlStore<D> {
         })
     }
 
-    fn setup_code_context(
+    fn exchange_context(
         &self,
+        client_id: &str,
         code_hash: &SecretHash,
-    ) -> Result<Option<(InstallationRow, Option<EnvironmentRow>)>, StoreError> {
+    ) -> Result<ExchangeContext, StoreError> {
+        let mut context = ExchangeContext {
+            app: None,
+            code: None,
+        };
         self.db.read(|c| {
-            one(c, CODE_CONTEXT, params![&code_hash.as_bytes()[..]], |r| {
-                let environment = match r.opt_text(INSTALLATION_WIDTH)? {
-                    Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
-                    None => None,
-                };
-                Ok((installation_from(r)?, environment))
-            })
-        })
+            c.query_pair(
+                (APP_BY_CLIENT_ID, params![client_id]),
+                (CODE_CONTEXT, params![&code_hash.as_bytes()[..]]),
+                &mut |query, r| {
+                    match query {
+                        0 if context.app.is_none() => context.app = Some(app_from(r)?),
+                        0 => {}
+                        _ if context.code.is_none() => {
+                            let environment = match r.opt_text(INSTALLATION_WIDTH)? {
+                                Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
+                                None => None,
+                            };
+                            context.code = Some((installation_from(r)?, environment));
+                        }
+                        _ => {}
+                    }
+                    Ok(())
+                },
+            )
+        })?;
+        Ok(context)
     }
 
     fn redeem_setup_code(
@@ -276,15 +294,29 @@ impl<D: Database> Store for SqlStore<D> {
     ) -> Result<Redeem, StoreError> {
         let hash = &code_hash.as_bytes()[..];
         self.db.write(|c| {
-            let found = one(c, CODE_FOR_REDEEM, params![hash], |r| {
-                let code = FoundCode {
-                    app_id: r.text(0)?,
-                    expires_at: r.int(1)?,
-                    used: r.opt_int(2)?.is_some(),
-                    installation_status: r.text(3)?,
-                };
-                Ok((code, r.text(4)?, r.text(5)?))
-            })?;
+            // The code (its rows locked) and, read after the lock is held,
+            // the installation's live APP tokens: one round trip.
+            let (mut found, mut replaced) = (None, Vec::new());
+            c.query_pair(
+                (CODE_FOR_REDEEM, params![hash]),
+                (LIVE_APP_TOKENS, params![&token.record.installation_id]),
+                &mut |query, r| {
+                    match query {
+                        0 if found.is_none() => {
+                            let code = FoundCode {
+                                app_id: r.text(0)?,
+                                expires_at: r.int(1)?,
+                                used: r.opt_int(2)?.is_some(),
+                                installation_status: r.text(3)?,
+                            };
+                            found = Some((code, r.text(4)?, r.text(5)?));
+                        }
+                        0 => {}
+                        _ => replaced.push(r.bytes(0)?),
+                    }
+                    Ok(())
+                },
+            )?;
             let outcome = redeem_outcome(found.as_ref().map(|(code, ..)| code), app_id, now);
             let Some((_, installation, grants)) = found.filter(|_| outcome == Redeem::Redeemed)
             else {
@@ -292,12 +324,6 @@ impl<D: Database> Store for SqlStore<D> {
             };
             c.send(SPEND_CODE, params![hash, now])?;
             // One live APP token an installation: this one replaces the rest.
-            let replaced = all(
-                c,
-                LIVE_APP_TOKENS,
-                params![&token.record.installation_id],
-                |r| r.bytes(0),
-            )?;
             for id in &replaced {
                 c.send(REVOKE_TOKEN, params![id.as_slice()])?;
                 token_changed(c, &crate::storage::stored_token_id(id)?)?;

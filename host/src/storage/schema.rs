@@ -81,6 +81,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V14__feed_position",
         include_str!("../../migrations/V14__feed_position.sql"),
     ),
+    (
+        "V15__placed_positions",
+        include_str!("../../migrations/V15__placed_positions.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

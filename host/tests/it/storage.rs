@@ -164,7 +164,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 14);
+    assert_eq!(applied, 15);
 }
 
 #[test]

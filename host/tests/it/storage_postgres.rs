@@ -280,7 +280,7 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 14);
+    assert_eq!(applied, 15);
 }
 
 #[test]

@@ -127,7 +127,7 @@ impl RecordCache {
     /// poked then too, so waiting feed readers read, which places them.
     ///
     /// One read runs at a time; a caller that arrives while one is under
-    /// way waits for the next and shares its answer ([`Reads`]).
+    /// way waits for the next and shares its answer.
     pub fn catch_up(&self) -> Result<bool, StoreError> {
         let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
         // Any read that starts from now on finds what committed before.

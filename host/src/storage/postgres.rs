@@ -524,7 +524,10 @@ impl<'a> PgConn<'a> {
             Vec::with_capacity(usize::from(begin) + queue.len() + read.len());
         if begin {
             sent.push(maybe_done(Box::pin(async {
-                client.batch_execute("BEGIN").await.map(|()| Answer::Count(0))
+                client
+                    .batch_execute("BEGIN")
+                    .await
+                    .map(|()| Answer::Count(0))
             })));
         }
         for q in &queue {
@@ -534,7 +537,10 @@ impl<'a> PgConn<'a> {
                 .map(|p| -> &(dyn ToSql + Sync) { p.as_ref() })
                 .collect();
             sent.push(maybe_done(Box::pin(async move {
-                client.execute(&q.statement, &params).await.map(Answer::Count)
+                client
+                    .execute(&q.statement, &params)
+                    .await
+                    .map(Answer::Count)
             })));
         }
         sent.extend(read.into_iter().map(maybe_done));
@@ -577,7 +583,10 @@ impl<'a> PgConn<'a> {
         }
         let client = self.client;
         self.flight(vec![Box::pin(async {
-            client.batch_execute("COMMIT").await.map(|()| Answer::Count(0))
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map(|()| Answer::Count(0))
         })])?;
         self.transaction = Transaction::None;
         Ok(())
@@ -622,7 +631,9 @@ fn one_answer(answers: Vec<Answer>) -> Result<Answer, StoreError> {
 /// Polls each of `sent` in order until all are done: each of the client's
 /// calls sends its request when first polled, so the server receives them
 /// in this order. (`join_all` promises no order.)
-async fn in_order(mut sent: Vec<MaybeDone<Sent<'_>>>) -> Vec<Result<Answer, tokio_postgres::Error>> {
+async fn in_order(
+    mut sent: Vec<MaybeDone<Sent<'_>>>,
+) -> Vec<Result<Answer, tokio_postgres::Error>> {
     std::future::poll_fn(|cx| {
         let mut done = true;
         for f in &mut sent {

@@ -16,9 +16,9 @@ use super::statements::*;
 use super::{Conn, Database, Param, Row, SqlStore};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
-    DeliveryRow, DueDelivery, EnvironmentRow, ExchangeContext, InstallationRow, InvitationRow, NewTokens,
-    OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow, RoleGrant,
-    SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
+    DeliveryRow, DueDelivery, EnvironmentRow, ExchangeContext, InstallationRow, InvitationRow,
+    NewTokens, OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow,
+    RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {

@@ -191,6 +191,27 @@ impl Authority {
         out.map_err(Into::into)
     }
 
+    /// Makes a change that only adds a token: runs `f` on the store, then,
+    /// where a placer places the feed (PostgreSQL), nudges it and returns
+    /// without reading the feed back. The read cache has nothing to forget:
+    /// a new token's id comes from its random secret, so no lookup can
+    /// have cached it as unknown, and a lookup finds it in the store. The
+    /// placing notifies every node, whose catch-up then moves its feed
+    /// readers. Elsewhere (SQLite, where the writer places its change) it
+    /// is [`Authority::change`], so that the feed readers move at once.
+    pub(crate) fn add_token<T, E: Into<AuthorityError>>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, E>,
+    ) -> Result<T, AuthorityError> {
+        let Some(placer) = self.placer.get() else {
+            return self.change(f);
+        };
+        let out = f(self.store()?).map_err(Into::into)?;
+        // Full: a nudge is pending already, which is as good.
+        let _ = placer.try_send(());
+        Ok(out)
+    }
+
     /// Forgets from the read cache what changed in the store since it last
     /// looked (on PostgreSQL, changes by other nodes too; `tally serve`
     /// calls this a few times a second there).

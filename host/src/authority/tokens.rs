@@ -120,7 +120,7 @@ impl Authority {
             created_at: self.now(),
             user_id: spec.user_id,
         };
-        self.change(|s| s.insert_token(&row, &audit))?;
+        self.add_token(|s| s.insert_token(&row, &audit))?;
         Ok(issued)
     }
 

@@ -16,7 +16,7 @@ use super::tokens::TokenSpec;
 use super::views::IssuedTokenView;
 use crate::random;
 use crate::reason::Reason;
-use crate::storage::{AuditEntry, ExchangeContext, Redeem, TokenRow};
+use crate::storage::{AuditEntry, ExchangeContext, Exchanged, Redeem, TokenRow};
 
 impl Authority {
     /// `POST /v1/installations/{i}/session-token`: a SESSION token for the
@@ -72,69 +72,48 @@ impl Authority {
         let request = ExchangeRequest::from_json(body)
             .map_err(|e| AuthorityError::BadRequest(capitalize(&e.to_string())))?;
         let code_hash = hash_secret_text(&request.exchange_code);
-        // The app and the code's context in one read (an unparsable code
-        // is looked up as one no code has, to keep that read).
+        // An unparsable code is looked up as one no code has, so that the
+        // client's credentials are still read and compared.
         let probe_code = code_hash.unwrap_or(SecretHash::from_bytes([0xff; 32]));
-        let ExchangeContext { app, code } = self
-            .store()?
-            .exchange_context(&request.client_id, &probe_code)?;
         let now = self.now();
-        // Compare even for an unknown client or a malformed secret, so timing
-        // does not tell those apart from a wrong secret.
-        let presented = hash_secret_text(&request.client_secret);
-        let probe = presented.unwrap_or(SecretHash::from_bytes([0xff; 32]));
-        let matches = match &app {
-            Some(app) => client_secret_matches(app, &probe, now),
-            None => SecretHash::from_bytes([0; 32]).ct_eq(&probe),
-        };
-        let app = match app {
-            Some(app) if matches && presented.is_some() => app,
-            _ => {
-                return Err(AuthorityError::Unauthorized {
+        let issued = IssuedToken::from_random(random::secret_bytes()?);
+        let mut declined = None;
+        let exchanged = self.store()?.exchange_setup_code(
+            &request.client_id,
+            &probe_code,
+            now,
+            &mut |context| match exchange_token(
+                &request,
+                code_hash.is_some(),
+                context,
+                &issued,
+                now,
+            ) {
+                Ok(token) => Some(token),
+                Err(e) => {
+                    declined = Some(e);
+                    None
+                }
+            },
+        );
+        let outcome = match exchanged {
+            Ok(Exchanged::Ended { outcome, replaced }) => {
+                // The read cache forgets the tokens this one replaced.
+                self.changed(replaced)?;
+                outcome
+            }
+            Ok(Exchanged::Declined) => {
+                return Err(declined.unwrap_or(AuthorityError::Unauthorized {
                     reason: Reason::BadClientCredentials,
                     message: "Invalid client credentials".into(),
-                });
+                }));
+            }
+            Err(e) => {
+                self.catch_up()?;
+                return Err(e.into());
             }
         };
-        let Some(code_hash) = code_hash else {
-            return Err(AuthorityError::NotFound("exchange code"));
-        };
-        let issued = IssuedToken::from_random(random::secret_bytes()?);
-        let (installation, env) = match code {
-            Some((installation, Some(env))) => (installation, env),
-            Some((_, None)) => return Err(AuthorityError::NotFound("environment")),
-            None => return Err(AuthorityError::NotFound("exchange code")),
-        };
-        let installation_id = installation.installation.id;
-        // The grants its environment approved (the store reads them again
-        // under the installation's lock when it stores the token).
-        let record = TokenSpec {
-            project_id: Some(env.project_id.clone()),
-            environment_id: Some(env.id.clone()),
-            installation_id: Some(installation_id.clone()),
-            ..TokenSpec::new(TokenKind::App, &app.name, installation.grants)
-        }
-        .record(&issued);
-        let audit = AuditEntry {
-            at: now,
-            actor: format!("client:{}", app.client_id),
-            action: "installation.exchange".into(),
-            target: installation_id,
-            detail: json!({"tokenId": issued.token_id().to_string()}),
-        };
-        match self.change(|s| {
-            s.redeem_setup_code(
-                &code_hash,
-                &app.id,
-                now,
-                &TokenRow {
-                    record,
-                    created_at: now,
-                    user_id: None,
-                },
-                &audit,
-            )
-        })? {
+        match outcome {
             Redeem::Redeemed => Ok(ExchangeResponse {
                 app_token: issued.token(),
             }),
@@ -154,6 +133,68 @@ impl Authority {
             }),
         }
     }
+}
+
+/// What an exchange stores, decided on what the store read
+/// ([`ExchangeContext`]): the client's credentials are checked (compared
+/// even for an unknown client or a malformed secret, so timing does not
+/// tell those apart from a wrong secret), then the code's installation
+/// and environment make the APP token's record and its audit entry.
+fn exchange_token(
+    request: &ExchangeRequest,
+    code_parsed: bool,
+    context: &ExchangeContext,
+    issued: &IssuedToken,
+    now: i64,
+) -> Result<(TokenRow, AuditEntry), AuthorityError> {
+    let presented = hash_secret_text(&request.client_secret);
+    let probe = presented.unwrap_or(SecretHash::from_bytes([0xff; 32]));
+    let matches = match &context.app {
+        Some(app) => client_secret_matches(app, &probe, now),
+        None => SecretHash::from_bytes([0; 32]).ct_eq(&probe),
+    };
+    let app = match &context.app {
+        Some(app) if matches && presented.is_some() => app,
+        _ => {
+            return Err(AuthorityError::Unauthorized {
+                reason: Reason::BadClientCredentials,
+                message: "Invalid client credentials".into(),
+            });
+        }
+    };
+    if !code_parsed {
+        return Err(AuthorityError::NotFound("exchange code"));
+    }
+    let (installation, env) = match &context.code {
+        Some((installation, Some(env))) => (installation, env),
+        Some((_, None)) => return Err(AuthorityError::NotFound("environment")),
+        None => return Err(AuthorityError::NotFound("exchange code")),
+    };
+    let installation_id = installation.installation.id.clone();
+    // The grants its environment approved (the store gives the token those
+    // of the row it locked).
+    let record = TokenSpec {
+        project_id: Some(env.project_id.clone()),
+        environment_id: Some(env.id.clone()),
+        installation_id: Some(installation_id.clone()),
+        ..TokenSpec::new(TokenKind::App, &app.name, installation.grants.clone())
+    }
+    .record(issued);
+    let audit = AuditEntry {
+        at: now,
+        actor: format!("client:{}", app.client_id),
+        action: "installation.exchange".into(),
+        target: installation_id,
+        detail: json!({"tokenId": issued.token_id().to_string()}),
+    };
+    Ok((
+        TokenRow {
+            record,
+            created_at: now,
+            user_id: None,
+        },
+        audit,
+    ))
 }
 
 /// `s` with its first letter upper-case (serde's messages start lower-case).

@@ -191,25 +191,34 @@ impl Authority {
         out.map_err(Into::into)
     }
 
-    /// Makes a change that only adds a token: runs `f` on the store, then,
-    /// where a placer places the feed (PostgreSQL), nudges it and returns
-    /// without reading the feed back. The read cache has nothing to forget:
-    /// a new token's id comes from its random secret, so no lookup can
-    /// have cached it as unknown, and a lookup finds it in the store. The
-    /// placing notifies every node, whose catch-up then moves its feed
-    /// readers. Elsewhere (SQLite, where the writer places its change) it
-    /// is [`Authority::change`], so that the feed readers move at once.
+    /// Makes a change that only adds a token: runs `f` on the store, then
+    /// [`Authority::changed`] with nothing to forget: a new token's id
+    /// comes from its random secret, so no lookup can have cached it as
+    /// unknown, and a lookup finds it in the store.
     pub(crate) fn add_token<T, E: Into<AuthorityError>>(
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, E>,
     ) -> Result<T, AuthorityError> {
-        let Some(placer) = self.placer.get() else {
-            return self.change(f);
-        };
         let out = f(self.store()?).map_err(Into::into)?;
-        // Full: a nudge is pending already, which is as good.
-        let _ = placer.try_send(());
+        self.changed(false)?;
         Ok(out)
+    }
+
+    /// After a change made outside [`Authority::change`]: where the change
+    /// may have left the read cache something to `forget`, or where the
+    /// writer places its own changes (SQLite, whose feed readers move only
+    /// by a catch-up), catches up; otherwise (PostgreSQL) nudges the
+    /// placer and returns without reading the feed back. The placing
+    /// notifies every node, whose catch-up then moves its feed readers.
+    pub(crate) fn changed(&self, forget: bool) -> Result<(), StoreError> {
+        match self.placer.get() {
+            Some(placer) if !forget => {
+                // Full: a nudge is pending already, which is as good.
+                let _ = placer.try_send(());
+                Ok(())
+            }
+            _ => self.catch_up(),
+        }
     }
 
     /// Forgets from the read cache what changed in the store since it last

@@ -241,7 +241,7 @@ pub struct PreviousSecret {
 }
 
 /// What exchanging a setup code reads before it redeems it
-/// ([`Store::exchange_context`]).
+/// ([`Store::exchange_setup_code`]).
 #[derive(Debug, Clone)]
 pub struct ExchangeContext {
     /// The app of the client id presented (`None` if unknown or deleted,
@@ -590,6 +590,21 @@ pub struct Change {
     pub changed: Changed,
 }
 
+/// How an exchange of a setup code ended ([`Store::exchange_setup_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchanged {
+    /// The exchange was declined: nothing was written.
+    Declined,
+    /// The code was redeemed, or could not be ([`Redeem`]).
+    Ended {
+        /// How redeeming the code ended.
+        outcome: Redeem,
+        /// Whether the installation's earlier live APP tokens were revoked
+        /// (the read caches have them to forget).
+        replaced: bool,
+    },
+}
+
 /// How redeeming a setup code ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redeem {
@@ -743,13 +758,21 @@ pub trait Store: Records {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
-    /// What exchanging a setup code reads before it redeems it, in one
-    /// round trip where the database can ([`ExchangeContext`]).
-    fn exchange_context(
+    /// Exchanges a setup code, in one transaction. Reads the app of
+    /// `client_id` and the code's context, the code's and its
+    /// installation's rows locked ([`ExchangeContext`]; in one round trip
+    /// where the database can), and hands them to `decide`, which answers
+    /// the token to store and its audit entry, or `None` to write nothing
+    /// ([`Exchanged::Declined`]; an unknown client is declined whatever
+    /// `decide` answers). The code is then redeemed for that app as
+    /// [`Store::redeem_setup_code`] redeems it.
+    fn exchange_setup_code(
         &self,
         client_id: &str,
         code_hash: &SecretHash,
-    ) -> Result<ExchangeContext, StoreError>;
+        now: i64,
+        decide: &mut dyn FnMut(&ExchangeContext) -> Option<(TokenRow, AuditEntry)>,
+    ) -> Result<Exchanged, StoreError>;
     /// Redeems a setup code for `app_id` at `now` and, if it is redeemable,
     /// stores `token` in the same transaction. A code is redeemable only
     /// while its installation is PENDING ([`Redeem::NotPending`] else).

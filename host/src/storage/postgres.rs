@@ -696,18 +696,19 @@ impl Conn for PgConn<'_> {
         Ok(())
     }
 
-    /// Both queries in one flight.
-    fn query_pair(
+    /// The queries in one flight.
+    fn query_each(
         &mut self,
-        first: (&'static str, &[Param<'_>]),
-        second: (&'static str, &[Param<'_>]),
+        queries: &[(&'static str, &[Param<'_>])],
         each: &mut dyn FnMut(usize, &dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let (params_a, params_b) = (bind(first.1), bind(second.1));
-        let (mut statement_a, mut statement_b) = (None, None);
-        let a = self.sent(first.0, &params_a, &mut statement_a, true)?;
-        let b = self.sent(second.0, &params_b, &mut statement_b, true)?;
-        for (i, answer) in self.flight(vec![a, b])?.into_iter().enumerate() {
+        let params: Vec<_> = queries.iter().map(|(_, p)| bind(p)).collect();
+        let mut statements: Vec<Option<Statement>> = vec![None; queries.len()];
+        let mut sent = Vec::with_capacity(queries.len());
+        for (((sql, _), params), statement) in queries.iter().zip(&params).zip(&mut statements) {
+            sent.push(self.sent(sql, params, statement, true)?);
+        }
+        for (i, answer) in self.flight(sent)?.into_iter().enumerate() {
             for row in answer.rows()? {
                 each(i, &row)?;
             }

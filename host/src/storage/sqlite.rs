@@ -203,7 +203,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 /// A statement in SQLite's words: `?1` for `$1`, and no `FOR UPDATE` (a
 /// write transaction holds the database's one write lock already).
 fn spell(sql: &'static str) -> Cow<'static, str> {
-    let sql = sql.strip_suffix(" FOR UPDATE").unwrap_or(sql);
+    let sql = sql.find(" FOR UPDATE").map_or(sql, |at| &sql[..at]);
     if sql.contains('$') {
         Cow::Owned(sql.replace('$', "?"))
     } else {

@@ -191,3 +191,12 @@ fn sqlite_catch_ups_find_every_writers_change() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::catch_ups_find_every_writers_change(store(&dir, Durability::Normal));
 }
+
+#[test]
+fn sqlite_exchanges_redeem_once_and_say_what_they_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::exchanges_redeem_once_and_say_what_they_replaced(store(
+        &dir,
+        Durability::Normal,
+    ));
+}

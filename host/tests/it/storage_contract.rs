@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tally::storage::{
-    AppRow, AuditEntry, Changed, EnvironmentRow, NewTokens, PreviousSecret, Project, Records,
-    Redeem, SetupCodeRow, Store, StoreError, TokenRow,
+    AppRow, AuditEntry, Changed, EnvironmentRow, Exchanged, NewTokens, PreviousSecret, Project,
+    Records, Redeem, SetupCodeRow, Store, StoreError, TokenRow,
 };
 use verifier_core::{
     Action, Api, Grant, Grants, Installation, InstallationStatus, IssuedToken, OpaqueSecret,
@@ -199,16 +199,33 @@ pub fn redeem_outcomes(store: &dyn Store) {
             .unwrap(),
         Redeem::Unknown
     );
-    let context = store.exchange_context("cl_1", &code.hash()).unwrap();
+    // An exchange reads the app and the code's context; declined, it
+    // writes nothing.
+    let mut read = None;
+    let declined = store
+        .exchange_setup_code("cl_1", &code.hash(), 10, &mut |context| {
+            read = Some(context.clone());
+            None
+        })
+        .unwrap();
+    assert_eq!(declined, Exchanged::Declined);
+    let context = read.unwrap();
     assert_eq!(context.app.unwrap().id, "app_1");
     let (installation, environment) = context.code.unwrap();
-    let unknown = store.exchange_context("cl_none", &unknown).unwrap();
-    assert!(unknown.app.is_none() && unknown.code.is_none());
     assert_eq!(installation.installation.id, "in_1");
     assert_eq!(
         installation.installation.environment_id,
         environment.unwrap().id
     );
+    let mut read = None;
+    store
+        .exchange_setup_code("cl_none", &unknown, 10, &mut |context| {
+            read = Some(context.clone());
+            None
+        })
+        .unwrap();
+    let nothing = read.unwrap();
+    assert!(nothing.app.is_none() && nothing.code.is_none());
     assert!(
         store.token(&t1.record.token_id).unwrap().is_none(),
         "no token without a redeem"
@@ -1638,4 +1655,87 @@ pub fn catch_ups_find_every_writers_change(store: Arc<dyn Store>) {
     for writer in writers {
         writer.join().unwrap();
     }
+}
+
+/// Exchanges redeem as `redeem_setup_code` does, say whether they revoked
+/// earlier APP tokens, and of concurrent exchanges of one code exactly one
+/// stores its token.
+pub fn exchanges_redeem_once_and_say_what_they_replaced(store: Arc<dyn Store>) {
+    let (_, installation, code) = seed(store.as_ref());
+    let exchange = |hash: &verifier_core::SecretHash, seed: u8, now: i64| {
+        let (_, t) = token(seed, Some("in_1"), 5);
+        let id = t.record.token_id;
+        let ended = store
+            .exchange_setup_code("cl_1", hash, now, &mut |_| {
+                Some((t.clone(), audit("installation.exchange", "in_1")))
+            })
+            .unwrap();
+        (ended, id)
+    };
+    let threads: Vec<_> = (0..8u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let hash = code.hash();
+            std::thread::spawn(move || {
+                let (_, t) = token(200 + i, Some("in_1"), 5);
+                store
+                    .exchange_setup_code("cl_1", &hash, 10, &mut |_| {
+                        Some((t.clone(), audit("installation.exchange", "in_1")))
+                    })
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<Exchanged> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let redeemed = Exchanged::Ended {
+        outcome: Redeem::Redeemed,
+        replaced: false,
+    };
+    let used = Exchanged::Ended {
+        outcome: Redeem::Used,
+        replaced: false,
+    };
+    assert_eq!(outcomes.iter().filter(|o| **o == redeemed).count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| **o == used).count(), 7);
+
+    // A new code for the installation: its token replaces the first.
+    let again = OpaqueSecret::from_random([4; 32]);
+    store
+        .update_installation(
+            &installation,
+            InstallationStatus::Pending,
+            false,
+            Some(&SetupCodeRow {
+                code_hash: again.hash(),
+                installation_id: "in_1".into(),
+                app_id: "app_1".into(),
+                expires_at: 50,
+            }),
+            &audit("installation.setup_code", "in_1"),
+        )
+        .unwrap();
+    let (ended, id) = exchange(&again.hash(), 30, 20);
+    assert_eq!(
+        ended,
+        Exchanged::Ended {
+            outcome: Redeem::Redeemed,
+            replaced: true
+        }
+    );
+    let live: Vec<_> = store
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.record.installation_id.as_deref() == Some("in_1") && !t.record.revoked)
+        .map(|t| t.record.token_id)
+        .collect();
+    assert_eq!(live, [id], "one live APP token: the last");
+    // The app of another client redeems nothing.
+    let (_, t) = token(31, Some("in_1"), 5);
+    let other = store
+        .exchange_setup_code("cl_none", &again.hash(), 20, &mut |_| {
+            Some((t.clone(), audit("installation.exchange", "in_1")))
+        })
+        .unwrap();
+    assert_eq!(other, Exchanged::Declined);
 }

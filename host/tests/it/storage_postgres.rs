@@ -355,3 +355,10 @@ fn postgres_catch_ups_find_every_writers_change() {
     let f = fresh();
     storage_contract::catch_ups_find_every_writers_change(Arc::clone(&f.store));
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_exchanges_redeem_once_and_say_what_they_replaced() {
+    let f = fresh();
+    storage_contract::exchanges_redeem_once_and_say_what_they_replaced(Arc::clone(&f.store));
+}

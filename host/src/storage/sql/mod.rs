@@ -170,17 +170,18 @@ pub trait Conn {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
-    /// Runs two queries, in order, handing each row to `each` with the
-    /// index of its query (0 or 1): in one round trip where the database
-    /// can (PostgreSQL pipelines them), one after the other elsewhere.
-    fn query_pair(
+    /// Runs `queries` in order, handing each row to `each` with the index
+    /// of its query: in one round trip where the database can (PostgreSQL
+    /// pipelines them), one after the other elsewhere.
+    fn query_each(
         &mut self,
-        first: (&'static str, &[Param<'_>]),
-        second: (&'static str, &[Param<'_>]),
+        queries: &[(&'static str, &[Param<'_>])],
         each: &mut dyn FnMut(usize, &dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.query(first.0, first.1, &mut |row| each(0, row))?;
-        self.query(second.0, second.1, &mut |row| each(1, row))
+        for (i, (sql, params)) in queries.iter().enumerate() {
+            self.query(sql, params, &mut |row| each(i, row))?;
+        }
+        Ok(())
     }
     /// Called in a write transaction after it appended to the change feed
     /// (rows of `changes` with no `pos` yet). Where one writer commits at a

@@ -36,6 +36,9 @@ macro_rules! token_columns {
 /// How many columns [`token_columns`] names.
 pub(super) const TOKEN_WIDTH: usize = 13;
 
+/// How many columns `environment_columns!` names.
+pub(super) const ENVIRONMENT_WIDTH: usize = 7;
+
 /// The columns of an environment row, in `rows::environment_from`'s order.
 macro_rules! environment_columns {
     ($t:literal) => {
@@ -100,8 +103,6 @@ pub(super) const INSERT_TOKEN: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 pub(super) const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = TRUE WHERE token_id = $1";
-pub(super) const LIVE_APP_TOKENS: &str = "SELECT token_id FROM tokens WHERE installation_id = $1 \
-     AND kind = 'APP' AND NOT revoked ORDER BY created_at";
 pub(super) const REVOKE_INSTALLATION_TOKENS: &str =
     "UPDATE tokens SET revoked = TRUE WHERE installation_id = $1";
 pub(super) const ROTATE_NOW: &str = "UPDATE tokens SET revoked = TRUE, replaced_by = $2 \
@@ -234,25 +235,31 @@ pub(super) const INSERT_CODE: &str = "INSERT INTO setup_codes (code_hash, instal
      VALUES ($1, $2, $3, $4)";
 /// Columns of `installation_columns!`.
 pub(super) const INSTALLATION_WIDTH: usize = 11;
-/// A setup code's installation (`installation_columns!`) and its
-/// environment (`environment_columns!`, NULL if it has none), whatever
-/// their state: what an exchange reads before it redeems, in one round trip.
-pub(super) const CODE_CONTEXT: &str = concat!(
+/// A setup code's installation (`installation_columns!`), its environment
+/// (`environment_columns!`, NULL if it has none), whatever their state, and
+/// the code's app, expiry and use: what an exchange reads, with the code's and the installation's rows locked (on
+/// PostgreSQL), so that of concurrent exchanges of one code exactly one
+/// sees it unused, and an installation's exchanges run one at a time.
+pub(super) const CODE_CONTEXT_FOR_REDEEM: &str = concat!(
     "SELECT ",
     installation_columns!(),
     ", ",
     environment_columns!("e."),
+    ", c.app_id, c.expires_at, c.used_at",
     " FROM setup_codes c JOIN installations i ON i.id = c.installation_id \
      JOIN apps a ON a.id = i.app_id LEFT JOIN environments e ON e.id = i.environment_id \
-     WHERE c.code_hash = $1"
+     WHERE c.code_hash = $1 FOR UPDATE OF c, i"
 );
-/// The code and its installation's status. `FOR UPDATE`: a concurrent
-/// redeem of this code, on any node, waits here and then sees it used; the
-/// installation's row is locked too, so a status change waits for this
-/// redeem (or this redeem for it).
-/// A code, its installation's status, and the installation's id and
-/// grants: both rows locked (on PostgreSQL), so the grants a redeemed
-/// code's token gets are read here, not again.
+/// The live APP tokens of a setup code's installation, oldest first (run
+/// after [`CODE_CONTEXT_FOR_REDEEM`] took the installation's lock).
+pub(super) const LIVE_APP_TOKENS_OF_CODE: &str = "SELECT t.token_id FROM tokens t \
+     JOIN setup_codes c ON c.installation_id = t.installation_id \
+     WHERE c.code_hash = $1 AND t.kind = 'APP' AND NOT t.revoked ORDER BY t.created_at";
+/// A code, its installation's status, id and grants. `FOR UPDATE`: a
+/// concurrent redeem of the same code waits here until this one commits,
+/// then sees it used; the installation's row is locked too, so a status
+/// change waits for this redeem (or this redeem for it), and the grants a
+/// redeemed code's token gets are read here, not again.
 pub(super) const CODE_FOR_REDEEM: &str = "SELECT c.app_id, c.expires_at, c.used_at, i.status, \
      i.id, i.grants \
      FROM setup_codes c JOIN installations i ON i.id = c.installation_id \

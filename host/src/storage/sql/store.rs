@@ -16,9 +16,9 @@ use super::statements::*;
 use super::{Conn, Database, Param, Row, SqlStore};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
-    DeliveryRow, DueDelivery, EnvironmentRow, ExchangeContext, InstallationRow, InvitationRow,
-    NewTokens, OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow,
-    RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
+    DeliveryRow, DueDelivery, EnvironmentRow, ExchangeContext, Exchanged, InstallationRow,
+    InvitationRow, NewTokens, OAuthCodeRow, Project, Published, Records, Redeem, Redeemed,
+    RefreshTokenRow, RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -251,37 +251,84 @@ impl<D: Database> Store for SqlStore<D> {
         })
     }
 
-    fn exchange_context(
+    fn exchange_setup_code(
         &self,
         client_id: &str,
         code_hash: &SecretHash,
-    ) -> Result<ExchangeContext, StoreError> {
-        let mut context = ExchangeContext {
-            app: None,
-            code: None,
-        };
-        self.db.read(|c| {
-            c.query_pair(
-                (APP_BY_CLIENT_ID, params![client_id]),
-                (CODE_CONTEXT, params![&code_hash.as_bytes()[..]]),
+        now: i64,
+        decide: &mut dyn FnMut(&ExchangeContext) -> Option<(TokenRow, AuditEntry)>,
+    ) -> Result<Exchanged, StoreError> {
+        let hash = &code_hash.as_bytes()[..];
+        self.db.write(|c| {
+            let mut context = ExchangeContext {
+                app: None,
+                code: None,
+            };
+            let (mut found, mut live) = (None, Vec::new());
+            // The app, the code under its lock, then the installation's
+            // live APP tokens: one round trip.
+            c.query_each(
+                &[
+                    (APP_BY_CLIENT_ID, params![client_id]),
+                    (CODE_CONTEXT_FOR_REDEEM, params![hash]),
+                    (LIVE_APP_TOKENS_OF_CODE, params![hash]),
+                ],
                 &mut |query, r| {
                     match query {
                         0 if context.app.is_none() => context.app = Some(app_from(r)?),
-                        0 => {}
-                        _ if context.code.is_none() => {
+                        1 if context.code.is_none() => {
                             let environment = match r.opt_text(INSTALLATION_WIDTH)? {
                                 Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
                                 None => None,
                             };
-                            context.code = Some((installation_from(r)?, environment));
+                            let installation = installation_from(r)?;
+                            let at = INSTALLATION_WIDTH + ENVIRONMENT_WIDTH;
+                            found = Some(FoundCode {
+                                app_id: r.text(at)?,
+                                expires_at: r.int(at + 1)?,
+                                used: r.opt_int(at + 2)?.is_some(),
+                                installation_status: installation
+                                    .installation
+                                    .status
+                                    .as_str()
+                                    .to_owned(),
+                            });
+                            context.code = Some((installation, environment));
                         }
+                        2 => live.push(r.bytes(0)?),
                         _ => {}
                     }
                     Ok(())
                 },
-            )
-        })?;
-        Ok(context)
+            )?;
+            let Some((token, audit)) = decide(&context) else {
+                return Ok(Exchanged::Declined);
+            };
+            let Some(app) = &context.app else {
+                return Ok(Exchanged::Declined);
+            };
+            let installation = context
+                .code
+                .as_ref()
+                .map(|(i, _)| (i.installation.id.as_str(), i.grants.as_slice()));
+            let outcome = redeem_found(
+                c,
+                Found {
+                    hash,
+                    code: found.as_ref(),
+                    installation,
+                    live: &live,
+                },
+                &app.id,
+                now,
+                &token,
+                &audit,
+            )?;
+            Ok(Exchanged::Ended {
+                outcome,
+                replaced: outcome == Redeem::Redeemed && !live.is_empty(),
+            })
+        })
     }
 
     fn redeem_setup_code(
@@ -296,10 +343,12 @@ impl<D: Database> Store for SqlStore<D> {
         self.db.write(|c| {
             // The code (its rows locked) and, read after the lock is held,
             // the installation's live APP tokens: one round trip.
-            let (mut found, mut replaced) = (None, Vec::new());
-            c.query_pair(
-                (CODE_FOR_REDEEM, params![hash]),
-                (LIVE_APP_TOKENS, params![&token.record.installation_id]),
+            let (mut found, mut live) = (None, Vec::new());
+            c.query_each(
+                &[
+                    (CODE_FOR_REDEEM, params![hash]),
+                    (LIVE_APP_TOKENS_OF_CODE, params![hash]),
+                ],
                 &mut |query, r| {
                     match query {
                         0 if found.is_none() => {
@@ -309,35 +358,30 @@ impl<D: Database> Store for SqlStore<D> {
                                 used: r.opt_int(2)?.is_some(),
                                 installation_status: r.text(3)?,
                             };
-                            found = Some((code, r.text(4)?, r.text(5)?));
+                            let grants: Vec<Grant> = serde_json::from_str(&r.text(5)?)?;
+                            found = Some((code, r.text(4)?, grants));
                         }
                         0 => {}
-                        _ => replaced.push(r.bytes(0)?),
+                        _ => live.push(r.bytes(0)?),
                     }
                     Ok(())
                 },
             )?;
-            let outcome = redeem_outcome(found.as_ref().map(|(code, ..)| code), app_id, now);
-            let Some((_, installation, grants)) = found.filter(|_| outcome == Redeem::Redeemed)
-            else {
-                return Ok(outcome);
-            };
-            c.send(SPEND_CODE, params![hash, now])?;
-            // One live APP token an installation: this one replaces the rest.
-            for id in &replaced {
-                c.send(REVOKE_TOKEN, params![id.as_slice()])?;
-                token_changed(c, &crate::storage::stored_token_id(id)?)?;
-                insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
-            }
-            // The code's installation, locked above, is the token's.
-            let token = if token.record.installation_id.as_ref() == Some(&installation) {
-                with_grants(token, &grants)?
-            } else {
-                with_installation_grants(c, token)?
-            };
-            insert_token(c, &token)?;
-            insert_audit(c, audit)?;
-            Ok(Redeem::Redeemed)
+            redeem_found(
+                c,
+                Found {
+                    hash,
+                    code: found.as_ref().map(|(code, ..)| code),
+                    installation: found
+                        .as_ref()
+                        .map(|(_, id, grants)| (id.as_str(), grants.as_slice())),
+                    live: &live,
+                },
+                app_id,
+                now,
+                token,
+                audit,
+            )
         })
     }
 
@@ -1027,6 +1071,53 @@ fn touched_from(r: &dyn Row, at: usize) -> Result<Touched, StoreError> {
     }
 }
 
+/// A setup code as read under its lock, with what redeeming it needs.
+struct Found<'a> {
+    /// The code's hash.
+    hash: &'a [u8],
+    /// The code, if it exists.
+    code: Option<&'a FoundCode>,
+    /// Its installation's id and approved grants.
+    installation: Option<(&'a str, &'a [Grant])>,
+    /// Its installation's live APP tokens, which the new one replaces.
+    live: &'a [Vec<u8>],
+}
+
+/// Redeems `found` for `app_id` at `now`, in the transaction `c`: when it
+/// is redeemable, spends it, revokes the installation's live APP tokens
+/// (each with an audit entry) and stores `token` with the installation's
+/// approved grants.
+fn redeem_found(
+    c: &mut dyn Conn,
+    found: Found<'_>,
+    app_id: &str,
+    now: i64,
+    token: &TokenRow,
+    audit: &AuditEntry,
+) -> Result<Redeem, StoreError> {
+    let outcome = redeem_outcome(found.code, app_id, now);
+    if outcome != Redeem::Redeemed {
+        return Ok(outcome);
+    }
+    c.send(SPEND_CODE, params![found.hash, now])?;
+    // One live APP token an installation: this one replaces the rest.
+    for id in found.live {
+        c.send(REVOKE_TOKEN, params![id.as_slice()])?;
+        token_changed(c, &crate::storage::stored_token_id(id)?)?;
+        insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
+    }
+    // The code's installation, locked with it, is the token's.
+    let token = match found.installation {
+        Some((id, grants)) if token.record.installation_id.as_deref() == Some(id) => {
+            with_approved(token, grants)
+        }
+        _ => with_installation_grants(c, token)?,
+    };
+    insert_token(c, &token)?;
+    insert_audit(c, audit)?;
+    Ok(Redeem::Redeemed)
+}
+
 /// `token` with the grants its installation approved (read with the row
 /// locked), or as it is for a token of no installation. A token acting
 /// for a person ([`acts_for_user`]) keeps only those of its grants that lie
@@ -1039,13 +1130,13 @@ fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenR
         r.text(0)
     })?
     .ok_or(StoreError::NotFound("installation"))?;
-    with_grants(token, &grants)
+    let approved: Vec<Grant> = serde_json::from_str(&grants)?;
+    Ok(with_approved(token, &approved))
 }
 
-/// `token` with the grants its installation approved (`grants`, as stored),
-/// narrowed to its own where it acts for a person.
-fn with_grants(token: &TokenRow, grants: &str) -> Result<TokenRow, StoreError> {
-    let approved: Vec<Grant> = serde_json::from_str(grants)?;
+/// `token` with `approved`, its installation's approved grants, narrowed
+/// to its own where it acts for a person.
+fn with_approved(token: &TokenRow, approved: &[Grant]) -> TokenRow {
     let mut token = token.clone();
     token.record.grants = Arc::new(if acts_for_user(&token.record) {
         token
@@ -1056,9 +1147,9 @@ fn with_grants(token: &TokenRow, grants: &str) -> Result<TokenRow, StoreError> {
             .cloned()
             .collect()
     } else {
-        approved.into()
+        approved.to_vec().into()
     });
-    Ok(token)
+    token
 }
 
 /// Whether a token acts for a person (its principal is `user:<id>`): made

@@ -1,7 +1,9 @@
 //! A read cache of a store's [`Records`], for the hot verify path. It
 //! wraps the read side only: changes go to the store itself, and whoever
 //! makes them calls [`RecordCache::catch_up`] before answering (the
-//! authority does, after every change it makes).
+//! authority does, after every change that may leave the cache something
+//! to forget; a change that only adds a token, whose id is new and random,
+//! leaves nothing).
 //!
 //! Token and environment lookups are cached, "not found" too (an attacker can
 //! mint well-formed unknown tokenIds at will, and each would otherwise reach

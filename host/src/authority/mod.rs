@@ -181,7 +181,9 @@ impl Authority {
     /// Makes a change: runs `f` on the store, then brings the read cache up
     /// to date ([`RecordCache::catch_up`]) before returning, so the very next
     /// verification on this node sees it. Every operation that changes the
-    /// store goes through here.
+    /// store goes through here, but two that need no catch-up when they
+    /// revoked nothing and say so to `Authority::changed`: adding a token
+    /// (`Authority::add_token`) and exchanging a setup code.
     pub fn change<T, E: Into<AuthorityError>>(
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, E>,

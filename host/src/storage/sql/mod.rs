@@ -5,7 +5,7 @@
 //!
 //! Every statement is written once, in the SQL both databases speak, with
 //! PostgreSQL's numbered parameters (`$1`); SQLite's adapter reads them as
-//! its own `?1`. One clause differs: a `SELECT … FOR UPDATE` takes row
+//! its own `?1`. One clause differs: a `SELECT … FOR UPDATE [OF …]` takes row
 //! locks on PostgreSQL, where several nodes write; on SQLite, whose write
 //! transaction already holds the database's one write lock, the adapter
 //! drops it.

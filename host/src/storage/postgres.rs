@@ -559,18 +559,17 @@ impl<'a> PgConn<'a> {
         &mut self,
         sql: &'static str,
         params: &'f [&'f (dyn ToSql + Sync)],
-        statement: &'f mut Option<Statement>,
         rows: bool,
     ) -> Result<Sent<'f>, StoreError>
     where
         'a: 'f,
     {
         let client = self.client;
-        let statement = &*statement.insert(self.prepared(sql)?);
+        let statement = self.prepared(sql)?;
         Ok(if rows {
-            Box::pin(async move { client.query(statement, params).await.map(Answer::Rows) })
+            Box::pin(async move { client.query(&statement, params).await.map(Answer::Rows) })
         } else {
-            Box::pin(async move { client.execute(statement, params).await.map(Answer::Count) })
+            Box::pin(async move { client.execute(&statement, params).await.map(Answer::Count) })
         })
     }
 
@@ -604,6 +603,8 @@ impl<'a> PgConn<'a> {
         self.transaction = Transaction::None;
     }
 
+    /// Queues a statement whose outcome is not read; outside a write
+    /// transaction, sends it at once.
     fn queue(
         &mut self,
         sql: &'static str,
@@ -616,6 +617,9 @@ impl<'a> PgConn<'a> {
             params: owned(params),
             what,
         });
+        if self.transaction == Transaction::None {
+            self.flight(Vec::new())?;
+        }
         Ok(())
     }
 }
@@ -650,16 +654,11 @@ async fn in_order(
 impl Conn for PgConn<'_> {
     fn execute(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let params = bind(params);
-        let mut statement = None;
-        let sent = self.sent(sql, &params, &mut statement, false)?;
+        let sent = self.sent(sql, &params, false)?;
         one_answer(self.flight(vec![sent])?)?.count()
     }
 
     fn send(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<(), StoreError> {
-        if self.transaction == Transaction::None {
-            self.execute(sql, params)?;
-            return Ok(());
-        }
         self.queue(sql, params, None)
     }
 
@@ -669,15 +668,6 @@ impl Conn for PgConn<'_> {
         params: &[Param<'_>],
         what: &'static str,
     ) -> Result<(), StoreError> {
-        if self.transaction == Transaction::None {
-            let statement = self.prepared(sql)?;
-            let params = bind(params);
-            return self
-                .runtime
-                .block_on(self.client.execute(&statement, &params))
-                .map(|_| ())
-                .map_err(|e| conflict_or(e, Some(what)));
-        }
         self.queue(sql, params, Some(what))
     }
 
@@ -688,8 +678,7 @@ impl Conn for PgConn<'_> {
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let params = bind(params);
-        let mut statement = None;
-        let sent = self.sent(sql, &params, &mut statement, true)?;
+        let sent = self.sent(sql, &params, true)?;
         for row in one_answer(self.flight(vec![sent])?)?.rows()? {
             each(&row)?;
         }
@@ -703,10 +692,9 @@ impl Conn for PgConn<'_> {
         each: &mut dyn FnMut(usize, &dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let params: Vec<_> = queries.iter().map(|(_, p)| bind(p)).collect();
-        let mut statements: Vec<Option<Statement>> = vec![None; queries.len()];
         let mut sent = Vec::with_capacity(queries.len());
-        for (((sql, _), params), statement) in queries.iter().zip(&params).zip(&mut statements) {
-            sent.push(self.sent(sql, params, statement, true)?);
+        for ((sql, _), params) in queries.iter().zip(&params) {
+            sent.push(self.sent(sql, params, true)?);
         }
         for (i, answer) in self.flight(sent)?.into_iter().enumerate() {
             for row in answer.rows()? {

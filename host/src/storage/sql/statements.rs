@@ -237,9 +237,12 @@ pub(super) const INSERT_CODE: &str = "INSERT INTO setup_codes (code_hash, instal
 pub(super) const INSTALLATION_WIDTH: usize = 11;
 /// A setup code's installation (`installation_columns!`), its environment
 /// (`environment_columns!`, NULL if it has none), whatever their state, and
-/// the code's app, expiry and use: what an exchange reads, with the code's and the installation's rows locked (on
-/// PostgreSQL), so that of concurrent exchanges of one code exactly one
-/// sees it unused, and an installation's exchanges run one at a time.
+/// the code's app, expiry and use: what redeeming it reads. `FOR UPDATE`
+/// (on PostgreSQL): a concurrent redeem of this code, on any node, waits
+/// here and then sees it used; the installation's row is locked too, so a
+/// status change waits for this redeem (or this redeem for it), its
+/// exchanges run one at a time, and the grants its token gets are read
+/// here, not again.
 pub(super) const CODE_CONTEXT_FOR_REDEEM: &str = concat!(
     "SELECT ",
     installation_columns!(),
@@ -255,15 +258,6 @@ pub(super) const CODE_CONTEXT_FOR_REDEEM: &str = concat!(
 pub(super) const LIVE_APP_TOKENS_OF_CODE: &str = "SELECT t.token_id FROM tokens t \
      JOIN setup_codes c ON c.installation_id = t.installation_id \
      WHERE c.code_hash = $1 AND t.kind = 'APP' AND NOT t.revoked ORDER BY t.created_at";
-/// A code, its installation's status, id and grants. `FOR UPDATE`: a
-/// concurrent redeem of the same code waits here until this one commits,
-/// then sees it used; the installation's row is locked too, so a status
-/// change waits for this redeem (or this redeem for it), and the grants a
-/// redeemed code's token gets are read here, not again.
-pub(super) const CODE_FOR_REDEEM: &str = "SELECT c.app_id, c.expires_at, c.used_at, i.status, \
-     i.id, i.grants \
-     FROM setup_codes c JOIN installations i ON i.id = c.installation_id \
-     WHERE c.code_hash = $1 FOR UPDATE";
 pub(super) const SPEND_CODE: &str =
     "UPDATE setup_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL";
 pub(super) const SPEND_INSTALLATION_CODES: &str =

@@ -260,73 +260,17 @@ impl<D: Database> Store for SqlStore<D> {
     ) -> Result<Exchanged, StoreError> {
         let hash = &code_hash.as_bytes()[..];
         self.db.write(|c| {
-            let mut context = ExchangeContext {
-                app: None,
-                code: None,
-            };
-            let (mut found, mut live) = (None, Vec::new());
-            // The app, the code under its lock, then the installation's
-            // live APP tokens: one round trip.
-            c.query_each(
-                &[
-                    (APP_BY_CLIENT_ID, params![client_id]),
-                    (CODE_CONTEXT_FOR_REDEEM, params![hash]),
-                    (LIVE_APP_TOKENS_OF_CODE, params![hash]),
-                ],
-                &mut |query, r| {
-                    match query {
-                        0 if context.app.is_none() => context.app = Some(app_from(r)?),
-                        1 if context.code.is_none() => {
-                            let environment = match r.opt_text(INSTALLATION_WIDTH)? {
-                                Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
-                                None => None,
-                            };
-                            let installation = installation_from(r)?;
-                            let at = INSTALLATION_WIDTH + ENVIRONMENT_WIDTH;
-                            found = Some(FoundCode {
-                                app_id: r.text(at)?,
-                                expires_at: r.int(at + 1)?,
-                                used: r.opt_int(at + 2)?.is_some(),
-                                installation_status: installation
-                                    .installation
-                                    .status
-                                    .as_str()
-                                    .to_owned(),
-                            });
-                            context.code = Some((installation, environment));
-                        }
-                        2 => live.push(r.bytes(0)?),
-                        _ => {}
-                    }
-                    Ok(())
-                },
-            )?;
-            let Some((token, audit)) = decide(&context) else {
+            let read = CodeRead::read(c, Some(client_id), hash)?;
+            let Some((token, audit)) = decide(&read.context) else {
                 return Ok(Exchanged::Declined);
             };
-            let Some(app) = &context.app else {
+            let Some(app) = &read.context.app else {
                 return Ok(Exchanged::Declined);
             };
-            let installation = context
-                .code
-                .as_ref()
-                .map(|(i, _)| (i.installation.id.as_str(), i.grants.as_slice()));
-            let outcome = redeem_found(
-                c,
-                Found {
-                    hash,
-                    code: found.as_ref(),
-                    installation,
-                    live: &live,
-                },
-                &app.id,
-                now,
-                &token,
-                &audit,
-            )?;
+            let outcome = redeem_read(c, hash, &read, &app.id, now, &token, &audit)?;
             Ok(Exchanged::Ended {
                 outcome,
-                replaced: outcome == Redeem::Redeemed && !live.is_empty(),
+                replaced: outcome == Redeem::Redeemed && !read.live.is_empty(),
             })
         })
     }
@@ -341,47 +285,8 @@ impl<D: Database> Store for SqlStore<D> {
     ) -> Result<Redeem, StoreError> {
         let hash = &code_hash.as_bytes()[..];
         self.db.write(|c| {
-            // The code (its rows locked) and, read after the lock is held,
-            // the installation's live APP tokens: one round trip.
-            let (mut found, mut live) = (None, Vec::new());
-            c.query_each(
-                &[
-                    (CODE_FOR_REDEEM, params![hash]),
-                    (LIVE_APP_TOKENS_OF_CODE, params![hash]),
-                ],
-                &mut |query, r| {
-                    match query {
-                        0 if found.is_none() => {
-                            let code = FoundCode {
-                                app_id: r.text(0)?,
-                                expires_at: r.int(1)?,
-                                used: r.opt_int(2)?.is_some(),
-                                installation_status: r.text(3)?,
-                            };
-                            let grants: Vec<Grant> = serde_json::from_str(&r.text(5)?)?;
-                            found = Some((code, r.text(4)?, grants));
-                        }
-                        0 => {}
-                        _ => live.push(r.bytes(0)?),
-                    }
-                    Ok(())
-                },
-            )?;
-            redeem_found(
-                c,
-                Found {
-                    hash,
-                    code: found.as_ref().map(|(code, ..)| code),
-                    installation: found
-                        .as_ref()
-                        .map(|(_, id, grants)| (id.as_str(), grants.as_slice())),
-                    live: &live,
-                },
-                app_id,
-                now,
-                token,
-                audit,
-            )
+            let read = CodeRead::read(c, None, hash)?;
+            redeem_read(c, hash, &read, app_id, now, token, audit)
         })
     }
 
@@ -1071,45 +976,95 @@ fn touched_from(r: &dyn Row, at: usize) -> Result<Touched, StoreError> {
     }
 }
 
-/// A setup code as read under its lock, with what redeeming it needs.
-struct Found<'a> {
-    /// The code's hash.
-    hash: &'a [u8],
+/// What redeeming a setup code reads, in one round trip where the database
+/// can: the app of the client presenting it (when one does), the code's
+/// context with the code's and its installation's rows locked, then the
+/// installation's live APP tokens.
+struct CodeRead {
+    /// The app and the code's installation and environment.
+    context: ExchangeContext,
     /// The code, if it exists.
-    code: Option<&'a FoundCode>,
-    /// Its installation's id and approved grants.
-    installation: Option<(&'a str, &'a [Grant])>,
-    /// Its installation's live APP tokens, which the new one replaces.
-    live: &'a [Vec<u8>],
+    code: Option<FoundCode>,
+    /// Its installation's live APP tokens, which a new one replaces.
+    live: Vec<Vec<u8>>,
 }
 
-/// Redeems `found` for `app_id` at `now`, in the transaction `c`: when it
-/// is redeemable, spends it, revokes the installation's live APP tokens
-/// (each with an audit entry) and stores `token` with the installation's
-/// approved grants.
-fn redeem_found(
+impl CodeRead {
+    fn read(c: &mut dyn Conn, client_id: Option<&str>, hash: &[u8]) -> Result<Self, StoreError> {
+        let mut read = CodeRead {
+            context: ExchangeContext {
+                app: None,
+                code: None,
+            },
+            code: None,
+            live: Vec::new(),
+        };
+        let app = [Param::OptText(client_id)];
+        let queries = [
+            (APP_BY_CLIENT_ID, &app[..]),
+            (CODE_CONTEXT_FOR_REDEEM, params![hash]),
+            (LIVE_APP_TOKENS_OF_CODE, params![hash]),
+        ];
+        // The app's query only when a client presents the code.
+        let skip = usize::from(client_id.is_none());
+        let queries = &queries[skip..];
+        c.query_each(queries, &mut |query, r| {
+            match query + skip {
+                0 if read.context.app.is_none() => read.context.app = Some(app_from(r)?),
+                1 if read.context.code.is_none() => {
+                    let environment = match r.opt_text(INSTALLATION_WIDTH)? {
+                        Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
+                        None => None,
+                    };
+                    let installation = installation_from(r)?;
+                    let at = INSTALLATION_WIDTH + ENVIRONMENT_WIDTH;
+                    read.code = Some(FoundCode {
+                        app_id: r.text(at)?,
+                        expires_at: r.int(at + 1)?,
+                        used: r.opt_int(at + 2)?.is_some(),
+                        installation_status: installation.installation.status.as_str().to_owned(),
+                    });
+                    read.context.code = Some((installation, environment));
+                }
+                2 => read.live.push(r.bytes(0)?),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(read)
+    }
+}
+
+/// Redeems the code `hash` (`read` under its lock) for `app_id` at `now`,
+/// in the transaction `c`: when it is redeemable, spends it, revokes the
+/// installation's live APP tokens (each with an audit entry) and stores
+/// `token` with the installation's approved grants.
+fn redeem_read(
     c: &mut dyn Conn,
-    found: Found<'_>,
+    hash: &[u8],
+    read: &CodeRead,
     app_id: &str,
     now: i64,
     token: &TokenRow,
     audit: &AuditEntry,
 ) -> Result<Redeem, StoreError> {
-    let outcome = redeem_outcome(found.code, app_id, now);
+    let outcome = redeem_outcome(read.code.as_ref(), app_id, now);
     if outcome != Redeem::Redeemed {
         return Ok(outcome);
     }
-    c.send(SPEND_CODE, params![found.hash, now])?;
+    c.send(SPEND_CODE, params![hash, now])?;
     // One live APP token an installation: this one replaces the rest.
-    for id in found.live {
+    for id in &read.live {
         c.send(REVOKE_TOKEN, params![id.as_slice()])?;
         token_changed(c, &crate::storage::stored_token_id(id)?)?;
         insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
     }
     // The code's installation, locked with it, is the token's.
-    let token = match found.installation {
-        Some((id, grants)) if token.record.installation_id.as_deref() == Some(id) => {
-            with_approved(token, grants)
+    let token = match &read.context.code {
+        Some((installation, _))
+            if token.record.installation_id.as_ref() == Some(&installation.installation.id) =>
+        {
+            with_approved(token, &installation.grants)
         }
         _ => with_installation_grants(c, token)?,
     };

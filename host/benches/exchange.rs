@@ -53,10 +53,17 @@ fn main() {
             Backend::Sqlite(d) => format!("sqlite-{d:?}"),
             Backend::Postgres(_) => "postgres".to_owned(),
         };
+        let postgres = match &backend {
+            Backend::Postgres(url) => Some(url.clone()),
+            Backend::Sqlite(_) => None,
+        };
         let (exchanges, creations) = runtime.block_on(run(backend, codes));
         println!(
             "{name}: {exchanges:.0} exchanges/s, {creations:.0} token creations/s ({codes} each, {CLIENTS} clients)"
         );
+        if let Some(url) = postgres {
+            support::drop_schema(&url, "bench");
+        }
     }
 }
 

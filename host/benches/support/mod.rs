@@ -43,6 +43,19 @@ pub fn fresh_schema(url: &str, tag: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{name}")
 }
 
+/// Drops the schema [`fresh_schema`] made for `tag` in this process.
+pub fn drop_schema(url: &str, tag: &str) {
+    let statement = format!("DROP SCHEMA IF EXISTS {tag}_{} CASCADE", std::process::id());
+    let admin = url.to_owned();
+    // The sync client runs a runtime of its own: off any async context.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&statement).unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
 /// A running `tally serve`, stopped when dropped.
 pub struct Node {
     child: Child,

@@ -4,9 +4,11 @@
 //! schema per run) with two nodes writing to it, the clients split between
 //! them.
 //!
-//! `cargo bench -p tally --bench exchange` (optional argument: codes per run,
-//! default 4000). For each backend: installs that many installations
-//! in-process, then exchanges every code over HTTP from 32 concurrent
+//! `cargo bench -p tally --bench exchange` (optional arguments: codes per
+//! run, default 4000; the names of the backends to run, `sqlite-Normal`,
+//! `sqlite-Full` or `postgres`, default all). For each backend: installs
+//! that many installations in-process, then exchanges every code over
+//! HTTP from 32 concurrent
 //! clients; then creates as many PAT tokens (`POST /v1/tokens`) the same
 //! way; and prints both rates. Client and server share this machine's
 //! cores, so the figures are floors.
@@ -41,6 +43,10 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(4000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.starts_with("sqlite-") || a == "postgres")
+        .collect();
     let mut backends = vec![
         Backend::Sqlite(Durability::Normal),
         Backend::Sqlite(Durability::Full),
@@ -53,6 +59,9 @@ fn main() {
             Backend::Sqlite(d) => format!("sqlite-{d:?}"),
             Backend::Postgres(_) => "postgres".to_owned(),
         };
+        if !only.is_empty() && !only.contains(&name) {
+            continue;
+        }
         let postgres = match &backend {
             Backend::Postgres(url) => Some(url.clone()),
             Backend::Sqlite(_) => None,

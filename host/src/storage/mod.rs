@@ -242,7 +242,7 @@ pub struct PreviousSecret {
 
 /// What exchanging a setup code reads before it redeems it
 /// ([`Store::exchange_setup_code`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExchangeContext {
     /// The app of the client id presented (`None` if unknown or deleted,
     /// as [`Store::app_by_client_id`] answers).

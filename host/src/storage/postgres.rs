@@ -32,6 +32,14 @@
 //! driven by a single-threaded runtime of its own while a call waits, as
 //! that client does; migrations and `LISTEN` keep the synchronous client.
 //!
+//! Exchanges of setup codes commit in groups (`postgres/group.rs`): the
+//! exchanges that arrive while others are under way share one
+//! transaction, their reads in one round trip and their writes with one
+//! `COMMIT`, so a burst of exchanges costs a few round trips and WAL
+//! flushes, not two round trips and a flush each. An exchange that cannot
+//! share (its write needs a read, or another in the group replaces the
+//! same installation's token) or whose group fails runs again alone.
+//!
 //! Each connection keeps the statements it has run prepared ([`Session`]):
 //! a statement is parsed and analysed once per connection, and each later
 //! run is one round trip (bind and execute) instead of two (an unnamed
@@ -56,7 +64,9 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use super::StoreError;
 use super::schema::{self, Dialect};
-use super::sql::{Conn, Database, Param, Row, SqlStore};
+use super::sql::{Conn, Database, Param, Row, SqlStore, TwoSteps};
+
+mod group;
 
 /// Key of the advisory lock that orders the placing of changes in the feed.
 const FEED_LOCK: i64 = 0x7461_6c6c_7966; // "tallyf"
@@ -153,10 +163,12 @@ fn prepared(
 /// The PostgreSQL store.
 pub type PgStore = SqlStore<PgDb>;
 
-/// PostgreSQL's connections: a pool.
+/// PostgreSQL's connections: a pool, and the writers that share
+/// transactions (group commit).
 pub struct PgDb {
     /// Always `Some` until dropped (see `Drop`).
     pool: Option<Pool<Manager>>,
+    groups: group::Groups,
 }
 
 impl Drop for PgDb {
@@ -233,7 +245,10 @@ impl PgDb {
             .max_size(POOL_SIZE)
             .connection_timeout(std::time::Duration::from_secs(10))
             .build(Manager(config))?;
-        Ok(PgDb { pool: Some(pool) })
+        Ok(PgDb {
+            pool: Some(pool),
+            groups: group::Groups::default(),
+        })
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
@@ -303,6 +318,16 @@ impl Database for PgDb {
             conn.roll_back();
         }
         out
+    }
+
+    /// In a group with other callers' ([`group`]).
+    fn write_in_two<S: TwoSteps>(
+        &self,
+        order: &[u8],
+        reads: &[(&'static str, &[Param<'_>])],
+        steps: &mut S,
+    ) -> Result<S::Out, StoreError> {
+        self.groups.write(self, order, reads, steps)
     }
 
     /// Writers append their changes unplaced.
@@ -395,8 +420,12 @@ fn bind<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
         .collect()
 }
 
+/// A statement's parameters, owned: for a statement sent later, or by
+/// another thread.
+type Owned = Vec<Box<dyn ToSql + Sync + Send>>;
+
 /// Each parameter, owned, for a statement sent later.
-fn owned(params: &[Param<'_>]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+fn owned(params: &[Param<'_>]) -> Owned {
     params
         .iter()
         .map(|p| -> Box<dyn ToSql + Sync + Send> {
@@ -413,10 +442,18 @@ fn owned(params: &[Param<'_>]) -> Vec<Box<dyn ToSql + Sync + Send>> {
         .collect()
 }
 
+/// Owned parameters as the client binds them.
+fn borrowed(params: &Owned) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| -> &(dyn ToSql + Sync) { p.as_ref() })
+        .collect()
+}
+
 /// A statement waiting to be sent with the next one.
 struct Queued {
     statement: Statement,
-    params: Vec<Box<dyn ToSql + Sync + Send>>,
+    params: Owned,
     /// For an `INSERT`: what a unique violation is a conflict over.
     what: Option<&'static str>,
 }
@@ -531,11 +568,7 @@ impl<'a> PgConn<'a> {
             })));
         }
         for q in &queue {
-            let params: Vec<&(dyn ToSql + Sync)> = q
-                .params
-                .iter()
-                .map(|p| -> &(dyn ToSql + Sync) { p.as_ref() })
-                .collect();
+            let params = borrowed(&q.params);
             sent.push(maybe_done(Box::pin(async move {
                 client
                     .execute(&q.statement, &params)
@@ -611,15 +644,26 @@ impl<'a> PgConn<'a> {
         params: &[Param<'_>],
         what: Option<&'static str>,
     ) -> Result<(), StoreError> {
-        let statement = self.prepared(sql)?;
-        self.queue.push(Queued {
-            statement,
-            params: owned(params),
-            what,
-        });
+        self.queue_owned(sql, owned(params), what)?;
         if self.transaction == Transaction::None {
             self.flight(Vec::new())?;
         }
+        Ok(())
+    }
+
+    /// Queues a statement with owned parameters, to go with the next.
+    fn queue_owned(
+        &mut self,
+        sql: &'static str,
+        params: Owned,
+        what: Option<&'static str>,
+    ) -> Result<(), StoreError> {
+        let statement = self.prepared(sql)?;
+        self.queue.push(Queued {
+            statement,
+            params,
+            what,
+        });
         Ok(())
     }
 }

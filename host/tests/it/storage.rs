@@ -200,3 +200,20 @@ fn sqlite_exchanges_redeem_once_and_say_what_they_replaced() {
         Durability::Normal,
     ));
 }
+
+#[test]
+fn sqlite_exchanges_of_one_installation_at_once_leave_one_token() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::exchanges_of_one_installation_at_once_leave_one_token(
+        store(&dir, Durability::Normal),
+        &|_| Box::new(()),
+    );
+}
+
+#[test]
+fn sqlite_an_exchange_that_fails_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::an_exchange_that_fails_fails_alone(store(&dir, Durability::Normal), &|_| {
+        Box::new(())
+    });
+}

@@ -1739,3 +1739,216 @@ pub fn exchanges_redeem_once_and_say_what_they_replaced(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(other, Exchanged::Declined);
 }
+
+/// A pending installation `id` of `app_1` (from [`seed`]) with a code.
+fn add_installation(store: &dyn Store, id: &str, code: u8) -> OpaqueSecret {
+    let secret = OpaqueSecret::from_random([code; 32]);
+    let installation = Installation {
+        id: id.into(),
+        app_id: "app_1".into(),
+        environment_id: "e".into(),
+        status: InstallationStatus::Pending,
+        config: json!({}),
+    };
+    let row = SetupCodeRow {
+        code_hash: secret.hash(),
+        installation_id: id.into(),
+        app_id: "app_1".into(),
+        expires_at: 1000,
+    };
+    store
+        .create_installation(&installation, &row, &audit("installation.create", id))
+        .unwrap();
+    secret
+}
+
+/// Exchanges `code` for an APP token of `installation` made from `seed`,
+/// with `id` for its token id if given.
+fn exchange_code(
+    store: &dyn Store,
+    installation: &str,
+    code: &OpaqueSecret,
+    seed: u8,
+    id: Option<verifier_core::TokenId>,
+) -> Result<(Exchanged, verifier_core::TokenId), StoreError> {
+    let (_, mut t) = token(seed, Some(installation), 5);
+    if let Some(id) = id {
+        t.record.token_id = id;
+    }
+    let audit = audit("installation.exchange", installation);
+    store
+        .exchange_setup_code("cl_1", &code.hash(), 10, &mut |_| {
+            Some((t.clone(), audit.clone()))
+        })
+        .map(|ended| (ended, t.record.token_id))
+}
+
+/// Runs `crowd` at once, after two exchanges that wait for the locks
+/// `hold` takes on two other installations (a store that groups writers,
+/// PostgreSQL, then has its groups under way and the crowd waiting for
+/// the next), and ends with the held locks released: the crowd's
+/// exchanges share a transaction where the store groups them. `hold`
+/// holds an installation's row lock until what it returns is dropped
+/// (SQLite: nothing to hold).
+fn in_one_group<T: Send + 'static>(
+    store: &Arc<dyn Store>,
+    hold: &dyn Fn(&str) -> Box<dyn std::any::Any>,
+    crowd: Vec<Box<dyn FnOnce() -> T + Send>>,
+) -> Vec<T> {
+    let pause = std::time::Duration::from_millis(300);
+    let held: Vec<_> = ["in_x", "in_y"]
+        .iter()
+        .zip([30u8, 31])
+        .map(|(id, seed)| {
+            let code = add_installation(store.as_ref(), id, seed);
+            let lock = hold(id);
+            let store = Arc::clone(store);
+            let ahead = std::thread::spawn(move || {
+                exchange_code(store.as_ref(), id, &code, seed, None).unwrap()
+            });
+            (lock, ahead)
+        })
+        .collect();
+    std::thread::sleep(pause);
+    let crowd: Vec<_> = crowd.into_iter().map(std::thread::spawn).collect();
+    std::thread::sleep(pause);
+    let ahead: Vec<_> = held
+        .into_iter()
+        .map(|(lock, ahead)| {
+            drop(lock);
+            ahead
+        })
+        .collect();
+    for a in ahead {
+        let (ended, _) = a.join().unwrap();
+        assert!(matches!(
+            ended,
+            Exchanged::Ended {
+                outcome: Redeem::Redeemed,
+                ..
+            }
+        ));
+    }
+    crowd.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// Exchanges of several codes of one installation at once (in one group,
+/// where the store groups writers: [`in_one_group`]) end as if they ran
+/// one after the other: each redeems its code, each but the first
+/// replaces the token before it, and one APP token is left live.
+pub fn exchanges_of_one_installation_at_once_leave_one_token(
+    store: Arc<dyn Store>,
+    hold: &dyn Fn(&str) -> Box<dyn std::any::Any>,
+) {
+    let (_, installation, _) = seed(store.as_ref());
+    let codes: Vec<OpaqueSecret> = (0..8u8)
+        .map(|i| OpaqueSecret::from_random([40 + i; 32]))
+        .collect();
+    for code in &codes {
+        store
+            .update_installation(
+                &installation,
+                InstallationStatus::Pending,
+                false,
+                Some(&SetupCodeRow {
+                    code_hash: code.hash(),
+                    installation_id: "in_1".into(),
+                    app_id: "app_1".into(),
+                    expires_at: 1000,
+                }),
+                &audit("installation.setup_code", "in_1"),
+            )
+            .unwrap();
+    }
+    let crowd = codes
+        .into_iter()
+        .zip(60u8..)
+        .map(|(code, seed)| {
+            let store = Arc::clone(&store);
+            Box::new(move || exchange_code(store.as_ref(), "in_1", &code, seed, None).unwrap())
+                as Box<dyn FnOnce() -> _ + Send>
+        })
+        .collect();
+    let ended = in_one_group(&store, hold, crowd);
+    let replaced = |r: bool| Exchanged::Ended {
+        outcome: Redeem::Redeemed,
+        replaced: r,
+    };
+    assert_eq!(
+        ended.iter().filter(|(e, _)| *e == replaced(false)).count(),
+        1
+    );
+    assert_eq!(
+        ended.iter().filter(|(e, _)| *e == replaced(true)).count(),
+        7
+    );
+    let live: Vec<_> = store
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.record.installation_id.as_deref() == Some("in_1") && !t.record.revoked)
+        .map(|t| t.record.token_id)
+        .collect();
+    assert_eq!(live.len(), 1, "one live APP token");
+    assert!(ended.iter().any(|(_, id)| *id == live[0]));
+}
+
+/// An exchange whose write fails (its token's id is taken) fails alone,
+/// also where exchanges share a transaction ([`in_one_group`]): the
+/// exchanges beside it redeem, and its code is left unspent.
+pub fn an_exchange_that_fails_fails_alone(
+    store: Arc<dyn Store>,
+    hold: &dyn Fn(&str) -> Box<dyn std::any::Any>,
+) {
+    seed(store.as_ref());
+    let (_, taken) = token(90, None, 5);
+    store
+        .insert_token(&taken, &audit("token.create", "pat"))
+        .unwrap();
+    let taken = taken.record.token_id;
+    let failing = "in_5";
+    let installations: Vec<(String, OpaqueSecret)> = (2..10u8)
+        .map(|i| {
+            let id = format!("in_{i}");
+            let code = add_installation(store.as_ref(), &id, 50 + i);
+            (id, code)
+        })
+        .collect();
+    let crowd = installations
+        .iter()
+        .cloned()
+        .zip(70u8..)
+        .map(|((id, code), seed)| {
+            let store = Arc::clone(&store);
+            Box::new(move || {
+                let reuse = (id == failing).then_some(taken);
+                let ended = exchange_code(store.as_ref(), &id, &code, seed, reuse);
+                (id, ended.map(|(e, _)| e))
+            }) as Box<dyn FnOnce() -> _ + Send>
+        })
+        .collect();
+    for (id, ended) in in_one_group(&store, hold, crowd) {
+        if id == failing {
+            assert!(matches!(ended, Err(StoreError::Conflict(_))), "{ended:?}");
+        } else {
+            assert_eq!(
+                ended.unwrap(),
+                Exchanged::Ended {
+                    outcome: Redeem::Redeemed,
+                    replaced: false
+                },
+                "{id}"
+            );
+        }
+    }
+    // Nothing of the failed exchange was written: its code still redeems.
+    let (_, code) = &installations[3];
+    let (ended, _) = exchange_code(store.as_ref(), failing, code, 99, None).unwrap();
+    assert_eq!(
+        ended,
+        Exchanged::Ended {
+            outcome: Redeem::Redeemed,
+            replaced: false
+        }
+    );
+}

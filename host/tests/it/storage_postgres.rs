@@ -67,6 +67,28 @@ fn connection_states(f: &Fresh) -> Vec<(String, i64)> {
     .collect()
 }
 
+/// Holds the row lock of installation `id` until dropped, in a
+/// transaction on a connection of the test's own.
+fn hold(f: &Fresh, id: &str) -> Box<dyn std::any::Any> {
+    struct Held(postgres::Client);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.0.batch_execute("COMMIT").unwrap();
+        }
+    }
+    let mut c = postgres::Client::connect(&f.url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("SET search_path = {}; BEGIN", f.schema))
+        .unwrap();
+    let locked = c
+        .execute(
+            "SELECT 1 FROM installations WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .unwrap();
+    assert_eq!(locked, 1);
+    Box::new(Held(c))
+}
+
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_rows_round_trip_and_conflict() {
@@ -361,4 +383,21 @@ fn postgres_catch_ups_find_every_writers_change() {
 fn postgres_exchanges_redeem_once_and_say_what_they_replaced() {
     let f = fresh();
     storage_contract::exchanges_redeem_once_and_say_what_they_replaced(Arc::clone(&f.store));
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_exchanges_of_one_installation_at_once_leave_one_token() {
+    let f = fresh();
+    storage_contract::exchanges_of_one_installation_at_once_leave_one_token(
+        Arc::clone(&f.store),
+        &|id| hold(&f, id),
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_an_exchange_that_fails_fails_alone() {
+    let f = fresh();
+    storage_contract::an_exchange_that_fails_fails_alone(Arc::clone(&f.store), &|id| hold(&f, id));
 }

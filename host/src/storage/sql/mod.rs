@@ -204,6 +204,23 @@ pub trait Database: Send + Sync + 'static {
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
+    /// Runs `steps` in a write transaction: `reads`, each row handed to
+    /// [`TwoSteps::row`], then [`TwoSteps::write`]; committed when that
+    /// returns `Ok`, rolled back otherwise. Where the database can, several
+    /// callers' steps share one transaction (group commit: PostgreSQL,
+    /// `postgres/group.rs`), their reads in one round trip in the order of
+    /// their `order`, their writes with one commit; of two whose writes
+    /// claim the same thing ([`Written::claim`]) the later runs again on
+    /// its own. By default, a transaction of its own ([`write_alone`]).
+    fn write_in_two<S: TwoSteps>(
+        &self,
+        order: &[u8],
+        reads: &[(&'static str, &[Param<'_>])],
+        steps: &mut S,
+    ) -> Result<S::Out, StoreError> {
+        let _ = order;
+        write_alone(self, reads, steps)
+    }
     /// Gives every committed change that has no place in the feed yet the
     /// next places, before the feed is read. A change's place must never
     /// become visible after a larger one (a follower's cursor would skip
@@ -217,6 +234,46 @@ pub trait Database: Send + Sync + 'static {
     fn places_later(&self) -> bool {
         false
     }
+}
+
+/// A write transaction in two steps, so that a database may run several
+/// callers' in one ([`Database::write_in_two`]): reads known before it
+/// starts, then writes decided on what they read.
+pub trait TwoSteps {
+    /// What the write ends in.
+    type Out;
+    /// Forgets what was read: the steps run again from the start.
+    fn restart(&mut self);
+    /// Takes one row of the `query`th read.
+    fn row(&mut self, query: usize, row: &dyn Row) -> Result<(), StoreError>;
+    /// Decides on what was read and writes on `c`. Where steps share a
+    /// transaction, `c` takes only statements whose outcome is not read
+    /// ([`Conn::send`], [`Conn::insert`]): a read there fails, and the
+    /// steps run again in a transaction of their own.
+    fn write(&mut self, c: &mut dyn Conn) -> Result<Written<Self::Out>, StoreError>;
+}
+
+/// What [`TwoSteps::write`] wrote.
+pub struct Written<T> {
+    /// What the write ends in.
+    pub out: T,
+    /// What the writes rest on, if anything (a row they change that was
+    /// read under lock): two writes with the same claim never share a
+    /// transaction, since neither read what the other wrote.
+    pub claim: Option<String>,
+}
+
+/// Runs `steps` in a write transaction of their own on `db`.
+pub fn write_alone<D: Database + ?Sized, S: TwoSteps>(
+    db: &D,
+    reads: &[(&'static str, &[Param<'_>])],
+    steps: &mut S,
+) -> Result<S::Out, StoreError> {
+    db.write(|c| {
+        steps.restart();
+        c.query_each(reads, &mut |i, row| steps.row(i, row))?;
+        Ok(steps.write(c)?.out)
+    })
 }
 
 /// The store, over the connections of SQLite ([`super::SqliteStore`]) or

@@ -13,7 +13,7 @@ use super::rules::{
     FoundCode, applies_without_consent, narrowed_audit, redeem_outcome, spends_codes,
 };
 use super::statements::*;
-use super::{Conn, Database, Param, Row, SqlStore};
+use super::{Conn, Database, Param, Row, SqlStore, TwoSteps, Written};
 use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
     DeliveryRow, DueDelivery, EnvironmentRow, ExchangeContext, Exchanged, InstallationRow,
@@ -259,20 +259,20 @@ impl<D: Database> Store for SqlStore<D> {
         decide: &mut dyn FnMut(&ExchangeContext) -> Option<(TokenRow, AuditEntry)>,
     ) -> Result<Exchanged, StoreError> {
         let hash = &code_hash.as_bytes()[..];
-        self.db.write(|c| {
-            let read = CodeRead::read(c, Some(client_id), hash)?;
-            let Some((token, audit)) = decide(&read.context) else {
-                return Ok(Exchanged::Declined);
-            };
-            let Some(app) = &read.context.app else {
-                return Ok(Exchanged::Declined);
-            };
-            let outcome = redeem_read(c, hash, &read, &app.id, now, &token, &audit)?;
-            Ok(Exchanged::Ended {
-                outcome,
-                replaced: outcome == Redeem::Redeemed && !read.live.is_empty(),
-            })
-        })
+        let (app, code) = ([Param::OptText(Some(client_id))], [Param::Bytes(hash)]);
+        let reads = CodeRead::queries(&app, &code);
+        // Codes are locked in the order of their hashes, where exchanges
+        // share a transaction.
+        self.db.write_in_two(
+            hash,
+            &reads,
+            &mut Exchange {
+                hash,
+                now,
+                decide,
+                read: CodeRead::default(),
+            },
+        )
     }
 
     fn redeem_setup_code(
@@ -980,6 +980,7 @@ fn touched_from(r: &dyn Row, at: usize) -> Result<Touched, StoreError> {
 /// can: the app of the client presenting it (when one does), the code's
 /// context with the code's and its installation's rows locked, then the
 /// installation's live APP tokens.
+#[derive(Default)]
 struct CodeRead {
     /// The app and the code's installation and environment.
     context: ExchangeContext,
@@ -990,48 +991,103 @@ struct CodeRead {
 }
 
 impl CodeRead {
+    /// The reads, in the order [`CodeRead::row`] numbers them: the app of
+    /// the client `app` (`[Param::OptText]`), then the context of the code
+    /// `code` (`[Param::Bytes]` of its hash) and its installation's live
+    /// APP tokens.
+    fn queries<'p>(
+        app: &'p [Param<'p>],
+        code: &'p [Param<'p>],
+    ) -> [(&'static str, &'p [Param<'p>]); 3] {
+        [
+            (APP_BY_CLIENT_ID, app),
+            (CODE_CONTEXT_FOR_REDEEM, code),
+            (LIVE_APP_TOKENS_OF_CODE, code),
+        ]
+    }
+
+    /// Reads them on `c`; the app's only when a client presents the code.
     fn read(c: &mut dyn Conn, client_id: Option<&str>, hash: &[u8]) -> Result<Self, StoreError> {
-        let mut read = CodeRead {
-            context: ExchangeContext {
-                app: None,
-                code: None,
-            },
-            code: None,
-            live: Vec::new(),
-        };
-        let app = [Param::OptText(client_id)];
-        let queries = [
-            (APP_BY_CLIENT_ID, &app[..]),
-            (CODE_CONTEXT_FOR_REDEEM, params![hash]),
-            (LIVE_APP_TOKENS_OF_CODE, params![hash]),
-        ];
-        // The app's query only when a client presents the code.
+        let mut read = CodeRead::default();
+        let (app, code) = ([Param::OptText(client_id)], [Param::Bytes(hash)]);
+        let queries = CodeRead::queries(&app, &code);
         let skip = usize::from(client_id.is_none());
-        let queries = &queries[skip..];
-        c.query_each(queries, &mut |query, r| {
-            match query + skip {
-                0 if read.context.app.is_none() => read.context.app = Some(app_from(r)?),
-                1 if read.context.code.is_none() => {
-                    let environment = match r.opt_text(INSTALLATION_WIDTH)? {
-                        Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
-                        None => None,
-                    };
-                    let installation = installation_from(r)?;
-                    let at = INSTALLATION_WIDTH + ENVIRONMENT_WIDTH;
-                    read.code = Some(FoundCode {
-                        app_id: r.text(at)?,
-                        expires_at: r.int(at + 1)?,
-                        used: r.opt_int(at + 2)?.is_some(),
-                        installation_status: installation.installation.status.as_str().to_owned(),
-                    });
-                    read.context.code = Some((installation, environment));
-                }
-                2 => read.live.push(r.bytes(0)?),
-                _ => {}
-            }
-            Ok(())
-        })?;
+        c.query_each(&queries[skip..], &mut |query, r| read.row(query + skip, r))?;
         Ok(read)
+    }
+
+    /// Takes a row of the `query`th of [`CodeRead::queries`].
+    fn row(&mut self, query: usize, r: &dyn Row) -> Result<(), StoreError> {
+        match query {
+            0 if self.context.app.is_none() => self.context.app = Some(app_from(r)?),
+            1 if self.context.code.is_none() => {
+                let environment = match r.opt_text(INSTALLATION_WIDTH)? {
+                    Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
+                    None => None,
+                };
+                let installation = installation_from(r)?;
+                let at = INSTALLATION_WIDTH + ENVIRONMENT_WIDTH;
+                self.code = Some(FoundCode {
+                    app_id: r.text(at)?,
+                    expires_at: r.int(at + 1)?,
+                    used: r.opt_int(at + 2)?.is_some(),
+                    installation_status: installation.installation.status.as_str().to_owned(),
+                });
+                self.context.code = Some((installation, environment));
+            }
+            2 => self.live.push(r.bytes(0)?),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// An exchange of the code `hash` at `now` ([`Store::exchange_setup_code`])
+/// in two steps: [`CodeRead`], then `decide` and [`redeem_read`]. Its
+/// writes claim the code's installation: one exchange at a time may
+/// replace its APP token.
+struct Exchange<'d> {
+    hash: &'d [u8],
+    now: i64,
+    decide: &'d mut dyn FnMut(&ExchangeContext) -> Option<(TokenRow, AuditEntry)>,
+    read: CodeRead,
+}
+
+impl TwoSteps for Exchange<'_> {
+    type Out = Exchanged;
+
+    fn restart(&mut self) {
+        self.read = CodeRead::default();
+    }
+
+    fn row(&mut self, query: usize, row: &dyn Row) -> Result<(), StoreError> {
+        self.read.row(query, row)
+    }
+
+    fn write(&mut self, c: &mut dyn Conn) -> Result<Written<Exchanged>, StoreError> {
+        let declined = Written {
+            out: Exchanged::Declined,
+            claim: None,
+        };
+        let Some((token, audit)) = (self.decide)(&self.read.context) else {
+            return Ok(declined);
+        };
+        let Some(app) = &self.read.context.app else {
+            return Ok(declined);
+        };
+        let outcome = redeem_read(c, self.hash, &self.read, &app.id, self.now, &token, &audit)?;
+        Ok(Written {
+            out: Exchanged::Ended {
+                outcome,
+                replaced: outcome == Redeem::Redeemed && !self.read.live.is_empty(),
+            },
+            claim: self
+                .read
+                .context
+                .code
+                .as_ref()
+                .map(|(installation, _)| installation.installation.id.clone()),
+        })
     }
 }
 

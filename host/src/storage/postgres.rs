@@ -32,13 +32,14 @@
 //! driven by a single-threaded runtime of its own while a call waits, as
 //! that client does; migrations and `LISTEN` keep the synchronous client.
 //!
-//! Exchanges of setup codes commit in groups (`postgres/group.rs`): the
-//! exchanges that arrive while others are under way share one
-//! transaction, their reads in one round trip and their writes with one
-//! `COMMIT`, so a burst of exchanges costs a few round trips and WAL
-//! flushes, not two round trips and a flush each. An exchange that cannot
-//! share (its write needs a read, or another in the group replaces the
-//! same installation's token) or whose group fails runs again alone.
+//! Exchanges of setup codes and new tokens commit in groups
+//! (`postgres/group.rs`): those that arrive while others are under way
+//! share one transaction, their reads in one round trip and their writes
+//! with one `COMMIT`, so a burst of them costs a few round trips and WAL
+//! flushes, not one or two round trips and a flush each. One that cannot
+//! share (its write needs a read of its own, or another in the group
+//! replaces the same installation's token) or whose group fails runs
+//! again alone.
 //!
 //! Each connection keeps the statements it has run prepared ([`Session`]):
 //! a statement is parsed and analysed once per connection, and each later

@@ -217,3 +217,12 @@ fn sqlite_an_exchange_that_fails_fails_alone() {
         Box::new(())
     });
 }
+
+#[test]
+fn sqlite_tokens_made_at_once_get_their_installations_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::tokens_made_at_once_get_their_installations_grants(
+        store(&dir, Durability::Normal),
+        &|_| Box::new(()),
+    );
+}

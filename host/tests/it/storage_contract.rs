@@ -1952,3 +1952,49 @@ pub fn an_exchange_that_fails_fails_alone(
         }
     );
 }
+
+/// Tokens made at once (in one group, where the store groups writers:
+/// [`in_one_group`]) each get their installation's approved grants,
+/// whatever they asked for, and one whose id is taken fails alone.
+pub fn tokens_made_at_once_get_their_installations_grants(
+    store: Arc<dyn Store>,
+    hold: &dyn Fn(&str) -> Box<dyn std::any::Any>,
+) {
+    seed(store.as_ref());
+    let (_, taken) = token(91, None, 5);
+    store
+        .insert_token(&taken, &audit("token.create", "pat"))
+        .unwrap();
+    let taken = taken.record.token_id;
+    for i in 2..6u8 {
+        add_installation(store.as_ref(), &format!("in_{i}"), 50 + i);
+    }
+    let crowd = (2..7u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            Box::new(move || {
+                let installation = format!("in_{i}");
+                let (_, mut t) = token(80 + i, (i < 6).then_some(installation.as_str()), 5);
+                t.record.grants = Grants::shared(vec![Grant::new(Api::Content, Action::UPDATE)]);
+                if i == 6 {
+                    t.record.token_id = taken;
+                }
+                let made = store.insert_token(&t, &audit("token.create", &installation));
+                (t.record.token_id, i, made)
+            }) as Box<dyn FnOnce() -> _ + Send>
+        })
+        .collect();
+    for (id, i, made) in in_one_group(&store, hold, crowd) {
+        if i == 6u8 {
+            assert!(matches!(made, Err(StoreError::Conflict(_))), "{made:?}");
+            continue;
+        }
+        made.unwrap();
+        let stored = store.token(&id).unwrap().unwrap();
+        assert_eq!(
+            stored.record.grants.to_vec(),
+            vec![Grant::new(Api::Content, Action::READ)],
+            "in_{i}"
+        );
+    }
+}

@@ -397,6 +397,16 @@ fn postgres_exchanges_of_one_installation_at_once_leave_one_token() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_tokens_made_at_once_get_their_installations_grants() {
+    let f = fresh();
+    storage_contract::tokens_made_at_once_get_their_installations_grants(
+        Arc::clone(&f.store),
+        &|id| hold(&f, id),
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_an_exchange_that_fails_fails_alone() {
     let f = fresh();
     storage_contract::an_exchange_that_fails_fails_alone(Arc::clone(&f.store), &|id| hold(&f, id));

@@ -257,8 +257,8 @@ impl Drop for HandOn<'_> {
     }
 }
 
-/// Sends `BEGIN` and every member's reads in one round trip, and tells
-/// each member its rows.
+/// Sends `BEGIN` and every member's reads in one round trip (where any
+/// member reads), and tells each member its rows.
 fn read(conn: &mut PgConn<'_>, group: &[Member]) -> Result<(), StoreError> {
     let binds: Vec<Vec<_>> = group
         .iter()
@@ -269,7 +269,13 @@ fn read(conn: &mut PgConn<'_>, group: &[Member]) -> Result<(), StoreError> {
     for (r, params) in group.iter().flat_map(|m| &m.reads).zip(&binds) {
         sent.push(conn.sent(r.sql, params, true)?);
     }
-    let mut answers = conn.flight(sent)?.into_iter();
+    // Nothing to read: the `BEGIN` waits for the writes.
+    let answers = if sent.is_empty() {
+        Vec::new()
+    } else {
+        conn.flight(sent)?
+    };
+    let mut answers = answers.into_iter();
     let mut rows = Vec::with_capacity(group.len());
     for m in group {
         let answer: Vec<Answer> = answers.by_ref().take(m.reads.len()).collect();

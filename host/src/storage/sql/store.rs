@@ -291,10 +291,25 @@ impl<D: Database> Store for SqlStore<D> {
     }
 
     fn insert_token(&self, token: &TokenRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.write(audit, |c| {
-            let token = with_installation_grants(c, token)?;
-            insert_token(c, &token)
-        })
+        // A token of an installation reads the installation's grants under
+        // its lock; tokens of one installation queue in its order.
+        let installation = token.record.installation_id.as_deref().unwrap_or("");
+        let param = [Param::Text(installation)];
+        let reads = [(INSTALLATION_TOKEN_GRANTS, &param[..])];
+        let reads = if installation.is_empty() {
+            &reads[..0]
+        } else {
+            &reads[..]
+        };
+        self.db.write_in_two(
+            installation.as_bytes(),
+            reads,
+            &mut NewToken {
+                token,
+                audit,
+                approved: None,
+            },
+        )
     }
 
     fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
@@ -1127,6 +1142,45 @@ fn redeem_read(
     insert_token(c, &token)?;
     insert_audit(c, audit)?;
     Ok(Redeem::Redeemed)
+}
+
+/// A new token ([`Store::insert_token`]) in two steps: its installation's
+/// approved grants (none for a token of no installation), then the token
+/// with them ([`with_approved`]) and its audit entry.
+struct NewToken<'t> {
+    token: &'t TokenRow,
+    audit: &'t AuditEntry,
+    /// The installation's approved grants, as stored.
+    approved: Option<String>,
+}
+
+impl TwoSteps for NewToken<'_> {
+    type Out = ();
+
+    fn restart(&mut self) {
+        self.approved = None;
+    }
+
+    fn row(&mut self, _: usize, row: &dyn Row) -> Result<(), StoreError> {
+        self.approved = Some(row.text(0)?);
+        Ok(())
+    }
+
+    fn write(&mut self, c: &mut dyn Conn) -> Result<Written<()>, StoreError> {
+        let token = match (&self.token.record.installation_id, &self.approved) {
+            (None, _) => self.token.clone(),
+            (Some(_), Some(approved)) => {
+                with_approved(self.token, &serde_json::from_str::<Vec<Grant>>(approved)?)
+            }
+            (Some(_), None) => return Err(StoreError::NotFound("installation")),
+        };
+        insert_token(c, &token)?;
+        insert_audit(c, self.audit)?;
+        Ok(Written {
+            out: (),
+            claim: None,
+        })
+    }
 }
 
 /// `token` with the grants its installation approved (read with the row

@@ -73,19 +73,25 @@ mod group;
 const FEED_LOCK: i64 = 0x7461_6c6c_7966; // "tallyf"
 /// The channel every placing of changes notifies (`LISTEN tally_feed`).
 pub const FEED_CHANNEL: &str = "tally_feed";
-/// Whether a committed change waits for its place: a look without the lock.
-const ANY_UNPLACED: &str = "SELECT EXISTS (SELECT 1 FROM changes WHERE pos IS NULL)";
+/// A committed change that waits for its place, if any: a look without the
+/// lock. The newest first: the index of unplaced changes keeps an entry
+/// for each change placed since the last vacuum (placing updates the
+/// row), and those are older than a change that waits.
+const ANY_UNPLACED: &str = "SELECT seq FROM changes WHERE pos IS NULL ORDER BY seq DESC LIMIT 1";
 /// Takes [`FEED_LOCK`] until the transaction ends.
 const TAKE_FEED_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 /// Places every committed change that has none after the last placed one,
 /// in `seq` order (under [`FEED_LOCK`]: no other placer runs), and
-/// notifies `$1` if it placed any.
+/// notifies `$1` if it placed any. Both sides of the join say
+/// `pos IS NULL`, so both read the index of unplaced changes: with the
+/// condition on one side only, PostgreSQL planned a scan of the whole
+/// feed for every placing.
 const PLACE_CHANGES: &str = "WITH placed AS (\
        UPDATE changes c SET pos = top.pos + n.rank \
        FROM (SELECT coalesce(max(pos), 0) AS pos FROM changes) top, \
             (SELECT seq, row_number() OVER (ORDER BY seq) AS rank \
              FROM changes WHERE pos IS NULL) n \
-       WHERE c.seq = n.seq RETURNING 1) \
+       WHERE c.seq = n.seq AND c.pos IS NULL RETURNING 1) \
      SELECT pg_notify($1, '') WHERE EXISTS (SELECT 1 FROM placed)";
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x7461_6c6c_796d; // "tallym"
@@ -345,8 +351,8 @@ impl Database for PgDb {
     fn place_changes(&self) -> Result<(), StoreError> {
         let mut session = self.conn()?;
         let mut waiting = false;
-        PgConn::reading(&mut session).query(ANY_UNPLACED, &[], &mut |row| {
-            waiting = row.bool(0)?;
+        PgConn::reading(&mut session).query(ANY_UNPLACED, &[], &mut |_| {
+            waiting = true;
             Ok(())
         })?;
         if !waiting {

@@ -4,8 +4,10 @@
 //! A caller joins the node's waiting callers; up to [`GROUPS`] of them at a
 //! time lead a group: the leader takes the waiting callers (at most
 //! [`MEMBERS`]), sends `BEGIN` and every member's reads in one round trip,
-//! in the order of the members' `order` (so two groups that lock the same
-//! rows lock them in the same order), and hands each member its rows. Each
+//! in the order of the members' `order` (so two groups of exchanges lock
+//! the codes they share in the same order; should two groups still wait
+//! for each other, PostgreSQL ends one as a deadlock, and its members run
+//! alone), and hands each member its rows. Each
 //! member decides on its own thread ([`TwoSteps::write`] on a connection
 //! that only records writes) and hands its writes back; the leader sends
 //! them all with one `COMMIT` in a second round trip, tells each member

@@ -5,16 +5,19 @@
 //! One implementation holds the data: [`SqlStore`] (`sql/`), its
 //! statements and rules written once over a database that supplies
 //! connections: [`SqliteStore`] (`sqlite.rs`, the embedded default) or
-//! [`PgStore`] (`postgres.rs`, several authority nodes on one database).
-//! One schema for both (`schema.rs`: the files of `host/migrations/`, run
-//! by `refinery`). In front of it, [`RecordCache`] keeps the verify path's
-//! records in memory (told of changes by the feed); beside it, [`ReplicaStore`] is a replica's records in
-//! memory, fed by the authority's feed ([`Records`] only, so a replica
-//! cannot be asked to change anything).
+//! [`PgStore`] (`postgres.rs`, several authority nodes on one database;
+//! `postgres/group.rs` commits concurrent exchanges and new tokens in one
+//! transaction). One schema for both (`schema.rs`: the files of
+//! `host/migrations/`, run by `refinery`). In front of it, [`RecordCache`]
+//! keeps the verify path's records in memory (told of changes by the
+//! feed); beside it, [`ReplicaStore`] is a replica's records in memory,
+//! fed by the authority's feed ([`Records`] only, so a replica cannot be
+//! asked to change anything).
 //!
 //! The trait is synchronous: SQLite is an in-process library, PostgreSQL is
-//! reached with the synchronous `postgres` client, and the HTTP layer calls
-//! the store from `spawn_blocking`. Every mutating call takes the
+//! reached with `tokio-postgres` clients that each block on a runtime of
+//! their own (as the synchronous `postgres` client does, which cannot
+//! pipeline), and the HTTP layer calls the store from `spawn_blocking`. Every mutating call takes the
 //! [`AuditEntry`] that describes it and writes both in one transaction, so the
 //! audit log never misses a change and never records one that did not happen.
 //!

@@ -768,7 +768,10 @@ pub trait Store: Records {
     /// the token to store and its audit entry, or `None` to write nothing
     /// ([`Exchanged::Declined`]; an unknown client is declined whatever
     /// `decide` answers). The code is then redeemed for that app as
-    /// [`Store::redeem_setup_code`] redeems it.
+    /// [`Store::redeem_setup_code`] redeems it. Concurrent exchanges may
+    /// share a transaction (PostgreSQL), each deciding on its caller's
+    /// thread while the others wait: `decide` must not call the store, and
+    /// may be called again should the exchange have to run alone.
     fn exchange_setup_code(
         &self,
         client_id: &str,

@@ -541,10 +541,9 @@ impl<'a> PgConn<'a> {
     }
 
     fn writing(session: &'a mut Session) -> Self {
-        PgConn {
-            transaction: Transaction::Pending,
-            ..PgConn::reading(session)
-        }
+        let mut conn = PgConn::reading(session);
+        conn.transaction = Transaction::Pending;
+        conn
     }
 
     fn prepared(&mut self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
@@ -672,6 +671,14 @@ impl<'a> PgConn<'a> {
             what,
         });
         Ok(())
+    }
+}
+
+/// A connection left in a transaction (by a panic on the way) goes back to
+/// the pool rolled back, not holding its locks for the next caller.
+impl Drop for PgConn<'_> {
+    fn drop(&mut self) {
+        self.roll_back();
     }
 }
 

@@ -249,7 +249,8 @@ pub trait TwoSteps {
     /// Decides on what was read and writes on `c`. Where steps share a
     /// transaction, `c` takes only statements whose outcome is not read
     /// ([`Conn::send`], [`Conn::insert`]): a read there fails, and the
-    /// steps run again in a transaction of their own.
+    /// steps run again in a transaction of their own. The others in the
+    /// group wait for this: it must not call the store.
     fn write(&mut self, c: &mut dyn Conn) -> Result<Written<Self::Out>, StoreError>;
 }
 

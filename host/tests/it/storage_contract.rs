@@ -1700,20 +1700,7 @@ pub fn exchanges_redeem_once_and_say_what_they_replaced(store: Arc<dyn Store>) {
 
     // A new code for the installation: its token replaces the first.
     let again = OpaqueSecret::from_random([4; 32]);
-    store
-        .update_installation(
-            &installation,
-            InstallationStatus::Pending,
-            false,
-            Some(&SetupCodeRow {
-                code_hash: again.hash(),
-                installation_id: "in_1".into(),
-                app_id: "app_1".into(),
-                expires_at: 50,
-            }),
-            &audit("installation.setup_code", "in_1"),
-        )
-        .unwrap();
+    add_code(store.as_ref(), &installation, &again, 50);
     let (ended, id) = exchange(&again.hash(), 30, 20);
     assert_eq!(
         ended,
@@ -1722,13 +1709,7 @@ pub fn exchanges_redeem_once_and_say_what_they_replaced(store: Arc<dyn Store>) {
             replaced: true
         }
     );
-    let live: Vec<_> = store
-        .tokens()
-        .unwrap()
-        .into_iter()
-        .filter(|t| t.record.installation_id.as_deref() == Some("in_1") && !t.record.revoked)
-        .map(|t| t.record.token_id)
-        .collect();
+    let live = live_tokens(store.as_ref(), "in_1");
     assert_eq!(live, [id], "one live APP token: the last");
     // The app of another client redeems nothing.
     let (_, t) = token(31, Some("in_1"), 5);
@@ -1760,6 +1741,47 @@ fn add_installation(store: &dyn Store, id: &str, code: u8) -> OpaqueSecret {
         .create_installation(&installation, &row, &audit("installation.create", id))
         .unwrap();
     secret
+}
+
+/// Gives the pending `installation` (of `app_1`) one more code, `code`,
+/// valid until `expires_at`; its other codes stay.
+fn add_code(store: &dyn Store, installation: &Installation, code: &OpaqueSecret, expires_at: i64) {
+    store
+        .update_installation(
+            installation,
+            InstallationStatus::Pending,
+            false,
+            Some(&SetupCodeRow {
+                code_hash: code.hash(),
+                installation_id: installation.id.clone(),
+                app_id: "app_1".into(),
+                expires_at,
+            }),
+            &audit("installation.setup_code", &installation.id),
+        )
+        .unwrap();
+}
+
+/// The ids of `installation`'s tokens that are not revoked.
+fn live_tokens(store: &dyn Store, installation: &str) -> Vec<verifier_core::TokenId> {
+    store
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.record.installation_id.as_deref() == Some(installation))
+        .filter(|t| !t.record.revoked)
+        .map(|t| t.record.token_id)
+        .collect()
+}
+
+/// [`seed`], and a PAT made from `pat`: its id, for a token that takes it.
+fn seed_with_pat(store: &dyn Store, pat: u8) -> verifier_core::TokenId {
+    seed(store);
+    let (_, taken) = token(pat, None, 5);
+    store
+        .insert_token(&taken, &audit("token.create", "pat"))
+        .unwrap();
+    taken.record.token_id
 }
 
 /// Exchanges `code` for an APP token of `installation` made from `seed`,
@@ -1845,20 +1867,7 @@ pub fn exchanges_of_one_installation_at_once_leave_one_token(
         .map(|i| OpaqueSecret::from_random([40 + i; 32]))
         .collect();
     for code in &codes {
-        store
-            .update_installation(
-                &installation,
-                InstallationStatus::Pending,
-                false,
-                Some(&SetupCodeRow {
-                    code_hash: code.hash(),
-                    installation_id: "in_1".into(),
-                    app_id: "app_1".into(),
-                    expires_at: 1000,
-                }),
-                &audit("installation.setup_code", "in_1"),
-            )
-            .unwrap();
+        add_code(store.as_ref(), &installation, code, 1000);
     }
     let crowd = codes
         .into_iter()
@@ -1882,13 +1891,7 @@ pub fn exchanges_of_one_installation_at_once_leave_one_token(
         ended.iter().filter(|(e, _)| *e == replaced(true)).count(),
         7
     );
-    let live: Vec<_> = store
-        .tokens()
-        .unwrap()
-        .into_iter()
-        .filter(|t| t.record.installation_id.as_deref() == Some("in_1") && !t.record.revoked)
-        .map(|t| t.record.token_id)
-        .collect();
+    let live = live_tokens(store.as_ref(), "in_1");
     assert_eq!(live.len(), 1, "one live APP token");
     assert!(ended.iter().any(|(_, id)| *id == live[0]));
 }
@@ -1900,12 +1903,7 @@ pub fn an_exchange_that_fails_fails_alone(
     store: Arc<dyn Store>,
     hold: &dyn Fn(&str) -> Box<dyn std::any::Any>,
 ) {
-    seed(store.as_ref());
-    let (_, taken) = token(90, None, 5);
-    store
-        .insert_token(&taken, &audit("token.create", "pat"))
-        .unwrap();
-    let taken = taken.record.token_id;
+    let taken = seed_with_pat(store.as_ref(), 90);
     let failing = "in_5";
     let installations: Vec<(String, OpaqueSecret)> = (2..10u8)
         .map(|i| {
@@ -1960,12 +1958,7 @@ pub fn tokens_made_at_once_get_their_installations_grants(
     store: Arc<dyn Store>,
     hold: &dyn Fn(&str) -> Box<dyn std::any::Any>,
 ) {
-    seed(store.as_ref());
-    let (_, taken) = token(91, None, 5);
-    store
-        .insert_token(&taken, &audit("token.create", "pat"))
-        .unwrap();
-    let taken = taken.record.token_id;
+    let taken = seed_with_pat(store.as_ref(), 91);
     for i in 2..6u8 {
         add_installation(store.as_ref(), &format!("in_{i}"), 50 + i);
     }

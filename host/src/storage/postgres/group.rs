@@ -349,6 +349,14 @@ struct Recorder {
 }
 
 impl Recorder {
+    fn record(&mut self, sql: &'static str, params: &[Param<'_>], what: Option<&'static str>) {
+        self.writes.push(Statement {
+            sql,
+            params: owned(params),
+            what,
+        });
+    }
+
     fn reads(&mut self) -> StoreError {
         self.read = true;
         StoreError::Database("a write in a group cannot read".into())
@@ -361,11 +369,7 @@ impl Conn for Recorder {
     }
 
     fn send(&mut self, sql: &'static str, params: &[Param<'_>]) -> Result<(), StoreError> {
-        self.writes.push(Statement {
-            sql,
-            params: owned(params),
-            what: None,
-        });
+        self.record(sql, params, None);
         Ok(())
     }
 
@@ -375,11 +379,7 @@ impl Conn for Recorder {
         params: &[Param<'_>],
         what: &'static str,
     ) -> Result<(), StoreError> {
-        self.writes.push(Statement {
-            sql,
-            params: owned(params),
-            what: Some(what),
-        });
+        self.record(sql, params, Some(what));
         Ok(())
     }
 

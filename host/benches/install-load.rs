@@ -1,5 +1,6 @@
 //! The install flow under load, end to end: two authority nodes on one
-//! PostgreSQL and a replica, all `tally serve` processes on loopback.
+//! PostgreSQL (a schema of their own, dropped at the end) and a replica,
+//! all `tally serve` processes on loopback.
 //!
 //! `TALLY_BENCH_POSTGRES=postgres://… cargo bench -p tally --bench install-load`
 //!
@@ -232,4 +233,7 @@ fn main() {
             rss_end[n]
         );
     }
+    // The nodes stop before their schema goes.
+    drop((a, b, replica));
+    support::drop_schema(&url, "load");
 }

@@ -5,7 +5,8 @@
 //!
 //! An authority (`tally serve` on SQLite) and a `tally serve --replica-of`
 //! it, on loopback; with `TALLY_BENCH_POSTGRES=postgres://…`, two `tally
-//! serve` nodes on one PostgreSQL (a fresh schema) instead, the second
+//! serve` nodes on one PostgreSQL (a fresh schema, dropped at the end)
+//! instead, the second
 //! observing (it learns of the first's changes by the feed's `LISTEN`, as
 //! its read cache catches up). For `TALLY_LAG_SECONDS` (default 60), a writer creates
 //! tokens at `TALLY_LAG_RATE` a second (default 1,000; an open loop over 64
@@ -203,4 +204,9 @@ fn main() {
             println!("  {e}");
         }
     });
+    // The nodes stop before their schema goes.
+    drop((authority, watcher));
+    if let Ok(url) = std::env::var("TALLY_BENCH_POSTGRES") {
+        support::drop_schema(&url, "lag");
+    }
 }

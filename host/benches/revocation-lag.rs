@@ -6,15 +6,15 @@
 //! An authority (`tally serve` on SQLite) and a `tally serve --replica-of`
 //! it, on loopback; with `TALLY_BENCH_POSTGRES=postgres://…`, two `tally
 //! serve` nodes on one PostgreSQL (a fresh schema, dropped at the end)
-//! instead, the second
-//! observing (it learns of the first's changes by the feed's `LISTEN`, as
-//! its read cache catches up). For `TALLY_LAG_SECONDS` (default 60), a writer creates
-//! tokens at `TALLY_LAG_RATE` a second (default 1,000; an open loop over 64
-//! connections), each a change the observer must take from the feed. Beside
-//! it a prober, one at a time: makes a token, waits until the observer
-//! allows it, revokes it and times how long until the observer denies it
-//! (polled every millisecond). It prints the rate the writer reached, the
-//! lag's p50, p99 and worst, and the errors.
+//! instead, the second observing (it learns of the first's changes by the
+//! feed's `LISTEN`, as its read cache catches up). For
+//! `TALLY_LAG_SECONDS` (default 60), a writer creates tokens at
+//! `TALLY_LAG_RATE` a second (default 1,000; an open loop over 64
+//! connections), each a change the observer must take from the feed.
+//! Beside it a prober, one at a time: makes a token, waits until the
+//! observer allows it, revokes it and times how long until the observer
+//! denies it (polled every millisecond). It prints the rate the writer
+//! reached, the lag's p50, p99 and worst, and the errors.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;

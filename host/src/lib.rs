@@ -17,7 +17,7 @@
 //!   applied by `refinery` on both; the read cache in front and the
 //!   replica's in-memory store. Secrets are stored as hashes only.
 //!   *A new column*: a migration file (once, for both databases), the
-//!   row type in `storage/mod.rs`, its name in `storage/sql/statements.rs`
+//!   row type in `storage/rows.rs`, its name in `storage/sql/statements.rs`
 //!   and its read and write in `storage/sql/rows.rs`, a case in the
 //!   storage contract test.
 //! - `authority/`: the operations, independent of HTTP, one file a resource

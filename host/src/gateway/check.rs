@@ -1,4 +1,4 @@
-//! One check: a [`Descriptor`](super::descriptor::Descriptor) and an
+//! One check: a [`Descriptor`] and an
 //! `Authorization` value in, a decision out. Looks through the cache
 //! layers drawn in the module doc, runs the plugin on the async worker or
 //! the blocking pool, and turns a denial or a failure into its answer
@@ -33,7 +33,7 @@ pub(crate) enum CheckError {
     /// The request descriptor is incomplete or invalid (400).
     Descriptor(String),
     /// The request can be read in more than one way (400
-    /// `ambiguous_request`, see [`target`]).
+    /// `ambiguous_request`, see [`super::target`]).
     Ambiguous(String),
     /// The plugin failed (503, fail closed).
     Plugin(PluginError),

@@ -17,8 +17,11 @@
 //! The rooms: this file is the contract with a database ([`Param`],
 //! [`Row`], [`Conn`], [`Database`]) and [`SqlStore`]; `statements` every
 //! statement; `rows` reading and writing rows; `rules` the rules above;
-//! `store` the [`Records`] and [`Store`] operations. A new column: its
-//! name in `statements`' column list, its read and write in `rows`.
+//! `store` the [`Records`] and [`Store`] operations; `exchange` the two
+//! that run in two steps ([`TwoSteps`]: a setup code's exchange and a new
+//! token); `one_time` a connection's authorization codes and refresh
+//! tokens, each redeemed once. A new column: its name in `statements`'
+//! column list, its read and write in `rows`.
 
 use super::{AuditEntry, StoreError};
 #[cfg(doc)]
@@ -302,6 +305,8 @@ impl<D: Database> SqlStore<D> {
     }
 }
 
+mod exchange;
+mod one_time;
 mod rows;
 mod rules;
 mod statements;

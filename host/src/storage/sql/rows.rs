@@ -9,9 +9,9 @@ use super::rules::requested;
 use super::statements::*;
 use super::{Conn, Param, Row};
 use crate::storage::{
-    AppRow, AuditEntry, ConnectionRow, DeliveryRow, EnvironmentRow, GrantsVersion, InstallationRow,
-    InvitationRow, OAuthCodeRow, PreviousSecret, Project, RefreshTokenRow, SetupCodeRow,
-    StoreError, TokenRow, UserRow,
+    AppRow, AuditEntry, Change, Changed, ConnectionRow, DeliveryRow, EnvironmentRow, GrantsVersion,
+    InstallationRow, InvitationRow, OAuthCodeRow, PreviousSecret, Project, RefreshTokenRow,
+    SetupCodeRow, StoreError, TokenRow, Touched, UserRow,
 };
 use crate::webhooks::events::{self, Subject};
 
@@ -435,4 +435,29 @@ pub(super) fn end_connection(
         token_changed(c, token)?;
     }
     Ok(())
+}
+
+/// A row of [`CHANGES_AFTER`].
+pub(super) fn change_from(r: &dyn Row) -> Result<Change, StoreError> {
+    Ok(Change {
+        seq: r.int(0)?,
+        changed: changed_from(r)?,
+    })
+}
+
+/// What a row of [`CHANGES_AFTER`] names, as it is now.
+pub(super) fn changed_from(r: &dyn Row) -> Result<Changed, StoreError> {
+    Ok(if r.bool(1)? {
+        Changed::Token(token_from(r, 2)?.record)
+    } else {
+        Changed::Environment(environment_from(r, 2 + TOKEN_WIDTH)?)
+    })
+}
+
+/// What a change touched, from its `token_id, environment_id` at `at`.
+pub(super) fn touched_from(r: &dyn Row, at: usize) -> Result<Touched, StoreError> {
+    match r.opt_bytes(at)? {
+        Some(id) => Ok(Touched::Token(crate::storage::stored_token_id(&id)?)),
+        None => Ok(Touched::Environment(r.text(at + 1)?)),
+    }
 }

@@ -8,17 +8,17 @@ use verifier_core::{
     Grant, Grants, Installation, InstallationStatus, Model, SecretHash, TokenId, TokenRecord,
 };
 
+use super::exchange::{CodeRead, Exchange, NewToken, redeem_read};
+use super::one_time::{OneTime, redeem_once};
 use super::rows::*;
-use super::rules::{
-    FoundCode, applies_without_consent, narrowed_audit, redeem_outcome, spends_codes,
-};
+use super::rules::{applies_without_consent, narrowed_audit, spends_codes};
 use super::statements::*;
-use super::{Conn, Database, Param, Row, SqlStore, TwoSteps, Written};
+use super::{Conn, Database, Param, SqlStore};
 use crate::storage::{
-    AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, Changed, ConnectionRow,
-    DeliveryRow, DueDelivery, EnvironmentRow, ExchangeContext, Exchanged, InstallationRow,
-    InvitationRow, NewTokens, OAuthCodeRow, Project, Published, Records, Redeem, Redeemed,
-    RefreshTokenRow, RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
+    AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, ConnectionRow, DeliveryRow,
+    DueDelivery, EnvironmentRow, ExchangeContext, Exchanged, InstallationRow, InvitationRow,
+    NewTokens, OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow,
+    RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -263,16 +263,8 @@ impl<D: Database> Store for SqlStore<D> {
         let reads = CodeRead::queries(&app, &code);
         // Codes are locked in the order of their hashes, where exchanges
         // share a transaction.
-        self.db.write_in_two(
-            hash,
-            &reads,
-            &mut Exchange {
-                hash,
-                now,
-                decide,
-                read: CodeRead::default(),
-            },
-        )
+        self.db
+            .write_in_two(hash, &reads, &mut Exchange::new(hash, now, decide))
     }
 
     fn redeem_setup_code(
@@ -304,11 +296,7 @@ impl<D: Database> Store for SqlStore<D> {
         self.db.write_in_two(
             installation.as_bytes(),
             reads,
-            &mut NewToken {
-                token,
-                audit,
-                approved: None,
-            },
+            &mut NewToken::new(token, audit),
         )
     }
 
@@ -966,266 +954,6 @@ impl<D: Database> Store for SqlStore<D> {
     }
 }
 
-/// A row of [`CHANGES_AFTER`].
-fn change_from(r: &dyn Row) -> Result<Change, StoreError> {
-    Ok(Change {
-        seq: r.int(0)?,
-        changed: changed_from(r)?,
-    })
-}
-
-/// What a row of [`CHANGES_AFTER`] names, as it is now.
-fn changed_from(r: &dyn Row) -> Result<Changed, StoreError> {
-    Ok(if r.bool(1)? {
-        Changed::Token(token_from(r, 2)?.record)
-    } else {
-        Changed::Environment(environment_from(r, 2 + TOKEN_WIDTH)?)
-    })
-}
-
-/// What a change touched, from its `token_id, environment_id` at `at`.
-fn touched_from(r: &dyn Row, at: usize) -> Result<Touched, StoreError> {
-    match r.opt_bytes(at)? {
-        Some(id) => Ok(Touched::Token(crate::storage::stored_token_id(&id)?)),
-        None => Ok(Touched::Environment(r.text(at + 1)?)),
-    }
-}
-
-/// What redeeming a setup code reads, in one round trip where the database
-/// can: the app of the client presenting it (when one does), the code's
-/// context with the code's and its installation's rows locked, then the
-/// installation's live APP tokens.
-#[derive(Default)]
-struct CodeRead {
-    /// The app and the code's installation and environment.
-    context: ExchangeContext,
-    /// The code, if it exists.
-    code: Option<FoundCode>,
-    /// Its installation's live APP tokens, which a new one replaces.
-    live: Vec<Vec<u8>>,
-}
-
-impl CodeRead {
-    /// The reads, in the order [`CodeRead::row`] numbers them: the app of
-    /// the client `app` (`[Param::OptText]`), then the context of the code
-    /// `code` (`[Param::Bytes]` of its hash) and its installation's live
-    /// APP tokens.
-    fn queries<'p>(
-        app: &'p [Param<'p>],
-        code: &'p [Param<'p>],
-    ) -> [(&'static str, &'p [Param<'p>]); 3] {
-        [
-            (APP_BY_CLIENT_ID, app),
-            (CODE_CONTEXT_FOR_REDEEM, code),
-            (LIVE_APP_TOKENS_OF_CODE, code),
-        ]
-    }
-
-    /// Reads them on `c`; the app's only when a client presents the code.
-    fn read(c: &mut dyn Conn, client_id: Option<&str>, hash: &[u8]) -> Result<Self, StoreError> {
-        let mut read = CodeRead::default();
-        let (app, code) = ([Param::OptText(client_id)], [Param::Bytes(hash)]);
-        let queries = CodeRead::queries(&app, &code);
-        let skip = usize::from(client_id.is_none());
-        c.query_each(&queries[skip..], &mut |query, r| read.row(query + skip, r))?;
-        Ok(read)
-    }
-
-    /// Takes a row of the `query`th of [`CodeRead::queries`].
-    fn row(&mut self, query: usize, r: &dyn Row) -> Result<(), StoreError> {
-        match query {
-            0 if self.context.app.is_none() => self.context.app = Some(app_from(r)?),
-            1 if self.context.code.is_none() => {
-                let environment = match r.opt_text(INSTALLATION_WIDTH)? {
-                    Some(_) => Some(environment_from(r, INSTALLATION_WIDTH)?),
-                    None => None,
-                };
-                let installation = installation_from(r)?;
-                let at = INSTALLATION_WIDTH + ENVIRONMENT_WIDTH;
-                self.code = Some(FoundCode {
-                    app_id: r.text(at)?,
-                    expires_at: r.int(at + 1)?,
-                    used: r.opt_int(at + 2)?.is_some(),
-                    installation_status: installation.installation.status.as_str().to_owned(),
-                });
-                self.context.code = Some((installation, environment));
-            }
-            2 => self.live.push(r.bytes(0)?),
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-/// An exchange of the code `hash` at `now` ([`Store::exchange_setup_code`])
-/// in two steps: [`CodeRead`], then `decide` and [`redeem_read`]. Its
-/// writes claim the code's installation: one exchange at a time may
-/// replace its APP token.
-struct Exchange<'d> {
-    hash: &'d [u8],
-    now: i64,
-    decide: &'d mut dyn FnMut(&ExchangeContext) -> Option<(TokenRow, AuditEntry)>,
-    read: CodeRead,
-}
-
-impl TwoSteps for Exchange<'_> {
-    type Out = Exchanged;
-
-    fn restart(&mut self) {
-        self.read = CodeRead::default();
-    }
-
-    fn row(&mut self, query: usize, row: &dyn Row) -> Result<(), StoreError> {
-        self.read.row(query, row)
-    }
-
-    fn write(&mut self, c: &mut dyn Conn) -> Result<Written<Exchanged>, StoreError> {
-        let declined = Written {
-            out: Exchanged::Declined,
-            claim: None,
-        };
-        let Some((token, audit)) = (self.decide)(&self.read.context) else {
-            return Ok(declined);
-        };
-        let Some(app) = &self.read.context.app else {
-            return Ok(declined);
-        };
-        let outcome = redeem_read(c, self.hash, &self.read, &app.id, self.now, &token, &audit)?;
-        Ok(Written {
-            out: Exchanged::Ended {
-                outcome,
-                replaced: outcome == Redeem::Redeemed && !self.read.live.is_empty(),
-            },
-            claim: self
-                .read
-                .context
-                .code
-                .as_ref()
-                .map(|(installation, _)| installation.installation.id.clone()),
-        })
-    }
-}
-
-/// Redeems the code `hash` (`read` under its lock) for `app_id` at `now`,
-/// in the transaction `c`: when it is redeemable, spends it, revokes the
-/// installation's live APP tokens (each with an audit entry) and stores
-/// `token` with the installation's approved grants.
-fn redeem_read(
-    c: &mut dyn Conn,
-    hash: &[u8],
-    read: &CodeRead,
-    app_id: &str,
-    now: i64,
-    token: &TokenRow,
-    audit: &AuditEntry,
-) -> Result<Redeem, StoreError> {
-    let outcome = redeem_outcome(read.code.as_ref(), app_id, now);
-    if outcome != Redeem::Redeemed {
-        return Ok(outcome);
-    }
-    c.send(SPEND_CODE, params![hash, now])?;
-    // One live APP token an installation: this one replaces the rest.
-    for id in &read.live {
-        c.send(REVOKE_TOKEN, params![id.as_slice()])?;
-        token_changed(c, &crate::storage::stored_token_id(id)?)?;
-        insert_audit(c, &crate::storage::replaced_audit(audit, id, token))?;
-    }
-    // The code's installation, locked with it, is the token's.
-    let token = match &read.context.code {
-        Some((installation, _))
-            if token.record.installation_id.as_ref() == Some(&installation.installation.id) =>
-        {
-            with_approved(token, &installation.grants)
-        }
-        _ => with_installation_grants(c, token)?,
-    };
-    insert_token(c, &token)?;
-    insert_audit(c, audit)?;
-    Ok(Redeem::Redeemed)
-}
-
-/// A new token ([`Store::insert_token`]) in two steps: its installation's
-/// approved grants (none for a token of no installation), then the token
-/// with them ([`with_approved`]) and its audit entry.
-struct NewToken<'t> {
-    token: &'t TokenRow,
-    audit: &'t AuditEntry,
-    /// The installation's approved grants, as stored.
-    approved: Option<String>,
-}
-
-impl TwoSteps for NewToken<'_> {
-    type Out = ();
-
-    fn restart(&mut self) {
-        self.approved = None;
-    }
-
-    fn row(&mut self, _: usize, row: &dyn Row) -> Result<(), StoreError> {
-        self.approved = Some(row.text(0)?);
-        Ok(())
-    }
-
-    fn write(&mut self, c: &mut dyn Conn) -> Result<Written<()>, StoreError> {
-        let token = match (&self.token.record.installation_id, &self.approved) {
-            (None, _) => self.token.clone(),
-            (Some(_), Some(approved)) => {
-                with_approved(self.token, &serde_json::from_str::<Vec<Grant>>(approved)?)
-            }
-            (Some(_), None) => return Err(StoreError::NotFound("installation")),
-        };
-        insert_token(c, &token)?;
-        insert_audit(c, self.audit)?;
-        Ok(Written {
-            out: (),
-            claim: None,
-        })
-    }
-}
-
-/// `token` with the grants its installation approved (read with the row
-/// locked), or as it is for a token of no installation. A token acting
-/// for a person ([`acts_for_user`]) keeps only those of its grants that lie
-/// within what the installation approved.
-fn with_installation_grants(c: &mut dyn Conn, token: &TokenRow) -> Result<TokenRow, StoreError> {
-    let Some(installation) = &token.record.installation_id else {
-        return Ok(token.clone());
-    };
-    let grants = one(c, INSTALLATION_TOKEN_GRANTS, params![installation], |r| {
-        r.text(0)
-    })?
-    .ok_or(StoreError::NotFound("installation"))?;
-    let approved: Vec<Grant> = serde_json::from_str(&grants)?;
-    Ok(with_approved(token, &approved))
-}
-
-/// `token` with `approved`, its installation's approved grants, narrowed
-/// to its own where it acts for a person.
-fn with_approved(token: &TokenRow, approved: &[Grant]) -> TokenRow {
-    let mut token = token.clone();
-    token.record.grants = Arc::new(if acts_for_user(&token.record) {
-        token
-            .record
-            .grants
-            .iter()
-            .filter(|g| approved.iter().any(|a| g.within(a)))
-            .cloned()
-            .collect()
-    } else {
-        approved.to_vec().into()
-    });
-    token
-}
-
-/// Whether a token acts for a person (its principal is `user:<id>`): made
-/// by token exchange, with grants narrowed to that person's role.
-fn acts_for_user(record: &verifier_core::TokenRecord) -> bool {
-    record
-        .principal
-        .as_deref()
-        .is_some_and(|p| p.starts_with("user:"))
-}
-
 /// Moves an installation and its live tokens to `grants` (`version`), the
 /// tokens into the feed.
 fn move_grants(
@@ -1269,74 +997,4 @@ fn pending_grants(c: &mut dyn Conn, id: &str, version: i64) -> Result<Vec<Grant>
         return Err(StoreError::Conflict("a newer decision on these grants"));
     }
     Ok(serde_json::from_str(&newest)?)
-}
-
-/// A one-time credential of a connection (an authorization code or a
-/// refresh token) as read under its row lock.
-struct OneTime<'a> {
-    connection_id: &'a str,
-    used_at: Option<i64>,
-    expires_at: i64,
-    /// The statement that marks it used, by hash and time.
-    spend: &'static str,
-    /// Whether the access token it replaces ends with it (a refresh).
-    ends_old_token: bool,
-}
-
-/// Redeems `once` (its row locked by the caller) under its connection's
-/// lock: an ended connection is `Invalid`; a second presentation ends the
-/// connection and its token (`Replayed`); an expired one is `Invalid`;
-/// otherwise it is spent and the grant's tokens are issued.
-fn redeem_once(
-    c: &mut dyn Conn,
-    once: &OneTime<'_>,
-    hash: &[u8],
-    now: i64,
-    grant: &NewTokens<'_>,
-) -> Result<Redeemed, StoreError> {
-    let found = one(
-        c,
-        CONNECTION_FOR_UPDATE,
-        params![once.connection_id],
-        connection_from,
-    )?;
-    let Some(connection) = found.filter(|n| n.revoked_at.is_none()) else {
-        return Ok(Redeemed::Invalid);
-    };
-    if once.used_at.is_some() {
-        end_connection(c, &connection, now)?;
-        insert_audit(c, grant.replayed)?;
-        return Ok(Redeemed::Replayed(connection));
-    }
-    if once.expires_at <= now {
-        return Ok(Redeemed::Invalid);
-    }
-    c.execute(once.spend, params![hash, now])?;
-    if once.ends_old_token
-        && let Some(old) = &connection.token_id
-    {
-        c.execute(REVOKE_TOKEN, params![&old.as_bytes()[..]])?;
-        token_changed(c, old)?;
-    }
-    issue(c, connection, grant.token, grant.refresh, grant.issued).map(Redeemed::Issued)
-}
-
-/// Stores a connection's new access and refresh tokens, and `audit`.
-fn issue(
-    c: &mut dyn Conn,
-    mut connection: ConnectionRow,
-    token: &TokenRow,
-    refresh: &RefreshTokenRow,
-    audit: &AuditEntry,
-) -> Result<ConnectionRow, StoreError> {
-    insert_token(c, token)?;
-    insert_refresh(c, refresh)?;
-    let id = token.record.token_id;
-    c.execute(
-        SET_CONNECTION_TOKEN,
-        params![&connection.id, &id.as_bytes()[..]],
-    )?;
-    insert_audit(c, audit)?;
-    connection.token_id = Some(id);
-    Ok(connection)
 }

@@ -1,5 +1,6 @@
-/** Which installation states exist (verifier-core's InstallationStatus). */
-export type InstallationStatus = "PENDING" | "COMPLETED" | "DISABLED" | "UNINSTALLED";
+import type { FieldType, InstallationStatus } from "./contract.js";
+
+export type { FieldType, InstallationStatus } from "./contract.js";
 
 export interface Installation {
   id: string;
@@ -27,9 +28,6 @@ export interface Context {
   element?: Element;
   [more: string]: unknown;
 }
-
-/** The field types a field element edits (the host's `fieldType`). */
-export type FieldType = "string" | "text" | "number" | "boolean" | "json" | "date" | "dateTime" | "color";
 
 interface ElementBase {
   /** The element's apiId, as the app declared it. */

@@ -7,13 +7,16 @@ export declare class VerifierError extends Error {
   code: string;
 }
 
-export type Api = "content" | "management";
+import type { Api, DecisionReason, TokenKind } from "./contract.js";
+
+export type { Api, DecisionReason, HostReason, TokenKind, UnauthenticatedReason } from "./contract.js";
+export { DECISION_REASONS, HOST_REASONS, METHOD_ACTIONS } from "./contract.js";
 
 /** A token record as the authority serves it (secrets only as their SHA-256). */
 export interface TokenRecord {
   tokenId: string;
   secretHash: string;
-  kind: "APP" | "PAT" | "SYSTEM" | "SESSION";
+  kind: TokenKind;
   name: string;
   projectId?: string | null;
   environmentId?: string | null;
@@ -66,14 +69,14 @@ export interface VerifyRequest {
 
 export interface Decision {
   allow: boolean;
-  reason: string;
+  reason: DecisionReason;
   principal?: string;
   filter?: Array<Record<string, string>>;
   masked: string[];
 }
 
 export declare class Verifier {
-  parse(header: string): { tokenId: string } | { reason: string };
+  parse(header: string): { tokenId: string } | { reason: DecisionReason };
   verify(header: string, input: { record: TokenRecord | null; environment: EnvironmentRecord | null; request: VerifyRequest }): Decision;
   /**
    * Like verify, with the record and environment decoded once per object and
@@ -97,14 +100,8 @@ export declare function decide(
 ): Promise<Decision>;
 
 /** Reasons that mean "no valid credentials" (HTTP 401); other denials are 403. */
-export declare const UNAUTHENTICATED: readonly string[];
+export declare const UNAUTHENTICATED: readonly DecisionReason[];
 
 /** 200 allowed, 401 without valid credentials, 403 not granted (as the tally gateway). */
 export declare function httpStatus(decision: { allow: boolean; reason: string }): 200 | 401 | 403;
 
-/** Decision reasons, in wire order (generated from verifier-core). */
-export declare const DECISION_REASONS: readonly string[];
-/** Reasons the host adds to the decisions' own (generated from the host). */
-export declare const HOST_REASONS: readonly string[];
-/** The action the gateway checks for each method it forwards (generated from the host). */
-export declare const METHOD_ACTIONS: Readonly<Record<"GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE", string>>;

@@ -56,6 +56,11 @@ pub enum Api {
     Management,
 }
 
+impl Api {
+    /// Every API.
+    pub const ALL: [Api; 2] = [Api::Content, Api::Management];
+}
+
 /// An action name: `read`, `create`, `update`, `delete`, `publish`,
 /// `unpublish`, a management action, or `admin`.
 ///

@@ -39,6 +39,14 @@ pub enum InstallationStatus {
 }
 
 impl InstallationStatus {
+    /// Every status, in the order an installation usually passes them.
+    pub const ALL: [InstallationStatus; 4] = [
+        InstallationStatus::Pending,
+        InstallationStatus::Completed,
+        InstallationStatus::Disabled,
+        InstallationStatus::Uninstalled,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,8 +76,7 @@ impl core::str::FromStr for InstallationStatus {
     type Err = UnknownName;
     /// Parses a wire name (`PENDING`, `COMPLETED`, `DISABLED`, `UNINSTALLED`).
     fn from_str(s: &str) -> Result<Self, UnknownName> {
-        use InstallationStatus::*;
-        [Pending, Completed, Disabled, Uninstalled]
+        InstallationStatus::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or(UnknownName)

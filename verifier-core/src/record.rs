@@ -40,6 +40,14 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// Every kind.
+    pub const ALL: [TokenKind; 4] = [
+        TokenKind::App,
+        TokenKind::Pat,
+        TokenKind::System,
+        TokenKind::Session,
+    ];
+
     /// The wire name (`APP`, `PAT`, `SYSTEM`, `SESSION`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -55,15 +63,10 @@ impl core::str::FromStr for TokenKind {
     type Err = UnknownName;
     /// Parses a wire name (`APP`, `PAT`, `SYSTEM`, `SESSION`).
     fn from_str(s: &str) -> Result<Self, UnknownName> {
-        [
-            TokenKind::App,
-            TokenKind::Pat,
-            TokenKind::System,
-            TokenKind::Session,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or(UnknownName)
+        TokenKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(UnknownName)
     }
 }
 

@@ -52,7 +52,9 @@
 //!   address behind trusted proxies ([`http::TrustedProxies`]); errors to
 //!   statuses and JSON (`http/error.rs`); the OpenAPI document
 //!   (`http/openapi.rs`).
-//! - `studio/`: the studio page at `/studio` and its sessions.
+//! - `studio/`: the studio page at `/studio`, its sign-in (admin token or
+//!   OpenID Connect) and the connected apps' consent page; its sessions
+//!   are the authority's (`authority/sessions.rs`), kept in the store.
 //! - [`webhooks`]: what an app's backend is told and how: `events` (each
 //!   the projection of an audit entry, queued in its change's transaction
 //!   by `storage`), `sign` (Standard Webhooks; secrets derived from the

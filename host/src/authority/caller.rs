@@ -10,6 +10,7 @@ use verifier_core::{
 use super::Authority;
 use super::error::{AuthorityError, not_granted, unauthorized};
 use super::roles::{Need, On};
+use super::sessions::Opened;
 use crate::storage::{RoleGrant, UserRow};
 
 /// Who made a call, for the audit log.
@@ -54,13 +55,24 @@ pub struct SignedIn {
 }
 
 /// Credentials as a request presents them: an `Authorization` value, or a
-/// studio session opened by a person (their user id).
-#[derive(Debug, Clone)]
+/// studio session's cookie. `Debug` shows neither.
+#[derive(Clone)]
 pub enum Presented {
     /// An `Authorization` header value (`""`: none).
     Header(String),
-    /// The user a studio session was opened for.
-    User(String),
+    /// A studio session's cookie value: what the session was opened with
+    /// ([`Authority::studio_session`]) is authenticated in its stead.
+    Session(String),
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Presented::Header(h) if h.is_empty() => f.write_str("Header(none)"),
+            Presented::Header(_) => f.write_str("Header(<redacted>)"),
+            Presented::Session(_) => f.write_str("Session(<redacted>)"),
+        }
+    }
 }
 
 impl Caller {
@@ -118,7 +130,14 @@ impl Authority {
     pub fn caller(&self, presented: &Presented) -> Result<Caller, AuthorityError> {
         match presented {
             Presented::Header(header) => self.authenticate(header),
-            Presented::User(id) => self.authenticate_user(id),
+            Presented::Session(cookie) => match self.studio_session(cookie)? {
+                Some(Opened::Token(header)) => self.authenticate(&header),
+                Some(Opened::User(id)) => self.authenticate_user(&id),
+                None => Err(AuthorityError::Unauthorized {
+                    reason: crate::reason::Reason::Decision(Decision::MissingCredentials),
+                    message: "the studio session has ended: sign in again".into(),
+                }),
+            },
         }
     }
 

@@ -28,7 +28,8 @@
 //! `oauth` (the token endpoint's client authentication, token exchange for
 //! a person), `connections` (connected apps: consent, codes, refresh,
 //! revocation), `elements` (an app's pages, sidebars and field editors, and
-//! installations turning them on and off).
+//! installations turning them on and off), `sessions` (studio sessions,
+//! shared by every node through the store).
 //! Beside them: `caller` (who is calling), `roles` (what a person's role
 //! allows, and in which project), `error` ([`AuthorityError`] and
 //! its reasons), `validation` (what input is accepted) and `views` (the
@@ -48,6 +49,7 @@ mod projects;
 mod records;
 mod roles;
 pub mod schema;
+mod sessions;
 mod tokens;
 mod users;
 mod validation;
@@ -71,6 +73,7 @@ pub use oauth::{OAuthError, TokenAnswer, TokenRequest};
 pub use projects::{NewEnvironment, NewProject};
 pub use records::{NoSuchGrantList, SNAPSHOT_PAGE_MAX, SnapshotPage, SnapshotRecord};
 pub use roles::{Need, On, Role, grants_for, role_in};
+pub use sessions::{Opened, SESSION_SECONDS};
 pub use tokens::NewToken;
 pub use users::{INVITATION_TTL, NewInvitation, RoleBody, UserView};
 pub use validation::{canonical_origin, valid_origin};

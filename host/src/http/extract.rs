@@ -73,11 +73,12 @@ pub(super) fn throttle_failure(state: &AppState, client: IpAddr, e: ApiError) ->
 
 /// The caller's credentials: the `Authorization` value, or else, for a
 /// studio request (under `/studio/api`, with the session cookie and
-/// `X-Tally-Studio: 1`), what its session was opened with (an admin token,
-/// or a signed-in user). Nothing (`""`) when neither.
-fn authorization(parts: &Parts, state: &AppState) -> Result<Presented, ApiError> {
+/// `X-Tally-Studio: 1`), its session, which the authority resolves to what
+/// it was opened with (an admin token, or a signed-in user). Nothing
+/// (`""`) when neither.
+fn authorization(parts: &Parts) -> Result<Presented, ApiError> {
     match parts.headers.get(AUTHORIZATION) {
-        None => Ok(studio_credentials(parts, state).unwrap_or(Presented::Header(String::new()))),
+        None => Ok(studio_credentials(parts).unwrap_or(Presented::Header(String::new()))),
         Some(value) => value
             .to_str()
             .map(|v| Presented::Header(v.to_owned()))
@@ -90,7 +91,7 @@ fn authorization(parts: &Parts, state: &AppState) -> Result<Presented, ApiError>
     }
 }
 
-fn studio_credentials(parts: &Parts, state: &AppState) -> Option<Presented> {
+fn studio_credentials(parts: &Parts) -> Option<Presented> {
     parts.extensions.get::<StudioRequest>()?;
     let value = crate::studio::session_cookie(&parts.headers)?;
     let marked = parts
@@ -98,7 +99,7 @@ fn studio_credentials(parts: &Parts, state: &AppState) -> Option<Presented> {
         .get(crate::studio::SESSION_HEADER)
         .is_some_and(|v| v.as_bytes() == b"1");
     // Without the header a cookie alone authenticates nothing (CSRF).
-    marked.then(|| state.sessions.credential(value, state.authority.now()))?
+    marked.then(|| Presented::Session(value.to_owned()))
 }
 
 /// Runs one of the authority's `authenticate*` checks on the caller's
@@ -110,7 +111,7 @@ async fn authenticated<T: Send + 'static>(
     check: impl FnOnce(&Authority, &Presented) -> Result<T, AuthorityError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let client = client_ip(parts, state);
-    let result = match authorization(parts, state) {
+    let result = match authorization(parts) {
         Ok(presented) => blocking(state, move |a| check(a, &presented)).await,
         Err(e) => Err(e),
     };

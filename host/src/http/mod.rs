@@ -72,8 +72,6 @@ pub struct AppState {
     pub upstream: Option<Upstream>,
     /// The platform's management endpoint, if any (`/v1/management`).
     pub management_upstream: Option<Upstream>,
-    /// Open studio sessions.
-    pub sessions: crate::studio::Sessions,
     /// Records and environments in the verifier's prepared form.
     pub(crate) prepared: crate::gateway::PreparedRows,
     /// Whether checks repeated within a second are answered from the
@@ -172,7 +170,6 @@ pub fn router(authority: Arc<Authority>, options: Options) -> (Router, Arc<AppSt
         throttle: Throttle::new(options.throttle_failures, options.throttle_window),
         upstream: options.upstream.as_deref().map(Upstream::new),
         management_upstream: options.management_upstream.as_deref().map(Upstream::new),
-        sessions: crate::studio::Sessions::default(),
         prepared: Default::default(),
         decision_memo: options.decision_memo,
         trusted_proxies: options.trusted_proxies,

@@ -284,6 +284,49 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+/// A studio session, known by the SHA-256 of its cookie value.
+///
+/// It was opened by a person ([`StudioSessionRow::user_id`]) or with an
+/// admin token, kept sealed ([`StudioSessionRow::sealed_token`]: only the
+/// cookie value gives the key, so the token is never stored in the clear).
+#[derive(Clone)]
+pub struct StudioSessionRow {
+    /// SHA-256 of the cookie value.
+    pub hash: SecretHash,
+    /// The person it was opened for.
+    pub user_id: Option<String>,
+    /// The admin token it was opened with, sealed.
+    pub sealed_token: Option<Vec<u8>>,
+    /// Unix seconds; closed from then on.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for StudioSessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StudioSessionRow")
+            .field("user_id", &self.user_id)
+            .field(
+                "sealed_token",
+                &self.sealed_token.as_ref().map(|_| "<sealed>"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A studio sign-in under way at the OpenID provider: known by the SHA-256
+/// of its `state`, bound to the browser that started it by the SHA-256 of
+/// that browser's cookie.
+#[derive(Debug, Clone)]
+pub struct SignInRow {
+    /// SHA-256 of the flow's `state`.
+    pub state_hash: SecretHash,
+    /// SHA-256 of the binding cookie's value.
+    pub binding_hash: SecretHash,
+    /// Unix seconds; unknown from then on.
+    pub expires_at: i64,
+}
+
 /// A user's role in a project (`*`: every project).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -85,6 +85,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "V15__placed_positions",
         include_str!("../../migrations/V15__placed_positions.sql"),
     ),
+    (
+        "V16__studio_sessions",
+        include_str!("../../migrations/V16__studio_sessions.sql"),
+    ),
 ];
 
 /// The database a migration is written out for.

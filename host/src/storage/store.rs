@@ -12,7 +12,7 @@ use super::rows::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, ConnectionRow, DeliveryRow,
     DueDelivery, EnvironmentRow, ExchangeContext, Exchanged, InstallationRow, InvitationRow,
     NewTokens, OAuthCodeRow, Project, Published, Redeem, Redeemed, RefreshTokenRow, RoleGrant,
-    SetupCodeRow, TokenRow, Touched, UserRow,
+    SetupCodeRow, SignInRow, StudioSessionRow, TokenRow, Touched, UserRow,
 };
 
 /// The read side of storage: what a verifier needs (token and environment
@@ -368,6 +368,28 @@ pub trait Store: Records {
     /// Replaces the outstanding owner claim code with `code_hash` (the
     /// code printed at a start without an owner).
     fn set_claim_code(&self, code_hash: &SecretHash, now: i64) -> Result<(), StoreError>;
+
+    /// Opens a studio session, and closes those expired by `now`. Not
+    /// audited: it is a sign-in, not a change (a person's first sign-in is
+    /// audited by [`Store::sign_in_user`]).
+    fn open_studio_session(&self, session: &StudioSessionRow, now: i64) -> Result<(), StoreError>;
+    /// The studio session whose cookie hashes to `hash`, if open at `now`.
+    fn studio_session(
+        &self,
+        hash: &SecretHash,
+        now: i64,
+    ) -> Result<Option<StudioSessionRow>, StoreError>;
+    /// Closes the studio session whose cookie hashes to `hash` (nothing
+    /// when there is none).
+    fn close_studio_session(&self, hash: &SecretHash) -> Result<(), StoreError>;
+    /// Keeps a started studio sign-in, and forgets those expired by `now`
+    /// and all but the newest `keep` (starting one needs no credentials,
+    /// so what a flood of them costs is bounded).
+    fn start_sign_in(&self, sign_in: &SignInRow, now: i64, keep: u32) -> Result<(), StoreError>;
+    /// Takes out the started sign-in whose state hashes to `state_hash`:
+    /// of concurrent calls, one gets it, and no later one does, whatever
+    /// becomes of it. It may have expired: the caller checks.
+    fn take_sign_in(&self, state_hash: &SecretHash) -> Result<Option<SignInRow>, StoreError>;
     /// Makes `user` the owner of every project if `code_hash` is the
     /// outstanding claim code and no one owns them yet; `false` (nothing
     /// changed) otherwise. Atomic: of concurrent claims one wins.

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{SESSION_HEADER, session_cookie};
-use crate::authority::{AuthorityError, AuthorizeError, AuthorizeQuery, Caller};
+use crate::authority::{AuthorityError, AuthorizeError, AuthorizeQuery, Caller, Presented};
 use crate::http::{ApiError, AppState, JsonBody, blocking};
 
 const PAGE: &str = include_str!("assets/consent.html");
@@ -64,7 +64,7 @@ async fn caller(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Caller, Ap
         .is_some_and(|v| v.as_bytes() == b"1");
     let presented = session_cookie(headers)
         .filter(|_| marked)
-        .and_then(|value| state.sessions.credential(value, state.authority.now()))
+        .map(|value| Presented::Session(value.to_owned()))
         .ok_or_else(|| {
             ApiError(AuthorityError::Unauthorized {
                 reason: crate::reason::Reason::Decision(verifier_core::Reason::MissingCredentials),

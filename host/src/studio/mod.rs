@@ -13,11 +13,13 @@
 //!   the management API under `/studio/api/v1/…`, and the cookie is read
 //!   there only: it is never sent to, nor accepted by, `/v1/…`, the
 //!   gateway or anything it proxies to. The browser never stores the
-//!   token (no localStorage, not in the cookie). Sessions live in this
-//!   process's memory, keyed by the SHA-256 of the cookie value; a restart
-//!   signs everyone out. Each request made with the cookie is authenticated
-//!   again with the admin token it was opened with, so revoking that token
-//!   ends the session at once.
+//!   token (no localStorage, not in the cookie). Sessions are kept in the
+//!   store (`authority::sessions`: by the SHA-256 of the cookie value, an
+//!   admin token sealed under a key only the cookie gives), so every node
+//!   on one database knows them and a restart signs no one out; a replica
+//!   has no store and opens none. Each request made with the cookie is
+//!   authenticated again with what the session was opened with, so
+//!   revoking that token ends the session at once.
 //! - **CSRF.** Besides `SameSite=Strict`, a request authenticated by the
 //!   cookie must carry `X-Tally-Studio: 1`, a header no cross-site form or
 //!   simple request can set ([`SESSION_HEADER`]).
@@ -39,8 +41,7 @@
 //!   sidebar panels in the open entry, their pages in the navigation and
 //!   their dialogs; the choices it makes are written at its top.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -49,20 +50,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use verifier_core::OpaqueSecret;
-use verifier_core::token::hash_secret_text;
 
-use crate::authority::{AuthorityError, Presented};
+use crate::authority::{AuthorityError, Opened, Presented, SESSION_SECONDS};
 use crate::http::{ApiError, AppState, JsonBody, blocking};
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "tally_studio";
 /// The header a cookie-authenticated request must carry (value `1`).
 pub const SESSION_HEADER: &str = "x-tally-studio";
-/// How long a session lasts, seconds.
-const SESSION_SECONDS: i64 = 8 * 60 * 60;
-/// Sessions kept at most (the oldest go first beyond it).
-const MAX_SESSIONS: usize = 1024;
 
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/studio.js");
@@ -76,85 +71,6 @@ mod consent;
 mod oidc;
 
 pub use oidc::{Oidc, SignInOptions};
-
-/// What a session was opened with; `Debug` does not show a token.
-enum Opened {
-    /// An admin token.
-    Token(String),
-    /// A person, by user id.
-    User(String),
-}
-
-impl std::fmt::Debug for Opened {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Opened::Token(_) => f.write_str("Token(<redacted>)"),
-            Opened::User(id) => write!(f, "User({id})"),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Session {
-    opened: Opened,
-    expires_at: i64,
-}
-
-/// Open studio sessions, by the SHA-256 of their cookie value. The cookie
-/// value is 32 random bytes, so looking up its hash in a map leaks nothing a
-/// constant-time comparison would protect.
-#[derive(Debug, Default)]
-pub struct Sessions {
-    open: Mutex<HashMap<[u8; 32], Session>>,
-}
-
-impl Sessions {
-    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Opens a session; returns the cookie value.
-    fn create(&self, opened: Opened, now: i64) -> Result<String, ApiError> {
-        let bytes = crate::random::secret_bytes()
-            .map_err(|e| ApiError(AuthorityError::Internal(e.to_string())))?;
-        let secret = OpaqueSecret::from_random(bytes);
-        let mut open = self.open();
-        open.retain(|_, s| s.expires_at > now);
-        if open.len() >= MAX_SESSIONS
-            && let Some(oldest) = open
-                .iter()
-                .min_by_key(|(_, s)| s.expires_at)
-                .map(|(k, _)| *k)
-        {
-            open.remove(&oldest);
-        }
-        open.insert(
-            *secret.hash().as_bytes(),
-            Session {
-                opened,
-                expires_at: now + SESSION_SECONDS,
-            },
-        );
-        Ok(secret.text().to_owned())
-    }
-
-    /// What the session with cookie value `value` presents, if open.
-    pub(crate) fn credential(&self, value: &str, now: i64) -> Option<Presented> {
-        let hash = hash_secret_text(value)?;
-        let open = self.open();
-        let session = open.get(hash.as_bytes())?;
-        (session.expires_at > now).then(|| match &session.opened {
-            Opened::Token(header) => Presented::Header(header.clone()),
-            Opened::User(id) => Presented::User(id.clone()),
-        })
-    }
-
-    fn close(&self, value: &str) {
-        if let Some(hash) = hash_secret_text(value) {
-            self.open().remove(hash.as_bytes());
-        }
-    }
-}
 
 /// The `tally_studio` cookie of a request, if any.
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
@@ -230,12 +146,17 @@ async fn page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let now = state.authority.now();
-    let signed_in = session_cookie(&headers)
-        .and_then(|value| state.sessions.credential(value, now))
-        .is_some();
-    let mut origins: Vec<String> = if signed_in {
-        let installed = blocking(&state, |a| a.installed_app_origins()).await?;
+    let session = session_cookie(&headers).map(|value| Presented::Session(value.to_owned()));
+    let installed = match session {
+        Some(session) => blocking(&state, move |a| {
+            a.caller(&session)?;
+            a.installed_app_origins()
+        })
+        .await
+        .ok(),
+        None => None,
+    };
+    let mut origins: Vec<String> = if let Some(installed) = installed {
         installed
             .into_iter()
             .filter(|origin| {
@@ -303,22 +224,20 @@ async fn page(
 #[utoipa::path(get, path = "/studio/session", summary = "Whether the studio session cookie is valid", security(()),
     responses((status = 200, description = "OK", body = inline(crate::authority::schema::StudioSession))))]
 async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let now = state.authority.now();
     let ways = serde_json::json!({
         "oidc": state.sign_in.oidc.is_some(),
         "adminToken": state.sign_in.admin_token,
     });
-    let caller =
-        match session_cookie(&headers).and_then(|value| state.sessions.credential(value, now)) {
-            Some(presented) => blocking(&state, move |a| {
-                let caller = a.caller(&presented)?;
-                let claimable = caller.user.is_some() && !a.store()?.has_owner()?;
-                Ok((caller, claimable))
-            })
-            .await
-            .ok(),
-            None => None,
-        };
+    let caller = match session_cookie(&headers).map(|value| Presented::Session(value.to_owned())) {
+        Some(presented) => blocking(&state, move |a| {
+            let caller = a.caller(&presented)?;
+            let claimable = caller.user.is_some() && !a.store()?.has_owner()?;
+            Ok((caller, claimable))
+        })
+        .await
+        .ok(),
+        None => None,
+    };
     let body = match caller {
         Some((caller, claimable)) => {
             let user = match (&caller.user, &caller.record) {
@@ -375,11 +294,11 @@ async fn sign_in(
     } else {
         format!("AppToken {token}")
     };
-    let checked = Presented::Header(header.clone());
-    blocking(&state, move |a| a.authenticate_admin(&checked)).await?;
-    let value = state
-        .sessions
-        .create(Opened::Token(header), state.authority.now())?;
+    let value = blocking(&state, move |a| {
+        a.authenticate_admin(&Presented::Header(header.clone()))?;
+        a.open_studio_session(Opened::Token(header))
+    })
+    .await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, session_cookie_header(&state, &value)?)],
@@ -417,15 +336,19 @@ async fn oidc_login(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
     let Some(oidc) = &state.sign_in.oidc else {
         return Err(ApiError(AuthorityError::NotFound("route")));
     };
-    let (url, binding) = oidc
+    let started = oidc
         .start(state.authority.now())
         .map_err(|e| ApiError(AuthorityError::Internal(e)))?;
+    let row = started.row;
+    blocking(&state, move |a| a.start_sign_in(&row)).await?;
     let cookie = header_value(&format!(
-        "{}={binding}; HttpOnly; SameSite=Lax; Path=/studio/oidc; Max-Age=600{}",
+        "{}={}; HttpOnly; SameSite=Lax; Path=/studio/oidc; Max-Age={}{}",
         oidc::FLOW_COOKIE,
+        started.binding,
+        oidc::FLOW_SECONDS,
         secure(&state)
     ))?;
-    let location = header_value(&url)?;
+    let location = header_value(&started.url)?;
     Ok((
         StatusCode::SEE_OTHER,
         [
@@ -458,13 +381,15 @@ async fn oidc_callback(
     let now = state.authority.now();
     let binding = cookie(&headers, oidc::FLOW_COOKIE).map(str::to_owned);
     let outcome = match (callback.state, callback.code, callback.error) {
-        (Some(flow), Some(code), None) => oidc
-            .finish(&flow, &code, binding.as_deref(), now)
-            .await
-            .map_err(|e| {
-                tracing::warn!(reason = e.reason(), error = %e, "studio sign-in failed");
-                e.reason()
-            }),
+        (Some(flow), Some(code), None) => {
+            let taken = blocking(&state, move |a| a.take_sign_in(&flow)).await?;
+            oidc.finish(taken, &code, binding.as_deref(), now)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(reason = e.reason(), error = %e, "studio sign-in failed");
+                    e.reason()
+                })
+        }
         (_, _, Some(error)) => {
             tracing::warn!(error = %error.escape_debug(), "the provider refused the studio sign-in");
             Err("provider_refused")
@@ -507,7 +432,10 @@ async fn oidc_callback(
         )
     })
     .await?;
-    let value = state.sessions.create(Opened::User(user.id), now)?;
+    let value = blocking(&state, move |a| {
+        a.open_studio_session(Opened::User(user.id))
+    })
+    .await?;
     Ok(back(
         "/studio",
         vec![clear_flow, session_cookie_header(&state, &value)?],
@@ -543,28 +471,38 @@ async fn claim(
     let marked = headers
         .get(SESSION_HEADER)
         .is_some_and(|v| v.as_bytes() == b"1");
-    let user = session_cookie(&headers)
+    let cookie = session_cookie(&headers)
         .filter(|_| marked)
-        .and_then(|value| state.sessions.credential(value, state.authority.now()));
-    let Some(Presented::User(user)) = user else {
-        return Err(ApiError(AuthorityError::Unauthorized {
-            reason: crate::reason::Reason::Decision(verifier_core::Reason::MissingCredentials),
-            message: "sign in with your OpenID provider first".into(),
-        }));
-    };
-    blocking(&state, move |a| a.claim_ownership(&user, &body.code)).await?;
+        .map(str::to_owned);
+    blocking(&state, move |a| {
+        let opened = match cookie {
+            Some(cookie) => a.studio_session(&cookie)?,
+            None => None,
+        };
+        let Some(Opened::User(user)) = opened else {
+            return Err(AuthorityError::Unauthorized {
+                reason: crate::reason::Reason::Decision(verifier_core::Reason::MissingCredentials),
+                message: "sign in with your OpenID provider first".into(),
+            });
+        };
+        a.claim_ownership(&user, &body.code)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE /studio/session`: closes the session and clears the cookie.
 #[utoipa::path(delete, path = "/studio/session", summary = "Sign out", security(()),
     responses((status = 204, description = "Signed out")))]
-async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(value) = session_cookie(&headers) {
-        state.sessions.close(value);
+async fn sign_out(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(value) = session_cookie(&headers).map(str::to_owned) {
+        blocking(&state, move |a| a.close_studio_session(&value)).await?;
     }
     let clear = HeaderValue::from_static(
         "tally_studio=; HttpOnly; SameSite=Strict; Path=/studio; Max-Age=0",
     );
-    (StatusCode::NO_CONTENT, [(SET_COOKIE, clear)]).into_response()
+    Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, clear)]).into_response())
 }

@@ -3,37 +3,42 @@
 //! (discovery, the token request, the ID token's signature, issuer,
 //! audience, expiry and nonce).
 //!
-//! `GET /studio/oidc/login` starts a flow: a random `state`, `nonce` and
-//! PKCE verifier are kept here (in memory, ten minutes, single use) with
-//! the hash of a binding cookie set on the browser (`tally_oidc`,
-//! `HttpOnly`, `SameSite=Lax`, `Path=/studio/oidc`), then the browser goes
-//! to the provider. `GET /studio/oidc/callback` takes the flow back by its
-//! `state` only from the browser that started it (the cookie must match:
-//! no one can complete a sign-in in someone else's browser), exchanges the
-//! code with the verifier, validates the ID token with the nonce, and opens
-//! a studio session for the user the provider names (created at their
-//! first sign-in). Anything wrong ends at `/studio?signInError=<reason>`.
+//! `GET /studio/oidc/login` starts a flow: a random `state` and a binding
+//! cookie set on the browser (`tally_oidc`, `HttpOnly`, `SameSite=Lax`,
+//! `Path=/studio/oidc`, ten minutes); the flow's PKCE verifier and nonce
+//! are derived from that cookie's value (HMAC-SHA256 keyed by it, of a
+//! label each), so the browser holds them and no server does. The store
+//! keeps the flow as the SHA-256 of its state and of the binding cookie
+//! ([`SignInRow`]), so it may come back to any node on the database. Then
+//! the browser goes to the provider. `GET /studio/oidc/callback` takes the
+//! flow out of the store by its `state` (once: a second callback finds
+//! nothing, even after a failure), only from the browser that started it
+//! (the cookie must match: no one can complete a sign-in in someone
+//! else's browser), exchanges the code with the verifier, validates the ID
+//! token with the nonce, and opens a studio session for the user the
+//! provider names (created at their first sign-in). Anything wrong ends at
+//! `/studio?signInError=<reason>`.
 //!
 //! The redirect URI is `<public URL>/studio/oidc/callback`; register it
-//! at the provider. A node keeps its flows in memory: behind a load
-//! balancer, a flow must come back to the node that started it.
+//! at the provider.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use hmac::{Hmac, KeyInit, Mac};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope, TokenResponse,
 };
+use sha2::Sha256;
 use verifier_core::OpaqueSecret;
 use verifier_core::token::hash_secret_text;
 
+use crate::storage::SignInRow;
+
 /// How long a started sign-in may take, seconds.
-const FLOW_SECONDS: i64 = 600;
-/// Flows kept at most (the oldest go first beyond it).
-const MAX_FLOWS: usize = 1024;
+pub const FLOW_SECONDS: i64 = 600;
 /// The binding cookie's name.
 pub const FLOW_COOKIE: &str = "tally_oidc";
 
@@ -51,14 +56,16 @@ pub struct Oidc {
     client: Client,
     issuer: String,
     http: openidconnect::reqwest::Client,
-    flows: Mutex<HashMap<[u8; 32], Flow>>,
 }
 
-struct Flow {
-    verifier: PkceCodeVerifier,
-    nonce: Nonce,
-    binding: [u8; 32],
-    expires_at: i64,
+/// A sign-in started ([`Oidc::start`]).
+pub struct Started {
+    /// Where to send the browser.
+    pub url: String,
+    /// The binding cookie's value, for the browser alone.
+    pub binding: String,
+    /// What the store keeps of it.
+    pub row: SignInRow,
 }
 
 /// Who the provider says signed in.
@@ -139,76 +146,70 @@ impl Oidc {
             client,
             issuer: issuer.to_owned(),
             http,
-            flows: Mutex::new(HashMap::new()),
         })
     }
 
     /// Starts a flow at `now`: the provider's URL to send the browser to,
-    /// and the binding cookie's value to set on it.
-    pub fn start(&self, now: i64) -> Result<(String, String), String> {
-        let binding =
-            OpaqueSecret::from_random(crate::random::secret_bytes().map_err(|e| e.to_string())?);
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = self
+    /// the binding cookie's value to set on it, and the row for the store
+    /// ([`crate::authority::Authority::start_sign_in`]).
+    pub fn start(&self, now: i64) -> Result<Started, String> {
+        let random = || {
+            crate::random::secret_bytes()
+                .map(OpaqueSecret::from_random)
+                .map_err(|e| e.to_string())
+        };
+        let (binding, state) = (random()?, random()?);
+        let (verifier, nonce) = derived(binding.text());
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
+        let (url, _, _) = self
             .client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
+                {
+                    let state = state.text().to_owned();
+                    move || CsrfToken::new(state)
+                },
+                || nonce,
             )
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge)
             .url();
-        let key = flow_key(state.secret());
-        let mut flows = self.flows();
-        flows.retain(|_, f| f.expires_at > now);
-        if flows.len() >= MAX_FLOWS
-            && let Some(oldest) = flows
-                .iter()
-                .min_by_key(|(_, f)| f.expires_at)
-                .map(|(k, _)| *k)
-        {
-            flows.remove(&oldest);
-        }
-        flows.insert(
-            key,
-            Flow {
-                verifier,
-                nonce,
-                binding: *binding.hash().as_bytes(),
+        Ok(Started {
+            url: url.to_string(),
+            binding: binding.text().to_owned(),
+            row: SignInRow {
+                state_hash: state.hash(),
+                binding_hash: binding.hash(),
                 expires_at: now + FLOW_SECONDS,
             },
-        );
-        Ok((url.to_string(), binding.text().to_owned()))
+        })
     }
 
-    /// Completes the flow `state` for the browser holding `binding`: the
-    /// identity the provider vouches for.
+    /// Completes the flow `taken` out of the store by its state (`None`:
+    /// there was none) for the browser holding `binding`: the identity the
+    /// provider vouches for.
     pub async fn finish(
         &self,
-        state: &str,
+        taken: Option<SignInRow>,
         code: &str,
         binding: Option<&str>,
         now: i64,
     ) -> Result<Identity, SignInError> {
-        // Taken out whatever happens next: a flow is used once.
-        let flow = self
-            .flows()
-            .remove(&flow_key(state))
+        let flow = taken
             .filter(|f| f.expires_at > now)
             .ok_or(SignInError::UnknownState)?;
-        let presented = binding
-            .and_then(hash_secret_text)
-            .ok_or(SignInError::OtherBrowser)?;
-        if !presented.ct_eq(&verifier_core::SecretHash::from_bytes(flow.binding)) {
+        let binding = binding.ok_or(SignInError::OtherBrowser)?;
+        let presented = hash_secret_text(binding).ok_or(SignInError::OtherBrowser)?;
+        if !presented.ct_eq(&flow.binding_hash) {
             return Err(SignInError::OtherBrowser);
         }
+        let (verifier, nonce) = derived(binding);
         let token = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| SignInError::Provider(e.to_string()))?
-            .set_pkce_verifier(flow.verifier)
+            .set_pkce_verifier(verifier)
             .request_async(&self.http)
             .await
             .map_err(|e| SignInError::Provider(chain(&e)))?;
@@ -216,7 +217,7 @@ impl Oidc {
             .id_token()
             .ok_or_else(|| SignInError::Token("no ID token".into()))?;
         let claims = id_token
-            .claims(&self.client.id_token_verifier(), &flow.nonce)
+            .claims(&self.client.id_token_verifier(), &nonce)
             .map_err(|e| SignInError::Token(e.to_string()))?;
         let mut email = claims
             .email()
@@ -256,10 +257,6 @@ impl Oidc {
             name,
         })
     }
-
-    fn flows(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Flow>> {
-        self.flows.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl std::fmt::Debug for Oidc {
@@ -291,9 +288,22 @@ impl Default for SignInOptions {
 
 /// A flow's key: the SHA-256 of its `state` (the map never holds a value
 /// an attacker could time against).
-fn flow_key(state: &str) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(state.as_bytes()).into()
+/// The PKCE verifier and the nonce of the flow whose binding cookie value
+/// is `binding`: each the HMAC-SHA256 of a label of its own, keyed by the
+/// cookie, in base64url (43 characters, as PKCE asks of a verifier).
+fn derived(binding: &str) -> (PkceCodeVerifier, Nonce) {
+    use base64::Engine as _;
+    let of = |label: &[u8]| {
+        // HMAC takes a key of any length: this cannot fail.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(binding.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(label);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    };
+    (
+        PkceCodeVerifier::new(of(b"tally studio sign-in: PKCE verifier")),
+        Nonce::new(of(b"tally studio sign-in: nonce")),
+    )
 }
 
 fn chain(e: &dyn std::error::Error) -> String {

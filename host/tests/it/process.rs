@@ -226,6 +226,35 @@ async fn secrets_never_reach_logs_or_the_data_dir() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // A studio session opened with the admin token, and used: the store
+    // keeps it (sealed), the log traces its use.
+    let signed_in = http
+        .post(format!("{b}/studio/session"))
+        .json(&json!({ "token": admin }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::NO_CONTENT);
+    let studio_cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let studio_projects = |base: String| {
+        let (http, cookie) = (http.clone(), studio_cookie.clone());
+        async move {
+            http.get(format!("{base}/studio/api/v1/projects"))
+                .header("cookie", cookie)
+                .header("x-tally-studio", "1")
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(studio_projects(b.clone()).await, StatusCode::OK);
 
     // Stop gracefully (SIGTERM) and collect every line it wrote.
     Command::new("kill")
@@ -250,6 +279,10 @@ async fn secrets_never_reach_logs_or_the_data_dir() {
     let admin_secret = admin.rsplit('.').next().unwrap().to_owned();
     let secrets = [
         ("admin token", admin_secret.clone()),
+        (
+            "studio session cookie",
+            studio_cookie.split_once('=').unwrap().1.to_owned(),
+        ),
         ("client secret", client_secret),
         ("setup code", code),
         (
@@ -291,6 +324,10 @@ async fn secrets_never_reach_logs_or_the_data_dir() {
         );
         assert_not_stored(dir.path(), secret);
     }
+
+    // A restart signs no one out: the session is in the data dir.
+    let again = spawn(dir.path(), "warn");
+    assert_eq!(studio_projects(again.base.clone()).await, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -163,6 +163,17 @@ async fn a_replica_verifies_locally_and_follows_revocations() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["reason"], "read_only_replica");
+    // Studio sessions live in the store, which a replica has none of.
+    let res = http
+        .post(format!("{}/studio/session", replica.base))
+        .json(&json!({"token": s.admin}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().get("set-cookie").is_none());
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["reason"], "read_only_replica");
 }
 
 /// A replica does not hold a token it does not know yet against the client

@@ -56,6 +56,14 @@ fn sqlite_users_sign_in_once_and_one_claim_wins() {
 }
 
 #[test]
+fn sqlite_studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract::studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once(
+        store(&dir, Durability::Normal).as_ref(),
+    );
+}
+
+#[test]
 fn sqlite_invitations_are_accepted_once_and_roles_are_per_project() {
     let dir = tempfile::tempdir().unwrap();
     storage_contract::invitations_are_accepted_once_and_roles_are_per_project(
@@ -164,7 +172,7 @@ fn sqlite_opens_a_data_dir_from_before_refinery() {
             r.get(0)
         })
         .unwrap();
-    assert_eq!(applied, 15);
+    assert_eq!(applied, storage_contract::migrations());
 }
 
 #[test]

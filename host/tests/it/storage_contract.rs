@@ -14,6 +14,13 @@ use verifier_core::{
     TokenKind, TokenRecord,
 };
 
+/// How many migrations there are: the files of `host/migrations/`.
+pub fn migrations() -> i64 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let files = std::fs::read_dir(dir).unwrap();
+    i64::try_from(files.count()).unwrap()
+}
+
 pub fn audit(action: &str, target: &str) -> AuditEntry {
     AuditEntry {
         at: 100,
@@ -1148,6 +1155,115 @@ pub fn users_sign_in_once_and_one_claim_wins(store: &dyn Store) {
             .claim_ownership(&first, "usr_b", 6, &audit("user.claim_owner", "usr_b"))
             .unwrap()
     );
+}
+
+pub fn studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once(store: &dyn Store) {
+    use tally::storage::{SignInRow, StudioSessionRow, UserRow};
+    store
+        .sign_in_user(
+            &UserRow {
+                id: "usr_s".into(),
+                issuer: "https://idp".into(),
+                subject: "sam".into(),
+                email: None,
+                name: None,
+                created_at: 1,
+            },
+            &audit("user.create", "usr_s"),
+        )
+        .unwrap();
+    let hash = |seed: u8| OpaqueSecret::from_random([seed; 32]).hash();
+    let person = StudioSessionRow {
+        hash: hash(10),
+        user_id: Some("usr_s".into()),
+        sealed_token: None,
+        expires_at: 200,
+    };
+    let token = StudioSessionRow {
+        hash: hash(11),
+        user_id: None,
+        sealed_token: Some(vec![1, 2, 3]),
+        expires_at: 150,
+    };
+    store.open_studio_session(&person, 100).unwrap();
+    store.open_studio_session(&token, 100).unwrap();
+    assert!(matches!(
+        store.open_studio_session(&token, 100),
+        Err(StoreError::Conflict(_))
+    ));
+    let found = store.studio_session(&hash(10), 100).unwrap().unwrap();
+    assert!(found.hash.ct_eq(&hash(10)));
+    assert_eq!(
+        (
+            found.user_id.as_deref(),
+            found.sealed_token,
+            found.expires_at
+        ),
+        (Some("usr_s"), None, 200)
+    );
+    let found = store.studio_session(&hash(11), 149).unwrap().unwrap();
+    assert_eq!(
+        (found.user_id, found.sealed_token),
+        (None, Some(vec![1, 2, 3]))
+    );
+    // Expired at its second, and unknown hashes are none.
+    assert!(store.studio_session(&hash(11), 150).unwrap().is_none());
+    assert!(store.studio_session(&hash(12), 100).unwrap().is_none());
+    // Closing one leaves the other; closing it again is nothing.
+    store.close_studio_session(&hash(10)).unwrap();
+    store.close_studio_session(&hash(10)).unwrap();
+    assert!(store.studio_session(&hash(10), 100).unwrap().is_none());
+    assert!(store.studio_session(&hash(11), 100).unwrap().is_some());
+    // Opening a session at 150 deletes the one expired then: its hash
+    // may be used again.
+    let later = StudioSessionRow {
+        expires_at: 400,
+        ..token.clone()
+    };
+    store.open_studio_session(&person, 150).unwrap();
+    store.open_studio_session(&later, 150).unwrap();
+    assert_eq!(
+        store
+            .studio_session(&hash(11), 300)
+            .unwrap()
+            .map(|s| s.expires_at),
+        Some(400)
+    );
+
+    let flow = SignInRow {
+        state_hash: hash(20),
+        binding_hash: hash(21),
+        expires_at: 700,
+    };
+    store.start_sign_in(&flow, 100, 10).unwrap();
+    assert!(store.take_sign_in(&hash(22)).unwrap().is_none());
+    let taken = store.take_sign_in(&hash(20)).unwrap().unwrap();
+    assert!(taken.state_hash.ct_eq(&hash(20)) && taken.binding_hash.ct_eq(&hash(21)));
+    assert_eq!(taken.expires_at, 700);
+    // Once.
+    assert!(store.take_sign_in(&hash(20)).unwrap().is_none());
+    // An expired one is deleted when another starts.
+    store.start_sign_in(&flow, 100, 10).unwrap();
+    let next = SignInRow {
+        state_hash: hash(23),
+        binding_hash: hash(21),
+        expires_at: 1300,
+    };
+    store.start_sign_in(&next, 700, 10).unwrap();
+    assert!(store.take_sign_in(&hash(20)).unwrap().is_none());
+    assert!(store.take_sign_in(&hash(23)).unwrap().is_some());
+    // Beyond `keep`, those that expire first go.
+    for (seed, expires_at) in [(30, 2000), (31, 2001), (32, 2002)] {
+        let row = SignInRow {
+            state_hash: hash(seed),
+            binding_hash: hash(21),
+            expires_at,
+        };
+        store.start_sign_in(&row, 1000, 2).unwrap();
+    }
+    assert!(store.take_sign_in(&hash(30)).unwrap().is_none());
+    assert!(store.take_sign_in(&hash(31)).unwrap().is_some());
+    assert!(store.take_sign_in(&hash(32)).unwrap().is_some());
 }
 
 pub fn invitations_are_accepted_once_and_roles_are_per_project(store: &dyn Store) {

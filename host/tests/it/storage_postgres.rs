@@ -161,6 +161,15 @@ fn postgres_users_sign_in_once_and_one_claim_wins() {
 
 #[test]
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+fn postgres_studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once() {
+    let f = fresh();
+    storage_contract::studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once(
+        f.store.as_ref(),
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 fn postgres_redeem_outcomes() {
     let f = fresh();
     storage_contract::redeem_outcomes(f.store.as_ref());
@@ -307,7 +316,7 @@ fn postgres_opens_a_database_from_before_refinery() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(applied, 15);
+    assert_eq!(applied, storage_contract::migrations());
 }
 
 #[test]

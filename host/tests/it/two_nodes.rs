@@ -397,3 +397,91 @@ async fn each_webhook_is_delivered_once_by_two_nodes() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
+async fn a_studio_session_opened_on_one_node_is_open_on_the_other_until_signed_out() {
+    let (schema, a, b, admin, http) = two_nodes("studio").await;
+    let signed_in = http
+        .post(format!("{}/studio/session", a.base))
+        .json(&json!({ "token": admin }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::NO_CONTENT);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let session = |base: String| {
+        let (http, cookie) = (http.clone(), cookie.clone());
+        async move {
+            let r = http
+                .get(format!("{base}/studio/session"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["signedIn"].clone()
+        }
+    };
+    let projects = |base: String| {
+        let (http, cookie) = (http.clone(), cookie.clone());
+        async move {
+            http.get(format!("{base}/studio/api/v1/projects"))
+                .header("cookie", &cookie)
+                .header("x-tally-studio", "1")
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Opened on A, open on B: the store holds it, not A's memory.
+    assert_eq!(session(b.base.clone()).await, true);
+    assert_eq!(projects(b.base.clone()).await, StatusCode::OK);
+
+    // The store holds the admin token sealed: its secret is nowhere in
+    // the row, nor is the cookie.
+    let (url, name) = (schema.admin_url.clone(), schema.name.clone());
+    let rows = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query(
+            &format!("SELECT session_hash, sealed_token FROM {name}.studio_sessions"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let hash: Vec<u8> = r.get(0);
+            let sealed: Option<Vec<u8>> = r.get(1);
+            (hash, sealed)
+        })
+        .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    let secret = admin.rsplit('.').next().unwrap().as_bytes();
+    let value = cookie.split_once('=').unwrap().1.as_bytes();
+    let (hash, sealed) = &rows[0];
+    let sealed = sealed.as_ref().expect("opened with a token");
+    for held in [hash, sealed] {
+        assert!(!held.windows(secret.len()).any(|w| w == secret));
+        assert!(!held.windows(value.len()).any(|w| w == value));
+    }
+
+    // Signed out on B, closed on A.
+    let out = http
+        .delete(format!("{}/studio/session", b.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_eq!(session(a.base.clone()).await, false);
+    assert_eq!(projects(a.base.clone()).await, StatusCode::UNAUTHORIZED);
+}

@@ -415,6 +415,22 @@ pub(super) const CLAIM_CODE_FOR_UPDATE: &str =
     "SELECT used_at FROM claim_codes WHERE code_hash = $1 FOR UPDATE";
 pub(super) const SPEND_CLAIM_CODE: &str =
     "UPDATE claim_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL";
+pub(super) const DROP_EXPIRED_SESSIONS: &str = "DELETE FROM studio_sessions WHERE expires_at <= $1";
+pub(super) const INSERT_SESSION: &str = "INSERT INTO studio_sessions \
+     (session_hash, user_id, sealed_token, expires_at) VALUES ($1, $2, $3, $4)";
+pub(super) const SESSION: &str = "SELECT user_id, sealed_token, expires_at FROM studio_sessions \
+     WHERE session_hash = $1 AND expires_at > $2";
+pub(super) const DELETE_SESSION: &str = "DELETE FROM studio_sessions WHERE session_hash = $1";
+pub(super) const DROP_EXPIRED_SIGN_INS: &str = "DELETE FROM studio_sign_ins WHERE expires_at <= $1";
+/// Every sign-in but the newest `$1` (those that expire first go, and with
+/// them any that expires in the same second as the first to go).
+pub(super) const DROP_OLDEST_SIGN_INS: &str = "DELETE FROM studio_sign_ins WHERE expires_at <= \
+     (SELECT expires_at FROM studio_sign_ins ORDER BY expires_at DESC LIMIT 1 OFFSET $1)";
+pub(super) const INSERT_SIGN_IN: &str =
+    "INSERT INTO studio_sign_ins (state_hash, binding_hash, expires_at) VALUES ($1, $2, $3)";
+/// A started sign-in, taken out: whoever deletes it has it, once.
+pub(super) const TAKE_SIGN_IN: &str =
+    "DELETE FROM studio_sign_ins WHERE state_hash = $1 RETURNING binding_hash, expires_at";
 pub(super) const INSERT_ROLE: &str =
     "INSERT INTO user_roles (user_id, project_id, role) VALUES ($1, $2, $3)";
 pub(super) const USERS_OLDEST_FIRST: &str = concat!(

@@ -18,7 +18,8 @@ use crate::storage::{
     AppRow, Attempt, AuditEntry, AuditEvent, AuditFilter, Change, ConnectionRow, DeliveryRow,
     DueDelivery, EnvironmentRow, ExchangeContext, Exchanged, InstallationRow, InvitationRow,
     NewTokens, OAuthCodeRow, Project, Published, Records, Redeem, Redeemed, RefreshTokenRow,
-    RoleGrant, SetupCodeRow, Store, StoreError, TokenRow, Touched, UserRow,
+    RoleGrant, SetupCodeRow, SignInRow, Store, StoreError, StudioSessionRow, TokenRow, Touched,
+    UserRow,
 };
 
 impl<D: Database> Records for SqlStore<D> {
@@ -886,6 +887,75 @@ impl<D: Database> Store for SqlStore<D> {
                 params![&code_hash.as_bytes()[..], now],
                 "claim code",
             )
+        })
+    }
+
+    fn open_studio_session(&self, session: &StudioSessionRow, now: i64) -> Result<(), StoreError> {
+        self.db.write(|c| {
+            c.execute(DROP_EXPIRED_SESSIONS, params![now])?;
+            c.insert(
+                INSERT_SESSION,
+                &[
+                    Param::Bytes(session.hash.as_bytes()),
+                    Param::OptText(session.user_id.as_deref()),
+                    Param::OptBytes(session.sealed_token.as_deref()),
+                    Param::Int(session.expires_at),
+                ],
+                "studio session",
+            )
+        })
+    }
+
+    fn studio_session(
+        &self,
+        hash: &SecretHash,
+        now: i64,
+    ) -> Result<Option<StudioSessionRow>, StoreError> {
+        self.db.read(|c| {
+            one(c, SESSION, params![&hash.as_bytes()[..], now], |r| {
+                Ok(StudioSessionRow {
+                    hash: *hash,
+                    user_id: r.opt_text(0)?,
+                    sealed_token: r.opt_bytes(1)?,
+                    expires_at: r.int(2)?,
+                })
+            })
+        })
+    }
+
+    fn close_studio_session(&self, hash: &SecretHash) -> Result<(), StoreError> {
+        self.db.write(|c| {
+            c.execute(DELETE_SESSION, params![&hash.as_bytes()[..]])
+                .map(drop)
+        })
+    }
+
+    fn start_sign_in(&self, sign_in: &SignInRow, now: i64, keep: u32) -> Result<(), StoreError> {
+        self.db.write(|c| {
+            c.execute(DROP_EXPIRED_SIGN_INS, params![now])?;
+            c.insert(
+                INSERT_SIGN_IN,
+                params![
+                    &sign_in.state_hash.as_bytes()[..],
+                    &sign_in.binding_hash.as_bytes()[..],
+                    sign_in.expires_at
+                ],
+                "sign-in",
+            )?;
+            c.execute(DROP_OLDEST_SIGN_INS, params![i64::from(keep)])
+                .map(drop)
+        })
+    }
+
+    fn take_sign_in(&self, state_hash: &SecretHash) -> Result<Option<SignInRow>, StoreError> {
+        self.db.write(|c| {
+            one(c, TAKE_SIGN_IN, params![&state_hash.as_bytes()[..]], |r| {
+                Ok(SignInRow {
+                    state_hash: *state_hash,
+                    binding_hash: hash_from(r.bytes(0)?)?,
+                    expires_at: r.int(1)?,
+                })
+            })
         })
     }
 

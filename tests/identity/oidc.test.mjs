@@ -7,7 +7,9 @@
 // browser, or replayed is refused; admin-token sign-in can be turned off;
 // each role against the management calls; token exchange; an owner invites
 // a colleague as developer of one project, who works there and only
-// there, and whose work the owner finds in the audit log.
+// there, and whose work the owner finds in the audit log; connected apps;
+// a person asked to connect an app while signed out signs in and comes
+// back to the question.
 //
 //   cargo build -p tally && node --test tests/identity/
 import { after, before, test } from "node:test";
@@ -688,5 +690,48 @@ test("a connected app: openid-client authorizes with PKCE, the person consents, 
     await context.close();
   } finally {
     callbackServer.close();
+  }
+});
+
+test("asked to connect an app while signed out, a person signs in and comes back to the question", async () => {
+  const redirectUri = "http://127.0.0.1:9/callback";
+  const registered = await fetch(`${tallyUrl}/v1/apps`, {
+    method: "POST",
+    headers: { authorization: adminToken, "content-type": "application/json" },
+    body: JSON.stringify({
+      name: "Return connector", setupUrl: "http://127.0.0.1:9/", origins: ["http://127.0.0.1:9"],
+      grants: [{ api: "content", action: "read" }], redirectUris: [redirectUri],
+    }),
+  });
+  assert.equal(registered.status, 201);
+  const app = await registered.json();
+  const query = new URLSearchParams({
+    response_type: "code", client_id: app.clientId, redirect_uri: redirectUri, scope: "content:read",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", state: "s",
+  });
+  const consent = `${tallyUrl}/studio/oauth/authorize?${query}`;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = watch(page);
+  await page.goto(consent);
+  await page.waitForSelector("#sign-in-here:not([hidden])");
+  await page.click("#sign-in-link");
+  await page.waitForSelector("input[name=login]");
+  await page.fill("input[name=login]", "alice");
+  await page.fill("input[name=password]", "any");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("button[type=submit]:has-text('Continue')");
+  await page.click("button[type=submit]:has-text('Continue')");
+  // Back on the very request, signed in: the question, not the sign-in.
+  await page.waitForURL(consent);
+  await page.waitForSelector("#question:not([hidden])");
+  assert.equal(await page.textContent("#app-name"), "Return connector");
+  assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
+  await context.close();
+  // A sign-in goes back to a path of the studio, and nowhere else.
+  for (const to of ["https://evil.example/studio", "//evil.example/studio", "/v1/tokens", "/studiox"]) {
+    const r = await fetch(`${tallyUrl}/studio/oidc/login?return=${encodeURIComponent(to)}`, { redirect: "manual" });
+    assert.equal(r.status, 400, to);
+    assert.equal(r.headers.getSetCookie().length, 0, to);
   }
 });

@@ -323,6 +323,8 @@ pub struct SignInRow {
     pub state_hash: SecretHash,
     /// SHA-256 of the binding cookie's value.
     pub binding_hash: SecretHash,
+    /// The studio path to go back to once signed in (`None`: the studio).
+    pub return_to: Option<String>,
     /// Unix seconds; unknown from then on.
     pub expires_at: i64,
 }

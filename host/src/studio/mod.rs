@@ -330,14 +330,33 @@ fn session_cookie_header(state: &AppState, value: &str) -> Result<HeaderValue, A
     ))
 }
 
-/// `GET /studio/oidc/login`: to the provider, with a flow bound to this
-/// browser (see `oidc`).
-async fn oidc_login(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+struct Login {
+    #[serde(rename = "return")]
+    return_to: Option<String>,
+}
+
+/// `GET /studio/oidc/login[?return=<path>]`: to the provider, with a flow
+/// bound to this browser (see `oidc`) that comes back to `return` once
+/// signed in: a path of the studio ([`oidc::return_path`]; 400 for any
+/// other), the studio itself without one.
+async fn oidc_login(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(login): axum::extract::Query<Login>,
+) -> Result<Response, ApiError> {
     let Some(oidc) = &state.sign_in.oidc else {
         return Err(ApiError(AuthorityError::NotFound("route")));
     };
+    let return_to = match login.return_to.as_deref() {
+        None => None,
+        Some(path) => Some(
+            oidc::return_path(path)
+                .ok_or_else(|| ApiError::bad_request("return must be a path of the studio"))?
+                .to_owned(),
+        ),
+    };
     let started = oidc
-        .start(state.authority.now())
+        .start(state.authority.now(), return_to)
         .map_err(|e| ApiError(AuthorityError::Internal(e)))?;
     let row = started.row;
     blocking(&state, move |a| a.start_sign_in(&row)).await?;
@@ -380,9 +399,11 @@ async fn oidc_callback(
     };
     let now = state.authority.now();
     let binding = cookie(&headers, oidc::FLOW_COOKIE).map(str::to_owned);
+    let mut return_to = None;
     let outcome = match (callback.state, callback.code, callback.error) {
         (Some(flow), Some(code), None) => {
             let taken = blocking(&state, move |a| a.take_sign_in(&flow)).await?;
+            return_to = taken.as_ref().and_then(|t| t.return_to.clone());
             oidc.finish(taken, &code, binding.as_deref(), now)
                 .await
                 .map_err(|e| {
@@ -436,8 +457,14 @@ async fn oidc_callback(
         a.open_studio_session(Opened::User(user.id))
     })
     .await?;
+    // Checked when the sign-in started; checked again, as it goes into a
+    // header.
+    let to = return_to
+        .as_deref()
+        .and_then(oidc::return_path)
+        .unwrap_or("/studio");
     Ok(back(
-        "/studio",
+        to,
         vec![clear_flow, session_cookie_header(&state, &value)?],
     ))
 }

@@ -149,10 +149,11 @@ impl Oidc {
         })
     }
 
-    /// Starts a flow at `now`: the provider's URL to send the browser to,
-    /// the binding cookie's value to set on it, and the row for the store
-    /// ([`crate::authority::Authority::start_sign_in`]).
-    pub fn start(&self, now: i64) -> Result<Started, String> {
+    /// Starts a flow at `now` that goes back to `return_to` once signed in
+    /// (a [`return_path`]; `None`: the studio): the provider's URL to send
+    /// the browser to, the binding cookie's value to set on it, and the row
+    /// for the store ([`crate::authority::Authority::start_sign_in`]).
+    pub fn start(&self, now: i64, return_to: Option<String>) -> Result<Started, String> {
         let random = || {
             crate::random::secret_bytes()
                 .map(OpaqueSecret::from_random)
@@ -181,6 +182,7 @@ impl Oidc {
             row: SignInRow {
                 state_hash: state.hash(),
                 binding_hash: binding.hash(),
+                return_to,
                 expires_at: now + FLOW_SECONDS,
             },
         })
@@ -288,6 +290,17 @@ impl Default for SignInOptions {
 
 /// A flow's key: the SHA-256 of its `state` (the map never holds a value
 /// an attacker could time against).
+/// `path` if a sign-in may go back to it: a path of the studio on this
+/// origin (`/studio`, or under it: `/studio/…`, `/studio?…`), in visible
+/// ASCII and at most 2,048 bytes. Nothing else, so the sign-in cannot be
+/// used to send a browser elsewhere.
+pub fn return_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/studio")?;
+    let under = rest.is_empty() || rest.starts_with(['/', '?', '#']);
+    let fits = path.len() <= 2048 && path.bytes().all(|b| b.is_ascii_graphic());
+    (under && fits).then_some(path)
+}
+
 /// The PKCE verifier and the nonce of the flow whose binding cookie value
 /// is `binding`: each the HMAC-SHA256 of a label of its own, keyed by the
 /// cookie, in base64url (43 characters, as PKCE asks of a verifier).
@@ -315,4 +328,34 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn a_sign_in_returns_only_to_the_studio() {
+        for path in [
+            "/studio",
+            "/studio/",
+            "/studio?x=1",
+            "/studio/oauth/authorize?client_id=c&redirect_uri=https%3A%2F%2Fa",
+        ] {
+            assert_eq!(return_path(path), Some(path), "{path}");
+        }
+        for path in [
+            "",
+            "/",
+            "https://evil.example/studio",
+            "//evil.example/studio",
+            "/studiox",
+            "/studio\r\nSet-Cookie: x=1",
+            "/studio/ space",
+            "/v1/tokens",
+        ] {
+            assert_eq!(return_path(path), None, "{path:?}");
+        }
+        assert_eq!(return_path(&format!("/studio/{}", "a".repeat(2048))), None);
+    }
 }

@@ -1233,13 +1233,17 @@ pub fn studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once(
     let flow = SignInRow {
         state_hash: hash(20),
         binding_hash: hash(21),
+        return_to: Some("/studio/oauth/authorize?client_id=c".into()),
         expires_at: 700,
     };
     store.start_sign_in(&flow, 100, 10).unwrap();
     assert!(store.take_sign_in(&hash(22)).unwrap().is_none());
     let taken = store.take_sign_in(&hash(20)).unwrap().unwrap();
     assert!(taken.state_hash.ct_eq(&hash(20)) && taken.binding_hash.ct_eq(&hash(21)));
-    assert_eq!(taken.expires_at, 700);
+    assert_eq!(
+        (taken.return_to.as_deref(), taken.expires_at),
+        (Some("/studio/oauth/authorize?client_id=c"), 700)
+    );
     // Once.
     assert!(store.take_sign_in(&hash(20)).unwrap().is_none());
     // An expired one is deleted when another starts.
@@ -1247,6 +1251,7 @@ pub fn studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once(
     let next = SignInRow {
         state_hash: hash(23),
         binding_hash: hash(21),
+        return_to: None,
         expires_at: 1300,
     };
     store.start_sign_in(&next, 700, 10).unwrap();
@@ -1257,6 +1262,7 @@ pub fn studio_sessions_last_until_closed_or_expired_and_sign_ins_are_taken_once(
         let row = SignInRow {
             state_hash: hash(seed),
             binding_hash: hash(21),
+            return_to: None,
             expires_at,
         };
         store.start_sign_in(&row, 1000, 2).unwrap();

@@ -426,11 +426,11 @@ pub(super) const DROP_EXPIRED_SIGN_INS: &str = "DELETE FROM studio_sign_ins WHER
 /// them any that expires in the same second as the first to go).
 pub(super) const DROP_OLDEST_SIGN_INS: &str = "DELETE FROM studio_sign_ins WHERE expires_at <= \
      (SELECT expires_at FROM studio_sign_ins ORDER BY expires_at DESC LIMIT 1 OFFSET $1)";
-pub(super) const INSERT_SIGN_IN: &str =
-    "INSERT INTO studio_sign_ins (state_hash, binding_hash, expires_at) VALUES ($1, $2, $3)";
+pub(super) const INSERT_SIGN_IN: &str = "INSERT INTO studio_sign_ins (state_hash, binding_hash, return_to, expires_at) \
+     VALUES ($1, $2, $3, $4)";
 /// A started sign-in, taken out: whoever deletes it has it, once.
-pub(super) const TAKE_SIGN_IN: &str =
-    "DELETE FROM studio_sign_ins WHERE state_hash = $1 RETURNING binding_hash, expires_at";
+pub(super) const TAKE_SIGN_IN: &str = "DELETE FROM studio_sign_ins WHERE state_hash = $1 \
+     RETURNING binding_hash, return_to, expires_at";
 pub(super) const INSERT_ROLE: &str =
     "INSERT INTO user_roles (user_id, project_id, role) VALUES ($1, $2, $3)";
 pub(super) const USERS_OLDEST_FIRST: &str = concat!(

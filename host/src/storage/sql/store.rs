@@ -938,6 +938,7 @@ impl<D: Database> Store for SqlStore<D> {
                 params![
                     &sign_in.state_hash.as_bytes()[..],
                     &sign_in.binding_hash.as_bytes()[..],
+                    &sign_in.return_to,
                     sign_in.expires_at
                 ],
                 "sign-in",
@@ -953,7 +954,8 @@ impl<D: Database> Store for SqlStore<D> {
                 Ok(SignInRow {
                     state_hash: *state_hash,
                     binding_hash: hash_from(r.bytes(0)?)?,
-                    expires_at: r.int(1)?,
+                    return_to: r.opt_text(1)?,
+                    expires_at: r.int(2)?,
                 })
             })
         })

@@ -28,8 +28,15 @@ async function start() {
   const response = await fetch(`/studio/oauth/request${location.search}`, { credentials: "same-origin", headers });
   const data = await response.json();
   if (response.status === 401) {
-    $("#retry").href = location.href;
-    $("#sign-in-first").hidden = false;
+    // With an OpenID provider, signing in comes back to this very page.
+    const session = await (await fetch("/studio/session", { credentials: "same-origin" })).json();
+    if (session.signIn?.oidc) {
+      $("#sign-in-link").href = `/studio/oidc/login?return=${encodeURIComponent(location.pathname + location.search)}`;
+      $("#sign-in-here").hidden = false;
+    } else {
+      $("#retry").href = location.href;
+      $("#sign-in-first").hidden = false;
+    }
     return;
   }
   if (data.redirect) return location.assign(data.redirect);

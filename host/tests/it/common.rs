@@ -324,6 +324,37 @@ pub async fn verify_read(http: &reqwest::Client, base: &str, token: Option<&str>
     req.send().await.unwrap().status()
 }
 
+/// Signs in to the studio at `base` with an admin token: the session's
+/// cookie, as a `Cookie` header carries it (`tally_studio=…`).
+pub async fn studio_sign_in(http: &reqwest::Client, base: &str, admin: &str) -> String {
+    let signed_in = http
+        .post(format!("{base}/studio/session"))
+        .json(&json!({ "token": admin }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::NO_CONTENT);
+    signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// `GET {base}/studio/api/v1/projects` with the studio session `cookie`
+/// (and `X-Tally-Studio: 1`), as the studio asks.
+pub async fn studio_projects(http: &reqwest::Client, base: &str, cookie: &str) -> StatusCode {
+    http.get(format!("{base}/studio/api/v1/projects"))
+        .header("cookie", cookie)
+        .header("x-tally-studio", "1")
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// A `tally serve` process on a free loopback port; killed when dropped.
 pub struct TallyProcess {
     child: std::process::Child,

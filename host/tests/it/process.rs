@@ -228,33 +228,11 @@ async fn secrets_never_reach_logs_or_the_data_dir() {
     assert_eq!(res.status(), StatusCode::OK);
     // A studio session opened with the admin token, and used: the store
     // keeps it (sealed), the log traces its use.
-    let signed_in = http
-        .post(format!("{b}/studio/session"))
-        .json(&json!({ "token": admin }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), StatusCode::NO_CONTENT);
-    let studio_cookie = signed_in
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
-    let studio_projects = |base: String| {
-        let (http, cookie) = (http.clone(), studio_cookie.clone());
-        async move {
-            http.get(format!("{base}/studio/api/v1/projects"))
-                .header("cookie", cookie)
-                .header("x-tally-studio", "1")
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(studio_projects(b.clone()).await, StatusCode::OK);
+    let studio_cookie = common::studio_sign_in(&http, &b, &admin).await;
+    assert_eq!(
+        common::studio_projects(&http, &b, &studio_cookie).await,
+        StatusCode::OK
+    );
 
     // Stop gracefully (SIGTERM) and collect every line it wrote.
     Command::new("kill")
@@ -327,7 +305,10 @@ async fn secrets_never_reach_logs_or_the_data_dir() {
 
     // A restart signs no one out: the session is in the data dir.
     let again = spawn(dir.path(), "warn");
-    assert_eq!(studio_projects(again.base.clone()).await, StatusCode::OK);
+    assert_eq!(
+        common::studio_projects(&http, &again.base, &studio_cookie).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -402,20 +402,7 @@ async fn each_webhook_is_delivered_once_by_two_nodes() {
 #[ignore = "needs PostgreSQL: set TALLY_TEST_POSTGRES"]
 async fn a_studio_session_opened_on_one_node_is_open_on_the_other_until_signed_out() {
     let (schema, a, b, admin, http) = two_nodes("studio").await;
-    let signed_in = http
-        .post(format!("{}/studio/session", a.base))
-        .json(&json!({ "token": admin }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), StatusCode::NO_CONTENT);
-    let cookie = signed_in
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let cookie = common::studio_sign_in(&http, &a.base, &admin).await;
     let session = |base: String| {
         let (http, cookie) = (http.clone(), cookie.clone());
         async move {
@@ -428,21 +415,12 @@ async fn a_studio_session_opened_on_one_node_is_open_on_the_other_until_signed_o
             r.json::<Value>().await.unwrap()["signedIn"].clone()
         }
     };
-    let projects = |base: String| {
-        let (http, cookie) = (http.clone(), cookie.clone());
-        async move {
-            http.get(format!("{base}/studio/api/v1/projects"))
-                .header("cookie", &cookie)
-                .header("x-tally-studio", "1")
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
     // Opened on A, open on B: the store holds it, not A's memory.
     assert_eq!(session(b.base.clone()).await, true);
-    assert_eq!(projects(b.base.clone()).await, StatusCode::OK);
+    assert_eq!(
+        common::studio_projects(&http, &b.base, &cookie).await,
+        StatusCode::OK
+    );
 
     // The store holds the admin token sealed: its secret is nowhere in
     // the row, nor is the cookie.
@@ -483,5 +461,8 @@ async fn a_studio_session_opened_on_one_node_is_open_on_the_other_until_signed_o
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     assert_eq!(session(a.base.clone()).await, false);
-    assert_eq!(projects(a.base.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        common::studio_projects(&http, &a.base, &cookie).await,
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -150,9 +150,10 @@ impl Oidc {
     }
 
     /// Starts a flow at `now` that goes back to `return_to` once signed in
-    /// (a [`return_path`]; `None`: the studio): the provider's URL to send
-    /// the browser to, the binding cookie's value to set on it, and the row
-    /// for the store ([`crate::authority::Authority::start_sign_in`]).
+    /// (a path `return_path` accepts; `None`: the studio): the provider's
+    /// URL to send the browser to, the binding cookie's value to set on
+    /// it, and the row for the store
+    /// ([`crate::authority::Authority::start_sign_in`]).
     pub fn start(&self, now: i64, return_to: Option<String>) -> Result<Started, String> {
         let random = || {
             crate::random::secret_bytes()

@@ -64,7 +64,8 @@
 //!   snapshot, then following its record feed, into its
 //!   `storage::ReplicaStore`.
 //! - [`clock`], [`random`], [`metrics`]: time, randomness and counters,
-//!   passed in so tests control them.
+//!   passed in so tests control them; `keyed.rs`: HMAC-SHA256, the one
+//!   keyed hash every derived secret and signature uses.
 //!
 //! What it never does: log or store a secret (token secrets, client secrets,
 //! setup codes and webhook signing secrets appear once, in the response
@@ -78,6 +79,7 @@ pub mod clock;
 pub mod follow;
 pub mod gateway;
 pub mod http;
+mod keyed;
 pub mod metrics;
 pub mod random;
 pub mod reason;

@@ -22,8 +22,6 @@
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use verifier_core::OpaqueSecret;
 use verifier_core::token::hash_secret_text;
 
@@ -125,12 +123,10 @@ impl Authority {
 
 /// The sealing key of the session whose cookie value is `cookie`.
 fn key(cookie: &str) -> Key {
-    // HMAC takes a key of any length: this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(cookie.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(b"tally studio session: the admin token's seal");
-    let bytes: [u8; 32] = mac.finalize().into_bytes().into();
-    Key::from(bytes)
+    Key::from(crate::keyed::derive(
+        cookie.as_bytes(),
+        b"tally studio session: the admin token's seal",
+    ))
 }
 
 /// `header` sealed for the session `hash` with cookie value `cookie`.

@@ -24,14 +24,12 @@
 
 use std::sync::Arc;
 
-use hmac::{Hmac, KeyInit, Mac};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope, TokenResponse,
 };
-use sha2::Sha256;
 use verifier_core::OpaqueSecret;
 use verifier_core::token::hash_secret_text;
 
@@ -308,11 +306,8 @@ pub fn return_path(path: &str) -> Option<&str> {
 fn derived(binding: &str) -> (PkceCodeVerifier, Nonce) {
     use base64::Engine as _;
     let of = |label: &[u8]| {
-        // HMAC takes a key of any length: this cannot fail.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(binding.as_bytes())
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(label);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(crate::keyed::derive(binding.as_bytes(), label))
     };
     (
         PkceCodeVerifier::new(of(b"tally studio sign-in: PKCE verifier")),

@@ -17,8 +17,9 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use hmac::Mac;
+
+use crate::keyed::hmac;
 
 /// The deployment's webhook key.
 pub struct WebhookKey([u8; 32]);
@@ -126,11 +127,6 @@ impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WebhookSecret(…)")
     }
-}
-
-fn hmac(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes a key of any length: this cannot fail.
-    <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
 }
 
 #[cfg(test)]

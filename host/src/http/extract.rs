@@ -93,13 +93,7 @@ fn authorization(parts: &Parts) -> Result<Presented, ApiError> {
 
 fn studio_credentials(parts: &Parts) -> Option<Presented> {
     parts.extensions.get::<StudioRequest>()?;
-    let value = crate::studio::session_cookie(&parts.headers)?;
-    let marked = parts
-        .headers
-        .get(crate::studio::SESSION_HEADER)
-        .is_some_and(|v| v.as_bytes() == b"1");
-    // Without the header a cookie alone authenticates nothing (CSRF).
-    marked.then(|| Presented::Session(value.to_owned()))
+    crate::studio::marked_session(&parts.headers)
 }
 
 /// Runs one of the authority's `authenticate*` checks on the caller's

@@ -17,8 +17,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{SESSION_HEADER, session_cookie};
-use crate::authority::{AuthorityError, AuthorizeError, AuthorizeQuery, Caller, Presented};
+use super::marked_session;
+use crate::authority::{AuthorityError, AuthorizeError, AuthorizeQuery, Caller};
 use crate::http::{ApiError, AppState, JsonBody, blocking};
 
 const PAGE: &str = include_str!("assets/consent.html");
@@ -59,18 +59,12 @@ pub(super) async fn page() -> Response {
 
 /// The signed-in caller of a consent request, or 401.
 async fn caller(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let marked = headers
-        .get(SESSION_HEADER)
-        .is_some_and(|v| v.as_bytes() == b"1");
-    let presented = session_cookie(headers)
-        .filter(|_| marked)
-        .map(|value| Presented::Session(value.to_owned()))
-        .ok_or_else(|| {
-            ApiError(AuthorityError::Unauthorized {
-                reason: crate::reason::Reason::Decision(verifier_core::Reason::MissingCredentials),
-                message: "sign in to the studio first".into(),
-            })
-        })?;
+    let presented = marked_session(headers).ok_or_else(|| {
+        ApiError(AuthorityError::Unauthorized {
+            reason: crate::reason::Reason::Decision(verifier_core::Reason::MissingCredentials),
+            message: "sign in to the studio first".into(),
+        })
+    })?;
     blocking(state, move |a| a.caller(&presented)).await
 }
 

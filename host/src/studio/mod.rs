@@ -77,6 +77,22 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     cookie(headers, COOKIE_NAME)
 }
 
+/// The session a request presents to be authenticated by: its cookie, but
+/// only with `X-Tally-Studio: 1` ([`SESSION_HEADER`]); without the header a
+/// cookie alone authenticates nothing (CSRF).
+pub(crate) fn marked_session(headers: &HeaderMap) -> Option<Presented> {
+    marked_cookie(headers).map(|value| Presented::Session(value.to_owned()))
+}
+
+/// The session cookie's value, with `X-Tally-Studio: 1` only (see
+/// [`marked_session`]).
+fn marked_cookie(headers: &HeaderMap) -> Option<&str> {
+    let marked = headers
+        .get(SESSION_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    session_cookie(headers).filter(|_| marked)
+}
+
 /// The studio's routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -495,12 +511,7 @@ async fn claim(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Claim>,
 ) -> Result<Response, ApiError> {
-    let marked = headers
-        .get(SESSION_HEADER)
-        .is_some_and(|v| v.as_bytes() == b"1");
-    let cookie = session_cookie(&headers)
-        .filter(|_| marked)
-        .map(str::to_owned);
+    let cookie = marked_cookie(&headers).map(str::to_owned);
     blocking(&state, move |a| {
         let opened = match cookie {
             Some(cookie) => a.studio_session(&cookie)?,

@@ -163,13 +163,16 @@ async fn page(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let session = session_cookie(&headers).map(|value| Presented::Session(value.to_owned()));
+    // Only a session that still authenticates sees the apps' origins; a
+    // failure to read them is the page's failure, as before.
     let installed = match session {
-        Some(session) => blocking(&state, move |a| {
-            a.caller(&session)?;
-            a.installed_app_origins()
-        })
-        .await
-        .ok(),
+        Some(session) => {
+            blocking(&state, move |a| match a.caller(&session) {
+                Ok(_) => a.installed_app_origins().map(Some),
+                Err(_) => Ok(None),
+            })
+            .await?
+        }
         None => None,
     };
     let mut origins: Vec<String> = if let Some(installed) = installed {

@@ -53,8 +53,8 @@ impl std::fmt::Debug for Opened {
 }
 
 impl Authority {
-    /// Opens a studio session for what `opened` it; returns the cookie
-    /// value, which only the browser keeps.
+    /// Opens a studio session for a person or an admin token (`opened`);
+    /// returns the cookie value, which only the browser keeps.
     pub fn open_studio_session(&self, opened: Opened) -> Result<String, AuthorityError> {
         let bytes =
             crate::random::secret_bytes().map_err(|e| AuthorityError::Internal(e.to_string()))?;
@@ -102,9 +102,7 @@ impl Authority {
             None => Ok(()),
         }
     }
-}
 
-impl Authority {
     /// Keeps a started studio sign-in (`studio::oidc`) where every node
     /// finds it.
     pub fn start_sign_in(&self, row: &SignInRow) -> Result<(), AuthorityError> {
